@@ -1,0 +1,24 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-test clean
+
+$(VENV)/bin/activate:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(VENV)/bin/activate
+	$(PY) -m pip install -q -e .
+
+install-test: $(VENV)/bin/activate
+	$(PY) -m pip install -q -e '.[test]'
+
+run: install
+	$(VENV)/bin/sandbox up
+
+test: install-test
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""The shared kernel every service builds on: settings, database, errors, keys, health, IM client."""

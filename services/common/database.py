@@ -1,0 +1,103 @@
+"""One SQLAlchemy engine and session factory per service, with Alembic migrations applied on start."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def declarative_base() -> type[DeclarativeBase]:
+    """A fresh declarative base (one per service) with stable constraint names for migrations."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Database:
+    def __init__(self, url: str, schema: str | None = None, pool_size: int = 10):
+        self.url = url
+        self.schema = schema
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._create_engine(pool_size)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _create_engine(self, pool_size: int) -> Engine:
+        if self.is_sqlite:
+            engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            return engine
+        connect_args = {}
+        if self.schema:
+            if not _SCHEMA_NAME.match(self.schema):
+                raise ValueError(f"invalid schema name {self.schema!r}")
+            connect_args["options"] = f"-csearch_path={self.schema}"
+        return create_engine(
+            self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+        )
+
+    def ensure_schema(self) -> None:
+        if self.schema and not self.is_sqlite:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+
+    def migrate(self, migrations_dir: Path) -> None:
+        """Apply the service's Alembic migrations up to head."""
+        self.ensure_schema()
+        config = Config()
+        config.set_main_option("script_location", str(migrations_dir))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()

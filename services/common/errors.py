@@ -1,0 +1,89 @@
+"""Error helpers: a service answers in its spec's error shape, never FastAPI's default 422.
+
+A service installs `install_error_handlers(app, render)` where `render(request, status, message, details)`
+builds the body its spec documents; routers may override the shape for their own path prefix with
+`shapes={"/prefix": render}` (the longest matching prefix wins). Raise `APIError` to answer with an exact
+body and status from anywhere in a request.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+ErrorRenderer = Callable[[Request, int, str, list[dict[str, Any]]], Response]
+
+
+class APIError(Exception):
+    """An error answered verbatim: `body` is already in the endpoint's documented shape."""
+
+    def __init__(self, status_code: int, body: Any, headers: Mapping[str, str] | None = None):
+        super().__init__(f"{status_code}: {body}")
+        self.status_code = status_code
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+def default_render(request: Request, status: int, message: str, details: list[dict[str, Any]]) -> Response:
+    body: dict[str, Any] = {"error": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status)
+
+
+def describe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as `{field, message}` pairs a client can read (no input echoed back)."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    return out
+
+
+def summarize(details: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
+
+
+def install_error_handlers(
+    app: FastAPI,
+    render: ErrorRenderer = default_render,
+    shapes: Mapping[str, ErrorRenderer] | None = None,
+) -> None:
+    prefixes = sorted((shapes or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    def renderer_for(request: Request) -> ErrorRenderer:
+        path = request.url.path
+        for prefix, fn in prefixes:
+            if path.startswith(prefix):
+                return fn
+        return render
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> Response:
+        if isinstance(exc.body, (bytes, str)):
+            return Response(exc.body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        details = describe_validation_errors(exc)
+        return renderer_for(request)(request, 400, summarize(details), details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        response = renderer_for(request)(request, exc.status_code, str(exc.detail), [])
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return renderer_for(request)(request, 500, "internal error", [])

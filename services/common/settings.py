@@ -1,0 +1,57 @@
+"""Settings shared by every service; each service subclasses with its own env prefix.
+
+`SERVICE_DATABASE_URL` (e.g. `PAYMENTS_DATABASE_URL`) wins over the global `DATABASE_URL`.
+With the global URL on PostgreSQL every service gets its own schema named after it, so one
+server database holds the whole sandbox while each service still owns its tables.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    service_name: str = "service"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    database_schema: str | None = None
+    log_json: bool = False
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 0
+    public_url: str | None = None
+    seed: bool = True
+
+    # Outgoing calls through the Information Mediator.
+    im_url: str = "http://127.0.0.1:8000"
+    im_client: str | None = None  # SANDBOX/GOV/MEMBER/APPLICATION of this service
+    im_client_secret: str | None = None
+    # Require incoming calls to carry the IM's signed assertion.
+    require_im_assertion: bool = False
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def resolved_database(self) -> tuple[str, str | None]:
+        """The SQLAlchemy URL and the PostgreSQL schema (None for SQLite or a dedicated database)."""
+        if self.database_url:
+            return self.database_url, self.database_schema
+        shared = os.environ.get("DATABASE_URL")
+        if shared:
+            schema = self.database_schema or (self.service_name if shared.startswith("postgresql") else None)
+            return shared, schema
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}", None
+
+
+def env_prefix(service_name: str) -> str:
+    return f"{service_name.upper()}_"

@@ -1,6 +1,7 @@
 """Assembles a service: database and migrations, health, error shapes, message ids, IM client, seeds."""
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -38,6 +39,11 @@ class MessageIdMiddleware:
             current_message_id.reset(token)
 
 
+async def _maybe_await(result: object) -> None:
+    if inspect.isawaitable(result):
+        await result
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -49,8 +55,8 @@ def create_service_app(
     seed: Callable[[Session, ServiceSettings], None] | None = None,
     error_render: ErrorRenderer = default_render,
     error_shapes: Mapping[str, ErrorRenderer] | None = None,
-    on_startup: Callable[[FastAPI], None] | None = None,
-    on_shutdown: Callable[[FastAPI], None] | None = None,
+    on_startup: Callable[[FastAPI], object] | None = None,  # may be async
+    on_shutdown: Callable[[FastAPI], object] | None = None,
 ) -> FastAPI:
     configure_logging(settings.log_json, settings.log_level)
     url, schema = settings.resolved_database()
@@ -63,12 +69,12 @@ def create_service_app(
             with db.session() as session:
                 seed(session, settings)
         if on_startup:
-            on_startup(app)
+            await _maybe_await(on_startup(app))
         try:
             yield
         finally:
             if on_shutdown:
-                on_shutdown(app)
+                await _maybe_await(on_shutdown(app))
             if app.state.im is not None:
                 await app.state.im.aclose()
             db.dispose()

@@ -1,0 +1,3 @@
+from services.common.database import declarative_base
+
+Base = declarative_base()

@@ -1,0 +1,46 @@
+"""How a message-log record is hashed and signed; shared by the writer and the verifier."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "chain", "seq", "message_id", "kind", "client", "service", "method", "path", "status", "error_type",
+    "request_at", "response_at", "duration_ms", "request_size", "response_size", "request_hash", "response_hash",
+)
+
+
+def _canonical(value):  # noqa: ANN001, ANN202
+    if isinstance(value, datetime):
+        # Databases hand datetimes back naive (SQLite) or in the session's zone (PostgreSQL): normalise to UTC.
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return value
+
+
+def record_hash(fields: dict, prev_hash: str, bodies: tuple[bytes | None, bytes | None]) -> str:
+    doc = {k: _canonical(fields[k]) for k in HASHED_FIELDS}
+    doc["prev_hash"] = prev_hash
+    doc["bodies"] = [hashlib.sha256(b).hexdigest() if b is not None else None for b in bodies]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sign(key: Ed25519PrivateKey, digest: str) -> str:
+    return base64.b64encode(key.sign(digest.encode())).decode()
+
+
+def signature_valid(key: Ed25519PublicKey, digest: str, signature: str) -> bool:
+    try:
+        key.verify(base64.b64decode(signature), digest.encode())
+        return True
+    except (InvalidSignature, ValueError):
+        return False

@@ -1,0 +1,23 @@
+"""The IM's own error model: `X-Road-Error: <type>` and `{"type", "message", "detail": <message id>}`."""
+from __future__ import annotations
+
+import json
+
+BAD_REQUEST = ("Client.BadRequest", 400)
+INVALID_CLIENT = ("Client.InvalidClientIdentifier", 400)
+AUTHENTICATION_FAILED = ("Client.AuthenticationFailed", 401)
+ACCESS_DENIED = ("Client.AccessDenied", 403)
+UNKNOWN_SERVICE = ("Server.UnknownService", 404)
+SERVICE_DISABLED = ("Server.ServiceDisabled", 403)
+NETWORK_ERROR = ("Server.ServerProxy.NetworkError", 502)
+TIMEOUT = ("Server.ServerProxy.Timeout", 504)
+
+
+class IMError(Exception):
+    def __init__(self, kind: tuple[str, int], message: str):
+        super().__init__(message)
+        self.type, self.status = kind
+        self.message = message
+
+    def body(self, message_id: str) -> bytes:
+        return json.dumps({"type": self.type, "message": self.message, "detail": message_id}).encode()

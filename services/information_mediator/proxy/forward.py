@@ -1,0 +1,238 @@
+"""The `/r1/...` service access flow: authenticate the client application, check its access right,
+forward the request to the provider (streamed both ways), and log the exchange.
+
+It runs as a pure ASGI middleware ahead of FastAPI's routing; paths it does not handle (directory
+metaservices, pub/sub, admin APIs) fall through to the routes.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+import httpx
+
+from services.common.assertion import ASSERTION_HEADER, sign_assertion
+from services.common.im_client import SECRET_HEADER
+
+from .errors import (
+    ACCESS_DENIED, AUTHENTICATION_FAILED, BAD_REQUEST, INVALID_CLIENT, NETWORK_ERROR, SERVICE_DISABLED, TIMEOUT,
+    UNKNOWN_SERVICE, IMError,
+)
+
+CLIENT_HEADERS = (b"information-mediator-client", b"x-govstack-client", b"x-road-client")
+# Hop-by-hop headers (RFC 9110 §7.6.1) and what only the IM may set toward a provider.
+DROP_REQUEST = {
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer", b"trailers",
+    b"transfer-encoding", b"upgrade", b"host", b"content-length", SECRET_HEADER.lower().encode(),
+    ASSERTION_HEADER.lower().encode(), b"x-road-id", b"x-road-service", *CLIENT_HEADERS,
+}
+DROP_RESPONSE = {
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer", b"trailers",
+    b"transfer-encoding", b"upgrade", b"content-length", b"date", b"server",
+    b"x-road-id", b"x-road-client", b"x-road-service", b"x-road-request-hash",
+}
+NOT_SERVICES = {"listMethods", "allowedMethods", "getOpenAPI", "api", "pub", "pull"}
+
+
+def split_service_path(raw_path: bytes) -> tuple[str, bytes] | None:
+    """`/r1/I/C/M/A/S/rest` -> ("I/C/M/A/S", b"/rest"); None when the path is not a service call."""
+    parts = raw_path.split(b"/", 7)  # ['', 'r1', I, C, M, A, S, rest]
+    if len(parts) < 7 or parts[1] != b"r1" or not all(parts[2:7]):
+        return None
+    ids = [unquote(p.decode("latin-1")) for p in parts[2:7]]
+    if ids[4] in NOT_SERVICES:
+        return None
+    rest = b"/" + parts[7] if len(parts) == 8 else b""
+    return "/".join(ids), rest
+
+
+class Exchange:
+    """What the message log and monitoring record about one call."""
+
+    __slots__ = ("message_id", "client", "service", "method", "path", "status", "error_type", "started",
+                 "request_at", "req_hasher", "resp_hasher", "req_size", "resp_size", "req_body", "resp_body")
+
+    def __init__(self, message_id: str, method: str, path: str, keep_bodies: bool):
+        self.message_id, self.method, self.path = message_id, method, path
+        self.client, self.service, self.status, self.error_type = "", "", 0, None
+        self.started = time.perf_counter()
+        self.request_at = datetime.now(UTC)
+        self.req_hasher, self.resp_hasher = hashlib.sha256(), hashlib.sha256()
+        self.req_size = self.resp_size = 0
+        self.req_body: bytearray | None = bytearray() if keep_bodies else None
+        self.resp_body: bytearray | None = bytearray() if keep_bodies else None
+
+    def record(self, body_limit: int) -> dict:
+        return {
+            "message_id": self.message_id, "kind": "rest", "client": self.client, "service": self.service,
+            "method": self.method, "path": self.path[:2048], "status": self.status, "error_type": self.error_type,
+            "request_at": self.request_at, "response_at": datetime.now(UTC),
+            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
+            "request_size": self.req_size, "response_size": self.resp_size,
+            "request_hash": self.req_hasher.hexdigest(), "response_hash": self.resp_hasher.hexdigest(),
+            "request_body": bytes(self.req_body[:body_limit]) if self.req_body is not None else None,
+            "response_body": bytes(self.resp_body[:body_limit]) if self.resp_body is not None else None,
+        }
+
+
+class ProxyMiddleware:
+    def __init__(self, app, im):  # noqa: ANN001 - `im` is the IM runtime (registry snapshot, logger, key)
+        self.app = app
+        self.im = im
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http" or not scope["path"].startswith("/r1/"):
+            return await self.app(scope, receive, send)
+        target = split_service_path(scope.get("raw_path") or scope["path"].encode())
+        if target is None:
+            return await self.app(scope, receive, send)
+        await self.handle(scope, receive, send, *target)
+
+    async def handle(self, scope, receive, send, service_id: str, rest: bytes) -> None:  # noqa: ANN001
+        headers = scope["headers"]
+        message_id = _header(headers, b"x-road-id") or str(uuid.uuid4())
+        query = scope.get("query_string", b"")
+        ex = Exchange(message_id, scope["method"], rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
+                      self.im.settings.log_bodies)
+        ex.service = service_id
+        try:
+            client_id = self._authenticate(headers, ex)
+            entry = self._authorize(service_id, client_id)
+            await self._forward(scope, receive, send, entry, client_id, rest, query, ex)
+        except IMError as err:
+            ex.status, ex.error_type = err.status, err.type
+            await _send_error(send, err, ex)
+        finally:
+            self.im.exchange_done(ex)
+
+    def _authenticate(self, headers, ex: Exchange) -> str:  # noqa: ANN001
+        claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)
+        if claimed is None:
+            raise IMError(BAD_REQUEST, "missing client header Information-Mediator-Client (or X-Road-Client)")
+        client_id = claimed.decode("latin-1").strip()
+        ex.client = client_id[:512]
+        parts = client_id.split("/")
+        if len(parts) != 4 or not all(parts):
+            raise IMError(INVALID_CLIENT, "client must be INSTANCE/CLASS/MEMBER/APPLICATION")
+        snapshot = self.im.snapshot
+        if parts[0] != snapshot.instance:
+            raise IMError(INVALID_CLIENT, f"unknown instance {parts[0]!r}")
+        if not snapshot.authenticate(client_id, _header(headers, SECRET_HEADER.lower().encode())):
+            raise IMError(AUTHENTICATION_FAILED, f"client {client_id} could not be authenticated")
+        return client_id
+
+    def _authorize(self, service_id: str, client_id: str):  # noqa: ANN202
+        entry = self.im.snapshot.services.get(service_id)
+        if entry is None:
+            raise IMError(UNKNOWN_SERVICE, f"unknown service {service_id}")
+        if not entry.enabled:
+            raise IMError(SERVICE_DISABLED, f"service {service_id} is disabled")
+        if client_id not in entry.allowed:
+            raise IMError(ACCESS_DENIED, f"client {client_id} has no access right to {service_id}")
+        return entry
+
+    async def _forward(self, scope, receive, send, entry, client_id: str, rest: bytes, query: bytes, ex: Exchange) -> None:  # noqa: ANN001
+        url = entry.url + rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        outgoing = [(k, v) for k, v in scope["headers"] if k not in DROP_REQUEST]
+        outgoing += [
+            (b"information-mediator-client", client_id.encode()),
+            (b"x-road-client", client_id.encode()),
+            (b"x-road-id", ex.message_id.encode()),
+            (b"x-road-service", entry.id.encode()),
+            (ASSERTION_HEADER.encode(), self.im.assertion(client_id, entry.id, ex.message_id, scope["method"], rest).encode()),
+        ]
+        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        request = self.im.http.build_request(
+            scope["method"], httpx.URL(url), headers=outgoing,
+            content=_request_body(receive, ex) if has_body else None,
+        )
+        try:
+            response = await self.im.http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
+        try:
+            await self._relay(send, response, client_id, entry.id, ex)
+        finally:
+            await response.aclose()
+
+    async def _relay(self, send, response: httpx.Response, client_id: str, service_id: str, ex: Exchange) -> None:  # noqa: ANN001
+        ex.status = response.status_code
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in DROP_RESPONSE]
+        headers += _xroad_headers(ex, client_id, service_id)
+        try:
+            first = await anext(response.aiter_raw(), b"")
+        except httpx.TimeoutException as exc:
+            raise IMError(TIMEOUT, f"service {service_id} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise IMError(NETWORK_ERROR, f"service {service_id} broke the connection") from exc
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        chunk = first
+        try:
+            while chunk:
+                _count(ex, chunk, response=True)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = await anext(response.aiter_raw(), b"")
+        except httpx.HTTPError:
+            ex.error_type = "Server.ServerProxy.NetworkError"  # headers already sent: the body is cut short
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _count(ex: Exchange, chunk: bytes, response: bool) -> None:
+    if response:
+        ex.resp_size += len(chunk)
+        ex.resp_hasher.update(chunk)
+        if ex.resp_body is not None:
+            ex.resp_body += chunk
+    else:
+        ex.req_size += len(chunk)
+        ex.req_hasher.update(chunk)
+        if ex.req_body is not None:
+            ex.req_body += chunk
+
+
+async def _request_body(receive, ex: Exchange) -> AsyncIterator[bytes]:  # noqa: ANN001
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        if chunk:
+            _count(ex, chunk, response=False)
+            yield chunk
+
+
+def _header(headers, name: bytes) -> str | None:  # noqa: ANN001
+    for k, v in headers:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def _xroad_headers(ex: Exchange, client_id: str, service_id: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-road-id", ex.message_id.encode()),
+        (b"x-road-client", client_id.encode()),
+        (b"x-road-service", service_id.encode()),
+        (b"x-road-request-hash", ex.req_hasher.hexdigest().encode()),
+    ]
+
+
+async def _send_error(send, err: IMError, ex: Exchange) -> None:  # noqa: ANN001
+    body = err.body(ex.message_id)
+    _count(ex, body, response=True)
+    await send({
+        "type": "http.response.start", "status": err.status,
+        "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"x-road-error", err.type.encode()), (b"x-road-id", ex.message_id.encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,133 @@
+"""The GovStack `IMconf` document (Configuration Management API), parsed and validated.
+
+Both spellings of the spec are accepted: `specUrl`/`serviceUrl` (the OpenAPI) and `spec_url`/`service_url`
+(the spec's sample configuration). Extensions: `enabled` and `description` on a service, `secretHash`
+(`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+# Service codes that would shadow the IM's own routes under /r1/{instance}/{class}/{member}/{application}/.
+RESERVED_SERVICE_CODES = {"listMethods", "allowedMethods", "getOpenAPI", "api", "pub", "pull"}
+SECRET_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _identifier(value: Any, what: str) -> str:
+    text = str(value) if isinstance(value, (int, str)) else value
+    if not isinstance(text, str) or not IDENTIFIER.match(text):
+        raise ValueError(f"{what} must be 1-128 letters, digits, '.', '_' or '-'")
+    return text
+
+
+class Right(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    member: str
+    application: str
+    member_class: str | None = Field(default=None, validation_alias=AliasChoices("memberClass", "member_class", "class"))
+
+    @field_validator("member", "application", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> str:
+        return _identifier(v, "member and application")
+
+
+class ServiceConf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    id: str
+    spec_url: str = Field(validation_alias=AliasChoices("specUrl", "spec_url"))
+    service_url: str = Field(validation_alias=AliasChoices("serviceUrl", "service_url"))
+    description: str | None = None
+    enabled: bool | None = None
+    rights: list[Right] = []
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        code = _identifier(v, "service id")
+        if code in RESERVED_SERVICE_CODES:
+            raise ValueError(f"service id {code!r} is reserved by the IM")
+        return code
+
+    @field_validator("spec_url", "service_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError("must be an absolute http(s) URL")
+        return v
+
+
+class ApplicationConf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    id: str
+    connection: str | None = None
+    services: list[ServiceConf] = []
+    secret_hash: str | None = Field(default=None, validation_alias=AliasChoices("secretHash", "secret_hash"))
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        return _identifier(v, "application id")
+
+    @field_validator("secret_hash")
+    @classmethod
+    def _hash(cls, v: str | None) -> str | None:
+        if v is not None and not SECRET_HASH.match(v):
+            raise ValueError("secretHash must be 'sha256:' followed by 64 lowercase hex digits")
+        return v
+
+
+class MemberConf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    name: str
+    member_class: str = Field(validation_alias=AliasChoices("class", "memberClass"))
+    code: str
+    applications: list[ApplicationConf] = []
+
+    @field_validator("member_class", "code", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> str:
+        return _identifier(v, "class and code")
+
+
+class IMConf(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    domain: str
+    instance: str
+    members: list[MemberConf] = []
+
+    @field_validator("instance", mode="before")
+    @classmethod
+    def _instance(cls, v: Any) -> str:
+        return _identifier(v, "instance")
+
+
+class AllowedApplication(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    memberClass: str | None = None
+    memberCode: str | None = None
+    applicationId: str | None = None
+    # The spec's `required` list names `member` and `application`; accept those spellings too.
+    member: str | None = None
+    application: str | None = None
+
+    def client(self, default_class: str) -> tuple[str, str, str]:
+        code = self.memberCode or self.member
+        app = self.applicationId or self.application
+        if not code or not app:
+            raise ValueError("each right needs memberCode (or member) and applicationId (or application)")
+        return (_identifier(self.memberClass or default_class, "memberClass"), _identifier(code, "memberCode"),
+                _identifier(app, "applicationId"))
+
+
+class ServiceAccessRights(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    memberClass: str
+    memberCode: str
+    applicationId: str
+    serviceId: str
+    rights: list[AllowedApplication]

@@ -1,0 +1,73 @@
+"""The registry: instance, members, applications, services and access rights (X-Road's global conf)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..base import Base
+
+
+class Instance(Base):
+    __tablename__ = "im_instance"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change; replicas reload on it
+
+
+class Member(Base):
+    __tablename__ = "im_member"
+    __table_args__ = (UniqueConstraint("member_class", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_class: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    applications: Mapped[list[Application]] = relationship(
+        back_populates="member", cascade="all, delete-orphan", order_by="Application.code"
+    )
+
+
+class Application(Base):
+    __tablename__ = "im_application"
+    __table_args__ = (UniqueConstraint("member_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("im_member.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(128))
+    connection: Mapped[str] = mapped_column(String(16), default="http")
+    secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    member: Mapped[Member] = relationship(back_populates="applications")
+    services: Mapped[list[Service]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Service.code"
+    )
+
+
+class Service(Base):
+    __tablename__ = "im_service"
+    __table_args__ = (UniqueConstraint("application_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("im_application.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(128))
+    service_url: Mapped[str] = mapped_column(String(1024))
+    spec_url: Mapped[str] = mapped_column(String(1024))
+    description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    openapi_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    openapi_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    application: Mapped[Application] = relationship(back_populates="services")
+    rights: Mapped[list[AccessRight]] = relationship(
+        back_populates="service", cascade="all, delete-orphan",
+        order_by="(AccessRight.client_class, AccessRight.client_code, AccessRight.client_application)",
+    )
+
+
+class AccessRight(Base):
+    __tablename__ = "im_access_right"
+    __table_args__ = (UniqueConstraint("service_id", "client_class", "client_code", "client_application"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("im_service.id", ondelete="CASCADE"))
+    client_class: Mapped[str] = mapped_column(String(64))
+    client_code: Mapped[str] = mapped_column(String(128))
+    client_application: Mapped[str] = mapped_column(String(128))
+    service: Mapped[Service] = relationship(back_populates="rights")

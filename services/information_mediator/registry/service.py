@@ -1,0 +1,293 @@
+"""Database work on the registry, and the in-memory snapshot the proxy consults on every call."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .conf import ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
+from .models import AccessRight, Application, Instance, Member, Service
+
+DEFAULT_MEMBER_CLASS = "GOV"
+
+
+class RegistryError(ValueError):
+    """A configuration change that cannot be applied (the request is refused, nothing changes)."""
+
+
+def hash_secret(secret: str) -> str:
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def instance(session: Session) -> Instance | None:
+    return session.get(Instance, 1)
+
+
+def members(session: Session) -> list[Member]:
+    stmt = select(Member).order_by(Member.member_class, Member.code).options(
+        selectinload(Member.applications).selectinload(Application.services).selectinload(Service.rights)
+    )
+    return list(session.scalars(stmt))
+
+
+def find_application(session: Session, member_class: str, code: str, app: str) -> Application | None:
+    stmt = (
+        select(Application)
+        .join(Member)
+        .where(Member.member_class == member_class, Member.code == code, Application.code == app)
+        .options(selectinload(Application.services).selectinload(Service.rights))
+    )
+    return session.scalars(stmt).first()
+
+
+def export_conf(session: Session) -> dict:
+    inst = instance(session)
+    if inst is None:
+        return {"domain": "", "instance": "", "members": []}
+    return {
+        "domain": inst.domain,
+        "instance": inst.code,
+        "members": [
+            {
+                "name": m.name,
+                "class": m.member_class,
+                "code": m.code,
+                "applications": [
+                    {
+                        "id": a.code,
+                        "connection": a.connection,
+                        "services": [
+                            {
+                                "id": s.code,
+                                "specUrl": s.spec_url,
+                                "serviceUrl": s.service_url,
+                                "enabled": s.enabled,
+                                **({"description": s.description} if s.description else {}),
+                                "rights": [
+                                    {"memberClass": r.client_class, "member": r.client_code,
+                                     "application": r.client_application}
+                                    for r in s.rights
+                                ],
+                            }
+                            for s in a.services
+                        ],
+                    }
+                    for a in m.applications
+                ],
+            }
+            for m in members(session)
+        ],
+    }
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+def _bump(session: Session) -> None:
+    inst = instance(session)
+    if inst is not None:
+        inst.version += 1
+
+
+def _resolve_client(right: Right, by_name: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
+    """A right names its member by code, or by name as in the spec's sample configuration."""
+    if right.member_class is None and right.member in by_name:
+        member_class, code = by_name[right.member]
+        return member_class, code, right.application
+    return right.member_class or DEFAULT_MEMBER_CLASS, right.member, right.application
+
+
+def _apply_service(application: Application, conf: ServiceConf, by_name: dict[str, tuple[str, str]]) -> None:
+    service = next((s for s in application.services if s.code == conf.id), None)
+    if service is None:
+        service = Service(code=conf.id, enabled=True)
+        application.services.append(service)
+    service.service_url = conf.service_url
+    if service.spec_url != conf.spec_url:
+        service.openapi_json = None
+    service.spec_url = conf.spec_url
+    if conf.description is not None:
+        service.description = conf.description
+    if conf.enabled is not None:
+        service.enabled = conf.enabled
+    existing = {(r.client_class, r.client_code, r.client_application) for r in service.rights}
+    for right in conf.rights:
+        client = _resolve_client(right, by_name)
+        if client not in existing:
+            service.rights.append(AccessRight(client_class=client[0], client_code=client[1], client_application=client[2]))
+            existing.add(client)
+
+
+def _apply_application(member: Member, conf: ApplicationConf, by_name: dict[str, tuple[str, str]]) -> None:
+    application = next((a for a in member.applications if a.code == conf.id), None)
+    if application is None:
+        application = Application(code=conf.id, connection=conf.connection or "https")
+        member.applications.append(application)
+    if conf.connection:
+        application.connection = conf.connection
+    if conf.secret_hash:
+        application.secret_hash = conf.secret_hash
+    for service in conf.services:
+        _apply_service(application, service, by_name)
+
+
+def _check_unique(conf: IMConf) -> None:
+    seen: set[tuple] = set()
+    for m in conf.members:
+        key = (m.member_class, m.code)
+        if key in seen:
+            raise RegistryError(f"member {m.member_class}/{m.code} is listed twice")
+        seen.add(key)
+        apps = [a.id for a in m.applications]
+        if len(apps) != len(set(apps)):
+            raise RegistryError(f"member {m.member_class}/{m.code} lists an application twice")
+        for a in m.applications:
+            codes = [s.id for s in a.services]
+            if len(codes) != len(set(codes)):
+                raise RegistryError(f"application {m.code}/{a.id} lists a service twice")
+
+
+def apply_conf(session: Session, conf: IMConf, *, replace: bool) -> None:
+    """Create or merge (`replace=False`: parts not described stay) or replace the whole registry."""
+    _check_unique(conf)
+    inst = instance(session)
+    if inst is not None and inst.code != conf.instance and not replace:
+        raise RegistryError(f"this IM serves instance {inst.code!r}, not {conf.instance!r}")
+    if replace:
+        for member in members(session):
+            session.delete(member)
+        session.flush()
+    if inst is None:
+        inst = Instance(id=1, code=conf.instance, domain=conf.domain, version=0)
+        session.add(inst)
+    inst.code, inst.domain = conf.instance, conf.domain
+    current = {(m.member_class, m.code): m for m in members(session)}
+    by_name = {m.name: (m.member_class, m.code) for m in current.values()}
+    by_name.update({m.name: (m.member_class, m.code) for m in conf.members})
+    for member_conf in conf.members:
+        _apply_member(session, current, member_conf, by_name)
+    inst.version += 1
+
+
+def _apply_member(session: Session, current: dict, conf: MemberConf, by_name: dict) -> None:
+    member = current.get((conf.member_class, conf.code))
+    if member is None:
+        member = Member(member_class=conf.member_class, code=conf.code, name=conf.name)
+        session.add(member)
+    member.name = conf.name
+    for app_conf in conf.applications:
+        _apply_application(member, app_conf, by_name)
+
+
+def _service_for(session: Session, rights: ServiceAccessRights) -> Service:
+    application = find_application(session, rights.memberClass, rights.memberCode, rights.applicationId)
+    service = next((s for s in application.services if s.code == rights.serviceId), None) if application else None
+    if service is None:
+        raise RegistryError(
+            f"unknown service {rights.memberClass}/{rights.memberCode}/{rights.applicationId}/{rights.serviceId}"
+        )
+    return service
+
+
+def allow(session: Session, items: list[ServiceAccessRights]) -> int:
+    added = 0
+    for item in items:
+        service = _service_for(session, item)
+        existing = {(r.client_class, r.client_code, r.client_application) for r in service.rights}
+        for right in item.rights:
+            client = right.client(DEFAULT_MEMBER_CLASS)
+            if client not in existing:
+                service.rights.append(AccessRight(client_class=client[0], client_code=client[1], client_application=client[2]))
+                existing.add(client)
+                added += 1
+    _bump(session)
+    return added
+
+
+def deny(session: Session, items: list[ServiceAccessRights]) -> int:
+    removed = 0
+    for item in items:
+        service = _service_for(session, item)
+        clients = {right.client(DEFAULT_MEMBER_CLASS) for right in item.rights}
+        for r in list(service.rights):
+            if (r.client_class, r.client_code, r.client_application) in clients:
+                service.rights.remove(r)
+                removed += 1
+    _bump(session)
+    return removed
+
+
+def allowed_pairs(session: Session, member_class=None, member_code=None, application_id=None, service_id=None):  # noqa: ANN001, ANN201
+    """(service, right) pairs in a stable order, filtered by the provider fields of the rights API."""
+    stmt = (
+        select(Service, AccessRight, Application, Member)
+        .join(AccessRight, AccessRight.service_id == Service.id)
+        .join(Application, Application.id == Service.application_id)
+        .join(Member, Member.id == Application.member_id)
+        .order_by(Member.member_class, Member.code, Application.code, Service.code, AccessRight.id)
+    )
+    if member_class:
+        stmt = stmt.where(Member.member_class == member_class)
+    if member_code:
+        stmt = stmt.where(Member.code == member_code)
+    if application_id:
+        stmt = stmt.where(Application.code == application_id)
+    if service_id:
+        stmt = stmt.where(Service.code == service_id)
+    return session.execute(stmt).all()
+
+
+# ---- the snapshot the proxy uses -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    id: str  # INSTANCE/CLASS/MEMBER/APPLICATION/SERVICE
+    url: str
+    enabled: bool
+    allowed: frozenset[str]  # client ids INSTANCE/CLASS/MEMBER/APPLICATION
+
+
+@dataclass
+class Snapshot:
+    instance: str = ""
+    version: int = -1
+    clients: dict[str, str | None] = field(default_factory=dict)  # client id -> secret hash
+    services: dict[str, ServiceEntry] = field(default_factory=dict)
+
+    def authenticate(self, client_id: str, secret: str | None) -> bool:
+        if client_id not in self.clients:
+            return False
+        expected = self.clients[client_id]
+        if expected is None or secret is None:
+            return False
+        return hmac.compare_digest(expected, hash_secret(secret))
+
+
+def load_snapshot(session: Session) -> Snapshot:
+    inst = instance(session)
+    if inst is None:
+        return Snapshot(version=0)
+    snap = Snapshot(instance=inst.code, version=inst.version)
+    for m in members(session):
+        for a in m.applications:
+            client_id = f"{inst.code}/{m.member_class}/{m.code}/{a.code}"
+            snap.clients[client_id] = a.secret_hash
+            for s in a.services:
+                allowed = frozenset(
+                    f"{inst.code}/{r.client_class}/{r.client_code}/{r.client_application}" for r in s.rights
+                )
+                sid = f"{client_id}/{s.code}"
+                snap.services[sid] = ServiceEntry(id=sid, url=s.service_url.rstrip("/"), enabled=s.enabled, allowed=allowed)
+    return snap
+
+
+def registry_version(session: Session) -> int:
+    inst = instance(session)
+    return inst.version if inst else 0

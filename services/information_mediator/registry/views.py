@@ -1,0 +1,206 @@
+"""GovStack IM Configuration Management API (`/api/v1/config`, `/api/v1/status`, `/api/v1/rights/*`)."""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from . import service as registry
+from .conf import IMConf, ServiceAccessRights
+
+router = APIRouter(prefix="/api/v1", tags=["Configuration management"])
+
+_RIGHTS = TypeAdapter(list[ServiceAccessRights])
+# Bodies are read by hand (JSON or YAML) so that every outcome, a malformed body included, is audited.
+_CONF_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": IMConf.model_json_schema(by_alias=True)},
+    "text/yaml": {"schema": {"type": "string"}},
+}}}
+_RIGHTS_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _RIGHTS.json_schema()},
+}}}
+
+
+def error(status: int, type_: str, message: str) -> JSONResponse:
+    return JSONResponse({"type": type_, "message": message, "detail": ""}, status_code=status,
+                        headers={"X-Road-Error": type_})
+
+
+def _refused() -> JSONResponse:
+    return error(401, "Client.Unauthorized", "administrator credential required (Authorization: Bearer <token>)")
+
+
+def _admin_call(request: Request, action: str, work: Callable[[], tuple[int, Any]], detail: str | None = None) -> JSONResponse:
+    """Runs an administrative request and audits it whatever the outcome."""
+    im = request.app.state.im_runtime
+    db = request.app.state.db
+    if not audit.is_admin(request, request.app.state.admin_token):
+        audit.record(db, "anonymous", action, 401, detail)
+        return _refused()
+    try:
+        status, payload = work()
+    except (ValueError, ValidationError) as exc:
+        message = _message(exc)
+        audit.record(db, "admin", action, 400, f"{message} | {detail or ''}")
+        return error(400, "Client.BadRequest", message)
+    audit.record(db, "admin", action, status, detail)
+    im.reload()
+    return JSONResponse(payload, status_code=status)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
+async def _document(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise ValueError("a configuration document is required")
+    content_type = request.headers.get("content-type", "")
+    try:
+        if "yaml" in content_type:
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"the body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}") from exc
+
+
+def _apply(request: Request, action: str, replace: bool, require_new: bool, document: Any) -> JSONResponse:
+    def work() -> tuple[int, Any]:
+        if isinstance(document, Exception):
+            raise document
+        conf = IMConf.model_validate(document)
+        with request.app.state.db.session() as session:
+            if require_new and registry.instance(session) is not None:
+                raise ValueError("the IM is already initialised: use PATCH to update or PUT to replace")
+            registry.apply_conf(session, conf, replace=replace)
+        return 201, f"configuration of instance {conf.instance} applied"
+
+    return _admin_call(request, action, work, detail=audit.describe(document) if not isinstance(document, Exception) else None)
+
+
+async def _read(request: Request) -> Any:
+    try:
+        return await _document(request)
+    except ValueError as exc:
+        return exc
+
+
+@router.get("/config", summary="List IM configuration", operation_id="listIMconf")
+def list_conf(request: Request) -> JSONResponse:
+    if not audit.is_admin(request, request.app.state.admin_token):
+        return _refused()
+    with request.app.state.db.session() as session:
+        return JSONResponse(registry.export_conf(session))
+
+
+@router.post("/config", summary="Initialize IM instance", operation_id="createIMconf", status_code=201,
+             openapi_extra=_CONF_BODY)
+async def create_conf(request: Request, init: bool = Query(False)) -> JSONResponse:
+    return _apply(request, "config.create", replace=False, require_new=True, document=await _read(request))
+
+
+@router.patch("/config", summary="Update IM configuration", operation_id="updateIMconf", status_code=201,
+              openapi_extra=_CONF_BODY)
+async def update_conf(request: Request) -> JSONResponse:
+    return _apply(request, "config.update", replace=False, require_new=False, document=await _read(request))
+
+
+@router.put("/config", summary="Replace IM configuration", operation_id="replaceIMconf", status_code=201,
+            openapi_extra=_CONF_BODY)
+async def replace_conf(request: Request) -> JSONResponse:
+    return _apply(request, "config.replace", replace=True, require_new=False, document=await _read(request))
+
+
+@router.get("/status", summary="Check status", operation_id="checkIMconf")
+def status(request: Request) -> JSONResponse:
+    if not audit.is_admin(request, request.app.state.admin_token):
+        return _refused()
+    snap = request.app.state.im_runtime.snapshot
+    return JSONResponse({
+        "status": "OK" if snap.instance else "NOT_CONFIGURED",
+        "instance": snap.instance or None,
+        "configurationVersion": snap.version,
+        "applications": len(snap.clients),
+        "services": len(snap.services),
+    })
+
+
+@router.get("/rights/allow", summary="Retrieve configured access permissions (allow list)", operation_id="getAllowed")
+def get_allowed(
+    request: Request,
+    memberClass: str | None = None,  # noqa: N803 - spec parameter names
+    memberCode: str | None = None,  # noqa: N803
+    applicationId: str | None = None,  # noqa: N803
+    serviceId: str | None = None,  # noqa: N803
+    pageSize: int = Query(100, ge=1, le=10000),  # noqa: N803
+    nextPageToken: str | None = None,  # noqa: N803
+) -> JSONResponse:
+    if not audit.is_admin(request, request.app.state.admin_token):
+        return _refused()
+    try:
+        offset = int(base64.urlsafe_b64decode(nextPageToken.encode()).decode()) if nextPageToken else 0
+    except ValueError:
+        return error(400, "Client.BadRequest", "nextPageToken is not one this IM issued")
+    with request.app.state.db.session() as session:
+        pairs = registry.allowed_pairs(session, memberClass, memberCode, applicationId, serviceId)
+    page = pairs[offset: offset + pageSize]
+    body: dict[str, Any] = {"allowList": _group(page)}
+    if offset + pageSize < len(pairs):
+        body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + pageSize).encode()).decode()
+    return JSONResponse(body)
+
+
+def _group(pairs) -> list[dict]:  # noqa: ANN001
+    grouped: dict[tuple, dict] = {}
+    for service, right, application, member in pairs:
+        key = (member.member_class, member.code, application.code, service.code)
+        item = grouped.setdefault(key, {
+            "memberClass": member.member_class, "memberCode": member.code, "applicationId": application.code,
+            "serviceId": service.code, "rights": [],
+        })
+        item["rights"].append({"memberClass": right.client_class, "memberCode": right.client_code,
+                               "applicationId": right.client_application})
+    return list(grouped.values())
+
+
+def _rights_change(request: Request, action: str, document: Any, change: Callable[[Session, list], int]) -> JSONResponse:
+    def work() -> tuple[int, Any]:
+        if isinstance(document, Exception):
+            raise document
+        items = _RIGHTS.validate_python(document)
+        with request.app.state.db.session() as session:
+            count = change(session, items)
+        return 200, {"changed": count}
+
+    return _admin_call(request, action, work, detail=audit.describe(document) if not isinstance(document, Exception) else None)
+
+
+@router.patch("/rights/allow", summary="Allow access to services", operation_id="setAllowed", openapi_extra=_RIGHTS_BODY)
+async def set_allowed(request: Request) -> JSONResponse:
+    return _rights_change(request, "rights.allow", await _read(request), registry.allow)
+
+
+@router.patch("/rights/deny", summary="Deny access to services", operation_id="setDenied", openapi_extra=_RIGHTS_BODY)
+async def set_denied(request: Request) -> JSONResponse:
+    return _rights_change(request, "rights.deny", await _read(request), registry.deny)
+
+
+@router.get("/audit", summary="Audit log of administrative requests (newest first)", tags=["Monitoring"])
+def audit_log(request: Request, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
+    if not audit.is_admin(request, request.app.state.admin_token):
+        return _refused()
+    with request.app.state.db.session() as session:
+        return JSONResponse({"entries": audit.recent(session, limit)})

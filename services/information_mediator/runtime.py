@@ -1,0 +1,81 @@
+"""What the IM keeps in memory while it runs: the registry snapshot, the signing key, the HTTP client to
+providers, the message-log writer and the metrics."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+from joserfc.jwk import KeySet, OKPKey
+
+from services.common.assertion import sign_assertion
+from services.common.database import Database
+from services.common.keys import load_or_create_ed25519
+
+from .messagelog.writer import MessageLogWriter
+from .monitoring.metrics import Metrics
+from .registry.service import Snapshot, load_snapshot, registry_version
+from .settings import IMSettings
+
+log = logging.getLogger(__name__)
+
+
+class IMRuntime:
+    def __init__(self, settings: IMSettings, db: Database):
+        self.settings = settings
+        self.db = db
+        self.key: OKPKey = load_or_create_ed25519(settings.keys_dir, "information-mediator")
+        self.snapshot = Snapshot()
+        self.metrics = Metrics()
+        self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
+        self.http: httpx.AsyncClient | None = None
+        self._poller: asyncio.Task | None = None
+
+    @property
+    def public_jwks(self) -> dict:
+        return KeySet([self.key]).as_dict(private=False)
+
+    def reload(self) -> None:
+        with self.db.session() as session:
+            self.snapshot = load_snapshot(session)
+
+    async def start(self) -> None:
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.provider_timeout, connect=self.settings.connect_timeout),
+            limits=httpx.Limits(max_connections=500, max_keepalive_connections=200),
+            follow_redirects=False,
+        )
+        self.reload()
+        self.writer.start()
+        self._poller = asyncio.create_task(self._poll_registry())
+
+    async def stop(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+        self.writer.flush()
+        self.writer.stop()
+        if self.http:
+            await self.http.aclose()
+
+    async def _poll_registry(self) -> None:
+        """Another replica may change the registry: reload when its version moves."""
+        while True:
+            await asyncio.sleep(self.settings.registry_poll_seconds)
+            try:
+                version = await asyncio.to_thread(self._version)
+                if version != self.snapshot.version:
+                    await asyncio.to_thread(self.reload)
+            except Exception:  # noqa: BLE001 - a DB hiccup must not stop polling
+                log.warning("registry poll failed", exc_info=True)
+
+    def _version(self) -> int:
+        with self.db.session() as session:
+            return registry_version(session)
+
+    def assertion(self, client: str, service: str, message_id: str, method: str, path: bytes) -> str:
+        return sign_assertion(self.key, client, service, message_id, method, path.decode("latin-1"))
+
+    def exchange_done(self, exchange) -> None:  # noqa: ANN001
+        record = exchange.record(self.settings.log_body_limit)
+        self.metrics.observe(record)
+        self.writer.submit(record)

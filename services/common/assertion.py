@@ -33,7 +33,7 @@ def sign_assertion(key: OKPKey, client: str, service: str, message_id: str, meth
         "mth": method,
         "pth": path,
     }
-    return jwt.encode({"alg": "EdDSA", "kid": key.kid}, claims, key, algorithms=["EdDSA"])
+    return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ class AssertionVerifier:
 
     def _decode(self, token: str):  # noqa: ANN202
         try:
-            return jwt.decode(token, self._keys(), algorithms=["EdDSA"])
+            return jwt.decode(token, self._keys(), algorithms=["Ed25519"])
         except (JoseError, ValueError):
             # The IM may have rotated its key: refetch (at most every few seconds) and try once more.
-            return jwt.decode(token, self._keys(refresh=True), algorithms=["EdDSA"])
+            return jwt.decode(token, self._keys(refresh=True), algorithms=["Ed25519"])
 
     def verify(self, token: str | None, service: str | None = None) -> VerifiedCall:
         if not token:

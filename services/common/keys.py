@@ -33,21 +33,27 @@ def _load_or_create_pem(path: Path, generate) -> bytes:  # noqa: ANN001
     return path.read_bytes()
 
 
+def _with_kid(key):  # noqa: ANN001, ANN202
+    """Keys are named by their RFC 7638 thumbprint, so a `kid` is stable across restarts."""
+    key.ensure_kid()
+    return key
+
+
 def load_or_create_ed25519(keys_dir: Path, name: str) -> OKPKey:
     pem = _load_or_create_pem(keys_dir / f"{name}.ed25519.pem", ed25519.Ed25519PrivateKey.generate)
-    return OKPKey.import_key(pem, {"use": "sig", "alg": "EdDSA"})
+    return _with_kid(OKPKey.import_key(pem, {"use": "sig", "alg": "Ed25519"}))
 
 
 def load_or_create_rsa(keys_dir: Path, name: str, size: int = 2048) -> RSAKey:
     pem = _load_or_create_pem(
         keys_dir / f"{name}.rsa.pem", lambda: rsa.generate_private_key(public_exponent=65537, key_size=size)
     )
-    return RSAKey.import_key(pem, {"use": "sig", "alg": "RS256"})
+    return _with_kid(RSAKey.import_key(pem, {"use": "sig", "alg": "RS256"}))
 
 
 def load_or_create_ec(keys_dir: Path, name: str) -> ECKey:
     pem = _load_or_create_pem(keys_dir / f"{name}.p256.pem", lambda: ec.generate_private_key(ec.SECP256R1()))
-    return ECKey.import_key(pem, {"use": "sig", "alg": "ES256"})
+    return _with_kid(ECKey.import_key(pem, {"use": "sig", "alg": "ES256"}))
 
 
 def load_or_create_secret(secrets_dir: Path, name: str, nbytes: int = 32) -> str:

@@ -165,8 +165,9 @@ class ProxyMiddleware:
         ex.status = response.status_code
         headers = [(k, v) for k, v in response.headers.raw if k.lower() not in DROP_RESPONSE]
         headers += _xroad_headers(ex, client_id, service_id)
+        stream = response.aiter_raw()
         try:
-            first = await anext(response.aiter_raw(), b"")
+            first = await anext(stream, b"")
         except httpx.TimeoutException as exc:
             raise IMError(TIMEOUT, f"service {service_id} did not answer in time") from exc
         except httpx.HTTPError as exc:
@@ -177,7 +178,7 @@ class ProxyMiddleware:
             while chunk:
                 _count(ex, chunk, response=True)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                chunk = await anext(response.aiter_raw(), b"")
+                chunk = await anext(stream, b"")
         except httpx.HTTPError:
             ex.error_type = "Server.ServerProxy.NetworkError"  # headers already sent: the body is cut short
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -30,10 +30,18 @@ class Right(BaseModel):
     application: str
     member_class: str | None = Field(default=None, validation_alias=AliasChoices("memberClass", "member_class", "class"))
 
-    @field_validator("member", "application", mode="before")
+    @field_validator("member", mode="before")
     @classmethod
-    def _ids(cls, v: Any) -> str:
-        return _identifier(v, "member and application")
+    def _member(cls, v: Any) -> str:
+        # A member code, or (as in the spec's sample) a member's name, resolved when the document is applied.
+        if not isinstance(v, (int, str)) or not str(v).strip() or len(str(v)) > 255:
+            raise ValueError("member must be a member code or name")
+        return str(v).strip()
+
+    @field_validator("application", mode="before")
+    @classmethod
+    def _application(cls, v: Any) -> str:
+        return _identifier(v, "application")
 
 
 class ServiceConf(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .conf import ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
+from .conf import IDENTIFIER, ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
 from .models import AccessRight, Application, Instance, Member, Service
 
 DEFAULT_MEMBER_CLASS = "GOV"
@@ -100,6 +100,8 @@ def _resolve_client(right: Right, by_name: dict[str, tuple[str, str]]) -> tuple[
     if right.member_class is None and right.member in by_name:
         member_class, code = by_name[right.member]
         return member_class, code, right.application
+    if not IDENTIFIER.match(right.member):
+        raise RegistryError(f"right names member {right.member!r}, which is neither a known member name nor a code")
     return right.member_class or DEFAULT_MEMBER_CLASS, right.member, right.application
 
 

@@ -1,0 +1,160 @@
+"""The /r1 service access flow through a real IM in front of a real provider."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from .conftest import CLIENT, CLIENT_SECRET, OTHER, OTHER_SECRET, PROVIDER
+
+
+def test_allowed_call_reaches_the_provider_with_xroad_headers(stack):
+    body = b'{"hello": "world"}'
+    r = stack.call("POST", "echo", "/things", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200
+    seen = r.json()
+    assert seen["method"] == "POST" and seen["raw_path"] == "/echo/things"
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert r.headers["X-Road-Client"] == CLIENT
+    assert r.headers["X-Road-Service"] == f"{PROVIDER}/echo"
+    assert r.headers["X-Road-Request-Hash"] == hashlib.sha256(body).hexdigest()
+    assert len(r.headers["X-Road-Id"]) >= 32
+    assert r.headers["X-Provider"] == "yes"  # provider headers pass back unchanged
+
+
+def test_client_message_id_is_kept(stack):
+    r = stack.call("GET", "echo", headers={"X-Road-Id": "my-message-42"})
+    assert r.headers["X-Road-Id"] == "my-message-42"
+    assert r.json()["headers"]["x-road-id"] == "my-message-42"
+
+
+def test_provider_sees_the_authenticated_client_and_a_valid_assertion(stack):
+    seen = stack.call("GET", "echo").json()
+    assert seen["headers"]["information-mediator-client"] == CLIENT
+    assert seen["headers"]["x-road-client"] == CLIENT
+    assert seen["verified_client"] == CLIENT
+    assert "information-mediator-client-secret" not in seen["headers"]  # the credential never reaches providers
+
+
+def test_spoofed_client_header_without_credential_is_refused(stack):
+    r = stack.call("GET", "echo", secret=None)
+    assert r.status_code == 401
+    assert r.headers["X-Road-Error"] == "Client.AuthenticationFailed"
+    body = r.json()
+    assert body["type"] == "Client.AuthenticationFailed" and body["detail"] == r.headers["X-Road-Id"]
+    assert stack.call("GET", "echo", secret="guessed").status_code == 401
+    # Another application's secret does not prove this application's identity.
+    assert stack.call("GET", "echo", secret=OTHER_SECRET).status_code == 401
+
+
+def test_forged_assertion_from_the_client_is_replaced(stack):
+    seen = stack.call("GET", "echo", headers={"Information-Mediator-Assertion": "forged.token.value"}).json()
+    assert seen["verified_client"] == CLIENT
+
+
+def test_missing_and_malformed_client_identifiers(stack):
+    r = stack.http.get(f"/r1/{PROVIDER}/echo")
+    assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
+    r = stack.call("GET", "echo", client="SANDBOX/GOV/ONLY-THREE")
+    assert r.status_code == 400 and r.json()["type"] == "Client.InvalidClientIdentifier"
+    r = stack.call("GET", "echo", client="OTHER-INSTANCE/GOV/CLIENT-ORG/CLIENT")
+    assert r.status_code == 400 and r.json()["type"] == "Client.InvalidClientIdentifier"
+
+
+def test_call_without_access_right_is_refused(stack):
+    r = stack.call("GET", "echo", client=OTHER, secret=OTHER_SECRET)
+    assert r.status_code == 403 and r.headers["X-Road-Error"] == "Client.AccessDenied"
+    r = stack.call("GET", "private")
+    assert r.status_code == 403 and r.json()["type"] == "Client.AccessDenied"
+
+
+def test_unknown_and_disabled_services(stack):
+    r = stack.call("GET", "nosuchservice")
+    assert r.status_code == 404 and r.json()["type"] == "Server.UnknownService"
+    r = stack.http.get("/r1/SANDBOX/GOV/NOBODY/APP/echo", headers={
+        "Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET})
+    assert r.status_code == 404
+    r = stack.call("GET", "disabled")
+    assert r.status_code == 403 and r.headers["X-Road-Error"] == "Server.ServiceDisabled"
+
+
+def test_provider_down(stack):
+    r = stack.call("GET", "down", "/anything")
+    assert r.status_code == 502 and r.headers["X-Road-Error"] == "Server.ServerProxy.NetworkError"
+    assert r.json()["detail"] == r.headers["X-Road-Id"]
+
+
+def test_provider_too_slow(stack):
+    _add_root_service(stack)
+    r = stack.call("GET", "root", "/slow?seconds=3")
+    assert r.status_code == 504 and r.headers["X-Road-Error"] == "Server.ServerProxy.Timeout"
+
+
+def _add_root_service(stack) -> None:
+    r = stack.admin("PATCH", "/api/v1/config", json={"domain": "test.localhost", "instance": "SANDBOX", "members": [
+        {"name": "Provider Org", "class": "GOV", "code": "PROVIDER-ORG", "applications": [{"id": "APP", "services": [
+            {"id": "root", "serviceUrl": stack.provider.url, "specUrl": f"{stack.provider.url}/openapi.json",
+             "rights": [{"member": "CLIENT-ORG", "application": "CLIENT"}]}]}]}]})
+    assert r.status_code == 201, r.text
+
+
+def test_provider_errors_pass_through_unchanged(stack):
+    _add_root_service(stack)
+    r = stack.call("GET", "root", "/status/418")
+    assert r.status_code == 418 and r.json() == {"provider": "error"}
+    assert "X-Road-Error" not in r.headers
+
+
+def test_query_string_and_encoded_path_segments_pass_through(stack):
+    r = stack.call("GET", "echo", "/items/a%2Fb%20c/%C3%A9?x=1&y=%26z&x=2")
+    seen = r.json()
+    assert seen["raw_path"] == "/echo/items/a%2Fb%20c/%C3%A9"
+    assert seen["query"] == "x=1&y=%26z&x=2"
+
+
+def test_large_body_is_streamed_both_ways(stack):
+    _add_root_service(stack)
+    size = 24 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+
+    def chunks():
+        for _ in range(size // len(block)):
+            yield block
+
+    expected = hashlib.sha256()
+    for c in chunks():
+        expected.update(c)
+    r = stack.call("POST", "root", "/upload", content=chunks())
+    assert r.status_code == 200
+    assert r.json()["size"] == size and r.json()["sha256"] == expected.hexdigest()
+    assert r.json()["chunks"] > 1  # arrived in pieces, not as one buffered blob
+    assert r.headers["X-Road-Request-Hash"] == expected.hexdigest()
+    down = stack.call("GET", "root", "/download?size=8000000")
+    assert down.status_code == 200 and len(down.content) == 8_000_000
+
+
+def test_hop_by_hop_headers_are_not_forwarded(stack):
+    seen = stack.call("GET", "echo", headers={"Connection": "keep-alive, X-Secret-Hop", "Proxy-Authorization": "x",
+                                               "X-Custom": "kept"}).json()["headers"]
+    assert "proxy-authorization" not in seen
+    assert seen["x-custom"] == "kept"
+
+
+def test_every_exchange_is_logged_and_monitored(stack):
+    stack.call("GET", "echo")
+    stack.call("GET", "echo", client=OTHER, secret=OTHER_SECRET)
+    stack.flush_log()
+    rows = stack.http.get("/api/v1/trace", params={"service": "PROVIDER-ORG"}).json()["exchanges"]
+    assert {(x["client"], x["status"]) for x in rows} >= {(CLIENT, 200), (OTHER, 403)}
+    denied = next(x for x in rows if x["status"] == 403)
+    assert denied["errorType"] == "Client.AccessDenied"
+    stats = stack.http.get("/api/v1/monitoring", params={"service": f"{PROVIDER}/echo"}).json()["statistics"]
+    by_client = {s["client"]: s for s in stats}
+    assert by_client[CLIENT]["successes"] >= 1 and by_client[OTHER]["failures"] >= 1
+    metrics = stack.http.get("/metrics").text
+    assert 'im_requests_total{client="SANDBOX/GOV/CLIENT-ORG/CLIENT"' in metrics
+    assert "im_request_duration_seconds_bucket" in metrics
+
+
+def test_trace_page_renders(stack):
+    r = stack.http.get("/ui/trace")
+    assert r.status_code == 200 and "message trace" in r.text

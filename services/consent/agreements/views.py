@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.consent.agreements import service
+from services.consent.agreements.schemas import DataAgreementBody
+from services.consent.api import Page, caller, page, signer, wake_webhooks
+from services.consent.revisions import service as revisions
+
+router = APIRouter()
+DB = Annotated[Session, Depends(db_session)]
+Caller = Annotated[str, Depends(caller)]
+Paging = Annotated[Page, Depends(page)]
+Signer = Annotated[object, Depends(signer)]
+
+
+@router.post("/config/data-agreement/", tags=["config"], operation_id="configDataAgreementCreate",
+             dependencies=[Depends(wake_webhooks)])
+def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
+    """Create a DataAgreement (its first revision is signed with the organisation's key)."""
+    agreement, revision = service.create(session, key, body.dataAgreement, by)
+    return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
+
+
+@router.get("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementRead")
+def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
+    """The latest version of an agreement (or, extension, the one at `revisionId`)."""
+    if revisionId:
+        agreement, revision = service.read_revision(session, dataAgreementId, revisionId)
+    else:
+        agreement, revision = service.read(session, dataAgreementId)
+    return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
+
+
+@router.put("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementUpdate",
+            dependencies=[Depends(wake_webhooks)])
+def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
+    agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, by)
+    return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
+
+
+@router.delete("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementDelete",
+               dependencies=[Depends(wake_webhooks)])
+def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer) -> dict:
+    """Delete (terminate) an agreement: a final revision records it; existing consent stops verifying."""
+    return {"revision": revisions.to_api(service.delete(session, key, dataAgreementId, by))}
+
+
+@router.get("/config/data-agreements/", tags=["config"], operation_id="configDataAgreementList")
+def list_agreements(session: DB, paging: Paging) -> dict:
+    """The spec names this list `dataAgreement` here and `dataAgreements` elsewhere: both keys are sent."""
+    items = service.listing(session, paging.offset, paging.limit)
+    return {"dataAgreements": items, "dataAgreement": items}
+
+
+@router.get("/service/data-agreement/{dataAgreementId}/", tags=["service"], operation_id="serviceDataAgreementRead")
+def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
+    if revisionId:
+        agreement, revision = service.read_revision(session, dataAgreementId, revisionId)
+    else:
+        agreement, revision = service.read(session, dataAgreementId)
+    return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
+
+
+@router.get("/service/verification/data-agreements/", tags=["service"],
+            operation_id="serviceVerificationDataAgreementList")
+def verification_agreements(session: DB, paging: Paging) -> dict:
+    """Active agreements a data consumer can verify consent against."""
+    return {"dataAgreements": service.listing(session, paging.offset, paging.limit, only_active=True)}
+
+
+@router.get("/config/data-agreement/{dataAgreementId}/revisions/", tags=["config"],
+            operation_id="configDataAgreementRevisionsList")
+def agreement_revisions(dataAgreementId: str, session: DB, paging: Paging) -> dict:
+    """Extension: the agreement's revision history, oldest first."""
+    agreement, _ = service.read(session, dataAgreementId, include_deleted=True)
+    history = revisions.history(session, revisions.DATA_AGREEMENT, dataAgreementId, paging.offset, paging.limit)
+    return {"dataAgreement": agreement, "revisions": [revisions.to_api(r) for r in history]}

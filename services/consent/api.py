@@ -1,0 +1,70 @@
+"""Request helpers shared by the Consent routers: paging, the individual header, who is calling."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict
+
+from services.common.app import im_caller
+from services.common.assertion import VerifiedCall
+
+INDIVIDUAL_HEADER = "X-ConsentBB-IndividualId"
+
+
+class SpecModel(BaseModel):
+    """Spec objects arrive camelCase; unknown keys (and read-only ones like `id`) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int
+    limit: int
+
+
+def page(
+    request: Request,
+    offset: Annotated[int, Query(ge=0, description="Index of the first item")] = 0,
+    limit: Annotated[int | None, Query(ge=1, description="Number of items (default 100, capped)")] = None,
+) -> Page:
+    cap = request.app.state.settings.max_page_size
+    return Page(offset, min(limit or 100, cap))
+
+
+def individual_header(
+    x_consentbb_individualid: Annotated[
+        str | None, Header(alias=INDIVIDUAL_HEADER, description="The Individual acting (id or externalId)")
+    ] = None,
+) -> str | None:
+    return (x_consentbb_individualid or "").strip() or None
+
+
+def caller(call: Annotated[VerifiedCall | None, Depends(im_caller)]) -> str:
+    """Who authorised a change, for `Revision.authorizedByOther`: the IM client, or `direct` for a direct call."""
+    return call.client if call is not None else "direct"
+
+
+def id_of(value: Any) -> str | None:
+    """Foreign keys may be sent as an id string or as the object (`{"id": ...}`)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def signer(request: Request):  # noqa: ANN201 - returns signatures.Signer
+    return request.app.state.signer
+
+
+def secret_box(request: Request):  # noqa: ANN201 - returns webhooks.service.SecretBox
+    return request.app.state.webhook_box
+
+
+def wake_webhooks(request: Request) -> None:
+    worker = getattr(request.app.state, "webhook_worker", None)
+    if worker is not None:
+        worker.wake()

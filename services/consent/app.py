@@ -1,0 +1,61 @@
+"""The Consent building block (GovStack Consent BB API 1.1.0-rc1) as a FastAPI service."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app import create_service_app
+from services.consent import errors
+from services.consent.agreements.views import router as agreements_router
+from services.consent.audit.views import router as audit_router
+from services.consent.individuals.views import router as individuals_router
+from services.consent.policies.views import router as policies_router
+from services.consent.records.views import router as records_router
+from services.consent.seed import seed
+from services.consent.settings import ConsentSettings
+from services.consent.signatures.service import Signer
+from services.consent.verification.views import router as verification_router
+from services.consent.webhooks.delivery import DeliveryWorker
+from services.consent.webhooks.service import SecretBox
+from services.consent.webhooks.views import router as webhooks_router
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+DESCRIPTION = """Consent management: policies and data agreements (revisioned, organisation-signed),
+individuals, consent records with JWS signatures, bulk verification for data consumers, audit with
+hash-chain verification, and signed webhooks. Paths, keys and the 400 error follow the GovStack Consent
+BB OpenAPI; extensions are marked as such. See services/consent/README.md."""
+
+
+def create_app(settings: ConsentSettings | None = None) -> FastAPI:
+    settings = settings or ConsentSettings()
+    signer = Signer(settings.keys_dir)
+    box = SecretBox(settings.keys_dir)
+
+    def start_worker(app: FastAPI) -> None:
+        app.state.webhook_worker = DeliveryWorker(app.state.db, settings, box, app.state.im)
+        app.state.webhook_worker.start()
+
+    def stop_worker(app: FastAPI) -> None:
+        worker = getattr(app.state, "webhook_worker", None)
+        if worker is not None:
+            worker.stop()
+
+    app = create_service_app(
+        settings=settings,
+        title="Consent Building Block",
+        description=DESCRIPTION,
+        version="1.1.0-rc1",
+        migrations_dir=MIGRATIONS,
+        routers=[policies_router, agreements_router, individuals_router, records_router, verification_router,
+                 audit_router, webhooks_router],
+        seed=lambda session, _settings: seed(session, signer),
+        error_render=errors.render,
+        on_startup=start_worker,
+        on_shutdown=stop_worker,
+    )
+    app.state.signer = signer
+    app.state.webhook_box = box
+    app.state.webhook_worker = None
+    return app

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.consent.agreements import service as agreements
+from services.consent.api import Page, page
+from services.consent.audit import service
+from services.consent.records import service as records
+from services.consent.revisions import service as revisions
+from services.consent.verification import service as verification
+
+router = APIRouter(tags=["auditor"])
+DB = Annotated[Session, Depends(db_session)]
+Paging = Annotated[Page, Depends(page)]
+
+
+@router.get("/audit/consent-records/", operation_id="auditConsentRecordList")
+def consent_records(session: DB, paging: Paging, dataAgreementId: str | None = None) -> dict:
+    rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
+    return {"consentRecords": [records.as_api(r) for r in rows]}
+
+
+@router.get("/audit/consent-record/{consentRecordId}/", operation_id="auditConsentRecordRead")
+def consent_record(consentRecordId: str, session: DB) -> dict:
+    """The record, its full revision history (`revisions`) and the integrity check of that chain."""
+    record = records.get(session, consentRecordId)
+    history = revisions.history(session, revisions.CONSENT_RECORD, record.id)
+    return {
+        "consentRecord": records.as_api(record),
+        "revisions": [revisions.to_api(r) for r in history],
+        "integrity": service.verify_object(session, revisions.CONSENT_RECORD, record.id),
+    }
+
+
+@router.get("/audit/data-agreements/", operation_id="auditDataAgreementList")
+def data_agreements(session: DB, paging: Paging) -> dict:
+    """Every agreement, deleted ones included (`deleted: true`)."""
+    return {"dataAgreements": agreements.listing(session, paging.offset, paging.limit, include_deleted=True)}
+
+
+@router.get("/audit/data-agreement/{dataAgreementId}/", operation_id="auditDataAgreementRead")
+def data_agreement(dataAgreementId: str, session: DB) -> dict:
+    agreement, revision = agreements.read(session, dataAgreementId, include_deleted=True)
+    history = revisions.history(session, revisions.DATA_AGREEMENT, dataAgreementId)
+    return {
+        "dataAgreement": agreement,
+        "revision": revisions.to_api(revision),
+        "revisions": [revisions.to_api(r) for r in history],
+        "integrity": service.verify_object(session, revisions.DATA_AGREEMENT, dataAgreementId),
+    }
+
+
+@router.get("/audit/integrity/", operation_id="auditIntegrityVerify")
+def integrity(session: DB) -> dict:
+    """Extension: recompute every revision chain and signature; `ok: false` lists the first break per object."""
+    return service.verify_all(session)
+
+
+@router.get("/audit/verifications/", operation_id="auditVerificationList")
+def verifications(session: DB, paging: Paging, dataAgreementId: str | None = None,
+                  individualId: str | None = None) -> dict:
+    """Extension: the consent checks data consumers made, newest first."""
+    return {"verifications": verification.history(session, paging.offset, paging.limit, dataAgreementId, individualId)}
+
+
+@router.get("/.well-known/jwks.json", tags=["auditor"], operation_id="jwks")
+def jwks(request: Request) -> dict:
+    """The Consent BB's public signing key(s): verify the organisation's signatures on data agreements."""
+    return request.app.state.signer.jwks()

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.consent.db import Base, new_id, utcnow
+
+
+class Individual(Base):
+    __tablename__ = "consent_individual"
+    __table_args__ = (Index("ix_consent_individual_external", "external_id", "external_id_type", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    external_id_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    identity_provider_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

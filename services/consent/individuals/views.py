@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.consent.api import Page, page
+from services.consent.individuals import service
+from services.consent.individuals.schemas import IndividualBody
+
+router = APIRouter()
+DB = Annotated[Session, Depends(db_session)]
+Paging = Annotated[Page, Depends(page)]
+
+
+@router.post("/config/individual/", tags=["config"], operation_id="configIndividualCreate")
+def config_create(body: IndividualBody, session: DB) -> dict:
+    return {"individual": service.as_api(service.create(session, body.individual))}
+
+
+@router.get("/config/individual/{individualId}/", tags=["config"], operation_id="configIndividualRead")
+def config_read(individualId: str, session: DB) -> dict:
+    return {"individual": service.as_api(service.get(session, individualId))}
+
+
+@router.get("/config/individuals/", tags=["config"], operation_id="configIndividualList")
+def config_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
+    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)
+    return {"individuals": [service.as_api(i) for i in rows]}
+
+
+@router.post("/service/individual/", tags=["service"], operation_id="serviceIndividualCreate")
+def service_create(body: IndividualBody, session: DB) -> dict:
+    """Register an individual (400 if the externalId + externalIdType pair is already known)."""
+    return {"individual": service.as_api(service.create(session, body.individual))}
+
+
+@router.get("/service/individual/{individualId}/", tags=["service"], operation_id="serviceIndividualRead")
+def service_read(individualId: str, session: DB) -> dict:
+    return {"individual": service.as_api(service.get(session, individualId))}
+
+
+@router.put("/service/individual/{individualId}/", tags=["service"], operation_id="serviceIndividualUpdate")
+def service_update(individualId: str, body: IndividualBody, session: DB) -> dict:
+    return {"individual": service.as_api(service.update(session, individualId, body.individual))}
+
+
+@router.get("/service/individuals/", tags=["service"], operation_id="serviceIndividualList")
+def service_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
+    """Individuals, optionally only those with an externalId (how a registration finds an existing one)."""
+    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)
+    return {"individuals": [service.as_api(i) for i in rows]}

@@ -1,0 +1,157 @@
+"""Revisions: every change of a Policy, DataAgreement or ConsentRecord appends one link to a per-object
+hash chain.
+
+`serializedSnapshot` is the canonical JSON (sorted keys, no whitespace) of
+`{objectData, schemaName, objectId, signedWithoutObjectId, timestamp, authorizedByIndividual,
+authorizedByOther, predecessorHash}` and `serializedHash` is its SHA-256 (hex). Because the predecessor's
+hash is inside the hashed snapshot, each hash commits to the object's entire history.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.consent.db import iso, new_id, utcnow
+from services.consent.revisions.models import Revision
+
+POLICY = "Policy"
+DATA_AGREEMENT = "DataAgreement"
+CONSENT_RECORD = "ConsentRecord"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_snapshot(
+    schema_name: str,
+    object_id: str,
+    data: dict[str, Any],
+    *,
+    timestamp: datetime,
+    predecessor_hash: str | None,
+    by_individual: str | None = None,
+    by_other: str | None = None,
+    signed_without_object_id: bool = False,
+) -> str:
+    return canonical_json(
+        {
+            "objectData": data,
+            "schemaName": schema_name,
+            "objectId": "" if signed_without_object_id else object_id,
+            "signedWithoutObjectId": signed_without_object_id,
+            "timestamp": iso(timestamp),
+            "authorizedByIndividual": by_individual,
+            "authorizedByOther": by_other,
+            "predecessorHash": predecessor_hash,
+        }
+    )
+
+
+def head(session: Session, schema_name: str, object_id: str) -> Revision | None:
+    return session.scalars(
+        select(Revision)
+        .where(Revision.schema_name == schema_name, Revision.object_id == object_id)
+        .order_by(Revision.seq.desc())
+        .limit(1)
+    ).first()
+
+
+def get(session: Session, revision_id: str) -> Revision | None:
+    return session.get(Revision, revision_id)
+
+
+def history(session: Session, schema_name: str, object_id: str, offset: int = 0, limit: int | None = None) -> list[Revision]:
+    query = (
+        select(Revision)
+        .where(Revision.schema_name == schema_name, Revision.object_id == object_id)
+        .order_by(Revision.seq)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def append(
+    session: Session,
+    schema_name: str,
+    object_id: str,
+    data: dict[str, Any],
+    *,
+    by_individual: str | None = None,
+    by_other: str | None = None,
+) -> Revision:
+    """Write the next revision of an object from its current serialized data."""
+    previous = head(session, schema_name, object_id)
+    now = utcnow()
+    snapshot = build_snapshot(
+        schema_name, object_id, data, timestamp=now,
+        predecessor_hash=previous.serialized_hash if previous else None,
+        by_individual=by_individual, by_other=by_other,
+    )
+    return _store(session, previous, schema_name, object_id, snapshot, now, by_individual, by_other, False)
+
+
+def append_signed_draft(
+    session: Session, schema_name: str, object_id: str, snapshot: str, *, timestamp: datetime,
+    by_individual: str | None, by_other: str | None,
+) -> Revision:
+    """Store a snapshot that was built (and signed) before the object had an id: kept byte for byte."""
+    return _store(session, None, schema_name, object_id, snapshot, timestamp, by_individual, by_other, True)
+
+
+def _store(
+    session: Session, previous: Revision | None, schema_name: str, object_id: str, snapshot: str,
+    timestamp: datetime, by_individual: str | None, by_other: str | None, signed_without_object_id: bool,
+) -> Revision:
+    revision = Revision(
+        id=new_id(),
+        schema_name=schema_name,
+        object_id=object_id,
+        seq=(previous.seq + 1) if previous else 1,
+        signed_without_object_id=signed_without_object_id,
+        serialized_snapshot=snapshot,
+        serialized_hash=sha256_hex(snapshot),
+        timestamp=timestamp,
+        authorized_by_individual=by_individual,
+        authorized_by_other=by_other,
+        predecessor_hash=previous.serialized_hash if previous else None,
+    )
+    session.add(revision)
+    if previous is not None:
+        previous.successor_id = revision.id
+    session.flush()
+    return revision
+
+
+def object_data(revision: Revision) -> dict[str, Any]:
+    return json.loads(revision.serialized_snapshot)["objectData"]
+
+
+def to_api(revision: Revision | None) -> dict[str, Any] | None:
+    if revision is None:
+        return None
+    return {
+        "id": revision.id,
+        "schemaName": revision.schema_name,
+        "objectId": revision.object_id,
+        "signedWithoutObjectId": revision.signed_without_object_id,
+        "serializedSnapshot": revision.serialized_snapshot,
+        "serializedHash": revision.serialized_hash,
+        "timestamp": iso(revision.timestamp),
+        "authorizedByIndividual": revision.authorized_by_individual,
+        "authorizedByOther": revision.authorized_by_other,
+        "successor": revision.successor_id,
+        "predecessorHash": revision.predecessor_hash,
+        "predecessorSignature": revision.predecessor_signature,
+    }

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.consent.api import Page, page, secret_box
+from services.consent.webhooks import events, service
+from services.consent.webhooks.schemas import WebhookBody
+
+router = APIRouter(tags=["notification"])
+DB = Annotated[Session, Depends(db_session)]
+Paging = Annotated[Page, Depends(page)]
+Box = Annotated[object, Depends(secret_box)]
+
+
+@router.post("/config/webhook/", operation_id="configWebhookCreate")
+def create_webhook(body: WebhookBody, session: DB, box: Box) -> dict:
+    """Subscribe a URL to events. The HMAC `secretKey` (yours, or generated) is returned only here."""
+    return {"webhook": service.create(session, box, body.webhook)}
+
+
+@router.get("/config/webhook/{webhookId}/", operation_id="configWebhookRead")
+def read_webhook(webhookId: str, session: DB, revisionId: str | None = None) -> dict:
+    return {"webhook": service.as_api(service.get(session, webhookId))}
+
+
+@router.put("/config/webhook/{webhookId}/", operation_id="configWebhookUpdate")
+def update_webhook(webhookId: str, body: WebhookBody, session: DB, box: Box) -> dict:
+    """Replace a webhook's settings; send `secretKey` to rotate it (omit or send the mask to keep it)."""
+    return {"webhook": service.update_hook(session, box, webhookId, body.webhook)}
+
+
+@router.delete("/config/webhook/{webhookId}/", operation_id="configWebhookDelete")
+def delete_webhook(webhookId: str, session: DB) -> dict:
+    service.delete(session, webhookId)
+    return {"deleted": webhookId}
+
+
+@router.get("/config/webhooks/", operation_id="configWebhookList")
+def list_webhooks(session: DB, paging: Paging, revisionId: str | None = None) -> dict:
+    return {"webhooks": service.listing(session, paging.offset, paging.limit)}
+
+
+@router.get("/config/webhook/{webhookId}/deliveries/", operation_id="configWebhookDeliveryList")
+def list_deliveries(webhookId: str, session: DB, paging: Paging) -> dict:
+    """Extension: delivery status of a webhook's events (pending, delivered, failed, cancelled)."""
+    return {"deliveries": service.deliveries(session, webhookId, paging.offset, paging.limit)}
+
+
+@router.get("/config/webhook-events/", operation_id="configWebhookEventList")
+def list_events() -> dict:
+    """Extension: the event names a webhook can subscribe to."""
+    return {"webhookEvents": [{"id": name, "name": name} for name in events.ALL]}

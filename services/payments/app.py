@@ -1,0 +1,68 @@
+"""The Payments building block: account mapper, G2P bulk disbursement over a double-entry ledger, vouchers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app import create_service_app
+
+from . import envelopes
+from .fsps.views import router as fsps_router
+from .g2p.views import router as g2p_router
+from .ledger.views import router as ledger_router
+from .mapper.views import router as mapper_router
+from .seed import seed
+from .settings import PaymentsSettings
+from .vouchers.views_v1 import router as vouchers_v1_router
+from .vouchers.views_v3 import router as vouchers_v3_router
+from .worker import Worker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+ERROR_SHAPES = {
+    "/register-beneficiary": envelopes.v1_error,
+    "/update-beneficiary-details": envelopes.v1_error,
+    "/prepayment-validation": envelopes.v1_error,
+    "/bulk-payment": envelopes.v1_error,
+    "/identityAccountMapper": envelopes.v3_mapper_error,
+    "/beneficiary": envelopes.v3_error,
+    "/batchtransactions": envelopes.v3_error,
+    "/api/v1/batch": envelopes.v3_error,
+    "/vouchers": envelopes.v3_voucher_error,
+    "/vouchers/voucher_": envelopes.message_error,
+    "/vouchers/voucherstatuscheck": envelopes.message_error,
+}
+
+
+def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
+    settings = settings or PaymentsSettings()
+
+    def start(app: FastAPI) -> None:
+        if settings.worker_enabled:
+            app.state.worker = Worker(app.state.db, settings, app.state.im)
+            app.state.worker.start()
+
+    def stop(app: FastAPI) -> None:
+        worker = getattr(app.state, "worker", None)
+        if worker is not None:
+            worker.stop()
+
+    app = create_service_app(
+        settings=settings,
+        title="Payments building block",
+        description=(
+            "GovStack Payments BB: account mapper (1.0 and v3 APIs), G2P bulk disbursement settled in a "
+            "double-entry ledger with simulated FSPs, and vouchers (1.0 and v3 APIs)."
+        ),
+        migrations_dir=MIGRATIONS,
+        routers=[mapper_router, g2p_router, vouchers_v1_router, vouchers_v3_router, ledger_router, fsps_router],
+        seed=seed,
+        error_render=envelopes.v3_error,
+        error_shapes=ERROR_SHAPES,
+        on_startup=start,
+        on_shutdown=stop,
+    )
+    app.state.worker = None
+    app.add_middleware(envelopes.BodyCacheMiddleware)
+    return app

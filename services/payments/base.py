@@ -1,0 +1,69 @@
+"""The declarative base of the Payments service and the exact money column type."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger
+from sqlalchemy.types import TypeDecorator
+
+from services.common.database import declarative_base
+
+Base = declarative_base()
+
+MONEY_SCALE = 4
+_FACTOR = Decimal(10) ** MONEY_SCALE
+
+
+class Money(TypeDecorator):
+    """A Decimal stored as an exact integer count of 1/10 000 units.
+
+    SQLite has no exact decimal type (NUMERIC is stored as REAL there), so amounts are kept as BIGINT
+    ten-thousandths on every database: sums and comparisons in SQL stay exact, Python sees Decimal.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        scaled = Decimal(value) * _FACTOR
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"amount has more than {MONEY_SCALE} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-MONEY_SCALE))
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime | None) -> str | None:
+    """UTC ISO 8601 with a Z (SQLite hands back naive datetimes, which we always wrote in UTC)."""
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def plain(amount: Decimal | None) -> int | float | None:
+    """An exact Decimal as the JSON number the specs document (10.5000 -> 10.5, 7.0000 -> 7).
+
+    Computation stays in Decimal; only the wire value becomes a number. Amounts are at most 12 integer
+    and 4 decimal digits, which a double reproduces exactly in its shortest repr.
+    """
+    if amount is None:
+        return None
+    if amount == amount.to_integral_value():
+        return int(amount)
+    return float(amount)

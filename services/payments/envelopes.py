@@ -1,0 +1,108 @@
+"""Error bodies in each API generation's documented shape (never FastAPI's 422).
+
+The raw request body is kept in the ASGI scope by `BodyCacheMiddleware` so that a validation error can
+still echo the request id the client sent.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from services.common.errors import APIError
+
+BODY_KEY = "payments.raw_body"
+SUCCESS, FAILURE = "00", "01"
+
+
+class BodyCacheMiddleware:
+    """Keeps a copy of JSON request bodies in the scope (read only when an error must echo the request id)."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        scope[BODY_KEY] = body
+        sent = False
+
+        async def replay():  # noqa: ANN202
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def request_id_of(request: Request) -> str:
+    raw = request.scope.get(BODY_KEY)
+    if raw:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            for key in ("RequestID", "requestID", "requestId"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    return value[:40]
+    return request.headers.get("X-CorrelationID", "")[:40] or request.query_params.get("requestId", "")[:40]
+
+
+def v1_body(code: str, description: str, request_id: str) -> dict[str, Any]:
+    return {"ResponseCode": code, "ResponseDescription": description[:200], "RequestID": request_id}
+
+
+def v3_body(code: str, description: str, request_id: str) -> dict[str, Any]:
+    return {"responseCode": code, "responseDescription": description[:200], "requestID": request_id}
+
+
+def v1_error(request: Request, status: int, message: str, details: list) -> Response:
+    return JSONResponse(v1_body(FAILURE, message, request_id_of(request)), status_code=status)
+
+
+def v3_error(request: Request, status: int, message: str, details: list) -> Response:
+    return JSONResponse(v3_body(FAILURE, message, request_id_of(request)), status_code=status)
+
+
+def v3_mapper_error(request: Request, status: int, message: str, details: list) -> Response:
+    # RegisterBeneficiaryRequest.yml documents a PascalCase 400; the other mapper operations use camelCase.
+    if request.method == "POST":
+        return v1_error(request, status, message, details)
+    return v3_error(request, status, message, details)
+
+
+def message_error(request: Request, status: int, message: str, details: list) -> Response:
+    """The 1.0 voucher API's `{"message": ...}` error body."""
+    return JSONResponse({"message": message}, status_code=status)
+
+
+def v3_voucher_error(request: Request, status: int, message: str, details: list) -> Response:
+    if request.method == "GET":  # VoucherStatus.yml's 400 body
+        serial = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        return JSONResponse({"status": 9, "message": message, "serialNumber": serial[:20], "value": 0.0},
+                            status_code=status)
+    if request.query_params.get("command") == "cancel" and b"voucherInstructions" in request.scope.get(BODY_KEY, b""):
+        return v3_error(request, status, message, details)
+    return v1_error(request, status, message, details)
+
+
+def fail_v1(status: int, description: str, request_id: str) -> APIError:
+    return APIError(status, v1_body(FAILURE, description, request_id))
+
+
+def fail_v3(status: int, description: str, request_id: str) -> APIError:
+    return APIError(status, v3_body(FAILURE, description, request_id))

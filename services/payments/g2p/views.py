@@ -1,0 +1,142 @@
+"""G2P routes: the 1.0 API (`/prepayment-validation`, `/bulk-payment`) and v3 (`/batchtransactions`,
+`/api/v1/batch`, `/api/v1/batch/detail`)."""
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+
+from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body
+from ..outbox.service import enqueue
+from . import prevalidation, service
+from .models import Batch
+from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transaction
+from .service import STATUS_FILTER, BatchRejected, NewInstruction
+
+router = APIRouter(tags=["G2P bulk disbursement"])
+
+
+def _wake(request: Request) -> None:
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+@router.post("/prepayment-validation", summary="Validate a batch before paying it (API 1.0)")
+def prepayment_validation(
+    body: V1BulkPaymentRequest, request: Request, session: Session = Depends(db_session),
+    x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
+    program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+) -> dict:
+    try:
+        result = prevalidation.validate(session, body, program_id)
+    except BatchRejected as exc:
+        raise fail_v1(400, str(exc), body.RequestID) from exc
+    if x_callback_url:
+        enqueue(session, request.app.state.settings, "g2p.prepayment_validation", x_callback_url, result)
+    return result
+
+
+@router.post("/prepayment-validation-response", summary="Fetch the outcome of a pre-payment validation (API 1.0)")
+def prepayment_validation_response(body: V1ValidationResultRequest, session: Session = Depends(db_session)) -> dict:
+    found = prevalidation.find(session, body.SourceBBID, body.BatchID, None)
+    if found is None:
+        raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID or "")
+    return json.loads(found.result)
+
+
+@router.post("/bulk-payment", summary="Hand over a batch of credit instructions (API 1.0)")
+def bulk_payment_v1(
+    body: V1BulkPaymentRequest, request: Request, session: Session = Depends(db_session),
+    x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
+    program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+) -> dict:
+    instructions = [
+        NewInstruction(i.InstructionID, i.Amount, i.Currency, i.PayeeFunctionalID, "FUNCTIONAL_ID",
+                       narration=i.Narration)
+        for i in body.CreditInstructions
+    ]
+    ack = v1_body(SUCCESS, "Batch accepted for processing", body.RequestID) | {"BatchID": body.BatchID,
+                                                                               "PaymentsBatchID": "{batchId}"}
+    try:
+        _, answer = service.submit(session, api="v1", request_id=body.RequestID, source=body.SourceBBID,
+                                   instructions=instructions, ack=ack, client_batch_id=body.BatchID,
+                                   program_id=program_id, callback_url=x_callback_url)
+    except BatchRejected as exc:
+        raise fail_v1(400, str(exc), body.RequestID) from exc
+    session.commit()
+    _wake(request)
+    return answer
+
+
+@router.post("/batchtransactions", status_code=202, summary="Hand over a batch of credit instructions (v3)")
+def batch_transactions(
+    body: list[V3Transaction], request: Request, session: Session = Depends(db_session),
+    type: str = Query(pattern="^raw$"),  # noqa: A002 - the spec's parameter name
+    correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
+    tenant: str = Header(alias="Platform-TenantId", min_length=1, max_length=20),
+    callback_url: str = Header(alias="X-Callback-URL", min_length=1, max_length=500),
+    program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+    institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
+) -> JSONResponse:
+    if not body:
+        raise fail_v3(400, "the batch has no transactions", correlation_id)
+    try:
+        _, answer = service.submit(session, api="v3", request_id=correlation_id, source=institution or "",
+                                   instructions=[service.v3_instruction(t) for t in body], ack={"batchId": "{batchId}"},
+                                   program_id=program_id, tenant=tenant, callback_url=callback_url)
+    except BatchRejected as exc:
+        raise fail_v3(400, str(exc), correlation_id) from exc
+    session.commit()
+    _wake(request)
+    return JSONResponse(answer, status_code=202)
+
+
+def _batch(session: Session, batch_id: str | None, correlation_id: str | None) -> Batch:
+    stmt = select(Batch)
+    if batch_id:
+        stmt = stmt.where(Batch.id == batch_id)
+    elif correlation_id:
+        stmt = stmt.where(Batch.request_id == correlation_id)
+    else:
+        raise fail_v3(400, "batchId is required", correlation_id or "")
+    batch = session.scalars(stmt.order_by(Batch.created_at.desc()).limit(1)).first()
+    if batch is None:
+        raise fail_v3(404, "no such batch", correlation_id or "")
+    return batch
+
+
+@router.get("/api/v1/batch", summary="Batch summary (v3, same body as the BulkPaymentStatusUpdate callback)")
+def batch_summary(
+    session: Session = Depends(db_session),
+    batch_id: str | None = Query(default=None, alias="batchId", max_length=50),
+    correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=20),
+) -> dict:
+    return service.summary(session, _batch(session, batch_id, correlation_id))
+
+
+@router.get("/api/v1/batch/detail", summary="Batch details, paged per transaction (v3)")
+def batch_detail(
+    session: Session = Depends(db_session),
+    batch_id: str = Query(alias="batchId", min_length=1, max_length=50),
+    direction: str | None = Query(default=None, max_length=12),
+    page_no: int = Query(default=0, alias="pageNo", ge=0),
+    page_size: int = Query(default=20, alias="pageSize", ge=1, le=1000),
+    correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=20),
+    status: str | None = Query(default=None, max_length=20),
+    tenant: str | None = Header(default=None, alias="Platform-TenantId", max_length=20),
+) -> list[dict]:
+    batch = _batch(session, batch_id, None)
+    wanted = None
+    if status:
+        wanted = STATUS_FILTER.get(status.upper())
+        if wanted is None:
+            raise fail_v3(400, "status must be one of COMPLETED, FAILED, IN_PROGRESS", correlation_id or "")
+    if direction and direction.upper() != "OUTGOING":
+        return []
+    return service.details(session, batch, page_no, page_size, wanted)

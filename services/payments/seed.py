@@ -1,0 +1,102 @@
+"""Idempotent seed: simulated FSPs with the demo residents' accounts, programmes with funded accounts,
+voucher groups and merchants (from `seed.yaml`)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common import demo_world
+
+from .accounts import funding_code, merchant_code, treasury_account
+from .fsps.models import FSP, FSPAccount
+from .fsps.service import normalize_address
+from .g2p.models import Programme
+from .ledger.models import JournalEntry
+from .ledger.service import ensure_account, transfer
+from .settings import PaymentsSettings
+from .vouchers.models import Merchant, VoucherGroup
+
+
+def load_seed(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def resident_accounts(config: dict) -> list[dict]:
+    """Each demo resident's account: deterministic FSP and address, a few closed."""
+    fsps = config["fsps"]
+    closed = set(config.get("closed_accounts_for_uins", []))
+    out = []
+    for index, resident in enumerate(demo_world.residents()):
+        fsp = fsps[index % len(fsps)]
+        if fsp["kind"] == "mobile_money":
+            address, modality = normalize_address(resident["phone_number"]), "01"
+        else:
+            address, modality = f"{fsp['account_prefix']}{resident['uin']}", "00"
+        out.append({
+            "uin": resident["uin"], "fsp": fsp["code"], "address": address, "modality": modality,
+            "holder": resident["name"], "status": "closed" if resident["uin"] in closed else "open",
+        })
+    return out
+
+
+def seed(session: Session, settings: PaymentsSettings) -> None:
+    config = load_seed(settings.seed_file)
+    _seed_fsps(session, config)
+    _seed_programmes(session, config)
+    _seed_vouchers(session, config)
+
+
+def _seed_fsps(session: Session, config: dict) -> None:
+    for f in config["fsps"]:
+        if session.get(FSP, f["code"]) is None:
+            session.add(FSP(code=f["code"], name=f["name"], kind=f["kind"], account_pattern=f.get("account_pattern")))
+    session.flush()
+    existing = {(a.fsp_code, a.financial_address) for a in session.scalars(select(FSPAccount))}
+    for acc in resident_accounts(config):
+        if (acc["fsp"], acc["address"]) not in existing:
+            session.add(FSPAccount(fsp_code=acc["fsp"], financial_address=acc["address"], holder=acc["holder"],
+                                   status=acc["status"]))
+    for m in config.get("merchants", []):
+        fsp, _, address = (m.get("bank_details") or "").partition(" ")
+        if fsp and address and (fsp, address) not in existing and session.get(FSP, fsp) is not None:
+            session.add(FSPAccount(fsp_code=fsp, financial_address=address, holder=m["name"], status="open"))
+    session.flush()
+
+
+def _seed_programmes(session: Session, config: dict) -> None:
+    for p in config["programmes"]:
+        if session.get(Programme, p["code"]) is None:
+            session.add(Programme(code=p["code"], name=p["name"], source_bb_ids=",".join(p.get("source_bb_ids", [])),
+                                  is_default=bool(p.get("default"))))
+        session.flush()
+        for currency, opening in (p.get("funding") or {}).items():
+            account = ensure_account(session, funding_code(p["code"], currency), name=f"{p['name']} ({currency})",
+                                     kind="funding", currency=currency, owner=p["code"])
+            entry_id = f"seed-funding-{p['code']}-{currency}"
+            if session.get(JournalEntry, entry_id) is None:
+                transfer(session, entry_id, "funding", treasury_account(session, currency), account,
+                         Decimal(str(opening)), "opening budget allocation")
+
+
+def _seed_vouchers(session: Session, config: dict) -> None:
+    for g in config.get("voucher_groups", []):
+        if session.get(VoucherGroup, g["code"]) is None:
+            session.add(VoucherGroup(
+                code=g["code"], name=g["name"], currency=g["currency"], programme_code=g["programme"],
+                max_vouchers=g.get("max_vouchers"),
+                max_amount=Decimal(str(g["max_amount"])) if g.get("max_amount") else None,
+            ))
+    session.flush()
+    currency = config["currency"]
+    for m in config.get("merchants", []):
+        if session.get(Merchant, m["id"]) is None:
+            account = ensure_account(session, merchant_code(m["id"], currency), name=m["name"], kind="merchant",
+                                     currency=currency, owner=m["id"])
+            session.add(Merchant(id=m["id"], name=m["name"], bank_details=m.get("bank_details"),
+                                 voucher_groups=",".join(m.get("groups", [])), ledger_account_id=account.id,
+                                 active=m.get("active", True)))
+    session.flush()

@@ -1,0 +1,56 @@
+"""Voucher groups, merchants and vouchers. Voucher secret numbers are kept only as keyed hashes."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..base import Base, Money, utcnow
+
+
+class VoucherGroup(Base):
+    __tablename__ = "voucher_groups"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    programme_code: Mapped[str] = mapped_column(ForeignKey("programmes.code"))
+    max_vouchers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_amount: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(String(10), primary_key=True)  # agentID
+    name: Mapped[str] = mapped_column(String(120))
+    bank_details: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    voucher_groups: Mapped[str] = mapped_column(String(200), default="")  # comma-separated group codes
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+# status: preactivated -> activated -> redeemed; cancelled, blocked, suspended at any point before redeemed.
+class Voucher(Base):
+    __tablename__ = "vouchers"
+    __table_args__ = (UniqueConstraint("issuer", "request_id", "instruction_id"),)
+
+    serial_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    group_code: Mapped[str] = mapped_column(ForeignKey("voucher_groups.code"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    issuer: Mapped[str] = mapped_column(String(40))  # Gov_Stack_BB / registering institution
+    request_id: Mapped[str] = mapped_column(String(40))
+    instruction_id: Mapped[str] = mapped_column(String(40), default="")
+    payee_identity: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    narration: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="preactivated")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

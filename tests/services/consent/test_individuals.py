@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from services.consent.seed import individual_id_for
+from tests.services.consent.conftest import assert_400
+
+
+def test_seeded_residents_are_individuals_with_stable_ids(client):
+    found = client.get("/service/individuals/", params={"externalId": "9369006020"}).json()["individuals"]
+    assert found == [{"id": individual_id_for("9369006020"), "externalId": "9369006020", "externalIdType": "uin",
+                      "identityProviderId": "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY"}]
+    assert len(client.get("/config/individuals/", params={"limit": 1000}).json()["individuals"]) == 36
+
+
+def test_individual_create_read_update_list(client):
+    for base in ("/config", "/service"):
+        ext = f"{base}-person"
+        created = client.post(f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}})
+        individual = created.json()["individual"]
+        assert individual["externalId"] == ext and individual["id"]
+        assert client.get(f"{base}/individual/{individual['id']}/").json()["individual"] == individual
+        assert_400(client.post(f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}}))
+    listing = client.get("/service/individuals/", params={"externalId": "/service-person"}).json()["individuals"]
+    assert len(listing) == 1
+    person = listing[0]["id"]
+    updated = client.put(f"/service/individual/{person}/", json={"individual": {
+        "externalId": "new-ext", "externalIdType": "email", "identityProviderId": "idp"}}).json()["individual"]
+    assert updated == {"id": person, "externalId": "new-ext", "externalIdType": "email", "identityProviderId": "idp"}
+    # cannot take someone else's external id
+    assert_400(client.put(f"/service/individual/{person}/", json={"individual": {
+        "externalId": "/config-person", "externalIdType": "email"}}))
+
+
+def test_individual_bad_input(client):
+    assert_400(client.post("/service/individual/", json={"individual": {"externalId": 5}}))
+    assert_400(client.post("/service/individual/", json={}))
+    assert_400(client.get("/service/individual/nope/"))
+    assert_400(client.get("/config/individual/nope/"))
+    assert_400(client.put("/service/individual/nope/", json={"individual": {"externalId": "x"}}))
+    assert_400(client.get("/service/individuals/", params={"limit": -3}))

@@ -135,7 +135,7 @@ def register_topology(sandbox: Sandbox) -> None:
     from services.information_mediator.registry.service import hash_secret
 
     hashes = {client: hash_secret(secret) for client, secret in sandbox.client_secrets.items()}
-    doc = sandbox.topology.imconf(set(sandbox.running), hashes)
+    doc = sandbox.topology.imconf(hashes)
     headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
     with httpx.Client(base_url=sandbox.im_url, headers=headers, timeout=15) as http:
         status = http.get("/api/v1/status")

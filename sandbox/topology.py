@@ -67,12 +67,14 @@ class Topology:
             self.processes[name].port = port
         return self
 
-    def imconf(self, running: set[str], secret_hashes: dict[str, str]) -> dict:
-        """The GovStack IMconf document for the running processes, service URLs filled in from their ports."""
+    def imconf(self, secret_hashes: dict[str, str]) -> dict:
+        """The GovStack IMconf document, service URLs filled in from the process ports.
+
+        Every application is registered, running or not: a client can act as it (integration tests), and a
+        call to a service whose process is not running gets the IM's honest NetworkError.
+        """
         members: dict[tuple[str, str], dict] = {}
         for app in self.applications:
-            if app.process not in running:
-                continue
             base = self.processes[app.process].url
             member = members.setdefault((app.member_class, app.member_code), {
                 "name": app.member_name, "class": app.member_class, "code": app.member_code, "applications": [],

@@ -1,0 +1,63 @@
+"""The Identity building block: OIDC provider, client management, wallet login, enrollment, verification."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from services.common.app import create_service_app
+from services.identity import envelope
+from services.identity.clients.views import router as clients_router
+from services.identity.enrollment import views as enrollment_views
+from services.identity.identities.seed import seed_residents
+from services.identity.identities.views import router as identities_router
+from services.identity.linked.views import router as linked_router
+from services.identity.oidc.pages import router as pages_router
+from services.identity.oidc.views import router as oidc_router
+from services.identity.security import Secrets
+from services.identity.settings import IdentitySettings
+from services.identity.signing.keyring import Keyring
+from services.identity.verification.views import router as verification_router
+
+DESCRIPTION = """GovStack Identity building block (MOSIP eSignet style): OpenID Connect provider
+(`private_key_jwt`, RS256, partner-specific `sub`), client management, wallet linked login, enrollment
+and yes/no identity verification. See services/identity/README.md."""
+
+
+def oauth_render(request: Request, status: int, message: str, details: list) -> Response:
+    error = "invalid_request" if status < 500 else "unknown_error"
+    return JSONResponse({"error": error, "error_description": message if status < 500 else "internal error"},
+                        status_code=status)
+
+
+def _seed(session: Session, settings: IdentitySettings) -> None:
+    seed_residents(session, settings)
+
+
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+
+    def on_startup(app: FastAPI) -> None:
+        app.state.secrets = Secrets(settings)
+        ttl = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
+        app.state.keyring = Keyring(settings.keys_dir, settings.signing_key_days, ttl, settings.base_url)
+
+    return create_service_app(
+        settings=settings,
+        title="Identity Building Block",
+        description=DESCRIPTION,
+        migrations_dir=Path(__file__).with_name("migrations"),
+        routers=[oidc_router, pages_router, clients_router, linked_router, enrollment_views.router,
+                 verification_router, identities_router],
+        seed=_seed,
+        error_render=oauth_render,
+        error_shapes={
+            "/client-mgmt": envelope.render,
+            "/linked-authorization": envelope.render,
+            "/wallet-binding": envelope.render,
+            "/enrollment": enrollment_views.render,
+        },
+        on_startup=on_startup,
+    )

@@ -1,0 +1,132 @@
+"""`PUT /enrollment`: single-step or multi-step enrollment creating or updating an identity."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.identity.base import iso, utcnow
+from services.identity.enrollment import fields as fields_
+from services.identity.enrollment.models import Enrollment
+from services.identity.identities import service as identities
+from services.identity.security import hash_pin
+from services.identity.signing.keyring import Keyring
+
+PROCESSES = {"NEW", "UPDATE"}
+PIN_FIELD = "pin"
+
+
+class EnrollmentError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def envelope(payload: dict, response: list | None, errors: list[dict]) -> dict:
+    return {"id": payload.get("id") or "govstack.enrollment", "version": payload.get("version") or "v1",
+            "responsetime": iso(), "metaData": None, "response": response, "errors": errors}
+
+
+def _validated(request: Any) -> tuple[str, str, dict]:
+    if not isinstance(request, dict):
+        raise EnrollmentError("invalid_request", "request object is required")
+    enrollment_id = request.get("id")
+    if not isinstance(enrollment_id, str) or not 1 <= len(enrollment_id) <= 64:
+        raise EnrollmentError("invalid_request", "request.id (the enrollment id) is required, 1 to 64 characters")
+    process = request.get("process") or "NEW"
+    if process not in PROCESSES:
+        raise EnrollmentError("invalid_process", f"process must be one of {sorted(PROCESSES)}")
+    fields = request.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise EnrollmentError("invalid_request", "request.fields must be an object")
+    if not isinstance(request.get("finalize", True), bool):
+        raise EnrollmentError("invalid_request", "request.finalize must be a boolean")
+    return enrollment_id, process, fields
+
+
+def _packet(keyring: Keyring, enrollment: Enrollment, status: str, vid: str | None) -> dict:
+    digest = hashlib.sha256(json.dumps(
+        {k: v for k, v in enrollment.fields.items() if k != "__pin_hash"}, sort_keys=True, default=str
+    ).encode()).hexdigest()
+    item = {
+        "id": enrollment.id, "packetName": f"{enrollment.id}-{enrollment.process}", "source": enrollment.source,
+        "process": enrollment.process, "refId": enrollment.ref_id, "schemaVersion": "1.0",
+        "signature": keyring.sign({"id": enrollment.id, "hash": digest}), "encryptedHash": digest,
+        "providerName": "GovStack Sandbox Identity", "providerVersion": "1.0",
+        "creationDate": iso(enrollment.created_at), "status": status,
+    }
+    if vid:
+        item["vid"] = vid
+    return item
+
+
+def enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tuple[int, dict]:
+    """Apply one enrollment step; returns (HTTP status, body). A retry of a finished one replays its answer."""
+    if not isinstance(payload, dict):
+        raise EnrollmentError("invalid_request", "body must be a JSON object")
+    request = payload.get("request")
+    enrollment_id, process, fields = _validated(request)
+    enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
+    if enrollment is not None and enrollment.status == "finalized":
+        return enrollment.response_status or 200, enrollment.response
+    try:
+        fields_.attributes(fields)  # validate this step's fields before storing anything
+        fields_.aliases(fields)
+    except fields_.FieldError as exc:
+        raise EnrollmentError("invalid_field", str(exc)) from None
+    pin = fields.pop(PIN_FIELD, None)
+    if pin is not None and (not isinstance(pin, str) or not pin.isdigit() or not 4 <= len(pin) <= 12):
+        raise EnrollmentError("invalid_field", "pin must be 4 to 12 digits")
+    if enrollment is None:
+        enrollment = Enrollment(id=enrollment_id, process=process, fields={}, status="pending", caller=caller)
+        session.add(enrollment)
+    elif enrollment.process != process:
+        raise EnrollmentError("invalid_process", "process cannot change between steps of one enrollment")
+    merged = {**enrollment.fields, **fields}
+    if pin is not None:
+        merged["__pin_hash"] = hash_pin(pin)
+    enrollment.fields = merged
+    enrollment.ref_id = request.get("refId") or enrollment.ref_id
+    enrollment.source = request.get("source") or enrollment.source
+    enrollment.updated_at = utcnow()
+    if not request.get("finalize", True):
+        session.flush()
+        return 200, envelope(payload, [_packet(keyring, enrollment, "PENDING", None)], [])
+    status, vid = _finalize(session, enrollment, caller)
+    body = envelope(payload, [_packet(keyring, enrollment, "PROCESSED", vid)], [])
+    enrollment.status = "finalized"
+    enrollment.response, enrollment.response_status = body, status
+    return status, body
+
+
+def _finalize(session: Session, enrollment: Enrollment, caller: str) -> tuple[int, str | None]:
+    fields = dict(enrollment.fields)
+    pin_hash = fields.pop("__pin_hash", None)
+    try:
+        attributes = fields_.attributes(fields)
+        alias_values = fields_.aliases(fields)
+    except fields_.FieldError as exc:
+        raise EnrollmentError("invalid_field", str(exc)) from None
+    source = f"enrollment:{enrollment.id}"
+    if enrollment.process == "NEW":
+        missing = [n for n in ("name", "birthdate") if n not in attributes]
+        if missing:
+            raise EnrollmentError("missing_field", f"a new identity needs {missing}")
+        identity, vid = identities.create_identity(session, attributes, source=source, actor=caller)
+        status = 201
+    else:
+        identity = identities.find_by_individual_id(session, fields_.identifier(fields))
+        if identity is None:
+            raise EnrollmentError("invalid_identifier", "UIN/VID of the identity to update is unknown", 404)
+        identities.update_identity(session, identity, attributes, source=source, actor=caller)
+        vid, status = None, 200
+    if pin_hash:
+        identity.pin_hash = pin_hash
+    if alias_values:
+        identities.add_aliases(session, identity, "name", alias_values, source=source)
+    enrollment.identity_id = identity.id
+    return status, vid

@@ -1,0 +1,52 @@
+"""Identities: the UIN record, its VIDs and aliases, and the history of every change."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.identity.base import Base, utcnow
+
+
+class Identity(Base):
+    __tablename__ = "idn_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uin: Mapped[str] = mapped_column(String(16), unique=True)  # never leaves the service
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)  # OIDC standard claim names
+    pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Vid(Base):
+    __tablename__ = "idn_vid"
+
+    vid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("idn_identity.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Alias(Base):
+    __tablename__ = "idn_alias"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("idn_identity.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # e.g. "name"
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class IdentityChange(Base):
+    __tablename__ = "idn_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("idn_identity.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))  # created, updated, vid_issued, vid_revoked, ...
+    source: Mapped[str] = mapped_column(String(128))  # enrollment id, seed, admin
+    actor: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> {"old": .., "new": ..}
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

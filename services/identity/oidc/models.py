@@ -1,0 +1,64 @@
+"""One login transaction from /authorize (or a wallet link) to the tokens it produced."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.identity.base import Base, utcnow
+
+
+class AuthTransaction(Base):
+    __tablename__ = "idn_auth_transaction"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # transactionId
+    client_id: Mapped[str] = mapped_column(String(50), index=True)
+    redirect_uri: Mapped[str] = mapped_column(String(1024))
+    scopes: Mapped[list] = mapped_column(JSON)
+    essential_claims: Mapped[list] = mapped_column(JSON)
+    voluntary_claims: Mapped[list] = mapped_column(JSON)
+    acr_values: Mapped[list] = mapped_column(JSON)
+    state: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    xsrf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(24), default="started")  # started/authenticated/consented/failed
+
+    # authentication
+    identity_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    otp_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    otp_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    otp_identity_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    auth_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    # consent
+    accepted_claims: Mapped[list] = mapped_column(JSON, default=list)
+    permitted_scopes: Mapped[list] = mapped_column(JSON, default=list)
+
+    # wallet link (linked authorization)
+    link_code: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    link_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    link_transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    # code and tokens
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    code_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    access_token_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    tokens_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UsedAssertion(Base):
+    """Client assertion `jti`s seen, kept until the assertion would have expired anyway."""
+
+    __tablename__ = "idn_used_assertion"
+
+    client_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(256), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -1,0 +1,186 @@
+"""The browser side of `/authorize`: login (OTP, PIN or wallet QR), consent, redirect with the code.
+
+Errors about the client or the redirect URI are shown on the page (redirecting would hand the error to
+an unverified URI); every other error is redirected to the client with `error` and `state`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.identity.clients.service import get_client
+from services.identity.oidc import claims as claims_
+from services.identity.oidc import service
+from services.identity.oidc.models import AuthTransaction
+
+router = APIRouter(tags=["OIDC"])
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+XSRF_COOKIE = "XSRF-TOKEN"
+
+CLAIM_LABELS = {
+    "name": "Full name", "given_name": "Given name", "family_name": "Family name", "middle_name": "Middle name",
+    "preferred_username": "Preferred username", "nickname": "Nickname", "gender": "Gender",
+    "birthdate": "Date of birth", "email": "Email address", "email_verified": "Email verified",
+    "phone_number": "Phone number", "phone_number_verified": "Phone verified", "picture": "Photo",
+    "address": "Address", "locale": "Locale", "zoneinfo": "Time zone",
+}
+
+
+def client_redirect(redirect_uri: str, params: dict) -> RedirectResponse:
+    parts = urlsplit(redirect_uri)
+    query = "&".join(p for p in (parts.query, urlencode({k: v for k, v in params.items() if v is not None})) if p)
+    return RedirectResponse(urlunsplit(parts._replace(query=query)), status_code=303)
+
+
+def error_redirect(redirect_uri: str, error: str, description: str, state: str | None) -> RedirectResponse:
+    return client_redirect(redirect_uri, {"error": error, "error_description": description, "state": state})
+
+
+def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def error_page(request: Request, error: str, description: str, status: int = 400) -> HTMLResponse:
+    return page(request, "error.html", status, error=error, description=description)
+
+
+@router.get("/authorize", summary="Authorization Endpoint", response_class=HTMLResponse)
+def authorize(request: Request, session: Session = Depends(db_session)) -> Response:
+    q = request.query_params
+    client = get_client(session, q.get("client_id"))
+    if client is None or client.status != "active":
+        return error_page(request, "invalid_client_id", "Unknown or inactive client.")
+    redirect_uri = q.get("redirect_uri")
+    if redirect_uri not in client.redirect_uris:
+        return error_page(request, "invalid_redirect_uri", "The redirect URI is not registered for this client.")
+    state = q.get("state")
+
+    def refuse(error: str, description: str) -> RedirectResponse:
+        return error_redirect(redirect_uri, error, description, state)
+
+    if q.get("response_type") != "code":
+        return refuse("unsupported_response_type", "only response_type=code is supported")
+    scopes = (q.get("scope") or "").split()
+    if "openid" not in scopes:
+        return refuse("invalid_scope", "scope must contain openid")
+    if "none" in (q.get("prompt") or "").split():
+        return refuse("login_required", "this provider keeps no login session; prompt=none cannot succeed")
+    try:
+        claims_param = claims_.parse_claims_parameter(q.get("claims"))
+    except claims_.ClaimsRequestError as exc:
+        return refuse("invalid_request", str(exc))
+    acrs = claims_.resolve_acrs(q.get("acr_values"), claims_param, client.auth_context_refs)
+    if not acrs:
+        return refuse("invalid_request", "none of the requested acr_values is supported for this client")
+    challenge, method = q.get("code_challenge"), q.get("code_challenge_method")
+    if challenge and method != "S256":
+        return refuse("invalid_request", "code_challenge_method must be S256")
+    if (state and len(state) > 256) or len(q.get("nonce") or "") > 512:
+        return refuse("invalid_request", "state or nonce too long")
+    essential, voluntary = claims_.requested_claims(scopes, claims_param, client.user_claims)
+    transaction, xsrf = service.start_transaction(
+        session, request.app.state.settings, request.app.state.secrets, client=client, redirect_uri=redirect_uri,
+        scopes=[s for s in scopes if s in claims_.SUPPORTED_SCOPES], essential=essential, voluntary=voluntary,
+        acrs=acrs, state=state, nonce=q.get("nonce"), code_challenge=challenge,
+    )
+    response = login_page(request, client, transaction, xsrf)
+    response.set_cookie(XSRF_COOKIE, xsrf, httponly=False, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+    return response
+
+
+def login_page(request: Request, client, transaction: AuthTransaction, xsrf: str, **extra) -> HTMLResponse:  # noqa: ANN001
+    return page(request, "login.html", extra.pop("status", 200), client=client, transaction=transaction,
+                xsrf=xsrf, factors=service.allowed_factors(transaction), labels=CLAIM_LABELS, **extra)
+
+
+async def _form(request: Request) -> dict:
+    try:
+        return dict(await request.form())
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _checked_transaction(request: Request, session: Session, form: dict):
+    transaction = service.live_transaction(session, form.get("transaction_id"))
+    if transaction is None:
+        return None, error_page(request, "invalid_transaction", "This login has expired or does not exist.")
+    if not service.xsrf_valid(request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE),
+                              form.get("xsrf")):
+        return None, error_page(request, "invalid_request", "Security check failed (XSRF).", 403)
+    return transaction, None
+
+
+def _lockout(transaction: AuthTransaction) -> RedirectResponse:
+    return error_redirect(transaction.redirect_uri, "access_denied", "too many failed authentication attempts",
+                          transaction.state)
+
+
+@router.post("/authorize/send-otp", include_in_schema=False)
+async def send_otp(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await _form(request)
+    transaction, refusal = _checked_transaction(request, session, form)
+    if refusal:
+        return refusal
+    client = get_client(session, transaction.client_id)
+    individual_id = (form.get("individual_id") or "").strip()
+    try:
+        service.send_otp(session, request.app.state.settings, request.app.state.secrets, transaction, individual_id)
+    except service.AuthFailed as exc:
+        if exc.locked:
+            return _lockout(transaction)
+        return login_page(request, client, transaction, form["xsrf"], error=exc.message, status=400)
+    return login_page(request, client, transaction, form["xsrf"], otp_sent=True, individual_id=individual_id)
+
+
+@router.post("/authorize/authenticate", include_in_schema=False)
+async def authenticate(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await _form(request)
+    transaction, refusal = _checked_transaction(request, session, form)
+    if refusal:
+        return refusal
+    client = get_client(session, transaction.client_id)
+    individual_id = (form.get("individual_id") or "").strip()
+    factor = form.get("factor") or ""
+    challenge = service.Challenge(factor, form.get("challenge") or "")
+    try:
+        service.authenticate(session, request.app.state.settings, request.app.state.secrets, transaction,
+                             individual_id, [challenge])
+    except service.AuthFailed as exc:
+        if exc.locked:
+            return _lockout(transaction)
+        return login_page(request, client, transaction, form["xsrf"], error=exc.message,
+                          otp_sent=factor == "OTP", individual_id=individual_id, status=400)
+    return page(request, "consent.html", client=client, transaction=transaction, xsrf=form["xsrf"],
+                labels=CLAIM_LABELS)
+
+
+@router.post("/authorize/consent", include_in_schema=False)
+async def consent(request: Request, session: Session = Depends(db_session)) -> Response:
+    form = await _form(request)
+    transaction, refusal = _checked_transaction(request, session, form)
+    if refusal:
+        return refusal
+    if transaction.status != "authenticated":
+        return error_page(request, "invalid_transaction", "This login is not waiting for consent.")
+    if form.get("decision") != "allow":
+        transaction.status = "failed"
+        return error_redirect(transaction.redirect_uri, "consent_rejected", "the resident declined",
+                              transaction.state)
+    raw = await request.form()
+    accepted = [c for c in raw.getlist("claims")] + list(transaction.essential_claims)
+    try:
+        service.give_consent(transaction, list(dict.fromkeys(accepted)))
+    except service.AuthFailed as exc:
+        return error_page(request, exc.code, exc.message)
+    code = service.issue_code(request.app.state.settings, request.app.state.secrets, transaction)
+    return client_redirect(transaction.redirect_uri, {"code": code, "state": transaction.state})

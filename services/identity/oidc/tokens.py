@@ -1,0 +1,207 @@
+"""Token endpoint (private_key_jwt client authentication, code exchange) and UserInfo."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from joserfc import jwe, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.identity.base import aware, utcnow
+from services.identity.clients.models import OidcClient
+from services.identity.identities.models import Identity
+from services.identity.oidc.models import AuthTransaction, UsedAssertion
+from services.identity.oidc.service import pkce_s256
+from services.identity.security import Secrets
+from services.identity.settings import IdentitySettings
+from services.identity.signing.keyring import Keyring
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLOCK_SKEW = 10  # seconds of tolerated clock difference for iat/exp
+
+
+class TokenError(Exception):
+    def __init__(self, error: str, description: str):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+@dataclass
+class Endpoints:
+    issuer: str
+
+    @property
+    def token(self) -> str:
+        return f"{self.issuer}/oauth/token"
+
+    @property
+    def userinfo(self) -> str:
+        return f"{self.issuer}/oidc/userinfo"
+
+
+def _required(form: dict, name: str) -> str:
+    value = form.get(name)
+    if not isinstance(value, str) or not value:
+        raise TokenError("invalid_request", f"{name} is required")
+    return value
+
+
+def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> OidcClient:
+    """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays."""
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise TokenError("invalid_assertion_type", f"client_assertion_type must be {ASSERTION_TYPE}")
+    assertion = _required(form, "client_assertion")
+    client_id = _required(form, "client_id")
+    client = session.get(OidcClient, client_id)
+    if client is None or client.status != "active":
+        raise TokenError("invalid_assertion", "unknown or inactive client")
+    try:
+        token = jwt.decode(assertion, RSAKey.import_key(client.public_key), algorithms=["RS256"])
+    except (JoseError, ValueError):
+        raise TokenError("invalid_assertion", "client assertion signature or format invalid") from None
+    claims = token.claims
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise TokenError("invalid_assertion", "iss and sub must be the client id")
+    audiences = claims.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else audiences if isinstance(audiences, list) else []
+    if not {endpoints.token, endpoints.issuer} & set(audiences):
+        raise TokenError("invalid_assertion", "aud must be the token endpoint")
+    now = utcnow().timestamp()
+    exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
+    if not isinstance(exp, (int, float)) or exp + CLOCK_SKEW <= now:
+        raise TokenError("invalid_assertion", "client assertion expired or without exp")
+    if not isinstance(iat, (int, float)) or iat > now + CLOCK_SKEW or now - iat > settings.assertion_max_age_seconds:
+        raise TokenError("invalid_assertion", "client assertion iat missing, in the future or too old")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise TokenError("invalid_assertion", "client assertion jti is required")
+    _remember_jti(session, client_id, jti, exp)
+    return client
+
+
+def _remember_jti(session: Session, client_id: str, jti: str, exp: float) -> None:
+    if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
+        session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < utcnow() - timedelta(minutes=5)))
+    if session.get(UsedAssertion, (client_id, jti)) is not None:
+        raise TokenError("invalid_assertion", "client assertion jti already used")
+    try:
+        with session.begin_nested():
+            session.add(UsedAssertion(client_id=client_id, jti=jti,
+                                      expires_at=utcnow() + timedelta(seconds=max(exp - utcnow().timestamp(), 0))))
+    except IntegrityError:
+        raise TokenError("invalid_assertion", "client assertion jti already used") from None
+
+
+def redeem_code(session: Session, secrets_: Secrets, client: OidcClient, form: dict) -> AuthTransaction:
+    """The transaction behind a single-use code bound to this client and redirect URI."""
+    if form.get("grant_type") != "authorization_code":
+        raise TokenError("invalid_request", "grant_type must be authorization_code")
+    code = _required(form, "code")
+    redirect_uri = _required(form, "redirect_uri")
+    code_hash = secrets_.keyed_hash("code", code)
+    transaction = session.scalar(select(AuthTransaction).where(AuthTransaction.code_hash == code_hash))
+    if transaction is None or transaction.client_id != client.client_id:
+        raise TokenError("invalid_transaction", "unknown authorization code")
+    if transaction.code_used:
+        # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
+        transaction.tokens_revoked = True
+        session.commit()
+        raise TokenError("invalid_transaction", "authorization code already used")
+    if aware(transaction.code_expires_at) <= utcnow():
+        raise TokenError("invalid_transaction", "authorization code expired")
+    if not hmac.compare_digest(redirect_uri, transaction.redirect_uri):
+        raise TokenError("invalid_redirect_uri", "redirect_uri differs from the one of the authorize request")
+    if transaction.code_challenge:
+        verifier = form.get("code_verifier")
+        if not isinstance(verifier, str) or not hmac.compare_digest(pkce_s256(verifier), transaction.code_challenge):
+            raise TokenError("invalid_request", "PKCE code_verifier does not match the code_challenge")
+    consumed = session.execute(
+        update(AuthTransaction)
+        .where(AuthTransaction.id == transaction.id, AuthTransaction.code_used.is_(False))
+        .values(code_used=True)
+    )
+    if consumed.rowcount != 1:
+        raise TokenError("invalid_transaction", "authorization code already used")
+    return transaction
+
+
+def _half_hash(value: str) -> str:
+    digest = hashlib.sha256(value.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+
+
+def issue_tokens(
+    session: Session, settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints,
+    client: OidcClient, transaction: AuthTransaction,
+) -> dict:
+    identity = session.get(Identity, transaction.identity_id)
+    sub = secrets_.psut(identity.uin, client.client_id)
+    now = int(utcnow().timestamp())
+    token_id = secrets.token_urlsafe(18)
+    transaction.access_token_id = token_id
+    access_token = keyring.sign({
+        "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "client_id": client.client_id,
+        "scope": " ".join(transaction.permitted_scopes or transaction.scopes), "iat": now,
+        "exp": now + settings.access_token_ttl_seconds, "jti": token_id,
+    }, typ="at+jwt")
+    id_claims = {
+        "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "iat": now,
+        "exp": now + settings.id_token_ttl_seconds, "auth_time": int(aware(transaction.auth_time).timestamp()),
+        "acr": transaction.acr, "at_hash": _half_hash(access_token),
+    }
+    if transaction.nonce:
+        id_claims["nonce"] = transaction.nonce
+    return {
+        "id_token": keyring.sign(id_claims),
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl_seconds,
+    }
+
+
+class UserinfoError(Exception):
+    pass
+
+
+def userinfo(
+    session: Session, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, access_token: str | None,
+) -> str:
+    """The consented claims as a JWT signed by the provider, nested in a JWE if the client has an enc key."""
+    if not access_token:
+        raise UserinfoError("access token required")
+    try:
+        claims = keyring.verify(access_token)
+    except ValueError:
+        raise UserinfoError("access token not recognized") from None
+    now = utcnow().timestamp()
+    if claims.get("iss") != endpoints.issuer or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+        raise UserinfoError("access token expired or not issued here")
+    transaction = session.scalar(select(AuthTransaction).where(AuthTransaction.access_token_id == claims.get("jti")))
+    if transaction is None or transaction.tokens_revoked:
+        raise UserinfoError("access token revoked")
+    client = session.get(OidcClient, transaction.client_id)
+    identity = session.get(Identity, transaction.identity_id)
+    if client is None or client.status != "active" or identity is None or identity.status != "active":
+        raise UserinfoError("access token no longer valid")
+    attributes = identity.attributes or {}
+    body = {"iss": endpoints.issuer, "aud": client.client_id, "iat": int(now), "sub": claims["sub"]}
+    for name in transaction.accepted_claims:
+        if name in attributes and name in client.user_claims:
+            body[name] = attributes[name]
+    signed = keyring.sign(body)
+    if not client.enc_public_key:
+        return signed
+    key = RSAKey.import_key(client.enc_public_key)
+    header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "cty": "JWT"}
+    if client.enc_public_key.get("kid"):
+        header["kid"] = client.enc_public_key["kid"]
+    return jwe.encrypt_compact(header, signed.encode(), key)

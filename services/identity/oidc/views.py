@@ -1,0 +1,96 @@
+"""OIDC endpoints: discovery, JWKS, token, userinfo."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from services.identity.oidc import tokens
+from services.identity.oidc.claims import ACR_FACTORS, SCOPE_CLAIMS, SUPPORTED_SCOPES
+from services.identity.security import bearer
+
+router = APIRouter(tags=["OIDC"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def endpoints(request: Request) -> tokens.Endpoints:
+    return tokens.Endpoints(request.app.state.settings.base_url.rstrip("/"))
+
+
+@router.get("/.well-known/openid-configuration", summary="Configuration Endpoint")
+def discovery(request: Request) -> dict:
+    issuer = endpoints(request).issuer
+    claims = sorted({c for names in SCOPE_CLAIMS.values() for c in names} | {"sub"})
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "userinfo_endpoint": f"{issuer}/oidc/userinfo",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "registration_endpoint": f"{issuer}/client-mgmt/oidc-client",
+        "scopes_supported": SUPPORTED_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise"],
+        "acr_values_supported": list(ACR_FACTORS),
+        "userinfo_signing_alg_values_supported": ["RS256"],
+        "userinfo_encryption_alg_values_supported": ["RSA-OAEP-256"],
+        "userinfo_encryption_enc_values_supported": ["A256GCM"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "display_values_supported": ["page"],
+        "claim_types_supported": ["normal"],
+        "claims_supported": claims,
+        "claims_parameter_supported": True,
+        "claims_locales_supported": ["en"],
+        "ui_locales_supported": ["en"],
+    }
+
+
+@router.get("/.well-known/jwks.json", summary="JSON Web Key Set Endpoint")
+def jwks(request: Request) -> dict:
+    return request.app.state.keyring.jwks()
+
+
+def _exchange(app, form: dict) -> dict:  # noqa: ANN001
+    settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
+    ends = tokens.Endpoints(settings.base_url.rstrip("/"))
+    with app.state.db.session() as session:
+        client = tokens.authenticate_client(session, settings, ends, form)
+        session.commit()  # the jti stays used even if the code is then refused
+        transaction = tokens.redeem_code(session, secrets_, client, form)
+        return tokens.issue_tokens(session, settings, secrets_, keyring, ends, client, transaction)
+
+
+@router.post("/oauth/token", summary="Token Endpoint")
+async def token(request: Request) -> Response:
+    try:
+        form = dict(await request.form())
+    except Exception:  # noqa: BLE001 - an unparsable body is an invalid request
+        form = {}
+    try:
+        body = await run_in_threadpool(_exchange, request.app, form)
+    except tokens.TokenError as exc:
+        return JSONResponse({"error": exc.error, "error_description": exc.description}, 400, headers=NO_STORE)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _userinfo(app, access_token: str | None) -> str:  # noqa: ANN001
+    settings = app.state.settings
+    with app.state.db.session() as session:
+        return tokens.userinfo(session, app.state.secrets, app.state.keyring,
+                               tokens.Endpoints(settings.base_url.rstrip("/")), access_token)
+
+
+@router.get("/oidc/userinfo", summary="UserInfo Endpoint")
+async def userinfo(request: Request) -> Response:
+    try:
+        body = await run_in_threadpool(_userinfo, request.app, bearer(request))
+    except tokens.UserinfoError as exc:
+        challenge = f'Bearer error="invalid_token", error_description="{exc}"'
+        return JSONResponse({"error": "invalid_token", "error_description": str(exc)}, 401,
+                            headers={"WWW-Authenticate": challenge, **NO_STORE})
+    return Response(body, media_type="application/jwt", headers=NO_STORE)

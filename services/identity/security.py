@@ -1,0 +1,83 @@
+"""Secrets and credentials: the admin token, keyed hashes for OTPs and codes, PINs, the PSUT."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from fastapi import Request
+
+from services.common.app import im_caller
+from services.common.errors import APIError
+from services.common.keys import load_or_create_secret
+from services.identity.settings import IdentitySettings
+
+
+class Secrets:
+    """Server-side secrets, generated on first start under `<data_dir>/secrets/` and never logged."""
+
+    def __init__(self, settings: IdentitySettings):
+        folder = settings.data_dir / "secrets"
+        self.admin_token = settings.admin_token or load_or_create_secret(folder, "identity-admin-token")
+        self._psut_key = load_or_create_secret(folder, "identity-psut-key").encode()
+        self._hash_key = load_or_create_secret(folder, "identity-hash-key").encode()
+
+    def psut(self, uin: str, audience: str) -> str:
+        """Partner-specific user token: stable per (resident, client), unlinkable across clients."""
+        mac = hmac.new(self._psut_key, f"{audience}\x00{uin}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def keyed_hash(self, *parts: str) -> str:
+        """HMAC for low-entropy or bearer secrets (OTPs, codes, link codes, API keys)."""
+        return hmac.new(self._hash_key, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**12, r=8, p=1)
+    return f"scrypt$4096${salt.hex()}${digest.hex()}"
+
+
+def check_pin(pin: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    _, n, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=8, p=1)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def secrets_of(request: Request) -> Secrets:
+    return request.app.state.secrets
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def is_admin(request: Request) -> bool:
+    token = bearer(request)
+    return token is not None and hmac.compare_digest(token.encode(), secrets_of(request).admin_token.encode())
+
+
+def require_admin(request: Request) -> None:
+    if not is_admin(request):
+        raise APIError(401, {"error": "unauthorized", "error_description": "administrator token required"},
+                       {"WWW-Authenticate": "Bearer"})
+
+
+def relying_party(request: Request) -> str:
+    """Who is calling a relying-party API: the IM-vouched client application, or the administrator.
+
+    Returns a caller label for the records; a call that is neither is refused with 401.
+    """
+    call = im_caller(request)
+    if call is not None:
+        return getattr(call, "client", None) or str(call)
+    if is_admin(request):
+        return "admin"
+    raise APIError(401, {"errors": [{"errorCode": "unauthorized",
+                                     "message": "call through the Information Mediator or with the admin token"}]},
+                   {"WWW-Authenticate": "Bearer"})

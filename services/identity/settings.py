@@ -1,0 +1,32 @@
+"""Settings of the Identity building block (env prefix `IDENTITY_`)."""
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common import demo_world
+from services.common.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    service_name: str = "identity"
+    port: int = 8001
+
+    admin_token: str | None = None  # else generated under <data_dir>/secrets/identity-admin-token
+    sandbox_otp: str = demo_world.sandbox_otp()  # accepted as the delivered OTP (sandbox mode)
+    sandbox_mode: bool = True
+    demo_pin: str = "1234"  # PIN seeded for every demo resident
+
+    otp_ttl_seconds: int = 180
+    otp_max_attempts: int = 3
+    transaction_ttl_seconds: int = 600
+    auth_code_ttl_seconds: int = 60
+    access_token_ttl_seconds: int = 600
+    id_token_ttl_seconds: int = 600
+    assertion_max_age_seconds: int = 600
+    link_code_ttl_seconds: int = 120
+    long_poll_seconds: float = 10.0
+    wallet_binding_days: int = 365
+
+    signing_key_days: int = 90  # a signing key signs for this long, then stays published until tokens expire

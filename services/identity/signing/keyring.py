@@ -1,0 +1,190 @@
+"""The provider's RSA signing keys: self-signed certificates, rotation, and the published JWKS.
+
+Keys live under `<keys_dir>/oidc/`: `<kid>.rsa.pem` (0600, written by the kernel's key helper) and
+`<kid>.json` (certificate and lifetime). The newest key signs. A retired key stays in the JWKS until the
+last token it signed has expired, so relying parties can still verify those tokens.
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from services.common.keys import load_or_create_rsa
+from services.identity.base import iso, utcnow
+
+
+@dataclass
+class SigningKey:
+    kid: str
+    key: RSAKey
+    certificate: x509.Certificate
+    sign_until: datetime
+    retired_at: datetime | None
+
+    def published_until(self, token_ttl: timedelta) -> datetime:
+        ends = self.certificate.not_valid_after_utc
+        if self.retired_at is not None:
+            ends = min(ends, self.retired_at + token_ttl)
+        return ends
+
+    def public_jwk(self, token_ttl: timedelta) -> dict:
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        public = self.key.as_dict(private=False)
+        return {
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+            "kty": "RSA",
+            "e": public["e"],
+            "n": public["n"],
+            "x5c": [base64.b64encode(der).decode()],
+            "x5t#S256": base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode(),
+            "exp": iso(self.published_until(token_ttl)),
+        }
+
+
+def self_signed_certificate(key: RSAKey, common_name: str, not_after: datetime) -> x509.Certificate:
+    private = key.private_key
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = utcnow()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .sign(private, hashes.SHA256())
+    )
+
+
+class Keyring:
+    def __init__(self, keys_dir: Path, signing_days: int, token_ttl_seconds: int, issuer: str):
+        self.dir = keys_dir / "oidc"
+        self.signing_period = timedelta(days=signing_days)
+        self.token_ttl = timedelta(seconds=token_ttl_seconds)
+        self.issuer = issuer
+        self._keys: dict[str, SigningKey] = {}
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.reload()
+        if self.current() is None:
+            self.rotate()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def reload(self) -> None:
+        keys = {}
+        for meta_path in self.dir.glob("*.json"):
+            meta = json.loads(meta_path.read_text())
+            kid = meta["kid"]
+            keys[kid] = SigningKey(
+                kid=kid,
+                key=load_or_create_rsa(self.dir, kid),
+                certificate=x509.load_pem_x509_certificate(meta["certificate"].encode()),
+                sign_until=datetime.fromisoformat(meta["sign_until"]),
+                retired_at=datetime.fromisoformat(meta["retired_at"]) if meta.get("retired_at") else None,
+            )
+        with self._lock:
+            self._keys = keys
+            self._loaded_at = time.monotonic()
+
+    def _refresh(self, max_age: float = 5.0) -> None:
+        """Other processes (replicas) may have rotated: re-read the directory now and then."""
+        if time.monotonic() - self._loaded_at > max_age:
+            self.reload()
+
+    def _write_meta(self, key: SigningKey) -> None:
+        meta = {
+            "kid": key.kid,
+            "certificate": key.certificate.public_bytes(serialization.Encoding.PEM).decode(),
+            "sign_until": key.sign_until.isoformat(),
+            "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+        }
+        tmp = self.dir / f"{key.kid}.json.tmp"
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(self.dir / f"{key.kid}.json")
+
+    # -- rotation --------------------------------------------------------------------------------
+    def rotate(self) -> SigningKey:
+        """Create a new signing key; the previous ones are retired but stay published."""
+        with open(self.dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.reload()
+            now = utcnow()
+            for old in self._keys.values():
+                if old.retired_at is None:
+                    old.retired_at = now
+                    self._write_meta(old)
+            kid = secrets.token_urlsafe(12)
+            key = load_or_create_rsa(self.dir, kid)
+            sign_until = now + self.signing_period
+            cert = self_signed_certificate(key, self.issuer, sign_until + self.token_ttl)
+            signing_key = SigningKey(kid, key, cert, sign_until, None)
+            self._write_meta(signing_key)
+            self.reload()
+            return signing_key
+
+    def ensure_current(self) -> SigningKey:
+        current = self.current()
+        if current is None:
+            with open(self.dir / ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.reload()
+                current = self.current()
+            if current is None:
+                current = self.rotate()
+        return current
+
+    def current(self) -> SigningKey | None:
+        now = utcnow()
+        usable = [k for k in self._keys.values() if k.retired_at is None and k.sign_until > now]
+        return max(usable, key=lambda k: k.sign_until, default=None)
+
+    def published(self) -> list[SigningKey]:
+        self._refresh()
+        now = utcnow()
+        return [k for k in self._keys.values() if k.published_until(self.token_ttl) > now]
+
+    def jwks(self) -> dict:
+        return {"keys": [k.public_jwk(self.token_ttl) for k in self.published()]}
+
+    # -- signing and verifying -------------------------------------------------------------------
+    def sign(self, claims: dict, typ: str = "JWT") -> str:
+        key = self.current() or self.ensure_current()
+        return jwt.encode({"alg": "RS256", "typ": typ, "kid": key.kid}, claims, key.key)
+
+    def verify(self, token: str) -> dict:
+        """Claims of a token this provider signed with a still-published key (raises ValueError)."""
+        try:
+            header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+            kid = header.get("kid")
+        except Exception as exc:  # noqa: BLE001 - any garbage is simply not our token
+            raise ValueError("malformed token") from exc
+        if kid not in self._keys:
+            self.reload()
+        signing_key = self._keys.get(kid)
+        if signing_key is None:
+            raise ValueError("unknown key")
+        try:
+            return jwt.decode(token, signing_key.key, algorithms=["RS256"]).claims
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError("bad signature") from exc
+
+    def key_set(self) -> KeySet:
+        return KeySet([k.key for k in self.published()])

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.identity.base import Base, utcnow
+
+
+class VerificationRecord(Base):
+    """What was asked and answered; the values asked about are not stored."""
+
+    __tablename__ = "idn_verification"
+    __table_args__ = (UniqueConstraint("caller", "request_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str] = mapped_column(String(256))
+    identity_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    predicates: Mapped[list] = mapped_column(JSON)  # predicate names only
+    response: Mapped[dict] = mapped_column(JSON)  # booleans only, replayed on retry
+    verified: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

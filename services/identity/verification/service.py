@@ -1,0 +1,114 @@
+"""Yes/no identity verification (spec 6.1): predicates over an identity, answered with booleans only."""
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.identity.base import iso
+from services.identity.identities import service as identities
+from services.identity.identities.models import Identity
+from services.identity.verification.models import VerificationRecord
+
+
+class VerificationError(ValueError):
+    pass
+
+
+def normalized(text: Any) -> str:
+    """Case-, accent- and spacing-insensitive form of a name or value."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().replace("-", " ").split())
+
+
+def _age_bound(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 150:
+        raise VerificationError("age predicates need an integer between 0 and 150")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise VerificationError("this predicate needs a non-empty text value")
+    return value
+
+
+def _date(value: Any) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise VerificationError("birthdate_equals needs a date YYYY-MM-DD") from None
+
+
+def _names(session: Session, identity: Identity) -> set[str]:
+    a = identity.attributes or {}
+    names = {a.get("name"), " ".join(p for p in (a.get("given_name"), a.get("family_name")) if p)}
+    names |= set(identities.aliases(session, identity, "name"))
+    return {normalized(n) for n in names if n}
+
+
+def _digits(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+PREDICATES = {
+    # name: (value check, answer(session, identity, value, today))
+    "exists": (lambda v: None, lambda s, i, v, t: True),
+    "age_over": (_age_bound, lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or -1) >= v),
+    "age_under": (_age_bound, lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or 10**3) < v),
+    "name_matches": (_text, lambda s, i, v, t: normalized(v) in _names(s, i)),
+    "birthdate_equals": (_date, lambda s, i, v, t: (i.attributes or {}).get("birthdate") == v.isoformat()),
+    "gender_equals": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("gender", "")) == normalized(v)),
+    "phone_matches": (_text, lambda s, i, v, t: bool(_digits(v)) and _digits((i.attributes or {}).get("phone_number")) == _digits(v)),
+    "email_matches": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("email", "")) == normalized(v)),
+    "locality_equals": (_text, lambda s, i, v, t: normalized(((i.attributes or {}).get("address") or {}).get("locality", "")) == normalized(v)),
+}
+
+
+def parse(payload: Any) -> tuple[str, str, list[tuple[str, Any]]]:
+    if not isinstance(payload, dict):
+        raise VerificationError("body must be a JSON object")
+    request_id, individual_id, predicates = payload.get("requestId"), payload.get("individualId"), payload.get("predicates")
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
+        raise VerificationError("requestId is required (1 to 128 characters)")
+    if not isinstance(individual_id, str) or not individual_id.strip():
+        raise VerificationError("individualId (VID or UIN) is required")
+    if not isinstance(predicates, list) or not 1 <= len(predicates) <= 20:
+        raise VerificationError("predicates must be a list of 1 to 20 {type, value} objects")
+    parsed = []
+    for item in predicates:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in PREDICATES:
+            raise VerificationError(f"unknown predicate type; supported: {sorted(PREDICATES)}")
+        check, _ = PREDICATES[kind]
+        value = item.get("value")
+        parsed.append((kind, check(value) if kind != "exists" else None))
+    return request_id, individual_id.strip(), parsed
+
+
+def verify(session: Session, caller: str, payload: Any, today: date | None = None) -> dict:
+    request_id, individual_id, predicates = parse(payload)
+    earlier = session.scalar(select(VerificationRecord).where(
+        VerificationRecord.caller == caller, VerificationRecord.request_id == request_id))
+    if earlier is not None:
+        return earlier.response
+    today = today or date.today()
+    identity = identities.find_by_individual_id(session, individual_id)
+    results = [{"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](session, identity, value, today))}
+               for kind, value in predicates]
+    response = {"requestId": request_id, "verified": all(r["result"] for r in results), "results": results,
+                "responseTime": iso()}
+    try:
+        with session.begin_nested():
+            session.add(VerificationRecord(
+                request_id=request_id, caller=caller, identity_id=identity.id if identity else None,
+                predicates=[kind for kind, _ in predicates], response=response, verified=response["verified"]))
+    except IntegrityError:  # a concurrent retry recorded it first: answer what it answered
+        return session.scalar(select(VerificationRecord.response).where(
+            VerificationRecord.caller == caller, VerificationRecord.request_id == request_id))
+    return response

@@ -107,7 +107,7 @@ def submit(
         for n, i in enumerate(instructions)
     ]
     for start in range(0, len(rows), 10000):
-        session.execute(insert(Instruction), rows[start:start + 10000])
+        session.execute(insert(Instruction.__table__), rows[start:start + 10000])
     return batch, ack
 
 

@@ -103,8 +103,8 @@ def post_entries(session: Session, entries: list[tuple[str, str, str | None, lis
             )
             changes[leg.account_id] += leg.amount
     apply_balance_changes(session, changes)
-    session.execute(insert(JournalEntry), entry_rows)
-    session.execute(insert(Posting), posting_rows)
+    session.execute(insert(JournalEntry.__table__), entry_rows)
+    session.execute(insert(Posting.__table__), posting_rows)
 
 
 def transfer(

@@ -102,7 +102,8 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
     failures, rows, seen = [], [], set()
     now = utcnow()
     for e in entries:
-        reason = "duplicate: functional id already registered" if e.payee_identity in already | seen else None
+        duplicate = e.payee_identity in already or e.payee_identity in seen
+        reason = "duplicate: functional id already registered" if duplicate else None
         reason = reason or _check_entry(e, resolver)
         if reason:
             failures.append(Failure(e.payee_identity, e.modality, e.institution, reason))
@@ -112,7 +113,7 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
                      "banking_institution_code": e.institution, "financial_address": e.address, "status": "1",
                      "created_at": now, "updated_at": now})
     if rows:
-        session.execute(insert(Beneficiary), rows)
+        session.execute(insert(Beneficiary.__table__), rows)
     return failures
 
 

@@ -15,6 +15,7 @@ from services.consent.records.views import router as records_router
 from services.consent.seed import seed
 from services.consent.settings import ConsentSettings
 from services.consent.signatures.service import Signer
+from services.consent.verification.log_writer import LogWriter
 from services.consent.verification.views import router as verification_router
 from services.consent.webhooks.delivery import DeliveryWorker
 from services.consent.webhooks.service import SecretBox
@@ -34,13 +35,16 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     box = SecretBox(settings.keys_dir)
 
     def start_worker(app: FastAPI) -> None:
+        app.state.verification_log = LogWriter(app.state.db)
+        app.state.verification_log.start()
         app.state.webhook_worker = DeliveryWorker(app.state.db, settings, box, app.state.im)
         app.state.webhook_worker.start()
 
     def stop_worker(app: FastAPI) -> None:
-        worker = getattr(app.state, "webhook_worker", None)
-        if worker is not None:
-            worker.stop()
+        for name in ("webhook_worker", "verification_log"):
+            worker = getattr(app.state, name, None)
+            if worker is not None:
+                worker.stop()
 
     app = create_service_app(
         settings=settings,
@@ -58,4 +62,5 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     app.state.signer = signer
     app.state.webhook_box = box
     app.state.webhook_worker = None
+    app.state.verification_log = None
     return app

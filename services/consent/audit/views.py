@@ -61,9 +61,12 @@ def integrity(session: DB) -> dict:
 
 
 @router.get("/audit/verifications/", operation_id="auditVerificationList")
-def verifications(session: DB, paging: Paging, dataAgreementId: str | None = None,
+def verifications(request: Request, session: DB, paging: Paging, dataAgreementId: str | None = None,
                   individualId: str | None = None) -> dict:
     """Extension: the consent checks data consumers made, newest first."""
+    writer = getattr(request.app.state, "verification_log", None)
+    if writer is not None:
+        writer.flush()
     return {"verifications": verification.history(session, paging.offset, paging.limit, dataAgreementId, individualId)}
 
 

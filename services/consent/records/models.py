@@ -32,4 +32,4 @@ class ConsentRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    signature: Mapped[Signature | None] = relationship(Signature, lazy="joined")
+    signature: Mapped[Signature | None] = relationship(Signature, lazy="select")

@@ -44,7 +44,8 @@ def serialize(record: ConsentRecord) -> dict[str, Any]:
 
 
 def as_api(record: ConsentRecord) -> dict[str, Any]:
-    return {"id": record.id, **serialize(record), "state": record.state, "signature": signatures.to_api(record.signature)}
+    """API shape; foreign keys (agreement, revision, individual, signature) are ids, as everywhere in this API."""
+    return {"id": record.id, **serialize(record), "state": record.state, "signature": record.signature_id}
 
 
 def get(session: Session, record_id: str) -> ConsentRecord:

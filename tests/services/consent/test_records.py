@@ -127,7 +127,7 @@ def test_draft_sign_submit_with_valid_signature(client, individual, holder):
     assert revision["serializedSnapshot"] == body["signature"]["verificationPayload"]
     assert revision["signedWithoutObjectId"] is True and revision["objectId"] == record["id"]
     assert signature["objectReference"] == revision["id"] and signature["signedWithoutObjectReference"] is True
-    assert record["signature"]["id"] == signature["id"]
+    assert record["signature"] == signature["id"]
     assert verify(client, individual, requireSigned="true")["consent"] is True
 
     # a retry returns the first answer; another signature for the same revision is refused

@@ -1,0 +1,149 @@
+"""Consent verification throughput (DESIGN §8 target: ≥ 1500 checks/s on 2 cores).
+
+Starts the Consent service with uvicorn on a free port over a temporary data dir (SQLite, or PostgreSQL
+with --database-url), seeds N individuals with consent records (every third one withdrawn), then measures
+checks per second for single verifications (one individual per request, concurrency 32) and bulk ones
+(--bulk individuals per request). Every check is also written to the verification log, as in production.
+
+    .venv/bin/python bench/consent_verify.py [--individuals 2000] [--seconds 8] [--bulk 100]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.database import Database  # noqa: E402
+from services.consent.app import MIGRATIONS  # noqa: E402
+from services.consent.individuals.models import Individual  # noqa: E402
+from services.consent.records import service as records  # noqa: E402
+from services.consent.seed import USCT_AGREEMENT, seed  # noqa: E402
+from services.consent.settings import ConsentSettings  # noqa: E402
+from services.consent.signatures.service import Signer  # noqa: E402
+
+URL = "/service/verification/consent-records/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(settings: ConsentSettings, count: int) -> list[str]:
+    db = Database(*settings.resolved_database())
+    db.migrate(MIGRATIONS)
+    with db.session() as session:
+        seed(session, Signer(settings.keys_dir))
+    ids = []
+    with db.session() as session:
+        for i in range(count):
+            person = Individual(external_id=f"bench-{i}", external_id_type="bench")
+            session.add(person)
+            session.flush()
+            records.create(session, USCT_AGREEMENT, person.id, None, i % 3 != 0, "bench")
+            ids.append(person.id)
+    db.dispose()
+    return ids
+
+
+async def run_for(seconds: float, concurrency: int, make_request) -> tuple[int, int, list[float]]:
+    """Issue requests from `concurrency` workers for `seconds`; return (requests, checks, latencies)."""
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    totals = {"requests": 0, "checks": 0}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                checks = await make_request(client)
+                latencies.append(time.perf_counter() - started)
+                totals["requests"] += 1
+                totals["checks"] += checks
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return totals["requests"], totals["checks"], latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
+
+
+async def measure(base: str, ids: list[str], seconds: float, bulk: int, expected: dict[str, bool]) -> None:
+    async def single(client: httpx.AsyncClient) -> int:
+        person = random.choice(ids)
+        r = await client.get(base + URL, params={"dataAgreementId": USCT_AGREEMENT, "individualId": person})
+        r.raise_for_status()
+        assert r.json()["verifications"][0]["consent"] is expected[person]
+        return 1
+
+    async def many(client: httpx.AsyncClient) -> int:
+        people = random.sample(ids, bulk)
+        r = await client.post(base + URL, json={"dataAgreementId": USCT_AGREEMENT, "individualIds": people})
+        r.raise_for_status()
+        answers = r.json()["verifications"]
+        assert all(a["consent"] is expected[a["individualId"]] for a in answers) and len(answers) == bulk
+        return bulk
+
+    await run_for(1.0, 8, single)  # warm-up
+    for name, fn, concurrency in (("single", single, 32), (f"bulk x{bulk}", many, 4)):
+        started = time.perf_counter()
+        requests, checks, latencies = await run_for(seconds, concurrency, fn)
+        elapsed = time.perf_counter() - started
+        print(f"{name:>10}: {checks / elapsed:8.0f} checks/s  {requests / elapsed:7.0f} req/s  "
+              f"p50 {pct(latencies, .5):6.1f} ms  p99 {pct(latencies, .99):6.1f} ms  "
+              f"(concurrency {concurrency}, {requests} requests in {elapsed:.1f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--individuals", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--bulk", type=int, default=100)
+    parser.add_argument("--database-url", default=None, help="e.g. postgresql+psycopg://postgres@127.0.0.1/bench")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
+        port = free_port()
+        env = {**os.environ, "CONSENT_DATA_DIR": tmp, "CONSENT_PORT": str(port), "CONSENT_LOG_LEVEL": "WARNING"}
+        if args.database_url:
+            env["CONSENT_DATABASE_URL"] = args.database_url
+        settings = ConsentSettings(data_dir=Path(tmp), database_url=args.database_url)
+        t0 = time.perf_counter()
+        ids = prepare(settings, args.individuals)
+        expected = {person: i % 3 != 0 for i, person in enumerate(ids)}
+        print(f"seeded {len(ids)} individuals with consent records in {time.perf_counter() - t0:.1f} s")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "services.consent.app:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    if httpx.get(base + "/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            asyncio.run(measure(base, ids, args.seconds, args.bulk, expected))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

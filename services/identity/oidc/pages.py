@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.identity.deps import DB
 from services.identity.clients.service import get_client
 from services.identity.oidc import claims as claims_
 from services.identity.oidc import service
@@ -54,7 +54,7 @@ def error_page(request: Request, error: str, description: str, status: int = 400
 
 
 @router.get("/authorize", summary="Authorization Endpoint", response_class=HTMLResponse)
-def authorize(request: Request, session: Session = Depends(db_session)) -> Response:
+def authorize(request: Request, session: Session = DB) -> Response:
     q = request.query_params
     client = get_client(session, q.get("client_id"))
     if client is None or client.status != "active":
@@ -126,7 +126,7 @@ def _lockout(transaction: AuthTransaction) -> RedirectResponse:
 
 
 @router.post("/authorize/send-otp", include_in_schema=False)
-async def send_otp(request: Request, session: Session = Depends(db_session)) -> Response:
+async def send_otp(request: Request, session: Session = DB) -> Response:
     form = await _form(request)
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
@@ -143,7 +143,7 @@ async def send_otp(request: Request, session: Session = Depends(db_session)) -> 
 
 
 @router.post("/authorize/authenticate", include_in_schema=False)
-async def authenticate(request: Request, session: Session = Depends(db_session)) -> Response:
+async def authenticate(request: Request, session: Session = DB) -> Response:
     form = await _form(request)
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
@@ -165,7 +165,7 @@ async def authenticate(request: Request, session: Session = Depends(db_session))
 
 
 @router.post("/authorize/consent", include_in_schema=False)
-async def consent(request: Request, session: Session = Depends(db_session)) -> Response:
+async def consent(request: Request, session: Session = DB) -> Response:
     form = await _form(request)
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:

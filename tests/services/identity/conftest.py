@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.identity.app import create_app
+from services.identity.settings import IdentitySettings
+from tests.services.identity.helpers import ADMIN_TOKEN
+from tests.support import LiveServer, fresh_database, free_port
+
+
+def identity_settings(db: dict, data_dir, **overrides) -> IdentitySettings:  # noqa: ANN001
+    values = {"data_dir": data_dir, "seed": True, "admin_token": ADMIN_TOKEN, "long_poll_seconds": 1.0, **db}
+    values.update(overrides)
+    return IdentitySettings(**values)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """One running Identity service (real uvicorn) per test module; `.url` is also the issuer."""
+    tmp = tmp_path_factory.mktemp("identity")
+    with fresh_database(tmp, "identity") as db:
+        port = free_port()
+        app = create_app(identity_settings(db, tmp, port=port))
+        with LiveServer(app, port=port) as server:
+            server.app = app
+            yield server
+
+
+@pytest.fixture(scope="module")
+def http(live):
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        yield client

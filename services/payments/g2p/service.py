@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..base import iso, plain, utcnow
+from ..base import iso, plain, refresh_statistics, utcnow
 from .models import Batch, Instruction, Programme
 
 # creditParty keys naming a functional id (resolved through the account mapper) ...
@@ -108,6 +108,7 @@ def submit(
     ]
     for start in range(0, len(rows), 10000):
         session.execute(insert(Instruction.__table__), rows[start:start + 10000])
+    refresh_statistics(session, Instruction.__tablename__, len(rows))
     return batch, ack
 
 

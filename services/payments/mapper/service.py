@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..base import utcnow
+from ..base import refresh_statistics, utcnow
 from ..fsps.models import FSP, FSPAccount
 from ..fsps.service import normalize_address
 from ..outbox.service import enqueue
@@ -114,6 +114,7 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
                      "created_at": now, "updated_at": now})
     if rows:
         session.execute(insert(Beneficiary.__table__), rows)
+        refresh_statistics(session, Beneficiary.__tablename__, len(rows))
     return failures
 
 

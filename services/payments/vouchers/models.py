@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base import Base, Money, utcnow
@@ -38,7 +38,8 @@ class Voucher(Base):
     __table_args__ = (UniqueConstraint("issuer", "request_id", "instruction_id"),)
 
     serial_number: Mapped[str] = mapped_column(String(20), primary_key=True)
-    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), index=True)
+    api: Mapped[str] = mapped_column(String(4), default="v1")  # which API issued it (secret format)
     group_code: Mapped[str] = mapped_column(ForeignKey("voucher_groups.code"))
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
@@ -54,3 +55,5 @@ class Voucher(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     merchant_id: Mapped[str | None] = mapped_column(String(10), nullable=True)
     entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The first issuance answer (it holds the secret), encrypted, so a retried request gets it back.
+    issue_response: Mapped[str | None] = mapped_column(Text, nullable=True)

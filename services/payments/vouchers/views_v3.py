@@ -1,3 +1,226 @@
-from fastapi import APIRouter
+"""The v3 voucher API (`api/Voucher API YAMLs`): POST/PUT `/vouchers` dispatched on `command`, GET status;
+plus read-only listings of voucher groups and merchants (sandbox extension)."""
+from __future__ import annotations
 
-router = APIRouter()
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.app import db_session
+from services.common.errors import APIError
+
+from ..base import iso, plain, utcnow
+from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body
+from ..outbox.service import enqueue
+from . import service
+from .models import Merchant, VoucherGroup
+from .service import VoucherError
+
+router = APIRouter(tags=["Vouchers (v3)"])
+
+Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000"), decimal_places=4)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class CreationInstruction(_Body):
+    instructionID: str = Field(min_length=1, max_length=16)
+    groupCode: str = Field(min_length=1, max_length=3)
+    currency: str = Field(pattern="^[A-Z]{3}$")
+    amount: Amount
+    payeeFunctionalID: str | None = Field(default=None, max_length=20)
+    narration: str | None = Field(default=None, max_length=50)
+
+
+class CreationRequest(_Body):
+    requestID: str = Field(min_length=1, max_length=12)
+    batchID: str | None = Field(default=None, max_length=12)
+    voucherInstructions: list[CreationInstruction] = Field(min_length=1, max_length=10000)
+
+
+class SerialInstruction(_Body):
+    serialNumber: str = Field(min_length=1, max_length=20)
+
+
+class ActivateRequest(_Body):
+    RequestID: str = Field(min_length=1, max_length=12)
+    BatchID: str | None = Field(default=None, max_length=12)
+    VoucherInstructions: list[SerialInstruction] = Field(min_length=1)
+
+
+class CancelRequest(_Body):
+    requestID: str = Field(min_length=1, max_length=12)
+    batchID: str | None = Field(default=None, max_length=12)
+    voucherInstructions: list[SerialInstruction] = Field(min_length=1)
+
+
+class RedeemRequest(_Body):
+    requestID: str = Field(min_length=1, max_length=12)
+    voucherSerialNumber: str = Field(min_length=1, max_length=20)
+    agentID: str = Field(min_length=1, max_length=10)
+    voucherSecretNumber: str = Field(min_length=1, max_length=6)
+
+
+def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: ANN001
+    from pydantic import ValidationError
+
+    from services.common.errors import summarize
+
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
+        request_id = body.get("requestID") or body.get("RequestID") or "" if isinstance(body, dict) else ""
+        raise fail(400, summarize(details), str(request_id)[:40]) from exc
+
+
+@router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)")
+def post_vouchers(
+    request: Request, body: dict = Body(...), session: Session = Depends(db_session),
+    command: str | None = Query(default=None, max_length=20),
+    callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
+    program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+    institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
+):  # noqa: ANN201
+    # VoucherRedemption.yml documents its command as `cancel` too; the body tells redemption from cancellation.
+    if command == "redeem" or (command == "cancel" and "voucherSecretNumber" in body):
+        return redeem(request, _parse(RedeemRequest, body, fail_v1), session)
+    if command == "cancel":
+        return cancel(request, _parse(CancelRequest, body, fail_v3), session, callback_url)
+    if command not in (None, "", "create"):
+        raise fail_v1(400, "command must be redeem, cancel or absent (creation)", str(body.get("requestID", "")))
+    return create(request, _parse(CreationRequest, body, fail_v1), session, callback_url, institution, program_id)
+
+
+def create(request: Request, body: CreationRequest, session: Session, callback_url: str | None,
+           institution: str | None, program_id: str | None) -> dict:
+    if not callback_url:
+        raise fail_v1(400, "header X-Callback-URL is required", body.requestID)
+    issuer = institution or "v3"
+    settings = request.app.state.settings
+    first = service.replayed_answer(session, settings, issuer, body.requestID)
+    if first is not None:
+        return first
+    if len({i.instructionID for i in body.voucherInstructions}) < len(body.voucherInstructions):
+        raise fail_v1(400, "duplicate instructionID in the request", body.requestID)
+    try:
+        for i in body.voucherInstructions:
+            group = service.group_or_fail(session, i.groupCode)
+            if program_id and group.programme_code != program_id:
+                raise VoucherError("invalid_group", f"voucher group {group.code} is not funded by {program_id}")
+            planned = sum(1 for j in body.voucherInstructions if j.groupCode == i.groupCode)
+            service.check_issue(session, group, i.amount, i.currency, planned)
+        issued = [service.issue(session, settings, api="v3", group=session.get(VoucherGroup, i.groupCode),
+                                amount=i.amount, currency=i.currency, issuer=issuer, request_id=body.requestID,
+                                instruction_id=i.instructionID, payee=i.payeeFunctionalID, narration=i.narration)
+                  for i in body.voucherInstructions]
+    except VoucherError as exc:
+        raise fail_v1(400, exc.message, body.requestID) from exc
+    # VoucherCreationResponse.yml: the voucher details go to the source BB's callback (the secret only there).
+    details = {"requestID": service.new_id(), "batchID": body.batchID, "voucherInstructions": [
+        {"instructionID": v.voucher.instruction_id, "serialNumber": v.voucher.serial_number, "voucherNumber": v.secret,
+         "currency": v.voucher.currency, "amount": plain(v.voucher.amount), "narration": v.voucher.narration}
+        for v in issued]}
+    enqueue(session, settings, "vouchers.created", callback_url, details)
+    answer = v1_body(SUCCESS, f"{len(issued)} vouchers created; details sent to the callback URL", body.requestID)
+    service.remember_answer(settings, issued[0].voucher, answer)
+    return answer
+
+
+def _each(session: Session, serials: list[SerialInstruction], action) -> list[dict]:  # noqa: ANN001
+    failed = []
+    for s in serials:
+        try:
+            with session.begin_nested():
+                action(session, service.by_serial(session, s.serialNumber))
+        except VoucherError as exc:
+            failed.append({"serialNumber": s.serialNumber, "failureReason": exc.message[:100]})
+    return failed
+
+
+def _outcome(request_id: str, failed: list[dict]) -> dict:
+    return {"requestID": service.new_id(), "registerRequestID": request_id, "numberFailedCases": len(failed),
+            "failedCases": failed}
+
+
+@router.put("/vouchers", summary="Activate vouchers (v3, command=activate)")
+def put_vouchers(
+    request: Request, body: dict = Body(...), session: Session = Depends(db_session),
+    command: str = Query(max_length=20),
+    callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
+) -> dict:
+    parsed = _parse(ActivateRequest, body, fail_v1)
+    if command != "activate":
+        raise fail_v1(400, "command must be activate", parsed.RequestID)
+    failed = _each(session, parsed.VoucherInstructions, service.activate)
+    if callback_url:
+        enqueue(session, request.app.state.settings, "vouchers.activated", callback_url,
+                _outcome(parsed.RequestID, failed))
+    total = len(parsed.VoucherInstructions)
+    code = SUCCESS if not failed else "01"
+    return v1_body(code, f"{total - len(failed)} of {total} vouchers activated", parsed.RequestID)
+
+
+def cancel(request: Request, body: CancelRequest, session: Session, callback_url: str | None) -> dict:
+    failed = _each(session, body.voucherInstructions, service.cancel)
+    if callback_url:
+        enqueue(session, request.app.state.settings, "vouchers.cancelled", callback_url,
+                _outcome(body.requestID, failed))
+    total = len(body.voucherInstructions)
+    return v3_body(SUCCESS if not failed else "01", f"{total - len(failed)} of {total} vouchers cancelled",
+                   body.requestID)
+
+
+def redeem(request: Request, body: RedeemRequest, session: Session) -> dict:
+    settings = request.app.state.settings
+    voucher = service.by_serial(session, body.voucherSerialNumber)
+    now = iso(utcnow())
+    base = {"serialNumber": body.voucherSerialNumber, "timestamp": now}
+    if voucher is None or not _secret_matches(settings, voucher, body.voucherSecretNumber):
+        return {**base, "status": 0, "message": "invalid voucher", "value": 0.0, "transactionId": None}
+    try:
+        service.redeem(session, voucher, service.find_merchant(session, merchant_id=body.agentID))
+    except VoucherError as exc:
+        session.rollback()
+        return {**base, "status": 0, "message": exc.message[:20], "value": 0.0, "transactionId": None,
+                "reason": exc.message}
+    return {**base, "status": 1, "message": "redeemed", "value": plain(voucher.amount),
+            "transactionId": voucher.serial_number}
+
+
+def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
+    import hmac
+
+    return hmac.compare_digest(voucher.secret_hash, service.secret_hash(settings, secret))
+
+
+@router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)")
+def voucher_status(
+    serialNumber: str,  # noqa: N803 - the spec's name
+    session: Session = Depends(db_session), fields: str = Query(pattern="^status$"),
+) -> dict:
+    voucher = service.by_serial(session, serialNumber) if len(serialNumber) <= 20 else None
+    if voucher is None:
+        raise APIError(400, {"status": 9, "message": "invalid voucher serial number", "serialNumber": serialNumber[:20],
+                             "value": 0.0})
+    return {"status": service.v3_status(voucher), "serialNumber": voucher.serial_number, "value": plain(voucher.amount)}
+
+
+@router.get("/voucher-groups", tags=["Vouchers (sandbox)"], summary="Voucher groups and their programmes")
+def voucher_groups(session: Session = Depends(db_session)) -> list[dict]:
+    return [{"groupCode": g.code, "name": g.name, "currency": g.currency, "programme": g.programme_code,
+             "maxVouchers": g.max_vouchers, "maxAmount": plain(g.max_amount)}
+            for g in session.scalars(select(VoucherGroup).order_by(VoucherGroup.code))]
+
+
+@router.get("/merchants", tags=["Vouchers (sandbox)"], summary="Merchants accepting vouchers")
+def merchants(session: Session = Depends(db_session)) -> list[dict]:
+    return [{"agentID": m.id, "name": m.name, "bankDetails": m.bank_details,
+             "voucherGroups": [g for g in m.voucher_groups.split(",") if g], "active": m.active}
+            for m in session.scalars(select(Merchant).order_by(Merchant.id))]

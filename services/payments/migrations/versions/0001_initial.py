@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 09:46:41.085489
+Create Date: 2026-11-22 09:50:35.707270
 """
 from alembic import op
 import sqlalchemy as sa

@@ -76,3 +76,29 @@ def refresh_statistics(session, table: str, rows_written: int) -> None:  # noqa:
         from sqlalchemy import text
 
         session.execute(text(f"ANALYZE {table}"))
+
+
+def bulk_insert(session, table, rows: list[dict]) -> None:  # noqa: ANN001
+    """Inserts many rows in the session's transaction: COPY on PostgreSQL, executemany elsewhere.
+
+    COPY is what makes a 100 000-instruction batch fit the time budget on PostgreSQL (row-by-row
+    pipelined INSERTs cost ~0.3 ms each there).
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        from sqlalchemy import insert
+
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    money = Money()
+    converters = [
+        (lambda v: money.process_bind_param(v, None)) if isinstance(table.c[c].type, Money) else None for c in columns
+    ]
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+        f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row([conv(row[c]) if conv else row[c] for c, conv in zip(columns, converters)])

@@ -21,7 +21,7 @@ class PaymentsSettings(ServiceSettings):
     # Background processing (G2P batches, callbacks) in this process.
     worker_enabled: bool = True
     worker_poll_seconds: float = 0.2
-    settle_chunk_size: int = 5000
+    settle_chunk_size: int = 10000
     # Callback delivery: attempts with exponential back-off (base * 2**attempt, capped).
     callback_max_attempts: int = 8
     callback_backoff_seconds: float = 1.0

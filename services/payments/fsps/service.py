@@ -44,11 +44,12 @@ class FSPDirectory:
         return UNKNOWN_ACCOUNT
 
 
+def load_patterns(session: Session) -> dict[str, re.Pattern | None]:
+    return {f.code: (re.compile(f.account_pattern) if f.account_pattern else None) for f in session.scalars(select(FSP))}
+
+
 def load_directory(session: Session, pairs: Iterable[tuple[str, str]]) -> FSPDirectory:
     """The FSPs and the listed accounts among `pairs` (fsp code, address), fetched in chunks."""
-    patterns = {
-        f.code: (re.compile(f.account_pattern) if f.account_pattern else None) for f in session.scalars(select(FSP))
-    }
     wanted = sorted({(f, normalize_address(a)) for f, a in pairs if f and a})
     listed: dict[tuple[str, str], str] = {}
     for i in range(0, len(wanted), 500):
@@ -58,7 +59,20 @@ def load_directory(session: Session, pairs: Iterable[tuple[str, str]]) -> FSPDir
             .where(tuple_(FSPAccount.fsp_code, FSPAccount.financial_address).in_(chunk))
         )
         listed.update({(r[0], r[1]): r[2] for r in rows})
-    return FSPDirectory(patterns, listed)
+    return FSPDirectory(load_patterns(session), listed)
+
+
+def load_directory_for(session: Session, instructions_query) -> FSPDirectory:  # noqa: ANN001
+    """Like `load_directory`, for the payees of a selection of instructions, in one joined query."""
+    from sqlalchemy import func
+
+    selected = instructions_query.subquery()
+    normalized = func.replace(func.replace(selected.c.payee_address, " ", ""), "-", "")
+    rows = session.execute(
+        select(FSPAccount.fsp_code, FSPAccount.financial_address, FSPAccount.status)
+        .join(selected, (selected.c.payee_fsp == FSPAccount.fsp_code) & (normalized == FSPAccount.financial_address))
+    )
+    return FSPDirectory(load_patterns(session), {(r[0], r[1]): r[2] for r in rows})
 
 
 def fsp_view(fsp: FSP) -> dict:

@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..base import iso, plain, refresh_statistics, utcnow
+from ..base import bulk_insert, iso, plain, refresh_statistics, utcnow
 from .models import Batch, Instruction, Programme
 
 # creditParty keys naming a functional id (resolved through the account mapper) ...
@@ -106,8 +106,7 @@ def submit(
          "payee_fsp": i.payee_fsp, "payee_address": i.payee_address, "status": "pending"}
         for n, i in enumerate(instructions)
     ]
-    for start in range(0, len(rows), 10000):
-        session.execute(insert(Instruction.__table__), rows[start:start + 10000])
+    bulk_insert(session, Instruction.__table__, rows)
     refresh_statistics(session, Instruction.__tablename__, len(rows))
     return batch, ack
 

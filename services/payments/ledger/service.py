@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..base import plain, utcnow
+from ..base import bulk_insert, plain, utcnow
 from .models import JournalEntry, LedgerAccount, Posting
 
 
@@ -103,8 +103,8 @@ def post_entries(session: Session, entries: list[tuple[str, str, str | None, lis
             )
             changes[leg.account_id] += leg.amount
     apply_balance_changes(session, changes)
-    session.execute(insert(JournalEntry.__table__), entry_rows)
-    session.execute(insert(Posting.__table__), posting_rows)
+    bulk_insert(session, JournalEntry.__table__, entry_rows)
+    bulk_insert(session, Posting.__table__, posting_rows)
 
 
 def transfer(

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..base import refresh_statistics, utcnow
+from ..base import bulk_insert, refresh_statistics, utcnow
 from ..fsps.models import FSP, FSPAccount
 from ..fsps.service import normalize_address
 from ..outbox.service import enqueue
@@ -113,7 +113,7 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
                      "banking_institution_code": e.institution, "financial_address": e.address, "status": "1",
                      "created_at": now, "updated_at": now})
     if rows:
-        session.execute(insert(Beneficiary.__table__), rows)
+        bulk_insert(session, Beneficiary.__table__, rows)
         refresh_statistics(session, Beneficiary.__tablename__, len(rows))
     return failures
 

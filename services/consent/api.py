@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from services.common.app import im_caller
-from services.common.assertion import VerifiedCall
+from services.common.assertion import ASSERTION_HEADER
 
 INDIVIDUAL_HEADER = "X-ConsentBB-IndividualId"
 
@@ -25,7 +26,8 @@ class Page:
     limit: int
 
 
-def page(
+# Dependencies are `async def` on purpose: FastAPI runs sync dependencies in the thread pool, one hop each.
+async def page(
     request: Request,
     offset: Annotated[int, Query(ge=0, description="Index of the first item")] = 0,
     limit: Annotated[int | None, Query(ge=1, description="Number of items (default 100, capped)")] = None,
@@ -34,7 +36,7 @@ def page(
     return Page(offset, min(limit or 100, cap))
 
 
-def individual_header(
+async def individual_header(
     x_consentbb_individualid: Annotated[
         str | None, Header(alias=INDIVIDUAL_HEADER, description="The Individual acting (id or externalId)")
     ] = None,
@@ -42,8 +44,12 @@ def individual_header(
     return (x_consentbb_individualid or "").strip() or None
 
 
-def caller(call: Annotated[VerifiedCall | None, Depends(im_caller)]) -> str:
-    """Who authorised a change, for `Revision.authorizedByOther`: the IM client, or `direct` for a direct call."""
+async def caller(request: Request) -> str:
+    """Who made the call, for `Revision.authorizedByOther` and the verification log: the client application
+    the IM vouches for (signed assertion), or `direct`. Assertion checks may fetch keys, so they run off-loop."""
+    if request.headers.get(ASSERTION_HEADER) is None and not request.app.state.settings.require_im_assertion:
+        return "direct"
+    call = await run_in_threadpool(im_caller, request)
     return call.client if call is not None else "direct"
 
 
@@ -56,15 +62,15 @@ def id_of(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def signer(request: Request):  # noqa: ANN201 - returns signatures.Signer
+async def signer(request: Request):  # noqa: ANN201 - returns signatures.Signer
     return request.app.state.signer
 
 
-def secret_box(request: Request):  # noqa: ANN201 - returns webhooks.service.SecretBox
+async def secret_box(request: Request):  # noqa: ANN201 - returns webhooks.service.SecretBox
     return request.app.state.webhook_box
 
 
-def wake_webhooks(request: Request) -> None:
+async def wake_webhooks(request: Request) -> None:
     worker = getattr(request.app.state, "webhook_worker", None)
     if worker is not None:
         worker.wake()

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from services.consent.agreements.models import DataAgreement
 from services.consent.db import iso, utcnow
 from services.consent.errors import bad_request, not_found
-from services.consent.individuals import service as individuals
 from services.consent.records.models import SIGNED, ConsentRecord
 from services.consent.revisions import service as revisions
 from services.consent.verification.models import VerificationLog
@@ -25,30 +24,22 @@ from services.consent.verification.models import VerificationLog
 MAX_INDIVIDUALS = 1000
 LogSink = Callable[[list[dict]], None]
 
-_RECORD_COLUMNS = (
-    ConsentRecord.id, ConsentRecord.data_agreement_id, ConsentRecord.data_agreement_revision_id,
-    ConsentRecord.data_agreement_revision_hash, ConsentRecord.individual_id, ConsentRecord.opt_in,
-    ConsentRecord.state, ConsentRecord.signature_id, ConsentRecord.created_at,
-)
 
 
-def verify(session: Session, agreement_id: str, refs: list[str], caller: str, *, revision_id: str | None = None,
+def verify(connection: Connection, agreement_id: str, refs: list[str], caller: str, *, revision_id: str | None = None,
            require_signed: bool = False, sink: LogSink | None = None) -> tuple[list[dict], list[dict[str, Any]]]:
     refs = list(dict.fromkeys(r.strip() for r in refs if r and r.strip()))
     if not refs:
         raise bad_request("at least one individualId is required")
     if len(refs) > MAX_INDIVIDUALS:
         raise bad_request(f"at most {MAX_INDIVIDUALS} individuals per request")
-    deleted = session.execute(select(DataAgreement.deleted).where(DataAgreement.id == agreement_id)).scalar()
+    deleted = _agreement_deleted(connection, agreement_id)
     if deleted is None:
         raise not_found("data agreement", agreement_id)
-    if revision_id:
-        revision = revisions.get(session, revision_id)
-        if revision is None or revision.schema_name != revisions.DATA_AGREEMENT or revision.object_id != agreement_id:
-            raise not_found("revision of this data agreement", revision_id)
+    if revision_id and not _is_agreement_revision(connection, agreement_id, revision_id):
+        raise not_found("revision of this data agreement", revision_id)
 
-    resolved = individuals.resolve_many(session, refs)
-    latest = _latest_records(session, agreement_id, set(resolved.values()), revision_id)
+    resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
     answers = []
     for ref in refs:
         record = latest.get(resolved.get(ref, ""))
@@ -63,7 +54,7 @@ def verify(session: Session, agreement_id: str, refs: list[str], caller: str, *,
             "state": record["state"] if record else None,
         })
     now = utcnow()
-    (sink or _direct_sink(session))([
+    (sink or direct_sink(connection))([
         {"checked_at": now, "data_agreement_id": agreement_id, "data_agreement_revision_id": revision_id,
          "individual_ref": a["individualId"][:255], "individual_id": resolved.get(a["individualId"]),
          "consent_record_id": a["consentRecordId"], "consent": a["consent"], "caller": caller}
@@ -101,27 +92,64 @@ def history(session: Session, offset: int, limit: int, agreement_id: str | None 
     ]
 
 
-def _latest_records(session: Session, agreement_id: str, individual_ids: set[str],
-                    revision_id: str | None) -> dict[str, dict]:
-    """The newest record per individual, already in API shape (no ORM objects on the hot path)."""
-    if not individual_ids:
-        return {}
-    query = select(*_RECORD_COLUMNS).where(
-        ConsentRecord.data_agreement_id == agreement_id, ConsentRecord.individual_id.in_(individual_ids)
+def _placeholder(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def _is_agreement_revision(connection: Connection, agreement_id: str, revision_id: str) -> bool:
+    p = _placeholder(connection)
+    return connection.exec_driver_sql(
+        f"SELECT 1 FROM consent_revision WHERE id = {p} AND schema_name = {p} AND object_id = {p}",
+        (revision_id, revisions.DATA_AGREEMENT, agreement_id),
+    ).first() is not None
+
+
+def _agreement_deleted(connection: Connection, agreement_id: str) -> bool | None:
+    p = _placeholder(connection)
+    row = connection.exec_driver_sql(f"SELECT deleted FROM consent_data_agreement WHERE id = {p}", (agreement_id,)).first()
+    return None if row is None else bool(row[0])
+
+
+def _lookup(connection: Connection, agreement_id: str, refs: list[str],
+            revision_id: str | None) -> tuple[dict[str, str], dict[str, dict]]:
+    """One statement for the hot path: resolve every reference (id or externalId) and fetch each individual's
+    records for the agreement, newest first. Returns (reference -> individual id, individual id -> latest
+    record in API shape). An externalId shared by several individuals resolves to none of them."""
+    p = _placeholder(connection)
+    marks = ", ".join([p] * len(refs))
+    revision_filter = f" AND r.data_agreement_revision_id = {p}" if revision_id else ""
+    sql = (
+        "SELECT i.id, i.external_id, r.id, r.data_agreement_revision_id, r.data_agreement_revision_hash, "
+        "r.opt_in, r.state, r.signature_id "
+        "FROM consent_individual i LEFT JOIN consent_record r "
+        f"ON r.individual_id = i.id AND r.data_agreement_id = {p}{revision_filter} "
+        f"WHERE i.id IN ({marks}) OR i.external_id IN ({marks}) "
+        "ORDER BY r.created_at DESC, r.id DESC"
     )
-    if revision_id:
-        query = query.where(ConsentRecord.data_agreement_revision_id == revision_id)
+    params = (agreement_id, *((revision_id,) if revision_id else ()), *refs, *refs)
+    by_external: dict[str, str | None] = {}
+    ids: set[str] = set()
     latest: dict[str, dict] = {}
-    for row in session.execute(query.order_by(ConsentRecord.created_at.desc(), ConsentRecord.id.desc())):
-        if row.individual_id not in latest:
-            latest[row.individual_id] = {
-                "id": row.id, "dataAgreement": row.data_agreement_id,
-                "dataAgreementRevision": row.data_agreement_revision_id,
-                "dataAgreementRevisionHash": row.data_agreement_revision_hash, "individual": row.individual_id,
-                "optIn": row.opt_in, "state": row.state, "signature": row.signature_id,
+    for individual_id, external_id, record_id, revision, revision_hash, opt_in, state, signature_id in (
+        connection.exec_driver_sql(sql, params)
+    ):
+        if individual_id not in ids:
+            ids.add(individual_id)
+            if external_id is not None:
+                by_external[external_id] = None if external_id in by_external else individual_id
+        if record_id is not None and individual_id not in latest:
+            latest[individual_id] = {
+                "id": record_id, "dataAgreement": agreement_id, "dataAgreementRevision": revision,
+                "dataAgreementRevisionHash": revision_hash, "individual": individual_id, "optIn": bool(opt_in),
+                "state": state, "signature": signature_id,
             }
-    return latest
+    resolved = {}
+    for ref in refs:
+        found = ref if ref in ids else by_external.get(ref)
+        if found:
+            resolved[ref] = found
+    return resolved, latest
 
 
-def _direct_sink(session: Session) -> LogSink:
-    return lambda rows: session.execute(insert(VerificationLog), rows)
+def direct_sink(connection: Connection | Session) -> LogSink:
+    return lambda rows: connection.execute(insert(VerificationLog), rows)

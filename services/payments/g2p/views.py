@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import db_session, im_caller
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body
 from ..outbox.service import enqueue
@@ -18,7 +18,7 @@ from .models import Batch
 from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transaction
 from .service import STATUS_FILTER, BatchRejected, NewInstruction
 
-router = APIRouter(tags=["G2P bulk disbursement"])
+router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(im_caller)])
 
 
 def _wake(request: Request) -> None:

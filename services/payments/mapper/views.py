@@ -4,14 +4,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import db_session, im_caller
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body
 from . import service
 from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest
 from .service import Entry
 
-router = APIRouter(tags=["Account mapper"])
+router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller)])
 
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path as PathParam, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import db_session, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain
@@ -18,7 +18,7 @@ from ..seed import load_seed
 from . import service
 from .service import VoucherError
 
-router = APIRouter(prefix="/vouchers", tags=["Vouchers (API 1.0)"])
+router = APIRouter(prefix="/vouchers", tags=["Vouchers (API 1.0)"], dependencies=[Depends(im_caller)])
 
 AMOUNT = re.compile(r"^([0]|([1-9][0-9]{0,17}))([.][0-9]{0,3}[0-9])?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")

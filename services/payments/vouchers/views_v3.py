@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import db_session, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain, utcnow
@@ -20,7 +20,7 @@ from . import service
 from .models import Merchant, VoucherGroup
 from .service import VoucherError
 
-router = APIRouter(tags=["Vouchers (v3)"])
+router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(im_caller)])
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000"), decimal_places=4)]
 

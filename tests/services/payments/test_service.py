@@ -1,0 +1,41 @@
+"""Service basics: health, readiness, OpenAPI, idempotent seed, IM assertion enforcement, 404 shapes."""
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from .support import make_app
+
+
+def test_health_ready_openapi_and_docs(client):
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/register-beneficiary", "/update-beneficiary-details", "/identityAccountMapper/beneficiary",
+                 "/beneficiary/", "/beneficiary", "/prepayment-validation", "/prepayment-validation-response",
+                 "/bulk-payment", "/batchtransactions", "/api/v1/batch", "/api/v1/batch/detail",
+                 "/vouchers/voucher_preactivation", "/vouchers/voucher_activation", "/vouchers/voucher_redemption",
+                 "/vouchers/voucherstatuscheck/{voucherserialnumber}", "/vouchers", "/vouchers/{serialNumber}"):
+        assert path in paths, path
+    assert client.get("/docs").status_code == 200
+
+
+def test_seed_is_idempotent_across_restarts(db_fields, tmp_path):
+    for _ in range(2):
+        with TestClient(make_app(db_fields, tmp_path)) as client:
+            accounts = {a["accountCode"]: a for a in client.get("/ledger/accounts").json()}
+            assert accounts["FUND:USCT:USD"]["balance"] == 50000000
+            assert accounts["FUND:FOODVOUCH:USD"]["balance"] == 250000
+            assert len(client.get("/fsps").json()) == 3
+
+
+def test_calls_without_the_im_assertion_are_refused_when_required(db_fields, tmp_path):
+    with TestClient(make_app(db_fields, tmp_path, require_im_assertion=True)) as client:
+        response = client.post("/bulk-payment", json={})
+        assert response.status_code == 401 and response.json()["ResponseCode"] == "01"
+        assert client.get("/health").status_code == 200
+
+
+def test_unknown_paths_keep_the_envelope(client):
+    response = client.get("/api/v1/batch/nothing-here")
+    assert response.status_code == 404 and response.json()["responseCode"] == "01"
+    assert client.get("/ledger/accounts/NOPE").status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from services.common.app import create_service_app
 from services.consent import errors
@@ -59,6 +60,7 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         on_startup=start_worker,
         on_shutdown=stop_worker,
     )
+    app.add_exception_handler(IntegrityError, errors.conflict)
     app.state.signer = signer
     app.state.webhook_box = box
     app.state.webhook_worker = None

@@ -23,3 +23,11 @@ def bad_request(message: str, **extra: Any) -> APIError:
 
 def not_found(kind: str, object_id: str) -> APIError:
     return bad_request(f"{kind} {object_id!r} does not exist")
+
+
+async def conflict(request: Request, exc: Exception) -> Response:
+    """Two writers raced on one object (e.g. the same record created twice at once): the loser changed
+    nothing and may retry; the spec has no 409, so it is a 400."""
+    return JSONResponse({"error": "bad input parameter",
+                         "message": "a concurrent change to the same object won; nothing was changed, retry"},
+                        status_code=400)

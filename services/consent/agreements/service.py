@@ -52,8 +52,8 @@ def as_api(session: Session, agreement_id: str, data: dict[str, Any], signature_
     return out
 
 
-def get_live(session: Session, agreement_id: str) -> DataAgreement:
-    agreement = session.get(DataAgreement, agreement_id)
+def get_live(session: Session, agreement_id: str, *, for_update: bool = False) -> DataAgreement:
+    agreement = session.get(DataAgreement, agreement_id, with_for_update=for_update or None)
     if agreement is None or agreement.deleted:
         raise not_found("data agreement", agreement_id)
     return agreement
@@ -88,7 +88,7 @@ def create(session: Session, signer: signatures.Signer, data: DataAgreementIn, b
 
 
 def update(session: Session, signer: signatures.Signer, agreement_id: str, data: DataAgreementIn, by: str) -> tuple[dict, Revision]:
-    agreement = get_live(session, agreement_id)
+    agreement = get_live(session, agreement_id, for_update=True)
     _apply(session, agreement, data, previous_policy=(agreement.policy_id, agreement.policy_revision_id))
     session.flush()
     revision = _revise(session, signer, agreement, by)
@@ -97,7 +97,7 @@ def update(session: Session, signer: signatures.Signer, agreement_id: str, data:
 
 
 def delete(session: Session, signer: signatures.Signer, agreement_id: str, by: str) -> Revision:
-    agreement = get_live(session, agreement_id)
+    agreement = get_live(session, agreement_id, for_update=True)
     agreement.deleted = True
     agreement.active = False
     session.flush()

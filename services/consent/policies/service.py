@@ -32,8 +32,9 @@ def as_api(policy_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"id": policy_id, **{k: v for k, v in data.items() if k != "deleted"}}
 
 
-def get_live(session: Session, policy_id: str) -> Policy:
-    policy = session.get(Policy, policy_id)
+def get_live(session: Session, policy_id: str, *, for_update: bool = False) -> Policy:
+    """The policy unless deleted; `for_update` locks its row (PostgreSQL) so concurrent changes queue up."""
+    policy = session.get(Policy, policy_id, with_for_update=for_update or None)
     if policy is None or policy.deleted:
         raise not_found("policy", policy_id)
     return policy
@@ -60,7 +61,7 @@ def create(session: Session, data: PolicyIn, by: str, policy_id: str | None = No
 
 
 def update(session: Session, policy_id: str, data: PolicyIn, by: str) -> tuple[dict, Revision]:
-    policy = get_live(session, policy_id)
+    policy = get_live(session, policy_id, for_update=True)
     _apply(policy, data)
     session.flush()
     revision = revisions.append(session, revisions.POLICY, policy.id, serialize(policy), by_other=by)
@@ -71,7 +72,7 @@ def update(session: Session, policy_id: str, data: PolicyIn, by: str) -> tuple[d
 def delete(session: Session, policy_id: str, by: str) -> Revision:
     from services.consent.agreements.models import DataAgreement  # agreements depend on policies
 
-    policy = get_live(session, policy_id)
+    policy = get_live(session, policy_id, for_update=True)
     users = session.scalars(
         select(DataAgreement.id).where(
             DataAgreement.policy_id == policy_id, DataAgreement.active.is_(True), DataAgreement.deleted.is_(False)

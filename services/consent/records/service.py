@@ -56,8 +56,11 @@ def get(session: Session, record_id: str) -> ConsentRecord:
 
 
 def get_for_individual(session: Session, record_id: str, individual_ref: str | None) -> ConsentRecord:
+    """The record, locked for update (PostgreSQL), if it belongs to the individual."""
     individual = individuals.resolve(session, individual_ref)
-    record = get(session, record_id)
+    record = session.get(ConsentRecord, record_id, with_for_update=True)
+    if record is None:
+        raise not_found("consent record", record_id)
     if record.individual_id != individual.id:
         raise bad_request("this consent record belongs to another individual")
     return record

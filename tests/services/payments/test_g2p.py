@@ -290,3 +290,27 @@ def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, t
             assert call["headers"]["information-mediator-client"] == "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
             assert call["headers"]["information-mediator-client-secret"] == "s3cret"
             assert call["headers"].get("x-road-id")
+
+
+def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(client, app):
+    a, b = OPEN[0], OPEN[1]
+    client.post("/identityAccountMapper/beneficiary", headers={"X-Registering-Institution-ID": "OTHER-BB",
+                                                               "X-Callback-URL": "http://127.0.0.1:9/x"},
+                json={"RequestID": "v3reg0000011", "Beneficiaries": [
+                    {"payeeIdentity": a["uin"], "PaymentModality": a["modality"], "FinancialAddress": a["address"]},
+                    {"payeeIdentity": b["uin"], "PaymentModality": "02"}]})
+    headers = {k: v for k, v in V3_HEADERS.items() if k != "X-Registering-Institution-Id"}
+    response = client.post("/batchtransactions", params={"type": "raw"}, headers={
+        **headers, "X-CorrelationID": "corr-0002", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        json=[v3_tx("t1", a["uin"], 3), v3_tx("t2", b["uin"], 4)])
+    batch_id = response.json()["batchId"]
+    summary = wait_settled(client, batch_id)
+    assert (summary["completed"], summary["failed"]) == (1, 1)
+    details = {d["transactionId"]: d for d in all_details(client, batch_id)}
+    assert details["t1"]["payeeDfspId"] == a["fsp"]
+    assert "modality" in details["t2"]["errorInformation"]
+    # With an institution that never registered them, nobody is found.
+    scoped = client.post("/batchtransactions", params={"type": "raw"}, headers={
+        **V3_HEADERS, "X-CorrelationID": "corr-0003", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        json=[v3_tx("t3", a["uin"], 3)])
+    assert wait_settled(client, scoped.json()["batchId"])["failed"] == 1

@@ -62,8 +62,14 @@ def test_killed_mid_batch_resumes_without_double_payment(db_fields, tmp_path):
             "X-Callback-URL": "http://127.0.0.1:9/x"})
         assert response.status_code == 202
         batch_id = response.json()["batchId"]
+    finally:  # first death: right after the batch was accepted (before or while it is validated)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    proc, url = start(db_fields, tmp_path)
+    try:
         assert wait_until(lambda: summary(url, batch_id)["completed"] > 0, 30, 0.01)
-    finally:
+    finally:  # second death: in the middle of settlement
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
 

@@ -36,10 +36,11 @@ LIVE: dict[str, tuple[type, Callable[[Any], dict]]] = {
 def verify_all(session: Session) -> dict[str, Any]:
     breaks: list[dict[str, Any]] = []
     objects = revision_count = 0
+    signed = _signatures_by_revision(session)
     for (schema_name, object_id), chain in _chains(session):
         objects += 1
         revision_count += len(chain)
-        problem = _check_chain(session, schema_name, object_id, chain)
+        problem = _check_chain(session, schema_name, object_id, chain, signed)
         if problem is not None:
             revision, message = problem
             breaks.append({
@@ -53,7 +54,8 @@ def verify_all(session: Session) -> dict[str, Any]:
 
 def verify_object(session: Session, schema_name: str, object_id: str) -> dict[str, Any]:
     chain = revisions.history(session, schema_name, object_id)
-    problem = _check_chain(session, schema_name, object_id, chain) if chain else (None, "no revisions")
+    signed = _signatures_by_revision(session, [r.id for r in chain])
+    problem = _check_chain(session, schema_name, object_id, chain, signed) if chain else (None, "no revisions")
     return {
         "ok": problem is None, "revisionsChecked": len(chain),
         "breaks": [] if problem is None else [{
@@ -77,8 +79,19 @@ def _chains(session: Session) -> Iterator[tuple[tuple[str, str], list[Revision]]
         yield key, chain
 
 
-def _check_chain(session: Session, schema_name: str, object_id: str,
-                 chain: list[Revision]) -> tuple[Revision | None, str] | None:
+def _signatures_by_revision(session: Session, revision_ids: list[str] | None = None) -> dict[str, list[Signature]]:
+    """Every completed signature over a revision, in one query."""
+    query = select(Signature).where(Signature.object_type == "revision", Signature.signature != "")
+    if revision_ids is not None:
+        query = query.where(Signature.object_reference.in_(revision_ids))
+    out: dict[str, list[Signature]] = {}
+    for signature in session.scalars(query):
+        out.setdefault(signature.object_reference, []).append(signature)
+    return out
+
+
+def _check_chain(session: Session, schema_name: str, object_id: str, chain: list[Revision],
+                 signed: dict[str, list[Signature]]) -> tuple[Revision | None, str] | None:
     previous: Revision | None = None
     for expected_seq, revision in enumerate(chain, start=1):
         problem = _check_link(revision, previous, expected_seq)
@@ -91,9 +104,11 @@ def _check_chain(session: Session, schema_name: str, object_id: str,
     if problem:
         return chain[-1], problem
     for revision in chain:
-        problem = _check_signatures(session, revision)
-        if problem:
-            return revision, problem
+        for signature in signed.get(revision.id, []):
+            try:
+                signatures.verify_signature_row(signature, revision)
+            except signatures.InvalidSignature as exc:
+                return revision, f"signature {signature.id} does not verify: {exc}"
     return None
 
 
@@ -127,17 +142,6 @@ def _check_live(session: Session, schema_name: str, object_id: str, newest: Revi
         return "the object is gone but its revisions remain"
     if serialize(row) != revisions.object_data(newest):
         return "the stored object differs from its newest revision (edited outside the API)"
-    return None
-
-
-def _check_signatures(session: Session, revision: Revision) -> str | None:
-    for signature in session.scalars(select(Signature).where(Signature.object_reference == revision.id)):
-        if not signature.signature:
-            continue  # issued for signing, never signed
-        try:
-            signatures.verify_signature_row(signature, revision)
-        except signatures.InvalidSignature as exc:
-            return f"signature {signature.id} does not verify: {exc}"
     return None
 
 

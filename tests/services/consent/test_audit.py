@@ -95,3 +95,23 @@ def test_audit_reads_and_verification_log(client, individual):
     log = client.get("/audit/verifications/", params={"individualId": individual}).json()["verifications"]
     assert len(log) == 2 and all(e["consent"] is True and e["consentRecordId"] == record["id"] for e in log)
     assert log[0]["caller"] == "direct"
+
+
+def test_audit_reports_a_forged_stored_signature(client, individual, holder, settings):
+    draft = client.post("/service/individual/record/consent-record/draft/",
+                        params={"individualId": individual, "dataAgreementId": USCT}).json()
+    stored = client.post("/service/individual/record/consent-record/", json={
+        "consentRecord": draft["consentRecord"],
+        "signature": {**draft["signature"], "signature": holder.sign(draft["signature"]["verificationPayload"]),
+                      "verificationSignedBy": holder.public_jwk}}).json()
+    assert client.get("/audit/integrity/").json()["ok"] is True
+    other = type(holder)()
+    engine = _engine(settings)
+    with engine.begin() as conn:  # swap in another key's signature over the same snapshot
+        conn.execute(text("UPDATE consent_signature SET signature=:s WHERE id=:i"),
+                     {"s": other.sign(draft["signature"]["verificationPayload"]), "i": stored["signature"]["id"]})
+    engine.dispose()
+    report = client.get("/audit/integrity/").json()
+    assert report["ok"] is False
+    assert [b["objectId"] for b in report["breaks"]] == [stored["consentRecord"]["id"]]
+    assert "does not verify" in report["breaks"][0]["problem"]

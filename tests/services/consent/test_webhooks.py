@@ -104,3 +104,26 @@ def test_dead_target_gives_up_without_failing_requests(client):
                       timeout=10)
     delivery = client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]
     assert delivery["attempts"] == 4 and delivery["lastError"]
+
+
+def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from services.consent.app import create_app
+    from services.consent.settings import ConsentSettings
+
+    with Receiver() as receiver:
+        im_url = receiver.url.rsplit("/", 1)[0]
+        settings = ConsentSettings(**db_fields, data_dir=tmp_path, im_url=im_url, im_client_secret="im-secret",
+                                   webhook_retry_base_seconds=0.05, webhook_poll_seconds=0.05)
+        with TestClient(create_app(settings)) as client:
+            _hook(client, im_url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/consent",
+                  subscribedEvents=["consent.given"])
+            _hook(client, receiver.url, subscribedEvents=["consent.given"])
+            person = new_individual(client)
+            client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person})
+            assert wait_until(lambda: len(receiver.requests) >= 2, timeout=10)
+    im_calls = [r for r in receiver.requests if r["headers"].get("Information-Mediator-Client")]
+    assert len(im_calls) == 1
+    assert im_calls[0]["headers"]["Information-Mediator-Client"] == "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
+    assert im_calls[0]["headers"]["Information-Mediator-Client-Secret"] == "im-secret"

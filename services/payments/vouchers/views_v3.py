@@ -76,7 +76,7 @@ def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: AN
         return model.model_validate(body)
     except ValidationError as exc:
         details = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
-        request_id = body.get("requestID") or body.get("RequestID") or "" if isinstance(body, dict) else ""
+        request_id = (body.get("requestID") or body.get("RequestID") or "") if isinstance(body, dict) else ""
         raise fail(400, summarize(details), str(request_id)[:40]) from exc
 
 

@@ -127,13 +127,17 @@ def draft(session: Session, agreement_id: str, individual_ref: str | None, revis
     return record, signatures.unsigned_for(snapshot, object_reference=None, timestamp=now)
 
 
-def submit(session: Session, record_in: ConsentRecordIn, signature_in: SignatureIn,
+def submit(session: Session, signer: signatures.Signer, record_in: ConsentRecordIn, signature_in: SignatureIn,
            by: str) -> tuple[ConsentRecord, Revision, Signature]:
-    """Store a signed draft: the signature must be a valid JWS over exactly the draft's snapshot."""
+    """Store a signed draft: the signature must be a valid JWS over exactly the draft's snapshot (or, with
+    method `JWS-delegated`, the Consent BB signs it on the calling application's word)."""
     snapshot = _required(signature_in.verificationPayload, "signature.verificationPayload")
-    token = _required(signature_in.signature, "signature.signature")
-    signed_by = _required(signature_in.verificationSignedBy, "signature.verificationSignedBy")
-    _check_method(signature_in.verificationMethod)
+    delegated = _is_delegated(signature_in.verificationMethod)
+    if delegated:
+        token, signed_by = signer.sign(snapshot), signatures.canonical_json(signer.public_jwk())
+    else:
+        token = _required(signature_in.signature, "signature.signature")
+        signed_by = _required(signature_in.verificationSignedBy, "signature.verificationSignedBy")
     parsed = _parse_draft_snapshot(snapshot)
     data = parsed["objectData"]
     if signature_in.verificationPayloadHash and signature_in.verificationPayloadHash != revisions.sha256_hex(snapshot):
@@ -150,7 +154,10 @@ def submit(session: Session, record_in: ConsentRecordIn, signature_in: Signature
 
     existing = _existing(session, da_revision.id, individual.id)
     if existing is not None:
-        if existing.signature is not None and existing.signature.signature == token:
+        retried = existing.signature is not None and (
+            existing.signature.signature == token
+            or (delegated and existing.signature.verification_payload == snapshot))
+        if retried:
             return existing, head_revision(session, existing), existing.signature
         raise bad_request("a consent record for this individual and agreement revision exists; update it instead",
                           consentRecordId=existing.id)
@@ -166,7 +173,8 @@ def submit(session: Session, record_in: ConsentRecordIn, signature_in: Signature
         session, revisions.CONSENT_RECORD, record.id, snapshot, timestamp=timestamp,
         by_individual=parsed.get("authorizedByIndividual"), by_other=parsed.get("authorizedByOther"),
     )
-    signature = _signature_row(signature_in, token, signed_by, header, revision, without_reference=True)
+    signature = _signature_row(signature_in, token, signed_by, header, revision, without_reference=True,
+                               delegated_by=by if delegated else None)
     session.add(signature)
     session.flush()
     record.signature_id = signature.id
@@ -231,13 +239,21 @@ def create_signature(session: Session, record_id: str, individual_ref: str | Non
     return row
 
 
-def sign(session: Session, record_id: str, individual_ref: str | None, signature_in: SignatureIn) -> Signature:
-    """Attach the individual's JWS over the record's current revision; the record becomes `signed`."""
+def sign(session: Session, signer: signatures.Signer, record_id: str, individual_ref: str | None,
+         signature_in: SignatureIn, by: str) -> Signature:
+    """Attach the individual's JWS over the record's current revision (or, with method `JWS-delegated`,
+    the Consent BB's signature on the calling application's word); the record becomes `signed`."""
     record = get_for_individual(session, record_id, individual_ref)
-    token = _required(signature_in.signature, "signature.signature")
-    signed_by = _required(signature_in.verificationSignedBy, "signature.verificationSignedBy")
-    _check_method(signature_in.verificationMethod)
     revision = head_revision(session, record)
+    delegated = _is_delegated(signature_in.verificationMethod)
+    if delegated:
+        if record.signature is not None and record.signature.object_reference == revision.id:
+            return record.signature  # already signed: a retry
+        token = signer.sign(revision.serialized_snapshot)
+        signed_by = signatures.canonical_json(signer.public_jwk())
+    else:
+        token = _required(signature_in.signature, "signature.signature")
+        signed_by = _required(signature_in.verificationSignedBy, "signature.verificationSignedBy")
     if record.signature is not None and record.signature.signature == token:
         return record.signature  # a retry
     try:
@@ -250,13 +266,18 @@ def sign(session: Session, record_id: str, individual_ref: str | None, signature
         if row is None or row.object_reference != revision.id or row.signature:
             raise bad_request("signature.id is not an unsigned signature of this record's current revision")
     if row is None:
-        row = _signature_row(signature_in, token, signed_by, header, revision, without_reference=False)
+        row = _signature_row(signature_in, token, signed_by, header, revision, without_reference=False,
+                             delegated_by=by if delegated else None)
         session.add(row)
     else:
         row.signature = token
         row.verification_signed_by = signed_by
         row.verification_jws_header = json.dumps(header, sort_keys=True)
-        row.verification_signed_as = signature_in.verificationSignedAs or row.verification_signed_as
+        row.verification_method = signatures.DELEGATED if delegated else signatures.METHOD
+        row.verification_signed_as = "delegate" if delegated else (
+            signature_in.verificationSignedAs or row.verification_signed_as)
+        if delegated:
+            row.verification_artifact = _delegation_artifact(by, signature_in.verificationArtifact)
         row.timestamp = utcnow()
         row.payload = signatures.final_payload(signatures.to_api(row))
     session.flush()
@@ -353,8 +374,18 @@ def _required(value: str | None, name: str) -> str:
 
 
 def _check_method(method: str | None) -> None:
-    if method and method.upper() != signatures.METHOD:
-        raise bad_request(f"verificationMethod {method!r} is not supported; use 'JWS'")
+    if method and method.upper() not in (signatures.METHOD, signatures.DELEGATED.upper()):
+        raise bad_request(f"verificationMethod {method!r} is not supported; use 'JWS' or 'JWS-delegated'")
+
+
+def _is_delegated(method: str | None) -> bool:
+    _check_method(method)
+    return bool(method) and method.upper() == signatures.DELEGATED.upper()
+
+
+def _delegation_artifact(by: str, artifact: str | None) -> str:
+    """What the delegated signature rests on: who asked, and whatever evidence they passed along."""
+    return revisions.canonical_json({"requestedBy": by, "evidence": artifact})
 
 
 def _parse_draft_snapshot(snapshot: str) -> dict[str, Any]:
@@ -400,12 +431,15 @@ def _snapshot_time(value: Any) -> datetime:
 
 
 def _signature_row(signature_in: SignatureIn, token: str, signed_by: str, header: dict, revision: Revision,
-                   without_reference: bool) -> Signature:
+                   without_reference: bool, delegated_by: str | None = None) -> Signature:
+    delegated = delegated_by is not None
     row = Signature(
-        id=new_id(), signature=token, verification_method=signatures.METHOD,
+        id=new_id(), signature=token, verification_method=signatures.DELEGATED if delegated else signatures.METHOD,
         verification_payload=revision.serialized_snapshot, verification_payload_hash=revision.serialized_hash,
-        verification_artifact=signature_in.verificationArtifact, verification_signed_by=signed_by,
-        verification_signed_as=signature_in.verificationSignedAs or "individual",
+        verification_artifact=_delegation_artifact(delegated_by, signature_in.verificationArtifact) if delegated
+        else signature_in.verificationArtifact,
+        verification_signed_by=signed_by,
+        verification_signed_as="delegate" if delegated else (signature_in.verificationSignedAs or "individual"),
         verification_jws_header=json.dumps(header, sort_keys=True), timestamp=utcnow(),
         signed_without_object_reference=without_reference, object_type="revision", object_reference=revision.id,
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from services.common.app import db_session
-from services.consent.api import Page, caller, individual_header, page, wake_webhooks
+from services.consent.api import Page, caller, individual_header, page, signer, wake_webhooks
 from services.consent.records import service
 from services.consent.records.schemas import SignatureBody, SubmitBody, UpdateBody
 from services.consent.revisions import service as revisions
@@ -17,6 +17,7 @@ DB = Annotated[Session, Depends(db_session)]
 Caller = Annotated[str, Depends(caller)]
 Paging = Annotated[Page, Depends(page)]
 Individual = Annotated[str | None, Depends(individual_header)]
+Signer = Annotated[object, Depends(signer)]
 
 
 @router.post("/service/individual/record/data-agreement/{dataAgreementId}/",
@@ -55,9 +56,10 @@ def draft_record(session: DB, by: Caller, header: Individual, dataAgreementId: s
 
 
 @router.post("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordSignatureCreate")
-def submit_record(body: SubmitBody, session: DB, by: Caller) -> dict:
-    """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot."""
-    record, revision, signature = service.submit(session, body.consentRecord, body.signature, by)
+def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dict:
+    """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
+    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
+    record, revision, signature = service.submit(session, key, body.consentRecord, body.signature, by)
     return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision),
             "signature": signatures.to_api(signature)}
 
@@ -90,10 +92,11 @@ def create_signature(consentRecordId: str, body: SignatureBody, session: DB, hea
 
 @router.put("/service/individual/record/consent-record/{consentRecordId}/signature/",
             operation_id="serviceIndividualSignatureUpdate")
-def sign_record(consentRecordId: str, body: SignatureBody, session: DB, header: Individual,
+def sign_record(consentRecordId: str, body: SignatureBody, session: DB, header: Individual, by: Caller, key: Signer,
                 individualId: Annotated[str | None, Query()] = None) -> dict:
-    """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies."""
-    row = service.sign(session, consentRecordId, header or individualId, body.signature)
+    """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies.
+    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
+    row = service.sign(session, key, consentRecordId, header or individualId, body.signature, by)
     return {"signature": signatures.to_api(row)}
 
 

@@ -24,6 +24,8 @@ from services.consent.revisions.service import canonical_json, sha256_hex
 from services.consent.signatures.models import Signature
 
 METHOD = "JWS"
+# The Consent BB signs with its own key on the word of the calling application (recorded in the artifact).
+DELEGATED = "JWS-delegated"
 ALGORITHMS = ["ES256", "ES384", "EdDSA", "RS256", "PS256"]
 
 

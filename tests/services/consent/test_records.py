@@ -217,3 +217,29 @@ def test_right_to_be_forgotten_deletes_only_what_may_be_deleted(client, individu
     assert client.get(f"/audit/consent-record/{usct['consentRecord']['id']}/").status_code == 200
     assert client.get(f"/audit/consent-record/{others['consentRecord']['id']}/").status_code == 200
     assert client.get("/audit/integrity/").json()["ok"] is True  # no dangling history
+
+
+def test_delegated_signature_by_the_consent_bb_is_verifiable_with_its_jwks(client, individual):
+    from joserfc import jws
+    from joserfc.jwk import KeySet
+
+    body = draft(client, individual)
+    stored = client.post(RECORD, json={"consentRecord": body["consentRecord"], "signature": {
+        **body["signature"], "verificationMethod": "JWS-delegated", "verificationArtifact": "otp-session-42"}})
+    assert stored.status_code == 200, stored.text
+    signature, revision = stored.json()["signature"], stored.json()["revision"]
+    assert signature["verificationMethod"] == "JWS-delegated" and signature["verificationSignedAs"] == "delegate"
+    assert json.loads(signature["verificationArtifact"]) == {"requestedBy": "direct", "evidence": "otp-session-42"}
+    keys = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
+    assert jws.deserialize_compact(signature["signature"], keys).payload.decode() == revision["serializedSnapshot"]
+    assert verify(client, individual, requireSigned="true")["consent"] is True
+
+    record_id = stored.json()["consentRecord"]["id"]
+    client.put(f"{RECORD}{record_id}/", headers={HEADER: individual}, json={"consentRecord": {"optIn": False}})
+    resigned = client.put(f"{RECORD}{record_id}/signature/", headers={HEADER: individual},
+                          json={"signature": {"verificationMethod": "JWS-delegated"}})
+    assert resigned.status_code == 200, resigned.text
+    record = client.get(f"/service/verification/consent-record/{record_id}/").json()
+    assert record["consentRecord"]["state"] == "signed" and record["consentRecord"]["signature"] == resigned.json()["signature"]["id"]
+    assert resigned.json()["signature"]["objectReference"] == record["revision"]["id"]
+    assert client.get("/audit/integrity/").json()["ok"] is True

@@ -5,6 +5,7 @@ import json
 import sys
 
 import click
+from sqlalchemy import inspect
 
 from services.common.database import Database
 from services.consent.audit import service as audit
@@ -26,6 +27,9 @@ def audit_command(database_url: str | None, database_schema: str | None, data_di
     settings = ConsentSettings(**overrides)
     db = Database(*settings.resolved_database())
     try:
+        if not inspect(db.engine).has_table("consent_revision"):
+            click.echo("no Consent database there (start the service once, or pass --database-url)", err=True)
+            sys.exit(2)
         with db.session() as session:
             report = audit.verify_all(session)
     finally:

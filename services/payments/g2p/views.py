@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.app import db_session, im_caller
+from services.common.errors import summarize
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body
 from ..outbox.service import enqueue
@@ -74,9 +77,33 @@ def bulk_payment_v1(
     return answer
 
 
-@router.post("/batchtransactions", status_code=202, summary="Hand over a batch of credit instructions (v3)")
-def batch_transactions(
-    body: list[V3Transaction], request: Request, session: Session = Depends(db_session),
+V3_BATCH = TypeAdapter(list[V3Transaction])
+
+
+def _inline_schema(model: type) -> dict:
+    """The model's JSON schema with its `$defs` inlined (for a hand-declared OpenAPI request body)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node):  # noqa: ANN001, ANN202
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
+@router.post(
+    "/batchtransactions", status_code=202, summary="Hand over a batch of credit instructions (v3)",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "array", "items": _inline_schema(V3Transaction)}}}}},
+)
+async def batch_transactions(
+    request: Request,
     type: str = Query(pattern="^raw$"),  # noqa: A002 - the spec's parameter name
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="Platform-TenantId", min_length=1, max_length=20),
@@ -84,15 +111,27 @@ def batch_transactions(
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
 ) -> JSONResponse:
+    # Validated straight from the bytes (no intermediate dicts): a 100 000-transaction body stays affordable.
+    try:
+        body = V3_BATCH.validate_json(await request.body())
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
+        raise fail_v3(400, summarize(details[:5]), correlation_id) from exc
     if not body:
         raise fail_v3(400, "the batch has no transactions", correlation_id)
+    instructions = [service.v3_instruction(t) for t in body]
+    del body
+
+    def store() -> dict:
+        with request.app.state.db.session() as session:
+            return service.submit(session, api="v3", request_id=correlation_id, source=institution or "",
+                                  instructions=instructions, ack={"batchId": "{batchId}"}, program_id=program_id,
+                                  tenant=tenant, callback_url=callback_url)[1]
+
     try:
-        _, answer = service.submit(session, api="v3", request_id=correlation_id, source=institution or "",
-                                   instructions=[service.v3_instruction(t) for t in body], ack={"batchId": "{batchId}"},
-                                   program_id=program_id, tenant=tenant, callback_url=callback_url)
+        answer = await run_in_threadpool(store)
     except BatchRejected as exc:
         raise fail_v3(400, str(exc), correlation_id) from exc
-    session.commit()
     _wake(request)
     return JSONResponse(answer, status_code=202)
 

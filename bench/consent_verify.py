@@ -146,8 +146,9 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
                              capture_output=True, text=True, check=True).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        p50 = re.search(r"50%\s+(\S+)", out).group(1)
-        p99 = re.search(r"99%\s+(\S+)", out).group(1)
+        latency = out.split("Latency Distribution", 1)[-1]
+        p50 = re.search(r"\s50%\s+(\S+)", latency).group(1)
+        p99 = re.search(r"\s99%\s+(\S+)", latency).group(1)
         print(f"{name:>10}: {rps * per_request:8.0f} checks/s  {rps:7.0f} req/s  p50 {p50:>8}  p99 {p99:>8}  "
               f"(wrk, {connections} connections{', ' + errors.group(1) + ' errors' if errors else ''})")
 
@@ -168,7 +169,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--bulk", type=int, default=100)
     parser.add_argument("--python-client", action="store_true", help="use httpx even when wrk is installed")
-    parser.add_argument("--database-url", default=None, help="e.g. postgresql+psycopg://postgres@127.0.0.1/bench")
+    parser.add_argument("--database-url", default=None,
+                        help="an EMPTY database, e.g. postgresql+psycopg://postgres@127.0.0.1/consent_bench")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:

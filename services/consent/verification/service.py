@@ -33,13 +33,11 @@ def verify(connection: Connection, agreement_id: str, refs: list[str], caller: s
         raise bad_request("at least one individualId is required")
     if len(refs) > MAX_INDIVIDUALS:
         raise bad_request(f"at most {MAX_INDIVIDUALS} individuals per request")
-    deleted = _agreement_deleted(connection, agreement_id)
-    if deleted is None:
-        raise not_found("data agreement", agreement_id)
     if revision_id and not _is_agreement_revision(connection, agreement_id, revision_id):
         raise not_found("revision of this data agreement", revision_id)
-
-    resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
+    deleted, resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
+    if deleted is None:
+        raise not_found("data agreement", agreement_id)
     answers = []
     for ref in refs:
         record = latest.get(resolved.get(ref, ""))
@@ -104,35 +102,35 @@ def _is_agreement_revision(connection: Connection, agreement_id: str, revision_i
     ).first() is not None
 
 
-def _agreement_deleted(connection: Connection, agreement_id: str) -> bool | None:
-    p = _placeholder(connection)
-    row = connection.exec_driver_sql(f"SELECT deleted FROM consent_data_agreement WHERE id = {p}", (agreement_id,)).first()
-    return None if row is None else bool(row[0])
-
-
 def _lookup(connection: Connection, agreement_id: str, refs: list[str],
-            revision_id: str | None) -> tuple[dict[str, str], dict[str, dict]]:
-    """One statement for the hot path: resolve every reference (id or externalId) and fetch each individual's
-    records for the agreement, newest first. Returns (reference -> individual id, individual id -> latest
-    record in API shape). An externalId shared by several individuals resolves to none of them."""
+            revision_id: str | None) -> tuple[bool | None, dict[str, str], dict[str, dict]]:
+    """One statement (one round trip) for the hot path: the agreement's `deleted` flag, every reference
+    (id or externalId) resolved, and each individual's records for the agreement, newest first.
+    Returns (deleted, or None if the agreement does not exist; reference -> individual id;
+    individual id -> latest record in API shape). An externalId shared by several individuals resolves
+    to none of them."""
     p = _placeholder(connection)
     marks = ", ".join([p] * len(refs))
     revision_filter = f" AND r.data_agreement_revision_id = {p}" if revision_id else ""
     sql = (
-        "SELECT i.id, i.external_id, r.id, r.data_agreement_revision_id, r.data_agreement_revision_hash, "
-        "r.opt_in, r.state, r.signature_id "
-        "FROM consent_individual i LEFT JOIN consent_record r "
-        f"ON r.individual_id = i.id AND r.data_agreement_id = {p}{revision_filter} "
-        f"WHERE i.id IN ({marks}) OR i.external_id IN ({marks}) "
+        "SELECT a.deleted, i.id, i.external_id, r.id, r.data_agreement_revision_id, "
+        "r.data_agreement_revision_hash, r.opt_in, r.state, r.signature_id "
+        "FROM consent_data_agreement a "
+        f"LEFT JOIN consent_individual i ON (i.id IN ({marks}) OR i.external_id IN ({marks})) "
+        f"LEFT JOIN consent_record r ON r.individual_id = i.id AND r.data_agreement_id = a.id{revision_filter} "
+        f"WHERE a.id = {p} "
         "ORDER BY r.created_at DESC, r.id DESC"
     )
-    params = (agreement_id, *((revision_id,) if revision_id else ()), *refs, *refs)
+    params = (*refs, *refs, *((revision_id,) if revision_id else ()), agreement_id)
+    deleted: bool | None = None
     by_external: dict[str, str | None] = {}
     ids: set[str] = set()
     latest: dict[str, dict] = {}
-    for individual_id, external_id, record_id, revision, revision_hash, opt_in, state, signature_id in (
-        connection.exec_driver_sql(sql, params)
-    ):
+    for (agreement_deleted, individual_id, external_id, record_id, revision, revision_hash, opt_in, state,
+         signature_id) in connection.exec_driver_sql(sql, params):
+        deleted = bool(agreement_deleted)
+        if individual_id is None:
+            continue
         if individual_id not in ids:
             ids.add(individual_id)
             if external_id is not None:
@@ -148,7 +146,7 @@ def _lookup(connection: Connection, agreement_id: str, refs: list[str],
         found = ref if ref in ids else by_external.get(ref)
         if found:
             resolved[ref] = found
-    return resolved, latest
+    return deleted, resolved, latest
 
 
 def direct_sink(connection: Connection | Session) -> LogSink:

@@ -235,3 +235,24 @@ def test_v3_voucher_errors(client):
     assert client.get("/vouchers/12345").status_code == 400
     assert client.get("/voucher-groups").json()[0]["groupCode"] == "AGR"
     assert {m["agentID"] for m in client.get("/merchants").json()} >= {"MRC0000001", "MRC0000002"}
+
+
+def test_expired_voucher_is_459_and_cannot_be_redeemed(client, app):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    voucher = preactivate(client).json()
+    serial = voucher["voucher_serial_number"]
+    client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": serial, "Gov_Stack_BB": BB})
+    with app.state.db.session() as session:  # let the voucher's validity run out (test set-up)
+        session.execute(update(Voucher).where(Voucher.serial_number == serial)
+                        .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    response = client.get(f"/vouchers/voucherstatuscheck/{serial}")
+    assert response.status_code == 459 and response.json() == {"message": "voucher has expired"}
+    redeem = client.post("/vouchers/voucher_redemption", json={
+        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+    assert redeem.status_code == 461
+    assert client.get(f"/vouchers/{serial}", params={"fields": "status"}).json()["status"] == 6
+    with app.state.db.session() as session:
+        assert balance(session, "MERCHANT:MRC0000001:USD") == 0

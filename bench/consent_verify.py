@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--individuals", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--bulk", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1, as deployed)")
     parser.add_argument("--python-client", action="store_true", help="use httpx even when wrk is installed")
     parser.add_argument("--database-url", default=None,
                         help="an EMPTY database, e.g. postgresql+psycopg://postgres@127.0.0.1/consent_bench")
@@ -185,7 +186,7 @@ def main() -> None:
         print(f"seeded {len(ids)} individuals with consent records in {time.perf_counter() - t0:.1f} s")
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "services.consent.app:create_app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(args.workers)],
             cwd=ROOT, env=env,
         )
         try:

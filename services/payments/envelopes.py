@@ -6,9 +6,10 @@ still echo the request id the client sent.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from fastapi import Request
+from fastapi import Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.common.errors import APIError
@@ -106,3 +107,14 @@ def fail_v1(status: int, description: str, request_id: str) -> APIError:
 
 def fail_v3(status: int, description: str, request_id: str) -> APIError:
     return APIError(status, v3_body(FAILURE, description, request_id))
+
+
+_ABSOLUTE_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
+
+
+def valid_callback_url(
+    x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", include_in_schema=False),
+) -> None:
+    """Router dependency: a callback URL we could never call is refused up front, in the path's error shape."""
+    if x_callback_url is not None and not _ABSOLUTE_HTTP_URL.match(x_callback_url):
+        raise HTTPException(400, "X-Callback-URL must be an absolute http(s) URL")

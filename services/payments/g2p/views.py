@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 from services.common.app import db_session, im_caller
 from services.common.errors import summarize
 
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body
+from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
 from ..outbox.service import enqueue
 from . import prevalidation, service
 from .models import Batch
 from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transaction
 from .service import STATUS_FILTER, BatchRejected, NewInstruction
 
-router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(im_caller)])
+router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
 
 
 def _wake(request: Request) -> None:

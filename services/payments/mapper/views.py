@@ -6,12 +6,12 @@ from sqlalchemy.orm import Session
 
 from services.common.app import db_session, im_caller
 
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body
+from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from . import service
 from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest
 from .service import Entry
 
-router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller)])
+router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
 
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 

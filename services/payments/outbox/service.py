@@ -117,7 +117,7 @@ class CallbackSender:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded as this attempt's error
             error = f"{type(exc).__name__}: {exc}"[:500]
         self.record(message, status, error)
 

@@ -14,11 +14,15 @@ from services.common.app import db_session, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain
+from ..envelopes import valid_callback_url
 from ..seed import load_seed
 from . import service
 from .service import VoucherError
 
-router = APIRouter(prefix="/vouchers", tags=["Vouchers (API 1.0)"], dependencies=[Depends(im_caller)])
+router = APIRouter(
+    prefix="/vouchers", tags=["Vouchers (API 1.0)"],
+    dependencies=[Depends(im_caller), Depends(valid_callback_url)],
+)
 
 AMOUNT = re.compile(r"^([0]|([1-9][0-9]{0,17}))([.][0-9]{0,3}[0-9])?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -14,13 +14,13 @@ from services.common.app import db_session, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain, utcnow
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body
+from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from ..outbox.service import enqueue
 from . import service
 from .models import Merchant, VoucherGroup
 from .service import VoucherError
 
-router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(im_caller)])
+router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000"), decimal_places=4)]
 

@@ -39,3 +39,15 @@ def test_unknown_paths_keep_the_envelope(client):
     response = client.get("/api/v1/batch/nothing-here")
     assert response.status_code == 404 and response.json()["responseCode"] == "01"
     assert client.get("/ledger/accounts/NOPE").status_code == 404
+
+
+def test_unusable_callback_urls_are_refused_in_each_shape(client):
+    bad = {"X-Callback-URL": "not a url"}
+    v1 = client.post("/register-beneficiary", headers=bad, json={
+        "RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [{"PayeeFunctionalID": "1"}]})
+    assert v1.status_code == 400 and v1.json()["ResponseCode"] == "01" and v1.json()["RequestID"] == "reg000000001"
+    v3 = client.post("/batchtransactions", params={"type": "raw"}, headers={
+        **bad, "X-CorrelationID": "c1", "Platform-TenantId": "t"}, json=[])
+    assert v3.status_code == 400 and v3.json()["responseCode"] == "01"
+    voucher = client.post("/vouchers/voucher_preactivation", headers={"X-Callback-URL": "ftp://x"}, json={})
+    assert voucher.status_code == 400 and "message" in voucher.json()

@@ -2,9 +2,9 @@
 
 Valid consent = the individual's latest record for the agreement (for the given agreement revision when one
 is asked for) says `optIn: true`, the agreement is not deleted, and, if the caller requires it, the record's
-current revision is signed. Whatever the number of individuals: one query for the agreement, one resolving
-the individuals, one fetching the records (index on agreement, individual, time); the checks are handed to
-the verification log writer, which bulk-inserts them.
+current revision is signed. Whatever the number of individuals, one SQL statement (plain DBAPI, no ORM on
+this hot path) reads the agreement, resolves the individuals and fetches their records (index on agreement,
+individual, time); the checks are handed to the verification log writer, which bulk-inserts them.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from services.consent.agreements.models import DataAgreement
 from services.consent.db import iso, utcnow
 from services.consent.errors import bad_request, not_found
 from services.consent.records.models import SIGNED, ConsentRecord

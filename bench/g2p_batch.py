@@ -117,7 +117,8 @@ def main() -> None:
             t = time.perf_counter()
             registered = [n for n in range(args.count) if n % args.unknown_every]
             register_payees(client, url, args.count)
-            print(f"mapper: {args.count} payees registered in {time.perf_counter() - t:.1f} s")
+            print(f"mapper: {args.count} payees registered in {time.perf_counter() - t:.1f} s "
+                  f"(service peak RSS so far {peak_rss_mb(proc.pid):.0f} MB)")
 
             batch = [{"requestId": f"I{n:012d}", "creditParty": [{"key": "functionalId", "value": payee(
                 n if n % args.unknown_every else args.count + n)}], "debitParty": [{"key": "programme", "value": "USCT"}],

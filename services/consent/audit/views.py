@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from services.common.app import db_session
@@ -52,6 +53,29 @@ def data_agreement(dataAgreementId: str, session: DB) -> dict:
         "revisions": [revisions.to_api(r) for r in history],
         "integrity": service.verify_object(session, revisions.DATA_AGREEMENT, dataAgreementId),
     }
+
+
+@router.get("/audit/revisions/", operation_id="auditRevisionList")
+def revision_search(
+    session: DB, paging: Paging,
+    schemaName: Annotated[Literal["Policy", "DataAgreement", "ConsentRecord"] | None, Query()] = None,
+    objectId: str | None = None,
+    authorizedBy: Annotated[str | None, Query(description="authorizedByOther or authorizedByIndividual")] = None,
+    since: Annotated[datetime | None, Query(description="UTC ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="UTC ISO 8601, exclusive")] = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> dict:
+    """Extension: every object's revision history, filtered and sorted by time (spec 6.3)."""
+    rows = revisions.search(session, paging.offset, paging.limit, schema_name=schemaName, object_id=objectId,
+                            authorized_by=authorizedBy, since=_utc(since), until=_utc(until),
+                            newest_first=order == "desc")
+    return {"revisions": [revisions.to_api(r) for r in rows]}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @router.get("/audit/integrity/", operation_id="auditIntegrityVerify")

@@ -82,6 +82,26 @@ def history(session: Session, schema_name: str, object_id: str, offset: int = 0,
     return list(session.scalars(query))
 
 
+def search(session: Session, offset: int, limit: int, *, schema_name: str | None = None,
+           object_id: str | None = None, authorized_by: str | None = None, since: datetime | None = None,
+           until: datetime | None = None, newest_first: bool = False) -> list[Revision]:
+    """Revision histories filtered and sorted for auditors (spec 6.3)."""
+    query = select(Revision)
+    if schema_name:
+        query = query.where(Revision.schema_name == schema_name)
+    if object_id:
+        query = query.where(Revision.object_id == object_id)
+    if authorized_by:
+        query = query.where((Revision.authorized_by_other == authorized_by)
+                            | (Revision.authorized_by_individual == authorized_by))
+    if since:
+        query = query.where(Revision.timestamp >= since)
+    if until:
+        query = query.where(Revision.timestamp < until)
+    order = (Revision.timestamp.desc(), Revision.seq.desc()) if newest_first else (Revision.timestamp, Revision.seq)
+    return list(session.scalars(query.order_by(*order, Revision.id).offset(offset).limit(limit)))
+
+
 def append(
     session: Session,
     schema_name: str,

@@ -115,3 +115,18 @@ def test_audit_reports_a_forged_stored_signature(client, individual, holder, set
     assert report["ok"] is False
     assert [b["objectId"] for b in report["breaks"]] == [stored["consentRecord"]["id"]]
     assert "does not verify" in report["breaks"][0]["problem"]
+
+
+def test_revision_histories_can_be_filtered_and_sorted(client, individual):
+    before = client.get("/audit/revisions/", params={"order": "desc", "limit": 1}).json()["revisions"][0]["timestamp"]
+    policy_id = client.post("/config/policy/", json={"policy": POLICY}).json()["policy"]["id"]
+    client.put(f"/config/policy/{policy_id}/", json={"policy": {**POLICY, "version": "2"}})
+    client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": individual})
+    mine = client.get("/audit/revisions/", params={"schemaName": "Policy", "objectId": policy_id}).json()["revisions"]
+    assert [json.loads(r["serializedSnapshot"])["objectData"]["version"] for r in mine] == ["1", "2"]
+    newest = client.get("/audit/revisions/", params={"order": "desc", "since": before.replace("Z", "+00:00")}).json()
+    assert [r["schemaName"] for r in newest["revisions"]][:3] == ["ConsentRecord", "Policy", "Policy"]
+    by_individual = client.get("/audit/revisions/", params={"authorizedBy": individual}).json()["revisions"]
+    assert [r["schemaName"] for r in by_individual] == ["ConsentRecord"]
+    assert_400(client.get("/audit/revisions/", params={"schemaName": "Webhook"}))
+    assert_400(client.get("/audit/revisions/", params={"since": "yesterday"}))

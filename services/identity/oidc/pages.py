@@ -103,11 +103,16 @@ def login_page(request: Request, client, transaction: AuthTransaction, xsrf: str
                 xsrf=xsrf, factors=service.allowed_factors(transaction), labels=CLAIM_LABELS, **extra)
 
 
-async def _form(request: Request) -> dict:
+async def form_data(request: Request) -> dict:
+    """The posted form, read on the event loop so that the (sync) route itself runs in the threadpool.
+
+    Repeated fields (the consent checkboxes) are lists under their name.
+    """
     try:
-        return dict(await request.form())
-    except Exception:  # noqa: BLE001
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - an unreadable form is an empty one; the checks below refuse it
         return {}
+    return {key: (form.getlist(key) if key == "claims" else form.get(key)) for key in form.keys()}
 
 
 def _checked_transaction(request: Request, session: Session, form: dict):
@@ -126,8 +131,7 @@ def _lockout(transaction: AuthTransaction) -> RedirectResponse:
 
 
 @router.post("/authorize/send-otp", include_in_schema=False)
-async def send_otp(request: Request, session: Session = DB) -> Response:
-    form = await _form(request)
+def send_otp(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -143,8 +147,7 @@ async def send_otp(request: Request, session: Session = DB) -> Response:
 
 
 @router.post("/authorize/authenticate", include_in_schema=False)
-async def authenticate(request: Request, session: Session = DB) -> Response:
-    form = await _form(request)
+def authenticate(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -165,8 +168,7 @@ async def authenticate(request: Request, session: Session = DB) -> Response:
 
 
 @router.post("/authorize/consent", include_in_schema=False)
-async def consent(request: Request, session: Session = DB) -> Response:
-    form = await _form(request)
+def consent(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -176,8 +178,7 @@ async def consent(request: Request, session: Session = DB) -> Response:
         transaction.status = "failed"
         return error_redirect(transaction.redirect_uri, "consent_rejected", "the resident declined",
                               transaction.state)
-    raw = await request.form()
-    accepted = [c for c in raw.getlist("claims")] + list(transaction.essential_claims)
+    accepted = list(form.get("claims") or []) + list(transaction.essential_claims)
     try:
         service.give_consent(transaction, list(dict.fromkeys(accepted)))
     except service.AuthFailed as exc:

@@ -8,12 +8,12 @@ import json
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,8 +65,29 @@ def _unverified_issuer(assertion: str) -> str | None:
     return payload.get("iss") if isinstance(payload, dict) else None
 
 
+class ClientKeys:
+    """Imported client signing keys, reused while the registered JWK is unchanged."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[str, RSAKey]] = {}
+
+    def key(self, client: OidcClient) -> RSAKey:
+        fingerprint = json.dumps(client.public_key, sort_keys=True)
+        cached = self._keys.get(client.client_id)
+        if cached is None or cached[0] != fingerprint:
+            cached = (fingerprint, RSAKey.import_key(client.public_key))
+            self._keys[client.client_id] = cached
+        return cached[1]
+
+
+CLIENT_KEYS = ClientKeys()
+
+
 def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> OidcClient:
-    """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays."""
+    """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays.
+
+    A valid assertion's `jti` is committed at once: it stays spent even if the code is then refused.
+    """
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise TokenError("invalid_assertion_type", f"client_assertion_type must be {ASSERTION_TYPE}")
     assertion = _required(form, "client_assertion")
@@ -79,7 +100,7 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
     if client is None or client.status != "active":
         raise TokenError("invalid_assertion", "unknown or inactive client")
     try:
-        token = jwt.decode(assertion, RSAKey.import_key(client.public_key), algorithms=["RS256"])
+        token = jwt.decode(assertion, CLIENT_KEYS.key(client), algorithms=["RS256"])
     except (JoseError, ValueError):
         raise TokenError("invalid_assertion", "client assertion signature or format invalid") from None
     claims = token.claims
@@ -97,54 +118,70 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
         raise TokenError("invalid_assertion", "client assertion iat missing, in the future or too old")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
         raise TokenError("invalid_assertion", "client assertion jti is required")
-    _remember_jti(session, client_id, jti, exp)
+    _spend_jti(session, client_id, jti, exp)
     return client
 
 
-def _remember_jti(session: Session, client_id: str, jti: str, exp: float) -> None:
-    if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
-        session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < utcnow() - timedelta(minutes=5)))
-    if session.get(UsedAssertion, (client_id, jti)) is not None:
-        raise TokenError("invalid_assertion", "client assertion jti already used")
+def _spend_jti(session: Session, client_id: str, jti: str, exp: float) -> None:
+    """Record the jti (the first write of the session, so a duplicate simply rolls back) and commit."""
     try:
-        with session.begin_nested():
-            session.add(UsedAssertion(client_id=client_id, jti=jti,
-                                      expires_at=utcnow() + timedelta(seconds=max(exp - utcnow().timestamp(), 0))))
+        if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
+            session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < utcnow() - timedelta(minutes=5)))
+        session.execute(insert(UsedAssertion).values(
+            client_id=client_id, jti=jti, expires_at=datetime.fromtimestamp(exp, UTC)))
+        session.commit()
     except IntegrityError:
+        session.rollback()
         raise TokenError("invalid_assertion", "client assertion jti already used") from None
 
 
-def redeem_code(session: Session, secrets_: Secrets, client: OidcClient, form: dict) -> AuthTransaction:
-    """The transaction behind a single-use code bound to this client and redirect URI."""
+@dataclass
+class Redeemed:
+    transaction_id: str
+    uin: str
+    acr: str
+    auth_time: datetime
+    nonce: str | None
+    scopes: list
+    access_token_id: str
+
+
+def redeem_code(session: Session, secrets_: Secrets, client: OidcClient, form: dict) -> Redeemed:
+    """Spend a single-use code bound to this client and redirect URI (one atomic UPDATE)."""
     if form.get("grant_type") != "authorization_code":
         raise TokenError("invalid_request", "grant_type must be authorization_code")
     code = _required(form, "code")
     redirect_uri = _required(form, "redirect_uri")
-    code_hash = secrets_.keyed_hash("code", code)
-    transaction = session.scalar(select(AuthTransaction).where(AuthTransaction.code_hash == code_hash))
-    if transaction is None or transaction.client_id != client.client_id:
+    T = AuthTransaction
+    row = session.execute(
+        select(T.id, T.client_id, T.redirect_uri, T.code_used, T.code_expires_at, T.code_challenge, T.acr,
+               T.auth_time, T.nonce, T.scopes, T.permitted_scopes, Identity.uin)
+        .join(Identity, Identity.id == T.identity_id)
+        .where(T.code_hash == secrets_.keyed_hash("code", code))
+    ).first()
+    if row is None or row.client_id != client.client_id:
         raise TokenError("invalid_transaction", "unknown authorization code")
-    if transaction.code_used:
+    if row.code_used:
         # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
-        transaction.tokens_revoked = True
+        session.execute(update(T).where(T.id == row.id).values(tokens_revoked=True))
         session.commit()
         raise TokenError("invalid_transaction", "authorization code already used")
-    if aware(transaction.code_expires_at) <= utcnow():
+    if aware(row.code_expires_at) <= utcnow():
         raise TokenError("invalid_transaction", "authorization code expired")
-    if not hmac.compare_digest(redirect_uri, transaction.redirect_uri):
+    if not hmac.compare_digest(redirect_uri, row.redirect_uri):
         raise TokenError("invalid_redirect_uri", "redirect_uri differs from the one of the authorize request")
-    if transaction.code_challenge:
+    if row.code_challenge:
         verifier = form.get("code_verifier")
-        if not isinstance(verifier, str) or not hmac.compare_digest(pkce_s256(verifier), transaction.code_challenge):
+        if not isinstance(verifier, str) or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
             raise TokenError("invalid_request", "PKCE code_verifier does not match the code_challenge")
+    token_id = secrets.token_urlsafe(18)
     consumed = session.execute(
-        update(AuthTransaction)
-        .where(AuthTransaction.id == transaction.id, AuthTransaction.code_used.is_(False))
-        .values(code_used=True)
+        update(T).where(T.id == row.id, T.code_used.is_(False)).values(code_used=True, access_token_id=token_id)
     )
     if consumed.rowcount != 1:
         raise TokenError("invalid_transaction", "authorization code already used")
-    return transaction
+    return Redeemed(row.id, row.uin, row.acr, aware(row.auth_time), row.nonce,
+                    row.permitted_scopes or row.scopes, token_id)
 
 
 def _half_hash(value: str) -> str:
@@ -153,26 +190,23 @@ def _half_hash(value: str) -> str:
 
 
 def issue_tokens(
-    session: Session, settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints,
-    client: OidcClient, transaction: AuthTransaction,
+    settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, client: OidcClient,
+    redeemed: Redeemed,
 ) -> dict:
-    identity = session.get(Identity, transaction.identity_id)
-    sub = secrets_.psut(identity.uin, client.client_id)
+    sub = secrets_.psut(redeemed.uin, client.client_id)
     now = int(utcnow().timestamp())
-    token_id = secrets.token_urlsafe(18)
-    transaction.access_token_id = token_id
     access_token = keyring.sign({
         "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "client_id": client.client_id,
-        "scope": " ".join(transaction.permitted_scopes or transaction.scopes), "iat": now,
-        "exp": now + settings.access_token_ttl_seconds, "jti": token_id,
+        "scope": " ".join(redeemed.scopes), "iat": now, "exp": now + settings.access_token_ttl_seconds,
+        "jti": redeemed.access_token_id,
     }, typ="at+jwt")
     id_claims = {
         "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "iat": now,
-        "exp": now + settings.id_token_ttl_seconds, "auth_time": int(aware(transaction.auth_time).timestamp()),
-        "acr": transaction.acr, "at_hash": _half_hash(access_token),
+        "exp": now + settings.id_token_ttl_seconds, "auth_time": int(redeemed.auth_time.timestamp()),
+        "acr": redeemed.acr, "at_hash": _half_hash(access_token),
     }
-    if transaction.nonce:
-        id_claims["nonce"] = transaction.nonce
+    if redeemed.nonce:
+        id_claims["nonce"] = redeemed.nonce
     return {
         "id_token": keyring.sign(id_claims),
         "access_token": access_token,

@@ -60,9 +60,9 @@ def _exchange(app, form: dict) -> dict:  # noqa: ANN001
     ends = tokens.Endpoints(settings.base_url.rstrip("/"))
     with app.state.db.session() as session:
         client = tokens.authenticate_client(session, settings, ends, form)
-        session.commit()  # the jti stays used even if the code is then refused
-        transaction = tokens.redeem_code(session, secrets_, client, form)
-        return tokens.issue_tokens(session, settings, secrets_, keyring, ends, client, transaction)
+        redeemed = tokens.redeem_code(session, secrets_, client, form)
+    # signed after the commit: the database transaction is not held open during the RSA work
+    return tokens.issue_tokens(settings, secrets_, keyring, ends, client, redeemed)
 
 
 @router.post("/oauth/token", summary="Token Endpoint")

@@ -1,0 +1,173 @@
+"""Benchmark of the Identity token endpoint (DESIGN §8: >= 500 req/s) and of the full login flow.
+
+    python bench/identity_token.py [--codes 2000] [--concurrency 32] [--workers 2]
+
+Starts the Identity service with uvicorn on a free port (a subprocess, `--workers` processes, SQLite in a
+temporary directory unless BENCH_DATABASE_URL is set), registers an OIDC client, then:
+
+1. logs residents in through the real browser flow (authorize page, send OTP, authenticate, consent) at
+   the given concurrency: that is the *login flow rate*, and each login leaves an authorization code;
+2. exchanges every code at /oauth/token with a fresh private_key_jwt assertion (signed beforehand, so the
+   benchmark's own RSA signing does not compete with the server during the measurement): that is the
+   *token rate*. Every answer is checked to carry an id_token; failures are counted and reported.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "bench-admin-token"
+REDIRECT = "https://bench.example/callback"
+VIDS = ["9038952310", "2405176278"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int, data_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "IDENTITY_DATA_DIR": str(data_dir), "IDENTITY_PORT": str(port),
+           "IDENTITY_ADMIN_TOKEN": ADMIN, "IDENTITY_LOG_LEVEL": "WARNING"}
+    env["IDENTITY_DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{data_dir / 'identity.db'}")
+    # Migrate, seed and create the signing key once, so that the workers start on a ready database.
+    subprocess.run([sys.executable, "-c", (
+        "from fastapi.testclient import TestClient\n"
+        "from services.identity.app import create_app\n"
+        "with TestClient(create_app()) as c: assert c.get('/health').status_code == 200\n")],
+        cwd=ROOT, env=env, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "services.identity.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("identity service did not start")
+
+
+def hidden(html: str, name: str) -> str:
+    return unescape(re.search(rf'name="{name}" value="([^"]*)"', html).group(1))
+
+
+async def login(base: str, client_id: str, index: int) -> str:
+    """One resident login through the HTML pages; returns the authorization code."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as browser:
+        vid = VIDS[index % len(VIDS)]
+        page = (await browser.get("/authorize", params={
+            "client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid profile",
+            "state": f"s{index}", "nonce": uuid.uuid4().hex, "acr_values": "idbb:acr:generated-code"})).text
+        form = {"transaction_id": hidden(page, "transaction_id"), "xsrf": hidden(page, "xsrf")}
+        otp_page = (await browser.post("/authorize/send-otp", data={**form, "individual_id": vid})).text
+        consent = (await browser.post("/authorize/authenticate", data={
+            **form, "individual_id": vid, "factor": "OTP", "challenge": "111111"})).text
+        claims = re.findall(r'name="claims" value="([^"]+)"', consent)
+        done = await browser.post("/authorize/consent", data={**form, "decision": "allow", "claims": claims})
+        assert otp_page and done.status_code == 303, done.text
+        return parse_qs(urlsplit(done.headers["location"]).query)["code"][0]
+
+
+async def run_concurrently(jobs, concurrency: int):  # noqa: ANN001, ANN201
+    semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(job):  # noqa: ANN001, ANN202
+        async with semaphore:
+            started = time.perf_counter()
+            try:
+                return await job()
+            finally:
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one(j) for j in jobs), return_exceptions=True)
+    return results, time.perf_counter() - started, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else 0.0
+
+
+async def bench(base: str, codes: int, concurrency: int) -> None:
+    key = RSAKey.generate_key(2048, private=True, auto_kid=True)
+    client_id = f"bench-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        registered = await http.post("/client-mgmt/oidc-client", headers={"Authorization": f"Bearer {ADMIN}"}, json={
+            "requestTime": "2026-01-01T00:00:00.000Z", "request": {
+                "clientId": client_id, "clientName": "Bench", "relyingPartyId": "bench", "logoUri": "https://b.example/l.png",
+                "redirectUris": [REDIRECT], "authContextRefs": ["idbb:acr:generated-code"],
+                "publicKey": key.as_dict(private=False), "userClaims": ["name", "birthdate"],
+                "grantTypes": ["authorization_code"], "clientAuthMethods": ["private_key_jwt"]}})
+        assert registered.json()["errors"] == [], registered.text
+        token_endpoint = (await http.get("/.well-known/openid-configuration")).json()["token_endpoint"]
+
+        results, elapsed, latencies = await run_concurrently(
+            [lambda i=i: login(base, client_id, i) for i in range(codes)], concurrency)
+        codes_ok = [r for r in results if isinstance(r, str)]
+        print(f"login flow (4 requests each): {len(codes_ok)}/{codes} ok in {elapsed:.1f} s -> "
+              f"{len(codes_ok) / elapsed:.0f} logins/s ({4 * len(codes_ok) / elapsed:.0f} page req/s), "
+              f"p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms")
+
+        now = int(time.time())
+        assertions = [jwt.encode({"alg": "RS256", "kid": key.kid}, {
+            "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now, "exp": now + 600,
+            "jti": uuid.uuid4().hex}, key) for _ in codes_ok]
+
+        async def exchange(code: str, assertion: str) -> bool:
+            response = await http.post("/oauth/token", data={
+                "grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": REDIRECT,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion})
+            return response.status_code == 200 and "id_token" in response.json()
+
+        results, elapsed, latencies = await run_concurrently(
+            [lambda c=c, a=a: exchange(c, a) for c, a in zip(codes_ok, assertions, strict=True)], concurrency)
+        ok = sum(1 for r in results if r is True)
+        print(f"token endpoint (private_key_jwt + RS256 ID and access tokens): {ok}/{len(codes_ok)} ok in "
+              f"{elapsed:.2f} s -> {ok / elapsed:.0f} req/s at concurrency {concurrency}, "
+              f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms (target >= 500 req/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--codes", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2 = cores)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        server = start_server(port, args.workers, Path(tmp))
+        try:
+            print(f"identity service: {args.workers} uvicorn worker(s) on port {port}, "
+                  f"{os.environ.get('BENCH_DATABASE_URL', 'SQLite')}")
+            asyncio.run(bench(f"http://127.0.0.1:{port}", args.codes, args.concurrency))
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

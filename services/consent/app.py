@@ -30,6 +30,20 @@ hash-chain verification, and signed webhooks. Paths, keys and the 400 error foll
 BB OpenAPI; extensions are marked as such. See services/consent/README.md."""
 
 
+def _document_400_not_422(app: FastAPI) -> None:
+    """Validation errors are answered 400 in the spec's shape; drop FastAPI's generated 422 from the docs."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        return schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     settings = settings or ConsentSettings()
     signer = Signer(settings.keys_dir)
@@ -61,6 +75,7 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         on_shutdown=stop_worker,
     )
     app.add_exception_handler(IntegrityError, errors.conflict)
+    _document_400_not_422(app)
     app.state.signer = signer
     app.state.webhook_box = box
     app.state.webhook_worker = None

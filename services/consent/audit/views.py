@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import db_session
 from services.consent.agreements import service as agreements
+from services.consent import docs_models as M
+from services.consent.docs_models import doc
 from services.consent.api import Page, page
 from services.consent.audit import service
 from services.consent.records import service as records
@@ -19,7 +21,7 @@ DB = Annotated[Session, Depends(db_session)]
 Paging = Annotated[Page, Depends(page)]
 
 
-@router.get("/audit/consent-records/", operation_id="auditConsentRecordList")
+@router.get("/audit/consent-records/", operation_id="auditConsentRecordList", responses=doc(M.Records))
 def consent_records(session: DB, paging: Paging, dataAgreementId: str | None = None) -> dict:
     rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
     return {"consentRecords": [records.as_api(r) for r in rows]}
@@ -37,7 +39,7 @@ def consent_record(consentRecordId: str, session: DB) -> dict:
     }
 
 
-@router.get("/audit/data-agreements/", operation_id="auditDataAgreementList")
+@router.get("/audit/data-agreements/", operation_id="auditDataAgreementList", responses=doc(M.Agreements))
 def data_agreements(session: DB, paging: Paging) -> dict:
     """Every agreement, deleted ones included (`deleted: true`)."""
     return {"dataAgreements": agreements.listing(session, paging.offset, paging.limit, include_deleted=True)}

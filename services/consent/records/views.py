@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from services.common.app import db_session
+from services.consent import docs_models as M
+from services.consent.docs_models import doc
 from services.consent.api import Page, caller, individual_header, page, signer, wake_webhooks
 from services.consent.records import service
 from services.consent.records.schemas import SignatureBody, SubmitBody, UpdateBody
@@ -21,7 +23,7 @@ Signer = Annotated[object, Depends(signer)]
 
 
 @router.post("/service/individual/record/data-agreement/{dataAgreementId}/",
-             operation_id="serviceIndividualConsentRecordCreate")
+             operation_id="serviceIndividualConsentRecordCreate", responses=doc(M.RecordAndRevision))
 def create_record(dataAgreementId: str, session: DB, by: Caller, header: Individual,
                   individualId: Annotated[str | None, Query()] = None, revisionId: str | None = None,
                   optIn: bool = True) -> dict:
@@ -35,7 +37,7 @@ def create_record(dataAgreementId: str, session: DB, by: Caller, header: Individ
 
 
 @router.get("/service/individual/record/data-agreement/{dataAgreementId}/",
-            operation_id="serviceIndividualConsentRecordRead")
+            operation_id="serviceIndividualConsentRecordRead", responses=doc(M.RecordAndRevision))
 def read_record(dataAgreementId: str, session: DB, header: Individual,
                 individualId: Annotated[str | None, Query()] = None) -> dict:
     """The individual's current record for the agreement (individual from `X-ConsentBB-IndividualId`)."""
@@ -44,7 +46,7 @@ def read_record(dataAgreementId: str, session: DB, header: Individual,
 
 
 @router.post("/service/individual/record/consent-record/draft/",
-             operation_id="serviceIndividualConsentRecordDraftCreate")
+             operation_id="serviceIndividualConsentRecordDraftCreate", responses=doc(M.DraftRecord))
 def draft_record(session: DB, by: Caller, header: Individual, dataAgreementId: str,
                  individualId: Annotated[str | None, Query()] = None, revisionId: str | None = None,
                  optIn: bool = True) -> dict:
@@ -55,7 +57,7 @@ def draft_record(session: DB, by: Caller, header: Individual, dataAgreementId: s
     return {"consentRecord": record, "signature": signature}
 
 
-@router.post("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordSignatureCreate")
+@router.post("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordSignatureCreate", responses=doc(M.RecordRevisionSignature))
 def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dict:
     """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
     With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
@@ -64,7 +66,7 @@ def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dic
             "signature": signatures.to_api(signature)}
 
 
-@router.get("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordList")
+@router.get("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordList", responses=doc(M.Records))
 def list_records(session: DB, header: Individual, paging: Paging,
                  individualId: Annotated[str | None, Query()] = None) -> dict:
     """The individual's current record for each agreement."""
@@ -73,7 +75,7 @@ def list_records(session: DB, header: Individual, paging: Paging,
 
 
 @router.put("/service/individual/record/consent-record/{consentRecordId}/",
-            operation_id="serviceIndividualConsentRecordUpdate")
+            operation_id="serviceIndividualConsentRecordUpdate", responses=doc(M.RecordAndRevision))
 def update_record(consentRecordId: str, body: UpdateBody, session: DB, by: Caller, header: Individual,
                   individualId: Annotated[str | None, Query()] = None) -> dict:
     """Change `optIn` (opt-in, opt-out, withdraw): a new revision; the record is `unsigned` until re-signed."""
@@ -82,7 +84,7 @@ def update_record(consentRecordId: str, body: UpdateBody, session: DB, by: Calle
 
 
 @router.post("/service/individual/record/consent-record/{consentRecordId}/signature/",
-             operation_id="serviceIndividualSignatureCreate")
+             operation_id="serviceIndividualSignatureCreate", responses=doc(M.SignatureOnly))
 def create_signature(consentRecordId: str, body: SignatureBody, session: DB, header: Individual,
                      individualId: Annotated[str | None, Query()] = None) -> dict:
     """An unsigned Signature over the record's current revision (`verificationPayload` is what to sign)."""
@@ -91,7 +93,7 @@ def create_signature(consentRecordId: str, body: SignatureBody, session: DB, hea
 
 
 @router.put("/service/individual/record/consent-record/{consentRecordId}/signature/",
-            operation_id="serviceIndividualSignatureUpdate")
+            operation_id="serviceIndividualSignatureUpdate", responses=doc(M.SignatureOnly))
 def sign_record(consentRecordId: str, body: SignatureBody, session: DB, header: Individual, by: Caller, key: Signer,
                 individualId: Annotated[str | None, Query()] = None) -> dict:
     """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies.
@@ -101,7 +103,7 @@ def sign_record(consentRecordId: str, body: SignatureBody, session: DB, header: 
 
 
 @router.get("/service/individual/record/data-agreement/{dataAgreementId}/all/",
-            operation_id="serviceIndividualDataAgreementConsentRecordList")
+            operation_id="serviceIndividualDataAgreementConsentRecordList", responses=doc(M.Records))
 def list_agreement_records(dataAgreementId: str, session: DB, header: Individual, paging: Paging,
                            individualId: Annotated[str | None, Query()] = None) -> dict:
     """Every record the individual has for the agreement (one per agreement revision), newest first."""
@@ -110,7 +112,7 @@ def list_agreement_records(dataAgreementId: str, session: DB, header: Individual
     return {"consentRecords": [service.as_api(r) for r in rows]}
 
 
-@router.delete("/service/individual/record/", operation_id="serviceIndividualConsentRecordDeleteAll")
+@router.delete("/service/individual/record/", operation_id="serviceIndividualConsentRecordDeleteAll", responses=doc(M.Forgotten))
 def forget(session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements
     (with their revisions and signatures); lists what was deleted and what must be retained."""

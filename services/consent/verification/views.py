@@ -8,6 +8,8 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from services.common.app import db_session
+from services.consent import docs_models as M
+from services.consent.docs_models import doc
 from services.consent.api import Page, SpecModel, caller, page
 from services.consent.errors import bad_request
 from services.consent.records import service as records
@@ -43,7 +45,7 @@ def _verify(request: Request, agreement_id: str, refs: list[str], by: str, revis
     return JSONResponse({"consentRecords": found, "verifications": answers})
 
 
-@router.get("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordList")
+@router.get("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordList", responses=doc(M.VerificationAnswer))
 def verify_records(
     request: Request, by: Caller, paging: Paging,
     dataAgreementId: Annotated[str | None, Query(description="The agreement to verify consent for")] = None,
@@ -64,14 +66,14 @@ def verify_records(
         return JSONResponse({"consentRecords": [records.as_api(r) for r in rows]})
 
 
-@router.post("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordBulk")
+@router.post("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordBulk", responses=doc(M.VerificationAnswer))
 def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -> JSONResponse:
     """Extension: the same check for up to 1000 individuals in a JSON body (no URL length limit)."""
     return _verify(request, body.dataAgreementId, body.individualIds, by, body.revisionId, body.requireSigned)
 
 
 @router.get("/service/verification/consent-record/{consentRecordId}/",
-            operation_id="serviceVerificationConsentRecordRead")
+            operation_id="serviceVerificationConsentRecordRead", responses=doc(M.RecordAndRevision))
 def verify_record(request: Request, consentRecordId: str, session: DB, by: Caller) -> dict:
     record = records.get(session, consentRecordId)
     writer = getattr(request.app.state, "verification_log", None)

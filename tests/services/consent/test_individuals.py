@@ -37,3 +37,21 @@ def test_individual_bad_input(client):
     assert_400(client.get("/config/individual/nope/"))
     assert_400(client.put("/service/individual/nope/", json={"individual": {"externalId": "x"}}))
     assert_400(client.get("/service/individuals/", params={"limit": -3}))
+
+
+def test_seed_is_idempotent_across_restarts(settings):
+    from fastapi.testclient import TestClient
+
+    from services.consent.app import create_app
+
+    snapshots = []
+    for _ in range(2):
+        with TestClient(create_app(settings)) as client:
+            snapshots.append((
+                client.get("/config/individuals/", params={"limit": 1000}).json(),
+                client.get("/audit/data-agreements/").json(),
+                client.get("/config/policies/").json(),
+                client.get("/audit/revisions/", params={"limit": 1000}).json(),
+            ))
+    assert snapshots[0] == snapshots[1]
+    assert len(snapshots[0][3]["revisions"]) == 4  # 2 policies + 2 agreements, written once

@@ -127,6 +127,8 @@ async def bench(base: str, codes: int, concurrency: int) -> None:
         results, elapsed, latencies = await run_concurrently(
             [lambda i=i: login(base, client_id, i) for i in range(codes)], concurrency)
         codes_ok = [r for r in results if isinstance(r, str)]
+        if len(codes_ok) < codes:
+            print(f"  failed logins, e.g. {[repr(r)[:160] for r in results if not isinstance(r, str)][:3]}")
         print(f"login flow (4 requests each): {len(codes_ok)}/{codes} ok in {elapsed:.1f} s -> "
               f"{len(codes_ok) / elapsed:.0f} logins/s ({4 * len(codes_ok) / elapsed:.0f} page req/s), "
               f"p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms")
@@ -141,11 +143,16 @@ async def bench(base: str, codes: int, concurrency: int) -> None:
                 "grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": REDIRECT,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion})
-            return response.status_code == 200 and "id_token" in response.json()
+            if response.status_code == 200 and "id_token" in response.json():
+                return True
+            return f"{response.status_code} {response.text[:120]}"
 
         results, elapsed, latencies = await run_concurrently(
             [lambda c=c, a=a: exchange(c, a) for c, a in zip(codes_ok, assertions, strict=True)], concurrency)
         ok = sum(1 for r in results if r is True)
+        failures = [r for r in results if r is not True]
+        if failures:
+            print(f"  {len(failures)} failed, e.g. {failures[:3]}")
         print(f"token endpoint (private_key_jwt + RS256 ID and access tokens): {ok}/{len(codes_ok)} ok in "
               f"{elapsed:.2f} s -> {ok / elapsed:.0f} req/s at concurrency {concurrency}, "
               f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms (target >= 500 req/s)")

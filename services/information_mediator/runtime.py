@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import httpx
 from joserfc.jwk import KeySet, OKPKey
 
@@ -28,7 +29,8 @@ class IMRuntime:
         self.snapshot = Snapshot()
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
-        self.http: httpx.AsyncClient | None = None
+        self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
+        self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
         self._poller: asyncio.Task | None = None
 
     @property
@@ -40,11 +42,14 @@ class IMRuntime:
             self.snapshot = load_snapshot(session)
 
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.provider_timeout, connect=self.settings.connect_timeout),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=200),
-            follow_redirects=False,
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(sock_connect=self.settings.connect_timeout,
+                                          sock_read=self.settings.provider_timeout),
+            connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self.fetcher = httpx.AsyncClient(timeout=5, follow_redirects=True)
         self.reload()
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_registry())
@@ -55,7 +60,9 @@ class IMRuntime:
         self.writer.flush()
         self.writer.stop()
         if self.http:
-            await self.http.aclose()
+            await self.http.close()
+        if self.fetcher:
+            await self.fetcher.aclose()
 
     async def _poll_registry(self) -> None:
         """Another replica may change the registry: reload when its version moves."""

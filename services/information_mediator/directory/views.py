@@ -69,7 +69,7 @@ async def _methods(request: Request, ids: tuple[str, str, str, str], service_id:
             sid = f"{'/'.join(ids)}/{service.code}"
             if only_allowed and caller not in im.snapshot.services.get(sid, _NO_ENTRY).allowed:
                 continue
-            doc = await openapi_docs.document(im.http, service)
+            doc = await openapi_docs.document(im.fetcher, service)
             item = {"objectType": {"object_type": "SERVICE"}, "serviceType": "REST", "GovStackInstance": ids[0],
                     "memberClass": ids[1], "memberCode": ids[2], "applicationCode": ids[3], "serviceCode": service.code}
             version = openapi_docs.version(doc)
@@ -119,7 +119,7 @@ async def get_openapi(request: Request, instanceId: str, memberClass: str, membe
         service = next((s for s in app.services if s.code == serviceCode), None)
         if service is None:
             return _string_error(f"unknown serviceCode {serviceCode!r}")
-        doc = await openapi_docs.document(im.http, service)
+        doc = await openapi_docs.document(im.fetcher, service)
     if doc is None:
         return _string_error(f"the OpenAPI description of {serviceCode!r} cannot be fetched from its specUrl", 502)
     return Response(json.dumps(doc), media_type="application/json; charset=utf-8")

@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from services.common.assertion import ASSERTION_HEADER, sign_assertion
 from services.common.im_client import SECRET_HEADER
@@ -35,6 +37,8 @@ DROP_RESPONSE = {
     b"transfer-encoding", b"upgrade", b"content-length", b"date", b"server",
     b"x-road-id", b"x-road-client", b"x-road-service", b"x-road-request-hash",
 }
+# aiohttp adds these on its own unless told not to; the client's own values pass through instead.
+SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 NOT_SERVICES = {"listMethods", "allowedMethods", "getOpenAPI", "api", "pub", "pull"}
 
 
@@ -137,49 +141,51 @@ class ProxyMiddleware:
 
     async def _forward(self, scope, receive, send, entry, client_id: str, rest: bytes, query: bytes, ex: Exchange) -> None:  # noqa: ANN001
         url = entry.url + rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        outgoing = [(k, v) for k, v in scope["headers"] if k not in DROP_REQUEST]
-        outgoing += [
-            (b"information-mediator-client", client_id.encode()),
-            (b"x-road-client", client_id.encode()),
-            (b"x-road-id", ex.message_id.encode()),
-            (b"x-road-service", entry.id.encode()),
-            (ASSERTION_HEADER.encode(), self.im.assertion(client_id, entry.id, ex.message_id, scope["method"], rest).encode()),
-        ]
-        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        request = self.im.http.build_request(
-            scope["method"], httpx.URL(url), headers=outgoing,
-            content=_request_body(receive, ex) if has_body else None,
+        outgoing = CIMultiDict(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST
         )
+        outgoing.update({
+            "Information-Mediator-Client": client_id,
+            "X-Road-Client": client_id,
+            "X-Road-Id": ex.message_id,
+            "X-Road-Service": entry.id,
+            ASSERTION_HEADER: self.im.assertion(client_id, entry.id, ex.message_id, scope["method"], rest),
+        })
+        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
         try:
-            response = await self.im.http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            response = await self.im.http.request(
+                scope["method"], URL(url, encoded=True), headers=outgoing,
+                data=_request_body(receive, ex) if has_body else None,
+                allow_redirects=False, skip_auto_headers=SKIP_AUTO_HEADERS,
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
         try:
             await self._relay(send, response, client_id, entry.id, ex)
         finally:
-            await response.aclose()
+            response.release()
 
-    async def _relay(self, send, response: httpx.Response, client_id: str, service_id: str, ex: Exchange) -> None:  # noqa: ANN001
-        ex.status = response.status_code
-        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in DROP_RESPONSE]
+    async def _relay(self, send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange) -> None:  # noqa: ANN001
+        ex.status = response.status
+        headers = [(k, v) for k, v in response.raw_headers if k.lower() not in DROP_RESPONSE]
         headers += _xroad_headers(ex, client_id, service_id)
-        stream = response.aiter_raw()
+        stream = response.content.iter_any()
         try:
             first = await anext(stream, b"")
-        except httpx.TimeoutException as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise IMError(TIMEOUT, f"service {service_id} did not answer in time") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise IMError(NETWORK_ERROR, f"service {service_id} broke the connection") from exc
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         chunk = first
         try:
             while chunk:
                 _count(ex, chunk, response=True)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 chunk = await anext(stream, b"")
-        except httpx.HTTPError:
+        except (TimeoutError, aiohttp.ClientError):
             ex.error_type = "Server.ServerProxy.NetworkError"  # headers already sent: the body is cut short
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

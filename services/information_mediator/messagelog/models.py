@@ -9,7 +9,8 @@ from ..base import Base
 
 
 class LogRecord(Base):
-    """One exchange across the IM. `record_hash` chains it to its predecessor; `signature` is the IM's."""
+    """One exchange across the IM. `record_hash` chains it to its predecessor; the last record of each
+    stored batch carries the IM's `signature` over its hash, sealing the chain up to it."""
 
     __tablename__ = "im_message_log"
     __table_args__ = (

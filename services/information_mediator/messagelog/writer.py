@@ -90,9 +90,11 @@ class MessageLogWriter:
                 seq += 1
                 row = dict(record, chain=self.chain, seq=seq, prev_hash=prev)
                 row["record_hash"] = record_hash(row, prev, (row.get("request_body"), row.get("response_body")))
-                row["signature"] = sign(self.key, row["record_hash"])
+                row["signature"] = ""
                 prev = row["record_hash"]
                 rows.append(row)
+            # One signature seals the batch: through the hash chain it covers every record before it.
+            rows[-1]["signature"] = sign(self.key, prev)
             session.execute(insert(LogRecord), rows)
             if head is None:
                 session.add(ChainHead(chain=self.chain, seq=seq, record_hash=prev, signature=sign(self.key, prev)))

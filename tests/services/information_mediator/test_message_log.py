@@ -82,3 +82,21 @@ def test_cli_exit_codes(stack, monkeypatch):
 def test_bodies_are_logged_only_when_enabled(db_fields, tmp_path):
     from services.information_mediator.settings import IMSettings
     assert IMSettings(**db_fields, data_dir=tmp_path).log_bodies is False
+
+
+def test_rewriting_a_record_and_re_chaining_everything_after_it_is_detected(stack):
+    """An attacker who edits a record and recomputes every later hash still cannot forge the seals."""
+    from services.information_mediator.messagelog.chain import record_hash
+    from services.information_mediator.messagelog.verify import _field_dict
+
+    _records(stack)
+    with stack.app.state.db.session() as s:
+        rows = list(s.scalars(select(LogRecord).order_by(LogRecord.seq)))
+        rows[1].status = 299
+        prev = rows[0].record_hash
+        for row in rows[1:]:
+            row.prev_hash = prev
+            row.record_hash = record_hash(_field_dict(row), prev, (row.request_body, row.response_body))
+            prev = row.record_hash
+    ok, message = verify_log(stack.settings)
+    assert not ok and ("signature" in message or "head" in message)

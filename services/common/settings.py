@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+    # Subclasses set their own prefix (PAYMENTS_, ...); the base never reads the global DATABASE_URL as its own.
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_SERVICE_", extra="ignore")
 
     service_name: str = "service"
     data_dir: Path = Path("var")

@@ -1,0 +1,5 @@
+from sqlalchemy import MetaData
+
+from services.common.migrations import run
+
+run(MetaData())

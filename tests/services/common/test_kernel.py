@@ -1,0 +1,124 @@
+"""The shared kernel: settings, keys, error shapes, the IM client and the IM's assertion."""
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from pydantic import BaseModel
+
+from services.common.app import create_service_app
+from services.common.assertion import AssertionVerifier, InvalidAssertion, sign_assertion
+from services.common.im_client import IMClient, current_message_id, service_path
+from services.common.keys import load_or_create_ed25519, load_or_create_rsa, load_or_create_secret
+from services.common.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "empty_migrations"
+
+
+def test_database_url_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    s = ServiceSettings(service_name="payments", data_dir=tmp_path)
+    url, schema = s.resolved_database()
+    assert url == f"sqlite:///{(tmp_path / 'payments.db').resolve()}" and schema is None
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/sandbox")
+    assert ServiceSettings(service_name="payments").resolved_database() == ("postgresql+psycopg://u@h/sandbox", "payments")
+    own = ServiceSettings(service_name="payments", database_url="postgresql+psycopg://u@h/payments")
+    assert own.resolved_database() == ("postgresql+psycopg://u@h/payments", None)
+
+
+def test_keys_are_generated_once_private_and_stable(tmp_path):
+    first = load_or_create_rsa(tmp_path, "signing")
+    again = load_or_create_rsa(tmp_path, "signing")
+    assert first.kid == again.kid and first.as_dict(private=False)["n"] == again.as_dict(private=False)["n"]
+    pem = tmp_path / "signing.rsa.pem"
+    assert stat.S_IMODE(os.stat(pem).st_mode) == 0o600
+    secret = load_or_create_secret(tmp_path / "secrets", "token")
+    assert secret == load_or_create_secret(tmp_path / "secrets", "token") and len(secret) >= 32
+    assert load_or_create_secret(tmp_path / "secrets", "other") != secret
+
+
+class Body(BaseModel):
+    amount: int
+
+
+def _app(tmp_path, db_fields, **kwargs):
+    router = APIRouter()
+
+    @router.post("/things")
+    def things(body: Body) -> dict:
+        return {"amount": body.amount, "message_id": current_message_id.get()}
+
+    @router.get("/boom")
+    def boom() -> dict:
+        raise RuntimeError("bug")
+
+    settings = ServiceSettings(service_name="kernel", data_dir=tmp_path, **db_fields)
+    return create_service_app(settings=settings, title="t", description="d", migrations_dir=MIGRATIONS,
+                              routers=[router], **kwargs)
+
+
+def test_validation_errors_are_400_in_the_service_shape_never_422(tmp_path, db_fields):
+    from fastapi.responses import JSONResponse
+
+    def shape(request, status, message, details):  # noqa: ANN001, ANN202
+        return JSONResponse({"ResponseCode": str(status), "ResponseDescription": message}, status_code=status)
+
+    with TestClient(_app(tmp_path, db_fields, error_render=shape), raise_server_exceptions=False) as c:
+        r = c.post("/things", json={"amount": "lots"})
+        assert r.status_code == 400 and r.json()["ResponseCode"] == "400" and "amount" in r.json()["ResponseDescription"]
+        assert c.post("/things", content=b"{broken").status_code == 400
+        assert c.get("/nope").json()["ResponseCode"] == "404"
+        boom = c.get("/boom")
+        assert boom.status_code == 500 and boom.json()["ResponseDescription"] == "internal error"
+        assert c.get("/health").json()["status"] == "UP"
+        assert c.get("/ready").json() == {"status": "READY", "database": "UP"}
+
+
+def test_incoming_message_id_is_bound_to_the_request(tmp_path, db_fields):
+    with TestClient(_app(tmp_path, db_fields)) as c:
+        assert c.post("/things", json={"amount": 1}, headers={"X-Road-Id": "m-1"}).json()["message_id"] == "m-1"
+        generated = c.post("/things", json={"amount": 1}).json()["message_id"]
+        assert generated and generated != "m-1"
+
+
+def test_im_client_builds_r1_urls_and_sends_identity():
+    assert service_path("SANDBOX/GOV/A B/APP/svc", "/x/y") == "/r1/SANDBOX/GOV/A%20B/APP/svc/x/y"
+    with pytest.raises(ValueError):
+        service_path("SANDBOX/GOV/APP/svc")
+    im = IMClient("http://im:8000/", "SANDBOX/GOV/M/APP", "s3cret")
+    assert im.url("SANDBOX/GOV/P/Q/svc", "path") == "http://im:8000/r1/SANDBOX/GOV/P/Q/svc/path"
+    token = current_message_id.set("parent-id")
+    try:
+        headers = im.headers()
+    finally:
+        current_message_id.reset(token)
+    assert headers == {"Information-Mediator-Client": "SANDBOX/GOV/M/APP", "X-Road-Id": "parent-id",
+                       "Information-Mediator-Client-Secret": "s3cret"}
+
+
+def test_assertion_verification(tmp_path):
+    key = load_or_create_ed25519(tmp_path, "im")
+    verifier = AssertionVerifier("http://unused", keyset=KeySet([key]))
+    token = sign_assertion(key, "SANDBOX/GOV/M/APP", "SANDBOX/GOV/P/Q/svc", "mid", "GET", "/x")
+    call = verifier.verify(token, service="SANDBOX/GOV/P/Q/svc")
+    assert (call.client, call.message_id) == ("SANDBOX/GOV/M/APP", "mid")
+    with pytest.raises(InvalidAssertion):
+        verifier.verify(token, service="SANDBOX/GOV/P/Q/other")
+    with pytest.raises(InvalidAssertion):
+        verifier.verify(None)
+    other = load_or_create_ed25519(tmp_path, "attacker")
+    forged = sign_assertion(other, "SANDBOX/GOV/M/APP", "s", "m", "GET", "/")
+    with pytest.raises(InvalidAssertion):
+        AssertionVerifier("http://127.0.0.1:9", keyset=KeySet([key])).verify(forged)
+    expired = jwt.encode({"alg": "Ed25519", "kid": key.kid},
+                         {"iss": "information-mediator", "sub": "c", "aud": "s", "exp": int(time.time()) - 5},
+                         key, algorithms=["Ed25519"])
+    with pytest.raises(InvalidAssertion):
+        verifier.verify(expired)

@@ -13,6 +13,7 @@ from services.common.keys import load_or_create_secret
 
 from .directory.views import router as directory_router
 from .proxy.forward import ProxyMiddleware
+from .pubsub.views import router as pubsub_router
 from .registry.views import router as config_router
 from .runtime import IMRuntime
 from .settings import IMSettings
@@ -50,7 +51,7 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
             "signed hash-chained message log, monitoring and the trace page at `/ui/trace`."
         ),
         migrations_dir=MIGRATIONS,
-        routers=[config_router, directory_router, trace_router],
+        routers=[config_router, directory_router, pubsub_router, trace_router],
         error_render=im_error,
         on_startup=start,
         on_shutdown=stop,

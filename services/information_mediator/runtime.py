@@ -15,6 +15,7 @@ from services.common.keys import load_or_create_ed25519
 
 from .messagelog.writer import MessageLogWriter
 from .monitoring.metrics import Metrics
+from .pubsub.worker import DeliveryWorker
 from .registry.service import Snapshot, load_snapshot, registry_version
 from .settings import IMSettings
 
@@ -32,6 +33,7 @@ class IMRuntime:
         self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
         self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
         self._poller: asyncio.Task | None = None
+        self.pubsub = DeliveryWorker(self)  # PUSH deliveries
 
     @property
     def public_jwks(self) -> dict:
@@ -53,10 +55,12 @@ class IMRuntime:
         self.reload()
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_registry())
+        self.pubsub.start()
 
     async def stop(self) -> None:
         if self._poller:
             self._poller.cancel()
+        await self.pubsub.stop()
         self.writer.flush()
         self.writer.stop()
         if self.http:

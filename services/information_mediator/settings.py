@@ -24,3 +24,16 @@ class IMSettings(ServiceSettings):
     node_id: str = "im-1"
     # How often a replica checks whether another replica changed the registry.
     registry_poll_seconds: float = 2.0
+    # Publish/subscribe: PUSH retry defaults (a subscription may override them within the limits below).
+    pubsub_max_attempts: int = 12
+    pubsub_min_backoff: float = 1.0  # seconds before the first retry; doubles on each attempt
+    pubsub_max_backoff: float = 600.0
+    pubsub_limit_max_attempts: int = 100
+    pubsub_limit_min_backoff: float = 0.05
+    pubsub_limit_max_backoff: float = 3600.0
+    pubsub_default_ttl: int = 3600  # seconds (the spec's default)
+    pubsub_max_ttl: int = 7 * 24 * 3600
+    pubsub_delivery_timeout: float = 10.0  # per PUSH attempt
+    pubsub_lease_seconds: float = 60.0  # a claimed delivery is reclaimable by another replica after this
+    pubsub_poll_seconds: float = 0.5  # how often the worker looks for due retries and other replicas' events
+    pubsub_batch: int = 200  # deliveries claimed per round

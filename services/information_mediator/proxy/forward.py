@@ -83,6 +83,21 @@ class Exchange:
         }
 
 
+def authenticate_client(snapshot, claimed: str | None, secret: str | None) -> str:  # noqa: ANN001
+    """The authenticated client id (INSTANCE/CLASS/MEMBER/APPLICATION), or an IMError. Shared with pub/sub."""
+    if claimed is None:
+        raise IMError(BAD_REQUEST, "missing client header Information-Mediator-Client (or X-Road-Client)")
+    client_id = claimed.strip()
+    parts = client_id.split("/")
+    if len(parts) != 4 or not all(parts):
+        raise IMError(INVALID_CLIENT, "client must be INSTANCE/CLASS/MEMBER/APPLICATION")
+    if parts[0] != snapshot.instance:
+        raise IMError(INVALID_CLIENT, f"unknown instance {parts[0]!r}")
+    if not snapshot.authenticate(client_id, secret):
+        raise IMError(AUTHENTICATION_FAILED, f"client {client_id} could not be authenticated")
+    return client_id
+
+
 class ProxyMiddleware:
     def __init__(self, app, im):  # noqa: ANN001 - `im` is the IM runtime (registry snapshot, logger, key)
         self.app = app
@@ -115,19 +130,10 @@ class ProxyMiddleware:
 
     def _authenticate(self, headers, ex: Exchange) -> str:  # noqa: ANN001
         claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)
-        if claimed is None:
-            raise IMError(BAD_REQUEST, "missing client header Information-Mediator-Client (or X-Road-Client)")
-        client_id = claimed.decode("latin-1").strip()
-        ex.client = client_id[:512]
-        parts = client_id.split("/")
-        if len(parts) != 4 or not all(parts):
-            raise IMError(INVALID_CLIENT, "client must be INSTANCE/CLASS/MEMBER/APPLICATION")
-        snapshot = self.im.snapshot
-        if parts[0] != snapshot.instance:
-            raise IMError(INVALID_CLIENT, f"unknown instance {parts[0]!r}")
-        if not snapshot.authenticate(client_id, _header(headers, SECRET_HEADER.lower().encode())):
-            raise IMError(AUTHENTICATION_FAILED, f"client {client_id} could not be authenticated")
-        return client_id
+        if claimed is not None:
+            ex.client = claimed.decode("latin-1").strip()[:512]
+        return authenticate_client(self.im.snapshot, claimed.decode("latin-1") if claimed is not None else None,
+                                   _header(headers, SECRET_HEADER.lower().encode()))
 
     def _authorize(self, service_id: str, client_id: str):  # noqa: ANN202
         entry = self.im.snapshot.services.get(service_id)

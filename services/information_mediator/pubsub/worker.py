@@ -1,0 +1,142 @@
+"""The PUSH delivery worker: claims due deliveries from the database (leased, so replicas do not share
+them), POSTs each event to the subscriber's service as the room's application would call it through the
+IM, logs every attempt in the message log (`kind` "event") and records the outcome and the next retry."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+
+from services.common.assertion import ASSERTION_HEADER
+
+from . import service
+from .service import Claimed, Outcome
+
+log = logging.getLogger(__name__)
+
+EXPIRE_EVERY = 1.0  # seconds between TTL sweeps
+
+
+class DeliveryWorker:
+    def __init__(self, runtime, loops: int = 2):  # noqa: ANN001 - the IMRuntime
+        self.rt = runtime
+        self.settings = runtime.settings
+        self.loops = loops
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._last_expiry = 0.0
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._run(), name=f"pubsub-push-{i}") for i in range(self.loops)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def notify(self) -> None:
+        """New deliveries are due (callable from any thread)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await asyncio.to_thread(self._claim)
+            except Exception:  # noqa: BLE001 - a DB hiccup must not stop delivery
+                log.warning("pub/sub claim failed", exc_info=True)
+                claimed = []
+            if claimed:
+                await self._deliver(claimed)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.pubsub_poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def _deliver(self, claimed: list[Claimed]) -> None:
+        try:
+            outcomes = await asyncio.gather(*(self._send(c) for c in claimed))
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self._release, [c.delivery_id for c in claimed]))
+            raise
+        try:
+            await asyncio.shield(asyncio.to_thread(self._record, outcomes))
+        except Exception:  # noqa: BLE001 - the leases run out and the deliveries are retried
+            log.warning("pub/sub outcome of %d deliveries not recorded", len(outcomes), exc_info=True)
+
+    def _claim(self) -> list[Claimed]:
+        with self.rt.db.session() as session:
+            if time.monotonic() - self._last_expiry > EXPIRE_EVERY:
+                self._last_expiry = time.monotonic()
+                service.expire(session)
+            return service.claim(session, self.settings.node_id, self.settings.pubsub_batch,
+                                 self.settings.pubsub_lease_seconds)
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        with self.rt.db.session() as session:
+            service.record_outcomes(session, outcomes)
+
+    def _release(self, ids: list[int]) -> None:
+        with self.rt.db.session() as session:
+            service.release(session, ids)
+
+    async def _send(self, c: Claimed) -> Outcome:
+        started, request_at = time.perf_counter(), datetime.now(UTC)
+        body = json.dumps(c.event, separators=(",", ":")).encode()
+        service_id = f"{c.subscriber}/{c.service_code}"
+        entry = self.rt.snapshot.services.get(service_id)
+        status, error, response = 0, None, b""
+        if entry is None:
+            error = f"Server.UnknownService: {service_id} is not registered"
+        elif not entry.enabled:
+            error = f"Server.ServiceDisabled: {service_id} is disabled"
+        elif c.room not in entry.allowed:
+            error = f"Client.AccessDenied: room {c.room} has no access right to {service_id}"
+        else:
+            status, error, response = await self._post(entry, c, body)
+        record = {
+            "message_id": c.message_id, "kind": "event", "client": c.room, "service": service_id, "method": "POST",
+            "path": (c.path or "/")[:2048], "status": status, "error_type": error.split(":")[0] if error else None,
+            "request_at": request_at, "response_at": datetime.now(UTC),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_size": len(body), "response_size": len(response),
+            "request_hash": hashlib.sha256(body).hexdigest(), "response_hash": hashlib.sha256(response).hexdigest(),
+            "request_body": body[: self.settings.log_body_limit] if self.settings.log_bodies else None,
+            "response_body": response[: self.settings.log_body_limit] if self.settings.log_bodies else None,
+        }
+        self.rt.metrics.observe(record)
+        self.rt.writer.submit(record)
+        return Outcome(c, status or None, error)
+
+    async def _post(self, entry, c: Claimed, body: bytes) -> tuple[int, str | None, bytes]:  # noqa: ANN001
+        headers = {
+            "Content-Type": "application/json",
+            "Information-Mediator-Client": c.room, "X-Road-Client": c.room,
+            "X-Road-Id": c.message_id, "X-Road-Service": entry.id,
+            ASSERTION_HEADER: self.rt.assertion(c.room, entry.id, c.message_id, "POST", (c.path or "/").encode()),
+            "X-GovStack-Event-Id": c.message_id, "X-GovStack-Event-Type": c.event["eventType"],
+            "X-GovStack-Delivery-Attempt": str(c.attempts + 1),
+        }
+        timeout = aiohttp.ClientTimeout(total=self.settings.pubsub_delivery_timeout)
+        try:
+            async with self.rt.http.post(entry.url + c.path, data=body, headers=headers, timeout=timeout,
+                                         allow_redirects=False) as response:
+                content = await response.read()
+                if 200 <= response.status < 300:
+                    return response.status, None, content
+                return response.status, f"Server.ServerProxy.HttpError: subscriber answered {response.status}", content
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            return 0, "Server.ServerProxy.Timeout: subscriber did not answer in time", b""
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return 0, f"Server.ServerProxy.NetworkError: {type(exc).__name__}", b""

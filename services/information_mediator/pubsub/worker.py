@@ -35,7 +35,9 @@ class DeliveryWorker:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._run(), name=f"pubsub-push-{i}") for i in range(self.loops)]
+        # SQLite has no row locks (FOR UPDATE is ignored): one claiming loop per database there.
+        loops = 1 if self.rt.db.is_sqlite else self.loops
+        self._tasks = [asyncio.create_task(self._run(), name=f"pubsub-push-{i}") for i in range(loops)]
 
     async def stop(self) -> None:
         for task in self._tasks:

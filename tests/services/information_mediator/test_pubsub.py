@@ -1,0 +1,210 @@
+"""Publish/subscribe through the IM: event types, rights, PUSH with retries, restarts, FIFO, TTL, PULL."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from services.information_mediator.messagelog.models import LogRecord
+from services.information_mediator.pubsub.models import Event
+
+from .test_pubsub_support import PUB, ROOM, STRANGER, SUB, SUB2, PubSubStack, Receiver, wait_for
+
+
+@pytest.fixture
+def receivers():
+    rs = [Receiver().start(), Receiver().start()]
+    yield rs
+    for r in rs:
+        r.stop()
+
+
+@pytest.fixture
+def ps(db_fields, tmp_path, receivers):
+    s = PubSubStack(db_fields, tmp_path, receivers).start()
+    s.configure()
+    s.event_type()
+    yield s
+    s.stop()
+
+
+def _count_events(ps: PubSubStack) -> int:
+    with ps.app.state.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Event))
+
+
+def test_event_types_are_administered_by_the_room_owner(ps):
+    assert ps.as_(ROOM, "GET", "/api/v1/eventType").json() == ["newBirth"]
+    detail = ps.as_(PUB, "GET", "/api/v1/eventType/newBirth")
+    assert detail.status_code == 200 and detail.json()["schema"]["required"] == ["n", "mother"]
+    assert ps.as_(PUB, "GET", "/api/v1/eventType/unknown").status_code == 204
+    refused = ps.as_(PUB, "POST", "/api/v1/eventType", json={"eventType": "x", "schema": {"type": "object"}})
+    assert refused.status_code == 403 and refused.headers["X-Road-Error"] == "Client.AccessDenied"
+    dup = ps.as_(ROOM, "POST", "/api/v1/eventType", json={"eventType": "newBirth", "schema": {"type": "object"}})
+    assert dup.status_code == 409
+    bad = ps.as_(ROOM, "POST", "/api/v1/eventType", json={"eventType": "bad", "schema": {"type": "no-such-type"}})
+    assert bad.status_code == 400 and "JSON Schema" in bad.json()["message"]
+    assert ps.as_(ROOM, "DELETE", "/api/v1/eventType/newBirth").status_code == 204
+    assert ps.as_(ROOM, "DELETE", "/api/v1/eventType/newBirth").status_code == 404
+    assert ps.as_(ROOM, "GET", "/api/v1/eventType").status_code == 204
+
+
+def test_schema_invalid_event_is_refused_and_nothing_stored(ps):
+    r = ps.as_(PUB, "POST", "/pub/v1/newBirth", json={"eventType": "newBirth", "event": {"n": "one", "gender": "X"}})
+    assert r.status_code == 400
+    assert r.headers["X-Road-Error"] == "Client.BadRequest"
+    message = r.json()["message"]
+    assert "mother" in message and "gender" in message and "n:" in message
+    assert ps.as_(PUB, "POST", "/pub/v1/newBirth", json={"eventType": "newBirth"}).status_code == 400
+    assert ps.as_(PUB, "POST", "/pub/v1/unknown", json={"event": {}}).status_code in (403, 404)
+    assert _count_events(ps) == 0
+
+
+def test_publish_and_subscribe_need_rights_and_credentials(ps):
+    denied = ps.as_(STRANGER, "POST", "/pub/v1/newBirth", json={"event": {"n": 1, "mother": "M"}})
+    assert denied.status_code == 403 and denied.json()["type"] == "Client.AccessDenied"
+    forged = ps.http.post(f"/r1/{ROOM}/pub/v1/newBirth", json={"event": {"n": 1, "mother": "M"}},
+                          headers={"Information-Mediator-Client": PUB, "Information-Mediator-Client-Secret": "wrong"})
+    assert forged.status_code == 401
+    assert _count_events(ps) == 0
+    sub_denied = ps.as_(STRANGER, "POST", "/api/v1/subs/newBirth", json={"delivery": "PULL"})
+    assert sub_denied.status_code == 403
+    # A PUSH target must be a service of the subscriber that lets the room call it.
+    no_target = ps.as_(SUB, "POST", "/api/v1/subs/newBirth", json={"delivery": "PUSH", "serviceCode": "nope"})
+    assert no_target.status_code == 400 and "not a registered service" in no_target.json()["message"]
+
+
+def test_subscription_crud(ps):
+    item = ps.subscribe(SUB, options={"TTL": 120, "FIFO": True, "maxAttempts": 3})
+    assert item["delivery"] == "PUSH" and item["options"]["TTL"] == 120 and item["options"]["FIFO"] is True
+    assert item["subscriberId"] == {"instanceId": "SANDBOX", "memberClass": "GOV", "memberCode": "SUB-ORG",
+                                    "applicationCode": "SUB"}
+    assert ps.as_(SUB, "POST", "/api/v1/subs/newBirth", json={"serviceCode": "inbox"}).status_code == 409
+    assert [s["id"] for s in ps.as_(SUB, "GET", "/api/v1/subs").json()] == [item["id"]]
+    assert ps.as_(SUB2, "GET", "/api/v1/subs").json() == []
+    patched = ps.as_(SUB, "PATCH", "/api/v1/subs/newBirth", json={"options": {"TTL": 60}})
+    assert patched.status_code == 201 and patched.json()["options"]["TTL"] == 60 and patched.json()["options"]["FIFO"] is True
+    too_many = ps.as_(SUB, "PATCH", "/api/v1/subs/newBirth", json={"options": {"maxAttempts": 10_000}})
+    assert too_many.status_code == 400
+    assert ps.as_(SUB, "GET", "/api/v1/subs/newBirth").json()["options"]["TTL"] == 60
+    assert ps.as_(SUB, "DELETE", "/api/v1/subs/newBirth").status_code == 204
+    assert ps.as_(SUB, "GET", "/api/v1/subs/newBirth").status_code == 404
+    assert ps.as_(SUB, "DELETE", "/api/v1/subs/newBirth").status_code == 404
+
+
+def test_push_reaches_every_subscriber_through_the_im_and_status_counts(ps, receivers):
+    ps.subscribe(SUB)
+    ps.subscribe(SUB2)
+    event_id = ps.publish(7)
+    assert wait_for(lambda: all(r.ids() == [event_id] for r in receivers))
+    body, headers = receivers[0].received[0], receivers[0].headers[0]
+    assert body["event"] == {"n": 7, "mother": "Jane"} and body["eventType"] == "newBirth"
+    assert body["publisherId"]["applicationCode"] == "PUB" and isinstance(body["sequence"], int)
+    assert headers["information-mediator-client"] == ROOM and headers["x-road-id"] == event_id
+    assert "information-mediator-assertion" in headers
+    assert wait_for(lambda: ps.status(event_id)["status"]["delivered"] == 2)
+    status = ps.status(event_id)
+    assert status["summary"] == "delivered to 2 of 2 subscriptions"
+    assert {d["subscriber"] for d in status["deliveries"]} == {SUB, SUB2}
+    # Publication and both deliveries are in the message log under the event id.
+    ps.app.state.im_runtime.writer.flush()
+    with ps.app.state.db.session() as session:
+        kinds = session.execute(select(LogRecord.kind, LogRecord.client).where(LogRecord.message_id == event_id)).all()
+    assert sorted(kinds) == sorted([("event", PUB), ("event", ROOM), ("event", ROOM)])
+    trace = ps.http.get("/api/v1/trace", params={"kind": "event"}).json()["exchanges"]
+    assert trace and all(x["kind"] == "event" for x in trace)
+    # Another publisher cannot read the status; the room owner can.
+    assert ps.as_(STRANGER, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 404
+    assert ps.as_(ROOM, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 200
+
+
+def test_push_to_a_subscriber_that_is_down_then_back_gets_every_event(ps, receivers):
+    ps.subscribe(SUB)
+    receivers[0].stop()
+    ids = [ps.publish(i) for i in range(20)]
+    assert wait_for(lambda: ps.status(ids[0])["deliveries"][0]["attempts"] >= 2, timeout=10)
+    receivers[0].start()
+    assert wait_for(lambda: set(receivers[0].ids()) >= set(ids), timeout=20)
+    counts = Counter(receivers[0].ids())
+    duplicates = sum(c - 1 for c in counts.values())
+    print(f"received {len(counts)} distinct events, {duplicates} duplicates")
+    assert set(counts) == set(ids)
+    assert wait_for(lambda: all(ps.status(i)["status"]["delivered"] == 1 for i in ids))
+
+
+def test_im_restarted_between_publish_and_delivery_still_delivers(ps, receivers):
+    ps.subscribe(SUB)
+    receivers[0].stop()
+    ids = [ps.publish(i) for i in range(5)]
+    ps.restart()
+    receivers[0].start()
+    assert wait_for(lambda: set(receivers[0].ids()) == set(ids), timeout=20)
+
+
+def test_fifo_order_kept_under_retries(ps, receivers):
+    ps.subscribe(SUB, options={"FIFO": True, "maxAttempts": 50})
+    receivers[0].fail_next = 5
+    ids = [ps.publish(i) for i in range(15)]
+    assert wait_for(lambda: len(set(receivers[0].ids())) == 15, timeout=20)
+    received = receivers[0].received
+    assert [e["id"] for e in received] == ids
+    sequences = [e["sequence"] for e in received]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 15
+
+
+def test_gives_up_after_max_attempts_and_records_why(ps, receivers):
+    ps.subscribe(SUB, options={"maxAttempts": 2, "minBackoff": 0.05})
+    receivers[0].fail_next = 100
+    event_id = ps.publish(1)
+    assert wait_for(lambda: ps.status(event_id)["status"]["failed"] == 1)
+    detail = ps.status(event_id)["deliveries"][0]
+    assert detail["state"] == "failed" and detail["attempts"] == 2
+    assert "gave up after 2 attempts" in detail["lastError"] and "503" in detail["lastError"]
+
+
+def test_ttl_expiry_is_recorded(ps, receivers):
+    ps.subscribe(SUB, options={"TTL": 1})
+    receivers[0].stop()
+    event_id = ps.publish(1)
+    assert wait_for(lambda: ps.status(event_id)["status"]["expired"] == 1, timeout=10)
+    detail = ps.status(event_id)["deliveries"][0]
+    assert detail["state"] == "expired" and "TTL expired" in detail["lastError"]
+    assert ps.status(event_id)["summary"] == "delivered to 0 of 1 subscriptions"
+
+
+def test_pull_and_acknowledge(ps):
+    assert ps.as_(SUB, "GET", "/pull/v1/newBirth").status_code == 409  # no PULL subscription
+    item = ps.subscribe(SUB, delivery="PULL")
+    assert item["delivery"] == "PULL"
+    assert ps.as_(SUB, "GET", "/pull/v1/newBirth").status_code == 404
+    ids = [ps.publish(i) for i in range(3)]
+    first = ps.as_(SUB, "GET", "/pull/v1/newBirth")
+    assert first.status_code == 200 and first.json()["id"] == ids[0] and first.json()["event"]["n"] == 0
+    assert ps.as_(SUB, "GET", "/pull/v1/newBirth").json()["id"] == ids[0]  # stays until acknowledged
+    assert ps.as_(SUB, "DELETE", f"/pull/v1/newBirth/{ids[0]}").status_code == 204
+    assert ps.as_(SUB, "DELETE", f"/pull/v1/newBirth/{ids[0]}").status_code == 404
+    assert ps.as_(SUB, "GET", "/pull/v1/newBirth").json()["id"] == ids[1]
+    assert ps.status(ids[0])["status"]["delivered"] == 1 and ps.status(ids[1])["status"]["pending"] == 1
+    ps.restart()  # the queue survives
+    for expected in ids[1:]:
+        got = ps.as_(SUB, "GET", "/pull/v1/newBirth").json()["id"]
+        assert got == expected
+        assert ps.as_(SUB, "DELETE", f"/pull/v1/newBirth/{got}").status_code == 204
+    assert ps.as_(SUB, "GET", "/pull/v1/newBirth").status_code == 404
+
+
+def test_cancelled_event_is_not_delivered_and_retry_by_id_is_idempotent(ps, receivers):
+    ps.subscribe(SUB)
+    receivers[0].stop()
+    event_id = ps.publish(1)
+    assert ps.as_(STRANGER, "DELETE", f"/pub/v1/newBirth/{event_id}").status_code == 404
+    assert ps.as_(PUB, "DELETE", f"/pub/v1/newBirth/{event_id}").status_code == 204
+    assert ps.status(event_id)["status"]["cancelled"] == 1 and ps.status(event_id)["cancelled"] is True
+    body = {"id": "client-chosen-1", "event": {"n": 2, "mother": "M"}}
+    assert ps.as_(PUB, "POST", "/pub/v1/newBirth", json=body).json() == {"id": "client-chosen-1"}
+    again = ps.as_(PUB, "POST", "/pub/v1/newBirth", json=body)
+    assert again.status_code == 201 and again.json() == {"id": "client-chosen-1"}
+    assert _count_events(ps) == 2
+    receivers[0].start()
+    assert wait_for(lambda: receivers[0].ids() == ["client-chosen-1"])

@@ -1,7 +1,7 @@
 """Administration of identities (extension): change history, VID issue and revocation."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 

@@ -32,6 +32,7 @@ def trace(
     client: str | None = None,
     service: str | None = None,
     messageId: str | None = None,  # noqa: N803
+    kind: str | None = Query(None, description="`rest` (service calls) or `event` (pub/sub publications and deliveries)"),
     limit: int = Query(100, ge=1, le=1000),
     afterId: int | None = None,  # noqa: N803
 ) -> JSONResponse:
@@ -42,6 +43,8 @@ def trace(
         stmt = stmt.where(LogRecord.service.contains(service))
     if messageId:
         stmt = stmt.where(LogRecord.message_id == messageId)
+    if kind:
+        stmt = stmt.where(LogRecord.kind == kind)
     if afterId is not None:
         stmt = stmt.where(LogRecord.id > afterId)
     with request.app.state.db.session() as session:

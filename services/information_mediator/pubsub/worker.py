@@ -31,6 +31,7 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self._last_expiry = 0.0
+        self._stopping = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -39,10 +40,16 @@ class DeliveryWorker:
         loops = 1 if self.rt.db.is_sqlite else self.loops
         self._tasks = [asyncio.create_task(self._run(), name=f"pubsub-push-{i}") for i in range(loops)]
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def stop(self, grace: float = 2.0) -> None:
+        """Let the loops finish their round (outcomes recorded), then cancel what is still sending."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     def notify(self) -> None:
@@ -51,10 +58,10 @@ class DeliveryWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await asyncio.to_thread(self._claim)
+                claimed = await self._claim_async()
             except Exception:  # noqa: BLE001 - a DB hiccup must not stop delivery
                 log.warning("pub/sub claim failed", exc_info=True)
                 claimed = []
@@ -76,6 +83,16 @@ class DeliveryWorker:
             await asyncio.shield(asyncio.to_thread(self._record, outcomes))
         except Exception:  # noqa: BLE001 - the leases run out and the deliveries are retried
             log.warning("pub/sub outcome of %d deliveries not recorded", len(outcomes), exc_info=True)
+
+    async def _claim_async(self) -> list[Claimed]:
+        """A claim committed by the thread while this task is cancelled is given back, not left leased."""
+        future = asyncio.ensure_future(asyncio.to_thread(self._claim))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            claimed = await future
+            await asyncio.to_thread(self._release, [c.delivery_id for c in claimed])
+            raise
 
     def _claim(self) -> list[Claimed]:
         with self.rt.db.session() as session:

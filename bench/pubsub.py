@@ -1,0 +1,186 @@
+"""IM publish/subscribe: publish N events (default 10 000) to a room with three PUSH subscribers.
+
+    python bench/pubsub.py [--events 10000] [--concurrency 32] [--database-url URL] [--timeout 300]
+
+Starts a real IM (`sandbox serve information_mediator`) and one subscriber process serving three
+subscriber applications' services, as separate processes on free ports. Registers the room, publisher and
+subscribers, creates the event type, subscribes the three (PUSH), publishes the events concurrently, then
+waits until every subscriber holds every event. Prints publish throughput, publish-to-delivery latency
+p50/p99 (delivery time at the subscriber minus the `publishedAt` the IM stamped when it stored the event)
+and how many (event, subscriber) pairs were lost (must be 0) or delivered twice.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.information_mediator.registry.service import hash_secret  # noqa: E402
+from tests.support import free_port  # noqa: E402
+
+SUBSCRIBER = '''
+import json, time
+from datetime import datetime
+seen = {}      # path -> set of event ids
+latencies = []  # seconds
+duplicates = 0
+
+async def app(scope, receive, send):
+    global duplicates
+    if scope["type"] != "http":
+        return
+    if scope["method"] == "GET":
+        lat = sorted(latencies)
+        body = json.dumps({"counts": {p: len(s) for p, s in seen.items()}, "duplicates": duplicates,
+                           "latencies": lat}).encode()
+    else:
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        at = time.time()
+        event = json.loads(b"".join(chunks))
+        ids = seen.setdefault(scope["path"], set())
+        if event["id"] in ids:
+            duplicates += 1
+        else:
+            ids.add(event["id"])
+            latencies.append(at - datetime.fromisoformat(event["publishedAt"]).timestamp())
+        body = b"{}"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+'''
+ADMIN = "bench-admin"
+ROOM, PUB = "SANDBOX/GOV/BENCH-ORG/ROOM", "SANDBOX/GOV/BENCH-ORG/PUB"
+SUBS = [f"SANDBOX/GOV/BENCH-ORG/SUB{i}" for i in (1, 2, 3)]
+SECRET = "bench-secret"
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}, "note": {"type": "string"}}, "required": ["n"]}
+
+
+def wait_health(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process for {url} exited")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not start")
+
+
+def conf(subscriber_url: str) -> dict:
+    room_right = [{"member": "BENCH-ORG", "application": "ROOM"}]
+    apps = [{"id": "ROOM", "secretHash": hash_secret(SECRET)}, {"id": "PUB", "secretHash": hash_secret(SECRET)}]
+    apps += [{"id": s.split("/")[-1], "secretHash": hash_secret(SECRET), "services": [
+        {"id": "inbox", "serviceUrl": f"{subscriber_url}/{s.split('/')[-1]}", "specUrl": subscriber_url + "/",
+         "rights": room_right}]} for s in SUBS]
+    return {"domain": "bench", "instance": "SANDBOX", "members": [
+        {"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": apps}]}
+
+
+def headers(client: str) -> dict:
+    return {"Information-Mediator-Client": client, "Information-Mediator-Client-Secret": SECRET}
+
+
+def setup(im: str, subscriber_url: str) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    httpx.put(f"{im}/api/v1/config", json=conf(subscriber_url), headers=admin).raise_for_status()
+    httpx.post(f"{im}/r1/{ROOM}/api/v1/eventType", json={"eventType": "tick", "schema": SCHEMA},
+               headers=headers(ROOM)).raise_for_status()
+    rights = [{"memberClass": "GOV", "memberCode": "BENCH-ORG", "applicationId": "ROOM", "serviceId": code,
+               "rights": [{"memberCode": "BENCH-ORG", "applicationId": c.split("/")[-1]} for c in clients]}
+              for code, clients in (("tick", [PUB]), ("tick.subscribe", SUBS))]
+    httpx.patch(f"{im}/api/v1/rights/allow", json=rights, headers=admin).raise_for_status()
+    for s in SUBS:
+        httpx.post(f"{im}/r1/{ROOM}/api/v1/subs/tick", json={"delivery": "PUSH", "serviceCode": "inbox"},
+                   headers=headers(s)).raise_for_status()
+
+
+async def publish_all(im: str, events: int, concurrency: int) -> tuple[float, int]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(events):
+        queue.put_nowait(n)
+    failures = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while not queue.empty():
+            n = queue.get_nowait()
+            r = await client.post(f"/r1/{ROOM}/pub/v1/tick", json={"eventType": "tick", "event": {"n": n, "note": "x" * 64}})
+            if r.status_code != 201:
+                failures += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=im, headers=headers(PUB), limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return time.perf_counter() - started, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="pubsub-bench-"))
+    (tmp / "subscriber.py").write_text(SUBSCRIBER)
+    s_port, im_port = free_port(), free_port()
+    subscriber = subprocess.Popen([sys.executable, "-m", "uvicorn", "subscriber:app", "--port", str(s_port),
+                                   "--log-level", "warning", "--no-access-log"], cwd=tmp)
+    env = dict(os.environ, INFORMATION_MEDIATOR_PORT=str(im_port), INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
+               INFORMATION_MEDIATOR_ADMIN_TOKEN=ADMIN, PYTHONPATH=str(ROOT))
+    if args.database_url:
+        env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
+    im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve", "information_mediator"], env=env, cwd=ROOT)
+    try:
+        subscriber_url, im = f"http://127.0.0.1:{s_port}", f"http://127.0.0.1:{im_port}"
+        wait_health(subscriber_url + "/", subscriber)
+        wait_health(im + "/health", im_proc)
+        setup(im, subscriber_url)
+        started = time.perf_counter()
+        elapsed, failures = asyncio.run(publish_all(im, args.events, args.concurrency))
+        expected = args.events - failures
+        deadline = time.monotonic() + args.timeout
+        while True:
+            stats = httpx.get(subscriber_url + "/stats", timeout=30).json()
+            if all(stats["counts"].get(f"/{s.split('/')[-1]}", 0) >= expected for s in SUBS) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        drained = time.perf_counter() - started
+    finally:
+        for proc in (im_proc, subscriber):
+            proc.terminate()
+            proc.wait(timeout=15)
+    lat = stats["latencies"]
+    received = sum(stats["counts"].values())
+    lost = len(SUBS) * expected - received
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0] * 99
+    print(f"{args.events} events, {len(SUBS)} PUSH subscribers, {args.concurrency} concurrent publishers "
+          f"({'PostgreSQL' if args.database_url else 'SQLite'})")
+    print(f"publish: {args.events / elapsed:8.0f} events/s ({elapsed:.1f} s), refused {failures}")
+    print(f"delivered {received} of {len(SUBS) * expected} in {drained:.1f} s "
+          f"({received / drained:.0f} deliveries/s)")
+    print(f"publish-to-delivery latency: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms")
+    print(f"lost: {lost}, duplicates: {stats['duplicates']}")
+    if lost or failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

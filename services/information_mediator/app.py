@@ -55,7 +55,6 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
         error_render=im_error,
         on_startup=start,
         on_shutdown=stop,
-        sqlite_immediate=True,  # pub/sub publishes and the delivery worker write concurrently
     )
     runtime = IMRuntime(settings, app.state.db)
     app.state.im_runtime = runtime

@@ -66,7 +66,7 @@ class Call:
     def run(self, work, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
         """`work(session, ...)` in one transaction; pub/sub errors become the IM's error answers."""
         try:
-            with self.request.app.state.db.session() as session:
+            with self.runtime.pubsub.write_lock, self.request.app.state.db.session() as session:
                 return work(session, *args, **kwargs)
         except PubSubError as err:
             type_, status = KINDS[err.kind]

@@ -7,7 +7,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import threading
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import aiohttp
@@ -32,6 +34,8 @@ class DeliveryWorker:
         self._tasks: list[asyncio.Task] = []
         self._last_expiry = 0.0
         self._stopping = False
+        # SQLite: writers queue here rather than in SQLite's busy handler, whose sleeps grow to 100 ms.
+        self.write_lock = threading.Lock() if runtime.db.is_sqlite else nullcontext()
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -95,7 +99,7 @@ class DeliveryWorker:
             raise
 
     def _claim(self) -> list[Claimed]:
-        with self.rt.db.session() as session:
+        with self.write_lock, self.rt.db.session() as session:
             if time.monotonic() - self._last_expiry > EXPIRE_EVERY:
                 self._last_expiry = time.monotonic()
                 service.expire(session)
@@ -103,11 +107,11 @@ class DeliveryWorker:
                                  self.settings.pubsub_lease_seconds)
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        with self.rt.db.session() as session:
+        with self.write_lock, self.rt.db.session() as session:
             service.record_outcomes(session, outcomes)
 
     def _release(self, ids: list[int]) -> None:
-        with self.rt.db.session() as session:
+        with self.write_lock, self.rt.db.session() as session:
             service.release(session, ids)
 
     async def _send(self, c: Claimed) -> Outcome:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jsonschema import Draft202012Validator, FormatChecker, SchemaError, validators
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..registry.models import Application, Service
@@ -374,19 +374,25 @@ def backoff(policy: RetryPolicy, attempts: int) -> float:
 
 
 def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
+    """One executemany for the whole round: delivered, retry later, or given up (with the reason)."""
     at = now()
+    rows = []
     for o in outcomes:
         c = o.claimed
         attempts = c.attempts + 1
-        values: dict = {"attempts": attempts, "last_status": o.status, "lease_until": None, "leased_by": None,
-                        "updated_at": at}
+        row = {"b_id": c.delivery_id, "attempts": attempts, "last_status": o.status, "updated_at": at,
+               "state": PENDING, "delivered_at": None, "last_error": None, "next_attempt_at": at}
         if o.ok:
-            values.update(state=DELIVERED, delivered_at=at, last_error=None)
+            row.update(state=DELIVERED, delivered_at=at)
         elif attempts >= c.policy.max_attempts:
-            values.update(state=FAILED, last_error=f"{o.error}; gave up after {attempts} attempts"[:512])
+            row.update(state=FAILED, last_error=f"{o.error}; gave up after {attempts} attempts"[:500])
         else:
-            values.update(last_error=o.error[:512], next_attempt_at=at + timedelta(seconds=backoff(c.policy, attempts)))
-        session.execute(update(Delivery).where(Delivery.id == c.delivery_id, Delivery.state == PENDING).values(**values))
+            row.update(last_error=o.error[:500], next_attempt_at=at + timedelta(seconds=backoff(c.policy, attempts)))
+        rows.append(row)
+    table = Delivery.__table__
+    stmt = (table.update().where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
+            .values(lease_until=None, leased_by=None))
+    session.connection().execute(stmt, rows)
 
 
 def release(session: Session, delivery_ids: list[int]) -> None:

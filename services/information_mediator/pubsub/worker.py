@@ -22,6 +22,7 @@ from .service import Claimed, Outcome
 log = logging.getLogger(__name__)
 
 EXPIRE_EVERY = 1.0  # seconds between TTL sweeps
+COALESCE = 0.01  # seconds between a wake-up and the claim
 
 
 class DeliveryWorker:
@@ -74,6 +75,8 @@ class DeliveryWorker:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.pubsub_poll_seconds)
+                # Under load, let a few more publications arrive so that one round carries them all.
+                await asyncio.sleep(COALESCE)
             except TimeoutError:
                 pass
 

@@ -46,7 +46,9 @@ def free_port() -> int:
 
 def start_server(port: int, workers: int, data_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "IDENTITY_DATA_DIR": str(data_dir), "IDENTITY_PORT": str(port),
-           "IDENTITY_ADMIN_TOKEN": ADMIN, "IDENTITY_LOG_LEVEL": "WARNING"}
+           "IDENTITY_ADMIN_TOKEN": ADMIN, "IDENTITY_LOG_LEVEL": "WARNING",
+           # codes made in the login phase must outlive it (the default 60 s is for real logins)
+           "IDENTITY_AUTH_CODE_TTL_SECONDS": "3600", "IDENTITY_TRANSACTION_TTL_SECONDS": "3600"}
     env["IDENTITY_DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{data_dir / 'identity.db'}")
     # Migrate, seed and create the signing key once, so that the workers start on a ready database.
     subprocess.run([sys.executable, "-c", (

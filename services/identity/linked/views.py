@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.identity.deps import DB, session_scope
 from services.identity import envelope
 from services.identity.base import iso
 from services.identity.envelope import EnvelopeError
@@ -69,7 +69,7 @@ async def _long_poll(request: Request, check) -> dict | JSONResponse:  # noqa: A
     deadline = time.monotonic() + request.app.state.settings.long_poll_seconds
 
     def attempt():  # noqa: ANN202
-        with request.app.state.db.session() as session:
+        with session_scope(request.app.state.db) as session:
             return check(session)
 
     while True:

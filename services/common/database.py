@@ -30,6 +30,7 @@ def declarative_base() -> type[DeclarativeBase]:
     return Base
 
 
+_OPENS_TRANSACTION = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.I)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -47,12 +48,24 @@ class Database:
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+                # We open transactions ourselves (see _begin_before_writing), not the driver.
+                dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _begin_before_writing(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+                # pysqlite would BEGIN only before DML and never before SAVEPOINT, so a RELEASE could commit
+                # half a unit of work. We BEGIN before the first write or SAVEPOINT instead, IMMEDIATE so that
+                # concurrent writers queue on busy_timeout. Reads before it run in autocommit and hold no
+                # snapshot that could not be upgraded, and never wait for a writer.
+                dbapi = conn.connection.dbapi_connection
+                if not dbapi.in_transaction and _OPENS_TRANSACTION.match(statement):
+                    dbapi.execute("BEGIN IMMEDIATE")
 
             return engine
         connect_args = {}

@@ -14,7 +14,6 @@ from .ledger.views import router as ledger_router
 from .mapper.views import router as mapper_router
 from .seed import seed
 from .settings import PaymentsSettings
-from .sqlite_tx import make_transactions_atomic
 from .vouchers.views_v1 import router as vouchers_v1_router
 from .vouchers.views_v3 import router as vouchers_v3_router
 from .worker import Worker
@@ -65,7 +64,5 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         on_shutdown=stop,
     )
     app.state.worker = None
-    if app.state.db.is_sqlite:
-        make_transactions_atomic(app.state.db.engine)
     app.add_middleware(envelopes.BodyCacheMiddleware)
     return app

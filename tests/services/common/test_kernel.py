@@ -122,3 +122,22 @@ def test_assertion_verification(tmp_path):
                          key, algorithms=["Ed25519"])
     with pytest.raises(InvalidAssertion):
         verifier.verify(expired)
+
+
+def test_a_released_savepoint_does_not_commit_the_outer_transaction(tmp_path, db_fields):
+    """On SQLite the driver would commit at the savepoint's RELEASE; the kernel keeps it one transaction."""
+    from sqlalchemy import text
+
+    from services.common.database import Database
+
+    db = Database(db_fields["database_url"], db_fields["database_schema"])
+    db.ensure_schema()
+    with db.session() as s:
+        s.execute(text("CREATE TABLE t (v INTEGER)"))
+    with pytest.raises(RuntimeError), db.session() as s:
+        with s.begin_nested():
+            s.execute(text("INSERT INTO t VALUES (1)"))
+        raise RuntimeError("the unit of work fails after its savepoint was released")
+    with db.session() as s:
+        assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    db.dispose()

@@ -1,6 +1,7 @@
 """Publish/subscribe through the IM: event types, rights, PUSH with retries, restarts, FIFO, TTL, PULL."""
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -8,6 +9,8 @@ from sqlalchemy import func, select
 
 from services.information_mediator.messagelog.models import LogRecord
 from services.information_mediator.pubsub.models import Event
+
+from tests.support import TEST_DATABASE_URL
 
 from .test_pubsub_support import PUB, ROOM, STRANGER, SUB, SUB2, PubSubStack, Receiver, wait_for
 
@@ -210,3 +213,25 @@ def test_cancelled_event_is_not_delivered_and_retry_by_id_is_idempotent(ps, rece
     assert _count_events(ps) == 2
     receivers[0].start()
     assert wait_for(lambda: receivers[0].ids() == ["client-chosen-1"])
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="replicas share a PostgreSQL database (row locks); SQLite has one writer")
+def test_two_replicas_on_one_database_do_not_deliver_twice(ps, receivers, db_fields, tmp_path):
+    ps.subscribe(SUB)
+    receivers[0].stop()
+    ids = [ps.publish(i) for i in range(60)]
+    replica = PubSubStack(db_fields, tmp_path / "replica", receivers, node_id="im-2").start()
+    try:
+        receivers[0].start()
+        assert wait_for(lambda: set(receivers[0].ids()) == set(ids), timeout=20)
+        time.sleep(0.5)  # a double delivery would arrive now
+        counts = Counter(receivers[0].ids())
+        assert [i for i, c in counts.items() if c > 1] == []
+        # Both nodes took part (each logs the attempts it made under its own chain).
+        ps.app.state.im_runtime.writer.flush()
+        replica.app.state.im_runtime.writer.flush()
+        with ps.app.state.db.session() as session:
+            chains = set(session.scalars(select(LogRecord.chain).where(LogRecord.kind == "event", LogRecord.client == ROOM)))
+        assert chains <= {"im-1", "im-2"} and chains
+    finally:
+        replica.stop()

@@ -1,13 +1,16 @@
 """The IM's signed assertion toward providers: a short-lived EdDSA JWT naming the authenticated client.
 
-The IM signs one per forwarded request (header `Information-Mediator-Assertion`); a provider verifies it
-against the IM's published key (`GET {im_url}/.well-known/jwks.json`) to know the call crossed the IM
-and which client application made it. A bare client header proves nothing.
+The IM sends one with every forwarded request (header `Information-Mediator-Assertion`); a provider
+verifies it against the IM's published key (`GET {im_url}/.well-known/jwks.json`) to know the call crossed
+the IM and which client application made it. A bare client header proves nothing. An assertion names a
+(client, service) pair and lives 60 s; the IM reuses it for half of that, since signing per request would
+cost more than the rest of the mediation.
 """
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -21,7 +24,7 @@ ISSUER = "information-mediator"
 KEY_REFRESH_INTERVAL_SECONDS = 5
 
 
-def sign_assertion(key: OKPKey, client: str, service: str, message_id: str, method: str, path: str) -> str:
+def sign_assertion(key: OKPKey, client: str, service: str) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -29,9 +32,7 @@ def sign_assertion(key: OKPKey, client: str, service: str, message_id: str, meth
         "aud": service,
         "iat": now,
         "exp": now + ASSERTION_TTL_SECONDS,
-        "jti": message_id,
-        "mth": method,
-        "pth": path,
+        "jti": str(uuid.uuid4()),
     }
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
@@ -40,7 +41,6 @@ def sign_assertion(key: OKPKey, client: str, service: str, message_id: str, meth
 class VerifiedCall:
     client: str
     service: str
-    message_id: str
 
 
 class InvalidAssertion(Exception):
@@ -90,4 +90,4 @@ class AssertionVerifier:
         claims = decoded.claims
         if service is not None and claims.get("aud") != service:
             raise InvalidAssertion("IM assertion is for another service")
-        return VerifiedCall(client=claims["sub"], service=claims.get("aud", ""), message_id=claims.get("jti", ""))
+        return VerifiedCall(client=claims["sub"], service=claims.get("aud", ""))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import aiohttp
 import httpx
 from joserfc.jwk import KeySet, OKPKey
 
-from services.common.assertion import sign_assertion
+from services.common.assertion import ASSERTION_TTL_SECONDS, sign_assertion
 from services.common.database import Database
 from services.common.keys import load_or_create_ed25519
 
@@ -28,6 +29,7 @@ class IMRuntime:
         self.db = db
         self.key: OKPKey = load_or_create_ed25519(settings.keys_dir, "information-mediator")
         self.snapshot = Snapshot()
+        self._assertions: dict[tuple[str, str], tuple[float, str]] = {}
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
         self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
@@ -83,8 +85,14 @@ class IMRuntime:
         with self.db.session() as session:
             return registry_version(session)
 
-    def assertion(self, client: str, service: str, message_id: str, method: str, path: bytes) -> str:
-        return sign_assertion(self.key, client, service, message_id, method, path.decode("latin-1"))
+    def assertion(self, client: str, service: str) -> str:
+        """The signed assertion for (client, service), reissued when half of its lifetime has passed."""
+        now = time.monotonic()
+        cached = self._assertions.get((client, service))
+        if cached is None or now - cached[0] > ASSERTION_TTL_SECONDS / 2:
+            cached = (now, sign_assertion(self.key, client, service))
+            self._assertions[(client, service)] = cached
+        return cached[1]
 
     def exchange_done(self, exchange) -> None:  # noqa: ANN001
         record = exchange.record(self.settings.log_body_limit)

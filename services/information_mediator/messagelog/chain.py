@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
@@ -16,22 +15,27 @@ HASHED_FIELDS = (
 )
 
 
-def _canonical(value):  # noqa: ANN001, ANN202
+def _canonical(value) -> str:  # noqa: ANN001
+    if value is None:
+        return "\x00"
     if isinstance(value, datetime):
         # Databases hand datetimes back naive (SQLite) or in the session's zone (PostgreSQL): normalise to UTC.
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return value.isoformat(timespec="microseconds")
     if isinstance(value, float):
         return f"{value:.3f}"
-    return value
+    return str(value)
 
 
 def record_hash(fields: dict, prev_hash: str, bodies: tuple[bytes | None, bytes | None]) -> str:
-    doc = {k: _canonical(fields[k]) for k in HASHED_FIELDS}
-    doc["prev_hash"] = prev_hash
-    doc["bodies"] = [hashlib.sha256(b).hexdigest() if b is not None else None for b in bodies]
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 over the record's fields in a fixed order, its predecessor's hash and its bodies' hashes.
+
+    Fields are joined with the unit separator (0x1F), which cannot occur in identifiers, paths or numbers."""
+    parts = [_canonical(fields[k]) for k in HASHED_FIELDS]
+    parts.append(prev_hash)
+    parts += [hashlib.sha256(b).hexdigest() if b is not None else "\x00" for b in bodies]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def sign(key: Ed25519PrivateKey, digest: str) -> str:

@@ -17,7 +17,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from services.common.assertion import ASSERTION_HEADER, sign_assertion
+from services.common.assertion import ASSERTION_HEADER
 from services.common.im_client import SECRET_HEADER
 
 from .errors import (
@@ -155,7 +155,7 @@ class ProxyMiddleware:
             "X-Road-Client": client_id,
             "X-Road-Id": ex.message_id,
             "X-Road-Service": entry.id,
-            ASSERTION_HEADER: self.im.assertion(client_id, entry.id, ex.message_id, scope["method"], rest),
+            ASSERTION_HEADER: self.im.assertion(client_id, entry.id),
         })
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
         try:

@@ -150,7 +150,7 @@ class DeliveryWorker:
             "Content-Type": "application/json",
             "Information-Mediator-Client": c.room, "X-Road-Client": c.room,
             "X-Road-Id": c.message_id, "X-Road-Service": entry.id,
-            ASSERTION_HEADER: self.rt.assertion(c.room, entry.id, c.message_id, "POST", (c.path or "/").encode()),
+            ASSERTION_HEADER: self.rt.assertion(c.room, entry.id),
             "X-GovStack-Event-Id": c.message_id, "X-GovStack-Event-Type": c.event["eventType"],
             "X-GovStack-Delivery-Attempt": str(c.attempts + 1),
         }

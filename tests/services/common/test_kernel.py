@@ -106,15 +106,15 @@ def test_im_client_builds_r1_urls_and_sends_identity():
 def test_assertion_verification(tmp_path):
     key = load_or_create_ed25519(tmp_path, "im")
     verifier = AssertionVerifier("http://unused", keyset=KeySet([key]))
-    token = sign_assertion(key, "SANDBOX/GOV/M/APP", "SANDBOX/GOV/P/Q/svc", "mid", "GET", "/x")
+    token = sign_assertion(key, "SANDBOX/GOV/M/APP", "SANDBOX/GOV/P/Q/svc")
     call = verifier.verify(token, service="SANDBOX/GOV/P/Q/svc")
-    assert (call.client, call.message_id) == ("SANDBOX/GOV/M/APP", "mid")
+    assert (call.client, call.service) == ("SANDBOX/GOV/M/APP", "SANDBOX/GOV/P/Q/svc")
     with pytest.raises(InvalidAssertion):
         verifier.verify(token, service="SANDBOX/GOV/P/Q/other")
     with pytest.raises(InvalidAssertion):
         verifier.verify(None)
     other = load_or_create_ed25519(tmp_path, "attacker")
-    forged = sign_assertion(other, "SANDBOX/GOV/M/APP", "s", "m", "GET", "/")
+    forged = sign_assertion(other, "SANDBOX/GOV/M/APP", "s")
     with pytest.raises(InvalidAssertion):
         AssertionVerifier("http://127.0.0.1:9", keyset=KeySet([key])).verify(forged)
     expired = jwt.encode({"alg": "Ed25519", "kid": key.kid},

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent.agreements import service
 from services.consent.agreements.schemas import DataAgreementBody
 from services.consent import docs_models as M
@@ -14,7 +14,7 @@ from services.consent.api import Page, caller, page, signer, wake_webhooks
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Caller = Annotated[str, Depends(caller)]
 Paging = Annotated[Page, Depends(page)]
 Signer = Annotated[object, Depends(signer)]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent.agreements import service as agreements
 from services.consent import docs_models as M
 from services.consent.docs_models import doc
@@ -17,7 +17,7 @@ from services.consent.revisions import service as revisions
 from services.consent.verification import service as verification
 
 router = APIRouter(tags=["auditor"])
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent import docs_models as M
 from services.consent.docs_models import doc
 from services.consent.api import Page, page
@@ -13,7 +13,7 @@ from services.consent.individuals import service
 from services.consent.individuals.schemas import IndividualBody
 
 router = APIRouter()
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
 
 

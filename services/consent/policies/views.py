@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent import docs_models as M
 from services.consent.docs_models import doc
 from services.consent.api import Page, caller, page
@@ -14,7 +14,7 @@ from services.consent.policies.schemas import PolicyBody
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Caller = Annotated[str, Depends(caller)]
 Paging = Annotated[Page, Depends(page)]
 

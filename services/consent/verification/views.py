@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent import docs_models as M
 from services.consent.docs_models import doc
 from services.consent.api import Page, SpecModel, caller, page
@@ -17,7 +17,7 @@ from services.consent.revisions import service as revisions
 from services.consent.verification import service
 
 router = APIRouter(tags=["service"])
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Caller = Annotated[str, Depends(caller)]
 Paging = Annotated[Page, Depends(page)]
 

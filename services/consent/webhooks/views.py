@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 from services.consent import docs_models as M
 from services.consent.docs_models import doc
 from services.consent.api import Page, page, secret_box
@@ -13,7 +13,7 @@ from services.consent.webhooks import events, service
 from services.consent.webhooks.schemas import WebhookBody
 
 router = APIRouter(tags=["notification"])
-DB = Annotated[Session, Depends(db_session)]
+DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
 Box = Annotated[object, Depends(secret_box)]
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 
 from .models import FSP
 from .service import fsp_view
@@ -14,5 +14,5 @@ router = APIRouter(prefix="/fsps", tags=["Simulated FSPs (sandbox)"])
 
 
 @router.get("", summary="The simulated banks and mobile money operators behind the hub")
-def list_fsps(session: Session = Depends(db_session)) -> list[dict]:
+def list_fsps(session: Session = DBSession) -> list[dict]:
     return [fsp_view(f) for f in session.scalars(select(FSP).order_by(FSP.code))]

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session, im_caller
+from services.common.app import DBSession, im_caller
 from services.common.errors import summarize
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
@@ -32,7 +32,7 @@ def _wake(request: Request) -> None:
 
 @router.post("/prepayment-validation", summary="Validate a batch before paying it (API 1.0)")
 def prepayment_validation(
-    body: V1BulkPaymentRequest, request: Request, session: Session = Depends(db_session),
+    body: V1BulkPaymentRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
 ) -> dict:
@@ -46,7 +46,7 @@ def prepayment_validation(
 
 
 @router.post("/prepayment-validation-response", summary="Fetch the outcome of a pre-payment validation (API 1.0)")
-def prepayment_validation_response(body: V1ValidationResultRequest, session: Session = Depends(db_session)) -> dict:
+def prepayment_validation_response(body: V1ValidationResultRequest, session: Session = DBSession) -> dict:
     found = prevalidation.find(session, body.SourceBBID, body.BatchID, None)
     if found is None:
         raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID or "")
@@ -55,7 +55,7 @@ def prepayment_validation_response(body: V1ValidationResultRequest, session: Ses
 
 @router.post("/bulk-payment", summary="Hand over a batch of credit instructions (API 1.0)")
 def bulk_payment_v1(
-    body: V1BulkPaymentRequest, request: Request, session: Session = Depends(db_session),
+    body: V1BulkPaymentRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
 ) -> dict:
@@ -160,7 +160,7 @@ def _batch(session: Session, batch_id: str | None, correlation_id: str | None) -
 
 @router.get("/api/v1/batch", summary="Batch summary (v3, same body as the BulkPaymentStatusUpdate callback)")
 def batch_summary(
-    session: Session = Depends(db_session),
+    session: Session = DBSession,
     batch_id: str | None = Query(default=None, alias="batchId", max_length=50),
     correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=20),
 ) -> dict:
@@ -169,7 +169,7 @@ def batch_summary(
 
 @router.get("/api/v1/batch/detail", summary="Batch details, paged per transaction (v3)")
 def batch_detail(
-    session: Session = Depends(db_session),
+    session: Session = DBSession,
     batch_id: str = Query(alias="batchId", min_length=1, max_length=50),
     direction: str | None = Query(default=None, max_length=12),
     page_no: int = Query(default=0, alias="pageNo", ge=0),

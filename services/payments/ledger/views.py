@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session
+from services.common.app import DBSession
 
 from ..base import iso, plain
 from .models import JournalEntry, LedgerAccount, Posting
@@ -15,12 +15,12 @@ router = APIRouter(prefix="/ledger", tags=["Ledger (sandbox)"])
 
 
 @router.get("/accounts", summary="All ledger accounts with their balances")
-def list_accounts(session: Session = Depends(db_session)) -> list[dict]:
+def list_accounts(session: Session = DBSession) -> list[dict]:
     return [account_view(a) for a in session.scalars(select(LedgerAccount).order_by(LedgerAccount.code))]
 
 
 @router.get("/accounts/{code}", summary="One ledger account and its latest postings")
-def show_account(code: str, limit: int = 50, session: Session = Depends(db_session)) -> dict:
+def show_account(code: str, limit: int = 50, session: Session = DBSession) -> dict:
     account = get_account(session, code)
     if account is None:
         raise HTTPException(404, "no such ledger account")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session, im_caller
+from services.common.app import DBSession, im_caller
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from . import service
@@ -22,7 +22,7 @@ def _settings(request: Request):  # noqa: ANN202
 
 @router.post("/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)")
 def register_v1(
-    body: V1BeneficiaryRequest, request: Request, session: Session = Depends(db_session),
+    body: V1BeneficiaryRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
 ) -> dict:
     entries = [Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
@@ -36,7 +36,7 @@ def register_v1(
 
 @router.post("/update-beneficiary-details", summary="Update beneficiaries' payment details (API 1.0)")
 def update_v1(
-    body: V1BeneficiaryRequest, request: Request, session: Session = Depends(db_session),
+    body: V1BeneficiaryRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
 ) -> dict:
     entries = [Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
@@ -50,7 +50,7 @@ def update_v1(
 
 @router.post("/identityAccountMapper/beneficiary", summary="Register beneficiaries in the ID mapper (v3)")
 def register_v3(
-    body: V3RegisterRequest, request: Request, session: Session = Depends(db_session),
+    body: V3RegisterRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-ID", max_length=12),
 ) -> dict:
@@ -76,7 +76,7 @@ def register_v3(
 
 @router.put("/identityAccountMapper/beneficiary", summary="Update beneficiaries in the ID mapper (v3)")
 def update_v3(
-    body: V3UpdateRequest, request: Request, session: Session = Depends(db_session),
+    body: V3UpdateRequest, request: Request, session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
 ) -> dict:
     entries = [Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
@@ -91,7 +91,7 @@ def update_v3(
 @router.get("/beneficiary/", summary="Beneficiary details by functional id (v3)")
 @router.get("/beneficiary", include_in_schema=False)
 def lookup_v3(
-    session: Session = Depends(db_session),
+    session: Session = DBSession,
     payee_identity: str = Query(alias="payeeIdentity", min_length=1, max_length=20),
     request_id: str = Query(alias="requestId", min_length=1, max_length=12),
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
@@ -102,7 +102,7 @@ def lookup_v3(
 
 @router.put("/beneficiary", summary="Bulk beneficiary lookup (v3)")
 def bulk_lookup_v3(
-    body: V3BulkLookupRequest, session: Session = Depends(db_session),
+    body: V3BulkLookupRequest, session: Session = DBSession,
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
 ) -> dict:
     if any(not p or len(p) > 20 for p in body.payeePartyIds):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path as PathParam, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session, im_caller
+from services.common.app import DBSession, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain
@@ -95,7 +95,7 @@ def check_bb(request: Request, bb: str) -> None:
     454: {"description": "Invalid voucher group"}, 455: {"description": "Voucher group exhausted"},
     460: {"description": "GovStack building block does not exist"}})
 def preactivate(
-    request: Request, body: PreactivationRequest = Body(...), session: Session = Depends(db_session),
+    request: Request, body: PreactivationRequest = Body(...), session: Session = DBSession,
     correlation_id: str | None = Header(default=None, alias="X-CorrelationID", max_length=40),
 ) -> dict:
     require(voucher_amount=body.voucher_amount, voucher_currency=body.voucher_currency,
@@ -127,7 +127,7 @@ def preactivate(
 
 @router.patch("/voucher_activation", summary="Activate a voucher (1.0)", responses={
     456: {"description": "Invalid voucher serial number"}, 460: {"description": "GovStack BB does not exist"}})
-def activate(request: Request, body: ActivationRequest = Body(...), session: Session = Depends(db_session)) -> dict:
+def activate(request: Request, body: ActivationRequest = Body(...), session: Session = DBSession) -> dict:
     require(voucher_serial_number=body.voucher_serial_number, Gov_Stack_BB=body.Gov_Stack_BB)
     check_bb(request, body.Gov_Stack_BB)
     try:
@@ -163,13 +163,13 @@ def _redeem(request: Request, body: RedemptionRequest, session: Session) -> dict
 @router.post("/voucher_redemption", summary="Redeem a voucher at a merchant (1.0)", responses={
     461: {"description": "Invalid voucher number"}, 462: {"description": "Insufficient funds in funding a/c"},
     463: {"description": "Cannot credit merchant"}, 460: {"description": "GovStack BB does not exist"}})
-def redeem(request: Request, body: RedemptionRequest = Body(...), session: Session = Depends(db_session)) -> dict:
+def redeem(request: Request, body: RedemptionRequest = Body(...), session: Session = DBSession) -> dict:
     return _redeem(request, body, session)
 
 
 @router.post("/voucher_redeemption", include_in_schema=False)
 def redeem_spelled_as_in_spec(
-    request: Request, body: RedemptionRequest = Body(...), session: Session = Depends(db_session),
+    request: Request, body: RedemptionRequest = Body(...), session: Session = DBSession,
 ) -> dict:
     """The path exactly as VoucherAPIS.json spells it."""
     return _redeem(request, body, session)
@@ -178,7 +178,7 @@ def redeem_spelled_as_in_spec(
 @router.get("/voucherstatuscheck/{voucherserialnumber}", summary="Voucher status (1.0)", responses={
     456: {"description": "Invalid voucher number"}, 458: {"description": "Voucher number already used"},
     459: {"description": "Voucher has expired"}})
-def status(voucherserialnumber: str = PathParam(max_length=25), session: Session = Depends(db_session)) -> dict:
+def status(voucherserialnumber: str = PathParam(max_length=25), session: Session = DBSession) -> dict:
     if not voucherserialnumber.isdigit():
         raise fail(400, "invalid request: the serial number is numeric")
     voucher = service.by_serial(session, voucherserialnumber)
@@ -195,7 +195,7 @@ def status(voucherserialnumber: str = PathParam(max_length=25), session: Session
     463: {"description": "Invalid voucher"}, 464: {"description": "Voucher is already cancelled"}})
 def cancel(
     request: Request, voucherserialnumber: str = PathParam(max_length=25), body: CancelRequest = Body(...),
-    session: Session = Depends(db_session),
+    session: Session = DBSession,
 ) -> dict:
     require(Gov_Stack_BB=body.Gov_Stack_BB)
     if body.voucherserialnumber not in (None, "") and str(body.voucherserialnumber) != voucherserialnumber:

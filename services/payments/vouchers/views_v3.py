@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import db_session, im_caller
+from services.common.app import DBSession, im_caller
 from services.common.errors import APIError
 
 from ..base import iso, plain, utcnow
@@ -82,7 +82,7 @@ def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: AN
 
 @router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)")
 def post_vouchers(
-    request: Request, body: dict = Body(...), session: Session = Depends(db_session),
+    request: Request, body: dict = Body(...), session: Session = DBSession,
     command: str | None = Query(default=None, max_length=20),
     callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
@@ -151,7 +151,7 @@ def _outcome(request_id: str, failed: list[dict]) -> dict:
 
 @router.put("/vouchers", summary="Activate vouchers (v3, command=activate)")
 def put_vouchers(
-    request: Request, body: dict = Body(...), session: Session = Depends(db_session),
+    request: Request, body: dict = Body(...), session: Session = DBSession,
     command: str = Query(max_length=20),
     callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
 ) -> dict:
@@ -203,7 +203,7 @@ def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
 @router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)")
 def voucher_status(
     serialNumber: str,  # noqa: N803 - the spec's name
-    session: Session = Depends(db_session), fields: str = Query(pattern="^status$"),
+    session: Session = DBSession, fields: str = Query(pattern="^status$"),
 ) -> dict:
     voucher = service.by_serial(session, serialNumber) if len(serialNumber) <= 20 else None
     if voucher is None:
@@ -213,14 +213,14 @@ def voucher_status(
 
 
 @router.get("/voucher-groups", tags=["Vouchers (sandbox)"], summary="Voucher groups and their programmes")
-def voucher_groups(session: Session = Depends(db_session)) -> list[dict]:
+def voucher_groups(session: Session = DBSession) -> list[dict]:
     return [{"groupCode": g.code, "name": g.name, "currency": g.currency, "programme": g.programme_code,
              "maxVouchers": g.max_vouchers, "maxAmount": plain(g.max_amount)}
             for g in session.scalars(select(VoucherGroup).order_by(VoucherGroup.code))]
 
 
 @router.get("/merchants", tags=["Vouchers (sandbox)"], summary="Merchants accepting vouchers")
-def merchants(session: Session = Depends(db_session)) -> list[dict]:
+def merchants(session: Session = DBSession) -> list[dict]:
     return [{"agentID": m.id, "name": m.name, "bankDetails": m.bank_details,
              "voucherGroups": [g for g in m.voucher_groups.split(",") if g], "active": m.active}
             for m in session.scalars(select(Merchant).order_by(Merchant.id))]

@@ -95,7 +95,7 @@ class MessageLogWriter:
                 rows.append(row)
             # One signature seals the batch: through the hash chain it covers every record before it.
             rows[-1]["signature"] = sign(self.key, prev)
-            session.execute(insert(LogRecord), rows)
+            session.connection().execute(insert(LogRecord.__table__), rows)  # Core: no ORM bookkeeping
             if head is None:
                 session.add(ChainHead(chain=self.chain, seq=seq, record_hash=prev, signature=sign(self.key, prev)))
             else:

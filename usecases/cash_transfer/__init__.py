@@ -1,0 +1,1 @@
+"""Unconditional social cash transfer (USCT) use case, end to end through the Information Mediator."""

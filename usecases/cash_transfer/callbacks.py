@@ -1,0 +1,43 @@
+"""Callback routes, reached through the IM service `SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks`:
+exactly the URLs this use case registers with Payments."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from services.common.app import DBSession, im_caller
+
+from . import service
+from .models import CallbackReceived
+
+router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+
+
+async def _body(request: Request) -> dict:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise service.refuse(400, "invalid_request", "the body must be a JSON object")
+    return body
+
+
+def _log(session: Session, kind: str, reference, caller, body: dict) -> None:  # noqa: ANN001
+    session.add(CallbackReceived(kind=kind, reference=reference, caller=caller.client if caller else None, body=body))
+
+
+@router.post("/register-beneficiary", summary="Account mapper outcome (RegisterBeneficiaryResponse)")
+async def register_beneficiary(request: Request, session: Session = DBSession, caller=Depends(im_caller)) -> dict:  # noqa: ANN001
+    body = await _body(request)
+    _log(session, "register-beneficiary", str(body.get("registerRequestID")), caller, body)
+    return {"received": True, "updated": service.onboarding_callback(session, body)}
+
+
+@router.post("/bulk-payment", summary="Bulk payment status (BulkPaymentStatusUpdate)")
+async def bulk_payment(request: Request, session: Session = DBSession, caller=Depends(im_caller),  # noqa: ANN001
+                       correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=64)) -> dict:
+    body = await _body(request)
+    _log(session, "bulk-payment", correlation_id or str(body.get("requestId")), caller, body)
+    session.commit()
+    return {"received": True, "updated": await service.payment_callback(session, request.app.state.im, body, correlation_id)}

@@ -1,0 +1,32 @@
+"""The real stack (`sandbox up` on free ports) and the demo command run to success against it."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from sandbox.demo_cash_transfer import cash_transfer
+from tests.e2e.launcher import RunningSandbox
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    sandbox = RunningSandbox(tmp_path_factory.mktemp("usct") / "var",
+                             only=("identity", "payments", "consent", "cash_transfer"))
+    with sandbox:
+        assert sandbox.proc.poll() is None, sandbox.output.decode(errors="replace")
+        yield sandbox
+
+
+def test_demo_command_runs_the_whole_journey(stack):
+    result = CliRunner().invoke(cash_transfer, ["--url", stack.url("cash_transfer"), "--timeout", "60"])
+    assert result.exit_code == 0, result.output
+    print(result.output)
+    assert "paid" in result.output and "withdrawn" in result.output
+
+
+def test_demo_command_fails_without_a_running_use_case(tmp_path):
+    result = CliRunner().invoke(cash_transfer, ["--data-dir", str(tmp_path)])
+    assert result.exit_code != 0

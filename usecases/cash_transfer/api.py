@@ -154,3 +154,14 @@ def payment_orders(request: Request, session: Session = DBSession) -> dict:
                            .join(Candidate, Enrollment.candidate_id == Candidate.id)
                            .order_by(PaymentOrder.created_at.desc())).all()
     return {"paymentOrders": [service.order_view(o, name) for o, name in rows]}
+
+
+@router.get("/trace/{messageId}", summary="The IM exchanges one action caused (behind the scenes)")
+async def behind_the_scenes(messageId: str, request: Request, session: Session = DBSession) -> dict:  # noqa: N803
+    from . import trace
+
+    if auth.current_user(request, session) is None:
+        auth.require(request, session, OFFICER)
+    settings = _settings(request)
+    return {"messageId": messageId, "traceUrl": trace.trace_link(settings, messageId),
+            "exchanges": await trace.exchanges(settings, messageId)}

@@ -1,6 +1,177 @@
-"""Server-rendered pages (Jinja2)."""
+"""Server-rendered pages (Jinja2): one per persona step; each action shows its IM exchanges."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.app import DBSession
+from services.common.errors import APIError
+from services.common.im_client import current_message_id
+
+from . import auth, bb, service, trace
+from .models import Candidate, Enrollment, Package, PaymentOrder
 
 router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "beneficiary": "/me"}
+
+
+async def _page(request: Request, name: str, user, **context) -> HTMLResponse:  # noqa: ANN001
+    settings = request.app.state.settings
+    mid = request.query_params.get("mid")
+    panel = None
+    if mid:
+        panel = {"messageId": mid, "link": trace.trace_link(settings, mid),
+                 "action": request.query_params.get("action", ""), "exchanges": await trace.exchanges(settings, mid)}
+    return templates.TemplateResponse(request, name, {
+        "user": user, "panel": panel, "error": request.query_params.get("error"), "home": HOME, **context})
+
+
+def _back(path: str, action: str, error: str | None = None) -> RedirectResponse:
+    query = f"mid={current_message_id.get()}&action={quote(action)}"
+    if error:
+        query += f"&error={quote(error[:200])}"
+    return RedirectResponse(f"{path}?{query}", status_code=303)
+
+
+def _message(exc: APIError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    details = "; ".join(f"{d.get('reason')}" for d in body.get("details", []) if isinstance(d, dict))
+    return (body.get("message") or "refused") + (f" ({details})" if details else "")
+
+
+async def _form(request: Request) -> dict:
+    form = await request.form()
+    return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form.keys()}
+
+
+def _user_or_login(request: Request, session: Session, role: str):  # noqa: ANN202
+    user = auth.current_user(request, session)
+    if user is None:
+        return None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if role not in user.roles:
+        return None, RedirectResponse("/?error=" + quote(f"this page needs the {role} role"), status_code=303)
+    return user, None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: Session = DBSession) -> Response:
+    user = auth.current_user(request, session)
+    if user is not None and user.roles and not request.query_params.get("error"):
+        return RedirectResponse(HOME[user.roles[0]], status_code=303)
+    return await _page(request, "home.html", user, login_error=request.query_params.get("login_error"))
+
+
+@router.get("/officer", response_class=HTMLResponse)
+async def officer(request: Request, session: Session = DBSession) -> Response:
+    user, away = _user_or_login(request, session, "enrollment_officer")
+    if away:
+        return away
+    rows = list(session.scalars(select(Candidate).order_by(Candidate.name)))
+    try:
+        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, rows)
+        live = True
+    except APIError:
+        live = False
+    enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
+    packages = list(session.scalars(select(Package).order_by(Package.id)))
+    return await _page(request, "officer.html", user, candidates=rows, enrolled=enrolled, packages=packages,
+                       live=live, money=service.money)
+
+
+@router.post("/officer/consent")
+async def officer_consent(request: Request, session: Session = DBSession) -> Response:
+    user = auth.require(request, session, "enrollment_officer")
+    form = await _form(request)
+    try:
+        candidate = service.get_candidate(session, str(form.get("candidateId")))
+        await service.request_consent(session, request.app.state.im, request.app.state.settings, candidate)
+    except APIError as exc:
+        return _back("/officer", "request consent", _message(exc))
+    service.record_action(session, current_message_id.get(), "request consent", user)
+    return _back("/officer", f"request consent from {candidate.name}")
+
+
+@router.post("/officer/enroll")
+async def officer_enroll(request: Request, session: Session = DBSession) -> Response:
+    user = auth.require(request, session, "enrollment_officer")
+    form = await _form(request)
+    try:
+        candidate = service.get_candidate(session, str(form.get("candidateId")))
+        await service.enroll(session, request.app.state.im, request.app.state.settings, candidate,
+                             str(form.get("packageId")), user)
+    except APIError as exc:
+        return _back("/officer", "enroll", _message(exc))
+    service.record_action(session, current_message_id.get(), "enroll", user)
+    return _back("/officer", f"enroll {candidate.name}")
+
+
+@router.get("/payments", response_class=HTMLResponse)
+async def payments(request: Request, session: Session = DBSession) -> Response:
+    user, away = _user_or_login(request, session, "payment_officer")
+    if away:
+        return away
+    rows = session.execute(select(Enrollment, Candidate, Package).join(Candidate).join(Package)
+                           .order_by(Enrollment.created_at)).all()
+    try:
+        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, [c for _, c, _ in rows])
+    except APIError:
+        pass
+    orders = session.execute(select(PaymentOrder, Candidate.name).join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
+                             .join(Candidate, Enrollment.candidate_id == Candidate.id)
+                             .order_by(PaymentOrder.created_at.desc()).limit(100)).all()
+    return await _page(request, "payments.html", user, beneficiaries=rows, orders=orders, money=service.money)
+
+
+@router.post("/payments/order")
+async def payments_order(request: Request, session: Session = DBSession) -> Response:
+    user = auth.require(request, session, "payment_officer")
+    form = await _form(request)
+    try:
+        orders = await service.order_payment(session, request.app.state.im, request.app.state.settings,
+                                             list(form.get("beneficiaryIds") or []), user, None)
+    except APIError as exc:
+        return _back("/payments", "order payment", _message(exc))
+    service.record_action(session, current_message_id.get(), "order payment", user)
+    return _back("/payments", f"order payment for {len(orders)} beneficiaries")
+
+
+@router.get("/me", response_class=HTMLResponse)
+async def me(request: Request, session: Session = DBSession) -> Response:
+    user, away = _user_or_login(request, session, "beneficiary")
+    if away:
+        return away
+    candidate = service.get_candidate(session, user.candidate_id)
+    agreement = None
+    try:
+        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, [candidate])
+        answer = await bb.read_agreement(request.app.state.im, request.app.state.settings)
+        agreement = answer.get("dataAgreement", answer)
+    except APIError:
+        pass
+    enrollment = service.enrollment_of(session, candidate.id)
+    package = session.get(Package, enrollment.package_id) if enrollment else None
+    orders = [] if enrollment is None else session.scalars(
+        select(PaymentOrder).where(PaymentOrder.enrollment_id == enrollment.id).order_by(PaymentOrder.created_at.desc())).all()
+    return await _page(request, "me.html", user, candidate=candidate, agreement=agreement, enrollment=enrollment,
+                       package=package, orders=orders, money=service.money)
+
+
+@router.post("/me/consent")
+async def me_consent(request: Request, session: Session = DBSession) -> Response:
+    user = auth.require(request, session, "beneficiary")
+    form = await _form(request)
+    decision = str(form.get("decision"))
+    try:
+        candidate = service.get_candidate(session, user.candidate_id)
+        await service.decide_consent(session, request.app.state.im, request.app.state.settings, candidate, user, decision)
+    except APIError as exc:
+        return _back("/me", "consent", _message(exc))
+    service.record_action(session, current_message_id.get(), f"consent: {decision}", user)
+    return _back("/me", f"consent: {decision}")

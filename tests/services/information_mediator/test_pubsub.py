@@ -235,3 +235,14 @@ def test_two_replicas_on_one_database_do_not_deliver_twice(ps, receivers, db_fie
         assert chains <= {"im-1", "im-2"} and chains
     finally:
         replica.stop()
+
+
+@pytest.mark.parametrize("path,method", [("/pub/v1/newBirth", "POST"), ("/api/v1/subs/newBirth", "POST"),
+                                         ("/api/v1/eventType", "POST")])
+def test_malformed_bodies_get_400_in_the_im_shape(ps, path, method):
+    client = ROOM if "eventType" in path else (SUB if "subs" in path else PUB)
+    for content in (b"not json", b"[1, 2]", b'{"options": "x", "delivery": "SMOKE", "event": 1, "eventType": 5}'):
+        r = ps.as_(client, method, path, content=content, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (content, r.text)
+        assert r.headers["X-Road-Error"] == "Client.BadRequest" and set(r.json()) == {"type", "message", "detail"}
+    assert _count_events(ps) == 0

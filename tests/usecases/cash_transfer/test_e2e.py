@@ -1,23 +1,12 @@
 """The real stack (`sandbox up` on free ports) and the demo command run to success against it."""
 from __future__ import annotations
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from sandbox.demo_cash_transfer import cash_transfer
-from tests.e2e.launcher import RunningSandbox
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    sandbox = RunningSandbox(tmp_path_factory.mktemp("usct") / "var",
-                             only=("identity", "payments", "consent", "cash_transfer"))
-    with sandbox:
-        assert sandbox.proc.poll() is None, sandbox.output.decode(errors="replace")
-        yield sandbox
 
 
 def test_demo_command_runs_the_whole_journey(stack):

@@ -1,0 +1,100 @@
+"""API refusals and pages against the real stack (identity, payments, consent, IM, the use case)."""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from sandbox.demo_cash_transfer import ENROLLMENT_OFFICER_VID, PAYMENT_OFFICER_VID, login
+from services.common import demo_world
+
+pytestmark = pytest.mark.e2e
+OTP = demo_world.sandbox_otp()
+
+
+@pytest.fixture(scope="module")
+def base(stack):
+    return stack.url("cash_transfer")
+
+
+@pytest.fixture(scope="module")
+def officer(base):
+    return login(base, ENROLLMENT_OFFICER_VID, OTP)
+
+
+@pytest.fixture(scope="module")
+def payer(base):
+    return login(base, PAYMENT_OFFICER_VID, OTP)
+
+
+def _candidate(officer, index: int) -> dict:
+    rows = officer.get("/api/v1/candidates").json()["candidates"]
+    return [c for c in rows if not c["enrolled"] and c["consentStatus"] == "none"][index]
+
+
+def test_roles_come_from_the_verified_identity_claims(officer, payer, base):
+    assert officer.get("/api/v1/roles").json()["roles"] == ["enrollment_officer"]
+    assert payer.get("/api/v1/roles").json()["roles"] == ["payment_officer"]
+    assert httpx.get(base + "/api/v1/roles").json() == {"authenticated": False, "roles": []}
+
+
+def test_wrong_role_and_no_login_are_refused(officer, payer, base):
+    assert httpx.get(base + "/api/v1/candidates").status_code == 401
+    assert payer.get("/api/v1/candidates").status_code == 403
+    candidate = _candidate(officer, 0)
+    assert payer.post("/api/v1/consent", json={"candidateId": candidate["id"]}).status_code == 403
+    assert officer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": ["x"]}).status_code == 403
+
+
+def test_bad_input_is_a_400_in_our_shape(officer, payer):
+    response = officer.post("/api/v1/beneficiaries", json={"candidateId": ""})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert payer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": []}).status_code == 400
+    unknown_package = officer.post("/api/v1/beneficiaries", json={"candidateId": _candidate(officer, 0)["id"],
+                                                                  "packageId": "nope"})
+    assert unknown_package.status_code == 400
+
+
+def test_enrolling_without_consent_is_refused_even_after_a_request(officer):
+    candidate = _candidate(officer, 1)
+    assert officer.post("/api/v1/consent", json={"candidateId": candidate["id"]}).status_code == 201
+    refused = officer.post("/api/v1/beneficiaries", json={"candidateId": candidate["id"], "packageId": "pkg-basic"})
+    assert refused.status_code == 409 and refused.json()["error"] == "consent_required"
+    rows = officer.get("/api/v1/beneficiaries").json()["beneficiaries"]
+    assert candidate["id"] not in {b["candidateId"] for b in rows}
+
+
+def test_paying_someone_not_enrolled_is_refused_and_orders_nothing(payer):
+    before = payer.get("/api/v1/payment/payment-orders").json()["paymentOrders"]
+    refused = payer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": ["no-such-beneficiary"]})
+    assert refused.status_code == 409
+    assert refused.json()["details"] == [{"beneficiaryId": "no-such-beneficiary", "reason": "not enrolled"}]
+    assert payer.get("/api/v1/payment/payment-orders").json()["paymentOrders"] == before
+
+
+def test_a_refusal_by_the_resident_shows_for_the_officer(officer, base):
+    candidate = _candidate(officer, 2)
+    officer.post("/api/v1/consent", json={"candidateId": candidate["id"]})
+    vid = next(r["vid"] for r in demo_world.residents() if r["name"] == candidate["name"])
+    resident = login(base, vid, OTP)
+    assert resident.get("/api/v1/roles").json()["roles"] == ["beneficiary"]
+    assert resident.put("/api/v1/consent", json={"decision": "refuse"}).json()["candidate"]["consentStatus"] == "refused"
+    rows = officer.get("/api/v1/candidates").json()["candidates"]
+    assert next(c for c in rows if c["id"] == candidate["id"])["consentStatus"] == "refused"
+    assert resident.get("/api/v1/candidates").status_code == 403
+
+
+def test_pages_show_the_im_exchanges_an_action_caused(officer):
+    page = officer.get("/officer")
+    assert page.status_code == 200 and "Candidates" in page.text
+    candidate = _candidate(officer, 3)
+    done = officer.post("/officer/consent", data={"candidateId": candidate["id"]})
+    assert done.status_code == 303
+    panel = officer.get(done.headers["location"])
+    assert "Behind the scenes" in panel.text
+    assert "CONSENT/consent" in panel.text  # the consent record call, as the IM logged it
+    mid = re.search(r"messageId=([0-9a-f-]+)", panel.text).group(1)
+    trace = officer.get(f"/api/v1/trace/{mid}").json()
+    assert {x["client"] for x in trace["exchanges"]} == {"SANDBOX/GOV/SOCIAL-WELFARE/USCT"}
+    assert len(trace["exchanges"]) >= 2  # bulk verification + record creation

@@ -5,12 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller
+from services.common.app import DBSession
+from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
 
 from . import service
 from .models import CallbackReceived
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+PAYMENTS_CLIENT = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+
+
+def payments_via_im(request: Request) -> VerifiedCall:
+    """Callbacks are accepted only through the IM, from the Payments application (its signed assertion)."""
+    try:
+        caller = request.app.state.assertion_verifier.verify(request.headers.get(ASSERTION_HEADER))
+    except InvalidAssertion as exc:
+        raise service.refuse(401, "unauthorized", "callbacks are accepted only through the IM") from exc
+    if caller.client != PAYMENTS_CLIENT:
+        raise service.refuse(403, "forbidden", "only the Payments application may call back here")
+    return caller
 
 
 async def _body(request: Request) -> dict:
@@ -28,14 +41,14 @@ def _log(session: Session, kind: str, reference, caller, body: dict) -> None:  #
 
 
 @router.post("/register-beneficiary", summary="Account mapper outcome (RegisterBeneficiaryResponse)")
-async def register_beneficiary(request: Request, session: Session = DBSession, caller=Depends(im_caller)) -> dict:  # noqa: ANN001
+async def register_beneficiary(request: Request, session: Session = DBSession, caller=Depends(payments_via_im)) -> dict:  # noqa: ANN001
     body = await _body(request)
     _log(session, "register-beneficiary", str(body.get("registerRequestID")), caller, body)
     return {"received": True, "updated": service.onboarding_callback(session, body)}
 
 
 @router.post("/bulk-payment", summary="Bulk payment status (BulkPaymentStatusUpdate)")
-async def bulk_payment(request: Request, session: Session = DBSession, caller=Depends(im_caller),  # noqa: ANN001
+async def bulk_payment(request: Request, session: Session = DBSession, caller=Depends(payments_via_im),  # noqa: ANN001
                        correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=64)) -> dict:
     body = await _body(request)
     _log(session, "bulk-payment", correlation_id or str(body.get("requestId")), caller, body)

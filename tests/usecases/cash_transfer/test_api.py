@@ -98,3 +98,18 @@ def test_pages_show_the_im_exchanges_an_action_caused(officer):
     trace = officer.get(f"/api/v1/trace/{mid}").json()
     assert {x["client"] for x in trace["exchanges"]} == {"SANDBOX/GOV/SOCIAL-WELFARE/USCT"}
     assert len(trace["exchanges"]) >= 2  # bulk verification + record creation
+
+
+def test_callbacks_are_accepted_only_through_the_im_from_payments(stack, base):
+    body = {"registerRequestID": "x", "failedCases": []}
+    direct = httpx.post(base + "/callbacks/register-beneficiary", json=body)
+    assert direct.status_code == 401
+    im = stack.url("information_mediator") + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/callbacks/register-beneficiary"
+    client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"  # not allowed to call this service in the topology
+    refused = httpx.post(im, json=body, headers={"Information-Mediator-Client": client,
+                                                 "Information-Mediator-Client-Secret": stack.secret(client)})
+    assert refused.status_code in (401, 403)
+    payments = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+    accepted = httpx.post(im, json=body, headers={"Information-Mediator-Client": payments,
+                                                  "Information-Mediator-Client-Secret": stack.secret(payments)})
+    assert accepted.status_code == 200 and accepted.json() == {"received": True, "updated": 0}

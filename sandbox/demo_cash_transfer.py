@@ -199,3 +199,7 @@ def cash_transfer(data_dir: Path, url: str | None, otp: str | None, timeout: flo
     table.add_row(*summary.values())
     console.print(table)
     console.print(f"{len(steps)} steps passed. Trace any message id at the IM: /ui/trace?messageId=<id>")
+
+
+if __name__ == "__main__":
+    cash_transfer()

@@ -41,6 +41,9 @@ def register_client(identity_url: str, admin_token: str, settings: CashTransferS
 
 
 def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
+    if "identity" not in sandbox.running:
+        print("cash_transfer: Identity is not running; login is unavailable until it is")  # noqa: T201
+        return
     data_dir = sandbox.data_dir / "cash_transfer"
     settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.url("cash_transfer"))
     token = (sandbox.data_dir / "identity" / "secrets" / "identity-admin-token").read_text().strip()

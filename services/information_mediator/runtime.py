@@ -49,7 +49,8 @@ class IMRuntime:
         self.http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(sock_connect=self.settings.connect_timeout,
                                           sock_read=self.settings.provider_timeout),
-            connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300),
+            # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
+            connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )

@@ -158,16 +158,24 @@ class ProxyMiddleware:
             ASSERTION_HEADER: self.im.assertion(client_id, entry.id),
         })
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        try:
-            response = await self.im.http.request(
-                scope["method"], URL(url, encoded=True), headers=outgoing,
-                data=_request_body(receive, ex) if has_body else None,
-                allow_redirects=False, skip_auto_headers=SKIP_AUTO_HEADERS,
-            )
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
+        # A pooled connection may have been closed by the provider just as we reuse it. Without a body the
+        # request can be sent again on a fresh connection; a streamed body cannot be replayed.
+        attempts = 1 if has_body else 2
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await self.im.http.request(
+                    scope["method"], URL(url, encoded=True), headers=outgoing,
+                    data=_request_body(receive, ex) if has_body else None,
+                    allow_redirects=False, skip_auto_headers=SKIP_AUTO_HEADERS,
+                )
+                break
+            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == attempts:
+                    raise IMError(NETWORK_ERROR, f"service {entry.id} closed the connection") from exc
+            except (aiohttp.ClientError, OSError) as exc:
+                raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
         try:
             await self._relay(send, response, client_id, entry.id, ex)
         finally:

@@ -23,6 +23,7 @@ def test_allowed_call_reaches_the_provider_with_xroad_headers(stack):
 
 def test_client_message_id_is_kept(stack):
     r = stack.call("GET", "echo", headers={"X-Road-Id": "my-message-42"})
+    assert r.status_code == 200, r.text
     assert r.headers["X-Road-Id"] == "my-message-42"
     assert r.json()["headers"]["x-road-id"] == "my-message-42"
 
@@ -158,3 +159,14 @@ def test_every_exchange_is_logged_and_monitored(stack):
 def test_trace_page_renders(stack):
     r = stack.http.get("/ui/trace")
     assert r.status_code == 200 and "message trace" in r.text
+
+
+def test_a_connection_the_provider_closed_while_idle_is_not_an_error(stack):
+    """Providers close idle keep-alive connections; the IM must not answer 502 for the next call."""
+    import time
+
+    assert stack.call("GET", "echo").status_code == 200
+    time.sleep(5.5)  # past uvicorn's keep-alive timeout: the pooled connection is gone on the provider side
+    for _ in range(3):
+        r = stack.call("GET", "echo")
+        assert r.status_code == 200, r.text

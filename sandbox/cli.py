@@ -204,6 +204,17 @@ def db_revision(service: str, message: str) -> None:
             command.revision(config, message=message, autogenerate=True)
 
 
+@main.group()
+def demo() -> None:
+    """Run a use case's whole journey over HTTP against a running sandbox."""
+
+
+def _mount_demos() -> None:
+    from .demo_cash_transfer import cash_transfer
+
+    demo.add_command(cash_transfer)
+
+
 def _mount_operator_commands() -> None:
     """Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module."""
     for module in ("services.information_mediator.cli", "services.consent.cli", "services.identity.cli",
@@ -216,6 +227,7 @@ def _mount_operator_commands() -> None:
 
 
 _mount_operator_commands()
+_mount_demos()
 
 if __name__ == "__main__":
     main()

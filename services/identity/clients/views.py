@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.common.app import DBSession
 from services.identity import envelope
 from services.identity.clients import service, validation
 from services.identity.envelope import EnvelopeError
@@ -20,7 +20,7 @@ def _unauthorized():
 
 
 @router.post("/oidc-client", summary="Create OIDC Client Endpoint")
-def create_oidc_client(request: Request, payload: Any = Body(None), session: Session = DB):
+def create_oidc_client(request: Request, payload: Any = Body(None), session: Session = DBSession):
     if not is_admin(request):
         return _unauthorized()
     try:
@@ -39,7 +39,7 @@ def create_oidc_client(request: Request, payload: Any = Body(None), session: Ses
 
 @router.put("/oidc-client/{client_id}", summary="Update OIDC Client Endpoint")
 def update_oidc_client(
-    client_id: str, request: Request, payload: Any = Body(None), session: Session = DB
+    client_id: str, request: Request, payload: Any = Body(None), session: Session = DBSession
 ):
     if not is_admin(request):
         return _unauthorized()

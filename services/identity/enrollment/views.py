@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.common.app import DBSession
 from services.common.errors import APIError
 from services.identity.enrollment import service
 from services.identity.security import relying_party
@@ -15,7 +15,7 @@ router = APIRouter(tags=["Enrollment"])
 
 
 @router.put("/enrollment", summary="Create or update an enrollment (single or multi-step)")
-def put_enrollment(request: Request, payload: Any = Body(None), session: Session = DB):
+def put_enrollment(request: Request, payload: Any = Body(None), session: Session = DBSession):
     caller = relying_party(request)
     try:
         status, body = service.enroll(session, request.app.state.keyring, payload, caller)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.common.app import DBSession
 from services.identity.base import iso
 from services.identity.identities import service
 from services.identity.identities.models import Vid
@@ -19,7 +19,7 @@ def _not_found() -> JSONResponse:
 
 
 @router.get("/{individual_id}/history", summary="Change history of an identity")
-def identity_history(individual_id: str, request: Request, session: Session = DB):
+def identity_history(individual_id: str, request: Request, session: Session = DBSession):
     relying_party(request)
     identity = service.find_by_individual_id(session, individual_id)
     if identity is None:
@@ -32,7 +32,7 @@ def identity_history(individual_id: str, request: Request, session: Session = DB
 
 
 @router.post("/{individual_id}/vids", summary="Issue a new VID", status_code=201)
-def issue_vid(individual_id: str, request: Request, session: Session = DB):
+def issue_vid(individual_id: str, request: Request, session: Session = DBSession):
     caller = relying_party(request)
     identity = service.find_by_individual_id(session, individual_id)
     if identity is None:
@@ -41,7 +41,7 @@ def issue_vid(individual_id: str, request: Request, session: Session = DB):
 
 
 @router.delete("/vids/{vid}", summary="Revoke a VID")
-def revoke_vid(vid: str, request: Request, session: Session = DB):
+def revoke_vid(vid: str, request: Request, session: Session = DBSession):
     caller = relying_party(request)
     record = session.get(Vid, vid) if vid.isdigit() else None
     if record is None:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB, session_scope
+from services.common.app import DBSession
 from services.identity import envelope
 from services.identity.base import iso
 from services.identity.envelope import EnvelopeError
@@ -47,7 +47,7 @@ def _browser_transaction(request: Request, session: Session, transaction_id: Any
 
 
 @router.post("/linked-authorization/link-code", summary="Generate Link Code endpoint", name="link_code")
-def link_code(request: Request, payload: Any = Body(None), session: Session = DB):
+def link_code(request: Request, payload: Any = Body(None), session: Session = DBSession):
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = _browser_transaction(request, session, body.get("transactionId"))
@@ -69,7 +69,7 @@ async def _long_poll(request: Request, check) -> dict | JSONResponse:  # noqa: A
     deadline = time.monotonic() + request.app.state.settings.long_poll_seconds
 
     def attempt():  # noqa: ANN202
-        with session_scope(request.app.state.db) as session:
+        with request.app.state.db.session() as session:
             return check(session)
 
     while True:
@@ -128,7 +128,7 @@ async def link_auth_code(request: Request, payload: Any = Body(None)):
 
 
 @router.post("/linked-authorization/link-transaction", summary="Link Transaction endpoint")
-def link_transaction(request: Request, payload: Any = Body(None), session: Session = DB):
+def link_transaction(request: Request, payload: Any = Body(None), session: Session = DBSession):
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction, client = service.link_transaction(session, request.app.state.secrets, body.get("linkCode"))
@@ -146,7 +146,7 @@ def link_transaction(request: Request, payload: Any = Body(None), session: Sessi
 
 
 @router.post("/linked-authorization/send-otp", summary="Send OTP for a linked transaction (extension)")
-def linked_send_otp(request: Request, payload: Any = Body(None), session: Session = DB):
+def linked_send_otp(request: Request, payload: Any = Body(None), session: Session = DBSession):
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -157,7 +157,7 @@ def linked_send_otp(request: Request, payload: Any = Body(None), session: Sessio
 
 
 @router.post("/linked-authorization/authenticate", summary="Linked Authentication Endpoint")
-def linked_authenticate(request: Request, payload: Any = Body(None), session: Session = DB):
+def linked_authenticate(request: Request, payload: Any = Body(None), session: Session = DBSession):
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -175,7 +175,7 @@ def linked_authenticate(request: Request, payload: Any = Body(None), session: Se
 
 
 @router.post("/linked-authorization/consent", summary="Linked Consent Endpoint")
-def linked_consent(request: Request, payload: Any = Body(None), session: Session = DB):
+def linked_consent(request: Request, payload: Any = Body(None), session: Session = DBSession):
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -193,7 +193,7 @@ def linked_consent(request: Request, payload: Any = Body(None), session: Session
 
 
 @router.post("/wallet-binding", summary="Wallet Binding Endpoint (Draft)")
-def wallet_binding(request: Request, payload: Any = Body(None), session: Session = DB):
+def wallet_binding(request: Request, payload: Any = Body(None), session: Session = DBSession):
     partner_id = request.headers.get("partner-id")
     if not service.partner_valid(session, request.app.state.secrets, partner_id,
                                  request.headers.get("partner-api-key")):
@@ -207,7 +207,7 @@ def wallet_binding(request: Request, payload: Any = Body(None), session: Session
 
 
 @router.post("/admin/wallet-partners", tags=["Administration"], summary="Register a wallet partner (extension)")
-def register_wallet_partner(request: Request, payload: Any = Body(None), session: Session = DB):
+def register_wallet_partner(request: Request, payload: Any = Body(None), session: Session = DBSession):
     require_admin(request)
     partner_id = payload.get("partnerId") if isinstance(payload, dict) else None
     if not isinstance(partner_id, str) or not 1 <= len(partner_id) <= 64:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.common.app import DBSession
 from services.identity.clients.service import get_client
 from services.identity.oidc import claims as claims_
 from services.identity.oidc import service
@@ -54,7 +54,7 @@ def error_page(request: Request, error: str, description: str, status: int = 400
 
 
 @router.get("/authorize", summary="Authorization Endpoint", response_class=HTMLResponse)
-def authorize(request: Request, session: Session = DB) -> Response:
+def authorize(request: Request, session: Session = DBSession) -> Response:
     q = request.query_params
     client = get_client(session, q.get("client_id"))
     if client is None or client.status != "active":
@@ -131,7 +131,7 @@ def _lockout(transaction: AuthTransaction) -> RedirectResponse:
 
 
 @router.post("/authorize/send-otp", include_in_schema=False)
-def send_otp(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
+def send_otp(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -147,7 +147,7 @@ def send_otp(request: Request, form: dict = Depends(form_data), session: Session
 
 
 @router.post("/authorize/authenticate", include_in_schema=False)
-def authenticate(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
+def authenticate(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -168,7 +168,7 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
 
 
 @router.post("/authorize/consent", include_in_schema=False)
-def consent(request: Request, form: dict = Depends(form_data), session: Session = DB) -> Response:
+def consent(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal

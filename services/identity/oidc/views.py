@@ -5,7 +5,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from services.identity.deps import session_scope
 from services.identity.oidc import tokens
 from services.identity.oidc.claims import ACR_FACTORS, SCOPE_CLAIMS, SUPPORTED_SCOPES
 from services.identity.security import bearer
@@ -59,7 +58,7 @@ def jwks(request: Request) -> dict:
 def _exchange(app, form: dict) -> dict:  # noqa: ANN001
     settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
     ends = tokens.Endpoints(settings.base_url.rstrip("/"))
-    with session_scope(app.state.db) as session:
+    with app.state.db.session() as session:
         client = tokens.authenticate_client(session, settings, ends, form)
         redeemed = tokens.redeem_code(session, secrets_, client, form)
     # signed after the commit: the database transaction is not held open during the RSA work
@@ -81,7 +80,7 @@ async def token(request: Request) -> Response:
 
 def _userinfo(app, access_token: str | None) -> str:  # noqa: ANN001
     settings = app.state.settings
-    with session_scope(app.state.db) as session:
+    with app.state.db.session() as session:
         return tokens.userinfo(session, app.state.secrets, app.state.keyring,
                                tokens.Endpoints(settings.base_url.rstrip("/")), access_token)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from services.identity.deps import DB
+from services.common.app import DBSession
 from services.identity.security import relying_party
 from services.identity.verification import service
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["Verification"])
 
 
 @router.post("/v1/verification", summary="Yes/no identity verification")
-def verification(request: Request, payload: Any = Body(None), session: Session = DB):
+def verification(request: Request, payload: Any = Body(None), session: Session = DBSession):
     caller = relying_party(request)
     try:
         return service.verify(session, caller, payload)

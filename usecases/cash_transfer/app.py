@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.common.app import create_service_app
+from services.common.keys import load_or_create_secret
 
 from . import api, auth, callbacks, pages, views
 from .seed import seed
@@ -29,5 +30,15 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         description="Officers find candidates, obtain consent, enroll and pay them; every building-block "
                     "call goes through the Information Mediator.",
         migrations_dir=HERE / "migrations", routers=[api.router, callbacks.router, views.router, pages.router],
-        seed=seed, error_render=render_error, on_startup=lambda app: auth.client_key(settings),
+        seed=seed, error_render=render_error, on_startup=_startup,
     )
+
+
+def _startup(app: FastAPI) -> None:
+    settings = app.state.settings
+    auth.client_key(settings)
+    app.state.consent_webhook_secret = webhook_secret(settings)
+
+
+def webhook_secret(settings: CashTransferSettings) -> str:
+    return load_or_create_secret(settings.data_dir / "secrets", "consent-webhook-secret")

@@ -2,6 +2,9 @@
 exactly the URLs this use case registers with Payments."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
@@ -13,17 +16,26 @@ from .models import CallbackReceived
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 PAYMENTS_CLIENT = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+CONSENT_CLIENT = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
 
 
-def payments_via_im(request: Request) -> VerifiedCall:
-    """Callbacks are accepted only through the IM, from the Payments application (its signed assertion)."""
+def _via_im(request: Request, client: str) -> VerifiedCall:
+    """Callbacks are accepted only through the IM, from the expected application (its signed assertion)."""
     try:
         caller = request.app.state.assertion_verifier.verify(request.headers.get(ASSERTION_HEADER))
     except InvalidAssertion as exc:
         raise service.refuse(401, "unauthorized", "callbacks are accepted only through the IM") from exc
-    if caller.client != PAYMENTS_CLIENT:
-        raise service.refuse(403, "forbidden", "only the Payments application may call back here")
+    if caller.client != client:
+        raise service.refuse(403, "forbidden", f"only {client} may call back here")
     return caller
+
+
+def payments_via_im(request: Request) -> VerifiedCall:
+    return _via_im(request, PAYMENTS_CLIENT)
+
+
+def consent_via_im(request: Request) -> VerifiedCall:
+    return _via_im(request, CONSENT_CLIENT)
 
 
 async def _body(request: Request) -> dict:
@@ -54,3 +66,15 @@ async def bulk_payment(request: Request, session: Session = DBSession, caller=De
     _log(session, "bulk-payment", correlation_id or str(body.get("requestId")), caller, body)
     session.commit()
     return {"received": True, "updated": await service.payment_callback(session, request.app.state.im, body, correlation_id)}
+
+
+@router.post("/consent", summary="Consent BB webhook (consent.given / refused / withdrawn), HMAC-signed")
+async def consent_event(request: Request, session: Session = DBSession, caller=Depends(consent_via_im)) -> dict:  # noqa: ANN001
+    raw = await request.body()
+    secret = request.app.state.consent_webhook_secret
+    expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("X-ConsentBB-Signature", "")):
+        raise service.refuse(401, "unauthorized", "bad webhook signature")
+    body = await _body(request)
+    _log(session, "consent", str(body.get("event")), caller, body)
+    return {"received": True, "updated": service.consent_event(session, body)}

@@ -104,6 +104,25 @@ async def decide_consent(session: Session, im, settings, candidate: Candidate, u
     candidate.consent_status, candidate.consent_updated_at = new, utcnow()
 
 
+def consent_event(session: Session, body: dict) -> int:
+    """A Consent webhook: a withdrawal made anywhere shows up for the officers without a new listing."""
+    data = body.get("data") or {}
+    record_id = data.get("consentRecordId")
+    candidate = session.scalars(select(Candidate).where(Candidate.consent_record_id == str(record_id))).first() \
+        if record_id else None
+    if candidate is None:
+        return 0
+    event = body.get("event")
+    if event == "consent.withdrawn" or (event == "consent.refused" and candidate.consent_status == "given"):
+        candidate.consent_status = "withdrawn"
+    elif event == "consent.refused":
+        candidate.consent_status = "refused"
+    else:
+        return 0  # a given consent counts once signed: the live verification decides
+    candidate.consent_updated_at = utcnow()
+    return 1
+
+
 # Enrollment ------------------------------------------------------------------------------------------------------
 
 def enrollment_of(session: Session, candidate_id: str) -> Enrollment | None:

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from services.common.keys import load_or_create_rsa
+from services.common.im_client import IMClient
+from services.common.keys import load_or_create_rsa, load_or_create_secret
 
 from .auth import CLAIMS, KEY_NAME
-from .settings import CashTransferSettings
+from .settings import CONSENT, CashTransferSettings
 
 
 def client_request(settings: CashTransferSettings, public_jwk: dict, redirect_uri: str) -> dict:
@@ -40,11 +41,35 @@ def register_client(identity_url: str, admin_token: str, settings: CashTransferS
             raise RuntimeError(f"Identity refused the USCT OIDC client: {errors}")
 
 
+EVENTS = ["consent.given", "consent.refused", "consent.withdrawn"]
+
+
+def subscribe_consent_webhook(im: IMClient, settings: CashTransferSettings, secret: str) -> None:
+    """One webhook at Consent (through the IM) for our callback URL; its secret is refreshed on every start."""
+    url = settings.callback_base + "/callbacks/consent"
+    listing = im.request_sync(CONSENT, "GET", "/config/webhooks/", params={"limit": 1000})
+    listing.raise_for_status()
+    existing = [w for w in listing.json().get("webhooks", []) if w.get("payloadUrl") == url]
+    body = {"webhook": {"payloadUrl": url, "contentType": "application/json", "disabled": False,
+                        "secretKey": secret, "subscribedEvents": EVENTS}}
+    if existing:
+        response = im.request_sync(CONSENT, "PUT", f"/config/webhook/{existing[0]['id']}/", json=body)
+    else:
+        response = im.request_sync(CONSENT, "POST", "/config/webhook/", json=body)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"Consent refused the USCT webhook: {response.status_code} {response.text[:200]}")
+
+
 def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
-    if "identity" not in sandbox.running:
-        print("cash_transfer: Identity is not running; login is unavailable until it is")  # noqa: T201
-        return
     data_dir = sandbox.data_dir / "cash_transfer"
     settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.url("cash_transfer"))
-    token = (sandbox.data_dir / "identity" / "secrets" / "identity-admin-token").read_text().strip()
-    register_client(sandbox.url("identity"), token, settings, settings.base_url.rstrip("/") + "/auth/callback")
+    if "identity" in sandbox.running:
+        token = (sandbox.data_dir / "identity" / "secrets" / "identity-admin-token").read_text().strip()
+        register_client(sandbox.url("identity"), token, settings, settings.base_url.rstrip("/") + "/auth/callback")
+    else:
+        print("cash_transfer: Identity is not running; login is unavailable")  # noqa: T201
+    if "consent" in sandbox.running:
+        client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
+        im = IMClient(sandbox.im_url, client, sandbox.client_secrets[client])
+        settings = settings.model_copy(update={"im_url": sandbox.im_url})
+        subscribe_consent_webhook(im, settings, load_or_create_secret(data_dir / "secrets", "consent-webhook-secret"))

@@ -113,3 +113,35 @@ def test_callbacks_are_accepted_only_through_the_im_from_payments(stack, base):
     accepted = httpx.post(im, json=body, headers={"Information-Mediator-Client": payments,
                                                   "Information-Mediator-Client-Secret": stack.secret(payments)})
     assert accepted.status_code == 200 and accepted.json() == {"received": True, "updated": 0}
+
+
+def test_a_withdrawal_made_at_consent_reaches_the_officers_by_webhook(stack, officer, base):
+    from sandbox.demo_cash_transfer import _wait
+
+    candidate = _candidate(officer, 4)
+    officer.post("/api/v1/consent", json={"candidateId": candidate["id"]})
+    vid = next(r["vid"] for r in demo_world.residents() if r["name"] == candidate["name"])
+    resident = login(base, vid, OTP)
+    record = resident.put("/api/v1/consent", json={"decision": "give"}).json()["candidate"]["consentRecordId"]
+    # The resident withdraws somewhere else (directly at the Consent BB, through the IM).
+    client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
+    url = (stack.url("information_mediator") + "/r1/SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
+           f"/service/individual/record/consent-record/{record}/")
+    uin = next(r["uin"] for r in demo_world.residents() if r["vid"] == vid)
+    changed = httpx.put(url, params={"individualId": uin}, json={"consentRecord": {"optIn": False}},
+                        headers={"Information-Mediator-Client": client,
+                                 "Information-Mediator-Client-Secret": stack.secret(client)})
+    assert changed.status_code == 200, changed.text
+    # /beneficiaries/me reads our registry only (no live check): the webhook must have updated it.
+    _wait("the consent webhook", lambda: resident.get("/api/v1/beneficiaries/me").json()["candidate"]["consentStatus"]
+          == "withdrawn", 20)
+
+
+def test_a_consent_webhook_with_a_bad_signature_is_refused(stack):
+    consent = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
+    im = stack.url("information_mediator") + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/callbacks/consent"
+    forged = httpx.post(im, json={"event": "consent.withdrawn", "data": {"consentRecordId": "x"}},
+                        headers={"Information-Mediator-Client": consent,
+                                 "Information-Mediator-Client-Secret": stack.secret(consent),
+                                 "X-ConsentBB-Signature": "sha256=" + "0" * 64})
+    assert forged.status_code == 401

@@ -30,7 +30,7 @@ async def _page(request: Request, name: str, user, **context) -> HTMLResponse:  
         panel = {"messageId": mid, "link": trace.trace_link(settings, mid),
                  "action": request.query_params.get("action", ""), "exchanges": await trace.exchanges(settings, mid)}
     return templates.TemplateResponse(request, name, {
-        "user": user, "panel": panel, "error": request.query_params.get("error"), "home": HOME, **context})
+        "refresh": False, "user": user, "panel": panel, "error": request.query_params.get("error"), "home": HOME, **context})
 
 
 def _back(path: str, action: str, error: str | None = None) -> RedirectResponse:
@@ -81,8 +81,9 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
         live = False
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     packages = list(session.scalars(select(Package).order_by(Package.id)))
+    waiting = any(e.onboarding_status == "pending" for e in enrolled.values())
     return await _page(request, "officer.html", user, candidates=rows, enrolled=enrolled, packages=packages,
-                       live=live, money=service.money)
+                       live=live, money=service.money, refresh=waiting)
 
 
 @router.post("/officer/consent")
@@ -126,7 +127,10 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
     orders = session.execute(select(PaymentOrder, Candidate.name).join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
                              .join(Candidate, Enrollment.candidate_id == Candidate.id)
                              .order_by(PaymentOrder.created_at.desc()).limit(100)).all()
-    return await _page(request, "payments.html", user, beneficiaries=rows, orders=orders, money=service.money)
+    waiting = any(e.onboarding_status == "pending" for e, _, _ in rows) or \
+        any(o.status in ("ordered", "accepted") for o, _ in orders)
+    return await _page(request, "payments.html", user, beneficiaries=rows, orders=orders, money=service.money,
+                       refresh=waiting)
 
 
 @router.post("/payments/order")

@@ -194,10 +194,12 @@ def cash_transfer(data_dir: Path, url: str | None, otp: str | None, timeout: flo
         console.print(f"[red]✘ step {len(steps) + 1} failed:[/] {type(exc).__name__}: {exc}")
         sys.exit(1)
     table = Table(title="Cash transfer: summary")
-    for column in summary:
+    for column in ("#", "step", "outcome", "IM message id"):
         table.add_column(column)
-    table.add_row(*summary.values())
+    for number, (step, outcome, message_id) in enumerate(steps, 1):
+        table.add_row(str(number), step, outcome, message_id or "")
     console.print(table)
+    console.print("  ".join(f"{k}: [bold]{v}[/]" for k, v in summary.items()))
     console.print(f"{len(steps)} steps passed. Trace any message id at the IM: /ui/trace?messageId=<id>")
 
 

@@ -43,23 +43,29 @@ class LiveServer:
     """A real uvicorn server for an ASGI app, in a thread, on a free port."""
 
     def __init__(self, app, port: int | None = None):  # noqa: ANN001
+        self.app = app
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
 
     def start(self) -> "LiveServer":
-        self.thread.start()
+        # A port given again (a server "coming back") may briefly be someone's ephemeral source port.
         deadline = time.monotonic() + 20
+        self._serve()
         while time.monotonic() < deadline:
             if self.server.started:
                 return self
             if not self.thread.is_alive():
-                raise RuntimeError("server thread died during start-up")
+                time.sleep(0.5)
+                self._serve()
             time.sleep(0.02)
-        raise RuntimeError("server did not start")
+        raise RuntimeError(f"server did not start on port {self.port}")
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -15,7 +15,7 @@ from services.common.errors import APIError
 from services.common.im_client import current_message_id
 
 from . import auth, bb, service, trace
-from .models import Candidate, Enrollment, Package, PaymentOrder
+from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -129,8 +129,9 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
                              .order_by(PaymentOrder.created_at.desc()).limit(100)).all()
     waiting = any(e.onboarding_status == "pending" for e, _, _ in rows) or \
         any(o.status in ("ordered", "accepted") for o, _ in orders)
+    received = session.scalars(select(CallbackReceived).order_by(CallbackReceived.id.desc()).limit(10)).all()
     return await _page(request, "payments.html", user, beneficiaries=rows, orders=orders, money=service.money,
-                       refresh=waiting)
+                       refresh=waiting, callbacks=received)
 
 
 @router.post("/payments/order")

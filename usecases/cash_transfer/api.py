@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
+from .db import Registry as DBSession
 from services.common.im_client import current_message_id
 
 from . import auth, bb, service
@@ -118,7 +118,6 @@ async def enroll(body: EnrollRequest, request: Request, session: Session = DBSes
     user = auth.require(request, session, OFFICER)
     candidate = service.get_candidate(session, body.candidateId)
     enrollment = await service.enroll(session, _im(request), _settings(request), candidate, body.packageId, user)
-    session.flush()
     service.record_action(session, current_message_id.get(), "enroll", user)
     return {"beneficiary": service.enrollment_view(enrollment, candidate, session.get(Package, enrollment.package_id)),
             "messageId": current_message_id.get()}

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
+from .db import Registry as DBSession
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 

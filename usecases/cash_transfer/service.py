@@ -5,6 +5,7 @@ import secrets
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
@@ -142,8 +143,20 @@ async def enroll(session: Session, im, settings, candidate: Candidate, package_i
                      f"the candidate has not given consent (status: {candidate.consent_status})")
     enrollment = Enrollment(candidate_id=candidate.id, package_id=package.id, functional_id=candidate.uin,
                             mapper_request_id=short_id(), enrolled_by=user.name)
-    await bb.register_beneficiary(im, settings, enrollment.mapper_request_id, candidate.uin, candidate.phone)
-    session.add(enrollment)
+    # Committed before the mapper is asked: the unique candidate decides between concurrent enrollments,
+    # and the mapper's callback (which may come back at once) finds the row.
+    try:
+        session.add(enrollment)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return enrollment_of(session, candidate.id)
+    try:
+        await bb.register_beneficiary(im, settings, enrollment.mapper_request_id, candidate.uin, candidate.phone)
+    except APIError:
+        session.delete(enrollment)  # not registered: the officer may try again
+        session.commit()
+        raise
     return enrollment
 
 

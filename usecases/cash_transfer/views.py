@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
+from .db import Registry as DBSession
 
 from . import auth
 

@@ -145,3 +145,21 @@ def test_a_consent_webhook_with_a_bad_signature_is_refused(stack):
                                  "Information-Mediator-Client-Secret": stack.secret(consent),
                                  "X-ConsentBB-Signature": "sha256=" + "0" * 64})
     assert forged.status_code == 401
+
+
+def test_an_enrollment_retried_concurrently_gives_one_enrollment(officer, base):
+    import concurrent.futures
+
+    candidate = _candidate(officer, 5)
+    officer.post("/api/v1/consent", json={"candidateId": candidate["id"]})
+    vid = next(r["vid"] for r in demo_world.residents() if r["name"] == candidate["name"])
+    login(base, vid, OTP).put("/api/v1/consent", json={"decision": "give"})
+    cookie = {"usct_session": officer.cookies["usct_session"]}
+    body = {"candidateId": candidate["id"], "packageId": "pkg-family"}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: httpx.post(base + "/api/v1/beneficiaries", json=body, cookies=cookie,
+                                                     timeout=30), range(4)))
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({a.json()["beneficiary"]["id"] for a in answers}) == 1
+    rows = officer.get("/api/v1/beneficiaries").json()["beneficiaries"]
+    assert [b["package"]["id"] for b in rows if b["candidateId"] == candidate["id"]] == ["pkg-family"]

@@ -113,9 +113,27 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
                      "banking_institution_code": e.institution, "financial_address": e.address, "status": "1",
                      "created_at": now, "updated_at": now})
     if rows:
-        bulk_insert(session, Beneficiary.__table__, rows)
+        try:
+            with session.begin_nested():
+                bulk_insert(session, Beneficiary.__table__, rows)
+        except IntegrityError:  # a concurrent request registered some of these ids since we looked
+            rows = _insert_each(session, rows, failures)
         refresh_statistics(session, Beneficiary.__tablename__, len(rows))
     return failures
+
+
+def _insert_each(session: Session, rows: list[dict], failures: list[Failure]) -> list[dict]:
+    """Inserts rows one by one; those that lost a race become duplicate failures. Returns the inserted."""
+    inserted = []
+    for row in rows:
+        try:
+            with session.begin_nested():
+                session.execute(Beneficiary.__table__.insert(), row)
+            inserted.append(row)
+        except IntegrityError:
+            failures.append(Failure(row["payee_identity"], row["payment_modality"], row["banking_institution_code"],
+                                    "duplicate: functional id already registered"))
+    return inserted
 
 
 def update_beneficiaries(session: Session, source: str, entries: list[Entry]) -> list[Failure]:

@@ -1,6 +1,8 @@
 """Account mapper: 1.0 and v3 APIs over the same data, outcome callbacks, idempotent retries, error shapes."""
 from __future__ import annotations
 
+import json
+
 from services.payments.seed import load_seed, resident_accounts
 from services.payments.settings import DEFAULT_SEED_FILE
 
@@ -153,3 +155,28 @@ def test_v3_mapper_errors(client):
     assert lookup.status_code == 400 and lookup.json()["responseCode"] == "01"
     bulk = client.put("/beneficiary", json={"requestId": "q", "payeePartyIds": []})
     assert bulk.status_code == 400
+
+
+def test_a_registration_that_loses_a_race_is_a_duplicate_not_an_error(client, monkeypatch):
+    """Two requests register the same id at once: both see it unregistered, one insert wins."""
+    from services.payments.mapper import service
+
+    acc = RESIDENTS[2]
+    register(client, [(acc["uin"], acc["modality"], acc["address"])], "reg000000001")
+    monkeypatch.setattr(service, "_existing", lambda *args: set())  # the check ran before the winner committed
+    other = RESIDENTS[3]
+    with Recorder() as target:
+        body = v1_register_body("reg000000002", beneficiaries=[
+            {"PayeeFunctionalID": acc["uin"], "PaymentModality": acc["modality"], "FinancialAddress": acc["address"]},
+            {"PayeeFunctionalID": other["uin"], "PaymentModality": other["modality"], "FinancialAddress": other["address"]}])
+        response = client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url})
+        assert response.status_code == 200, response.text
+        outcome = target.wait_for(1)[0]["json"]
+    assert outcome["numberFailedCases"] == 1
+    assert acc["uin"] in json.dumps(outcome["failedCases"]) and other["uin"] not in json.dumps(outcome["failedCases"])
+    monkeypatch.undo()
+    with Recorder() as target:  # the id that did not race was registered
+        body = v1_register_body("reg000000003", beneficiaries=[
+            {"PayeeFunctionalID": other["uin"], "PaymentModality": other["modality"], "FinancialAddress": other["address"]}])
+        client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url})
+        assert target.wait_for(1)[0]["json"]["numberFailedCases"] == 1

@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.information_mediator.registry.service import hash_secret  # noqa: E402
+from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 PROVIDER = '''
@@ -87,7 +87,7 @@ def main() -> None:
                INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin", PYTHONPATH=str(ROOT))
     if args.database_url:
         env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
-    im = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve", "information_mediator"], env=env, cwd=ROOT)
+    im = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         provider_url, im_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{im_port}"
         wait_health(provider_url + "/", provider)

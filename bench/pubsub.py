@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.information_mediator.registry.service import hash_secret  # noqa: E402
+from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 SUBSCRIBER = '''
@@ -160,7 +160,7 @@ def main() -> None:
                INFORMATION_MEDIATOR_ADMIN_TOKEN=ADMIN, PYTHONPATH=str(ROOT))
     if args.database_url:
         env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
-    im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", "serve", "information_mediator"], env=env, cwd=ROOT)
+    im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         subscriber_url, im = f"http://127.0.0.1:{s_port}", f"http://127.0.0.1:{im_port}"
         wait_health(subscriber_url + "/", subscriber)

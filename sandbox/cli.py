@@ -119,17 +119,11 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
 @click.argument("name")
 def serve(name: str) -> None:
     """Run one service in the foreground (what each container runs)."""
-    import uvicorn
+    from .serve import serve as run
 
-    process = topo.load().processes.get(name)
-    if process is None:
+    if name not in topo.load().processes:
         raise click.BadParameter(f"unknown service {name!r}; known: {', '.join(topo.load().processes)}")
-    module = importlib.import_module(process.module)
-    app = module.create_app()
-    settings = app.state.settings
-    uvicorn.run(app, host=os.environ.get(f"{process.env_prefix}HOST", settings.host or "127.0.0.1"),
-                port=settings.port or process.port, log_level="warning", access_log=False,
-                proxy_headers=False, server_header=False)
+    run(name)
 
 
 @main.command()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_secret
 
 from .topology import IM, Process, Topology
@@ -89,7 +90,7 @@ class Supervisor:
             process = self.sandbox.topology.processes[name]
             log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
             self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.cli", "serve", name],
+                [sys.executable, "-m", "sandbox.serve", name],
                 env=self.sandbox.env_for(process), stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -132,8 +133,6 @@ class Supervisor:
 
 def register_topology(sandbox: Sandbox) -> None:
     """Create the IM registry on the first start, merge it on later ones (runtime changes are kept)."""
-    from services.information_mediator.registry.service import hash_secret
-
     hashes = {client: hash_secret(secret) for client, secret in sandbox.client_secrets.items()}
     doc = sandbox.topology.imconf(hashes)
     headers = {"Authorization": f"Bearer {sandbox.admin_token}"}

@@ -8,6 +8,7 @@ and can be found together in the IM trace).
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,11 @@ SECRET_HEADER = "Information-Mediator-Client-Secret"
 MESSAGE_ID_HEADER = "X-Road-Id"
 
 current_message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("im_message_id", default=None)
+
+
+def hash_secret(secret: str) -> str:
+    """How the IM stores an application's credential (the launcher registers these, never the secret)."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
 def new_message_id() -> str:

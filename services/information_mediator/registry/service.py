@@ -1,12 +1,13 @@
 """Database work on the registry, and the in-memory snapshot the proxy consults on every call."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+
+from services.common.im_client import hash_secret
 
 from .conf import IDENTIFIER, ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
 from .models import AccessRight, Application, Instance, Member, Service
@@ -16,10 +17,6 @@ DEFAULT_MEMBER_CLASS = "GOV"
 
 class RegistryError(ValueError):
     """A configuration change that cannot be applied (the request is refused, nothing changes)."""
-
-
-def hash_secret(secret: str) -> str:
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
 # ---- reading -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from tests.services.consent.conftest import USCT
 from tests.support import LiveServer
 
 im_app = pytest.importorskip("services.information_mediator.app")
-from services.information_mediator.registry.service import hash_secret  # noqa: E402
+from services.common.im_client import hash_secret  # noqa: E402
 from services.information_mediator.settings import IMSettings  # noqa: E402
 
 ADMIN = "test-admin-token"

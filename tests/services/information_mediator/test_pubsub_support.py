@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.information_mediator.app import create_app
-from services.information_mediator.registry.service import hash_secret
+from services.common.im_client import hash_secret
 from services.information_mediator.settings import IMSettings
 from tests.support import LiveServer, free_port
 

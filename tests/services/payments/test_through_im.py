@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from services.information_mediator.app import create_app as create_im
-from services.information_mediator.registry.service import hash_secret
+from services.common.im_client import hash_secret
 from services.information_mediator.settings import IMSettings
 from tests.support import LiveServer, free_port
 

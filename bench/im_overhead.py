@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.im_client import hash_secret  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.support import free_port, wait_for_http  # noqa: E402
 
 PROVIDER = '''
 async def app(scope, receive, send):
@@ -39,19 +39,6 @@ async def app(scope, receive, send):
 '''
 CLIENT = "SANDBOX/GOV/BENCH-ORG/CLIENT"
 SECRET = "bench-secret"
-
-
-def wait_health(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process for {url} exited")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
 
 
 def run_wrk(url: str, duration: int, connections: int, headers: dict[str, str]) -> dict:
@@ -90,8 +77,8 @@ def main() -> None:
     im = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         provider_url, im_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{im_port}"
-        wait_health(provider_url + "/", provider)
-        wait_health(im_url + "/health", im)
+        wait_for_http(provider_url + "/", provider)
+        wait_for_http(im_url + "/health", im)
         conf = {"domain": "bench", "instance": "SANDBOX", "members": [
             {"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": [
                 {"id": "CLIENT", "secretHash": hash_secret(SECRET)},

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common.im_client import hash_secret  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.support import free_port, wait_for_http  # noqa: E402
 
 SUBSCRIBER = '''
 import json, time
@@ -67,19 +67,6 @@ ROOM, PUB = "SANDBOX/GOV/BENCH-ORG/ROOM", "SANDBOX/GOV/BENCH-ORG/PUB"
 SUBS = [f"SANDBOX/GOV/BENCH-ORG/SUB{i}" for i in (1, 2, 3)]
 SECRET = "bench-secret"
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}, "note": {"type": "string"}}, "required": ["n"]}
-
-
-def wait_health(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"process for {url} exited")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
 
 
 def conf(subscriber_url: str) -> dict:
@@ -163,8 +150,8 @@ def main() -> None:
     im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         subscriber_url, im = f"http://127.0.0.1:{s_port}", f"http://127.0.0.1:{im_port}"
-        wait_health(subscriber_url + "/", subscriber)
-        wait_health(im + "/health", im_proc)
+        wait_for_http(subscriber_url + "/", subscriber)
+        wait_for_http(im + "/health", im_proc)
         setup(im, subscriber_url)
         started = time.perf_counter()
         elapsed, failures = asyncio.run(publish_all(im, args.events, args.concurrency))

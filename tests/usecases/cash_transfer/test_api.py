@@ -100,6 +100,14 @@ def test_pages_show_the_im_exchanges_an_action_caused(officer):
     assert len(trace["exchanges"]) >= 2  # bulk verification + record creation
 
 
+def test_payments_page_has_a_plain_title_and_one_callbacks_section(base):
+    payer = login(base, "2405176278", OTP)
+    page = payer.get("/payments")
+    assert page.status_code == 200
+    assert "<title>Payments · USCT</title>" in page.text
+    assert page.text.count("Callbacks received") == 1
+
+
 def test_callbacks_are_accepted_only_through_the_im_from_payments(stack, base):
     body = {"registerRequestID": "x", "failedCases": []}
     direct = httpx.post(base + "/callbacks/register-beneficiary", json=body)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 
 from services.common.database import declarative_base
@@ -97,8 +98,10 @@ def bulk_insert(session, table, rows: list[dict]) -> None:  # noqa: ANN001
         (lambda v: money.process_bind_param(v, None)) if isinstance(table.c[c].type, Money) else None for c in columns
     ]
     driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(
-        f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row([conv(row[c]) if conv else row[c] for c, conv in zip(columns, converters)])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([conv(row[c]) if conv else row[c] for c, conv in zip(columns, converters)])
+    except driver.IntegrityError as exc:  # raise what session.execute would, so callers handle one error type
+        raise IntegrityError(statement, None, exc) from exc

@@ -99,7 +99,3 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return False
-
-
-def get_json(url: str, **kwargs) -> object:  # noqa: ANN003
-    return httpx.get(url, timeout=10, **kwargs).json()

@@ -52,7 +52,3 @@ class ServiceSettings(BaseSettings):
             return shared, schema
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}", None
-
-
-def env_prefix(service_name: str) -> str:
-    return f"{service_name.upper()}_"

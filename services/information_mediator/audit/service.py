@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -34,7 +33,3 @@ def is_admin(request: Request, token: str) -> bool:
     auth = request.headers.get("authorization", "")
     scheme, _, presented = auth.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
-
-
-def describe(payload: object) -> str:
-    return json.dumps(payload, default=str)[:4000]

@@ -67,7 +67,8 @@ async def _methods(request: Request, ids: tuple[str, str, str, str], service_id:
             if service_id and service.code != service_id:
                 continue
             sid = f"{'/'.join(ids)}/{service.code}"
-            if only_allowed and caller not in im.snapshot.services.get(sid, _NO_ENTRY).allowed:
+            entry = im.snapshot.services.get(sid)
+            if only_allowed and (entry is None or caller not in entry.allowed):
                 continue
             doc = await openapi_docs.document(im.fetcher, service)
             item = {"objectType": {"object_type": "SERVICE"}, "serviceType": "REST", "GovStackInstance": ids[0],
@@ -78,13 +79,6 @@ async def _methods(request: Request, ids: tuple[str, str, str, str], service_id:
             item["endpointList"] = {"member": openapi_docs.endpoints(doc)}
             items.append(item)
     return JSONResponse({"member": items})
-
-
-class _NoEntry:
-    allowed: frozenset = frozenset()
-
-
-_NO_ENTRY = _NoEntry()
 
 
 @router.get("/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from services.common.database import Database
 
@@ -22,11 +21,10 @@ FLUSH_INTERVAL = 0.05
 
 
 class MessageLogWriter:
-    def __init__(self, db: Database, key: Ed25519PrivateKey, chain: str, on_written: Callable[[list[dict]], None] | None = None):
+    def __init__(self, db: Database, key: Ed25519PrivateKey, chain: str):
         self.db = db
         self.key = key
         self.chain = chain
-        self.on_written = on_written
         self._queue: queue.Queue[dict | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="im-message-log", daemon=True)
         self._idle = threading.Event()
@@ -100,10 +98,3 @@ class MessageLogWriter:
                 session.add(ChainHead(chain=self.chain, seq=seq, record_hash=prev, signature=sign(self.key, prev)))
             else:
                 head.seq, head.record_hash, head.signature = seq, prev, sign(self.key, prev)
-        if self.on_written:
-            self.on_written(rows)
-
-
-def last_seq(db: Database, chain: str) -> int:
-    with db.session() as session:
-        return session.scalar(select(ChainHead.seq).where(ChainHead.chain == chain)) or 0

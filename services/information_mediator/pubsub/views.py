@@ -18,7 +18,7 @@ from services.common.im_client import SECRET_HEADER
 from ..proxy.errors import ACCESS_DENIED, IMError
 from ..proxy.forward import authenticate_client
 from . import service
-from .schemas import SubscriptionFields, event_type_body, event_type_code, publish_body, subscription_body
+from .schemas import SubscriptionFields, event_type_body, publish_body, subscription_body
 from .service import BAD, CONFLICT, FORBIDDEN, NOT_FOUND, SUBSCRIBE_SUFFIX, PubSubError, RetryPolicy
 
 ROOM = "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}"

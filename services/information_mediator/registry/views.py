@@ -64,38 +64,32 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
-async def _document(request: Request) -> Any:
-    raw = await request.body()
+def _parse(raw: bytes, content_type: str) -> Any:
+    """The body as JSON, or YAML when the client says so; ValueError (audited as rejected) otherwise."""
     if not raw.strip():
-        raise ValueError("a configuration document is required")
-    content_type = request.headers.get("content-type", "")
+        raise ValueError("a request body is required")
     try:
-        if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
+        return yaml.safe_load(raw) if "yaml" in content_type else json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise ValueError(f"the body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}") from exc
 
 
-def _apply(request: Request, action: str, replace: bool, require_new: bool, document: Any) -> JSONResponse:
+async def _apply(request: Request, action: str, replace: bool, require_new: bool) -> JSONResponse:
+    raw, content_type = await request.body(), request.headers.get("content-type", "")
+
     def work() -> tuple[int, Any]:
-        if isinstance(document, Exception):
-            raise document
-        conf = IMConf.model_validate(document)
+        conf = IMConf.model_validate(_parse(raw, content_type))
         with request.app.state.db.session() as session:
             if require_new and registry.instance(session) is not None:
                 raise ValueError("the IM is already initialised: use PATCH to update or PUT to replace")
             registry.apply_conf(session, conf, replace=replace)
         return 201, f"configuration of instance {conf.instance} applied"
 
-    return _admin_call(request, action, work, detail=audit.describe(document) if not isinstance(document, Exception) else None)
+    return _admin_call(request, action, work, detail=_excerpt(raw))
 
 
-async def _read(request: Request) -> Any:
-    try:
-        return await _document(request)
-    except ValueError as exc:
-        return exc
+def _excerpt(raw: bytes) -> str:
+    return raw[:4000].decode("utf-8", errors="replace")
 
 
 @router.get("/config", summary="List IM configuration", operation_id="listIMconf")
@@ -109,19 +103,19 @@ def list_conf(request: Request) -> JSONResponse:
 @router.post("/config", summary="Initialize IM instance", operation_id="createIMconf", status_code=201,
              openapi_extra=_CONF_BODY)
 async def create_conf(request: Request, init: bool = Query(False)) -> JSONResponse:
-    return _apply(request, "config.create", replace=False, require_new=True, document=await _read(request))
+    return await _apply(request, "config.create", replace=False, require_new=True)
 
 
 @router.patch("/config", summary="Update IM configuration", operation_id="updateIMconf", status_code=201,
               openapi_extra=_CONF_BODY)
 async def update_conf(request: Request) -> JSONResponse:
-    return _apply(request, "config.update", replace=False, require_new=False, document=await _read(request))
+    return await _apply(request, "config.update", replace=False, require_new=False)
 
 
 @router.put("/config", summary="Replace IM configuration", operation_id="replaceIMconf", status_code=201,
             openapi_extra=_CONF_BODY)
 async def replace_conf(request: Request) -> JSONResponse:
-    return _apply(request, "config.replace", replace=True, require_new=False, document=await _read(request))
+    return await _apply(request, "config.replace", replace=True, require_new=False)
 
 
 @router.get("/status", summary="Check status", operation_id="checkIMconf")
@@ -176,26 +170,26 @@ def _group(pairs) -> list[dict]:  # noqa: ANN001
     return list(grouped.values())
 
 
-def _rights_change(request: Request, action: str, document: Any, change: Callable[[Session, list], int]) -> JSONResponse:
+async def _rights_change(request: Request, action: str, change: Callable[[Session, list], int]) -> JSONResponse:
+    raw, content_type = await request.body(), request.headers.get("content-type", "")
+
     def work() -> tuple[int, Any]:
-        if isinstance(document, Exception):
-            raise document
-        items = _RIGHTS.validate_python(document)
+        items = _RIGHTS.validate_python(_parse(raw, content_type))
         with request.app.state.db.session() as session:
             count = change(session, items)
         return 200, {"changed": count}
 
-    return _admin_call(request, action, work, detail=audit.describe(document) if not isinstance(document, Exception) else None)
+    return _admin_call(request, action, work, detail=_excerpt(raw))
 
 
 @router.patch("/rights/allow", summary="Allow access to services", operation_id="setAllowed", openapi_extra=_RIGHTS_BODY)
 async def set_allowed(request: Request) -> JSONResponse:
-    return _rights_change(request, "rights.allow", await _read(request), registry.allow)
+    return await _rights_change(request, "rights.allow", registry.allow)
 
 
 @router.patch("/rights/deny", summary="Deny access to services", operation_id="setDenied", openapi_extra=_RIGHTS_BODY)
 async def set_denied(request: Request) -> JSONResponse:
-    return _rights_change(request, "rights.deny", await _read(request), registry.deny)
+    return await _rights_change(request, "rights.deny", registry.deny)
 
 
 @router.get("/audit", summary="Audit log of administrative requests (newest first)", tags=["Monitoring"])

@@ -1,7 +1,7 @@
 """The simulated FSPs (sandbox extension, not a GovStack API): which institutions the hub reaches."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -1,7 +1,7 @@
 """Read-only ledger views (not part of the GovStack API): balances and an account's postings."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -1,7 +1,7 @@
 """GovStack Configuration Management API, the audit log and access-right management."""
 from __future__ import annotations
 
-from .conftest import ADMIN, CLIENT, OTHER, OTHER_SECRET, PROVIDER
+from .conftest import OTHER, OTHER_SECRET, PROVIDER
 
 
 def _audit(stack) -> list[dict]:

@@ -80,9 +80,36 @@ def test_cli_exit_codes(stack, monkeypatch):
 
 
 def test_bodies_are_logged_only_when_enabled(db_fields, tmp_path):
+    """Off by default (see test_intact_log...); when the administrator enables it, both bodies are kept,
+    they are covered by the record hash, and verify-log still passes."""
+    from services.information_mediator.app import create_app
     from services.information_mediator.settings import IMSettings
-    assert IMSettings(**db_fields, data_dir=tmp_path).log_bodies is False
+    from tests.support import LiveServer
 
+    from .conftest import ADMIN, CLIENT_SECRET, conf, provider_app
+
+    holder: dict = {}
+    with LiveServer(provider_app(holder)) as provider:
+        settings = IMSettings(**db_fields, data_dir=tmp_path, admin_token=ADMIN, log_bodies=True)
+        app = create_app(settings)
+        with LiveServer(app) as im:
+            holder["url"] = im.url
+            import httpx
+            assert httpx.put(im.url + "/api/v1/config", json=conf(provider.url, provider.url),
+                             headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 201
+            r = httpx.post(f"{im.url}/r1/SANDBOX/GOV/PROVIDER-ORG/APP/echo/x", content=b"kept-body",
+                           headers={"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET})
+            assert r.status_code == 200
+            app.state.im_runtime.writer.flush()
+            with app.state.db.session() as s:
+                row = s.scalars(select(LogRecord).where(LogRecord.client == CLIENT)).one()
+            assert row.request_body == b"kept-body" and row.response_body == r.content
+            ok, message = verify_log(settings)
+            assert ok, message
+            with app.state.db.session() as s:
+                s.execute(update(LogRecord).where(LogRecord.id == row.id).values(request_body=b"forged-body"))
+            ok, message = verify_log(settings)
+            assert not ok and "edited" in message
 
 def test_rewriting_a_record_and_re_chaining_everything_after_it_is_detected(stack):
     """An attacker who edits a record and recomputes every later hash still cannot forge the seals."""

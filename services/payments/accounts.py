@@ -40,3 +40,11 @@ def treasury_account(session: Session, currency: str) -> LedgerAccount:
         session, treasury_code(currency), name=f"National Treasury ({currency})", kind="treasury",
         currency=currency, allow_negative=True,
     )
+
+
+def customer_code(fsp: str, account_number: str, currency: str) -> str:
+    return f"CUSTOMER:{fsp}:{account_number}:{currency}"
+
+
+def collection_code(biller: str, currency: str) -> str:
+    return f"COLLECTION:{biller}:{currency}"

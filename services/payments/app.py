@@ -8,10 +8,13 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 
 from . import envelopes
+from .bank.views import router as bank_router
 from .fsps.views import router as fsps_router
 from .g2p.views import router as g2p_router
 from .ledger.views import router as ledger_router
 from .mapper.views import router as mapper_router
+from .p2g.views import p2g_error
+from .p2g.views import router as p2g_router
 from .seed import seed
 from .settings import PaymentsSettings
 from .vouchers.views_v1 import router as vouchers_v1_router
@@ -32,6 +35,10 @@ ERROR_SHAPES = {
     "/vouchers": envelopes.v3_voucher_error,
     "/vouchers/voucher_": envelopes.message_error,
     "/vouchers/voucherstatuscheck": envelopes.message_error,
+    "/bills": p2g_error,
+    "/billTransferRequests": p2g_error,
+    "/rtpRequest": p2g_error,
+    "/transferRequests": p2g_error,
 }
 
 
@@ -53,10 +60,12 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         title="Payments building block",
         description=(
             "GovStack Payments BB: account mapper (1.0 and v3 APIs), G2P bulk disbursement settled in a "
-            "double-entry ledger with simulated FSPs, and vouchers (1.0 and v3 APIs)."
+            "double-entry ledger with simulated FSPs, vouchers (1.0 and v3 APIs), and P2G bill payments with "
+            "request-to-pay (a simulated payer bank's online banking under /bank/)."
         ),
         migrations_dir=MIGRATIONS,
-        routers=[mapper_router, g2p_router, vouchers_v1_router, vouchers_v3_router, ledger_router, fsps_router],
+        routers=[mapper_router, g2p_router, vouchers_v1_router, vouchers_v3_router, p2g_router, bank_router, ledger_router,
+                 fsps_router],
         seed=seed,
         error_render=envelopes.v3_error,
         error_shapes=ERROR_SHAPES,

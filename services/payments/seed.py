@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from services.common import demo_world
 
-from .accounts import funding_code, merchant_code, treasury_account
+from .accounts import collection_code, customer_code, funding_code, merchant_code, treasury_account
+from .bank.models import BankCustomer
 from .fsps.models import FSP, FSPAccount
 from .fsps.service import normalize_address
 from .g2p.models import Programme
 from .ledger.models import JournalEntry
 from .ledger.service import ensure_account, transfer
+from .p2g.models import Biller
 from .settings import PaymentsSettings
 from .vouchers.models import Merchant, VoucherGroup
 
@@ -48,6 +50,8 @@ def seed(session: Session, settings: PaymentsSettings) -> None:
     _seed_fsps(session, config)
     _seed_programmes(session, config)
     _seed_vouchers(session, config)
+    _seed_billers(session, config)
+    _seed_bank(session, config)
 
 
 def _seed_fsps(session: Session, config: dict) -> None:
@@ -99,4 +103,39 @@ def _seed_vouchers(session: Session, config: dict) -> None:
             session.add(Merchant(id=m["id"], name=m["name"], bank_details=m.get("bank_details"),
                                  voucher_groups=",".join(m.get("groups", [])), ledger_account_id=account.id,
                                  active=m.get("active", True)))
+    session.flush()
+
+
+def _seed_billers(session: Session, config: dict) -> None:
+    currency = config["currency"]
+    for b in config.get("billers", []):
+        if session.get(Biller, b["id"]) is None:
+            account = ensure_account(session, collection_code(b["id"], currency), name=f"Collections of {b['name']}",
+                                     kind="collection", currency=currency, owner=b["id"])
+            session.add(Biller(id=b["id"], name=b["name"], bill_prefix=b["bill_prefix"], im_service=b["im_service"],
+                               collection_account_id=account.id))
+    session.flush()
+
+
+def _seed_bank(session: Session, config: dict) -> None:
+    bank = config.get("payer_bank")
+    if not bank:
+        return
+    currency = config["currency"]
+    balances = bank.get("balances_for_uins") or {}
+    existing = set(session.scalars(select(BankCustomer.account_number)))
+    for resident in demo_world.residents():
+        number = f"{bank['account_prefix']}{resident['uin']}"
+        if number in existing:
+            continue
+        code = customer_code(bank["fsp"], number, currency)
+        account = ensure_account(
+            session, code, name=f"Current account of {resident['name']}", kind="customer", currency=currency,
+            owner=bank["fsp"])
+        session.add(BankCustomer(account_number=number, name=resident["name"],
+                                 phone=normalize_address(resident["phone_number"]), vid=resident["vid"],
+                                 email=resident.get("email"), ledger_account_id=account.id))
+        opening = Decimal(str(balances.get(resident["uin"], bank["opening_balance"])))
+        transfer(session, f"seed-bank-{number}", "deposit", treasury_account(session, currency), account, opening,
+                 "opening deposit")
     session.flush()

@@ -28,3 +28,9 @@ class PaymentsSettings(ServiceSettings):
     callback_backoff_cap_seconds: float = 300.0
     callback_timeout_seconds: float = 10.0
     voucher_validity_days: int = 90
+    # P2G: mark-bill-paid is sent again when the biller has not acknowledged within this wait (doubled
+    # per send, capped like callbacks), at most this many times.
+    p2g_ack_wait_seconds: float = 30.0
+    p2g_mark_max_sends: int = 8
+    # The simulated payer bank's session cookies are signed with a key under the keys directory.
+    bank_session_hours: float = 8.0

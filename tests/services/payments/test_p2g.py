@@ -4,65 +4,20 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
-from decimal import Decimal
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.common import demo_world
-from services.payments.accounts import fsp_settlement_account, treasury_account
 from services.payments.ledger.models import JournalEntry
-from services.payments.ledger.service import transfer
 from services.payments.outbox.models import OutboxMessage
 from services.payments.p2g.models import BillPayment, Biller
 from tests.support import LiveServer, wait_until
 
-from .biller import DIRECT_PREFIX, FakeBiller
-from .support import assert_ledger_consistent, balance, make_app
-
-PAYMENTS = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
-PAYER_FI = "SBXHARB0001"  # an external payer FI paying from its settlement position at the hub
-COLLECTION = "COLLECTION:MUNI-SBX:USD"
-OWNER = demo_world.with_role("property_owner")[0]
-OWNER_ACCOUNT = f"CUSTOMER:SBXNBANK001:SNB{OWNER['uin']}:USD"
-POOR_UIN = "6562799554"  # seeded with 25 USD
-
-
-@dataclass
-class Hub:
-    app: FastAPI
-    http: httpx.Client
-    biller: FakeBiller
-
-    def inquire(self, bill_id: str, correlation_id: str, payer_fi: str = PAYER_FI) -> httpx.Response:
-        return self.http.get(f"/bills/{bill_id}", params={"fields": "inquiry"}, headers={
-            "X-CorrelationID": correlation_id, "Platform-TenantId": "sandbox", "PayerFI-Id": payer_fi})
-
-    def pay(self, bill_id: str, request_id: str, inquiry_id: str, reference: str = "PRF000000000001") -> httpx.Response:
-        return self.http.post("/billTransferRequests", headers={
-            "X-CorrelationID": request_id, "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI}, json={
-            "requestId": request_id, "billInquiryRequestId": inquiry_id, "billId": bill_id,
-            "paymentReferenceID": reference})
-
-    def fund_payer_fi(self, amount: str) -> None:
-        with self.app.state.db.session() as session:
-            transfer(session, f"test-fund-{PAYER_FI}", "deposit", treasury_account(session, "USD"),
-                     fsp_settlement_account(session, PAYER_FI, "USD"), Decimal(amount))
-
-    def payment(self, bill_id: str) -> BillPayment:
-        with self.app.state.db.session() as session:
-            return session.scalar(select(BillPayment).where(BillPayment.bill_id == bill_id))
-
-    def balance(self, code: str) -> Decimal:
-        with self.app.state.db.session() as session:
-            return balance(session, code)
-
-    def check_ledger(self) -> None:
-        with self.app.state.db.session() as session:
-            assert_ledger_consistent(session)
+from .p2g_support import (COLLECTION, DIRECT_PREFIX, OWNER, OWNER_ACCOUNT, PAYER_FI, PAYMENTS, POOR_UIN, Bank,
+                          FakeBiller, Hub, hidden)
+from .support import make_app
 
 
 @pytest.fixture
@@ -230,31 +185,6 @@ def rtp(hub: Hub, rtp_id: int, bill_id: str, alias: dict, amount: int = 200) -> 
 def rtp_status(hub: Hub, rtp_id: int) -> httpx.Response:
     return hub.http.get(f"/transferRequests/{rtp_id}", headers={
         "X-CorrelationID": f"st-{rtp_id}", "X-Platform-TenantId": "sandbox", "X-billerId": "MUNI-SBX"})
-
-
-class Bank:
-    """A browser on the bank pages: cookies kept, forms posted with the CSRF token the page carries."""
-
-    def __init__(self, base_url: str):
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-
-    def page(self, bill_id: str = "") -> str:
-        response = self.http.get("/bank/", params={"billId": bill_id} if bill_id else None)
-        assert response.status_code == 200
-        return response.text
-
-    def post(self, path: str, page: str, **fields: str) -> str:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        response = self.http.post(path, data={"csrf": csrf, **fields}, follow_redirects=True)
-        assert response.status_code == 200
-        return response.text
-
-    def login(self, login: str, pin: str = "2468", bill_id: str = "") -> str:
-        return self.post("/bank/login", self.page(), login=login, pin=pin, billId=bill_id)
-
-
-def hidden(page: str, name: str) -> str:
-    return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
 
 
 def test_bank_pages_look_up_and_pay_a_bill_once(hub):

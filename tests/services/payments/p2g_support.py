@@ -1,15 +1,26 @@
-"""A test biller (the municipality's side of the P2G contract) served with LiveServer: answers bill inquiries,
-records mark-bill-paid and answers it as scripted (HTTP 500, accepted without a status, ACK, RJC), and POSTs its
-status update back to the hub; records rtpUpdate and rtpStatusUpdateResponse calls."""
+"""P2G test support: `FakeBiller`, the municipality's side of the P2G contract served with LiveServer (answers
+bill inquiries, answers mark-bill-paid as scripted: HTTP 500, accepted without a status, ACK, RJC, and POSTs
+its status update back to the hub; records rtpUpdate and rtpStatusUpdateResponse); `Hub`, the hub driven as a
+payer FI; `Bank`, a browser on the bank pages."""
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import dataclass
+from decimal import Decimal
 
 import httpx
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
+from services.common import demo_world
+from services.payments.accounts import fsp_settlement_account, treasury_account
+from services.payments.ledger.service import transfer
+from services.payments.p2g.models import BillPayment
 from tests.support import LiveServer, wait_until
+
+from .support import assert_ledger_consistent, balance
 
 MUNICIPALITY = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT/callbacks"
 DIRECT_PREFIX = "/r1/" + MUNICIPALITY  # the biller seen as if the IM were its own host (tests without an IM)
@@ -112,3 +123,70 @@ class FakeBiller:
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self.server.stop()
 
+
+
+PAYMENTS = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+PAYER_FI = "SBXHARB0001"  # an external payer FI paying from its settlement position at the hub
+COLLECTION = "COLLECTION:MUNI-SBX:USD"
+OWNER = demo_world.with_role("property_owner")[0]
+OWNER_ACCOUNT = f"CUSTOMER:SBXNBANK001:SNB{OWNER['uin']}:USD"
+POOR_UIN = "6562799554"  # seeded with 25 USD
+
+
+@dataclass
+class Hub:
+    app: FastAPI
+    http: httpx.Client
+    biller: FakeBiller
+
+    def inquire(self, bill_id: str, correlation_id: str, payer_fi: str = PAYER_FI) -> httpx.Response:
+        return self.http.get(f"/bills/{bill_id}", params={"fields": "inquiry"}, headers={
+            "X-CorrelationID": correlation_id, "Platform-TenantId": "sandbox", "PayerFI-Id": payer_fi})
+
+    def pay(self, bill_id: str, request_id: str, inquiry_id: str, reference: str = "PRF000000000001") -> httpx.Response:
+        return self.http.post("/billTransferRequests", headers={
+            "X-CorrelationID": request_id, "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI}, json={
+            "requestId": request_id, "billInquiryRequestId": inquiry_id, "billId": bill_id,
+            "paymentReferenceID": reference})
+
+    def fund_payer_fi(self, amount: str) -> None:
+        with self.app.state.db.session() as session:
+            transfer(session, f"test-fund-{PAYER_FI}", "deposit", treasury_account(session, "USD"),
+                     fsp_settlement_account(session, PAYER_FI, "USD"), Decimal(amount))
+
+    def payment(self, bill_id: str) -> BillPayment:
+        with self.app.state.db.session() as session:
+            return session.scalar(select(BillPayment).where(BillPayment.bill_id == bill_id))
+
+    def balance(self, code: str) -> Decimal:
+        with self.app.state.db.session() as session:
+            return balance(session, code)
+
+    def check_ledger(self) -> None:
+        with self.app.state.db.session() as session:
+            assert_ledger_consistent(session)
+
+
+class Bank:
+    """A browser on the bank pages: cookies kept, forms posted with the CSRF token the page carries."""
+
+    def __init__(self, base_url: str):
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def page(self, bill_id: str = "") -> str:
+        response = self.http.get("/bank/", params={"billId": bill_id} if bill_id else None)
+        assert response.status_code == 200
+        return response.text
+
+    def post(self, path: str, page: str, **fields: str) -> str:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        response = self.http.post(path, data={"csrf": csrf, **fields}, follow_redirects=True)
+        assert response.status_code == 200
+        return response.text
+
+    def login(self, login: str, pin: str = "2468", bill_id: str = "") -> str:
+        return self.post("/bank/login", self.page(), login=login, pin=pin, billId=bill_id)
+
+
+def hidden(page: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)

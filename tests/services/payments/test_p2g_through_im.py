@@ -11,16 +11,12 @@ from tests.support import LiveServer, free_port, wait_until
 
 from .p2g_support import MUNICIPALITY, OWNER, OWNER_ACCOUNT, PAYMENTS, Bank, FakeBiller, Hub
 from .support import make_app
-from .test_through_im import ADMIN, PAYMENTS_SECRET
+from .test_through_im import ADMIN, PAYMENTS_SECRET, svc
 
 PERMIT, PERMIT_SECRET = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT", "permit-secret"
 
 
 def im_conf(payments_url: str, biller_url: str) -> dict:
-    def svc(code: str, url: str, member: str, application: str) -> dict:
-        return {"id": code, "serviceUrl": url, "specUrl": f"{url}/openapi.json", "enabled": True,
-                "rights": [{"member": member, "application": application}]}
-
     return {"domain": "test.localhost", "instance": "SANDBOX", "members": [
         {"name": "Treasury Payments Hub", "class": "GOV", "code": "PAYMENTS-AUTHORITY", "applications": [
             {"id": "PAYMENTS", "secretHash": hash_secret(PAYMENTS_SECRET), "services": [

@@ -16,11 +16,13 @@ USCT, USCT_SECRET = "SANDBOX/GOV/SOCIAL-WELFARE/USCT", "usct-secret"
 PAYMENTS, PAYMENTS_SECRET = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS", "payments-secret"
 
 
-def im_conf(payments_url: str, usct_url: str) -> dict:
-    def svc(code: str, url: str, member: str, application: str) -> dict:
-        return {"id": code, "serviceUrl": url, "specUrl": f"{url}/openapi.json", "enabled": True,
-                "rights": [{"member": member, "application": application}]}
+def svc(code: str, url: str, member: str, application: str) -> dict:
+    """A service entry of the IM configuration, open to one client application."""
+    return {"id": code, "serviceUrl": url, "specUrl": f"{url}/openapi.json", "enabled": True,
+            "rights": [{"member": member, "application": application}]}
 
+
+def im_conf(payments_url: str, usct_url: str) -> dict:
     return {"domain": "test.localhost", "instance": "SANDBOX", "members": [
         {"name": "Treasury Payments Hub", "class": "GOV", "code": "PAYMENTS-AUTHORITY", "applications": [
             {"id": "PAYMENTS", "secretHash": hash_secret(PAYMENTS_SECRET), "services": [

@@ -67,7 +67,8 @@ def home(request: Request, billId: str = "") -> Response:  # noqa: N803 - the li
         if customer is None:
             return _render(request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"]})
         context = _account_context(session, customer)
-        context.update(bill_id=bill_id, bill=None, lookup_error=None)
+        # Refresh while the biller has not confirmed a payment, unless a look-up (a call to the biller) is shown.
+        context.update(bill_id=bill_id, bill=None, lookup_error=None, refresh=context["refresh"] and not bill_id)
         if bill_id:
             context.update(_look_up(request, session, customer, bill_id))
         return _render(request, "home.html", context)

@@ -134,13 +134,22 @@ def amount_due(details: dict, now: datetime | None = None) -> Decimal:
     now = now or utcnow()
     due = _due_date(details.get("dueDate"))
     late = due is not None and now > due and details.get("amountAfterDueDate") is not None
-    raw = details.get("amountAfterDueDate") if late else details.get("amountonDueDate")
+    amount = valid_amount(details.get("amountAfterDueDate") if late else details.get("amountonDueDate"))
+    if amount is None:
+        raise P2GError("the biller sent no valid amount for this bill", 502)
+    return amount
+
+
+def valid_amount(raw: object) -> Decimal | None:
+    """A positive amount the ledger can hold exactly (whole units in the sandbox; up to 4 decimals), else None."""
+    if isinstance(raw, bool):
+        return None
     try:
         amount = Decimal(str(raw))
-    except InvalidOperation as exc:
-        raise P2GError("the biller sent no valid amount for this bill", 502) from exc
-    if amount <= 0 or not amount.is_finite():
-        raise P2GError("the biller sent no valid amount for this bill", 502)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or not 0 < amount < 10 ** 12 or amount != amount.quantize(Decimal("0.0001")):
+        return None
     return amount
 
 

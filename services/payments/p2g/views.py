@@ -2,7 +2,6 @@
 updates, request-to-pay and its status inquiry; plus `GET /p2g/billers` (sandbox)."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
@@ -162,12 +161,9 @@ def rtp_request(
         if not isinstance(rtp_id, int) or isinstance(rtp_id, bool) or not 0 < rtp_id < 2 ** 31:
             raise P2GError("rtpId must be a positive integer")
         customer = _rtp_payer(session, body)
-        amount = (body.get("billDetails") or {}).get("amount")
-        try:
-            amount = Decimal(str(amount))
-        except ArithmeticError:
-            amount = None
-        if amount is None or not amount.is_finite() or amount <= 0:
+        details = body.get("billDetails") if isinstance(body.get("billDetails"), dict) else {}
+        amount = service.valid_amount(details.get("amount"))
+        if amount is None:
             raise P2GError("billDetails.amount must be a positive number")
         account = account_of(session, customer)
         service.create_rtp(session, biller=biller, caller=Caller(correlation_id, tenant), callback_url=callback_url,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from services.common import demo_world
 from services.payments.ledger.models import JournalEntry
 from services.payments.outbox.models import OutboxMessage
-from services.payments.p2g.models import BillPayment, Biller
+from services.payments.p2g.models import BillPayment, Biller, RequestToPay
 from tests.support import LiveServer, wait_until
 
 from .p2g_support import (COLLECTION, DIRECT_PREFIX, OWNER, OWNER_ACCOUNT, PAYER_FI, PAYMENTS, POOR_UIN, Bank,
@@ -274,3 +274,28 @@ def test_request_to_pay_accepted_and_refused(hub):
     assert rtp_status(hub, 9999).status_code == 400
     assert hub.balance(OWNER_ACCOUNT) == 9800 and hub.balance(COLLECTION) == 200
     hub.check_ledger()
+
+
+def test_request_to_pay_refuses_bad_input(hub):
+    alias = {"aliasType": "00", "aliasId": OWNER["phone_number"]}
+    for amount in ("abc", 1.23456, -5, 0, True):
+        bad = rtp(hub, 2001, "MSC-BADAMOUNT001", alias, amount=amount)
+        assert bad.status_code == 400, amount
+        assert bad.json() == {"responseCode": "01", "responseDescription": "billDetails.amount must be a positive number",
+                              "requestID": "rtpreq2001"}
+    headers = {"X-CorrelationID": "rtp-x", "X-Platform-TenantId": "sandbox", "X-billerId": "NOBODY",
+               "X-Callback-URL": f"{hub.biller.url}/rtpUpdate"}
+    unknown_biller = hub.http.post("/rtpRequest", headers=headers, json={"rtpId": 1, "billID": "MSC-1"})
+    assert unknown_biller.status_code == 400 and "unknown biller" in unknown_biller.json()["responseDescription"]
+    no_callback = hub.http.post("/rtpRequest", headers={k: v for k, v in headers.items() if k != "X-Callback-URL"},
+                                json={})
+    assert no_callback.status_code == 400 and no_callback.json()["responseCode"] == "01"
+    with hub.app.state.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(RequestToPay)) == 0
+
+
+def test_inquiry_when_the_biller_is_down(hub):
+    hub.biller.server.stop()
+    down = hub.inquire("MSC-ANY000000001", "inq-down")
+    assert down.status_code == 502 and down.json()["responseCode"] == "01"
+    assert down.json()["reason"].startswith("biller unreachable")

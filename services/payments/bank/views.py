@@ -12,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import demo_world
+
 from ..base import plain
 from ..p2g import service as p2g
 from ..p2g.models import BillPayment, Biller, RequestToPay
@@ -24,6 +26,8 @@ router = APIRouter(prefix="/bank", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 SESSION_COOKIE, CSRF_COOKIE = "bank_session", "bank_csrf"
 TENANT = "sandbox"
+# Shown on the login page: the construction-permit applicants, who pay the municipality's fees.
+DEMO_LOGINS = [r for role in ("property_owner", "architect", "contractor") for r in demo_world.with_role(role)[:1]]
 
 
 def _bank_config(request: Request) -> dict:
@@ -65,7 +69,8 @@ def home(request: Request, billId: str = "") -> Response:  # noqa: N803 - the li
     with request.app.state.db.session() as session:
         customer = _customer(request, session)
         if customer is None:
-            return _render(request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"]})
+            return _render(request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"],
+                                                   "demo": DEMO_LOGINS})
         context = _account_context(session, customer)
         # Refresh while the biller has not confirmed a payment, unless a look-up (a call to the biller) is shown.
         context.update(bill_id=bill_id, bill=None, lookup_error=None, refresh=context["refresh"] and not bill_id)

@@ -105,6 +105,7 @@ def bill_transfer(
     tenant: str | None = Header(default=None, alias="X-Platform-TenantId", max_length=20),
     plain_tenant: str | None = Header(default=None, alias="Platform-TenantId", max_length=20),
     payer_fi: str | None = Header(default=None, alias="X-PayerFI-Id", max_length=20),
+    plain_payer_fi: str | None = Header(default=None, alias="PayerFI-Id", max_length=20),
 ) -> dict:
     settings = request.app.state.settings
     request_id = str(body.get("requestId") or body.get("requestID") or correlation_id)
@@ -112,7 +113,7 @@ def bill_transfer(
         tenant = _required(tenant or plain_tenant, "X-Platform-TenantId")
         if "status" in body:
             return _biller_status(session, settings, body)
-        caller = Caller(correlation_id, tenant, _required(payer_fi, "X-PayerFI-Id"))
+        caller = Caller(correlation_id, tenant, _required(payer_fi or plain_payer_fi, "X-PayerFI-Id"))
         if session.get(FSP, caller.payer_fi) is None:
             raise P2GError("the payer FI is not linked to the hub")
         request_id = _text(body, "requestId", "requestID", max_length=20)

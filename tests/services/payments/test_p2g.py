@@ -253,7 +253,7 @@ def test_request_to_pay_accepted_and_refused(hub):
     inbox = home[home.index('id="inbox"'):]
     assert inbox.count("Accept and pay") == 2
     first = re.findall(r'action="/bank/rtp/(\d+)"', inbox)
-    by_bill = dict(zip(re.findall(r"<td>(MSC-RTP\w+)</td>", inbox), first))
+    by_bill = dict(zip(re.findall(r'class="nowrap">(MSC-RTP\w+)<', inbox), first))
     after = bank.post(f"/bank/rtp/{by_bill['MSC-RTPACCEPT001']}", home, decision="accept")
     assert "accepted and paid" in after and "9800 USD" in after
     after = bank.post(f"/bank/rtp/{by_bill['MSC-RTPREFUSE001']}", after, decision="refuse")

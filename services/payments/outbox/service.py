@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.common.database import Database
-from services.common.im_client import IMClient
+from services.common.im_client import MESSAGE_ID_HEADER, IMClient
 from services.common.keys import load_or_create_secret
 
 from ..base import utcnow
@@ -78,11 +78,11 @@ class CallbackSender:
         return timedelta(seconds=min(s.callback_backoff_cap_seconds, s.callback_backoff_seconds * 2 ** (attempts - 1)))
 
     def headers_for(self, message: OutboxMessage) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        if message.headers:
-            headers.update(json.loads(message.headers))
+        stored = json.loads(message.headers) if message.headers else {}
+        headers = {"Content-Type": "application/json", **stored}
         if self.im is not None and message.target_url.startswith(self.settings.im_url.rstrip("/") + "/r1/"):
-            headers.update(self.im.headers())
+            # A message id stored with the message ties the call to the action that queued it in the IM trace.
+            headers.update(self.im.headers(message_id=stored.get(MESSAGE_ID_HEADER)))
         return headers
 
     def claim_due(self, limit: int = 20) -> list[OutboxMessage]:

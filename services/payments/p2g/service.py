@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common.im_client import IMClient, service_path
+from services.common.im_client import MESSAGE_ID_HEADER, IMClient, current_message_id, service_path
 
 from ..base import utcnow
 from ..ledger.models import LedgerAccount
@@ -61,6 +61,12 @@ def biller_for_bill(session: Session, bill_id: str) -> Biller | None:
 
 def biller_url(settings: PaymentsSettings, biller: Biller, path: str) -> str:
     return settings.im_url.rstrip("/") + service_path(biller.im_service, path)
+
+
+def traced(headers: dict[str, str]) -> dict[str, str]:
+    """Outbox headers plus the IM message id of the request being served, if any (see outbox.headers_for)."""
+    message_id = current_message_id.get()
+    return {**headers, MESSAGE_ID_HEADER: message_id} if message_id else headers
 
 
 def biller_view(biller: Biller) -> dict:
@@ -225,7 +231,7 @@ def queue_mark_paid(session: Session, settings: PaymentsSettings, payment: BillP
     headers = {"X-CorrelationID": payment.request_id, "X-Platform-TenantId": payment.tenant,
                "X-PayerFI-ID": payment.payer_fi}
     message = enqueue(session, settings, "p2g.mark_bill_paid", biller_url(settings, biller, "/billTransferRequests"),
-                      body, headers)
+                      body, traced(headers))
     payment.mark_sends += 1
     payment.last_outbox_id = message.id
     wait = settings.p2g_ack_wait_seconds * 2 ** (payment.mark_sends - 1)
@@ -330,8 +336,8 @@ def answer_rtp(
             "rtpStatus": "00" if accept else "01"}
     if not accept:
         body["rejectReason"] = rtp.reject_reason
-    enqueue(session, settings, "p2g.rtp_update", rtp.callback_url, body,
-            {"X-CorrelationID": rtp.request_id, "X-Platform-TenantId": rtp.tenant, "X-billerId": rtp.biller_id})
+    enqueue(session, settings, "p2g.rtp_update", rtp.callback_url, body, traced(
+        {"X-CorrelationID": rtp.request_id, "X-Platform-TenantId": rtp.tenant, "X-billerId": rtp.biller_id}))
     return rtp
 
 
@@ -343,4 +349,5 @@ def queue_rtp_status(session: Session, settings: PaymentsSettings, rtp: RequestT
             "lastUpdateDate": int((rtp.updated_at.replace(tzinfo=rtp.updated_at.tzinfo or UTC)).timestamp())}
     biller = session.get(Biller, rtp.biller_id)
     enqueue(session, settings, "p2g.rtp_status", biller_url(settings, biller, f"/transferRequests/{rtp.rtp_id}"), body,
-            {"X-CorrelationID": caller.correlation_id, "X-Platform-TenantId": caller.tenant, "X-billerId": biller.id})
+            traced({"X-CorrelationID": caller.correlation_id, "X-Platform-TenantId": caller.tenant,
+                    "X-billerId": biller.id}))

@@ -86,8 +86,8 @@ def bill_inquiry(
     answer = service.inquiry_response(inquiry)
     if callback_url:
         enqueue(session, request.app.state.settings, "p2g.bill_inquiry", f"{callback_url.rstrip('/')}/bills/{bill_id}",
-                answer, {"X-CorrelationID": correlation_id, "Platform-TenantId": caller.tenant,
-                         "PayerFI-Id": caller.payer_fi})
+                answer, service.traced({"X-CorrelationID": correlation_id, "Platform-TenantId": caller.tenant,
+                                        "PayerFI-Id": caller.payer_fi}))
     return {"responseCode": answer["code"], **answer}
 
 

@@ -59,9 +59,10 @@ def test_request_to_pay_and_bill_payment_through_the_im(make_db_fields, tmp_path
 
         hub = Hub(payments_app, http, biller)
         assert wait_until(lambda: (p := hub.payment("MSC-VIAIM0000001")) is not None and p.status == "acknowledged", 20)
-        for kind in ("inquiry", "mark", "rtpUpdate"):
-            call = biller.wait_for(kind)[0]
-            assert call["headers"]["x-road-client"] == PAYMENTS, kind
+        # All three calls come from the Payments application and carry the message id of the customer's click.
+        calls = [biller.wait_for(kind)[0] for kind in ("inquiry", "mark", "rtpUpdate")]
+        assert {c["headers"]["x-road-client"] for c in calls} == {PAYMENTS}
+        assert len({c["headers"]["x-road-id"] for c in calls}) == 1
         assert biller.wait_for("rtpUpdate")[0]["json"]["rtpStatus"] == "00"
         assert biller.wait_for("status-202")[0]["json"]["responseCode"] == "00"
         assert hub.balance(OWNER_ACCOUNT) == 10000 - 450

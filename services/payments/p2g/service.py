@@ -261,8 +261,7 @@ def resend_unacknowledged(db, settings: PaymentsSettings) -> int:  # noqa: ANN00
         return len(due)
 
 
-def record_biller_status(session: Session, settings: PaymentsSettings, bill_id: str, status: str,
-                         reject_reason: str | None) -> BillPayment:
+def record_biller_status(session: Session, bill_id: str, status: str, reject_reason: str | None) -> BillPayment:
     """The biller's markBillPpaymentResponse: ACK settles the payment, RJC refunds the payer."""
     payment = session.scalar(select(BillPayment).where(BillPayment.bill_id == bill_id).with_for_update())
     if payment is None:

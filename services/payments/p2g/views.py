@@ -25,7 +25,7 @@ from .service import Caller, P2GError
 router = APIRouter(tags=["P2G bill payments"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
 
 
-def error_body(path: str, method: str, reason: str, request_id: str) -> dict:
+def error_body(path: str, reason: str, request_id: str) -> dict:
     """Each P2G file documents its own 400 body."""
     if path.startswith("/bills"):
         return {"responseCode": FAILURE, "reason": reason[:200], "requestId": request_id}
@@ -35,12 +35,12 @@ def error_body(path: str, method: str, reason: str, request_id: str) -> dict:
 
 
 def p2g_error(request: Request, status: int, message: str, details: list) -> Response:
-    body = error_body(request.url.path, request.method, message, request_id_of(request))
+    body = error_body(request.url.path, message, request_id_of(request))
     return JSONResponse(body, status_code=status)
 
 
 def _fail(request: Request, exc: P2GError, request_id: str) -> APIError:
-    return APIError(exc.status, error_body(request.url.path, request.method, exc.reason, request_id))
+    return APIError(exc.status, error_body(request.url.path, exc.reason, request_id))
 
 
 def _text(body: dict, *names: str, max_length: int, required: bool = True) -> str | None:
@@ -112,7 +112,7 @@ def bill_transfer(
     try:
         tenant = _required(tenant or plain_tenant, "X-Platform-TenantId")
         if "status" in body:
-            return _biller_status(session, settings, body)
+            return _biller_status(session, body)
         caller = Caller(correlation_id, tenant, _required(payer_fi or plain_payer_fi, "X-PayerFI-Id"))
         if session.get(FSP, caller.payer_fi) is None:
             raise P2GError("the payer FI is not linked to the hub")
@@ -126,16 +126,15 @@ def bill_transfer(
         )
     except P2GError as exc:
         raise _fail(request, exc, request_id) from exc
-    return {"responseCode": SUCCESS, "reason": "accepted", "requestID": payment.request_id,
-            "paymentStatus": payment.status}
+    return {"responseCode": SUCCESS, "reason": "accepted", "requestID": payment.request_id}
 
 
-def _biller_status(session: Session, settings, body: dict) -> dict:  # noqa: ANN001
+def _biller_status(session: Session, body: dict) -> dict:
     status = body.get("status")
     if status not in ("ACK", "RJC"):
         raise P2GError("status must be ACK or RJC")
     reason = _text(body, "rejectReason", max_length=100, required=False)
-    payment = service.record_biller_status(session, settings, _text(body, "billId", max_length=20), status, reason)
+    payment = service.record_biller_status(session, _text(body, "billId", max_length=20), status, reason)
     return {"responseCode": SUCCESS, "reason": f"status recorded: payment {payment.status}",
             "requestID": str(body.get("requestId") or body.get("requestID") or "")}
 

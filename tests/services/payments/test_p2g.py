@@ -24,7 +24,7 @@ from .support import make_app
 def hub(db_fields, tmp_path):
     with FakeBiller(prefixes=(DIRECT_PREFIX, "/r1/SANDBOX/GOV/UTILITY/WATER/callbacks")) as biller:
         # Without an IM in these tests, the biller's server stands in for it: the hub calls {im_url}/r1/<service>/...
-        app = make_app(db_fields, tmp_path, im_url=biller.url, im_client=PAYMENTS, p2g_ack_wait_seconds=0.3)
+        app = make_app(db_fields, tmp_path, im_url=biller.url, im_client=PAYMENTS, p2g_ack_wait_seconds=1)
         with LiveServer(app) as server:
             biller.hub_url = server.url
             with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -87,7 +87,7 @@ def test_payment_posts_to_the_ledger_once_and_is_acknowledged(hub):
     hub.inquire("MSC-PAYME0000001", "inq-pay-2")
     refused = hub.pay("MSC-PAYME0000001", "pay-3", "inq-pay-2")
     assert refused.status_code == 400 and refused.json()["reason"] == "bill already paid"
-    assert len(hub.biller.of_kind("mark")) == 1
+    assert {m["json"]["PaymentReferenceID"] for m in hub.biller.of_kind("mark")} == {"PRF000000000001"}
     hub.check_ledger()
 
 
@@ -146,13 +146,12 @@ def test_mark_bill_paid_is_resent_until_the_biller_acknowledges(hub):
     hub.inquire("MSC-RETRY0000001", "inq-retry")
     assert hub.pay("MSC-RETRY0000001", "pay-retry", "inq-retry").status_code == 202
     assert wait_until(lambda: hub.payment("MSC-RETRY0000001").status == "acknowledged", 20)
-    assert len(hub.biller.of_kind("mark")) == 3
-    payment = hub.payment("MSC-RETRY0000001")
-    assert payment.mark_sends == 2
+    # (On a slow machine the ACK may come after yet another resend: hence the lower bounds.)
+    assert len(hub.biller.of_kind("mark")) >= 3 and hub.payment("MSC-RETRY0000001").mark_sends >= 2
     with hub.app.state.db.session() as session:
         messages = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "p2g.mark_bill_paid")
                                    .order_by(OutboxMessage.id)).all()
-        assert [(m.attempts, m.last_status) for m in messages] == [(2, 202), (1, 202)]
+        assert [(m.attempts, m.last_status) for m in messages[:2]] == [(2, 202), (1, 202)]
     assert hub.balance(COLLECTION) == 60
     hub.check_ledger()
 
@@ -269,8 +268,8 @@ def test_request_to_pay_accepted_and_refused(hub):
     assert status.status_code == 202
     assert status.json() == {"responseCode": "00", "reason": "request to pay refused", "requestID": "st-1002",
                              "rtpStatus": "REFUSED", "billId": "MSC-RTPREFUSE001"}
-    pushed = hub.biller.wait_for("rtpStatus", 3)
-    assert {p["json"]["requestStatus"] for p in pushed} >= {"PND", "COM", "RJC"}
+    assert wait_until(lambda: {p["json"]["requestStatus"] for p in hub.biller.of_kind("rtpStatus")} == {
+        "PND", "COM", "RJC"}, 10)
     assert rtp_status(hub, 9999).status_code == 400
     assert hub.balance(OWNER_ACCOUNT) == 9800 and hub.balance(COLLECTION) == 200
     hub.check_ledger()

@@ -292,12 +292,18 @@ def payment_view(payment: BillPayment) -> dict:
 # -- request to pay ---------------------------------------------------------------------------------------
 
 
-def create_rtp(session: Session, *, biller: Biller, caller: Caller, callback_url: str, rtp_id: int, request_id: str,
-               bill_id: str, amount: Decimal, payer_fi: str, customer_id: int) -> RequestToPay:
+def create_rtp(session: Session, im: IMClient, *, biller: Biller, caller: Caller, callback_url: str, rtp_id: int,
+               request_id: str, bill_id: str, amount: Decimal, payer_fi: str, customer_id: int) -> RequestToPay:
+    """Records an RTP for the payer's inbox once the biller confirms the bill is unpaid (a retry returns it)."""
     existing = session.scalar(select(RequestToPay).where(RequestToPay.biller_id == biller.id,
                                                          RequestToPay.rtp_id == rtp_id))
     if existing is not None:
         return existing
+    inquiry = inquire(session, im, bill_id, caller.correlation_id, Caller(caller.correlation_id, caller.tenant, payer_fi))
+    if inquiry.code != "00":
+        raise P2GError(NOT_FOUND)
+    if inquiry.bill_status != "UNPAID":
+        raise P2GError(ALREADY_PAID if inquiry.bill_status == "PAID" else f"bill is not payable ({inquiry.bill_status})")
     rtp = RequestToPay(biller_id=biller.id, rtp_id=rtp_id, request_id=request_id, tenant=caller.tenant,
                        bill_id=bill_id, amount=amount, payer_fi=payer_fi, customer_id=customer_id,
                        callback_url=callback_url)

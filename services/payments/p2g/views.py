@@ -146,7 +146,9 @@ def rtp_request(
     tenant: str = Header(alias="X-Platform-TenantId", min_length=1, max_length=20),
     biller_id: str = Header(alias="X-billerId", min_length=1, max_length=20),
     callback_url: str = Header(alias="X-Callback-URL", min_length=1, max_length=500),
+    im: IMClient = Depends(im_client),
 ) -> dict:
+    """The bill is checked with its biller (an inquiry through the IM) before the RTP reaches the payer."""
     request_id = str(body.get("requestId") or correlation_id)[:20]
     try:
         biller = session.get(Biller, biller_id)
@@ -166,7 +168,7 @@ def rtp_request(
         if amount is None:
             raise P2GError("billDetails.amount must be a positive number")
         account = account_of(session, customer)
-        service.create_rtp(session, biller=biller, caller=Caller(correlation_id, tenant), callback_url=callback_url,
+        service.create_rtp(session, im, biller=biller, caller=Caller(correlation_id, tenant), callback_url=callback_url,
                            rtp_id=rtp_id, request_id=request_id, bill_id=bill_id, amount=amount,
                            payer_fi=account.owner, customer_id=customer.id)
     except P2GError as exc:

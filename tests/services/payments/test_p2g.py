@@ -245,6 +245,11 @@ def test_request_to_pay_accepted_and_refused(hub):
     assert "unknown payer" in unknown.json()["responseDescription"]
     foreign = rtp(hub, 1004, "WTR-1", {"aliasType": "00", "aliasId": OWNER["phone_number"]})
     assert foreign.status_code == 400
+    no_bill = rtp(hub, 1005, "MSC-NOSUCHBILL01", {"aliasType": "00", "aliasId": OWNER["phone_number"]})
+    assert no_bill.status_code == 400 and no_bill.json()["responseDescription"] == "bill not found"
+    hub.biller.add_bill("MSC-PAIDALREADY1", 80, status="PAID")
+    paid = rtp(hub, 1006, "MSC-PAIDALREADY1", {"aliasType": "00", "aliasId": OWNER["phone_number"]})
+    assert paid.status_code == 400 and paid.json()["responseDescription"] == "bill already paid"
     assert rtp_status(hub, 1001).json()["rtpStatus"] == "PENDING"
 
     bank = Bank(hub.http.base_url)

@@ -124,8 +124,8 @@ async def login(request: Request) -> Response:
         return _redirect(bill_id, error="Unknown account or wrong PIN.")
     response = _redirect(bill_id)
     settings = request.app.state.settings
-    response.set_cookie(SESSION_COOKIE, bank.session_cookie(settings.keys_dir, customer.id, settings.bank_session_hours),
-                        httponly=True, samesite="lax", path="/bank")
+    cookie = bank.session_cookie(settings.keys_dir, customer.id, settings.bank_session_hours)
+    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", path="/bank")
     return response
 
 

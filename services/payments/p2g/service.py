@@ -277,16 +277,10 @@ def record_biller_status(session: Session, bill_id: str, status: str, reject_rea
         return payment
     payment.status, payment.reject_reason = "rejected", (reject_reason or "Def")[:10]
     biller = session.get(Biller, payment.biller_id)
-    transfer(session, f"p2g-refund-{payment.id}", "p2g_refund", session.get(LedgerAccount, biller.collection_account_id),
+    collection = session.get(LedgerAccount, biller.collection_account_id)
+    transfer(session, f"p2g-refund-{payment.id}", "p2g_refund", collection,
              session.get(LedgerAccount, payment.debit_account_id), payment.amount, f"biller rejected bill {bill_id}")
     return payment
-
-
-def payment_view(payment: BillPayment) -> dict:
-    return {"billId": payment.bill_id, "billerId": payment.biller_id, "paymentReferenceID": payment.payment_reference_id,
-            "amount": int(payment.amount) if payment.amount == int(payment.amount) else float(payment.amount),
-            "currency": payment.currency, "status": payment.status, "rejectReason": payment.reject_reason,
-            "markBillPaidSends": payment.mark_sends}
 
 
 # -- request to pay ---------------------------------------------------------------------------------------
@@ -299,11 +293,13 @@ def create_rtp(session: Session, im: IMClient, *, biller: Biller, caller: Caller
                                                          RequestToPay.rtp_id == rtp_id))
     if existing is not None:
         return existing
-    inquiry = inquire(session, im, bill_id, caller.correlation_id, Caller(caller.correlation_id, caller.tenant, payer_fi))
+    as_payer_fi = Caller(caller.correlation_id, caller.tenant, payer_fi)
+    inquiry = inquire(session, im, bill_id, caller.correlation_id, as_payer_fi)
     if inquiry.code != "00":
         raise P2GError(NOT_FOUND)
     if inquiry.bill_status != "UNPAID":
-        raise P2GError(ALREADY_PAID if inquiry.bill_status == "PAID" else f"bill is not payable ({inquiry.bill_status})")
+        paid = inquiry.bill_status == "PAID"
+        raise P2GError(ALREADY_PAID if paid else f"bill is not payable ({inquiry.bill_status})")
     rtp = RequestToPay(biller_id=biller.id, rtp_id=rtp_id, request_id=request_id, tenant=caller.tenant,
                        bill_id=bill_id, amount=amount, payer_fi=payer_fi, customer_id=customer_id,
                        callback_url=callback_url)

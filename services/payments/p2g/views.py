@@ -98,7 +98,8 @@ def _required(value: str | None, name: str) -> str:
 
 
 @router.post("/billTransferRequests", status_code=202,
-             summary="Bill payment from a payer FI (billPaymentRequest) or a biller's status (markBillPpaymentResponse)")
+             summary="Bill payment from a payer FI (billPaymentRequest) or a biller's status "
+                     "(markBillPpaymentResponse)")
 def bill_transfer(
     request: Request, body: dict[str, Any] = Body(), session: Session = DBSession,
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),

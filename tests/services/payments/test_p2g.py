@@ -57,9 +57,9 @@ def test_inquiry_found_unknown_and_unknown_prefix(hub):
 
 def test_inquiry_is_routed_by_prefix(hub):
     with hub.app.state.db.session() as session:
-        water = Biller(id="WATER", name="Water Board", bill_prefix="WTR-", im_service="SANDBOX/GOV/UTILITY/WATER/callbacks",
-                       collection_account_id=session.scalar(select(Biller)).collection_account_id)
-        session.add(water)
+        account_id = session.scalar(select(Biller)).collection_account_id
+        session.add(Biller(id="WATER", name="Water Board", bill_prefix="WTR-",
+                           im_service="SANDBOX/GOV/UTILITY/WATER/callbacks", collection_account_id=account_id))
     hub.biller.add_bill("WTR-42", 30)
     assert hub.inquire("WTR-42", "inq-water").json()["code"] == "00"
     assert hub.biller.of_kind("inquiry")[-1]["path"] == "/r1/SANDBOX/GOV/UTILITY/WATER/callbacks/bills/WTR-42"
@@ -132,7 +132,8 @@ def test_concurrent_payments_of_one_bill_debit_once(hub):
         t.join()
     assert sorted(results) == [202] + [400] * 5
     with hub.app.state.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "p2g_payment")) == 1
+        payments = select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "p2g_payment")
+        assert session.scalar(payments) == 1
     assert hub.balance(f"FSP:{PAYER_FI}:USD") == 960
     hub.check_ledger()
 
@@ -285,8 +286,8 @@ def test_request_to_pay_refuses_bad_input(hub):
     for amount in ("abc", 1.23456, -5, 0, True):
         bad = rtp(hub, 2001, "MSC-BADAMOUNT001", alias, amount=amount)
         assert bad.status_code == 400, amount
-        assert bad.json() == {"responseCode": "01", "responseDescription": "billDetails.amount must be a positive number",
-                              "requestID": "rtpreq2001"}
+        assert bad.json() == {"responseCode": "01", "requestID": "rtpreq2001",
+                              "responseDescription": "billDetails.amount must be a positive number"}
     headers = {"X-CorrelationID": "rtp-x", "X-Platform-TenantId": "sandbox", "X-billerId": "NOBODY",
                "X-Callback-URL": f"{hub.biller.url}/rtpUpdate"}
     unknown_biller = hub.http.post("/rtpRequest", headers=headers, json={"rtpId": 1, "billID": "MSC-1"})

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,23 @@ from services.identity.signing.keyring import Keyring
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 10  # seconds of tolerated clock difference for iat/exp
+
+# The token endpoint's statements, built once: building and cache-keying a statement per request cost more
+# than running it. They run on the session's connection (Core), inside the session's transaction.
+_T = AuthTransaction
+_CLIENT = select(OidcClient.client_id, OidcClient.status, OidcClient.public_key).where(
+    OidcClient.client_id == bindparam("client_id"))
+_SPEND_JTI = insert(UsedAssertion)
+_FORGET_JTIS = delete(UsedAssertion).where(UsedAssertion.expires_at < bindparam("before"))
+_CODE = (
+    select(_T.id, _T.client_id, _T.redirect_uri, _T.code_used, _T.code_expires_at, _T.code_challenge, _T.acr,
+           _T.auth_time, _T.nonce, _T.scopes, _T.permitted_scopes, Identity.uin)
+    .join(Identity, Identity.id == _T.identity_id)
+    .where(_T.code_hash == bindparam("code_hash"))
+)
+_CONSUME_CODE = update(_T).where(_T.id == bindparam("tid"), _T.code_used.is_(False)).values(
+    code_used=True, access_token_id=bindparam("token_id"))
+_REVOKE_TOKENS = update(_T).where(_T.id == bindparam("tid")).values(tokens_revoked=True)
 
 
 class TokenError(Exception):
@@ -71,7 +88,7 @@ class ClientKeys:
     def __init__(self) -> None:
         self._keys: dict[str, tuple[str, RSAKey]] = {}
 
-    def key(self, client: OidcClient) -> RSAKey:
+    def key(self, client: ClientRow) -> RSAKey:
         fingerprint = json.dumps(client.public_key, sort_keys=True)
         cached = self._keys.get(client.client_id)
         if cached is None or cached[0] != fingerprint:
@@ -83,10 +100,20 @@ class ClientKeys:
 CLIENT_KEYS = ClientKeys()
 
 
-def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> OidcClient:
+@dataclass(frozen=True)
+class ClientRow:
+    """The columns of an OIDC client that the token endpoint needs (a Core select: the hot path has no ORM)."""
+
+    client_id: str
+    status: str
+    public_key: dict
+
+
+def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> ClientRow:
     """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays.
 
-    A valid assertion's `jti` is committed at once: it stays spent even if the code is then refused.
+    A valid assertion's `jti` is recorded, opening the exchange's one write transaction; the caller commits it
+    even when the code is then refused, so the assertion stays spent.
     """
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise TokenError("invalid_assertion_type", f"client_assertion_type must be {ASSERTION_TYPE}")
@@ -96,7 +123,8 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
     client_id = form.get("client_id") or _unverified_issuer(assertion)
     if not isinstance(client_id, str) or not client_id:
         raise TokenError("invalid_request", "client_id is required")
-    client = session.get(OidcClient, client_id)
+    row = session.connection().execute(_CLIENT, {"client_id": client_id}).first()
+    client = ClientRow(*row) if row else None
     if client is None or client.status != "active":
         raise TokenError("invalid_assertion", "unknown or inactive client")
     try:
@@ -123,13 +151,13 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
 
 
 def _spend_jti(session: Session, client_id: str, jti: str, exp: float) -> None:
-    """Record the jti (the first write of the session, so a duplicate simply rolls back) and commit."""
+    """Record the jti: the first write of the session, so a duplicate simply rolls back."""
     try:
+        connection = session.connection()
         if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
-            session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < utcnow() - timedelta(minutes=5)))
-        session.execute(insert(UsedAssertion).values(
-            client_id=client_id, jti=jti, expires_at=datetime.fromtimestamp(exp, UTC)))
-        session.commit()
+            connection.execute(_FORGET_JTIS, {"before": utcnow() - timedelta(minutes=5)})
+        connection.execute(_SPEND_JTI, {"client_id": client_id, "jti": jti,
+                                        "expires_at": datetime.fromtimestamp(exp, UTC)})
     except IntegrityError:
         session.rollback()
         raise TokenError("invalid_assertion", "client assertion jti already used") from None
@@ -146,24 +174,19 @@ class Redeemed:
     access_token_id: str
 
 
-def redeem_code(session: Session, secrets_: Secrets, client: OidcClient, form: dict) -> Redeemed:
+def redeem_code(session: Session, secrets_: Secrets, client: ClientRow, form: dict) -> Redeemed:
     """Spend a single-use code bound to this client and redirect URI (one atomic UPDATE)."""
     if form.get("grant_type") != "authorization_code":
         raise TokenError("invalid_request", "grant_type must be authorization_code")
     code = _required(form, "code")
     redirect_uri = _required(form, "redirect_uri")
-    T = AuthTransaction
-    row = session.execute(
-        select(T.id, T.client_id, T.redirect_uri, T.code_used, T.code_expires_at, T.code_challenge, T.acr,
-               T.auth_time, T.nonce, T.scopes, T.permitted_scopes, Identity.uin)
-        .join(Identity, Identity.id == T.identity_id)
-        .where(T.code_hash == secrets_.keyed_hash("code", code))
-    ).first()
+    connection = session.connection()
+    row = connection.execute(_CODE, {"code_hash": secrets_.keyed_hash("code", code)}).first()
     if row is None or row.client_id != client.client_id:
         raise TokenError("invalid_transaction", "unknown authorization code")
     if row.code_used:
         # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
-        session.execute(update(T).where(T.id == row.id).values(tokens_revoked=True))
+        connection.execute(_REVOKE_TOKENS, {"tid": row.id})
         session.commit()
         raise TokenError("invalid_transaction", "authorization code already used")
     if aware(row.code_expires_at) <= utcnow():
@@ -175,9 +198,7 @@ def redeem_code(session: Session, secrets_: Secrets, client: OidcClient, form: d
         if not isinstance(verifier, str) or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
             raise TokenError("invalid_request", "PKCE code_verifier does not match the code_challenge")
     token_id = secrets.token_urlsafe(18)
-    consumed = session.execute(
-        update(T).where(T.id == row.id, T.code_used.is_(False)).values(code_used=True, access_token_id=token_id)
-    )
+    consumed = connection.execute(_CONSUME_CODE, {"tid": row.id, "token_id": token_id})
     if consumed.rowcount != 1:
         raise TokenError("invalid_transaction", "authorization code already used")
     return Redeemed(row.id, row.uin, row.acr, aware(row.auth_time), row.nonce,
@@ -190,7 +211,7 @@ def _half_hash(value: str) -> str:
 
 
 def issue_tokens(
-    settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, client: OidcClient,
+    settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, client: ClientRow,
     redeemed: Redeemed,
 ) -> dict:
     sub = secrets_.psut(redeemed.uin, client.client_id)

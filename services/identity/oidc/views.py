@@ -60,7 +60,10 @@ def _exchange(app, form: dict) -> dict:  # noqa: ANN001
     ends = tokens.Endpoints(settings.base_url.rstrip("/"))
     with app.state.db.session() as session:
         client = tokens.authenticate_client(session, settings, ends, form)
-        redeemed = tokens.redeem_code(session, secrets_, client, form)
+        try:
+            redeemed = tokens.redeem_code(session, secrets_, client, form)
+        finally:
+            session.commit()  # one write transaction per exchange; a refused code still spends the assertion
     # signed after the commit: the database transaction is not held open during the RSA work
     return tokens.issue_tokens(settings, secrets_, keyring, ends, client, redeemed)
 

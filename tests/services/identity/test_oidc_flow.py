@@ -177,6 +177,15 @@ def test_replayed_assertion_jti_is_refused(live, http, rp, discovery):
     assert replay.json() == {"error": "invalid_assertion", "error_description": replay.json()["error_description"]}
 
 
+def test_assertion_stays_spent_when_its_code_is_refused(live, http, rp, discovery):
+    client_id, key = rp
+    signed = assertion(client_id, key, discovery["token_endpoint"], jti="spent-" + uuid.uuid4().hex)
+    refused = token_request(http, client_id, "no-such-code", signed)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_transaction"
+    replay = token_request(http, client_id, code_for(live, client_id, discovery), signed)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_assertion"
+
+
 @pytest.mark.parametrize("case", ["wrong_aud", "expired", "wrong_key", "iss_mismatch"])
 def test_bad_assertions_are_refused(live, http, rp, discovery, case):
     client_id, key = rp

@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 from fastapi import Request
+from joserfc.jwk import OctKey
 
 from services.common.app import im_caller
 from services.common.errors import APIError
@@ -22,6 +23,9 @@ class Secrets:
         self.admin_token = settings.admin_token or load_or_create_secret(folder, "identity-admin-token")
         self._psut_key = load_or_create_secret(folder, "identity-psut-key").encode()
         self._hash_key = load_or_create_secret(folder, "identity-hash-key").encode()
+        # Access tokens are JWTs that only this provider reads (clients treat them as opaque, spec 8): an HMAC
+        # key signs them, so a token exchange costs one RSA signature (the ID token's) instead of two.
+        self.access_token_key = OctKey.import_key(load_or_create_secret(folder, "identity-access-token-key"))
 
     def psut(self, uin: str, audience: str) -> str:
         """Partner-specific user token: stable per (resident, client), unlinkable across clients."""

@@ -28,6 +28,7 @@ from services.identity.signing.keyring import Keyring
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 10  # seconds of tolerated clock difference for iat/exp
+ACCESS_TOKEN_ALG = "HS256"  # see Secrets.access_token_key
 
 # The token endpoint's statements, built once: building and cache-keying a statement per request cost more
 # than running it. They run on the session's connection (Core), inside the session's transaction.
@@ -216,11 +217,11 @@ def issue_tokens(
 ) -> dict:
     sub = secrets_.psut(redeemed.uin, client.client_id)
     now = int(utcnow().timestamp())
-    access_token = keyring.sign({
+    access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt"}, {
         "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "client_id": client.client_id,
         "scope": " ".join(redeemed.scopes), "iat": now, "exp": now + settings.access_token_ttl_seconds,
         "jti": redeemed.access_token_id,
-    }, typ="at+jwt")
+    }, secrets_.access_token_key, algorithms=[ACCESS_TOKEN_ALG])
     id_claims = {
         "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "iat": now,
         "exp": now + settings.id_token_ttl_seconds, "auth_time": int(redeemed.auth_time.timestamp()),
@@ -247,8 +248,8 @@ def userinfo(
     if not access_token:
         raise UserinfoError("access token required")
     try:
-        claims = keyring.verify(access_token)
-    except ValueError:
+        claims = jwt.decode(access_token, secrets_.access_token_key, algorithms=[ACCESS_TOKEN_ALG]).claims
+    except (JoseError, ValueError):
         raise UserinfoError("access token not recognized") from None
     now = utcnow().timestamp()
     if claims.get("iss") != endpoints.issuer or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:

@@ -1,0 +1,1 @@
+"""Construction permit use case (issue 8): so far the municipality's biller side of P2G."""

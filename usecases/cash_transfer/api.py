@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db import Registry as DBSession
+from usecases.common.db import Registry as DBSession
 from services.common.im_client import current_message_id
 
 from . import auth, bb, service
@@ -157,7 +157,8 @@ def payment_orders(request: Request, session: Session = DBSession) -> dict:
 
 @router.get("/trace/{messageId}", summary="The IM exchanges one action caused (behind the scenes)")
 async def behind_the_scenes(messageId: str, request: Request, session: Session = DBSession) -> dict:  # noqa: N803
-    from . import trace
+    from usecases.common import trace
+
 
     if auth.current_user(request, session) is None:
         auth.require(request, session, OFFICER)

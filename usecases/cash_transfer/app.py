@@ -9,11 +9,16 @@ from fastapi.responses import JSONResponse
 from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 
-from . import api, auth, callbacks, pages, views
+from usecases.common import oidc
+from usecases.common.login_views import login_router
+
+from . import api, auth, callbacks, pages
+from .models import LoginState, UserSession
 from .seed import seed
 from .settings import CashTransferSettings, load_settings
 
 HERE = Path(__file__).parent
+_login = login_router(LoginState, UserSession, auth.open_session, auth.SESSION_COOKIE)
 
 
 def render_error(request: Request, status: int, message: str, details: list) -> JSONResponse:
@@ -29,14 +34,14 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         settings=settings, title="Unconditional social cash transfer (USCT)",
         description="Officers find candidates, obtain consent, enroll and pay them; every building-block "
                     "call goes through the Information Mediator.",
-        migrations_dir=HERE / "migrations", routers=[api.router, callbacks.router, views.router, pages.router],
+        migrations_dir=HERE / "migrations", routers=[api.router, callbacks.router, _login, pages.router],
         seed=seed, error_render=render_error, on_startup=_startup,
     )
 
 
 def _startup(app: FastAPI) -> None:
     settings = app.state.settings
-    auth.client_key(settings)
+    oidc.client_key(settings)
     app.state.consent_webhook_secret = webhook_secret(settings)
 
 

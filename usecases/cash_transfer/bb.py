@@ -8,7 +8,9 @@ import httpx
 
 from services.common.errors import APIError
 
-from .settings import CONSENT, PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
+from usecases.common.settings import CONSENT
+
+from .settings import PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
 
 RECORD = "/service/individual/record/consent-record/{id}/"
 

@@ -8,7 +8,7 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from .db import Registry as DBSession
+from usecases.common.db import Registry as DBSession
 from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
 
 from . import service

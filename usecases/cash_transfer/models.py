@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.database import declarative_base
+from usecases.common.models import LoginStateColumns, UserSessionColumns
 
 Base = declarative_base()
 
@@ -77,23 +78,13 @@ class PaymentOrder(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class LoginState(Base):
+class LoginState(LoginStateColumns, Base):
     __tablename__ = "usct_login_state"
-    state: Mapped[str] = mapped_column(String(64), primary_key=True)
-    nonce: Mapped[str] = mapped_column(String(64))
-    code_verifier: Mapped[str] = mapped_column(String(128))
-    next_url: Mapped[str] = mapped_column(String(200), default="/")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class UserSession(Base):
+class UserSession(UserSessionColumns, Base):
     __tablename__ = "usct_session"
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    sub: Mapped[str] = mapped_column(String(200))
-    name: Mapped[str] = mapped_column(String(200))
-    roles: Mapped[list] = mapped_column(JSON)
     candidate_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CallbackReceived(Base):

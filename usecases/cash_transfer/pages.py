@@ -10,11 +10,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .db import Registry as DBSession
+from usecases.common.db import Registry as DBSession
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 
-from . import auth, bb, service, trace
+from usecases.common import trace
+
+from . import auth, bb, service
 from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder
 
 router = APIRouter(include_in_schema=False)

@@ -7,7 +7,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from usecases.cash_transfer import auth
+from usecases.common import oidc
 from usecases.cash_transfer.settings import CashTransferSettings
 
 SETTINGS = CashTransferSettings(identity_url="http://idp.test")
@@ -23,7 +23,7 @@ def _token(key: RSAKey, **overrides) -> str:
 
 
 def test_a_correctly_signed_token_is_accepted():
-    assert auth._verified(_token(PROVIDER), KEYS, SETTINGS, nonce="n1")["sub"] == "psut-1"
+    assert oidc.verified(_token(PROVIDER), KEYS, SETTINGS, nonce="n1")["sub"] == "psut-1"
 
 
 @pytest.mark.parametrize("token", [
@@ -34,18 +34,18 @@ def test_a_correctly_signed_token_is_accepted():
     "not.a.jwt",
 ])
 def test_forged_or_misdirected_tokens_are_refused(token):
-    with pytest.raises(auth.LoginFailed):
-        auth._verified(token, KEYS, SETTINGS)
+    with pytest.raises(oidc.LoginFailed):
+        oidc.verified(token, KEYS, SETTINGS)
 
 
 def test_a_replayed_id_token_with_another_nonce_is_refused():
-    with pytest.raises(auth.LoginFailed):
-        auth._verified(_token(PROVIDER), KEYS, SETTINGS, nonce="other")
+    with pytest.raises(oidc.LoginFailed):
+        oidc.verified(_token(PROVIDER), KEYS, SETTINGS, nonce="other")
 
 
 def test_roles_come_from_the_configured_claim_mapping():
-    assert auth.roles_for(SETTINGS, {"email": "Kofi.Mensah@example.org"}) == ["enrollment_officer"]
-    assert auth.roles_for(SETTINGS, {"email": "amina.haddad@example.org"}) == ["payment_officer"]
-    assert auth.roles_for(SETTINGS, {"email": "someone@example.org"}) == []
+    assert oidc.roles_for(SETTINGS, {"email": "Kofi.Mensah@example.org"}) == ["enrollment_officer"]
+    assert oidc.roles_for(SETTINGS, {"email": "amina.haddad@example.org"}) == ["payment_officer"]
+    assert oidc.roles_for(SETTINGS, {"email": "someone@example.org"}) == []
     custom = CashTransferSettings(role_claims={"phone_number=+999 1": "payment_officer"})
-    assert auth.roles_for(custom, {"phone_number": "+999 1"}) == ["payment_officer"]
+    assert oidc.roles_for(custom, {"phone_number": "+999 1"}) == ["payment_officer"]

@@ -5,11 +5,10 @@ import asyncio
 
 import httpx
 
-from .settings import CashTransferSettings
 
-
-async def exchanges(settings: CashTransferSettings, message_id: str, delay: float | None = None) -> list[dict]:
-    """Oldest first. The IM writes its message log in batches (≤ 50 ms behind), hence the short delay."""
+async def exchanges(settings, message_id: str, delay: float | None = None) -> list[dict]:
+    """Oldest first (`settings` has `im_url`, `trace_delay_seconds`). The IM writes its message log in
+    batches (≤ 50 ms behind), hence the short delay."""
     await asyncio.sleep(settings.trace_delay_seconds if delay is None else delay)
     try:
         async with httpx.AsyncClient(timeout=5) as http:
@@ -21,5 +20,5 @@ async def exchanges(settings: CashTransferSettings, message_id: str, delay: floa
     return sorted(rows, key=lambda r: r.get("requestAt", ""))
 
 
-def trace_link(settings: CashTransferSettings, message_id: str) -> str:
+def trace_link(settings, message_id: str) -> str:
     return f"{settings.im_url.rstrip('/')}/ui/trace?messageId={message_id}"

@@ -1,0 +1,162 @@
+"""Login through the Identity BB: OIDC code flow with PKCE and `private_key_jwt`; token, JWKS and
+userinfo calls go through the IM; the ID token and the signed userinfo are always verified.
+
+Each use case keeps its own tables (`LoginStateColumns`, `UserSessionColumns`) and decides roles."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from fastapi import Request
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy.orm import Session
+
+from services.common.errors import APIError
+from services.common.keys import load_or_create_rsa
+
+from .models import aware, utcnow
+from .settings import IDENTITY_OIDC, UseCaseSettings
+
+SCOPE = "openid profile email phone"
+CLAIMS = ["name", "email", "phone_number", "birthdate"]
+KEY_NAME = "oidc-client"
+
+
+class LoginFailed(Exception):
+    pass
+
+
+def client_key(settings: UseCaseSettings) -> RSAKey:
+    return load_or_create_rsa(settings.keys_dir, KEY_NAME)
+
+
+def redirect_uri(settings: UseCaseSettings) -> str:
+    return settings.base_url.rstrip("/") + "/auth/callback"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_login(session: Session, settings: UseCaseSettings, login_model: type, next_url: str = "/") -> str:
+    """Stores state, nonce and PKCE verifier; returns the Identity /authorize URL for the browser."""
+    state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
+    session.add(login_model(state=state, nonce=nonce, code_verifier=verifier, next_url=safe_next(next_url)))
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = urlencode({
+        "response_type": "code", "client_id": settings.oidc_client_id, "redirect_uri": redirect_uri(settings),
+        "scope": SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
+        "code_challenge_method": "S256", "acr_values": "idbb:acr:generated-code",
+        "claims": json.dumps({"userinfo": {c: {"essential": True} for c in CLAIMS}}),
+    })
+    return f"{settings.identity_url.rstrip('/')}/authorize?{query}"
+
+
+def safe_next(url: str) -> str:
+    return url if url.startswith("/") and not url.startswith("//") else "/"
+
+
+def client_assertion(settings: UseCaseSettings) -> str:
+    now = int(time.time())
+    claims = {"iss": settings.oidc_client_id, "sub": settings.oidc_client_id, "aud": settings.issuer + "/oauth/token",
+              "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    key = client_key(settings)
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+async def _jwks(im) -> KeySet:  # noqa: ANN001
+    response = await im.request(IDENTITY_OIDC, "GET", "/.well-known/jwks.json")
+    if response.status_code != 200:
+        raise LoginFailed(f"JWKS unavailable ({response.status_code})")
+    return KeySet.import_key_set(response.json())
+
+
+def verified(token: str, keys: KeySet, settings: UseCaseSettings, nonce: str | None = None) -> dict:
+    try:
+        decoded = jwt.decode(token, keys, algorithms=["RS256"])
+    except Exception as exc:  # noqa: BLE001 - any decoding or signature failure is a refusal
+        raise LoginFailed("signature does not verify") from exc
+    claims = decoded.claims
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if claims.get("iss") != settings.issuer or settings.oidc_client_id not in audiences:
+        raise LoginFailed("wrong issuer or audience")
+    if "exp" in claims and claims["exp"] < time.time() - 10:
+        raise LoginFailed("expired")
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise LoginFailed("nonce mismatch")
+    return claims
+
+
+async def finish_login(session: Session, settings: UseCaseSettings, im, login_model: type,  # noqa: ANN001
+                       code: str, state: str) -> tuple[dict, str]:
+    """Redeems the code, verifies ID token and userinfo; returns (verified userinfo claims, next url)."""
+    login = session.get(login_model, state)
+    if login is None or utcnow() - aware(login.created_at) > timedelta(minutes=10):
+        raise LoginFailed("unknown or expired login")
+    session.delete(login)
+    form = {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(settings),
+        "client_id": settings.oidc_client_id, "code_verifier": login.code_verifier,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": client_assertion(settings),
+    }
+    response = await im.request(IDENTITY_OIDC, "POST", "/oauth/token", data=form)
+    if response.status_code != 200:
+        raise LoginFailed(f"token endpoint refused: {response.status_code} {response.text[:200]}")
+    tokens = response.json()
+    keys = await _jwks(im)
+    id_claims = verified(tokens["id_token"], keys, settings, nonce=login.nonce)
+    info = await im.request(IDENTITY_OIDC, "GET", "/oidc/userinfo",
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    if info.status_code != 200:
+        raise LoginFailed(f"userinfo refused: {info.status_code}")
+    userinfo = verified(info.text.strip(), keys, settings)
+    if userinfo.get("sub") != id_claims.get("sub"):
+        raise LoginFailed("userinfo is about someone else")
+    return userinfo, login.next_url
+
+
+def roles_for(settings: UseCaseSettings, claims: dict) -> list[str]:
+    roles = []
+    for rule, role in settings.role_claims.items():
+        claim, _, value = rule.partition("=")
+        if str(claims.get(claim, "")).strip().lower() == value.strip().lower():
+            roles.append(role)
+    return roles
+
+
+def new_session(settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra) -> tuple[str, object]:  # noqa: ANN003
+    """A session row (not yet added) and the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    row = session_model(token_hash=token_hash(token), sub=claims["sub"], name=claims.get("name") or "resident",
+                        roles=roles, expires_at=utcnow() + timedelta(hours=settings.session_hours), **extra)
+    return token, row
+
+
+def current_user(request: Request, session: Session, session_model: type, cookie: str):  # noqa: ANN201
+    token = request.cookies.get(cookie)
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    if not token:
+        return None
+    row = session.get(session_model, token_hash(token))
+    if row is None or aware(row.expires_at) < utcnow():
+        return None
+    return row
+
+
+def require_role(user, role: str):  # noqa: ANN001, ANN201
+    if user is None:
+        raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
+    if role not in user.roles:
+        raise APIError(403, {"error": "forbidden", "message": f"this needs the {role} role"})
+    return user

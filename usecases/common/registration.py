@@ -1,0 +1,46 @@
+"""`sandbox up` hook part: register (or update) a use case's OIDC client in the Identity BB."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from services.common.keys import load_or_create_rsa
+
+from .oidc import CLAIMS, KEY_NAME, redirect_uri
+from .settings import UseCaseSettings
+
+
+def client_request(settings: UseCaseSettings, public_jwk: dict, client_name: str, relying_party: str) -> dict:
+    uri = redirect_uri(settings)
+    return {
+        "clientId": settings.oidc_client_id, "clientName": client_name, "relyingPartyId": relying_party,
+        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png", "redirectUris": [uri], "userClaims": CLAIMS,
+        "authContextRefs": ["idbb:acr:generated-code", "idbb:acr:static-code"],
+        "grantTypes": ["authorization_code"], "clientAuthMethods": ["private_key_jwt"], "publicKey": public_jwk,
+    }
+
+
+def register_client(identity_url: str, admin_token: str, settings: UseCaseSettings, client_name: str,
+                    relying_party: str) -> None:
+    key = load_or_create_rsa(settings.keys_dir, KEY_NAME)
+    public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "n", "e", "kid", "alg", "use")}
+    request = client_request(settings, public, client_name, relying_party)
+    stamp = datetime.now(UTC)
+    now = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=identity_url, headers=headers, timeout=15) as http:
+        created = http.post("/client-mgmt/oidc-client", json={"requestTime": now, "request": request}).json()
+        errors = created.get("errors") or []
+        if errors and errors[0].get("errorCode") == "duplicate_client_id":
+            update = {k: v for k, v in request.items() if k not in ("clientId", "relyingPartyId", "publicKey")}
+            update["status"] = "active"
+            updated = http.put(f"/client-mgmt/oidc-client/{settings.oidc_client_id}",
+                               json={"requestTime": now, "request": update}).json()
+            errors = updated.get("errors") or []
+        if errors:
+            raise RuntimeError(f"Identity refused the OIDC client {settings.oidc_client_id}: {errors}")
+
+
+def identity_admin_token(sandbox) -> str:  # noqa: ANN001 - sandbox.launcher.Sandbox
+    return (sandbox.data_dir / "identity" / "secrets" / "identity-admin-token").read_text().strip()

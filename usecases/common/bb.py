@@ -1,0 +1,62 @@
+"""Building-block calls the use cases share, each through the IM with the use case's IM identity."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from services.common.errors import APIError
+
+from .settings import CONSENT
+
+RECORD = "/service/individual/record/consent-record/{id}/"
+
+
+class BBError(APIError):
+    def __init__(self, bb: str, response: httpx.Response | None, message: str | None = None):
+        detail = message or (f"{response.status_code} {response.text[:300]}" if response is not None else "unreachable")
+        super().__init__(502, {"error": "building_block_error", "message": f"{bb}: {detail}"})
+
+
+async def call(im, service: str, method: str, path: str, bb: str, ok=(200, 201, 202), **kwargs: Any) -> dict:  # noqa: ANN001
+    """The JSON answer, or BBError (502) when the block is unreachable or answers outside `ok`."""
+    try:
+        response = await im.request(service, method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise BBError(bb, None, f"unreachable ({type(exc).__name__})") from exc
+    if response.status_code not in ok:
+        raise BBError(bb, response)
+    return response.json()
+
+
+# Consent ----------------------------------------------------------------------------------------------------
+
+async def verify_consents(im, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:  # noqa: ANN001
+    """One bulk verification call for all the given individuals: id -> valid, signed consent."""
+    if not individual_ids:
+        return {}
+    answer = await call(im, CONSENT, "POST", "/service/verification/consent-records/", "Consent",
+                        json={"dataAgreementId": agreement_id, "individualIds": individual_ids, "requireSigned": True})
+    return {i: bool(v.get("consent")) for i, v in zip(individual_ids, answer.get("verifications", []), strict=False)}
+
+
+async def create_consent_request(im, agreement_id: str, individual_id: str) -> str:  # noqa: ANN001
+    """A consent record that does not (yet) hold consent: the individual decides when they log in."""
+    answer = await call(im, CONSENT, "POST", f"/service/individual/record/data-agreement/{agreement_id}/", "Consent",
+                        params={"individualId": individual_id, "optIn": "false"})
+    return answer["consentRecord"]["id"]
+
+
+async def set_consent(im, record_id: str, individual_id: str, opt_in: bool, evidence: dict) -> None:  # noqa: ANN001
+    """Opt in or out, then have Consent sign the new revision on our word (the resident logged in by OIDC)."""
+    path = RECORD.format(id=record_id)
+    await call(im, CONSENT, "PUT", path, "Consent", params={"individualId": individual_id},
+               json={"consentRecord": {"optIn": opt_in}})
+    await call(im, CONSENT, "PUT", path + "signature/", "Consent", params={"individualId": individual_id},
+               json={"signature": {"verificationMethod": "JWS-delegated",
+                                   "verificationArtifact": json.dumps(evidence, sort_keys=True)}})
+
+
+async def read_agreement(im, agreement_id: str) -> dict:  # noqa: ANN001
+    return await call(im, CONSENT, "GET", f"/service/data-agreement/{agreement_id}/", "Consent")

@@ -6,46 +6,29 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from usecases.common.db import Registry as DBSession
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
-
-from usecases.common import trace
+from usecases.common import pages as common_pages
+from usecases.common.db import Registry as DBSession
 
 from . import auth, bb, service
 from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = common_pages.templates_for(Path(__file__).parent)
 HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "beneficiary": "/me"}
 
 
 async def _page(request: Request, name: str, user, **context) -> HTMLResponse:  # noqa: ANN001
-    settings = request.app.state.settings
-    mid = request.query_params.get("mid")
-    panel = None
-    if mid:
-        panel = {"messageId": mid, "link": trace.trace_link(settings, mid),
-                 "action": request.query_params.get("action", ""), "exchanges": await trace.exchanges(settings, mid)}
     return templates.TemplateResponse(request, name, {
-        "refresh": False, "user": user, "panel": panel, "error": request.query_params.get("error"), "home": HOME, **context})
+        "refresh": False, "user": user, "panel": await common_pages.panel(request),
+        "error": request.query_params.get("error"), "home": HOME, **context})
 
 
-def _back(path: str, action: str, error: str | None = None) -> RedirectResponse:
-    query = f"mid={current_message_id.get()}&action={quote(action)}"
-    if error:
-        query += f"&error={quote(error[:200])}"
-    return RedirectResponse(f"{path}?{query}", status_code=303)
-
-
-def _message(exc: APIError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    details = "; ".join(f"{d.get('reason')}" for d in body.get("details", []) if isinstance(d, dict))
-    return (body.get("message") or "refused") + (f" ({details})" if details else "")
+_back, _message = common_pages.back, common_pages.message
 
 
 async def _form(request: Request) -> dict:

@@ -81,6 +81,9 @@ def up(data_dir: Path, ports: tuple[str, ...], only: tuple[str, ...]) -> None:
         console.print(f"[bold red]sandbox could not start:[/] {exc}")
         supervisor.stop_all()
         sys.exit(1)
+    except BaseException:  # a failing hook, say: never leave the processes behind
+        supervisor.stop_all()
+        raise
     console.print("stopping…")
     supervisor.stop_all()
     (data_dir / "sandbox.json").unlink(missing_ok=True)
@@ -205,8 +208,10 @@ def demo() -> None:
 
 def _mount_demos() -> None:
     from .demo_cash_transfer import cash_transfer
+    from .demo_construction_permit import construction_permit
 
     demo.add_command(cash_transfer)
+    demo.add_command(construction_permit)
 
 
 def _mount_operator_commands() -> None:

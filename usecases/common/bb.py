@@ -41,6 +41,14 @@ async def verify_consents(im, agreement_id: str, individual_ids: list[str]) -> d
     return {i: bool(v.get("consent")) for i, v in zip(individual_ids, answer.get("verifications", []), strict=False)}
 
 
+async def ensure_individual(im, external_id: str, id_type: str) -> None:  # noqa: ANN001
+    """Registers the individual at Consent by an identifier we hold (e.g. a VID); known ones are kept."""
+    answer = await call(im, CONSENT, "POST", "/service/individual/", "Consent", ok=(200, 201, 400),
+                        json={"individual": {"externalId": external_id, "externalIdType": id_type}})
+    if "individual" not in answer and "already exists" not in str(answer.get("message", "")):
+        raise BBError("Consent", None, str(answer.get("message") or answer)[:300])
+
+
 async def create_consent_request(im, agreement_id: str, individual_id: str) -> str:  # noqa: ANN001
     """A consent record that does not (yet) hold consent: the individual decides when they log in."""
     answer = await call(im, CONSENT, "POST", f"/service/individual/record/data-agreement/{agreement_id}/", "Consent",

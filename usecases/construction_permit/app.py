@@ -1,32 +1,63 @@
-"""Assembles the construction-permit use case service (so far: the municipality's P2G biller side)."""
+"""Assembles the construction-permit use case service."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.common.app import create_service_app
+from usecases.common import oidc
+from usecases.common.login_views import login_router
 
-from . import biller
-from .settings import ConstructionPermitSettings
+from . import api, auth, biller, notifications, pages, permit
+from .models import LoginState, UserSession
+from .settings import ConstructionPermitSettings, load_settings
 
 HERE = Path(__file__).parent
 
 
 def render_error(request: Request, status: int, message: str, details: list) -> JSONResponse:
+    """The P2G error shape on the biller endpoints the hub calls; `{error, message}` everywhere else."""
+    if request.url.path.startswith(("/api/", "/login", "/auth/", "/callbacks/")) or request.url.path == "/":
+        body = {"error": "invalid_request" if status in (400, 422) else "error", "message": message}
+        if details:
+            body["details"] = details
+        return JSONResponse(body, status_code=status)
     body = {"code": "02" if status == 400 else "99", "reason": message,
             "requestID": request.headers.get("X-CorrelationID", "")[:12]}
     return JSONResponse(body, status_code=status)
 
 
 def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
-    settings = settings or ConstructionPermitSettings()
+    settings = settings or load_settings()
     app = create_service_app(
         settings=settings, title="Construction permit (Municipality of Sandbox City)",
-        description="The municipality's side of P2G bill payments (bill inquiry, mark bill paid, request-to-pay "
-                    "updates), called by the Payments hub through the Information Mediator.",
-        migrations_dir=HERE / "migrations", routers=[biller.router], error_render=render_error,
+        description="Applicants, owners, the permit officer, the clearance authorities and the mayor take an "
+                    "application from parcel lookup to a sealed permit; identity checks, the owner's consent, the "
+                    "fee (P2G bill) and notifications (IM pub/sub) go through the Information Mediator.",
+        migrations_dir=HERE / "migrations",
+        routers=[api.router, biller.router, notifications.router,
+                 login_router(LoginState, UserSession, auth.open_session, auth.SESSION_COOKIE), pages.router],
+        error_render=render_error, on_startup=_startup, on_shutdown=_shutdown,
     )
     app.add_exception_handler(biller.Refused, biller.refused)
     return app
+
+
+def _startup(app: FastAPI) -> None:
+    oidc.client_key(app.state.settings)
+    permit.seal_key(app.state.settings)
+    app.state.publish_now = asyncio.Event()
+    app.state.publisher = asyncio.get_running_loop().create_task(notifications.publisher(app)) \
+        if app.state.im is not None else None
+
+
+async def _shutdown(app: FastAPI) -> None:
+    task = app.state.publisher
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -7,13 +7,15 @@ import logging
 
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
+from services.common.im_client import current_message_id
 
-from . import billing
+from . import billing, service
 from .models import Bill
 from .settings import PAYMENTS_CLIENT, PAYMENTS_P2G
 
@@ -77,19 +79,30 @@ def bill_inquiry(bill_id: str, request: Request, session: Session = DBSession, _
 
 
 @router.post("/billTransferRequests", status_code=202, summary="Mark a bill paid (markBillPpaymentRequest)")
-async def mark_bill_paid(request: Request, tasks: BackgroundTasks, session: Session = DBSession,
-                         _=Depends(from_hub)) -> dict:
+async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _=Depends(from_hub)) -> dict:
     request_id = correlation_id(request)
     body = await json_object(request, request_id)
     bill_id = text_field(body, request_id, "billId", "billID")
     reference = text_field(body, request_id, "PaymentReferenceID", "paymentReferenceID")
     payer_fi = (request.headers.get("X-PayerFI-ID") or request.headers.get("X-Payer FI-ID")
                 or request.headers.get("X-PayerFI-Id"))
-    status, reason = billing.mark_paid(session, bill_id, reference, payer_fi)
+    status, reason = await run_in_threadpool(record_payment, request.app, bill_id, reference, payer_fi,
+                                             current_message_id.get())
+    request.app.state.publish_now.set()
     # the status goes back once our answer (and the commit before it) is out
     tasks.add_task(send_status, request.app, request_id, body.get("requestID") or request_id, bill_id, status, reason,
                    payer_fi or "")
     return {"responseCode": "00", "reason": "accepted", "requestID": request_id[:12]}
+
+
+def record_payment(app, bill_id: str, reference: str, payer_fi: str | None,  # noqa: ANN001
+                   message_id: str | None) -> tuple[str, str | None]:
+    """In a worker thread with its own transaction: a write lock is never held across the event loop."""
+    with app.state.db.session() as session:
+        status, reason = billing.mark_paid(session, bill_id, reference, payer_fi)
+        if status == "ACK":
+            service.confirm_payment(session, session.get(Bill, bill_id), message_id)
+    return status, reason
 
 
 async def send_status(app, correlation: str, request_id: str, bill_id: str, status: str, reason: str | None,  # noqa: ANN001

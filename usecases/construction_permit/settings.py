@@ -1,18 +1,40 @@
 from __future__ import annotations
 
+import os
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common import demo_world
+from usecases.common.settings import UseCaseSettings, identity_overrides
 
 PAYMENTS_P2G = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/p2g"
 PAYMENTS_CLIENT = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+IM_CLIENT = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
+CALLBACKS = IM_CLIENT + "/callbacks"
+OFFICER_ROLES = ("permit_officer", "civil_protection_officer", "utilities_officer", "mayor")
 
 
-class ConstructionPermitSettings(ServiceSettings):
+def _officers_by_email() -> dict[str, str]:
+    return {f"email={r['email']}": role for role in OFFICER_ROLES for r in demo_world.with_role(role)}
+
+
+class ConstructionPermitSettings(UseCaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSTRUCTION_PERMIT_", extra="ignore")
     service_name: str = "construction_permit"
     port: int = 8102
-    im_client: str | None = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
+    im_client: str | None = IM_CLIENT
+
+    oidc_client_id: str = "construction-permit"
+    # Officer roles from identity claims ("<claim>=<value>" -> role); every logged-in resident may apply.
+    role_claims: dict[str, str] = Field(default_factory=_officers_by_email)
+    owner_agreement_id: str = "da-construction-permit-owner"
+    municipality: str = "Municipality of Sandbox City"
+    # Browser-facing Payments URL, for the link to the simulated bank (the launcher passes SANDBOX_PAYMENTS_URL)
+    payments_url: str = "http://127.0.0.1:8002"
+    max_document_bytes: int = 5 * 1024 * 1024
+    # The IM pub/sub room is this application; one event type carries every application's news.
+    event_type: str = "permit-application-updated"
 
     # The municipality as a biller registered with the Payments hub (Payments' seed.yaml holds the same ids).
     biller_id: str = "MUNI-SBX"
@@ -21,3 +43,14 @@ class ConstructionPermitSettings(ServiceSettings):
     tenant: str = "sandbox"
     bill_due_days: int = 30
     late_fee_percent: int = 10
+
+    @property
+    def callback_base(self) -> str:
+        return f"{self.im_url.rstrip('/')}/r1/{CALLBACKS}"
+
+
+def load_settings() -> ConstructionPermitSettings:
+    overrides = identity_overrides("CONSTRUCTION_PERMIT_")
+    if "CONSTRUCTION_PERMIT_PAYMENTS_URL" not in os.environ and os.environ.get("SANDBOX_PAYMENTS_URL"):
+        overrides["payments_url"] = os.environ["SANDBOX_PAYMENTS_URL"]
+    return ConstructionPermitSettings(**overrides)

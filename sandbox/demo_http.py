@@ -1,0 +1,109 @@
+"""What the `sandbox demo ...` commands share: logging a persona in through the real OIDC flow (VID + OTP
+on the Identity BB's pages), checked HTTP answers, waiting for callbacks, and the progress/summary output."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urljoin
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+Say = Callable[[str, str, "str | None"], None]
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    if not match:
+        raise DemoFailed(f"the page has no {name} field")
+    return match.group(1)
+
+
+def login(base_url: str, vid: str, otp: str, cookie: str, timeout: float = 20) -> httpx.Client:
+    """A client logged in to the use case as the resident with this VID, through the OIDC code flow."""
+    http = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False)
+    to_identity = http.get("/login")
+    authorize = http.get(to_identity.headers["location"])
+    if authorize.status_code != 200:
+        raise DemoFailed(f"/authorize answered {authorize.status_code}: {authorize.text[:200]}")
+    identity = str(authorize.url).split("/authorize")[0]
+    form = {"transaction_id": _hidden(authorize.text, "transaction_id"), "xsrf": _hidden(authorize.text, "xsrf"),
+            "individual_id": vid}
+    sent = http.post(identity + "/authorize/send-otp", data=form)
+    if sent.status_code != 200:
+        raise DemoFailed(f"send-otp answered {sent.status_code}")
+    authenticated = http.post(identity + "/authorize/authenticate", data=form | {"factor": "OTP", "challenge": otp})
+    if authenticated.status_code != 200 or "decision" not in authenticated.text:
+        raise DemoFailed(f"authentication failed ({authenticated.status_code})")
+    claims = re.findall(r'name="claims" value="([^"]+)"', authenticated.text)
+    consented = http.post(identity + "/authorize/consent",
+                          data={"transaction_id": form["transaction_id"], "xsrf": form["xsrf"], "decision": "allow",
+                                "claims": claims})
+    location = consented.headers.get("location", "")
+    if "code=" not in location:
+        raise DemoFailed(f"no authorization code: {consented.status_code} {location[:200]}")
+    finished = http.get(urljoin(base_url, location) if location.startswith("/") else location)
+    if "login_error" in finished.headers.get("location", "") or cookie not in http.cookies:
+        raise DemoFailed(f"the use case refused the login: {finished.headers.get('location')}")
+    return http
+
+
+def ok(response: httpx.Response, *expected: int) -> dict:
+    if response.status_code not in (expected or (200, 201)):
+        raise DemoFailed(f"{response.request.method} {response.request.url.path} -> {response.status_code} {response.text[:300]}")
+    return response.json()
+
+
+def wait(what: str, check: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise DemoFailed(f"timed out waiting for {what}")
+
+
+def base_url(data_dir: Path, url: str | None, process: str) -> str:
+    if url:
+        return url.rstrip("/")
+    state = data_dir / "sandbox.json"
+    if not state.exists():
+        raise click.ClickException(f"no running sandbox in {data_dir} (start it with `sandbox up`) or pass --url")
+    return json.loads(state.read_text())["processes"][process]["url"].rstrip("/")
+
+
+def run_demo(title: str, journey: Callable[[Say], dict]) -> None:
+    """Runs `journey(say)` with a progress line per step, then a summary table; exits 1 on any failure."""
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    steps: list[tuple[str, str, str | None]] = []
+
+    def say(step: str, outcome: str, message_id: str | None) -> None:
+        steps.append((step, outcome, message_id))
+        console.print(f"[green]✔[/] [{len(steps):2d}] {step}: [bold]{outcome}[/]"
+                      + (f"  [dim]IM message {message_id}[/]" if message_id else ""))
+
+    try:
+        with console.status(f"running the {title.lower()} journey…"):
+            summary = journey(say)
+    except (DemoFailed, httpx.HTTPError, KeyError, StopIteration) as exc:
+        console.print(f"[red]✘ step {len(steps) + 1} failed:[/] {type(exc).__name__}: {exc}")
+        sys.exit(1)
+    table = Table(title=f"{title}: summary")
+    for column in ("#", "step", "outcome", "IM message id"):
+        table.add_column(column)
+    for number, (step, outcome, message_id) in enumerate(steps, 1):
+        table.add_row(str(number), step, outcome, message_id or "")
+    console.print(table)
+    console.print("  ".join(f"{k}: [bold]{v}[/]" for k, v in summary.items()))
+    console.print(f"{len(steps)} steps passed. Trace any message id at the IM: /ui/trace?messageId=<id>")

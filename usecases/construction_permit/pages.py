@@ -1,0 +1,220 @@
+"""Server-rendered pages (Jinja2) for every persona; each form post comes back with its IM exchanges."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from services.common import demo_world
+from services.common.errors import APIError
+from services.common.im_client import current_message_id
+from usecases.common import pages as common_pages
+from usecases.common.db import Registry as DBSession
+
+from . import auth, bb, notifications, permit, rules, service
+from .api import application_view
+from .models import UserSession
+from .settings import OFFICER_ROLES
+
+router = APIRouter(include_in_schema=False)
+templates = common_pages.templates_for(Path(__file__).parent)
+# what each officer works on first
+QUEUES = {"permit_officer": {"submitted", "visit_proposed", "visit_scheduled", "visit_done", "action_needed"},
+          "civil_protection_officer": {"in_clearance"}, "utilities_officer": {"in_clearance"},
+          "mayor": {"awaiting_signature"}}
+PERSONAS = [("applicant (lead architect)", "architect"), ("applicant (lead architect)", "architect"),
+            ("property owner", "property_owner"), ("contractor", "contractor")] + [(r.replace("_", " "), r)
+                                                                                   for r in OFFICER_ROLES]
+
+
+async def _page(request: Request, name: str, user: UserSession | None, session: Session, **context) -> HTMLResponse:
+    count = len(notifications.for_user(session, service.audiences_of(session, user), 99)) if user else 0
+    return templates.TemplateResponse(request, name, {
+        "refresh": False, "user": user, "panel": await common_pages.panel(request), "notification_count": count,
+        "error": request.query_params.get("error"), "settings": request.app.state.settings, **context})
+
+
+def _login_first(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+async def _form(request: Request) -> dict:
+    form = await request.form()
+    return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form.keys()}
+
+
+def _personas() -> list[dict]:
+    seen, rows = set(), []
+    for label, role in PERSONAS:
+        person = next((r for r in demo_world.with_role(role) if r["vid"] not in seen), None)
+        if person:
+            seen.add(person["vid"])
+            rows.append({"label": label, "name": person["name"], "vid": person["vid"]})
+    return rows
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: Session = DBSession) -> Response:
+    user = auth.current_user(request, session)
+    if user is not None and not request.query_params.get("error"):
+        return RedirectResponse("/applications", status_code=303)
+    return await _page(request, "home.html", user, session, personas=_personas(),
+                       otp=demo_world.sandbox_otp(), login_error=request.query_params.get("login_error"))
+
+
+@router.get("/applications", response_class=HTMLResponse)
+async def applications(request: Request, session: Session = DBSession) -> Response:
+    user = auth.current_user(request, session)
+    if user is None:
+        return _login_first(request)
+    try:
+        await service.link_owner(session, request.app.state.im, user)
+    except APIError:
+        pass  # Identity unreachable: the list shows what is already linked
+    rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
+    queue = set().union(*(QUEUES.get(r, set()) for r in user.roles)) if user.roles else set()
+    return await _page(request, "applications.html", user, session, applications=rows,
+                       queue=[a for a in rows if a["state"] in queue], is_officer=bool(user.roles),
+                       parcel=_parcel(request.query_params.get("parcel")), building_types=rules.building_types())
+
+
+def _parcel(parcel_id: str | None) -> dict | None:
+    if not parcel_id:
+        return None
+    parcel = rules.parcels().get(parcel_id.strip().upper())
+    return {"id": parcel_id, "missing": True} if parcel is None else {"missing": False, **parcel.__dict__}
+
+
+@router.post("/applications")
+async def start(request: Request, session: Session = DBSession) -> Response:
+    user = auth.require_user(request, session)
+    form = await _form(request)
+    data = {"parcelId": form.get("parcelId"), "buildingType": form.get("buildingType"),
+            "floorAreaM2": form.get("floorAreaM2"), "description": form.get("description"),
+            **{role: {"vid": form.get(f"{role}Vid"), "name": form.get(f"{role}Name")} for role in service.PARTY_ROLES}}
+    try:
+        application = await service.start_application(session, request.app.state.im, request.app.state.settings,
+                                                      user, data, current_message_id.get(), form.get("formId"))
+    except APIError as exc:
+        return common_pages.back(f"/applications?parcel={form.get('parcelId') or ''}", "start an application",
+                                 common_pages.message(exc))
+    request.app.state.publish_now.set()
+    return common_pages.back(f"/applications/{application.id}", f"start {application.id}")
+
+
+@router.get("/applications/{application_id}", response_class=HTMLResponse)
+async def application_page(application_id: str, request: Request, session: Session = DBSession) -> Response:
+    user = auth.current_user(request, session)
+    if user is None:
+        return _login_first(request)
+    try:
+        await service.link_owner(session, request.app.state.im, user)
+    except APIError:
+        pass
+    application = service.get_application(session, application_id)
+    if not service.may_see(session, user, application):
+        return RedirectResponse("/applications?error=this+application+is+not+yours", status_code=303)
+    view = application_view(session, application, user)
+    agreement = None
+    if "owner" in view["yourRoles"] and application.consent_status in ("requested", "given", "refused"):
+        try:
+            agreement = await bb.owner_agreement(request.app.state.im, request.app.state.settings)
+        except APIError:
+            agreement = None
+    waiting = application.state == "awaiting_payment" or any(
+        h.event_id is None and h.audiences for h in service.history(session, application))
+    return await _page(request, "application.html", user, session, a=view, agreement=agreement,
+                       kinds=service.DOCUMENT_KINDS, labels=ACTION_LABELS, refresh=waiting and not request.query_params.get("mid"),
+                       bank=f"{request.app.state.settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}")
+
+
+ACTION_LABELS = {
+    "submit": "Submit the application", "request_documents": "Request more documents",
+    "propose_visit": "Propose field-visit slots", "choose_visit_slot": "Choose this slot",
+    "record_visit": "Record the visit report", "approve_in_principle": "Approve in principle (issue the fee bill)",
+    "reject": "Refuse the application", "grant_clearance": "Grant clearance", "refuse_clearance": "Refuse clearance",
+    "sign": "Sign and issue the permit",
+}
+
+
+async def _on_application(request: Request, session: Session, application_id: str, what: str, step) -> Response:  # noqa: ANN001
+    """Runs one step for the logged-in user and goes back to the application page with its exchanges."""
+    user = auth.require_user(request, session)
+    path = f"/applications/{application_id}"
+    try:
+        application = service.get_application(session, application_id)
+        await step(user, application)
+    except APIError as exc:
+        return common_pages.back(path, what, common_pages.message(exc))
+    request.app.state.publish_now.set()
+    return common_pages.back(path, what)
+
+
+@router.post("/applications/{application_id}/documents")
+async def upload(application_id: str, request: Request, session: Session = DBSession) -> Response:
+    form = await request.form()
+    upload = form.get("file")
+
+    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+        if upload is None or isinstance(upload, str):
+            raise service.invalid("choose a file")
+        content = await upload.read(request.app.state.settings.max_document_bytes + 1)
+        service.add_document(session, request.app.state.settings, user, application, str(form.get("kind")),
+                             upload.filename or "", upload.content_type or "", content, current_message_id.get())
+    return await _on_application(request, session, application_id, "upload a document", step)
+
+
+@router.post("/applications/{application_id}/consent")
+async def consent(application_id: str, request: Request, session: Session = DBSession) -> Response:
+    form = await _form(request)
+
+    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+        await service.decide_consent(session, request.app.state.im, request.app.state.settings, user, application,
+                                     str(form.get("decision")), current_message_id.get())
+    return await _on_application(request, session, application_id, f"consent: {form.get('decision')}", step)
+
+
+@router.post("/applications/{application_id}/actions/{action}")
+async def take_action(application_id: str, action: str, request: Request, session: Session = DBSession) -> Response:
+    form = await _form(request)
+
+    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+        await service.act(session, request.app.state.im, request.app.state.settings, user, application, action, form,
+                          current_message_id.get())
+    return await _on_application(request, session, application_id, action.replace("_", " "), step)
+
+
+@router.post("/applications/{application_id}/request-to-pay")
+async def request_to_pay(application_id: str, request: Request, session: Session = DBSession) -> Response:
+    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+        await service.request_to_pay(session, request.app.state.im, request.app.state.settings, user, application,
+                                     current_message_id.get())
+    return await _on_application(request, session, application_id, "request to pay", step)
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, session: Session = DBSession) -> Response:
+    user = auth.current_user(request, session)
+    if user is None:
+        return _login_first(request)
+    rows = notifications.for_user(session, service.audiences_of(session, user))
+    return await _page(request, "notifications.html", user, session, notifications=rows)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify(request: Request, permit_number: str = "", code: str = "", session: Session = DBSession) -> Response:
+    number = request.query_params.get("permit", permit_number)[:30]
+    code = code[:30]
+    result = permit.check(session, request.app.state.settings, number, code) if number and code else None
+    return await _page(request, "verify.html", auth.current_user(request, session), session, number=number, code=code,
+                       checked=bool(number and code), facts=result)
+
+
+@router.get("/.well-known/jwks.json", include_in_schema=True, tags=["construction permit"],
+            summary="Public: the key that seals permits (verify a permit's seal offline)")
+def jwks(request: Request) -> dict:
+    return permit.public_jwks(request.app.state.settings)
+
+

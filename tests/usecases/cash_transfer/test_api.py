@@ -124,7 +124,7 @@ def test_callbacks_are_accepted_only_through_the_im_from_payments(stack, base):
 
 
 def test_a_withdrawal_made_at_consent_reaches_the_officers_by_webhook(stack, officer, base):
-    from sandbox.demo_cash_transfer import _wait
+    from sandbox.demo_http import wait as _wait
 
     candidate = _candidate(officer, 4)
     officer.post("/api/v1/consent", json={"candidateId": candidate["id"]})

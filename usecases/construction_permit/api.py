@@ -90,13 +90,14 @@ async def start(request: Request, body: dict, idempotency_key: str | None = Head
 @router.get("/applications", summary="The applications you may see (officers: all)")
 async def list_applications(request: Request, session: Session = DBSession) -> dict:
     user = auth.require_user(request, session)
-    await service.link_owner(session, request.app.state.im, user)
+    await service.link_parties(session, request.app.state.im, user)
     session.flush()
     return {"applications": [application_view(session, a, user) for a in service.visible_applications(session, user)]}
 
 
 @router.get("/applications/{application_id}", summary="One application with its documents, clearances and history")
-def get_application(application_id: str, request: Request, session: Session = DBSession) -> dict:
+async def get_application(application_id: str, request: Request, session: Session = DBSession) -> dict:
+    await service.link_parties(session, request.app.state.im, auth.require_user(request, session))
     user, application = _visible(request, session, application_id)
     return {"application": application_view(session, application, user)}
 
@@ -126,7 +127,7 @@ def download(application_id: str, document_id: int, request: Request, session: S
 @router.put("/applications/{application_id}/consent", summary="The owner gives or refuses consent (Consent BB)")
 async def consent(application_id: str, request: Request, body: dict, session: Session = DBSession) -> dict:
     user = auth.require_user(request, session)
-    await service.link_owner(session, request.app.state.im, user)
+    await service.link_parties(session, request.app.state.im, user)
     application = service.get_application(session, application_id)
     await service.decide_consent(session, request.app.state.im, request.app.state.settings, user, application,
                                  str(body.get("decision")), current_message_id.get())

@@ -70,7 +70,7 @@ async def applications(request: Request, session: Session = DBSession) -> Respon
     if user is None:
         return _login_first(request)
     try:
-        await service.link_owner(session, request.app.state.im, user)
+        await service.link_parties(session, request.app.state.im, user)
     except APIError:
         pass  # Identity unreachable: the list shows what is already linked
     rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
@@ -110,7 +110,7 @@ async def application_page(application_id: str, request: Request, session: Sessi
     if user is None:
         return _login_first(request)
     try:
-        await service.link_owner(session, request.app.state.im, user)
+        await service.link_parties(session, request.app.state.im, user)
     except APIError:
         pass
     application = service.get_application(session, application_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
@@ -180,12 +180,13 @@ async def start_application(session: Session, im, settings: ConstructionPermitSe
     return application
 
 
-async def link_owner(session: Session, im, user: UserSession) -> None:  # noqa: ANN001
-    """Finds the applications that name the logged-in resident as owner and wait for their consent: the
-    VID's e-mail at Identity must match the one in their verified userinfo (a yes/no answer)."""
-    waiting = session.scalars(select(Party).join(Application).where(
-        Party.role == "owner", Party.sub.is_(None), Application.consent_status == "requested").limit(20)).all()
-    for party in waiting:
+async def link_parties(session: Session, im, user: UserSession) -> None:  # noqa: ANN001
+    """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
+    with their name are candidates, and Identity confirms that the VID's e-mail is the one in their verified
+    userinfo (a yes/no answer; the VID itself is never learnt from the login)."""
+    candidates = session.scalars(select(Party).where(
+        Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)).all()
+    for party in candidates:
         if await bb.email_matches(im, party.vid, user.email):
             party.sub = user.sub
 

@@ -1,6 +1,7 @@
 """Server-rendered pages (Jinja2) for every persona; each form post comes back with its IM exchanges."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -64,15 +65,20 @@ async def home(request: Request, session: Session = DBSession) -> Response:
                        otp=demo_world.sandbox_otp(), login_error=request.query_params.get("login_error"))
 
 
+async def _viewer(request: Request, session: Session) -> UserSession | None:
+    """The logged-in user (or None), first linked to the applications that name them."""
+    user = auth.current_user(request, session)
+    if user is not None:
+        with contextlib.suppress(APIError):  # Identity unreachable: show what is already linked
+            await service.link_parties(session, request.app.state.im, user)
+    return user
+
+
 @router.get("/applications", response_class=HTMLResponse)
 async def applications(request: Request, session: Session = DBSession) -> Response:
-    user = auth.current_user(request, session)
+    user = await _viewer(request, session)
     if user is None:
         return _login_first(request)
-    try:
-        await service.link_parties(session, request.app.state.im, user)
-    except APIError:
-        pass  # Identity unreachable: the list shows what is already linked
     rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
     queue = set().union(*(QUEUES.get(r, set()) for r in user.roles)) if user.roles else set()
     return await _page(request, "applications.html", user, session, applications=rows,
@@ -106,13 +112,9 @@ async def start(request: Request, session: Session = DBSession) -> Response:
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
 async def application_page(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    user = auth.current_user(request, session)
+    user = await _viewer(request, session)
     if user is None:
         return _login_first(request)
-    try:
-        await service.link_parties(session, request.app.state.im, user)
-    except APIError:
-        pass
     application = service.get_application(session, application_id)
     if not service.may_see(session, user, application):
         return RedirectResponse("/applications?error=this+application+is+not+yours", status_code=303)

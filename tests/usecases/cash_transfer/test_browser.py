@@ -1,57 +1,25 @@
 """Each persona logs in with VID and OTP in Chromium and clicks through the journey to a paid status."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from sandbox.demo_cash_transfer import ENROLLMENT_OFFICER_VID, PAYMENT_OFFICER_VID
 from services.common import demo_world
+from tests.usecases import browser as chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "cash_transfer"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser
-        browser.close()
+ARTIFACTS = chromium.ARTIFACTS / "cash_transfer"
 
 
 def _shot(page, name: str) -> None:  # noqa: ANN001
-    """Screenshots are artefacts, not assertions: headless Chromium here sometimes refuses one, so retry once."""
-    for _ in range(2):
-        try:
-            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-            return
-        except Exception:  # noqa: BLE001 - "Unable to capture screenshot" from the browser
-            page.wait_for_timeout(300)
+    chromium.shot(page, ARTIFACTS / name)
 
 
 def _login(browser, base: str, vid: str, shot: str):  # noqa: ANN001, ANN202
-    page = browser.new_context(viewport={"width": 412, "height": 900}).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(base + "/")
-    page.click("#login")
-    page.fill("#individual_id", vid)
-    page.click("text=Get OTP")
-    page.fill("#otp_value", demo_world.sandbox_otp())
-    page.click("text=Verify")
-    _shot(page, f"{shot}-identity-consent.png")
-    page.click("button[value=allow]")
-    page.wait_for_url(lambda url: "/authorize" not in url)
-    return page
+    return chromium.login(browser, base, vid, ARTIFACTS / f"{shot}-identity-consent.png")
 
 
 def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = stack.url("cash_transfer")
 
     officer = _login(browser, base, ENROLLMENT_OFFICER_VID, "01-officer")

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from services.common import demo_world
+from tests.usecases import browser as chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "construction_permit"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+ARTIFACTS = chromium.ARTIFACTS / "construction_permit"
 MAYA = demo_world.with_role("architect")[1]
 JONAS = demo_world.with_role("contractor")[0]
 GRACE = demo_world.with_role("property_owner")[0]  # owns parcel SBX-0101-0042
@@ -22,39 +21,12 @@ def _person(role: str) -> dict:
     return demo_world.with_role(role)[0]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser
-        browser.close()
-
-
 def _shot(page, name: str) -> None:  # noqa: ANN001
-    """Screenshots are artefacts, not assertions: headless Chromium here sometimes refuses one, so retry once."""
-    for _ in range(2):
-        try:
-            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-            return
-        except Exception:  # noqa: BLE001 - "Unable to capture screenshot" from the browser
-            page.wait_for_timeout(300)
+    chromium.shot(page, ARTIFACTS / name)
 
 
 def _login(browser, base: str, person: dict):  # noqa: ANN001, ANN202
-    page = browser.new_context(viewport={"width": 412, "height": 900}).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(base + "/")
-    page.click("#login")
-    page.fill("#individual_id", person["vid"])
-    page.click("text=Get OTP")
-    page.fill("#otp_value", demo_world.sandbox_otp())
-    page.click("text=Verify")
-    page.click("button[value=allow]")
-    page.wait_for_url(lambda url: "/authorize" not in url)
-    return page
+    return chromium.login(browser, base, person["vid"])
 
 
 def _act(page, url: str, action: str, shot: str) -> None:  # noqa: ANN001
@@ -78,7 +50,6 @@ def _state(page) -> str:  # noqa: ANN001
 
 
 def test_the_personas_click_from_application_to_a_verified_permit(browser, stack, tmp_path):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base = stack.url("construction_permit")
 
     architect = _login(browser, base, MAYA)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -43,6 +44,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         app.state.secrets = Secrets(settings)
         ttl = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
         app.state.keyring = Keyring(settings.keys_dir, settings.signing_key_days, ttl, settings.base_url)
+        threads = settings.token_threads or (1 if app.state.db.is_sqlite else 4)
+        app.state.token_threads = anyio.CapacityLimiter(threads)
 
     return create_service_app(
         settings=settings,

@@ -1,6 +1,7 @@
 """OIDC endpoints: discovery, JWKS, token, userinfo."""
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -75,7 +76,7 @@ async def token(request: Request) -> Response:
     except Exception:  # noqa: BLE001 - an unparsable body is an invalid request
         form = {}
     try:
-        body = await run_in_threadpool(_exchange, request.app, form)
+        body = await anyio.to_thread.run_sync(_exchange, request.app, form, limiter=request.app.state.token_threads)
     except tokens.TokenError as exc:
         return JSONResponse({"error": exc.error, "error_description": exc.description}, 400, headers=NO_STORE)
     return JSONResponse(body, headers=NO_STORE)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,11 +110,14 @@ class ClientRow:
     public_key: dict
 
 
-def authenticate_client(session: Session, settings: IdentitySettings, endpoints: Endpoints, form: dict) -> ClientRow:
+def authenticate_client(
+    connection: Connection, settings: IdentitySettings, endpoints: Endpoints, form: dict,
+) -> ClientRow:
     """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays.
 
     A valid assertion's `jti` is recorded, opening the exchange's one write transaction; the caller commits it
-    even when the code is then refused, so the assertion stays spent.
+    even when the code is then refused, so the assertion stays spent. The token endpoint works on a Core
+    connection: an ORM session's bookkeeping cost more than its few statements.
     """
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise TokenError("invalid_assertion_type", f"client_assertion_type must be {ASSERTION_TYPE}")
@@ -124,7 +127,7 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
     client_id = form.get("client_id") or _unverified_issuer(assertion)
     if not isinstance(client_id, str) or not client_id:
         raise TokenError("invalid_request", "client_id is required")
-    row = session.connection().execute(_CLIENT, {"client_id": client_id}).first()
+    row = connection.execute(_CLIENT, {"client_id": client_id}).first()
     client = ClientRow(*row) if row else None
     if client is None or client.status != "active":
         raise TokenError("invalid_assertion", "unknown or inactive client")
@@ -147,20 +150,19 @@ def authenticate_client(session: Session, settings: IdentitySettings, endpoints:
         raise TokenError("invalid_assertion", "client assertion iat missing, in the future or too old")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
         raise TokenError("invalid_assertion", "client assertion jti is required")
-    _spend_jti(session, client_id, jti, exp)
+    _spend_jti(connection, client_id, jti, exp)
     return client
 
 
-def _spend_jti(session: Session, client_id: str, jti: str, exp: float) -> None:
-    """Record the jti: the first write of the session, so a duplicate simply rolls back."""
+def _spend_jti(connection: Connection, client_id: str, jti: str, exp: float) -> None:
+    """Record the jti: the first write of the transaction, so a duplicate simply rolls back."""
     try:
-        connection = session.connection()
         if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
             connection.execute(_FORGET_JTIS, {"before": utcnow() - timedelta(minutes=5)})
         connection.execute(_SPEND_JTI, {"client_id": client_id, "jti": jti,
                                         "expires_at": datetime.fromtimestamp(exp, UTC)})
     except IntegrityError:
-        session.rollback()
+        connection.rollback()
         raise TokenError("invalid_assertion", "client assertion jti already used") from None
 
 
@@ -175,20 +177,19 @@ class Redeemed:
     access_token_id: str
 
 
-def redeem_code(session: Session, secrets_: Secrets, client: ClientRow, form: dict) -> Redeemed:
+def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, form: dict) -> Redeemed:
     """Spend a single-use code bound to this client and redirect URI (one atomic UPDATE)."""
     if form.get("grant_type") != "authorization_code":
         raise TokenError("invalid_request", "grant_type must be authorization_code")
     code = _required(form, "code")
     redirect_uri = _required(form, "redirect_uri")
-    connection = session.connection()
     row = connection.execute(_CODE, {"code_hash": secrets_.keyed_hash("code", code)}).first()
     if row is None or row.client_id != client.client_id:
         raise TokenError("invalid_transaction", "unknown authorization code")
     if row.code_used:
         # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
         connection.execute(_REVOKE_TOKENS, {"tid": row.id})
-        session.commit()
+        connection.commit()
         raise TokenError("invalid_transaction", "authorization code already used")
     if aware(row.code_expires_at) <= utcnow():
         raise TokenError("invalid_transaction", "authorization code expired")

@@ -59,12 +59,12 @@ def jwks(request: Request) -> dict:
 def _exchange(app, form: dict) -> dict:  # noqa: ANN001
     settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
     ends = tokens.Endpoints(settings.base_url.rstrip("/"))
-    with app.state.db.session() as session:
-        client = tokens.authenticate_client(session, settings, ends, form)
+    with app.state.db.engine.connect() as connection:
+        client = tokens.authenticate_client(connection, settings, ends, form)
         try:
-            redeemed = tokens.redeem_code(session, secrets_, client, form)
+            redeemed = tokens.redeem_code(connection, secrets_, client, form)
         finally:
-            session.commit()  # one write transaction per exchange; a refused code still spends the assertion
+            connection.commit()  # one write transaction per exchange; a refused code still spends the assertion
     # signed after the commit: the database transaction is not held open during the RSA work
     return tokens.issue_tokens(settings, secrets_, keyring, ends, client, redeemed)
 

@@ -34,7 +34,31 @@ def _ports(values: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose subcommands named in `lazy` ("name": "module:attribute") are imported when used, so that
+    `sandbox up`, which runs as long as the sandbox does, does not hold every service's code in memory."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, _, attribute = self.lazy[name].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+# Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module.
+OPERATOR_COMMANDS = {"im": "services.information_mediator.cli:cli", "consent": "services.consent.cli:cli"}
+DEMOS = {"cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
+         "construction-permit": "sandbox.demo_construction_permit:construction_permit"}
+
+
+@click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS)
 def main() -> None:
     """GovStack building-block sandbox."""
 
@@ -201,32 +225,10 @@ def db_revision(service: str, message: str) -> None:
             command.revision(config, message=message, autogenerate=True)
 
 
-@main.group()
+@main.group(cls=LazyGroup, lazy=DEMOS)
 def demo() -> None:
     """Run a use case's whole journey over HTTP against a running sandbox."""
 
-
-def _mount_demos() -> None:
-    from .demo_cash_transfer import cash_transfer
-    from .demo_construction_permit import construction_permit
-
-    demo.add_command(cash_transfer)
-    demo.add_command(construction_permit)
-
-
-def _mount_operator_commands() -> None:
-    """Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module."""
-    for module in ("services.information_mediator.cli", "services.consent.cli", "services.identity.cli",
-                   "services.payments.cli"):
-        try:
-            group = importlib.import_module(module).cli
-        except ModuleNotFoundError:
-            continue
-        main.add_command(group)
-
-
-_mount_operator_commands()
-_mount_demos()
 
 if __name__ == "__main__":
     main()

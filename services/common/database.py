@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -33,6 +32,23 @@ def declarative_base() -> type[DeclarativeBase]:
 
 _OPENS_TRANSACTION = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.I)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+def script_heads(versions: Path) -> set[str] | None:
+    """The head revisions of a migrations folder, read from its scripts' text, or None when a script does not
+    read as Alembic writes them (then Alembic itself decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in versions.glob("*.py"):
+        text = script.read_text()
+        revision, down_revision = _REVISION.search(text), _DOWN_REVISION.search(text)
+        if revision is None or down_revision is None:
+            return None
+        revisions.add(revision[1])
+        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down_revision[1]))
+    return (revisions - parents) or None
 
 
 class _ProcessWriteLock:
@@ -117,11 +133,29 @@ class Database:
     def migrate(self, migrations_dir: Path) -> None:
         """Apply the service's Alembic migrations up to head."""
         self.ensure_schema()
+        if self.at_head(migrations_dir):
+            return
+        # Imported only when there is something to apply: Alembic costs each service process about 10 MB.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(migrations_dir))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def at_head(self, migrations_dir: Path) -> bool:
+        """Whether the database's Alembic version is the newest script's (without loading Alembic)."""
+        heads = script_heads(migrations_dir / "versions")
+        if heads is None:
+            return False
+        try:
+            with self.engine.connect() as connection:
+                current = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
+        except SQLAlchemyError:  # no version table yet
+            return False
+        return current == heads
 
     @contextmanager
     def session(self) -> Iterator[Session]:

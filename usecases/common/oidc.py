@@ -22,11 +22,9 @@ from services.common.errors import APIError
 from services.common.keys import load_or_create_rsa
 
 from .models import aware, utcnow
-from .settings import IDENTITY_OIDC, UseCaseSettings
+from .settings import IDENTITY_OIDC, OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 SCOPE = "openid profile email phone"
-CLAIMS = ["name", "email", "phone_number", "birthdate"]
-KEY_NAME = "oidc-client"
 
 
 class LoginFailed(Exception):
@@ -34,11 +32,7 @@ class LoginFailed(Exception):
 
 
 def client_key(settings: UseCaseSettings) -> RSAKey:
-    return load_or_create_rsa(settings.keys_dir, KEY_NAME)
-
-
-def redirect_uri(settings: UseCaseSettings) -> str:
-    return settings.base_url.rstrip("/") + "/auth/callback"
+    return load_or_create_rsa(settings.keys_dir, OIDC_KEY_NAME)
 
 
 def token_hash(token: str) -> str:
@@ -51,10 +45,10 @@ def start_login(session: Session, settings: UseCaseSettings, login_model: type, 
     session.add(login_model(state=state, nonce=nonce, code_verifier=verifier, next_url=safe_next(next_url)))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     query = urlencode({
-        "response_type": "code", "client_id": settings.oidc_client_id, "redirect_uri": redirect_uri(settings),
+        "response_type": "code", "client_id": settings.oidc_client_id, "redirect_uri": settings.redirect_uri,
         "scope": SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
         "code_challenge_method": "S256", "acr_values": "idbb:acr:generated-code",
-        "claims": json.dumps({"userinfo": {c: {"essential": True} for c in CLAIMS}}),
+        "claims": json.dumps({"userinfo": {c: {"essential": True} for c in OIDC_CLAIMS}}),
     })
     return f"{settings.identity_url.rstrip('/')}/authorize?{query}"
 
@@ -103,7 +97,7 @@ async def finish_login(session: Session, settings: UseCaseSettings, im, login_mo
         raise LoginFailed("unknown or expired login")
     session.delete(login)
     form = {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri(settings),
+        "grant_type": "authorization_code", "code": code, "redirect_uri": settings.redirect_uri,
         "client_id": settings.oidc_client_id, "code_verifier": login.code_verifier,
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": client_assertion(settings),

@@ -7,15 +7,14 @@ import httpx
 
 from services.common.keys import load_or_create_rsa
 
-from .oidc import CLAIMS, KEY_NAME, redirect_uri
-from .settings import UseCaseSettings
+from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 
 def client_request(settings: UseCaseSettings, public_jwk: dict, client_name: str, relying_party: str) -> dict:
-    uri = redirect_uri(settings)
+    uri = settings.redirect_uri
     return {
         "clientId": settings.oidc_client_id, "clientName": client_name, "relyingPartyId": relying_party,
-        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png", "redirectUris": [uri], "userClaims": CLAIMS,
+        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png", "redirectUris": [uri], "userClaims": OIDC_CLAIMS,
         "authContextRefs": ["idbb:acr:generated-code", "idbb:acr:static-code"],
         "grantTypes": ["authorization_code"], "clientAuthMethods": ["private_key_jwt"], "publicKey": public_jwk,
     }
@@ -23,7 +22,7 @@ def client_request(settings: UseCaseSettings, public_jwk: dict, client_name: str
 
 def register_client(identity_url: str, admin_token: str, settings: UseCaseSettings, client_name: str,
                     relying_party: str) -> None:
-    key = load_or_create_rsa(settings.keys_dir, KEY_NAME)
+    key = load_or_create_rsa(settings.keys_dir, OIDC_KEY_NAME)
     public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "n", "e", "kid", "alg", "use")}
     request = client_request(settings, public, client_name, relying_party)
     stamp = datetime.now(UTC)

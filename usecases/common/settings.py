@@ -8,6 +8,8 @@ from services.common.settings import ServiceSettings
 IDENTITY_OIDC = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/oidc"
 IDENTITY_VERIFICATION = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/verification"
 CONSENT = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
+OIDC_CLAIMS = ["name", "email", "phone_number", "birthdate"]  # asked for at login, registered with the client
+OIDC_KEY_NAME = "oidc-client"  # the private_key_jwt key under keys_dir
 
 
 class UseCaseSettings(ServiceSettings):
@@ -24,6 +26,10 @@ class UseCaseSettings(ServiceSettings):
     @property
     def issuer(self) -> str:
         return (self.identity_issuer or self.identity_url).rstrip("/")
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.base_url.rstrip("/") + "/auth/callback"
 
 
 def identity_overrides(prefix: str) -> dict:

@@ -23,14 +23,8 @@ from .settings import IM_CLIENT, ConstructionPermitSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications (IM pub/sub)"])
-# The pub/sub API lives under the room: /r1/<room>/api/v1/... and /r1/<room>/pub/v1/... ("api" and "pub"
-# take the place of a service code in the IM client's paths).
-ROOM_API, ROOM_PUB = IM_CLIENT + "/api", IM_CLIENT + "/pub"
-EVENT_SCHEMA = {
-    "type": "object", "required": ["applicationId", "action", "state", "text", "audiences"],
-    "properties": {"applicationId": {"type": "string"}, "action": {"type": "string"}, "state": {"type": "string"},
-                   "text": {"type": "string"}, "audiences": {"type": "array", "items": {"type": "string"}}},
-}
+# Events are published under the room: /r1/<room>/pub/v1/... ("pub" takes the place of a service code).
+ROOM_PUB = IM_CLIENT + "/pub"
 
 
 def event_id(entry: HistoryEntry) -> str:
@@ -113,16 +107,3 @@ def store(app, eid: str, rows: list[Notification]) -> None:  # noqa: ANN001
 def for_user(session: Session, audiences: list[str], limit: int = 50) -> list[Notification]:
     return list(session.scalars(select(Notification).where(Notification.audience.in_(audiences))
                                 .order_by(Notification.id.desc()).limit(limit)))
-
-
-def setup_room(im, settings: ConstructionPermitSettings) -> None:  # noqa: ANN001 - IMClient
-    """Creates the event type in our room and our PUSH subscription to it (both kept if they exist)."""
-    created = im.request_sync(ROOM_API, "POST", "/v1/eventType",
-                              json={"eventType": settings.event_type, "schema": EVENT_SCHEMA})
-    if created.status_code not in (200, 201, 409):
-        raise RuntimeError(f"the IM refused the event type: {created.status_code} {created.text[:200]}")
-    subscribed = im.request_sync(ROOM_API, "POST", f"/v1/subs/{settings.event_type}",
-                                 json={"delivery": "PUSH", "serviceCode": "callbacks", "path": "/callbacks/events"})
-    if subscribed.status_code not in (200, 201, 409):
-        raise RuntimeError(f"the IM refused the subscription: {subscribed.status_code} {subscribed.text[:200]}")
-

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 import segno
-from fpdf import FPDF
 from joserfc import jws
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
@@ -135,6 +134,8 @@ def _latin1(text: object) -> str:
 
 
 def render_pdf(facts: PermitFacts, code: str, url: str) -> bytes:
+    from fpdf import FPDF  # imported on the first permit: fpdf and fontTools hold 20 MB in every idle process
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(facts.issued_at.replace("Z", "+00:00")))
     pdf.set_title(f"Construction permit {facts.permit_number}")

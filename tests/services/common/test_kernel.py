@@ -141,3 +141,42 @@ def test_a_released_savepoint_does_not_commit_the_outer_transaction(tmp_path, db
     with db.session() as s:
         assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0
     db.dispose()
+
+
+def test_script_heads_reads_the_chain_and_defers_to_alembic_on_unknown_scripts(tmp_path):
+    from services.common.database import script_heads
+
+    (tmp_path / "0001_a.py").write_text("revision = '0001'\ndown_revision = None\n")
+    (tmp_path / "0002_b.py").write_text("revision: str = '0002'\ndown_revision: Union[str, None] = '0001'\n")
+    (tmp_path / "0003_c.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    assert script_heads(tmp_path) == {"0002", "0003"}
+    (tmp_path / "0004_merge.py").write_text("revision = '0004'\ndown_revision = ('0002', '0003')\n")
+    assert script_heads(tmp_path) == {"0004"}
+    (tmp_path / "0005_odd.py").write_text("REVISION = '0005'\n")
+    assert script_heads(tmp_path) is None
+    assert script_heads(tmp_path / "missing") is None
+
+
+def test_migrate_applies_a_new_script_and_knows_when_it_is_at_head(tmp_path, db_fields):
+    import shutil
+
+    from sqlalchemy import inspect
+
+    from services.common.database import Database
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(__file__).parents[3] / "services" / "identity" / "migrations", migrations,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    db = Database(db_fields["database_url"], db_fields["database_schema"])
+    assert not db.at_head(migrations)
+    db.migrate(migrations)
+    assert db.at_head(migrations)
+    (migrations / "versions" / "0002_extra.py").write_text(
+        "from alembic import op\nimport sqlalchemy as sa\n\nrevision = '0002'\ndown_revision = '0001'\n\n\n"
+        "def upgrade() -> None:\n    op.create_table('extra', sa.Column('id', sa.Integer, primary_key=True))\n\n\n"
+        "def downgrade() -> None:\n    op.drop_table('extra')\n")
+    assert not db.at_head(migrations)
+    db.migrate(migrations)
+    assert db.at_head(migrations)
+    assert "extra" in inspect(db.engine).get_table_names(schema=db_fields["database_schema"])
+    db.dispose()

@@ -147,6 +147,8 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
     ):
         path = Path(tmp) / "script.lua"
         path.write_text(script)
+        # A 2 s warm-up first (as in the httpx path): the service's first burst opens its database connections.
+        subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", str(path), base], capture_output=True, check=True)
         out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(path), base],
                              capture_output=True, text=True, check=True).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))

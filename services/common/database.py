@@ -78,7 +78,7 @@ class _ProcessWriteLock:
 
 
 class Database:
-    def __init__(self, url: str, schema: str | None = None, pool_size: int = 10):
+    def __init__(self, url: str, schema: str | None = None, pool_size: int = 20):
         self.url = url
         self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
@@ -122,6 +122,8 @@ class Database:
                 raise ValueError(f"invalid schema name {self.schema!r}")
             connect_args["options"] = f"-csearch_path={self.schema}"
         return create_engine(
+            # pool_size is what a loaded process keeps: QueuePool closes every connection beyond it on return,
+            # so a smaller pool opened a new PostgreSQL session for one consent check in 25 under load.
             self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
         )
 

@@ -134,7 +134,7 @@ def _latin1(text: object) -> str:
 
 
 def render_pdf(facts: PermitFacts, code: str, url: str) -> bytes:
-    from fpdf import FPDF  # imported on the first permit: fpdf and fontTools hold 20 MB in every idle process
+    from fpdf import FPDF  # imported on the first permit: fpdf and fontTools would hold 20 MB in the idle process
 
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.fromisoformat(facts.issued_at.replace("Z", "+00:00")))

@@ -37,5 +37,3 @@ def setup_room(im, settings: ConstructionPermitSettings) -> None:  # noqa: ANN00
                                  json={"delivery": "PUSH", "serviceCode": "callbacks", "path": "/callbacks/events"})
     if subscribed.status_code not in (200, 201, 409):
         raise RuntimeError(f"the IM refused the subscription: {subscribed.status_code} {subscribed.text[:200]}")
-
-

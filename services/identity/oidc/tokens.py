@@ -31,7 +31,7 @@ CLOCK_SKEW = 10  # seconds of tolerated clock difference for iat/exp
 ACCESS_TOKEN_ALG = "HS256"  # see Secrets.access_token_key
 
 # The token endpoint's statements, built once: building and cache-keying a statement per request cost more
-# than running it. They run on the session's connection (Core), inside the session's transaction.
+# than running it. They run on one Core connection, in the exchange's one write transaction.
 _T = AuthTransaction
 _CLIENT = select(OidcClient.client_id, OidcClient.status, OidcClient.public_key).where(
     OidcClient.client_id == bindparam("client_id"))

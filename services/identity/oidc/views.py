@@ -14,13 +14,13 @@ router = APIRouter(tags=["OIDC"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def endpoints(request: Request) -> tokens.Endpoints:
-    return tokens.Endpoints(request.app.state.settings.base_url.rstrip("/"))
+def endpoints(app) -> tokens.Endpoints:  # noqa: ANN001
+    return tokens.Endpoints(app.state.settings.base_url.rstrip("/"))
 
 
 @router.get("/.well-known/openid-configuration", summary="Configuration Endpoint")
 def discovery(request: Request) -> dict:
-    issuer = endpoints(request).issuer
+    issuer = endpoints(request.app).issuer
     claims = sorted({c for names in SCOPE_CLAIMS.values() for c in names} | {"sub"})
     return {
         "issuer": issuer,
@@ -58,7 +58,7 @@ def jwks(request: Request) -> dict:
 
 def _exchange(app, form: dict) -> dict:  # noqa: ANN001
     settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
-    ends = tokens.Endpoints(settings.base_url.rstrip("/"))
+    ends = endpoints(app)
     with app.state.db.engine.connect() as connection:
         client = tokens.authenticate_client(connection, settings, ends, form)
         try:
@@ -83,10 +83,8 @@ async def token(request: Request) -> Response:
 
 
 def _userinfo(app, access_token: str | None) -> str:  # noqa: ANN001
-    settings = app.state.settings
     with app.state.db.session() as session:
-        return tokens.userinfo(session, app.state.secrets, app.state.keyring,
-                               tokens.Endpoints(settings.base_url.rstrip("/")), access_token)
+        return tokens.userinfo(session, app.state.secrets, app.state.keyring, endpoints(app), access_token)
 
 
 @router.get("/oidc/userinfo", summary="UserInfo Endpoint")

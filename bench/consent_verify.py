@@ -10,6 +10,7 @@ are bounded by the client, and say so). Answers are checked for correctness in a
 
     .venv/bin/python bench/consent_verify.py [--individuals 2000] [--seconds 8] [--bulk 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,6 +77,7 @@ async def run_for(seconds: float, concurrency: int, make_request) -> tuple[int, 
     totals = {"requests": 0, "checks": 0}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -83,6 +85,7 @@ async def run_for(seconds: float, concurrency: int, make_request) -> tuple[int, 
                 latencies.append(time.perf_counter() - started)
                 totals["requests"] += 1
                 totals["checks"] += checks
+
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return totals["requests"], totals["checks"], latencies
 
@@ -113,9 +116,11 @@ async def measure(base: str, ids: list[str], seconds: float, bulk: int, expected
         started = time.perf_counter()
         requests, checks, latencies = await run_for(seconds, concurrency, fn)
         elapsed = time.perf_counter() - started
-        print(f"{name:>10}: {checks / elapsed:8.0f} checks/s  {requests / elapsed:7.0f} req/s  "
-              f"p50 {pct(latencies, .5):6.1f} ms  p99 {pct(latencies, .99):6.1f} ms  "
-              f"(concurrency {concurrency}, {requests} requests in {elapsed:.1f} s)")
+        print(
+            f"{name:>10}: {checks / elapsed:8.0f} checks/s  {requests / elapsed:7.0f} req/s  "
+            f"p50 {pct(latencies, 0.5):6.1f} ms  p99 {pct(latencies, 0.99):6.1f} ms  "
+            f"(concurrency {concurrency}, {requests} requests in {elapsed:.1f} s)"
+        )
 
 
 WRK_SINGLE = """
@@ -148,16 +153,24 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
         path = Path(tmp) / "script.lua"
         path.write_text(script)
         # A 2 s warm-up first (as in the httpx path): the service's first burst opens its database connections.
-        subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", str(path), base], capture_output=True, check=True)
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(path), base],
-                             capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", "-d2s", "-s", str(path), base], capture_output=True, check=True
+        )
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(path), base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         latency = out.split("Latency Distribution", 1)[-1]
         p50 = re.search(r"\s50%\s+(\S+)", latency).group(1)
         p99 = re.search(r"\s99%\s+(\S+)", latency).group(1)
-        print(f"{name:>10}: {rps * per_request:8.0f} checks/s  {rps:7.0f} req/s  p50 {p50:>8}  p99 {p99:>8}  "
-              f"(wrk, {connections} connections{', ' + errors.group(1) + ' errors' if errors else ''})")
+        print(
+            f"{name:>10}: {rps * per_request:8.0f} checks/s  {rps:7.0f} req/s  p50 {p50:>8}  p99 {p99:>8}  "
+            f"(wrk, {connections} connections{', ' + errors.group(1) + ' errors' if errors else ''})"
+        )
 
 
 def check_answers(base: str, ids: list[str], expected: dict[str, bool], bulk: int) -> None:
@@ -177,8 +190,11 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1, as deployed)")
     parser.add_argument("--python-client", action="store_true", help="use httpx even when wrk is installed")
-    parser.add_argument("--database-url", default=None,
-                        help="an EMPTY database, e.g. postgresql+psycopg://postgres@127.0.0.1/consent_bench")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="an EMPTY database, e.g. postgresql+psycopg://postgres@127.0.0.1/consent_bench",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
@@ -192,9 +208,24 @@ def main() -> None:
         expected = {person: i % 3 != 0 for i, person in enumerate(ids)}
         print(f"seeded {len(ids)} individuals with consent records in {time.perf_counter() - t0:.1f} s")
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "services.consent.app:create_app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(args.workers)],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "services.consent.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--workers",
+                str(args.workers),
+            ],
+            cwd=ROOT,
+            env=env,
         )
         try:
             base = f"http://127.0.0.1:{port}"

@@ -8,6 +8,7 @@ service process (VmHWM).
 
     .venv/bin/python bench/g2p_batch.py [--count 100000] [--database-url postgresql+psycopg://...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,22 @@ def start_service(data_dir: Path, database_url: str | None, schema: str | None) 
         if schema:
             env["PAYMENTS_DATABASE_SCHEMA"] = schema
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.payments.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.payments.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -93,11 +108,23 @@ def payee(n: int) -> str:
 
 def register_payees(client: httpx.Client, url: str, count: int) -> None:
     for start in range(0, count, 10000):
-        body = {"RequestID": f"r{start:011d}", "Beneficiaries": [
-            {"payeeIdentity": payee(n), "PaymentModality": "01", "FinancialAddress": f"+9998{n:08d}",
-             "bankingInstitutionCode": MOMO} for n in range(start, min(count, start + 10000))]}
-        response = client.post(url + "/identityAccountMapper/beneficiary", json=body,
-                               headers={"X-Registering-Institution-ID": "BENCH", "X-Callback-URL": "http://127.0.0.1:9/x"})
+        body = {
+            "RequestID": f"r{start:011d}",
+            "Beneficiaries": [
+                {
+                    "payeeIdentity": payee(n),
+                    "PaymentModality": "01",
+                    "FinancialAddress": f"+9998{n:08d}",
+                    "bankingInstitutionCode": MOMO,
+                }
+                for n in range(start, min(count, start + 10000))
+            ],
+        }
+        response = client.post(
+            url + "/identityAccountMapper/beneficiary",
+            json=body,
+            headers={"X-Registering-Institution-ID": "BENCH", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        )
         response.raise_for_status()
 
 
@@ -108,7 +135,9 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}" if args.database_url and args.database_url.startswith("postgresql") else None
+    schema = (
+        f"bench_{uuid.uuid4().hex[:8]}" if args.database_url and args.database_url.startswith("postgresql") else None
+    )
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_service(Path(tmp), args.database_url, schema)
         receiver = CallbackReceiver()
@@ -117,15 +146,32 @@ def main() -> None:
             t = time.perf_counter()
             registered = [n for n in range(args.count) if n % args.unknown_every]
             register_payees(client, url, args.count)
-            print(f"mapper: {args.count} payees registered in {time.perf_counter() - t:.1f} s "
-                  f"(service peak RSS so far {peak_rss_mb(proc.pid):.0f} MB)")
+            print(
+                f"mapper: {args.count} payees registered in {time.perf_counter() - t:.1f} s "
+                f"(service peak RSS so far {peak_rss_mb(proc.pid):.0f} MB)"
+            )
 
-            batch = [{"requestId": f"I{n:012d}", "creditParty": [{"key": "functionalId", "value": payee(
-                n if n % args.unknown_every else args.count + n)}], "debitParty": [{"key": "programme", "value": "USCT"}],
-                "paymentMode": "mojaloop", "amount": 10.5, "currency": "USD"} for n in range(args.count)]
+            batch = [
+                {
+                    "requestId": f"I{n:012d}",
+                    "creditParty": [
+                        {"key": "functionalId", "value": payee(n if n % args.unknown_every else args.count + n)}
+                    ],
+                    "debitParty": [{"key": "programme", "value": "USCT"}],
+                    "paymentMode": "mojaloop",
+                    "amount": 10.5,
+                    "currency": "USD",
+                }
+                for n in range(args.count)
+            ]
             body = json.dumps(batch).encode()
-            headers = {"Content-Type": "application/json", "X-CorrelationID": "bench-0001", "Platform-TenantId": "bench",
-                       "X-Registering-Institution-Id": "BENCH", "X-Callback-URL": receiver.url}
+            headers = {
+                "Content-Type": "application/json",
+                "X-CorrelationID": "bench-0001",
+                "Platform-TenantId": "bench",
+                "X-Registering-Institution-Id": "BENCH",
+                "X-Callback-URL": receiver.url,
+            }
             started = time.perf_counter()
             response = client.post(url + "/batchtransactions?type=raw", content=body, headers=headers)
             accepted = time.perf_counter() - started
@@ -142,13 +188,19 @@ def main() -> None:
             reported = time.perf_counter() - started
             assert receiver.body["completed"] == len(registered), receiver.body
             assert receiver.body["failed"] == args.count - len(registered), receiver.body
-            print(f"batch of {args.count}: accepted (HTTP 202) in {accepted:.1f} s, settled in {settled:.1f} s, "
-                  f"reported (callback received) in {reported:.1f} s")
-            print(f"throughput: {args.count / reported:,.0f} instructions/s; completed {summary['completed']}, "
-                  f"failed {summary['failed']}, completed_amount {summary['completed_amount']}")
+            print(
+                f"batch of {args.count}: accepted (HTTP 202) in {accepted:.1f} s, settled in {settled:.1f} s, "
+                f"reported (callback received) in {reported:.1f} s"
+            )
+            print(
+                f"throughput: {args.count / reported:,.0f} instructions/s; completed {summary['completed']}, "
+                f"failed {summary['failed']}, completed_amount {summary['completed_amount']}"
+            )
             print(f"peak RSS of the service process: {peak_rss_mb(proc.pid):.0f} MB")
-            print(f"database: {'PostgreSQL' if schema else 'SQLite (temp dir)'}; target <= 60 s: "
-                  f"{'MET' if reported <= 60 else 'MISSED'}")
+            print(
+                f"database: {'PostgreSQL' if schema else 'SQLite (temp dir)'}; target <= 60 s: "
+                f"{'MET' if reported <= 60 else 'MISSED'}"
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=30)

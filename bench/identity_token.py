@@ -12,6 +12,7 @@ temporary directory unless BENCH_DATABASE_URL is set), registers an OIDC client,
    each body once, so the load generator costs the two shared cores as little as possible. Every answer is
    checked (HTTP 200 carrying an id_token); failures are counted and reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,21 +48,54 @@ def free_port() -> int:
 
 
 def start_server(port: int, workers: int, data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "IDENTITY_DATA_DIR": str(data_dir), "IDENTITY_PORT": str(port),
-           "IDENTITY_ADMIN_TOKEN": ADMIN, "IDENTITY_LOG_LEVEL": "WARNING",
-           # codes made in the login phase must outlive it (the default 60 s is for real logins)
-           "IDENTITY_AUTH_CODE_TTL_SECONDS": "3600", "IDENTITY_TRANSACTION_TTL_SECONDS": "3600"}
+    env = {
+        **os.environ,
+        "IDENTITY_DATA_DIR": str(data_dir),
+        "IDENTITY_PORT": str(port),
+        "IDENTITY_ADMIN_TOKEN": ADMIN,
+        "IDENTITY_LOG_LEVEL": "WARNING",
+        # codes made in the login phase must outlive it (the default 60 s is for real logins)
+        "IDENTITY_AUTH_CODE_TTL_SECONDS": "3600",
+        "IDENTITY_TRANSACTION_TTL_SECONDS": "3600",
+    }
     env["IDENTITY_DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{data_dir / 'identity.db'}")
     # Migrate, seed and create the signing key once, so that the workers start on a ready database.
-    subprocess.run([sys.executable, "-W", "ignore", "-c", (
-        "from fastapi.testclient import TestClient\n"
-        "from services.identity.app import create_app\n"
-        "with TestClient(create_app()) as c: assert c.get('/health').status_code == 200\n")],
-        cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            (
+                "from fastapi.testclient import TestClient\n"
+                "from services.identity.app import create_app\n"
+                "with TestClient(create_app()) as c: assert c.get('/health').status_code == 200\n"
+            ),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "services.identity.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "services.identity.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -81,13 +115,27 @@ async def login(base: str, client_id: str, index: int) -> str:
     """One resident login through the HTML pages; returns the authorization code."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as browser:
         vid = VIDS[index % len(VIDS)]
-        page = (await browser.get("/authorize", params={
-            "client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid profile",
-            "state": f"s{index}", "nonce": uuid.uuid4().hex, "acr_values": "idbb:acr:generated-code"})).text
+        page = (
+            await browser.get(
+                "/authorize",
+                params={
+                    "client_id": client_id,
+                    "redirect_uri": REDIRECT,
+                    "response_type": "code",
+                    "scope": "openid profile",
+                    "state": f"s{index}",
+                    "nonce": uuid.uuid4().hex,
+                    "acr_values": "idbb:acr:generated-code",
+                },
+            )
+        ).text
         form = {"transaction_id": hidden(page, "transaction_id"), "xsrf": hidden(page, "xsrf")}
         otp_page = (await browser.post("/authorize/send-otp", data={**form, "individual_id": vid})).text
-        consent = (await browser.post("/authorize/authenticate", data={
-            **form, "individual_id": vid, "factor": "OTP", "challenge": "111111"})).text
+        consent = (
+            await browser.post(
+                "/authorize/authenticate", data={**form, "individual_id": vid, "factor": "OTP", "challenge": "111111"}
+            )
+        ).text
         claims = re.findall(r'name="claims" value="([^"]+)"', consent)
         done = await browser.post("/authorize/consent", data={**form, "decision": "allow", "claims": claims})
         assert otp_page and done.status_code == 303, done.text
@@ -119,40 +167,81 @@ async def bench(base: str, codes: int, concurrency: int) -> None:
     key = RSAKey.generate_key(2048, private=True, auto_kid=True)
     client_id = f"bench-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        registered = await http.post("/client-mgmt/oidc-client", headers={"Authorization": f"Bearer {ADMIN}"}, json={
-            "requestTime": "2026-01-01T00:00:00.000Z", "request": {
-                "clientId": client_id, "clientName": "Bench", "relyingPartyId": "bench", "logoUri": "https://b.example/l.png",
-                "redirectUris": [REDIRECT], "authContextRefs": ["idbb:acr:generated-code"],
-                "publicKey": key.as_dict(private=False), "userClaims": ["name", "birthdate"],
-                "grantTypes": ["authorization_code"], "clientAuthMethods": ["private_key_jwt"]}})
+        registered = await http.post(
+            "/client-mgmt/oidc-client",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+            json={
+                "requestTime": "2026-01-01T00:00:00.000Z",
+                "request": {
+                    "clientId": client_id,
+                    "clientName": "Bench",
+                    "relyingPartyId": "bench",
+                    "logoUri": "https://b.example/l.png",
+                    "redirectUris": [REDIRECT],
+                    "authContextRefs": ["idbb:acr:generated-code"],
+                    "publicKey": key.as_dict(private=False),
+                    "userClaims": ["name", "birthdate"],
+                    "grantTypes": ["authorization_code"],
+                    "clientAuthMethods": ["private_key_jwt"],
+                },
+            },
+        )
         assert registered.json()["errors"] == [], registered.text
         token_endpoint = (await http.get("/.well-known/openid-configuration")).json()["token_endpoint"]
 
         results, elapsed, latencies = await run_concurrently(
-            [lambda i=i: login(base, client_id, i) for i in range(codes)], concurrency)
+            [lambda i=i: login(base, client_id, i) for i in range(codes)], concurrency
+        )
         codes_ok = [r for r in results if isinstance(r, str)]
         if len(codes_ok) < codes:
             print(f"  failed logins, e.g. {[repr(r)[:160] for r in results if not isinstance(r, str)][:3]}")
-        print(f"login flow (4 requests each): {len(codes_ok)}/{codes} ok in {elapsed:.1f} s -> "
-              f"{len(codes_ok) / elapsed:.0f} logins/s ({4 * len(codes_ok) / elapsed:.0f} page req/s), "
-              f"p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms")
+        print(
+            f"login flow (4 requests each): {len(codes_ok)}/{codes} ok in {elapsed:.1f} s -> "
+            f"{len(codes_ok) / elapsed:.0f} logins/s ({4 * len(codes_ok) / elapsed:.0f} page req/s), "
+            f"p50 {percentile(latencies, 50):.0f} ms, p99 {percentile(latencies, 99):.0f} ms"
+        )
 
         now = int(time.time())
-        assertions = [jwt.encode({"alg": "RS256", "kid": key.kid}, {
-            "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now, "exp": now + 600,
-            "jti": uuid.uuid4().hex}, key) for _ in codes_ok]
+        assertions = [
+            jwt.encode(
+                {"alg": "RS256", "kid": key.kid},
+                {
+                    "iss": client_id,
+                    "sub": client_id,
+                    "aud": token_endpoint,
+                    "iat": now,
+                    "exp": now + 600,
+                    "jti": uuid.uuid4().hex,
+                },
+                key,
+            )
+            for _ in codes_ok
+        ]
 
-        bodies = [urlencode({
-            "grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": REDIRECT,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": assertion}) for code, assertion in zip(codes_ok, assertions, strict=True)]
+        bodies = [
+            urlencode(
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "client_id": client_id,
+                    "redirect_uri": REDIRECT,
+                    "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    "client_assertion": assertion,
+                }
+            )
+            for code, assertion in zip(codes_ok, assertions, strict=True)
+        ]
     ok, failed, elapsed = exchange_with_wrk(base, bodies, concurrency)
     rate = ok / elapsed
-    print(f"token endpoint (private_key_jwt + RS256 ID and access tokens): {ok}/{len(bodies)} ok, {failed} failed, "
-          f"in {elapsed:.2f} s -> {rate:.0f} req/s at concurrency {concurrency} (target >= 500 req/s)")
+    print(
+        f"token endpoint (private_key_jwt + RS256 ID and access tokens): {ok}/{len(bodies)} ok, {failed} failed, "
+        f"in {elapsed:.2f} s -> {rate:.0f} req/s at concurrency {concurrency} (target >= 500 req/s)"
+    )
     signs = rs256_signs_per_second(key)
-    print(f"for scale: one core of this machine signs {signs:.0f} RS256 JWTs/s (the ID token's signature, which no "
-          f"exchange can skip); the endpoint reaches {rate / (2 * signs):.0%} of what two cores could sign")
+    print(
+        f"for scale: one core of this machine signs {signs:.0f} RS256 JWTs/s (the ID token's signature, which no "
+        f"exchange can skip); the endpoint reaches {rate / (2 * signs):.0%} of what two cores could sign"
+    )
 
 
 def rs256_signs_per_second(key: RSAKey, seconds: float = 2.0) -> float:
@@ -221,9 +310,22 @@ def exchange_with_wrk(base: str, bodies: list[str], concurrency: int, threads: i
         Path(tmp, "exchange.lua").write_text(WRK_SCRIPT)
         deadline = max(10, len(bodies) // 50)  # seconds; wrk runs this long whatever happens
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{deadline}s", "-s", str(Path(tmp, "exchange.lua")),
-             base + "/oauth/token", "--", str(Path(tmp, "bodies.txt")), str(threads)],
-            capture_output=True, text=True, check=True).stdout
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{concurrency}",
+                f"-d{deadline}s",
+                "-s",
+                str(Path(tmp, "exchange.lua")),
+                base + "/oauth/token",
+                "--",
+                str(Path(tmp, "bodies.txt")),
+                str(threads),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     result = re.search(r"RESULT ok=(\d+) failed=(\d+) seconds=([\d.]+)", out)
     if result is None:
         raise SystemExit(f"wrk gave no result:\n{out}")
@@ -245,8 +347,10 @@ def main() -> None:
         port = free_port()
         server = start_server(port, args.workers, Path(tmp))
         try:
-            print(f"identity service: {args.workers} uvicorn worker(s) on port {port}, "
-                  f"{os.environ.get('BENCH_DATABASE_URL', 'SQLite')}")
+            print(
+                f"identity service: {args.workers} uvicorn worker(s) on port {port}, "
+                f"{os.environ.get('BENCH_DATABASE_URL', 'SQLite')}"
+            )
             asyncio.run(bench(f"http://127.0.0.1:{port}", args.codes, args.concurrency))
         finally:
             server.terminate()

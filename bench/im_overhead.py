@@ -8,6 +8,7 @@ processes on free ports, registers the provider in the IM, then drives both with
 latency and the p99 latency the IM adds. Targets (DESIGN §8): ≥ 1000 mediated req/s, ≥ 50 % of direct,
 p99 added ≤ 10 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
-PROVIDER = '''
+PROVIDER = """
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
@@ -36,7 +37,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 CLIENT = "SANDBOX/GOV/BENCH-ORG/CLIENT"
 SECRET = "bench-secret"
 
@@ -68,10 +69,27 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="im-bench-"))
     (tmp / "provider.py").write_text(PROVIDER)
     p_port, im_port = free_port(), free_port()
-    provider = subprocess.Popen([sys.executable, "-m", "uvicorn", "provider:app", "--port", str(p_port), "--log-level",
-                                 "warning", "--no-access-log"], cwd=tmp)
-    env = dict(os.environ, INFORMATION_MEDIATOR_PORT=str(im_port), INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
-               INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin", PYTHONPATH=str(ROOT))
+    provider = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "provider:app",
+            "--port",
+            str(p_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=tmp,
+    )
+    env = dict(
+        os.environ,
+        INFORMATION_MEDIATOR_PORT=str(im_port),
+        INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
+        INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin",
+        PYTHONPATH=str(ROOT),
+    )
     if args.database_url:
         env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
     im = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
@@ -79,12 +97,31 @@ def main() -> None:
         provider_url, im_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{im_port}"
         wait_for_http(provider_url + "/", provider)
         wait_for_http(im_url + "/health", im)
-        conf = {"domain": "bench", "instance": "SANDBOX", "members": [
-            {"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": [
-                {"id": "CLIENT", "secretHash": hash_secret(SECRET)},
-                {"id": "PROVIDER", "services": [{"id": "data", "serviceUrl": provider_url, "specUrl": provider_url + "/",
-                                                  "rights": [{"member": "BENCH-ORG", "application": "CLIENT"}]}]},
-            ]}]}
+        conf = {
+            "domain": "bench",
+            "instance": "SANDBOX",
+            "members": [
+                {
+                    "name": "Bench",
+                    "class": "GOV",
+                    "code": "BENCH-ORG",
+                    "applications": [
+                        {"id": "CLIENT", "secretHash": hash_secret(SECRET)},
+                        {
+                            "id": "PROVIDER",
+                            "services": [
+                                {
+                                    "id": "data",
+                                    "serviceUrl": provider_url,
+                                    "specUrl": provider_url + "/",
+                                    "rights": [{"member": "BENCH-ORG", "application": "CLIENT"}],
+                                }
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
         r = httpx.put(im_url + "/api/v1/config", json=conf, headers={"Authorization": "Bearer bench-admin"})
         r.raise_for_status()
         mediated_url = f"{im_url}/r1/SANDBOX/GOV/BENCH-ORG/PROVIDER/data/items?page=1"
@@ -100,11 +137,15 @@ def main() -> None:
         for proc in (im, provider):
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"concurrency {args.connections}, {args.duration} s each, message log on "
-          f"({'PostgreSQL' if args.database_url else 'SQLite'})")
+    print(
+        f"concurrency {args.connections}, {args.duration} s each, message log on "
+        f"({'PostgreSQL' if args.database_url else 'SQLite'})"
+    )
     print(f"direct:   {direct['rps']:8.0f} req/s  p50 {direct['p50']:6.2f} ms  p99 {direct['p99']:6.2f} ms")
-    print(f"mediated: {mediated['rps']:8.0f} req/s  p50 {mediated['p50']:6.2f} ms  p99 {mediated['p99']:6.2f} ms"
-          f"  non-2xx {mediated['non2xx']}")
+    print(
+        f"mediated: {mediated['rps']:8.0f} req/s  p50 {mediated['p50']:6.2f} ms  p99 {mediated['p99']:6.2f} ms"
+        f"  non-2xx {mediated['non2xx']}"
+    )
     print(f"ratio mediated/direct: {mediated['rps'] / direct['rps']:.1%}")
     print(f"p99 added by the IM: {mediated['p99'] - direct['p99']:.2f} ms")
     print(f"exchanges in the message log: {sum(s['requests'] for s in logged)}")

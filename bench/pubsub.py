@@ -9,6 +9,7 @@ waits until every subscriber holds every event. Prints publish throughput, publi
 p50/p99 (delivery time at the subscriber minus the `publishedAt` the IM stamped when it stored the event)
 and how many (event, subscriber) pairs were lost (must be 0) or delivered twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
-SUBSCRIBER = '''
+SUBSCRIBER = """
 import json, time
 from datetime import datetime
 seen = {}      # path -> set of event ids
@@ -61,7 +62,7 @@ async def app(scope, receive, send):
         body = b"{}"
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 ADMIN = "bench-admin"
 ROOM, PUB = "SANDBOX/GOV/BENCH-ORG/ROOM", "SANDBOX/GOV/BENCH-ORG/PUB"
 SUBS = [f"SANDBOX/GOV/BENCH-ORG/SUB{i}" for i in (1, 2, 3)]
@@ -72,11 +73,26 @@ SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}, "note": {"t
 def conf(subscriber_url: str) -> dict:
     room_right = [{"member": "BENCH-ORG", "application": "ROOM"}]
     apps = [{"id": "ROOM", "secretHash": hash_secret(SECRET)}, {"id": "PUB", "secretHash": hash_secret(SECRET)}]
-    apps += [{"id": s.split("/")[-1], "secretHash": hash_secret(SECRET), "services": [
-        {"id": "inbox", "serviceUrl": f"{subscriber_url}/{s.split('/')[-1]}", "specUrl": subscriber_url + "/",
-         "rights": room_right}]} for s in SUBS]
-    return {"domain": "bench", "instance": "SANDBOX", "members": [
-        {"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": apps}]}
+    apps += [
+        {
+            "id": s.split("/")[-1],
+            "secretHash": hash_secret(SECRET),
+            "services": [
+                {
+                    "id": "inbox",
+                    "serviceUrl": f"{subscriber_url}/{s.split('/')[-1]}",
+                    "specUrl": subscriber_url + "/",
+                    "rights": room_right,
+                }
+            ],
+        }
+        for s in SUBS
+    ]
+    return {
+        "domain": "bench",
+        "instance": "SANDBOX",
+        "members": [{"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": apps}],
+    }
 
 
 def headers(client: str) -> dict:
@@ -86,15 +102,24 @@ def headers(client: str) -> dict:
 def setup(im: str, subscriber_url: str) -> None:
     admin = {"Authorization": f"Bearer {ADMIN}"}
     httpx.put(f"{im}/api/v1/config", json=conf(subscriber_url), headers=admin).raise_for_status()
-    httpx.post(f"{im}/r1/{ROOM}/api/v1/eventType", json={"eventType": "tick", "schema": SCHEMA},
-               headers=headers(ROOM)).raise_for_status()
-    rights = [{"memberClass": "GOV", "memberCode": "BENCH-ORG", "applicationId": "ROOM", "serviceId": code,
-               "rights": [{"memberCode": "BENCH-ORG", "applicationId": c.split("/")[-1]} for c in clients]}
-              for code, clients in (("tick", [PUB]), ("tick.subscribe", SUBS))]
+    httpx.post(
+        f"{im}/r1/{ROOM}/api/v1/eventType", json={"eventType": "tick", "schema": SCHEMA}, headers=headers(ROOM)
+    ).raise_for_status()
+    rights = [
+        {
+            "memberClass": "GOV",
+            "memberCode": "BENCH-ORG",
+            "applicationId": "ROOM",
+            "serviceId": code,
+            "rights": [{"memberCode": "BENCH-ORG", "applicationId": c.split("/")[-1]} for c in clients],
+        }
+        for code, clients in (("tick", [PUB]), ("tick.subscribe", SUBS))
+    ]
     httpx.patch(f"{im}/api/v1/rights/allow", json=rights, headers=admin).raise_for_status()
     for s in SUBS:
-        httpx.post(f"{im}/r1/{ROOM}/api/v1/subs/tick", json={"delivery": "PUSH", "serviceCode": "inbox"},
-                   headers=headers(s)).raise_for_status()
+        httpx.post(
+            f"{im}/r1/{ROOM}/api/v1/subs/tick", json={"delivery": "PUSH", "serviceCode": "inbox"}, headers=headers(s)
+        ).raise_for_status()
 
 
 async def publish_all(im: str, events: int, concurrency: int) -> tuple[float, int]:
@@ -141,10 +166,27 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pubsub-bench-"))
     (tmp / "subscriber.py").write_text(SUBSCRIBER)
     s_port, im_port = free_port(), free_port()
-    subscriber = subprocess.Popen([sys.executable, "-m", "uvicorn", "subscriber:app", "--port", str(s_port),
-                                   "--log-level", "warning", "--no-access-log"], cwd=tmp)
-    env = dict(os.environ, INFORMATION_MEDIATOR_PORT=str(im_port), INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
-               INFORMATION_MEDIATOR_ADMIN_TOKEN=ADMIN, PYTHONPATH=str(ROOT))
+    subscriber = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "subscriber:app",
+            "--port",
+            str(s_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=tmp,
+    )
+    env = dict(
+        os.environ,
+        INFORMATION_MEDIATOR_PORT=str(im_port),
+        INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
+        INFORMATION_MEDIATOR_ADMIN_TOKEN=ADMIN,
+        PYTHONPATH=str(ROOT),
+    )
     if args.database_url:
         env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
     im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
@@ -159,7 +201,10 @@ def main() -> None:
         deadline = time.monotonic() + args.timeout
         while True:
             stats = httpx.get(subscriber_url + "/stats", timeout=30).json()
-            if all(stats["counts"].get(f"/{s.split('/')[-1]}", 0) >= expected for s in SUBS) or time.monotonic() > deadline:
+            if (
+                all(stats["counts"].get(f"/{s.split('/')[-1]}", 0) >= expected for s in SUBS)
+                or time.monotonic() > deadline
+            ):
                 break
             time.sleep(0.5)
         drained = time.perf_counter() - started
@@ -171,11 +216,12 @@ def main() -> None:
     received = sum(stats["counts"].values())
     lost = len(SUBS) * expected - received
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0] * 99
-    print(f"{args.events} events, {len(SUBS)} PUSH subscribers, {args.concurrency} concurrent publishers "
-          f"({'PostgreSQL' if args.database_url else 'SQLite'})")
+    print(
+        f"{args.events} events, {len(SUBS)} PUSH subscribers, {args.concurrency} concurrent publishers "
+        f"({'PostgreSQL' if args.database_url else 'SQLite'})"
+    )
     print(f"publish: {args.events / elapsed:8.0f} events/s ({elapsed:.1f} s), refused {failures}")
-    print(f"delivered {received} of {len(SUBS) * expected} in {drained:.1f} s "
-          f"({received / drained:.0f} deliveries/s)")
+    print(f"delivered {received} of {len(SUBS) * expected} in {drained:.1f} s ({received / drained:.0f} deliveries/s)")
     print(f"publish-to-delivery latency: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms")
     print(f"lost: {lost}, duplicates: {stats['duplicates']}")
     if lost or failures:

@@ -7,6 +7,7 @@ generation, migrations and seeding; later runs reuse the data), waits for its st
 for 3 s, sums the RSS of the launcher and every service process, then stops it. Targets (DESIGN §8):
 healthy ≤ 5 s, idle RSS ≤ 600 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,10 @@ def main() -> None:
         total = sum(per.values()) + launcher
         sandbox.stop()
         label = "first start (keys, migrations, seeds)" if run == 1 else "restart with data"
-        print(f"run {run} ({label}): healthy and registered in {elapsed:.2f} s; idle RSS {total:.0f} MB "
-              f"({', '.join(f'{n} {v:.0f}' for n, v in per.items())}, launcher {launcher:.0f})")
+        print(
+            f"run {run} ({label}): healthy and registered in {elapsed:.2f} s; idle RSS {total:.0f} MB "
+            f"({', '.join(f'{n} {v:.0f}' for n, v in per.items())}, launcher {launcher:.0f})"
+        )
 
 
 if __name__ == "__main__":

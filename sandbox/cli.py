@@ -1,4 +1,5 @@
 """The `sandbox` command: up, serve, status, reset, and the services' operator commands."""
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,13 @@ from . import topology as topo
 from .launcher import LaunchError, Sandbox, Supervisor, pid_alive, read_state, register_topology, run_hooks, write_state
 
 console = Console(width=None if sys.stdout.isatty() else 150)
-DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var"), show_default=True,
-                        help="Where the sandbox keeps its databases, keys, secrets and logs.")
+DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="Where the sandbox keeps its databases, keys, secrets and logs.",
+)
 
 
 def _ports(values: tuple[str, ...]) -> dict[str, int]:
@@ -54,8 +60,10 @@ class LazyGroup(click.Group):
 
 # Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module.
 OPERATOR_COMMANDS = {"im": "services.information_mediator.cli:cli", "consent": "services.consent.cli:cli"}
-DEMOS = {"cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
-         "construction-permit": "sandbox.demo_construction_permit:construction_permit"}
+DEMOS = {
+    "cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
+    "construction-permit": "sandbox.demo_construction_permit:construction_permit",
+}
 
 
 @click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS)
@@ -76,7 +84,9 @@ def up(data_dir: Path, ports: tuple[str, ...], only: tuple[str, ...]) -> None:
         raise click.BadParameter(str(exc)) from exc
     state = read_state(data_dir)
     if state and pid_alive(state["launcher_pid"]):
-        raise click.ClickException(f"a sandbox already runs from {data_dir} (pid {state['launcher_pid']}); see `sandbox status`")
+        raise click.ClickException(
+            f"a sandbox already runs from {data_dir} (pid {state['launcher_pid']}); see `sandbox status`"
+        )
     names = [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
     sandbox = Sandbox(data_dir=data_dir, topology=topology)
     sandbox.prepare_secrets()
@@ -133,12 +143,22 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
     logins.add_column("persona")
     logins.add_column("name")
     logins.add_column("VID")
-    for role in ("enrollment_officer", "payment_officer", "candidate", "permit_officer", "architect", "property_owner", "mayor"):
+    for role in (
+        "enrollment_officer",
+        "payment_officer",
+        "candidate",
+        "permit_officer",
+        "architect",
+        "property_owner",
+        "mayor",
+    ):
         person = demo_world.with_role(role)[0]
         logins.add_row(role.replace("_", " "), person["name"], person["vid"])
     console.print(logins)
-    console.print(f"OTP for every demo login: [bold]{demo_world.sandbox_otp()}[/]. IM administrator token: "
-                  f"{sandbox.secrets_dir() / 'im-admin-token'} (Authorization: Bearer …). Logs: {sandbox.data_dir / 'logs'}.")
+    console.print(
+        f"OTP for every demo login: [bold]{demo_world.sandbox_otp()}[/]. IM administrator token: "
+        f"{sandbox.secrets_dir() / 'im-admin-token'} (Authorization: Bearer …). Logs: {sandbox.data_dir / 'logs'}."
+    )
     console.print("Press Ctrl-C to stop.")
 
 
@@ -161,7 +181,9 @@ def status(data_dir: Path) -> None:
     table = Table(title="sandbox status")
     for col in ("process", "URL", "pid", "health"):
         table.add_column(col)
-    processes = state["processes"] if state else {n: {"url": p.url, "pid": None} for n, p in topo.load().processes.items()}
+    processes = (
+        state["processes"] if state else {n: {"url": p.url, "pid": None} for n, p in topo.load().processes.items()}
+    )
     with httpx.Client(timeout=1.0) as http:
         for name, info in processes.items():
             try:

@@ -3,6 +3,7 @@
 Logs in through the real OIDC flow (VID + OTP on the Identity BB's pages), runs every step, prints each
 step's IM message id, ends with a summary table, and exits non-zero on any failure.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,7 +50,11 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
     resident = login(base_url, _vid_of(candidate["name"]), otp)
     say(f"{candidate['name']} logs in", "ok", None)
     agreement = ok(resident.get("/api/v1/consent"))
-    say("beneficiary reads the data agreement", agreement["dataAgreement"].get("purpose", "ok")[:40], agreement["messageId"])
+    say(
+        "beneficiary reads the data agreement",
+        agreement["dataAgreement"].get("purpose", "ok")[:40],
+        agreement["messageId"],
+    )
     given = ok(resident.put("/api/v1/consent", json={"decision": "give"}))
     say("beneficiary gives signed consent", given["candidate"]["consentStatus"], given["messageId"])
 
@@ -59,10 +64,15 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
     ok(wrong, 403)
     say("payment officer may not enroll", "refused (403)", None)
 
-    enrolled = ok(officer.post("/api/v1/beneficiaries", json={"candidateId": candidate["id"], "packageId": "pkg-basic"}))
+    enrolled = ok(
+        officer.post("/api/v1/beneficiaries", json={"candidateId": candidate["id"], "packageId": "pkg-basic"})
+    )
     beneficiary_id = enrolled["beneficiary"]["id"]
-    say("enroll into Basic support; register in the account mapper", enrolled["beneficiary"]["onboardingStatus"],
-        enrolled["messageId"])
+    say(
+        "enroll into Basic support; register in the account mapper",
+        enrolled["beneficiary"]["onboardingStatus"],
+        enrolled["messageId"],
+    )
 
     def onboarding() -> str | None:
         rows = ok(officer.get("/api/v1/beneficiaries"))["beneficiaries"]
@@ -101,9 +111,13 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
     blocked = payer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": [beneficiary_id]})
     ok(blocked, 409)
     say("a new payment order is refused", "refused (409)", blocked.headers.get("x-road-id"))
-    return {"beneficiary": candidate["name"], "package": enrolled["beneficiary"]["package"]["name"],
-            "amount": f"{final['amount']} {final['currency']}", "payment": final["status"],
-            "consent": status}
+    return {
+        "beneficiary": candidate["name"],
+        "package": enrolled["beneficiary"]["package"]["name"],
+        "amount": f"{final['amount']} {final['currency']}",
+        "payment": final["status"],
+        "consent": status,
+    }
 
 
 @click.command("cash-transfer")
@@ -115,6 +129,7 @@ def cash_transfer(data_dir: Path, url: str | None, otp: str | None, timeout: flo
     """Run the unconditional social cash transfer journey end to end."""
     base = demo_http.base_url(data_dir, url, "cash_transfer")
     demo_http.run_demo("Cash transfer", lambda say: run_journey(base, say, otp or demo_world.sandbox_otp(), timeout))
+
 
 if __name__ == "__main__":
     cash_transfer()

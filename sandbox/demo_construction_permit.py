@@ -6,6 +6,7 @@ simulated bank (P2G: inquiry and payment through the hub, mark-bill-paid back to
 protection and utilities clear it; the mayor signs; the permit is verified. Refusals are shown on the way.
 Exits non-zero on any failure.
 """
+
 from __future__ import annotations
 
 import re
@@ -69,32 +70,54 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
     parcel = ok(applicant.get(f"/api/v1/parcels/{PARCEL}"))
     say(f"parcel {PARCEL} from the land registry", f"{parcel['areaM2']} m², {parcel['zoning']}", None)
 
-    plan = {"parcelId": PARCEL, "buildingType": "apartment_building", "floorAreaM2": 420,
-            "description": "Four flats over three storeys",
-            "owner": {"vid": owner["vid"], "name": owner["name"]},
-            "architect": {"vid": architect["vid"], "name": architect["name"]},
-            "contractor": {"vid": contractor["vid"], "name": contractor["name"]}}
+    plan = {
+        "parcelId": PARCEL,
+        "buildingType": "apartment_building",
+        "floorAreaM2": 420,
+        "description": "Four flats over three storeys",
+        "owner": {"vid": owner["vid"], "name": owner["name"]},
+        "architect": {"vid": architect["vid"], "name": architect["name"]},
+        "contractor": {"vid": contractor["vid"], "name": contractor["name"]},
+    }
     wrong = applicant.post("/api/v1/applications", json=plan | {"owner": {"vid": owner["vid"], "name": "Someone Else"}})
     ok(wrong, 422)
     say("an owner's name that Identity does not confirm is refused", "refused (422)", wrong.headers.get("x-road-id"))
     started = ok(applicant.post("/api/v1/applications", json=plan))
     application = started["application"]
     app_id = application["id"]
-    say(f"start {app_id}: owner, architect and contractor checked with Identity; owner's consent asked",
-        application["consentStatus"], started["messageId"])
+    say(
+        f"start {app_id}: owner, architect and contractor checked with Identity; owner's consent asked",
+        application["consentStatus"],
+        started["messageId"],
+    )
 
     for kind in ("site_plan", "detailed_plans", "cost_estimate"):
-        ok(applicant.post(f"/api/v1/applications/{app_id}/documents", data={"kind": kind},
-                          files={"file": (f"{kind}.pdf", _pdf(kind), "application/pdf")}), 201)
-    text = applicant.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "property_title"},
-                          files={"file": ("title.txt", b"not a pdf", "text/plain")})
+        ok(
+            applicant.post(
+                f"/api/v1/applications/{app_id}/documents",
+                data={"kind": kind},
+                files={"file": (f"{kind}.pdf", _pdf(kind), "application/pdf")},
+            ),
+            201,
+        )
+    text = applicant.post(
+        f"/api/v1/applications/{app_id}/documents",
+        data={"kind": "property_title"},
+        files={"file": ("title.txt", b"not a pdf", "text/plain")},
+    )
     ok(text, 415)
     say("upload site plan, plans 1:50, cost estimate (SHA-256 kept); a text file is refused", "refused (415)", None)
     early = applicant.post(f"/api/v1/applications/{app_id}/actions/submit")
     ok(early, 422)
     say("submit without the title and the owner's consent", "refused (422)", None)
-    ok(applicant.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "property_title"},
-                      files={"file": ("title.pdf", _pdf("property title"), "application/pdf")}), 201)
+    ok(
+        applicant.post(
+            f"/api/v1/applications/{app_id}/documents",
+            data={"kind": "property_title"},
+            files={"file": ("title.pdf", _pdf("property title"), "application/pdf")},
+        ),
+        201,
+    )
 
     owner_client = _login(base, "property_owner", otp)
     mine = ok(owner_client.get("/api/v1/applications"))
@@ -102,10 +125,14 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
         raise DemoFailed("the owner does not see the application naming them")
     say(f"{owner['name']} (owner) logs in and finds the application (Identity: her VID's e-mail matches)", "ok", None)
     consented = ok(owner_client.put(f"/api/v1/applications/{app_id}/consent", json={"decision": "give"}))
-    say("the owner gives signed consent (Consent BB)", consented["application"]["consentStatus"], consented["messageId"])
+    say(
+        "the owner gives signed consent (Consent BB)", consented["application"]["consentStatus"], consented["messageId"]
+    )
 
     submitted = _act(applicant, app_id, "submit")
-    say("the architect submits (consent verified at Consent)", submitted["application"]["state"], submitted["messageId"])
+    say(
+        "the architect submits (consent verified at Consent)", submitted["application"]["state"], submitted["messageId"]
+    )
     forbidden = applicant.post(f"/api/v1/applications/{app_id}/actions/approve_in_principle")
     ok(forbidden, 403)
     say("the applicant may not approve", "refused (403)", None)
@@ -113,8 +140,14 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
     officer = _login(base, "permit_officer", otp)
     asked = _act(officer, app_id, "request_documents", {"note": "Cost estimate must include the foundations"})
     say("the permit officer asks for a revised cost estimate", asked["application"]["state"], asked["messageId"])
-    ok(applicant.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "cost_estimate"},
-                      files={"file": ("cost-v2.pdf", _pdf("cost estimate v2"), "application/pdf")}), 201)
+    ok(
+        applicant.post(
+            f"/api/v1/applications/{app_id}/documents",
+            data={"kind": "cost_estimate"},
+            files={"file": ("cost-v2.pdf", _pdf("cost estimate v2"), "application/pdf")},
+        ),
+        201,
+    )
     resubmitted = _act(applicant, app_id, "submit")
     say("the architect uploads it and submits again", resubmitted["application"]["state"], resubmitted["messageId"])
     soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -125,8 +158,11 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
     _act(officer, app_id, "record_visit", {"report": "Site matches the plans; access for fire engines is fine"})
     approved = _act(officer, app_id, "approve_in_principle", {"note": "Conforms to zoning"})
     bill_id, fee = approved["application"]["billId"], approved["application"]["fee"]
-    say(f"visit recorded; approved in principle: fee {fee} USD, bill {bill_id}", approved["application"]["state"],
-        approved["messageId"])
+    say(
+        f"visit recorded; approved in principle: fee {fee} USD, bill {bill_id}",
+        approved["application"]["state"],
+        approved["messageId"],
+    )
 
     paid_page = pay_at_bank(payments_url, architect, bill_id)
     if "paid" not in paid_page.lower():
@@ -147,13 +183,19 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
     for role in ("civil_protection_officer", "utilities_officer"):
         authority = _login(base, role, otp)
         granted = _act(authority, app_id, "grant_clearance", {"note": "No objection"})
-        say(f"{_person(role)['name']} ({role.replace('_', ' ')}) grants clearance", granted["application"]["state"],
-            granted["messageId"])
+        say(
+            f"{_person(role)['name']} ({role.replace('_', ' ')}) grants clearance",
+            granted["application"]["state"],
+            granted["messageId"],
+        )
     mayor = _login(base, "mayor", otp)
     signed = _act(mayor, app_id, "sign")
     issued = signed["application"]["permit"]
-    say(f"{_person('mayor')['name']} (mayor) signs: permit {issued['number']}", signed["application"]["state"],
-        signed["messageId"])
+    say(
+        f"{_person('mayor')['name']} (mayor) signs: permit {issued['number']}",
+        signed["application"]["state"],
+        signed["messageId"],
+    )
 
     pdf = applicant.get(issued["pdf"])
     if pdf.status_code != 200 or not pdf.content.startswith(b"%PDF"):
@@ -172,20 +214,28 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
 
     news = wait("the notification of the issued permit (IM pub/sub)", told, timeout)
     say("the owner's notifications (IM pub/sub room)", f"{len(news)} received", None)
-    return {"application": app_id, "fee": f"{fee} USD", "permit": issued["number"],
-            "verification code": issued["verificationCode"]}
+    return {
+        "application": app_id,
+        "fee": f"{fee} USD",
+        "permit": issued["number"],
+        "verification code": issued["verificationCode"],
+    }
 
 
 @click.command("construction-permit")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path("var"), show_default=True)
 @click.option("--url", default=None, help="The construction-permit use case's URL (default: from the running sandbox).")
-@click.option("--payments-url", default=None, help="The Payments BB's URL, for its bank pages (default: from the sandbox).")
+@click.option(
+    "--payments-url", default=None, help="The Payments BB's URL, for its bank pages (default: from the sandbox)."
+)
 @click.option("--otp", default=None, help="The sandbox OTP (default: the demo world's).")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each callback.")
-def construction_permit(data_dir: Path, url: str | None, payments_url: str | None, otp: str | None,
-                        timeout: float) -> None:
+def construction_permit(
+    data_dir: Path, url: str | None, payments_url: str | None, otp: str | None, timeout: float
+) -> None:
     """Run the construction-permit journey end to end."""
     base = demo_http.base_url(data_dir, url, "construction_permit")
     payments = demo_http.base_url(data_dir, payments_url, "payments")
-    demo_http.run_demo("Construction permit", lambda say: run_journey(base, payments, say,
-                                                                      otp or demo_world.sandbox_otp(), timeout))
+    demo_http.run_demo(
+        "Construction permit", lambda say: run_journey(base, payments, say, otp or demo_world.sandbox_otp(), timeout)
+    )

@@ -1,5 +1,6 @@
 """What the `sandbox demo ...` commands share: logging a persona in through the real OIDC flow (VID + OTP
 on the Identity BB's pages), checked HTTP answers, waiting for callbacks, and the progress/summary output."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,11 @@ def login(base_url: str, vid: str, otp: str, cookie: str, timeout: float = 20) -
     if authorize.status_code != 200:
         raise DemoFailed(f"/authorize answered {authorize.status_code}: {authorize.text[:200]}")
     identity = str(authorize.url).split("/authorize")[0]
-    form = {"transaction_id": _hidden(authorize.text, "transaction_id"), "xsrf": _hidden(authorize.text, "xsrf"),
-            "individual_id": vid}
+    form = {
+        "transaction_id": _hidden(authorize.text, "transaction_id"),
+        "xsrf": _hidden(authorize.text, "xsrf"),
+        "individual_id": vid,
+    }
     sent = http.post(identity + "/authorize/send-otp", data=form)
     if sent.status_code != 200:
         raise DemoFailed(f"send-otp answered {sent.status_code}")
@@ -46,9 +50,10 @@ def login(base_url: str, vid: str, otp: str, cookie: str, timeout: float = 20) -
     if authenticated.status_code != 200 or "decision" not in authenticated.text:
         raise DemoFailed(f"authentication failed ({authenticated.status_code})")
     claims = re.findall(r'name="claims" value="([^"]+)"', authenticated.text)
-    consented = http.post(identity + "/authorize/consent",
-                          data={"transaction_id": form["transaction_id"], "xsrf": form["xsrf"], "decision": "allow",
-                                "claims": claims})
+    consented = http.post(
+        identity + "/authorize/consent",
+        data={"transaction_id": form["transaction_id"], "xsrf": form["xsrf"], "decision": "allow", "claims": claims},
+    )
     location = consented.headers.get("location", "")
     if "code=" not in location:
         raise DemoFailed(f"no authorization code: {consented.status_code} {location[:200]}")
@@ -60,7 +65,9 @@ def login(base_url: str, vid: str, otp: str, cookie: str, timeout: float = 20) -
 
 def ok(response: httpx.Response, *expected: int) -> dict:
     if response.status_code not in (expected or (200, 201)):
-        raise DemoFailed(f"{response.request.method} {response.request.url.path} -> {response.status_code} {response.text[:300]}")
+        raise DemoFailed(
+            f"{response.request.method} {response.request.url.path} -> {response.status_code} {response.text[:300]}"
+        )
     return response.json()
 
 
@@ -90,8 +97,10 @@ def run_demo(title: str, journey: Callable[[Say], dict]) -> None:
 
     def say(step: str, outcome: str, message_id: str | None) -> None:
         steps.append((step, outcome, message_id))
-        console.print(f"[green]✔[/] [{len(steps):2d}] {step}: [bold]{outcome}[/]"
-                      + (f"  [dim]IM message {message_id}[/]" if message_id else ""))
+        console.print(
+            f"[green]✔[/] [{len(steps):2d}] {step}: [bold]{outcome}[/]"
+            + (f"  [dim]IM message {message_id}[/]" if message_id else "")
+        )
 
     try:
         with console.status(f"running the {title.lower()} journey…"):

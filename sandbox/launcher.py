@@ -1,5 +1,6 @@
 """`sandbox up`: start every written service as its own uvicorn process, wait for health, register the
 topology in the IM, run the use cases' set-up hooks, print where everything is, and supervise."""
+
 from __future__ import annotations
 
 import importlib
@@ -51,20 +52,24 @@ class Sandbox:
         self.admin_token = load_or_create_secret(self.secrets_dir(), "im-admin-token")
         for app in self.topology.applications:
             client = app.client_id(self.topology.instance)
-            self.client_secrets[client] = load_or_create_secret(self.secrets_dir(), "im-client-" + client.replace("/", "_"))
+            self.client_secrets[client] = load_or_create_secret(
+                self.secrets_dir(), "im-client-" + client.replace("/", "_")
+            )
 
     def env_for(self, process: Process) -> dict[str, str]:
         p = process.env_prefix
         env = dict(os.environ)
-        env.update({
-            f"{p}HOST": "127.0.0.1",
-            f"{p}PORT": str(process.port),
-            f"{p}PUBLIC_URL": process.url,
-            f"{p}DATA_DIR": str(self.data_dir / process.name),
-            f"{p}IM_URL": self.im_url,
-            "INFORMATION_MEDIATOR_ADMIN_TOKEN": self.admin_token,
-            **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
-        })
+        env.update(
+            {
+                f"{p}HOST": "127.0.0.1",
+                f"{p}PORT": str(process.port),
+                f"{p}PUBLIC_URL": process.url,
+                f"{p}DATA_DIR": str(self.data_dir / process.name),
+                f"{p}IM_URL": self.im_url,
+                "INFORMATION_MEDIATOR_ADMIN_TOKEN": self.admin_token,
+                **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
+            }
+        )
         app = self.topology.application_of(process.name)
         if app is not None:
             client = app.client_id(self.topology.instance)
@@ -91,7 +96,9 @@ class Supervisor:
             log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
             self.children[name] = subprocess.Popen(
                 [sys.executable, "-m", "sandbox.serve", name],
-                env=self.sandbox.env_for(process), stdout=log, stderr=subprocess.STDOUT,
+                env=self.sandbox.env_for(process),
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.wait_healthy(names)
@@ -155,10 +162,15 @@ def run_hooks(sandbox: Sandbox) -> None:
 
 def write_state(sandbox: Sandbox, supervisor: Supervisor) -> Path:
     path = sandbox.data_dir / "sandbox.json"
-    path.write_text(json.dumps({
-        "launcher_pid": os.getpid(),
-        "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
-    }, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "launcher_pid": os.getpid(),
+                "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
+            },
+            indent=2,
+        )
+    )
     return path
 
 

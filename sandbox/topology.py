@@ -1,4 +1,5 @@
 """The sandbox topology (`topology.yaml`): processes and ports, and the IM registry they form."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,7 +61,7 @@ class Topology:
     def application_of(self, process: str) -> Application | None:
         return next((a for a in self.applications if a.process == process), None)
 
-    def with_ports(self, overrides: dict[str, int]) -> "Topology":
+    def with_ports(self, overrides: dict[str, int]) -> Topology:
         for name, port in overrides.items():
             if name not in self.processes:
                 raise KeyError(f"unknown process {name!r}; known: {', '.join(self.processes)}")
@@ -76,25 +77,39 @@ class Topology:
         members: dict[tuple[str, str], dict] = {}
         for app in self.applications:
             base = self.processes[app.process].url
-            member = members.setdefault((app.member_class, app.member_code), {
-                "name": app.member_name, "class": app.member_class, "code": app.member_code, "applications": [],
-            })
-            member["applications"].append({
-                "id": app.code,
-                "connection": "http",
-                "secretHash": secret_hashes[app.client_id(self.instance)],
-                "services": [
-                    {
-                        "id": s["id"],
-                        "description": s.get("description"),
-                        "serviceUrl": base + s.get("path", "/").rstrip("/"),
-                        "specUrl": f"{base}/openapi.json",
-                        "rights": [{"memberClass": r.get("class", "GOV"), "member": r["member"],
-                                    "application": r["application"]} for r in s.get("rights", [])],
-                    }
-                    for s in app.services
-                ],
-            })
+            member = members.setdefault(
+                (app.member_class, app.member_code),
+                {
+                    "name": app.member_name,
+                    "class": app.member_class,
+                    "code": app.member_code,
+                    "applications": [],
+                },
+            )
+            member["applications"].append(
+                {
+                    "id": app.code,
+                    "connection": "http",
+                    "secretHash": secret_hashes[app.client_id(self.instance)],
+                    "services": [
+                        {
+                            "id": s["id"],
+                            "description": s.get("description"),
+                            "serviceUrl": base + s.get("path", "/").rstrip("/"),
+                            "specUrl": f"{base}/openapi.json",
+                            "rights": [
+                                {
+                                    "memberClass": r.get("class", "GOV"),
+                                    "member": r["member"],
+                                    "application": r["application"],
+                                }
+                                for r in s.get("rights", [])
+                            ],
+                        }
+                        for s in app.services
+                    ],
+                }
+            )
         return {"domain": self.domain, "instance": self.instance, "members": list(members.values())}
 
 
@@ -106,13 +121,23 @@ def _raw() -> dict:
 def load(overrides: dict[str, int] | None = None) -> Topology:
     raw = _raw()
     processes = {
-        name: Process(name=name, module=spec["module"], port=int(os.environ.get(f"SANDBOX_{name.upper()}_PORT", spec["port"])),
-                      on_up=spec.get("on_up"))
+        name: Process(
+            name=name,
+            module=spec["module"],
+            port=int(os.environ.get(f"SANDBOX_{name.upper()}_PORT", spec["port"])),
+            on_up=spec.get("on_up"),
+        )
         for name, spec in raw["processes"].items()
     }
     applications = [
-        Application(member_class=m["class"], member_code=str(m["code"]), member_name=m["name"], code=a["id"],
-                    process=a["process"], services=a.get("services", []))
+        Application(
+            member_class=m["class"],
+            member_code=str(m["code"]),
+            member_name=m["name"],
+            code=a["id"],
+            process=a["process"],
+            services=a.get("services", []),
+        )
         for m in raw.get("members", [])
         for a in m.get("applications", [])
     ]

@@ -1,4 +1,5 @@
 """Test helpers: fresh databases (SQLite file or a PostgreSQL schema) and real servers on free ports."""
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,7 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         # A port given again (a server "coming back") may briefly be someone's ephemeral source port.
         deadline = time.monotonic() + 20
         self._serve()
@@ -71,7 +72,7 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:  # noqa: ANN002

@@ -1,4 +1,5 @@
 """Assembles a service: database and migrations, health, error shapes, message ids, IM client, seeds."""
+
 from __future__ import annotations
 
 import inspect

@@ -6,6 +6,7 @@ the IM and which client application made it. A bare client header proves nothing
 (client, service) pair and lives 60 s; the IM reuses it for half of that, since signing per request would
 cost more than the rest of the mediation.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """One SQLAlchemy engine and session factory per service, with Alembic migrations applied on start."""
+
 from __future__ import annotations
 
 import re
@@ -124,7 +125,11 @@ class Database:
         return create_engine(
             # pool_size is what a loaded process keeps: QueuePool closes every connection beyond it on return,
             # so a smaller pool opened a new PostgreSQL session for one consent check in 25 under load.
-            self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+            self.url,
+            pool_size=pool_size,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args=connect_args,
         )
 
     def ensure_schema(self) -> None:

@@ -1,4 +1,5 @@
 """The seeded demo cast every service draws from (DESIGN §6): residents, officers, the sandbox OTP."""
+
 from __future__ import annotations
 
 from functools import cache

@@ -5,6 +5,7 @@ builds the body its spec documents; routers may override the shape for their own
 `shapes={"/prefix": render}` (the longest matching prefix wins). Raise `APIError` to answer with an exact
 body and status from anywhere in a request.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """`GET /health` (the process answers) and `GET /ready` (its database answers)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request

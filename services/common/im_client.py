@@ -5,6 +5,7 @@
 credential, and the message id of the request being served (so one user action's exchanges share an id
 and can be found together in the IM trace).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -55,7 +56,10 @@ class IMClient:
         return self.im_url + service_path(service_id, path)
 
     def headers(self, message_id: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {CLIENT_HEADER: self.client_id, MESSAGE_ID_HEADER: message_id or current_message_id.get() or new_message_id()}
+        headers = {
+            CLIENT_HEADER: self.client_id,
+            MESSAGE_ID_HEADER: message_id or current_message_id.get() or new_message_id(),
+        }
         if self.secret:
             headers[SECRET_HEADER] = self.secret
         if extra:
@@ -63,8 +67,14 @@ class IMClient:
         return headers
 
     async def request(
-        self, service_id: str, method: str, path: str = "", *, message_id: str | None = None,
-        headers: dict[str, str] | None = None, **kwargs: Any,
+        self,
+        service_id: str,
+        method: str,
+        path: str = "",
+        *,
+        message_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         if self._async is None:
             self._async = httpx.AsyncClient(timeout=self.timeout)
@@ -73,12 +83,20 @@ class IMClient:
         )
 
     def request_sync(
-        self, service_id: str, method: str, path: str = "", *, message_id: str | None = None,
-        headers: dict[str, str] | None = None, **kwargs: Any,
+        self,
+        service_id: str,
+        method: str,
+        path: str = "",
+        *,
+        message_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         if self._sync is None:
             self._sync = httpx.Client(timeout=self.timeout)
-        return self._sync.request(method, self.url(service_id, path), headers=self.headers(message_id, headers), **kwargs)
+        return self._sync.request(
+            method, self.url(service_id, path), headers=self.headers(message_id, headers), **kwargs
+        )
 
     async def aclose(self) -> None:
         if self._async is not None:

@@ -1,4 +1,5 @@
 """Keys generated on first start under `<data_dir>/keys/` (mode 0600) and loaded afterwards."""
+
 from __future__ import annotations
 
 import os

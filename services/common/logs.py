@@ -1,4 +1,5 @@
 """Plain or JSON log lines; personal data and secrets are never passed to loggers."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The body of every service's Alembic `env.py`: run migrations on the connection `Database.migrate` passes."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -4,6 +4,7 @@
 With the global URL on PostgreSQL every service gets its own schema named after it, so one
 server database holds the whole sandbox while each service still owns its tables.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Request helpers shared by the Consent routers: paging, the individual header, who is calling."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """The Consent building block (GovStack Consent BB API 1.1.0-rc1) as a FastAPI service."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,8 +68,15 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.1.0-rc1",
         migrations_dir=MIGRATIONS,
-        routers=[policies_router, agreements_router, individuals_router, records_router, verification_router,
-                 audit_router, webhooks_router],
+        routers=[
+            policies_router,
+            agreements_router,
+            individuals_router,
+            records_router,
+            verification_router,
+            audit_router,
+            webhooks_router,
+        ],
         seed=lambda session, _settings: seed(session, signer),
         error_render=errors.render,
         on_startup=start_worker,

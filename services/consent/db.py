@@ -1,4 +1,5 @@
 """The Consent service's declarative base; every capability's models register on it."""
+
 from __future__ import annotations
 
 import uuid

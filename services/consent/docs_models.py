@@ -1,5 +1,6 @@
 """Response shapes for the OpenAPI document only (`responses={200: {"model": ...}}`): routes return plain
 dicts, these models describe them for `/docs` without re-validating every answer."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel

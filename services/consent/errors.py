@@ -1,5 +1,6 @@
 """The Consent API's error shape: the spec documents only `400 bad input parameter`, so every client error
 (bad body, bad query, an id that does not resolve, a forbidden state change) is a 400 with this body."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,6 +29,10 @@ def not_found(kind: str, object_id: str) -> APIError:
 async def conflict(request: Request, exc: Exception) -> Response:
     """Two writers raced on one object (e.g. the same record created twice at once): the loser changed
     nothing and may retry; the spec has no 409, so it is a 400."""
-    return JSONResponse({"error": "bad input parameter",
-                         "message": "a concurrent change to the same object won; nothing was changed, retry"},
-                        status_code=400)
+    return JSONResponse(
+        {
+            "error": "bad input parameter",
+            "message": "a concurrent change to the same object won; nothing was changed, retry",
+        },
+        status_code=400,
+    )

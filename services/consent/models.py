@@ -1,4 +1,5 @@
 """Every table of the Consent service, imported so `Base.metadata` is complete (migrations, tests)."""
+
 from services.consent.agreements.models import DataAgreement
 from services.consent.db import Base
 from services.consent.individuals.models import Individual
@@ -10,6 +11,14 @@ from services.consent.verification.models import VerificationLog
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = [
-    "Base", "DataAgreement", "Individual", "Policy", "ConsentRecord", "Revision", "Signature", "VerificationLog",
-    "Webhook", "WebhookDelivery",
+    "Base",
+    "DataAgreement",
+    "Individual",
+    "Policy",
+    "ConsentRecord",
+    "Revision",
+    "Signature",
+    "VerificationLog",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -7,6 +7,7 @@ Stable ids use cases can reference:
   municipality for a construction permit
 - one Individual per demo resident: `externalId` = UIN, `externalIdType` = `uin`, id = uuid5 of the UIN
 """
+
 from __future__ import annotations
 
 import uuid
@@ -35,38 +36,56 @@ _NAMESPACE = uuid.UUID("0b6f7c1e-7a4e-4d0e-9a51-6f1f3c0c5e01")
 
 POLICIES = {
     SOCIAL_POLICY: PolicyIn(
-        name="Sandbox Republic Social Protection Data Policy", version="1.0",
-        url="https://sandbox.localhost/policies/social-protection/1.0", jurisdiction="Sandbox Republic",
-        industrySector="Public administration - social protection", dataRetentionPeriodDays=1825,
-        geographicRestriction="Sandbox Republic", storageLocation="Sandbox Republic government data centre",
+        name="Sandbox Republic Social Protection Data Policy",
+        version="1.0",
+        url="https://sandbox.localhost/policies/social-protection/1.0",
+        jurisdiction="Sandbox Republic",
+        industrySector="Public administration - social protection",
+        dataRetentionPeriodDays=1825,
+        geographicRestriction="Sandbox Republic",
+        storageLocation="Sandbox Republic government data centre",
     ),
     MUNICIPAL_POLICY: PolicyIn(
-        name="Municipality of Sandbox City Permits Data Policy", version="1.0",
-        url="https://sandbox.localhost/policies/municipal-permits/1.0", jurisdiction="Sandbox Republic",
-        industrySector="Public administration - construction permits", dataRetentionPeriodDays=3650,
-        geographicRestriction="Sandbox Republic", storageLocation="Sandbox City municipal records system",
+        name="Municipality of Sandbox City Permits Data Policy",
+        version="1.0",
+        url="https://sandbox.localhost/policies/municipal-permits/1.0",
+        jurisdiction="Sandbox Republic",
+        industrySector="Public administration - construction permits",
+        dataRetentionPeriodDays=3650,
+        geographicRestriction="Sandbox Republic",
+        storageLocation="Sandbox City municipal records system",
     ),
 }
 
 
 def _attr(name: str, category: str, sensitivity: str = "personal", description: str | None = None) -> dict:
-    return {"id": f"attr-{name}", "name": name, "sensitivity": sensitivity, "category": category,
-            "description": description}
+    return {
+        "id": f"attr-{name}",
+        "name": name,
+        "sensitivity": sensitivity,
+        "category": category,
+        "description": description,
+    }
 
 
 AGREEMENTS = {
     USCT_AGREEMENT: DataAgreementIn(
         version="1.0.0",
-        controller={"id": "SANDBOX/GOV/SOCIAL-WELFARE", "name": "Ministry of Social Welfare",
-                    "url": "https://sandbox.localhost/social-welfare"},
+        controller={
+            "id": "SANDBOX/GOV/SOCIAL-WELFARE",
+            "name": "Ministry of Social Welfare",
+            "url": "https://sandbox.localhost/social-welfare",
+        },
         policy=SOCIAL_POLICY,
-        purpose=("Enrolment in the Unconditional Social Cash Transfer (USCT) programme: the National Identity "
-                 "Authority shares the listed identity data with the Ministry of Social Welfare to verify "
-                 "eligibility, register the beneficiary and pay the transfer to their payment account."),
+        purpose=(
+            "Enrolment in the Unconditional Social Cash Transfer (USCT) programme: the National Identity "
+            "Authority shares the listed identity data with the Ministry of Social Welfare to verify "
+            "eligibility, register the beneficiary and pay the transfer to their payment account."
+        ),
         lawfulBasis="consent",
         dataUse="data_using_service",
         dpia="DPIA-USCT-2024-01: identity and contact data, no special categories; retention 5 years after the "
-             "last payment (policy dataRetentionPeriodDays=1825).",
+        "last payment (policy dataRetentionPeriodDays=1825).",
         active=True,
         forgettable=False,
         lifecycle="complete",
@@ -83,12 +102,17 @@ AGREEMENTS = {
     ),
     PERMIT_AGREEMENT: DataAgreementIn(
         version="1.0.0",
-        controller={"id": "SANDBOX/GOV/MUNICIPALITY", "name": "Municipality of Sandbox City",
-                    "url": "https://sandbox.localhost/municipality"},
+        controller={
+            "id": "SANDBOX/GOV/MUNICIPALITY",
+            "name": "Municipality of Sandbox City",
+            "url": "https://sandbox.localhost/municipality",
+        },
         policy=MUNICIPAL_POLICY,
-        purpose=("Construction permit: the property owner allows the Municipality of Sandbox City to use their "
-                 "identity data and the land registry's parcel and ownership data to process a construction "
-                 "permit application on their parcel."),
+        purpose=(
+            "Construction permit: the property owner allows the Municipality of Sandbox City to use their "
+            "identity data and the land registry's parcel and ownership data to process a construction "
+            "permit application on their parcel."
+        ),
         lawfulBasis="consent",
         dataUse="data_using_service",
         dpia="DPIA-PERMIT-2024-02: identity, contact and property data; retention 10 years (building records).",
@@ -120,6 +144,12 @@ def seed(session: Session, signer: Signer) -> None:
     for resident in demo_world.residents():
         individual_id = individual_id_for(resident["uin"])
         if session.get(Individual, individual_id) is None:
-            individuals.create(session, IndividualIn(
-                externalId=resident["uin"], externalIdType="uin", identityProviderId=IDENTITY_PROVIDER,
-            ), individual_id=individual_id)
+            individuals.create(
+                session,
+                IndividualIn(
+                    externalId=resident["uin"],
+                    externalIdType="uin",
+                    identityProviderId=IDENTITY_PROVIDER,
+                ),
+                individual_id=individual_id,
+            )

@@ -1,4 +1,5 @@
 """Settings of the Consent building block (env prefix `CONSENT_`)."""
+
 from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict

@@ -1,4 +1,5 @@
 """The Identity building block: OIDC provider, client management, wallet login, enrollment, verification."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,9 @@ and yes/no identity verification. See services/identity/README.md."""
 
 def oauth_render(request: Request, status: int, message: str, details: list) -> Response:
     error = "invalid_request" if status < 500 else "unknown_error"
-    return JSONResponse({"error": error, "error_description": message if status < 500 else "internal error"},
-                        status_code=status)
+    return JSONResponse(
+        {"error": error, "error_description": message if status < 500 else "internal error"}, status_code=status
+    )
 
 
 def _seed(session: Session, settings: IdentitySettings) -> None:
@@ -52,8 +54,15 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         title="Identity Building Block",
         description=DESCRIPTION,
         migrations_dir=Path(__file__).with_name("migrations"),
-        routers=[oidc_router, pages_router, clients_router, linked_router, enrollment_views.router,
-                 verification_router, identities_router],
+        routers=[
+            oidc_router,
+            pages_router,
+            clients_router,
+            linked_router,
+            enrollment_views.router,
+            verification_router,
+            identities_router,
+        ],
         seed=_seed,
         error_render=oauth_render,
         error_shapes={

@@ -1,4 +1,5 @@
 """The Identity service's declarative base and small shared helpers."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """The spec's `{responseTime, response, errors[]}` envelope used by client management and wallet APIs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,11 @@ def ok(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def failed(errors: list[tuple[str, str]], status: int = 200) -> JSONResponse:
-    body = {"responseTime": iso(), "response": None,
-            "errors": [{"errorCode": code, "errorMessage": message} for code, message in errors]}
+    body = {
+        "responseTime": iso(),
+        "response": None,
+        "errors": [{"errorCode": code, "errorMessage": message} for code, message in errors],
+    }
     return JSONResponse(body, status_code=status)
 
 

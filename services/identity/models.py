@@ -1,4 +1,5 @@
 """All tables of the Identity service (imported so Alembic sees the whole metadata)."""
+
 from services.identity.base import Base
 from services.identity.clients.models import OidcClient
 from services.identity.enrollment.models import Enrollment
@@ -8,6 +9,16 @@ from services.identity.oidc.models import AuthTransaction, UsedAssertion
 from services.identity.verification.models import VerificationRecord
 
 __all__ = [
-    "Alias", "AuthTransaction", "Base", "Enrollment", "Identity", "IdentityChange", "OidcClient",
-    "UsedAssertion", "Vid", "VerificationRecord", "WalletBinding", "WalletPartner",
+    "Alias",
+    "AuthTransaction",
+    "Base",
+    "Enrollment",
+    "Identity",
+    "IdentityChange",
+    "OidcClient",
+    "UsedAssertion",
+    "Vid",
+    "VerificationRecord",
+    "WalletBinding",
+    "WalletPartner",
 ]

@@ -1,4 +1,5 @@
 """Secrets and credentials: the admin token, keyed hashes for OTPs and codes, PINs, the PSUT."""
+
 from __future__ import annotations
 
 import base64
@@ -68,8 +69,11 @@ def is_admin(request: Request) -> bool:
 
 def require_admin(request: Request) -> None:
     if not is_admin(request):
-        raise APIError(401, {"error": "unauthorized", "error_description": "administrator token required"},
-                       {"WWW-Authenticate": "Bearer"})
+        raise APIError(
+            401,
+            {"error": "unauthorized", "error_description": "administrator token required"},
+            {"WWW-Authenticate": "Bearer"},
+        )
 
 
 def relying_party(request: Request) -> str:
@@ -82,6 +86,15 @@ def relying_party(request: Request) -> str:
         return getattr(call, "client", None) or str(call)
     if is_admin(request):
         return "admin"
-    raise APIError(401, {"errors": [{"errorCode": "unauthorized",
-                                     "message": "call through the Information Mediator or with the admin token"}]},
-                   {"WWW-Authenticate": "Bearer"})
+    raise APIError(
+        401,
+        {
+            "errors": [
+                {
+                    "errorCode": "unauthorized",
+                    "message": "call through the Information Mediator or with the admin token",
+                }
+            ]
+        },
+        {"WWW-Authenticate": "Bearer"},
+    )

@@ -1,4 +1,5 @@
 """Settings of the Identity building block (env prefix `IDENTITY_`)."""
+
 from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict

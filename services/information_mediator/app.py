@@ -1,5 +1,6 @@
 """The Information Mediator: registry and configuration API, the `/r1` proxy, directory metaservices,
 message log, monitoring and the trace page."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ def im_error(request: Request, status: int, message: str, details: list) -> Resp
         type_ = "Client.NotFound"
     if status == 405:
         type_ = "Client.MethodNotAllowed"
-    return Response(json.dumps({"type": type_, "message": message, "detail": ""}), status_code=status,
-                    media_type="application/json", headers={"X-Road-Error": type_})
+    return Response(
+        json.dumps({"type": type_, "message": message, "detail": ""}),
+        status_code=status,
+        media_type="application/json",
+        headers={"X-Road-Error": type_},
+    )
 
 
 def create_app(settings: IMSettings | None = None) -> FastAPI:
@@ -58,6 +63,8 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
     )
     runtime = IMRuntime(settings, app.state.db)
     app.state.im_runtime = runtime
-    app.state.admin_token = settings.admin_token or load_or_create_secret(settings.data_dir / "secrets", "im-admin-token")
+    app.state.admin_token = settings.admin_token or load_or_create_secret(
+        settings.data_dir / "secrets", "im-admin-token"
+    )
     app.add_middleware(ProxyMiddleware, im=runtime)
     return app

@@ -1,4 +1,5 @@
 """`sandbox im ...`: operator commands of the Information Mediator."""
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """What the IM keeps in memory while it runs: the registry snapshot, the signing key, the HTTP client to
 providers, the message-log writer and the metrics."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ class IMRuntime:
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(sock_connect=self.settings.connect_timeout,
-                                          sock_read=self.settings.provider_timeout),
+            timeout=aiohttp.ClientTimeout(
+                sock_connect=self.settings.connect_timeout, sock_read=self.settings.provider_timeout
+            ),
             # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
             connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3),
             auto_decompress=False,

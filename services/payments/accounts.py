@@ -1,4 +1,5 @@
 """Ledger account codes of the hub's participants (one account per participant and currency)."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -29,16 +30,24 @@ def funding_account(session: Session, programme: str, currency: str) -> LedgerAc
 
 def fsp_settlement_account(session: Session, fsp: str, currency: str) -> LedgerAccount:
     return ensure_account(
-        session, fsp_code(fsp, currency), name=f"Settlement account of {fsp}", kind="fsp_settlement",
-        currency=currency, owner=fsp,
+        session,
+        fsp_code(fsp, currency),
+        name=f"Settlement account of {fsp}",
+        kind="fsp_settlement",
+        currency=currency,
+        owner=fsp,
     )
 
 
 def treasury_account(session: Session, currency: str) -> LedgerAccount:
     # The treasury is where programme budgets come from; it may go negative (it is the money's source).
     return ensure_account(
-        session, treasury_code(currency), name=f"National Treasury ({currency})", kind="treasury",
-        currency=currency, allow_negative=True,
+        session,
+        treasury_code(currency),
+        name=f"National Treasury ({currency})",
+        kind="treasury",
+        currency=currency,
+        allow_negative=True,
     )
 
 

@@ -1,4 +1,5 @@
 """The Payments building block: account mapper, G2P bulk disbursement over a double-entry ledger, vouchers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -64,8 +65,16 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
             "request-to-pay (a simulated payer bank's online banking under /bank/)."
         ),
         migrations_dir=MIGRATIONS,
-        routers=[mapper_router, g2p_router, vouchers_v1_router, vouchers_v3_router, p2g_router, bank_router, ledger_router,
-                 fsps_router],
+        routers=[
+            mapper_router,
+            g2p_router,
+            vouchers_v1_router,
+            vouchers_v3_router,
+            p2g_router,
+            bank_router,
+            ledger_router,
+            fsps_router,
+        ],
         seed=seed,
         error_render=envelopes.v3_error,
         error_shapes=ERROR_SHAPES,

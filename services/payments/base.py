@@ -1,4 +1,5 @@
 """The declarative base of the Payments service and the exact money column type."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

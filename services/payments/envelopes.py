@@ -3,6 +3,7 @@
 The raw request body is kept in the ASGI scope by `BodyCacheMiddleware` so that a validation error can
 still echo the request id the client sent.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,9 @@ def message_error(request: Request, status: int, message: str, details: list) ->
 def v3_voucher_error(request: Request, status: int, message: str, details: list) -> Response:
     if request.method == "GET":  # VoucherStatus.yml's 400 body
         serial = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        return JSONResponse({"status": 9, "message": message, "serialNumber": serial[:20], "value": 0.0},
-                            status_code=status)
+        return JSONResponse(
+            {"status": 9, "message": message, "serialNumber": serial[:20], "value": 0.0}, status_code=status
+        )
     if request.query_params.get("command") == "cancel" and b"voucherInstructions" in request.scope.get(BODY_KEY, b""):
         return v3_error(request, status, message, details)
     return v1_error(request, status, message, details)

@@ -1,5 +1,6 @@
 """Idempotent seed: simulated FSPs with the demo residents' accounts, programmes with funded accounts,
 voucher groups and merchants (from `seed.yaml`)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -38,10 +39,16 @@ def resident_accounts(config: dict) -> list[dict]:
             address, modality = normalize_address(resident["phone_number"]), "01"
         else:
             address, modality = f"{fsp['account_prefix']}{resident['uin']}", "00"
-        out.append({
-            "uin": resident["uin"], "fsp": fsp["code"], "address": address, "modality": modality,
-            "holder": resident["name"], "status": "closed" if resident["uin"] in closed else "open",
-        })
+        out.append(
+            {
+                "uin": resident["uin"],
+                "fsp": fsp["code"],
+                "address": address,
+                "modality": modality,
+                "holder": resident["name"],
+                "status": "closed" if resident["uin"] in closed else "open",
+            }
+        )
     return out
 
 
@@ -62,8 +69,11 @@ def _seed_fsps(session: Session, config: dict) -> None:
     existing = {(a.fsp_code, a.financial_address) for a in session.scalars(select(FSPAccount))}
     for acc in resident_accounts(config):
         if (acc["fsp"], acc["address"]) not in existing:
-            session.add(FSPAccount(fsp_code=acc["fsp"], financial_address=acc["address"], holder=acc["holder"],
-                                   status=acc["status"]))
+            session.add(
+                FSPAccount(
+                    fsp_code=acc["fsp"], financial_address=acc["address"], holder=acc["holder"], status=acc["status"]
+                )
+            )
     for m in config.get("merchants", []):
         fsp, _, address = (m.get("bank_details") or "").partition(" ")
         if fsp and address and (fsp, address) not in existing and session.get(FSP, fsp) is not None:
@@ -74,35 +84,72 @@ def _seed_fsps(session: Session, config: dict) -> None:
 def _seed_programmes(session: Session, config: dict) -> None:
     for p in config["programmes"]:
         if session.get(Programme, p["code"]) is None:
-            session.add(Programme(code=p["code"], name=p["name"], source_bb_ids=",".join(p.get("source_bb_ids", [])),
-                                  is_default=bool(p.get("default"))))
+            session.add(
+                Programme(
+                    code=p["code"],
+                    name=p["name"],
+                    source_bb_ids=",".join(p.get("source_bb_ids", [])),
+                    is_default=bool(p.get("default")),
+                )
+            )
         session.flush()
         for currency, opening in (p.get("funding") or {}).items():
-            account = ensure_account(session, funding_code(p["code"], currency), name=f"{p['name']} ({currency})",
-                                     kind="funding", currency=currency, owner=p["code"])
+            account = ensure_account(
+                session,
+                funding_code(p["code"], currency),
+                name=f"{p['name']} ({currency})",
+                kind="funding",
+                currency=currency,
+                owner=p["code"],
+            )
             entry_id = f"seed-funding-{p['code']}-{currency}"
             if session.get(JournalEntry, entry_id) is None:
-                transfer(session, entry_id, "funding", treasury_account(session, currency), account,
-                         Decimal(str(opening)), "opening budget allocation")
+                transfer(
+                    session,
+                    entry_id,
+                    "funding",
+                    treasury_account(session, currency),
+                    account,
+                    Decimal(str(opening)),
+                    "opening budget allocation",
+                )
 
 
 def _seed_vouchers(session: Session, config: dict) -> None:
     for g in config.get("voucher_groups", []):
         if session.get(VoucherGroup, g["code"]) is None:
-            session.add(VoucherGroup(
-                code=g["code"], name=g["name"], currency=g["currency"], programme_code=g["programme"],
-                max_vouchers=g.get("max_vouchers"),
-                max_amount=Decimal(str(g["max_amount"])) if g.get("max_amount") else None,
-            ))
+            session.add(
+                VoucherGroup(
+                    code=g["code"],
+                    name=g["name"],
+                    currency=g["currency"],
+                    programme_code=g["programme"],
+                    max_vouchers=g.get("max_vouchers"),
+                    max_amount=Decimal(str(g["max_amount"])) if g.get("max_amount") else None,
+                )
+            )
     session.flush()
     currency = config["currency"]
     for m in config.get("merchants", []):
         if session.get(Merchant, m["id"]) is None:
-            account = ensure_account(session, merchant_code(m["id"], currency), name=m["name"], kind="merchant",
-                                     currency=currency, owner=m["id"])
-            session.add(Merchant(id=m["id"], name=m["name"], bank_details=m.get("bank_details"),
-                                 voucher_groups=",".join(m.get("groups", [])), ledger_account_id=account.id,
-                                 active=m.get("active", True)))
+            account = ensure_account(
+                session,
+                merchant_code(m["id"], currency),
+                name=m["name"],
+                kind="merchant",
+                currency=currency,
+                owner=m["id"],
+            )
+            session.add(
+                Merchant(
+                    id=m["id"],
+                    name=m["name"],
+                    bank_details=m.get("bank_details"),
+                    voucher_groups=",".join(m.get("groups", [])),
+                    ledger_account_id=account.id,
+                    active=m.get("active", True),
+                )
+            )
     session.flush()
 
 
@@ -110,10 +157,23 @@ def _seed_billers(session: Session, config: dict) -> None:
     currency = config["currency"]
     for b in config.get("billers", []):
         if session.get(Biller, b["id"]) is None:
-            account = ensure_account(session, collection_code(b["id"], currency), name=f"Collections of {b['name']}",
-                                     kind="collection", currency=currency, owner=b["id"])
-            session.add(Biller(id=b["id"], name=b["name"], bill_prefix=b["bill_prefix"], im_service=b["im_service"],
-                               collection_account_id=account.id))
+            account = ensure_account(
+                session,
+                collection_code(b["id"], currency),
+                name=f"Collections of {b['name']}",
+                kind="collection",
+                currency=currency,
+                owner=b["id"],
+            )
+            session.add(
+                Biller(
+                    id=b["id"],
+                    name=b["name"],
+                    bill_prefix=b["bill_prefix"],
+                    im_service=b["im_service"],
+                    collection_account_id=account.id,
+                )
+            )
     session.flush()
 
 
@@ -130,12 +190,31 @@ def _seed_bank(session: Session, config: dict) -> None:
             continue
         code = customer_code(bank["fsp"], number, currency)
         account = ensure_account(
-            session, code, name=f"Current account of {resident['name']}", kind="customer", currency=currency,
-            owner=bank["fsp"])
-        session.add(BankCustomer(account_number=number, name=resident["name"],
-                                 phone=normalize_address(resident["phone_number"]), vid=resident["vid"],
-                                 email=resident.get("email"), ledger_account_id=account.id))
+            session,
+            code,
+            name=f"Current account of {resident['name']}",
+            kind="customer",
+            currency=currency,
+            owner=bank["fsp"],
+        )
+        session.add(
+            BankCustomer(
+                account_number=number,
+                name=resident["name"],
+                phone=normalize_address(resident["phone_number"]),
+                vid=resident["vid"],
+                email=resident.get("email"),
+                ledger_account_id=account.id,
+            )
+        )
         opening = Decimal(str(balances.get(resident["uin"], bank["opening_balance"])))
-        transfer(session, f"seed-bank-{number}", "deposit", treasury_account(session, currency), account, opening,
-                 "opening deposit")
+        transfer(
+            session,
+            f"seed-bank-{number}",
+            "deposit",
+            treasury_account(session, currency),
+            account,
+            opening,
+            "opening deposit",
+        )
     session.flush()

@@ -1,4 +1,5 @@
 """Settings of the Payments building block (env prefix `PAYMENTS_`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

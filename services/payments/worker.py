@@ -5,6 +5,7 @@ stopped): one advances batches step by step, one sends due callbacks, one queues
 billers that have not acknowledged. A slow callback target therefore never delays settlement, and none
 ever blocks a request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,8 +56,9 @@ class Worker:
         self.sender = CallbackSender(db, settings, im)
         self.batches = Loop("payments-batches", lambda: process_next(db, settings), settings.worker_poll_seconds)
         self.callbacks = Loop("payments-callbacks", self.sender.run_once, settings.worker_poll_seconds)
-        self.bill_payments = Loop("payments-p2g", lambda: resend_unacknowledged(db, settings),
-                                  settings.worker_poll_seconds)
+        self.bill_payments = Loop(
+            "payments-p2g", lambda: resend_unacknowledged(db, settings), settings.worker_poll_seconds
+        )
 
     def start(self) -> None:
         self.batches.start()

@@ -1,4 +1,5 @@
 """Runs the real `sandbox up` in a subprocess on free ports (shared by the end-to-end tests)."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ class RunningSandbox:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    def start(self, timeout: float = 60) -> "RunningSandbox":
+    def start(self, timeout: float = 60) -> RunningSandbox:
         args = [sys.executable, "-m", "sandbox.cli", "up", "--data-dir", str(self.data_dir)]
         args += [a for name, port in self.ports.items() for a in ("--port", f"{name}={port}")]
         args += [a for name in self.only for a in ("--only", name)]
@@ -71,7 +72,7 @@ class RunningSandbox:
     def get(self, name: str, path: str, **kwargs) -> httpx.Response:  # noqa: ANN003
         return httpx.get(self.url(name) + path, timeout=10, **kwargs)
 
-    def __enter__(self) -> "RunningSandbox":
+    def __enter__(self) -> RunningSandbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:  # noqa: ANN002

@@ -1,4 +1,5 @@
 """`sandbox up` with the real processes: health, topology in the IM, calls across it, stop, restart."""
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,13 @@ def test_up_registers_the_topology_and_mediates_calls_then_stops_everything(tmp_
         service = app.services[0]["id"]
         client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
         url = f"{sandbox.url('information_mediator')}/r1/SANDBOX/GOV/{app.member_code}/{app.code}/{service}/health"
-        ok = httpx.get(url, headers={"Information-Mediator-Client": client,
-                                     "Information-Mediator-Client-Secret": sandbox.secret(client)})
+        ok = httpx.get(
+            url,
+            headers={
+                "Information-Mediator-Client": client,
+                "Information-Mediator-Client-Secret": sandbox.secret(client),
+            },
+        )
         assert ok.status_code == 200, ok.text
         assert ok.headers["X-Road-Client"] == client
         spoofed = httpx.get(url, headers={"Information-Mediator-Client": client})
@@ -58,8 +64,10 @@ def test_up_registers_the_topology_and_mediates_calls_then_stops_everything(tmp_
 
     # A second `up` keeps the data: the IM still has the audit entries of the first run.
     with RunningSandbox(tmp_path / "var") as again:
-        audit = httpx.get(again.url("information_mediator") + "/api/v1/audit",
-                          headers={"Authorization": f"Bearer {again.admin_token}"}).json()["entries"]
+        audit = httpx.get(
+            again.url("information_mediator") + "/api/v1/audit",
+            headers={"Authorization": f"Bearer {again.admin_token}"},
+        ).json()["entries"]
         assert [e["action"] for e in audit if e["outcome"] == "success"][-1] == "config.create"
         assert audit[0]["action"] == "config.update"
 

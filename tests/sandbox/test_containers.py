@@ -1,4 +1,5 @@
 """No Docker engine runs here: check that docker-compose.yml matches the launcher's topology."""
+
 from __future__ import annotations
 
 from pathlib import Path

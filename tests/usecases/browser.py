@@ -1,5 +1,6 @@
 """What the use cases' browser tests share (the `browser` fixture is in conftest.py): screenshots kept as
 artefacts, and the OIDC login through the Identity BB's pages."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,13 @@ from pathlib import Path
 from services.common import demo_world
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def shot(page, path: Path) -> None:  # noqa: ANN001

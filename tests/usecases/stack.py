@@ -1,4 +1,5 @@
 """The real processes of a use case (`sandbox up` on free ports), with throw-away schemas on PostgreSQL."""
+
 from __future__ import annotations
 
 import contextlib

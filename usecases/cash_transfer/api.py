@@ -1,4 +1,5 @@
 """REST API `/api/v1/...`, modelled on the GovStack sandbox's USCT backend (routes stay thin)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -6,8 +7,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from usecases.common.db import Registry as DBSession
 from services.common.im_client import current_message_id
+from usecases.common.db import Registry as DBSession
 
 from . import auth, bb, service
 from .models import Candidate, Enrollment, Package, PaymentOrder
@@ -32,7 +33,9 @@ class EnrollRequest(BaseModel):
 
 class PaymentOrderRequest(BaseModel):
     beneficiaryIds: list[str] = Field(min_length=1, max_length=1000)
-    requestId: str | None = Field(default=None, max_length=64, description="retry key: a retry returns the first answer")
+    requestId: str | None = Field(
+        default=None, max_length=64, description="retry key: a retry returns the first answer"
+    )
 
 
 def _settings(request: Request) -> CashTransferSettings:
@@ -71,8 +74,10 @@ async def candidates(request: Request, session: Session = DBSession) -> dict:
     await service.refresh_consent(session, _im(request), _settings(request), rows)
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     service.record_action(session, current_message_id.get(), "list candidates", user)
-    return {"candidates": [service.candidate_view(c, enrolled.get(c.id)) for c in rows],
-            "messageId": current_message_id.get()}
+    return {
+        "candidates": [service.candidate_view(c, enrolled.get(c.id)) for c in rows],
+        "messageId": current_message_id.get(),
+    }
 
 
 @router.post("/consent", status_code=201, summary="Request consent from a candidate (a record is created in Consent)")
@@ -90,8 +95,11 @@ async def my_consent(request: Request, session: Session = DBSession) -> dict:
     candidate = service.get_candidate(session, user.candidate_id)
     await service.refresh_consent(session, _im(request), _settings(request), [candidate])
     agreement = await bb.read_agreement(_im(request), _settings(request))
-    return {"candidate": service.candidate_view(candidate, service.enrollment_of(session, candidate.id)),
-            "dataAgreement": agreement.get("dataAgreement", agreement), "messageId": current_message_id.get()}
+    return {
+        "candidate": service.candidate_view(candidate, service.enrollment_of(session, candidate.id)),
+        "dataAgreement": agreement.get("dataAgreement", agreement),
+        "messageId": current_message_id.get(),
+    }
 
 
 @router.put("/consent", summary="The beneficiary gives, refuses or withdraws consent (signed in Consent)")
@@ -106,11 +114,14 @@ async def decide_consent(body: ConsentDecision, request: Request, session: Sessi
 @router.get("/beneficiaries", summary="Enrolled beneficiaries with onboarding and consent status")
 async def beneficiaries(request: Request, session: Session = DBSession) -> dict:
     _any_officer(request, session)
-    rows = session.execute(select(Enrollment, Candidate, Package).join(Candidate).join(Package)
-                           .order_by(Enrollment.created_at)).all()
+    rows = session.execute(
+        select(Enrollment, Candidate, Package).join(Candidate).join(Package).order_by(Enrollment.created_at)
+    ).all()
     await service.refresh_consent(session, _im(request), _settings(request), [c for _, c, _ in rows])
-    return {"beneficiaries": [service.enrollment_view(e, c, p) for e, c, p in rows],
-            "messageId": current_message_id.get()}
+    return {
+        "beneficiaries": [service.enrollment_view(e, c, p) for e, c, p in rows],
+        "messageId": current_message_id.get(),
+    }
 
 
 @router.post("/beneficiaries", status_code=201, summary="Enroll a candidate into a package (consent checked here)")
@@ -119,8 +130,10 @@ async def enroll(body: EnrollRequest, request: Request, session: Session = DBSes
     candidate = service.get_candidate(session, body.candidateId)
     enrollment = await service.enroll(session, _im(request), _settings(request), candidate, body.packageId, user)
     service.record_action(session, current_message_id.get(), "enroll", user)
-    return {"beneficiary": service.enrollment_view(enrollment, candidate, session.get(Package, enrollment.package_id)),
-            "messageId": current_message_id.get()}
+    return {
+        "beneficiary": service.enrollment_view(enrollment, candidate, session.get(Package, enrollment.package_id)),
+        "messageId": current_message_id.get(),
+    }
 
 
 @router.get("/beneficiaries/me", summary="The logged-in beneficiary's enrollment and payments")
@@ -128,20 +141,32 @@ def my_benefits(request: Request, session: Session = DBSession) -> dict:
     user = auth.require(request, session, BENEFICIARY)
     candidate = service.get_candidate(session, user.candidate_id)
     enrollment = service.enrollment_of(session, candidate.id)
-    orders = [] if enrollment is None else session.scalars(
-        select(PaymentOrder).where(PaymentOrder.enrollment_id == enrollment.id).order_by(PaymentOrder.created_at)).all()
-    return {"candidate": service.candidate_view(candidate, enrollment),
-            "beneficiary": service.enrollment_view(enrollment, candidate, session.get(Package, enrollment.package_id))
-            if enrollment else None,
-            "payments": [service.order_view(o, candidate.name) for o in orders]}
+    orders = (
+        []
+        if enrollment is None
+        else session.scalars(
+            select(PaymentOrder).where(PaymentOrder.enrollment_id == enrollment.id).order_by(PaymentOrder.created_at)
+        ).all()
+    )
+    return {
+        "candidate": service.candidate_view(candidate, enrollment),
+        "beneficiary": service.enrollment_view(enrollment, candidate, session.get(Package, enrollment.package_id))
+        if enrollment
+        else None,
+        "payments": [service.order_view(o, candidate.name) for o in orders],
+    }
 
 
-@router.post("/payment/order-payment", status_code=201,
-             summary="Order payment: pre-payment validation, then the bulk payment (consent re-checked)")
+@router.post(
+    "/payment/order-payment",
+    status_code=201,
+    summary="Order payment: pre-payment validation, then the bulk payment (consent re-checked)",
+)
 async def order_payment(body: PaymentOrderRequest, request: Request, session: Session = DBSession) -> dict:
     user = auth.require(request, session, PAYER)
-    orders = await service.order_payment(session, _im(request), _settings(request), body.beneficiaryIds, user,
-                                         body.requestId)
+    orders = await service.order_payment(
+        session, _im(request), _settings(request), body.beneficiaryIds, user, body.requestId
+    )
     service.record_action(session, current_message_id.get(), "order payment", user)
     return {"paymentOrders": [service.order_view(o) for o in orders], "messageId": current_message_id.get()}
 
@@ -149,9 +174,12 @@ async def order_payment(body: PaymentOrderRequest, request: Request, session: Se
 @router.get("/payment/payment-orders", summary="Payment orders and their status (ordered, accepted, paid, failed)")
 def payment_orders(request: Request, session: Session = DBSession) -> dict:
     _any_officer(request, session)
-    rows = session.execute(select(PaymentOrder, Candidate.name).join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
-                           .join(Candidate, Enrollment.candidate_id == Candidate.id)
-                           .order_by(PaymentOrder.created_at.desc())).all()
+    rows = session.execute(
+        select(PaymentOrder, Candidate.name)
+        .join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
+        .join(Candidate, Enrollment.candidate_id == Candidate.id)
+        .order_by(PaymentOrder.created_at.desc())
+    ).all()
     return {"paymentOrders": [service.order_view(o, name) for o, name in rows]}
 
 
@@ -159,9 +187,11 @@ def payment_orders(request: Request, session: Session = DBSession) -> dict:
 async def behind_the_scenes(messageId: str, request: Request, session: Session = DBSession) -> dict:  # noqa: N803
     from usecases.common import trace
 
-
     if auth.current_user(request, session) is None:
         auth.require(request, session, OFFICER)
     settings = _settings(request)
-    return {"messageId": messageId, "traceUrl": trace.trace_link(settings, messageId),
-            "exchanges": await trace.exchanges(settings, messageId)}
+    return {
+        "messageId": messageId,
+        "traceUrl": trace.trace_link(settings, messageId),
+        "exchanges": await trace.exchanges(settings, messageId),
+    }

@@ -1,4 +1,5 @@
 """Assembles the cash-transfer use case service."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
-
 from usecases.common import oidc
 from usecases.common.login_views import login_router
 
@@ -31,11 +31,15 @@ def render_error(request: Request, status: int, message: str, details: list) -> 
 def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
     settings = settings or load_settings()
     return create_service_app(
-        settings=settings, title="Unconditional social cash transfer (USCT)",
+        settings=settings,
+        title="Unconditional social cash transfer (USCT)",
         description="Officers find candidates, obtain consent, enroll and pay them; every building-block "
-                    "call goes through the Information Mediator.",
-        migrations_dir=HERE / "migrations", routers=[api.router, callbacks.router, _login, pages.router],
-        seed=seed, error_render=render_error, on_startup=_startup,
+        "call goes through the Information Mediator.",
+        migrations_dir=HERE / "migrations",
+        routers=[api.router, callbacks.router, _login, pages.router],
+        seed=seed,
+        error_render=render_error,
+        on_startup=_startup,
     )
 
 

@@ -1,4 +1,5 @@
 """Who is logged in: the OIDC login is `usecases.common.oidc`; here the USCT roles and sessions."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -20,7 +21,9 @@ def open_session(session: Session, settings: CashTransferSettings, claims: dict)
     candidate = session.scalars(select(Candidate).where(Candidate.email == email)).first() if email else None
     if candidate is not None:
         roles.append("beneficiary")
-    token, row = oidc.new_session(settings, UserSession, claims, roles, candidate_id=candidate.id if candidate else None)
+    token, row = oidc.new_session(
+        settings, UserSession, claims, roles, candidate_id=candidate.id if candidate else None
+    )
     session.add(row)
     return token
 

@@ -1,4 +1,5 @@
 """The building-block calls, each through the Information Mediator with this use case's IM identity."""
+
 from __future__ import annotations
 
 from services.common.errors import APIError
@@ -6,6 +7,7 @@ from usecases.common import bb as consent
 from usecases.common.bb import call
 
 from .settings import PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
+
 
 async def verify_consents(im, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:  # noqa: ANN001
     return await consent.verify_consents(im, settings.data_agreement_id, uins)
@@ -24,39 +26,80 @@ set_consent = consent.set_consent
 
 # Payments ---------------------------------------------------------------------------------------------------
 
+
 def _v1_ok(answer: dict, bb: str) -> dict:
     if str(answer.get("ResponseCode")) != "00":
         raise APIError(502, {"error": "building_block_error", "message": f"{bb}: {answer.get('ResponseDescription')}"})
     return answer
 
 
-async def register_beneficiary(im, settings: CashTransferSettings, request_id: str, functional_id: str,  # noqa: ANN001
-                               phone: str) -> dict:
-    body = {"RequestID": request_id, "SourceBBID": settings.source_bb_id, "Beneficiaries": [
-        {"PayeeFunctionalID": functional_id, "PaymentModality": "01", "FinancialAddress": phone.replace(" ", "")}]}
+async def register_beneficiary(
+    im,
+    settings: CashTransferSettings,
+    request_id: str,
+    functional_id: str,  # noqa: ANN001
+    phone: str,
+) -> dict:
+    body = {
+        "RequestID": request_id,
+        "SourceBBID": settings.source_bb_id,
+        "Beneficiaries": [
+            {"PayeeFunctionalID": functional_id, "PaymentModality": "01", "FinancialAddress": phone.replace(" ", "")}
+        ],
+    }
     headers = {"X-Callback-URL": settings.callback_base + "/callbacks/register-beneficiary"}
-    return _v1_ok(await call(im, PAYMENTS_MAPPER, "POST", "/register-beneficiary", "Payments mapper",
-                              json=body, headers=headers), "Payments mapper")
+    return _v1_ok(
+        await call(im, PAYMENTS_MAPPER, "POST", "/register-beneficiary", "Payments mapper", json=body, headers=headers),
+        "Payments mapper",
+    )
 
 
 def _bulk_body(settings: CashTransferSettings, request_id: str, batch_id: str, instructions: list[dict]) -> dict:
-    return {"RequestID": request_id, "SourceBBID": settings.source_bb_id, "BatchID": batch_id,
-            "CreditInstructions": instructions}
+    return {
+        "RequestID": request_id,
+        "SourceBBID": settings.source_bb_id,
+        "BatchID": batch_id,
+        "CreditInstructions": instructions,
+    }
 
 
 async def prepayment_validation(im, settings, request_id: str, batch_id: str, instructions: list[dict]) -> dict:  # noqa: ANN001
-    return _v1_ok(await call(im, PAYMENTS_G2P, "POST", "/prepayment-validation", "Payments g2p",
-                              json=_bulk_body(settings, request_id, batch_id, instructions)), "Payments g2p")
+    return _v1_ok(
+        await call(
+            im,
+            PAYMENTS_G2P,
+            "POST",
+            "/prepayment-validation",
+            "Payments g2p",
+            json=_bulk_body(settings, request_id, batch_id, instructions),
+        ),
+        "Payments g2p",
+    )
 
 
 async def bulk_payment(im, settings, request_id: str, batch_id: str, instructions: list[dict]) -> dict:  # noqa: ANN001
     headers = {"X-Callback-URL": settings.callback_base + "/callbacks/bulk-payment"}
-    return _v1_ok(await call(im, PAYMENTS_G2P, "POST", "/bulk-payment", "Payments g2p",
-                              json=_bulk_body(settings, request_id, batch_id, instructions), headers=headers),
-                  "Payments g2p")
+    return _v1_ok(
+        await call(
+            im,
+            PAYMENTS_G2P,
+            "POST",
+            "/bulk-payment",
+            "Payments g2p",
+            json=_bulk_body(settings, request_id, batch_id, instructions),
+            headers=headers,
+        ),
+        "Payments g2p",
+    )
 
 
 async def batch_detail(im, payments_batch_id: str) -> list[dict]:  # noqa: ANN001
-    answer = await call(im, PAYMENTS_G2P, "GET", "/api/v1/batch/detail", "Payments g2p",
-                         params={"batchId": payments_batch_id, "pageSize": 1000})
+    answer = await call(
+        im,
+        PAYMENTS_G2P,
+        "GET",
+        "/api/v1/batch/detail",
+        "Payments g2p",
+        params={"batchId": payments_batch_id, "pageSize": 1000},
+    )
     return answer.get("content", answer) if isinstance(answer, dict) else answer

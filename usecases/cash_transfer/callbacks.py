@@ -1,5 +1,6 @@
 """Callback routes, reached through the IM service `SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks`:
 exactly the URLs this use case registers with Payments."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,8 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from usecases.common.db import Registry as DBSession
 from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
+from usecases.common.db import Registry as DBSession
 
 from . import service
 from .models import CallbackReceived
@@ -60,12 +61,19 @@ async def register_beneficiary(request: Request, session: Session = DBSession, c
 
 
 @router.post("/bulk-payment", summary="Bulk payment status (BulkPaymentStatusUpdate)")
-async def bulk_payment(request: Request, session: Session = DBSession, caller=Depends(payments_via_im),  # noqa: ANN001
-                       correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=64)) -> dict:
+async def bulk_payment(
+    request: Request,
+    session: Session = DBSession,
+    caller=Depends(payments_via_im),  # noqa: ANN001
+    correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=64),
+) -> dict:
     body = await _body(request)
     _log(session, "bulk-payment", correlation_id or str(body.get("requestId")), caller, body)
     session.commit()
-    return {"received": True, "updated": await service.payment_callback(session, request.app.state.im, body, correlation_id)}
+    return {
+        "received": True,
+        "updated": await service.payment_callback(session, request.app.state.im, body, correlation_id),
+    }
 
 
 @router.post("/consent", summary="Consent BB webhook (consent.given / refused / withdrawn), HMAC-signed")

@@ -1,4 +1,5 @@
 """The programme registry: candidates, benefit packages, enrollments, payment orders, sessions, callbacks."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Server-rendered pages (Jinja2): one per persona step; each action shows its IM exchanges."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,18 @@ HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "benef
 
 
 async def _page(request: Request, name: str, user, **context) -> HTMLResponse:  # noqa: ANN001
-    return templates.TemplateResponse(request, name, {
-        "refresh": False, "user": user, "panel": await common_pages.panel(request),
-        "error": request.query_params.get("error"), "home": HOME, **context})
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "refresh": False,
+            "user": user,
+            "panel": await common_pages.panel(request),
+            "error": request.query_params.get("error"),
+            "home": HOME,
+            **context,
+        },
+    )
 
 
 _back, _message = common_pages.back, common_pages.message
@@ -67,8 +77,17 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     packages = list(session.scalars(select(Package).order_by(Package.id)))
     waiting = any(e.onboarding_status == "pending" for e in enrolled.values())
-    return await _page(request, "officer.html", user, candidates=rows, enrolled=enrolled, packages=packages,
-                       live=live, money=service.money, refresh=waiting)
+    return await _page(
+        request,
+        "officer.html",
+        user,
+        candidates=rows,
+        enrolled=enrolled,
+        packages=packages,
+        live=live,
+        money=service.money,
+        refresh=waiting,
+    )
 
 
 @router.post("/officer/consent")
@@ -90,8 +109,9 @@ async def officer_enroll(request: Request, session: Session = DBSession) -> Resp
     form = await _form(request)
     try:
         candidate = service.get_candidate(session, str(form.get("candidateId")))
-        await service.enroll(session, request.app.state.im, request.app.state.settings, candidate,
-                             str(form.get("packageId")), user)
+        await service.enroll(
+            session, request.app.state.im, request.app.state.settings, candidate, str(form.get("packageId")), user
+        )
     except APIError as exc:
         return _back("/officer", "enroll", _message(exc))
     service.record_action(session, current_message_id.get(), "enroll", user)
@@ -103,20 +123,36 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
     user, away = _user_or_login(request, session, "payment_officer")
     if away:
         return away
-    rows = session.execute(select(Enrollment, Candidate, Package).join(Candidate).join(Package)
-                           .order_by(Enrollment.created_at)).all()
+    rows = session.execute(
+        select(Enrollment, Candidate, Package).join(Candidate).join(Package).order_by(Enrollment.created_at)
+    ).all()
     try:
-        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, [c for _, c, _ in rows])
+        await service.refresh_consent(
+            session, request.app.state.im, request.app.state.settings, [c for _, c, _ in rows]
+        )
     except APIError:
         pass
-    orders = session.execute(select(PaymentOrder, Candidate.name).join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
-                             .join(Candidate, Enrollment.candidate_id == Candidate.id)
-                             .order_by(PaymentOrder.created_at.desc()).limit(100)).all()
-    waiting = any(e.onboarding_status == "pending" for e, _, _ in rows) or \
-        any(o.status in ("ordered", "accepted") for o, _ in orders)
+    orders = session.execute(
+        select(PaymentOrder, Candidate.name)
+        .join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
+        .join(Candidate, Enrollment.candidate_id == Candidate.id)
+        .order_by(PaymentOrder.created_at.desc())
+        .limit(100)
+    ).all()
+    waiting = any(e.onboarding_status == "pending" for e, _, _ in rows) or any(
+        o.status in ("ordered", "accepted") for o, _ in orders
+    )
     received = session.scalars(select(CallbackReceived).order_by(CallbackReceived.id.desc()).limit(10)).all()
-    return await _page(request, "payments.html", user, beneficiaries=rows, orders=orders, money=service.money,
-                       refresh=waiting, callbacks=received)
+    return await _page(
+        request,
+        "payments.html",
+        user,
+        beneficiaries=rows,
+        orders=orders,
+        money=service.money,
+        refresh=waiting,
+        callbacks=received,
+    )
 
 
 @router.post("/payments/order")
@@ -124,8 +160,14 @@ async def payments_order(request: Request, session: Session = DBSession) -> Resp
     user = auth.require(request, session, "payment_officer")
     form = await _form(request)
     try:
-        orders = await service.order_payment(session, request.app.state.im, request.app.state.settings,
-                                             list(form.get("beneficiaryIds") or []), user, None)
+        orders = await service.order_payment(
+            session,
+            request.app.state.im,
+            request.app.state.settings,
+            list(form.get("beneficiaryIds") or []),
+            user,
+            None,
+        )
     except APIError as exc:
         return _back("/payments", "order payment", _message(exc))
     service.record_action(session, current_message_id.get(), "order payment", user)
@@ -147,10 +189,26 @@ async def me(request: Request, session: Session = DBSession) -> Response:
         pass
     enrollment = service.enrollment_of(session, candidate.id)
     package = session.get(Package, enrollment.package_id) if enrollment else None
-    orders = [] if enrollment is None else session.scalars(
-        select(PaymentOrder).where(PaymentOrder.enrollment_id == enrollment.id).order_by(PaymentOrder.created_at.desc())).all()
-    return await _page(request, "me.html", user, candidate=candidate, agreement=agreement, enrollment=enrollment,
-                       package=package, orders=orders, money=service.money)
+    orders = (
+        []
+        if enrollment is None
+        else session.scalars(
+            select(PaymentOrder)
+            .where(PaymentOrder.enrollment_id == enrollment.id)
+            .order_by(PaymentOrder.created_at.desc())
+        ).all()
+    )
+    return await _page(
+        request,
+        "me.html",
+        user,
+        candidate=candidate,
+        agreement=agreement,
+        enrollment=enrollment,
+        package=package,
+        orders=orders,
+        money=service.money,
+    )
 
 
 @router.post("/me/consent")
@@ -160,7 +218,9 @@ async def me_consent(request: Request, session: Session = DBSession) -> Response
     decision = str(form.get("decision"))
     try:
         candidate = service.get_candidate(session, user.candidate_id)
-        await service.decide_consent(session, request.app.state.im, request.app.state.settings, candidate, user, decision)
+        await service.decide_consent(
+            session, request.app.state.im, request.app.state.settings, candidate, user, decision
+        )
     except APIError as exc:
         return _back("/me", "consent", _message(exc))
     service.record_action(session, current_message_id.get(), f"consent: {decision}", user)

@@ -1,4 +1,5 @@
 """Seeds the registry from the demo world: every resident with the `candidate` role, and two packages."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -18,8 +19,15 @@ def seed(session: Session, settings) -> None:  # noqa: ANN001
     known = set(session.scalars(select(Candidate.uin)))
     for r in demo_world.with_role("candidate"):
         if r["uin"] not in known:
-            session.add(Candidate(uin=r["uin"], name=r["name"], email=r["email"].lower(), phone=r["phone_number"],
-                                  locality=r["address"]["locality"]))
+            session.add(
+                Candidate(
+                    uin=r["uin"],
+                    name=r["name"],
+                    email=r["email"].lower(),
+                    phone=r["phone_number"],
+                    locality=r["address"]["locality"],
+                )
+            )
     for pid, name, description, minor, currency in PACKAGES:
         if session.get(Package, pid) is None:
             session.add(Package(id=pid, name=name, description=description, amount_minor=minor, currency=currency))

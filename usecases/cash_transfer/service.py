@@ -1,4 +1,5 @@
 """The journey's rules: consent, enrollment, payment orders, and how callbacks advance them."""
+
 from __future__ import annotations
 
 import secrets
@@ -39,31 +40,61 @@ def record_action(session: Session, message_id: str | None, name: str, user: Use
 
 # Views --------------------------------------------------------------------------------------------------------
 
+
 def candidate_view(c: Candidate, enrollment: Enrollment | None = None) -> dict:
-    return {"id": c.id, "name": c.name, "locality": c.locality, "consentStatus": c.consent_status,
-            "consentRecordId": c.consent_record_id, "enrolled": enrollment is not None,
-            "enrollmentId": enrollment.id if enrollment else None}
+    return {
+        "id": c.id,
+        "name": c.name,
+        "locality": c.locality,
+        "consentStatus": c.consent_status,
+        "consentRecordId": c.consent_record_id,
+        "enrolled": enrollment is not None,
+        "enrollmentId": enrollment.id if enrollment else None,
+    }
 
 
 def package_view(p: Package) -> dict:
-    return {"id": p.id, "name": p.name, "description": p.description, "amount": money(p.amount_minor),
-            "currency": p.currency}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "amount": money(p.amount_minor),
+        "currency": p.currency,
+    }
 
 
 def enrollment_view(e: Enrollment, c: Candidate, p: Package) -> dict:
-    return {"id": e.id, "candidateId": c.id, "name": c.name, "package": package_view(p),
-            "onboardingStatus": e.onboarding_status, "onboardingReason": e.onboarding_reason,
-            "consentStatus": c.consent_status, "enrolledAt": e.created_at.isoformat()}
+    return {
+        "id": e.id,
+        "candidateId": c.id,
+        "name": c.name,
+        "package": package_view(p),
+        "onboardingStatus": e.onboarding_status,
+        "onboardingReason": e.onboarding_reason,
+        "consentStatus": c.consent_status,
+        "enrolledAt": e.created_at.isoformat(),
+    }
 
 
 def order_view(o: PaymentOrder, name: str | None = None) -> dict:
-    return {"id": o.id, "beneficiaryId": o.enrollment_id, "name": name, "batchId": o.batch_id,
-            "requestId": o.request_id, "instructionId": o.instruction_id, "amount": money(o.amount_minor),
-            "currency": o.currency, "status": o.status, "reason": o.reason,
-            "orderedAt": o.created_at.isoformat(), "updatedAt": o.updated_at.isoformat()}
+    return {
+        "id": o.id,
+        "beneficiaryId": o.enrollment_id,
+        "name": name,
+        "batchId": o.batch_id,
+        "requestId": o.request_id,
+        "instructionId": o.instruction_id,
+        "amount": money(o.amount_minor),
+        "currency": o.currency,
+        "status": o.status,
+        "reason": o.reason,
+        "orderedAt": o.created_at.isoformat(),
+        "updatedAt": o.updated_at.isoformat(),
+    }
 
 
 # Consent --------------------------------------------------------------------------------------------------------
+
 
 async def refresh_consent(session: Session, im, settings: CashTransferSettings, candidates: list[Candidate]) -> None:  # noqa: ANN001
     """Live status from Consent in one bulk call; a consent that disappeared shows as withdrawn."""
@@ -91,15 +122,25 @@ async def request_consent(session: Session, im, settings, candidate: Candidate) 
     candidate.consent_status, candidate.consent_updated_at = "requested", utcnow()
 
 
-async def decide_consent(session: Session, im, settings, candidate: Candidate, user: UserSession,  # noqa: ANN001
-                         decision: str) -> None:
+async def decide_consent(
+    session: Session,
+    im,
+    settings,
+    candidate: Candidate,
+    user: UserSession,  # noqa: ANN001
+    decision: str,
+) -> None:
     """The beneficiary's own decision: give, refuse or withdraw (signed by Consent on our word)."""
     if decision not in ("give", "refuse", "withdraw"):
         raise refuse(400, "invalid_request", "decision must be give, refuse or withdraw")
     if candidate.consent_record_id is None:
         candidate.consent_record_id = await bb.create_consent_request(im, settings, candidate.uin)
-    evidence = {"method": "OIDC login at the Identity BB", "sub": user.sub, "at": utcnow().isoformat(),
-                "decision": decision}
+    evidence = {
+        "method": "OIDC login at the Identity BB",
+        "sub": user.sub,
+        "at": utcnow().isoformat(),
+        "decision": decision,
+    }
     await bb.set_consent(im, candidate.consent_record_id, candidate.uin, decision == "give", evidence)
     new = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}[decision]
     candidate.consent_status, candidate.consent_updated_at = new, utcnow()
@@ -109,8 +150,11 @@ def consent_event(session: Session, body: dict) -> int:
     """A Consent webhook: a withdrawal made anywhere shows up for the officers without a new listing."""
     data = body.get("data") or {}
     record_id = data.get("consentRecordId")
-    candidate = session.scalars(select(Candidate).where(Candidate.consent_record_id == str(record_id))).first() \
-        if record_id else None
+    candidate = (
+        session.scalars(select(Candidate).where(Candidate.consent_record_id == str(record_id))).first()
+        if record_id
+        else None
+    )
     if candidate is None:
         return 0
     event = body.get("event")
@@ -126,11 +170,14 @@ def consent_event(session: Session, body: dict) -> int:
 
 # Enrollment ------------------------------------------------------------------------------------------------------
 
+
 def enrollment_of(session: Session, candidate_id: str) -> Enrollment | None:
     return session.scalars(select(Enrollment).where(Enrollment.candidate_id == candidate_id)).first()
 
 
-async def enroll(session: Session, im, settings, candidate: Candidate, package_id: str, user: UserSession) -> Enrollment:  # noqa: ANN001
+async def enroll(
+    session: Session, im, settings, candidate: Candidate, package_id: str, user: UserSession
+) -> Enrollment:  # noqa: ANN001
     package = session.get(Package, package_id)
     if package is None:
         raise refuse(400, "invalid_request", "no such package")
@@ -139,10 +186,16 @@ async def enroll(session: Session, im, settings, candidate: Candidate, package_i
         return existing  # a retried enrollment answers the first one
     await refresh_consent(session, im, settings, [candidate])
     if candidate.consent_status != "given":
-        raise refuse(409, "consent_required",
-                     f"the candidate has not given consent (status: {candidate.consent_status})")
-    enrollment = Enrollment(candidate_id=candidate.id, package_id=package.id, functional_id=candidate.uin,
-                            mapper_request_id=short_id(), enrolled_by=user.name)
+        raise refuse(
+            409, "consent_required", f"the candidate has not given consent (status: {candidate.consent_status})"
+        )
+    enrollment = Enrollment(
+        candidate_id=candidate.id,
+        package_id=package.id,
+        functional_id=candidate.uin,
+        mapper_request_id=short_id(),
+        enrolled_by=user.name,
+    )
     # Committed before the mapper is asked: the unique candidate decides between concurrent enrollments,
     # and the mapper's callback (which may come back at once) finds the row.
     try:
@@ -174,8 +227,15 @@ def onboarding_callback(session: Session, body: dict) -> int:
 
 # Payment orders --------------------------------------------------------------------------------------------------
 
-async def order_payment(session: Session, im, settings, beneficiary_ids: list[str], user: UserSession,  # noqa: ANN001
-                        client_request_id: str | None) -> list[PaymentOrder]:
+
+async def order_payment(
+    session: Session,
+    im,
+    settings,
+    beneficiary_ids: list[str],
+    user: UserSession,  # noqa: ANN001
+    client_request_id: str | None,
+) -> list[PaymentOrder]:
     if client_request_id:
         earlier = session.scalars(select(PaymentOrder).where(PaymentOrder.client_request_id == client_request_id)).all()
         if earlier:
@@ -194,8 +254,11 @@ async def order_payment(session: Session, im, settings, beneficiary_ids: list[st
             rows.append(enrollment)
     candidates = [session.get(Candidate, e.candidate_id) for e in rows]
     await refresh_consent(session, im, settings, candidates)
-    problems += [{"beneficiaryId": e.id, "reason": f"consent is {c.consent_status}"}
-                 for e, c in zip(rows, candidates, strict=True) if c.consent_status != "given"]
+    problems += [
+        {"beneficiaryId": e.id, "reason": f"consent is {c.consent_status}"}
+        for e, c in zip(rows, candidates, strict=True)
+        if c.consent_status != "given"
+    ]
     if problems:
         session.commit()  # keep the refreshed consent statuses; no order is written
         raise refuse(409, "payment_refused", "some beneficiaries cannot be paid; nothing was ordered", problems)
@@ -203,16 +266,31 @@ async def order_payment(session: Session, im, settings, beneficiary_ids: list[st
     orders = []
     for e in rows:
         package = session.get(Package, e.package_id)
-        orders.append(PaymentOrder(enrollment_id=e.id, batch_id=batch_id, request_id=request_id,
-                                   instruction_id=secrets.token_hex(8), amount_minor=package.amount_minor,
-                                   currency=package.currency, ordered_by=user.name,
-                                   client_request_id=client_request_id))
+        orders.append(
+            PaymentOrder(
+                enrollment_id=e.id,
+                batch_id=batch_id,
+                request_id=request_id,
+                instruction_id=secrets.token_hex(8),
+                amount_minor=package.amount_minor,
+                currency=package.currency,
+                ordered_by=user.name,
+                client_request_id=client_request_id,
+            )
+        )
     session.add_all(orders)
     session.commit()  # "ordered" is visible while Payments works
     by_fid = {session.get(Enrollment, o.enrollment_id).functional_id: o for o in orders}
-    instructions = [{"InstructionID": o.instruction_id, "PayeeFunctionalID": fid,
-                     "Amount": float(Decimal(money(o.amount_minor))), "Currency": o.currency,
-                     "Narration": "USCT benefit"} for fid, o in by_fid.items()]
+    instructions = [
+        {
+            "InstructionID": o.instruction_id,
+            "PayeeFunctionalID": fid,
+            "Amount": float(Decimal(money(o.amount_minor))),
+            "Currency": o.currency,
+            "Narration": "USCT benefit",
+        }
+        for fid, o in by_fid.items()
+    ]
     await _send(session, im, settings, request_id, batch_id, orders, instructions)
     return orders
 

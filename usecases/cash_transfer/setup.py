@@ -1,4 +1,5 @@
 """`sandbox up` hook: register (or update) the use case's OIDC client in the Identity BB."""
+
 from __future__ import annotations
 
 from services.common.im_client import IMClient
@@ -17,8 +18,15 @@ def subscribe_consent_webhook(im: IMClient, settings: CashTransferSettings, secr
     listing = im.request_sync(CONSENT, "GET", "/config/webhooks/", params={"limit": 1000})
     listing.raise_for_status()
     existing = [w for w in listing.json().get("webhooks", []) if w.get("payloadUrl") == url]
-    body = {"webhook": {"payloadUrl": url, "contentType": "application/json", "disabled": False,
-                        "secretKey": secret, "subscribedEvents": EVENTS}}
+    body = {
+        "webhook": {
+            "payloadUrl": url,
+            "contentType": "application/json",
+            "disabled": False,
+            "secretKey": secret,
+            "subscribedEvents": EVENTS,
+        }
+    }
     if existing:
         response = im.request_sync(CONSENT, "PUT", f"/config/webhook/{existing[0]['id']}/", json=body)
     else:
@@ -31,8 +39,13 @@ def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
     data_dir = sandbox.data_dir / "cash_transfer"
     settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.url("cash_transfer"))
     if "identity" in sandbox.running:
-        register_client(sandbox.url("identity"), identity_admin_token(sandbox), settings,
-                        "Social cash transfer (USCT)", "SOCIAL-WELFARE")
+        register_client(
+            sandbox.url("identity"),
+            identity_admin_token(sandbox),
+            settings,
+            "Social cash transfer (USCT)",
+            "SOCIAL-WELFARE",
+        )
     else:
         print("cash_transfer: Identity is not running; login is unavailable")  # noqa: T201
     if "consent" in sandbox.running:

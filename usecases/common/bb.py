@@ -1,4 +1,5 @@
 """Building-block calls the use cases share, each through the IM with the use case's IM identity."""
+
 from __future__ import annotations
 
 import json
@@ -32,38 +33,76 @@ async def call(im, service: str, method: str, path: str, bb: str, ok=(200, 201, 
 
 # Consent ----------------------------------------------------------------------------------------------------
 
+
 async def verify_consents(im, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:  # noqa: ANN001
     """One bulk verification call for all the given individuals: id -> valid, signed consent."""
     if not individual_ids:
         return {}
-    answer = await call(im, CONSENT, "POST", "/service/verification/consent-records/", "Consent",
-                        json={"dataAgreementId": agreement_id, "individualIds": individual_ids, "requireSigned": True})
+    answer = await call(
+        im,
+        CONSENT,
+        "POST",
+        "/service/verification/consent-records/",
+        "Consent",
+        json={"dataAgreementId": agreement_id, "individualIds": individual_ids, "requireSigned": True},
+    )
     return {i: bool(v.get("consent")) for i, v in zip(individual_ids, answer.get("verifications", []), strict=False)}
 
 
 async def ensure_individual(im, external_id: str, id_type: str) -> None:  # noqa: ANN001
     """Registers the individual at Consent by an identifier we hold (e.g. a VID); known ones are kept."""
-    answer = await call(im, CONSENT, "POST", "/service/individual/", "Consent", ok=(200, 201, 400),
-                        json={"individual": {"externalId": external_id, "externalIdType": id_type}})
+    answer = await call(
+        im,
+        CONSENT,
+        "POST",
+        "/service/individual/",
+        "Consent",
+        ok=(200, 201, 400),
+        json={"individual": {"externalId": external_id, "externalIdType": id_type}},
+    )
     if "individual" not in answer and "already exists" not in str(answer.get("message", "")):
         raise BBError("Consent", None, str(answer.get("message") or answer)[:300])
 
 
 async def create_consent_request(im, agreement_id: str, individual_id: str) -> str:  # noqa: ANN001
     """A consent record that does not (yet) hold consent: the individual decides when they log in."""
-    answer = await call(im, CONSENT, "POST", f"/service/individual/record/data-agreement/{agreement_id}/", "Consent",
-                        params={"individualId": individual_id, "optIn": "false"})
+    answer = await call(
+        im,
+        CONSENT,
+        "POST",
+        f"/service/individual/record/data-agreement/{agreement_id}/",
+        "Consent",
+        params={"individualId": individual_id, "optIn": "false"},
+    )
     return answer["consentRecord"]["id"]
 
 
 async def set_consent(im, record_id: str, individual_id: str, opt_in: bool, evidence: dict) -> None:  # noqa: ANN001
     """Opt in or out, then have Consent sign the new revision on our word (the resident logged in by OIDC)."""
     path = RECORD.format(id=record_id)
-    await call(im, CONSENT, "PUT", path, "Consent", params={"individualId": individual_id},
-               json={"consentRecord": {"optIn": opt_in}})
-    await call(im, CONSENT, "PUT", path + "signature/", "Consent", params={"individualId": individual_id},
-               json={"signature": {"verificationMethod": "JWS-delegated",
-                                   "verificationArtifact": json.dumps(evidence, sort_keys=True)}})
+    await call(
+        im,
+        CONSENT,
+        "PUT",
+        path,
+        "Consent",
+        params={"individualId": individual_id},
+        json={"consentRecord": {"optIn": opt_in}},
+    )
+    await call(
+        im,
+        CONSENT,
+        "PUT",
+        path + "signature/",
+        "Consent",
+        params={"individualId": individual_id},
+        json={
+            "signature": {
+                "verificationMethod": "JWS-delegated",
+                "verificationArtifact": json.dumps(evidence, sort_keys=True),
+            }
+        },
+    )
 
 
 async def read_agreement(im, agreement_id: str) -> dict:  # noqa: ANN001

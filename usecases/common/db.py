@@ -6,6 +6,7 @@ committed later (after the loop ran other requests) can block the loop on the da
 very request that needs the loop to finish: a 30 s stall. So autoflush is off and the commit happens in
 one go right after the route returns, on the loop, with nothing written before it.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

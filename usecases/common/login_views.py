@@ -1,4 +1,5 @@
 """Login and logout routes (OIDC code flow against the Identity BB), shared by the use cases."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,19 +19,30 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
     router = APIRouter(tags=["login"])
 
     @router.get("/login", summary="Start the OIDC login at the Identity BB")
-    def login(request: Request, next: str = Query(default="/", max_length=200),  # noqa: A002
-              session: Session = DBSession) -> RedirectResponse:
-        return RedirectResponse(oidc.start_login(session, request.app.state.settings, login_model, next), status_code=303)
+    def login(
+        request: Request,
+        next: str = Query(default="/", max_length=200),  # noqa: A002
+        session: Session = DBSession,
+    ) -> RedirectResponse:
+        return RedirectResponse(
+            oidc.start_login(session, request.app.state.settings, login_model, next), status_code=303
+        )
 
     @router.get("/auth/callback", summary="OIDC redirect URI: redeem the code, verify, open a session")
-    async def callback(request: Request, code: str | None = Query(default=None, max_length=500),
-                       state: str | None = Query(default=None, max_length=200),
-                       error: str | None = Query(default=None, max_length=100), session: Session = DBSession):  # noqa: ANN202
+    async def callback(
+        request: Request,
+        code: str | None = Query(default=None, max_length=500),
+        state: str | None = Query(default=None, max_length=200),
+        error: str | None = Query(default=None, max_length=100),
+        session: Session = DBSession,
+    ):  # noqa: ANN202
         if error or not code or not state:
             return RedirectResponse(f"/?login_error={error or 'invalid_request'}", status_code=303)
         settings = request.app.state.settings
         try:
-            claims, next_url = await oidc.finish_login(session, settings, request.app.state.im, login_model, code, state)
+            claims, next_url = await oidc.finish_login(
+                session, settings, request.app.state.im, login_model, code, state
+            )
         except oidc.LoginFailed as exc:
             session.commit()  # the login state is spent either way
             return RedirectResponse(f"/?login_error={str(exc)[:80]}", status_code=303)

@@ -1,4 +1,5 @@
 """Columns every use case's login needs; each use case maps them to its own tables (its own migrations)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -2,6 +2,7 @@
 userinfo calls go through the IM; the ID token and the signed userinfo are always verified.
 
 Each use case keeps its own tables (`LoginStateColumns`, `UserSessionColumns`) and decides roles."""
+
 from __future__ import annotations
 
 import base64
@@ -44,12 +45,20 @@ def start_login(session: Session, settings: UseCaseSettings, login_model: type, 
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     session.add(login_model(state=state, nonce=nonce, code_verifier=verifier, next_url=safe_next(next_url)))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({
-        "response_type": "code", "client_id": settings.oidc_client_id, "redirect_uri": settings.redirect_uri,
-        "scope": SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
-        "code_challenge_method": "S256", "acr_values": "idbb:acr:generated-code",
-        "claims": json.dumps({"userinfo": {c: {"essential": True} for c in OIDC_CLAIMS}}),
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": settings.oidc_client_id,
+            "redirect_uri": settings.redirect_uri,
+            "scope": SCOPE,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "acr_values": "idbb:acr:generated-code",
+            "claims": json.dumps({"userinfo": {c: {"essential": True} for c in OIDC_CLAIMS}}),
+        }
+    )
     return f"{settings.identity_url.rstrip('/')}/authorize?{query}"
 
 
@@ -59,8 +68,14 @@ def safe_next(url: str) -> str:
 
 def client_assertion(settings: UseCaseSettings) -> str:
     now = int(time.time())
-    claims = {"iss": settings.oidc_client_id, "sub": settings.oidc_client_id, "aud": settings.issuer + "/oauth/token",
-              "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    claims = {
+        "iss": settings.oidc_client_id,
+        "sub": settings.oidc_client_id,
+        "aud": settings.issuer + "/oauth/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": str(uuid.uuid4()),
+    }
     key = client_key(settings)
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
@@ -89,16 +104,25 @@ def verified(token: str, keys: KeySet, settings: UseCaseSettings, nonce: str | N
     return claims
 
 
-async def finish_login(session: Session, settings: UseCaseSettings, im, login_model: type,  # noqa: ANN001
-                       code: str, state: str) -> tuple[dict, str]:
+async def finish_login(
+    session: Session,
+    settings: UseCaseSettings,
+    im,
+    login_model: type,  # noqa: ANN001
+    code: str,
+    state: str,
+) -> tuple[dict, str]:
     """Redeems the code, verifies ID token and userinfo; returns (verified userinfo claims, next url)."""
     login = session.get(login_model, state)
     if login is None or utcnow() - aware(login.created_at) > timedelta(minutes=10):
         raise LoginFailed("unknown or expired login")
     session.delete(login)
     form = {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": settings.redirect_uri,
-        "client_id": settings.oidc_client_id, "code_verifier": login.code_verifier,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": settings.redirect_uri,
+        "client_id": settings.oidc_client_id,
+        "code_verifier": login.code_verifier,
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": client_assertion(settings),
     }
@@ -108,8 +132,9 @@ async def finish_login(session: Session, settings: UseCaseSettings, im, login_mo
     tokens = response.json()
     keys = await _jwks(im)
     id_claims = verified(tokens["id_token"], keys, settings, nonce=login.nonce)
-    info = await im.request(IDENTITY_OIDC, "GET", "/oidc/userinfo",
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    info = await im.request(
+        IDENTITY_OIDC, "GET", "/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     if info.status_code != 200:
         raise LoginFailed(f"userinfo refused: {info.status_code}")
     userinfo = verified(info.text.strip(), keys, settings)
@@ -127,11 +152,19 @@ def roles_for(settings: UseCaseSettings, claims: dict) -> list[str]:
     return roles
 
 
-def new_session(settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra) -> tuple[str, object]:  # noqa: ANN003
+def new_session(
+    settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra
+) -> tuple[str, object]:  # noqa: ANN003
     """A session row (not yet added) and the token for the cookie."""
     token = secrets.token_urlsafe(32)
-    row = session_model(token_hash=token_hash(token), sub=claims["sub"], name=claims.get("name") or "resident",
-                        roles=roles, expires_at=utcnow() + timedelta(hours=settings.session_hours), **extra)
+    row = session_model(
+        token_hash=token_hash(token),
+        sub=claims["sub"],
+        name=claims.get("name") or "resident",
+        roles=roles,
+        expires_at=utcnow() + timedelta(hours=settings.session_hours),
+        **extra,
+    )
     return token, row
 
 

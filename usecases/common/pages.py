@@ -1,5 +1,6 @@
 """What every use case's server-rendered pages share: the template loader (the use case's own templates
 first, then `usecase_base.html`), the behind-the-scenes panel, and the redirect back after a form post."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,12 @@ async def panel(request: Request) -> dict | None:
     if not mid:
         return None
     settings = request.app.state.settings
-    return {"messageId": mid, "link": trace.trace_link(settings, mid), "action": request.query_params.get("action", ""),
-            "exchanges": await trace.exchanges(settings, mid)}
+    return {
+        "messageId": mid,
+        "link": trace.trace_link(settings, mid),
+        "action": request.query_params.get("action", ""),
+        "exchanges": await trace.exchanges(settings, mid),
+    }
 
 
 def back(path: str, action: str, error: str | None = None) -> RedirectResponse:

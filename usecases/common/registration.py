@@ -1,4 +1,5 @@
 """`sandbox up` hook part: register (or update) a use case's OIDC client in the Identity BB."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -13,15 +14,22 @@ from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 def client_request(settings: UseCaseSettings, public_jwk: dict, client_name: str, relying_party: str) -> dict:
     uri = settings.redirect_uri
     return {
-        "clientId": settings.oidc_client_id, "clientName": client_name, "relyingPartyId": relying_party,
-        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png", "redirectUris": [uri], "userClaims": OIDC_CLAIMS,
+        "clientId": settings.oidc_client_id,
+        "clientName": client_name,
+        "relyingPartyId": relying_party,
+        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png",
+        "redirectUris": [uri],
+        "userClaims": OIDC_CLAIMS,
         "authContextRefs": ["idbb:acr:generated-code", "idbb:acr:static-code"],
-        "grantTypes": ["authorization_code"], "clientAuthMethods": ["private_key_jwt"], "publicKey": public_jwk,
+        "grantTypes": ["authorization_code"],
+        "clientAuthMethods": ["private_key_jwt"],
+        "publicKey": public_jwk,
     }
 
 
-def register_client(identity_url: str, admin_token: str, settings: UseCaseSettings, client_name: str,
-                    relying_party: str) -> None:
+def register_client(
+    identity_url: str, admin_token: str, settings: UseCaseSettings, client_name: str, relying_party: str
+) -> None:
     key = load_or_create_rsa(settings.keys_dir, OIDC_KEY_NAME)
     public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "n", "e", "kid", "alg", "use")}
     request = client_request(settings, public, client_name, relying_party)
@@ -34,8 +42,9 @@ def register_client(identity_url: str, admin_token: str, settings: UseCaseSettin
         if errors and errors[0].get("errorCode") == "duplicate_client_id":
             update = {k: v for k, v in request.items() if k not in ("clientId", "relyingPartyId", "publicKey")}
             update["status"] = "active"
-            updated = http.put(f"/client-mgmt/oidc-client/{settings.oidc_client_id}",
-                               json={"requestTime": now, "request": update}).json()
+            updated = http.put(
+                f"/client-mgmt/oidc-client/{settings.oidc_client_id}", json={"requestTime": now, "request": update}
+            ).json()
             errors = updated.get("errors") or []
         if errors:
             raise RuntimeError(f"Identity refused the OIDC client {settings.oidc_client_id}: {errors}")

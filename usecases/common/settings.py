@@ -1,4 +1,5 @@
 """Settings every use case shares: its IM identity, its OIDC client at the Identity BB, sessions."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The "behind the scenes" panel: the IM exchanges one user action caused, from the IM trace API."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,9 @@ async def exchanges(settings, message_id: str, delay: float | None = None) -> li
     await asyncio.sleep(settings.trace_delay_seconds if delay is None else delay)
     try:
         async with httpx.AsyncClient(timeout=5) as http:
-            response = await http.get(settings.im_url.rstrip("/") + "/api/v1/trace",
-                                      params={"messageId": message_id, "limit": 200})
+            response = await http.get(
+                settings.im_url.rstrip("/") + "/api/v1/trace", params={"messageId": message_id, "limit": 200}
+            )
         rows = response.json().get("exchanges", []) if response.status_code == 200 else []
     except (httpx.HTTPError, ValueError):
         rows = []

@@ -1,4 +1,5 @@
 """Assembles the construction-permit use case service."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,22 +27,33 @@ def render_error(request: Request, status: int, message: str, details: list) -> 
         if details:
             body["details"] = details
         return JSONResponse(body, status_code=status)
-    body = {"code": "02" if status == 400 else "99", "reason": message,
-            "requestID": request.headers.get("X-CorrelationID", "")[:12]}
+    body = {
+        "code": "02" if status == 400 else "99",
+        "reason": message,
+        "requestID": request.headers.get("X-CorrelationID", "")[:12],
+    }
     return JSONResponse(body, status_code=status)
 
 
 def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
     settings = settings or load_settings()
     app = create_service_app(
-        settings=settings, title="Construction permit (Municipality of Sandbox City)",
+        settings=settings,
+        title="Construction permit (Municipality of Sandbox City)",
         description="Applicants, owners, the permit officer, the clearance authorities and the mayor take an "
-                    "application from parcel lookup to a sealed permit; identity checks, the owner's consent, the "
-                    "fee (P2G bill) and notifications (IM pub/sub) go through the Information Mediator.",
+        "application from parcel lookup to a sealed permit; identity checks, the owner's consent, the "
+        "fee (P2G bill) and notifications (IM pub/sub) go through the Information Mediator.",
         migrations_dir=HERE / "migrations",
-        routers=[api.router, biller.router, notifications.router,
-                 login_router(LoginState, UserSession, auth.open_session, auth.SESSION_COOKIE), pages.router],
-        error_render=render_error, on_startup=_startup, on_shutdown=_shutdown,
+        routers=[
+            api.router,
+            biller.router,
+            notifications.router,
+            login_router(LoginState, UserSession, auth.open_session, auth.SESSION_COOKIE),
+            pages.router,
+        ],
+        error_render=render_error,
+        on_startup=_startup,
+        on_shutdown=_shutdown,
     )
     app.add_exception_handler(biller.Refused, biller.refused)
     return app
@@ -51,8 +63,9 @@ def _startup(app: FastAPI) -> None:
     oidc.client_key(app.state.settings)
     permit.seal_key(app.state.settings)
     app.state.publish_now = asyncio.Event()
-    app.state.publisher = asyncio.get_running_loop().create_task(notifications.publisher(app)) \
-        if app.state.im is not None else None
+    app.state.publisher = (
+        asyncio.get_running_loop().create_task(notifications.publisher(app)) if app.state.im is not None else None
+    )
 
 
 async def _shutdown(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
 """Who is logged in: the OIDC login is `usecases.common.oidc`; officers get their roles from identity
 claims, every other resident may apply or act as an owner."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -15,8 +16,9 @@ SESSION_COOKIE = "permit_session"
 
 
 def open_session(session: Session, settings: ConstructionPermitSettings, claims: dict) -> str:
-    token, row = oidc.new_session(settings, UserSession, claims, oidc.roles_for(settings, claims),
-                                  email=str(claims.get("email", "")).lower())
+    token, row = oidc.new_session(
+        settings, UserSession, claims, oidc.roles_for(settings, claims), email=str(claims.get("email", "")).lower()
+    )
     session.add(row)
     return token
 

@@ -1,4 +1,5 @@
 """The building-block calls of the permit journey, each through the IM as MUNICIPALITY/CONSTRUCTION-PERMIT."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,12 +9,19 @@ from usecases.common.settings import IDENTITY_VERIFICATION
 
 from .settings import PAYMENTS_P2G, ConstructionPermitSettings
 
-
 # Identity ---------------------------------------------------------------------------------------------------
 
+
 async def _verify(im, vid: str, predicates: list[dict]) -> list[bool]:  # noqa: ANN001
-    answer = await bb.call(im, IDENTITY_VERIFICATION, "POST", "/v1/verification", "Identity", ok=(200,),
-                           json={"requestId": uuid.uuid4().hex, "individualId": vid, "predicates": predicates})
+    answer = await bb.call(
+        im,
+        IDENTITY_VERIFICATION,
+        "POST",
+        "/v1/verification",
+        "Identity",
+        ok=(200,),
+        json={"requestId": uuid.uuid4().hex, "individualId": vid, "predicates": predicates},
+    )
     return [bool(r.get("result")) for r in answer.get("results", [])]
 
 
@@ -36,6 +44,7 @@ async def email_matches(im, vid: str, email: str) -> bool:  # noqa: ANN001
 
 # Consent ----------------------------------------------------------------------------------------------------
 
+
 async def ask_owner_consent(im, settings: ConstructionPermitSettings, owner_vid: str) -> str:  # noqa: ANN001
     """Consent knows residents by UIN, which never leaves Identity: the owner is registered by VID."""
     await bb.ensure_individual(im, owner_vid, "vid")
@@ -57,16 +66,33 @@ async def owner_agreement(im, settings: ConstructionPermitSettings) -> dict:  # 
 
 # Payments (P2G) ---------------------------------------------------------------------------------------------
 
-async def send_request_to_pay(im, settings: ConstructionPermitSettings, rtp_id: int, bill_id: str, amount: int,  # noqa: ANN001
-                              payer_vid: str) -> None:
+
+async def send_request_to_pay(
+    im,
+    settings: ConstructionPermitSettings,
+    rtp_id: int,
+    bill_id: str,
+    amount: int,  # noqa: ANN001
+    payer_vid: str,
+) -> None:
     """billerRtpReq to the hub; the payer's bank is found by the VID alias. Idempotent per rtpId."""
-    headers = {"X-CorrelationID": f"rtp-{rtp_id}", "X-Platform-TenantId": settings.tenant,
-               "X-billerId": settings.biller_id, "X-Callback-URL": settings.callback_base + "/rtpUpdate"}
-    body = {"requestId": f"rtp{rtp_id}"[:12], "rtpId": rtp_id, "billID": bill_id, "requestType": "00",
-            "payerFiDetails": {"payerFIBIC": "SBXNBANK001", "financialAddress": ""},
-            "alias": {"aliasType": "01", "aliasId": payer_vid},
-            "billDetails": {"billerName": settings.biller_name, "amount": amount}}
-    answer = await bb.call(im, PAYMENTS_P2G, "POST", "/rtpRequest", "Payments p2g", ok=(200,), json=body,
-                           headers=headers)
+    headers = {
+        "X-CorrelationID": f"rtp-{rtp_id}",
+        "X-Platform-TenantId": settings.tenant,
+        "X-billerId": settings.biller_id,
+        "X-Callback-URL": settings.callback_base + "/rtpUpdate",
+    }
+    body = {
+        "requestId": f"rtp{rtp_id}"[:12],
+        "rtpId": rtp_id,
+        "billID": bill_id,
+        "requestType": "00",
+        "payerFiDetails": {"payerFIBIC": "SBXNBANK001", "financialAddress": ""},
+        "alias": {"aliasType": "01", "aliasId": payer_vid},
+        "billDetails": {"billerName": settings.biller_name, "amount": amount},
+    }
+    answer = await bb.call(
+        im, PAYMENTS_P2G, "POST", "/rtpRequest", "Payments p2g", ok=(200,), json=body, headers=headers
+    )
     if answer.get("responseCode") != "00":
         raise bb.BBError("Payments p2g", None, answer.get("responseDescription") or "request to pay refused")

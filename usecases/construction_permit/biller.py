@@ -1,6 +1,7 @@
 """The biller endpoints the Payments hub calls through the IM (service
 `SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT/callbacks`), per the P2G API files; see the README for the
 choices where those files contradict each other."""
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,9 @@ def bill_inquiry(bill_id: str, request: Request, session: Session = DBSession, _
     request_id = correlation_id(request)
     bill = session.get(Bill, bill_id)
     if bill is None:
-        return JSONResponse({"code": "01", "reason": "bill not found", "requestID": request_id[:12],
-                             "billId": bill_id}, 404)
+        return JSONResponse(
+            {"code": "01", "reason": "bill not found", "requestID": request_id[:12], "billId": bill_id}, 404
+        )
     return JSONResponse(billing.inquiry_answer(request.app.state.settings, bill, request_id))
 
 
@@ -84,19 +86,36 @@ async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _=Depends(fro
     body = await json_object(request, request_id)
     bill_id = text_field(body, request_id, "billId", "billID")
     reference = text_field(body, request_id, "PaymentReferenceID", "paymentReferenceID")
-    payer_fi = (request.headers.get("X-PayerFI-ID") or request.headers.get("X-Payer FI-ID")
-                or request.headers.get("X-PayerFI-Id"))
-    status, reason = await run_in_threadpool(record_payment, request.app, bill_id, reference, payer_fi,
-                                             current_message_id.get())
+    payer_fi = (
+        request.headers.get("X-PayerFI-ID")
+        or request.headers.get("X-Payer FI-ID")
+        or request.headers.get("X-PayerFI-Id")
+    )
+    status, reason = await run_in_threadpool(
+        record_payment, request.app, bill_id, reference, payer_fi, current_message_id.get()
+    )
     request.app.state.publish_now.set()
     # the status goes back once our answer (and the commit before it) is out
-    tasks.add_task(send_status, request.app, request_id, body.get("requestID") or request_id, bill_id, status, reason,
-                   payer_fi or "")
+    tasks.add_task(
+        send_status,
+        request.app,
+        request_id,
+        body.get("requestID") or request_id,
+        bill_id,
+        status,
+        reason,
+        payer_fi or "",
+    )
     return {"responseCode": "00", "reason": "accepted", "requestID": request_id[:12]}
 
 
-def record_payment(app, bill_id: str, reference: str, payer_fi: str | None,  # noqa: ANN001
-                   message_id: str | None) -> tuple[str, str | None]:
+def record_payment(
+    app,
+    bill_id: str,
+    reference: str,
+    payer_fi: str | None,  # noqa: ANN001
+    message_id: str | None,
+) -> tuple[str, str | None]:
     """In a worker thread with its own transaction: a write lock is never held across the event loop."""
     with app.state.db.session() as session:
         status, reason = billing.mark_paid(session, bill_id, reference, payer_fi)
@@ -105,8 +124,15 @@ def record_payment(app, bill_id: str, reference: str, payer_fi: str | None,  # n
     return status, reason
 
 
-async def send_status(app, correlation: str, request_id: str, bill_id: str, status: str, reason: str | None,  # noqa: ANN001
-                      payer_fi: str) -> None:
+async def send_status(
+    app,
+    correlation: str,
+    request_id: str,
+    bill_id: str,
+    status: str,
+    reason: str | None,  # noqa: ANN001
+    payer_fi: str,
+) -> None:
     """markBillPpaymentResponse to the hub. If it is lost the hub resends mark-bill-paid, and we answer again."""
     body = {"requestId": str(request_id)[:12], "billId": bill_id, "status": status}
     if reason:
@@ -114,8 +140,7 @@ async def send_status(app, correlation: str, request_id: str, bill_id: str, stat
     settings = app.state.settings
     headers = {"X-CorrelationID": correlation, "X-Platform-TenantId": settings.tenant, "X-PayerFI-ID": payer_fi}
     try:
-        response = await app.state.im.request(PAYMENTS_P2G, "POST", "/billTransferRequests", json=body,
-                                              headers=headers)
+        response = await app.state.im.request(PAYMENTS_P2G, "POST", "/billTransferRequests", json=body, headers=headers)
         if response.status_code >= 300:
             log.warning("hub refused the bill status update: HTTP %s", response.status_code)
     except httpx.HTTPError as exc:
@@ -132,8 +157,11 @@ async def rtp_update(request: Request, session: Session = DBSession, _=Depends(f
     return {"responseCode": "00", "responseDescription": "received", "requestID": request_id[:12]}
 
 
-@router.post("/transferRequests/{transfer_request_id}", status_code=202,
-             summary="Status of a request to pay, pushed by the hub (rtpStatusUpdateResponse)")
+@router.post(
+    "/transferRequests/{transfer_request_id}",
+    status_code=202,
+    summary="Status of a request to pay, pushed by the hub (rtpStatusUpdateResponse)",
+)
 async def transfer_request_status(transfer_request_id: str, request: Request, _=Depends(from_hub)) -> dict:
     request_id = correlation_id(request)
     await json_object(request, request_id)

@@ -1,4 +1,5 @@
 """The municipality as a P2G biller: bills, the answer to the hub's inquiry, marking a bill paid."""
+
 from __future__ import annotations
 
 import secrets
@@ -22,9 +23,13 @@ def new_bill_id(settings: ConstructionPermitSettings) -> str:
 def issue_bill(session: Session, settings: ConstructionPermitSettings, reference: str, amount: int) -> Bill:
     if amount <= 0:
         raise ValueError("a bill's amount must be positive")
-    bill = Bill(id=new_bill_id(settings), reference=reference, amount=amount,
-                amount_after_due=amount + amount * settings.late_fee_percent // 100,
-                due_at=utcnow() + timedelta(days=settings.bill_due_days))
+    bill = Bill(
+        id=new_bill_id(settings),
+        reference=reference,
+        amount=amount,
+        amount_after_due=amount + amount * settings.late_fee_percent // 100,
+        due_at=utcnow() + timedelta(days=settings.bill_due_days),
+    )
     session.add(bill)
     session.flush()
     return bill
@@ -32,10 +37,20 @@ def issue_bill(session: Session, settings: ConstructionPermitSettings, reference
 
 def inquiry_answer(settings: ConstructionPermitSettings, bill: Bill, request_id: str) -> dict:
     """The billInquiryBillerResponse body."""
-    return {"code": "00", "reason": "found", "requestID": request_id[:12], "billId": bill.id, "billDetails": {
-        "billerId": settings.biller_id, "billerName": settings.biller_name, "billStatus": bill.status,
-        "dueDate": bill.due_at.isoformat().replace("+00:00", "Z"), "amountonDueDate": bill.amount,
-        "amountAfterDueDate": bill.amount_after_due}}
+    return {
+        "code": "00",
+        "reason": "found",
+        "requestID": request_id[:12],
+        "billId": bill.id,
+        "billDetails": {
+            "billerId": settings.biller_id,
+            "billerName": settings.biller_name,
+            "billStatus": bill.status,
+            "dueDate": bill.due_at.isoformat().replace("+00:00", "Z"),
+            "amountonDueDate": bill.amount,
+            "amountAfterDueDate": bill.amount_after_due,
+        },
+    }
 
 
 def mark_paid(session: Session, bill_id: str, payment_reference: str, payer_fi: str | None) -> tuple[str, str | None]:
@@ -44,8 +59,10 @@ def mark_paid(session: Session, bill_id: str, payment_reference: str, payer_fi: 
     Idempotent: the hub resends mark-bill-paid until it gets our ACK, always with the same payment reference.
     """
     paid = session.execute(
-        update(Bill).where(Bill.id == bill_id, Bill.status == "UNPAID")
-        .values(status="PAID", payment_reference=payment_reference, payer_fi=payer_fi, paid_at=utcnow()))
+        update(Bill)
+        .where(Bill.id == bill_id, Bill.status == "UNPAID")
+        .values(status="PAID", payment_reference=payment_reference, payer_fi=payer_fi, paid_at=utcnow())
+    )
     if paid.rowcount == 1:
         return "ACK", None
     bill = session.get(Bill, bill_id)

@@ -1,4 +1,5 @@
 """Applications, their parties, documents, clearances and history; bills (P2G biller side); notifications."""
+
 from __future__ import annotations
 
 import secrets

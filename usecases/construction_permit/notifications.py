@@ -3,6 +3,7 @@ the room MUNICIPALITY/CONSTRUCTION-PERMIT; the room PUSHes it back to our `callb
 becomes the notifications each person or role reads. Publishing is an outbox: entries are published after
 their transaction commits and again until the IM stores them (the entry id is the event id, so a retry
 stores nothing twice)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,18 +36,36 @@ def publish_pending(app) -> int:  # noqa: ANN001
     """Publishes up to 20 unpublished entries (oldest first); returns how many the IM took."""
     settings: ConstructionPermitSettings = app.state.settings
     with app.state.db.session() as session:
-        pending = session.scalars(select(HistoryEntry).where(HistoryEntry.event_id.is_(None))
-                                  .order_by(HistoryEntry.id).limit(20)).all()
-        work = [(e.id, event_id(e), {"applicationId": e.application_id, "action": e.action, "state": e.to_state,
-                                      "text": e.summary, "audiences": e.audiences}) for e in pending if e.audiences]
+        pending = session.scalars(
+            select(HistoryEntry).where(HistoryEntry.event_id.is_(None)).order_by(HistoryEntry.id).limit(20)
+        ).all()
+        work = [
+            (
+                e.id,
+                event_id(e),
+                {
+                    "applicationId": e.application_id,
+                    "action": e.action,
+                    "state": e.to_state,
+                    "text": e.summary,
+                    "audiences": e.audiences,
+                },
+            )
+            for e in pending
+            if e.audiences
+        ]
         for entry in pending:
             if not entry.audiences:
                 entry.event_id = "-"  # nobody to tell
     published = 0
     for entry_id, eid, event in work:
         try:
-            response = app.state.im.request_sync(ROOM_PUB, "POST", f"/v1/{settings.event_type}",
-                                                 json={"eventType": settings.event_type, "event": event, "id": eid})
+            response = app.state.im.request_sync(
+                ROOM_PUB,
+                "POST",
+                f"/v1/{settings.event_type}",
+                json={"eventType": settings.event_type, "event": event, "id": eid},
+            )
         except httpx.HTTPError as exc:
             log.warning("notification not published yet (%s)", type(exc).__name__)
             break
@@ -86,8 +105,15 @@ async def receive_event(request: Request) -> JSONResponse:
         item = await request.json()
         eid = str(request.headers.get("X-GovStack-Event-Id") or item.get("id"))[:64]
         event = item["event"]
-        rows = [Notification(event_id=eid, audience=str(a)[:220], application_id=str(event["applicationId"])[:20],
-                             text=str(event["text"])[:500]) for a in event["audiences"]]
+        rows = [
+            Notification(
+                event_id=eid,
+                audience=str(a)[:220],
+                application_id=str(event["applicationId"])[:20],
+                text=str(event["text"])[:500],
+            )
+            for a in event["audiences"]
+        ]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"error": "invalid_request", "message": "not an event of this room"}, 400)
     await run_in_threadpool(store, request.app, eid, rows)
@@ -105,5 +131,11 @@ def store(app, eid: str, rows: list[Notification]) -> None:  # noqa: ANN001
 
 
 def for_user(session: Session, audiences: list[str], limit: int = 50) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(Notification.audience.in_(audiences))
-                                .order_by(Notification.id.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.audience.in_(audiences))
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )

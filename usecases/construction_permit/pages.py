@@ -1,4 +1,5 @@
 """Server-rendered pages (Jinja2) for every persona; each form post comes back with its IM exchanges."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,19 +23,35 @@ from .settings import OFFICER_ROLES
 router = APIRouter(include_in_schema=False)
 templates = common_pages.templates_for(Path(__file__).parent)
 # what each officer works on first
-QUEUES = {"permit_officer": {"submitted", "visit_proposed", "visit_scheduled", "visit_done", "action_needed"},
-          "civil_protection_officer": {"in_clearance"}, "utilities_officer": {"in_clearance"},
-          "mayor": {"awaiting_signature"}}
-PERSONAS = [("applicant (lead architect)", "architect"), ("applicant (lead architect)", "architect"),
-            ("property owner", "property_owner"), ("contractor", "contractor")] + [(r.replace("_", " "), r)
-                                                                                   for r in OFFICER_ROLES]
+QUEUES = {
+    "permit_officer": {"submitted", "visit_proposed", "visit_scheduled", "visit_done", "action_needed"},
+    "civil_protection_officer": {"in_clearance"},
+    "utilities_officer": {"in_clearance"},
+    "mayor": {"awaiting_signature"},
+}
+PERSONAS = [
+    ("applicant (lead architect)", "architect"),
+    ("applicant (lead architect)", "architect"),
+    ("property owner", "property_owner"),
+    ("contractor", "contractor"),
+] + [(r.replace("_", " "), r) for r in OFFICER_ROLES]
 
 
 async def _page(request: Request, name: str, user: UserSession | None, session: Session, **context) -> HTMLResponse:
     count = len(notifications.for_user(session, service.audiences_of(session, user), 99)) if user else 0
-    return templates.TemplateResponse(request, name, {
-        "refresh": False, "user": user, "panel": await common_pages.panel(request), "notification_count": count,
-        "error": request.query_params.get("error"), "settings": request.app.state.settings, **context})
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "refresh": False,
+            "user": user,
+            "panel": await common_pages.panel(request),
+            "notification_count": count,
+            "error": request.query_params.get("error"),
+            "settings": request.app.state.settings,
+            **context,
+        },
+    )
 
 
 def _login_first(request: Request) -> RedirectResponse:
@@ -61,8 +78,15 @@ async def home(request: Request, session: Session = DBSession) -> Response:
     user = auth.current_user(request, session)
     if user is not None and not request.query_params.get("error"):
         return RedirectResponse("/applications", status_code=303)
-    return await _page(request, "home.html", user, session, personas=_personas(),
-                       otp=demo_world.sandbox_otp(), login_error=request.query_params.get("login_error"))
+    return await _page(
+        request,
+        "home.html",
+        user,
+        session,
+        personas=_personas(),
+        otp=demo_world.sandbox_otp(),
+        login_error=request.query_params.get("login_error"),
+    )
 
 
 async def _viewer(request: Request, session: Session) -> UserSession | None:
@@ -81,9 +105,17 @@ async def applications(request: Request, session: Session = DBSession) -> Respon
         return _login_first(request)
     rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
     queue = set().union(*(QUEUES.get(r, set()) for r in user.roles)) if user.roles else set()
-    return await _page(request, "applications.html", user, session, applications=rows,
-                       queue=[a for a in rows if a["state"] in queue], is_officer=bool(user.roles),
-                       parcel=_parcel(request.query_params.get("parcel")), building_types=rules.building_types())
+    return await _page(
+        request,
+        "applications.html",
+        user,
+        session,
+        applications=rows,
+        queue=[a for a in rows if a["state"] in queue],
+        is_officer=bool(user.roles),
+        parcel=_parcel(request.query_params.get("parcel")),
+        building_types=rules.building_types(),
+    )
 
 
 def _parcel(parcel_id: str | None) -> dict | None:
@@ -97,15 +129,27 @@ def _parcel(parcel_id: str | None) -> dict | None:
 async def start(request: Request, session: Session = DBSession) -> Response:
     user = auth.require_user(request, session)
     form = await _form(request)
-    data = {"parcelId": form.get("parcelId"), "buildingType": form.get("buildingType"),
-            "floorAreaM2": form.get("floorAreaM2"), "description": form.get("description"),
-            **{role: {"vid": form.get(f"{role}Vid"), "name": form.get(f"{role}Name")} for role in service.PARTY_ROLES}}
+    data = {
+        "parcelId": form.get("parcelId"),
+        "buildingType": form.get("buildingType"),
+        "floorAreaM2": form.get("floorAreaM2"),
+        "description": form.get("description"),
+        **{role: {"vid": form.get(f"{role}Vid"), "name": form.get(f"{role}Name")} for role in service.PARTY_ROLES},
+    }
     try:
-        application = await service.start_application(session, request.app.state.im, request.app.state.settings,
-                                                      user, data, current_message_id.get(), form.get("formId"))
+        application = await service.start_application(
+            session,
+            request.app.state.im,
+            request.app.state.settings,
+            user,
+            data,
+            current_message_id.get(),
+            form.get("formId"),
+        )
     except APIError as exc:
-        return common_pages.back(f"/applications?parcel={form.get('parcelId') or ''}", "start an application",
-                                 common_pages.message(exc))
+        return common_pages.back(
+            f"/applications?parcel={form.get('parcelId') or ''}", "start an application", common_pages.message(exc)
+        )
     request.app.state.publish_now.set()
     return common_pages.back(f"/applications/{application.id}", f"start {application.id}")
 
@@ -126,17 +170,32 @@ async def application_page(application_id: str, request: Request, session: Sessi
         except APIError:
             agreement = None
     waiting = application.state == "awaiting_payment" or any(
-        h.event_id is None and h.audiences for h in service.history(session, application))
-    return await _page(request, "application.html", user, session, a=view, agreement=agreement,
-                       kinds=service.DOCUMENT_KINDS, labels=ACTION_LABELS, refresh=waiting and not request.query_params.get("mid"),
-                       bank=f"{request.app.state.settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}")
+        h.event_id is None and h.audiences for h in service.history(session, application)
+    )
+    return await _page(
+        request,
+        "application.html",
+        user,
+        session,
+        a=view,
+        agreement=agreement,
+        kinds=service.DOCUMENT_KINDS,
+        labels=ACTION_LABELS,
+        refresh=waiting and not request.query_params.get("mid"),
+        bank=f"{request.app.state.settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}",
+    )
 
 
 ACTION_LABELS = {
-    "submit": "Submit the application", "request_documents": "Request more documents",
-    "propose_visit": "Propose field-visit slots", "choose_visit_slot": "Choose this slot",
-    "record_visit": "Record the visit report", "approve_in_principle": "Approve in principle (issue the fee bill)",
-    "reject": "Refuse the application", "grant_clearance": "Grant clearance", "refuse_clearance": "Refuse clearance",
+    "submit": "Submit the application",
+    "request_documents": "Request more documents",
+    "propose_visit": "Propose field-visit slots",
+    "choose_visit_slot": "Choose this slot",
+    "record_visit": "Record the visit report",
+    "approve_in_principle": "Approve in principle (issue the fee bill)",
+    "reject": "Refuse the application",
+    "grant_clearance": "Grant clearance",
+    "refuse_clearance": "Refuse clearance",
     "sign": "Sign and issue the permit",
 }
 
@@ -163,8 +222,18 @@ async def upload(application_id: str, request: Request, session: Session = DBSes
         if upload is None or isinstance(upload, str):
             raise service.invalid("choose a file")
         content = await upload.read(request.app.state.settings.max_document_bytes + 1)
-        service.add_document(session, request.app.state.settings, user, application, str(form.get("kind")),
-                             upload.filename or "", upload.content_type or "", content, current_message_id.get())
+        service.add_document(
+            session,
+            request.app.state.settings,
+            user,
+            application,
+            str(form.get("kind")),
+            upload.filename or "",
+            upload.content_type or "",
+            content,
+            current_message_id.get(),
+        )
+
     return await _on_application(request, session, application_id, "upload a document", step)
 
 
@@ -173,8 +242,16 @@ async def consent(application_id: str, request: Request, session: Session = DBSe
     form = await _form(request)
 
     async def step(user: UserSession, application) -> None:  # noqa: ANN001
-        await service.decide_consent(session, request.app.state.im, request.app.state.settings, user, application,
-                                     str(form.get("decision")), current_message_id.get())
+        await service.decide_consent(
+            session,
+            request.app.state.im,
+            request.app.state.settings,
+            user,
+            application,
+            str(form.get("decision")),
+            current_message_id.get(),
+        )
+
     return await _on_application(request, session, application_id, f"consent: {form.get('decision')}", step)
 
 
@@ -183,16 +260,27 @@ async def take_action(application_id: str, action: str, request: Request, sessio
     form = await _form(request)
 
     async def step(user: UserSession, application) -> None:  # noqa: ANN001
-        await service.act(session, request.app.state.im, request.app.state.settings, user, application, action, form,
-                          current_message_id.get())
+        await service.act(
+            session,
+            request.app.state.im,
+            request.app.state.settings,
+            user,
+            application,
+            action,
+            form,
+            current_message_id.get(),
+        )
+
     return await _on_application(request, session, application_id, action.replace("_", " "), step)
 
 
 @router.post("/applications/{application_id}/request-to-pay")
 async def request_to_pay(application_id: str, request: Request, session: Session = DBSession) -> Response:
     async def step(user: UserSession, application) -> None:  # noqa: ANN001
-        await service.request_to_pay(session, request.app.state.im, request.app.state.settings, user, application,
-                                     current_message_id.get())
+        await service.request_to_pay(
+            session, request.app.state.im, request.app.state.settings, user, application, current_message_id.get()
+        )
+
     return await _on_application(request, session, application_id, "request to pay", step)
 
 
@@ -210,13 +298,23 @@ async def verify(request: Request, permit_number: str = "", code: str = "", sess
     number = request.query_params.get("permit", permit_number)[:30]
     code = code[:30]
     result = permit.check(session, request.app.state.settings, number, code) if number and code else None
-    return await _page(request, "verify.html", auth.current_user(request, session), session, number=number, code=code,
-                       checked=bool(number and code), facts=result)
+    return await _page(
+        request,
+        "verify.html",
+        auth.current_user(request, session),
+        session,
+        number=number,
+        code=code,
+        checked=bool(number and code),
+        facts=result,
+    )
 
 
-@router.get("/.well-known/jwks.json", include_in_schema=True, tags=["construction permit"],
-            summary="Public: the key that seals permits (verify a permit's seal offline)")
+@router.get(
+    "/.well-known/jwks.json",
+    include_in_schema=True,
+    tags=["construction permit"],
+    summary="Public: the key that seals permits (verify a permit's seal offline)",
+)
 def jwks(request: Request) -> dict:
     return permit.public_jwks(request.app.state.settings)
-
-

@@ -1,6 +1,7 @@
 """The issued permit: its facts sealed with the municipality's Ed25519 key (a compact JWS), a short
 verification code derived from the seal, and the PDF. Anyone checks a permit on the public /verify page
 (number + code, or the QR code) or offline against the key published at /.well-known/jwks.json."""
+
 from __future__ import annotations
 
 import base64
@@ -59,8 +60,9 @@ def public_jwks(settings: ConstructionPermitSettings) -> dict:
 
 def seal(facts: PermitFacts, key: OKPKey) -> str:
     payload = json.dumps(asdict(facts), sort_keys=True, ensure_ascii=False).encode()
-    return jws.serialize_compact({"alg": "Ed25519", "kid": key.kid, "typ": "permit+jws"}, payload, key,
-                                 algorithms=["Ed25519"])
+    return jws.serialize_compact(
+        {"alg": "Ed25519", "kid": key.kid, "typ": "permit+jws"}, payload, key, algorithms=["Ed25519"]
+    )
 
 
 def open_seal(token: str, key: OKPKey) -> PermitFacts:
@@ -77,27 +79,38 @@ def open_seal(token: str, key: OKPKey) -> PermitFacts:
 def verification_code(token: str) -> str:
     """16 characters of base32(SHA-256(seal)), grouped by four: short enough to type from paper."""
     raw = base64.b32encode(hashlib.sha256(token.encode()).digest()).decode()[:16]
-    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
 def normalized_code(code: str) -> str:
     raw = "".join(ch for ch in code.upper() if ch.isalnum())
-    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def facts_for(session: Session, settings: ConstructionPermitSettings, application: Application, signed_by: str,
-              permit_number: str) -> PermitFacts:
+def facts_for(
+    session: Session, settings: ConstructionPermitSettings, application: Application, signed_by: str, permit_number: str
+) -> PermitFacts:
     parcel = rules.parcels()[application.parcel_id]
     owner = session.scalars(select(Party).where(Party.application_id == application.id, Party.role == "owner")).one()
-    granted = session.scalars(select(Clearance.authority).where(Clearance.application_id == application.id,
-                                                                Clearance.status == "granted")).all()
+    granted = session.scalars(
+        select(Clearance.authority).where(Clearance.application_id == application.id, Clearance.status == "granted")
+    ).all()
     return PermitFacts(
-        permit_number=permit_number, application_id=application.id, parcel_id=parcel.id,
-        parcel_address=parcel.address, owner_name=owner.name, applicant_name=application.applicant_name,
+        permit_number=permit_number,
+        application_id=application.id,
+        parcel_id=parcel.id,
+        parcel_address=parcel.address,
+        owner_name=owner.name,
+        applicant_name=application.applicant_name,
         building_type=rules.building_types()[application.building_type].label,
-        floor_area_m2=application.floor_area_m2, fee_paid=application.fee or 0, bill_id=application.bill_id or "",
-        clearances=tuple(sorted(granted)), signed_by=signed_by,
-        issued_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), municipality=settings.municipality)
+        floor_area_m2=application.floor_area_m2,
+        fee_paid=application.fee or 0,
+        bill_id=application.bill_id or "",
+        clearances=tuple(sorted(granted)),
+        signed_by=signed_by,
+        issued_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        municipality=settings.municipality,
+    )
 
 
 def issue(session: Session, settings: ConstructionPermitSettings, application: Application, signed_by: str) -> None:
@@ -109,7 +122,9 @@ def issue(session: Session, settings: ConstructionPermitSettings, application: A
 
 def check(session: Session, settings: ConstructionPermitSettings, number: str, code: str) -> PermitFacts | None:
     """The sealed facts of an issued permit when the number and code match it and its seal verifies."""
-    application = session.scalars(select(Application).where(Application.permit_number == number.strip().upper())).first()
+    application = session.scalars(
+        select(Application).where(Application.permit_number == number.strip().upper())
+    ).first()
     if application is None or not application.permit_code or not application.permit_seal:
         return None
     if not hmac.compare_digest(normalized_code(code), application.permit_code):
@@ -126,6 +141,7 @@ def verify_url(settings: ConstructionPermitSettings, number: str, code: str) -> 
 
 
 # The PDF ----------------------------------------------------------------------------------------------------
+
 
 def _latin1(text: object) -> str:
     """The PDF core fonts are latin-1: anything else becomes its closest plain form or '?'."""
@@ -147,19 +163,30 @@ def render_pdf(facts: PermitFacts, code: str, url: str) -> bytes:
     pdf.set_font("Helvetica", "", 12)
     pdf.cell(0, 8, f"No. {facts.permit_number}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    rows = [("Application", facts.application_id), ("Parcel", f"{facts.parcel_id}, {facts.parcel_address}"),
-            ("Owner", facts.owner_name), ("Applicant", facts.applicant_name), ("Building", facts.building_type),
-            ("Gross floor area", f"{facts.floor_area_m2:g} m2"), ("Fee paid", f"{facts.fee_paid} USD (bill {facts.bill_id})"),
-            ("Clearances", ", ".join(c.replace("_", " ") for c in facts.clearances) or "none required"),
-            ("Issued", facts.issued_at.replace("T", " ").replace("Z", " UTC"))]
+    rows = [
+        ("Application", facts.application_id),
+        ("Parcel", f"{facts.parcel_id}, {facts.parcel_address}"),
+        ("Owner", facts.owner_name),
+        ("Applicant", facts.applicant_name),
+        ("Building", facts.building_type),
+        ("Gross floor area", f"{facts.floor_area_m2:g} m2"),
+        ("Fee paid", f"{facts.fee_paid} USD (bill {facts.bill_id})"),
+        ("Clearances", ", ".join(c.replace("_", " ") for c in facts.clearances) or "none required"),
+        ("Issued", facts.issued_at.replace("T", " ").replace("Z", " UTC")),
+    ]
     with pdf.table(col_widths=(45, 135), text_align="LEFT", first_row_as_headings=False) as table:
         for label, value in rows:
             row = table.row()
             row.cell(label)
             row.cell(_latin1(value))
     pdf.ln(6)
-    pdf.multi_cell(0, 7, _latin1(f"Signed electronically by {facts.signed_by}, Mayor, on {facts.issued_at[:10]}."),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0,
+        7,
+        _latin1(f"Signed electronically by {facts.signed_by}, Mayor, on {facts.issued_at[:10]}."),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.ln(4)
     pdf.set_font("Helvetica", "", 11)
     pdf.cell(0, 7, "Verification code", new_x="LMARGIN", new_y="NEXT")

@@ -1,5 +1,6 @@
 """The municipality's reference data: the land registry and the fee and clearance schedule (YAML files
 beside this module, so a demo team can change them without code)."""
+
 from __future__ import annotations
 
 import math
@@ -40,15 +41,23 @@ class BuildingType:
 @cache
 def parcels(path: Path = HERE / "land_registry.yaml") -> dict[str, Parcel]:
     entries = yaml.safe_load(path.read_text())["parcels"]
-    return {p["id"]: Parcel(p["id"], p["address"], str(p["owner_vid"]), int(p["area_m2"]), p["zoning"],
-                            tuple(p.get("restrictions", ()))) for p in entries}
+    return {
+        p["id"]: Parcel(
+            p["id"], p["address"], str(p["owner_vid"]), int(p["area_m2"]), p["zoning"], tuple(p.get("restrictions", ()))
+        )
+        for p in entries
+    }
 
 
 @cache
 def building_types(path: Path = HERE / "fee_schedule.yaml") -> dict[str, BuildingType]:
     entries = yaml.safe_load(path.read_text())["building_types"]
-    return {code: BuildingType(code, t["label"], tuple(t["zoning"]), int(t["base"]), float(t["per_m2"]),
-                               tuple(t["clearances"])) for code, t in entries.items()}
+    return {
+        code: BuildingType(
+            code, t["label"], tuple(t["zoning"]), int(t["base"]), float(t["per_m2"]), tuple(t["clearances"])
+        )
+        for code, t in entries.items()
+    }
 
 
 def allowed_on(parcel: Parcel, building_type: BuildingType) -> bool:

@@ -1,6 +1,7 @@
 """The permit journey: applications, the people on them, documents, officer actions, payment, clearances,
 the mayor's signature. Every building-block call goes through the IM (`bb.py`); the order of the journey
 is `states.py`; the facts each step needs are checked here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,9 @@ from .settings import ConstructionPermitSettings
 
 PARTY_ROLES = ("owner", "architect", "contractor")
 DOCUMENT_KINDS = {
-    "site_plan": "Site plan", "detailed_plans": "Detailed plans (1:50)", "cost_estimate": "Cost estimate",
+    "site_plan": "Site plan",
+    "detailed_plans": "Detailed plans (1:50)",
+    "cost_estimate": "Cost estimate",
     "property_title": "Property title",
 }
 # Accepted uploads: content type -> the bytes such a file starts with (the type is checked, not trusted)
@@ -34,6 +37,7 @@ def invalid(message: str) -> APIError:
 
 
 # Reading ----------------------------------------------------------------------------------------------------
+
 
 def get_application(session: Session, application_id: str) -> Application:
     application = session.get(Application, application_id)
@@ -63,22 +67,35 @@ def visible_applications(session: Session, user: UserSession) -> list[Applicatio
     if user.roles:  # officers see every application
         return list(session.scalars(select(Application).order_by(Application.created_at.desc())))
     mine = select(Party.application_id).where(Party.sub == user.sub)
-    return list(session.scalars(select(Application).where(
-        (Application.applicant_sub == user.sub) | Application.id.in_(mine)).order_by(Application.created_at.desc())))
+    return list(
+        session.scalars(
+            select(Application)
+            .where((Application.applicant_sub == user.sub) | Application.id.in_(mine))
+            .order_by(Application.created_at.desc())
+        )
+    )
 
 
 def documents(session: Session, application: Application) -> list[Document]:
-    return list(session.scalars(select(Document).where(Document.application_id == application.id).order_by(Document.id)))
+    return list(
+        session.scalars(select(Document).where(Document.application_id == application.id).order_by(Document.id))
+    )
 
 
 def clearances(session: Session, application: Application) -> list[Clearance]:
-    return list(session.scalars(select(Clearance).where(Clearance.application_id == application.id)
-                                .order_by(Clearance.authority)))
+    return list(
+        session.scalars(
+            select(Clearance).where(Clearance.application_id == application.id).order_by(Clearance.authority)
+        )
+    )
 
 
 def history(session: Session, application: Application) -> list[HistoryEntry]:
-    return list(session.scalars(select(HistoryEntry).where(HistoryEntry.application_id == application.id)
-                                .order_by(HistoryEntry.id)))
+    return list(
+        session.scalars(
+            select(HistoryEntry).where(HistoryEntry.application_id == application.id).order_by(HistoryEntry.id)
+        )
+    )
 
 
 def audiences_of(session: Session, user: UserSession) -> list[str]:
@@ -88,13 +105,31 @@ def audiences_of(session: Session, user: UserSession) -> list[str]:
 
 # Recording --------------------------------------------------------------------------------------------------
 
-def record(session: Session, application: Application, action: str, actor: str, from_state: str,
-           message_id: str | None, summary: str, audiences: list[str], note: str | None = None) -> HistoryEntry:
+
+def record(
+    session: Session,
+    application: Application,
+    action: str,
+    actor: str,
+    from_state: str,
+    message_id: str | None,
+    summary: str,
+    audiences: list[str],
+    note: str | None = None,
+) -> HistoryEntry:
     """One history entry; the publisher (`notifications.py`) sends it to the IM room as an event."""
     application.updated_at = utcnow()
-    entry = HistoryEntry(application_id=application.id, action=action, actor=actor, from_state=from_state,
-                         to_state=application.state, note=note, message_id=message_id, summary=summary[:500],
-                         audiences=sorted(set(audiences)))
+    entry = HistoryEntry(
+        application_id=application.id,
+        action=action,
+        actor=actor,
+        from_state=from_state,
+        to_state=application.state,
+        note=note,
+        message_id=message_id,
+        summary=summary[:500],
+        audiences=sorted(set(audiences)),
+    )
     session.add(entry)
     return entry
 
@@ -106,10 +141,11 @@ def people(session: Session, application: Application) -> list[str]:
 
 # Starting an application ------------------------------------------------------------------------------------
 
+
 def _party_input(data: dict, role: str) -> tuple[str, str]:
     party = data.get(role)
     if not isinstance(party, dict):
-        raise invalid(f"{role} is required: {{\"vid\": ..., \"name\": ...}}")
+        raise invalid(f'{role} is required: {{"vid": ..., "name": ...}}')
     vid, name = str(party.get("vid") or "").strip(), str(party.get("name") or "").strip()
     if not vid.isdigit() or not 6 <= len(vid) <= 20:
         raise invalid(f"{role}.vid must be 6 to 20 digits")
@@ -137,14 +173,24 @@ def _plan(data: dict) -> tuple[rules.Parcel, rules.BuildingType, float, str]:
     return parcel, building_type, area, description
 
 
-async def start_application(session: Session, im, settings: ConstructionPermitSettings, user: UserSession,  # noqa: ANN001
-                            data: dict, message_id: str | None, idempotency_key: str | None = None) -> Application:
+async def start_application(
+    session: Session,
+    im,
+    settings: ConstructionPermitSettings,
+    user: UserSession,  # noqa: ANN001
+    data: dict,
+    message_id: str | None,
+    idempotency_key: str | None = None,
+) -> Application:
     """Checks the plan against the registry, each person's VID and name with Identity, and asks the owner's
     consent at Consent when the applicant is not the owner. Nothing is stored unless all of it holds; a
     retry with the same idempotency key returns the first application."""
     if idempotency_key:
-        earlier = session.scalars(select(Application).where(Application.applicant_sub == user.sub,
-                                                            Application.idempotency_key == idempotency_key)).first()
+        earlier = session.scalars(
+            select(Application).where(
+                Application.applicant_sub == user.sub, Application.idempotency_key == idempotency_key
+            )
+        ).first()
         if earlier is not None:
             return earlier
     parcel, building_type, area, description = _plan(data)
@@ -158,9 +204,17 @@ async def start_application(session: Session, im, settings: ConstructionPermitSe
     is_me = {role for role, (_, mine) in checks.items() if mine}
     if not is_me & {"owner", "architect"}:
         raise invalid("the applicant must be the owner or the lead architect (your e-mail must match one of them)")
-    application = Application(id=new_public_id("APP-"), applicant_sub=user.sub, applicant_name=user.name,
-                              parcel_id=parcel.id, building_type=building_type.code, floor_area_m2=area,
-                              description=description, visit_slots=[], idempotency_key=idempotency_key)
+    application = Application(
+        id=new_public_id("APP-"),
+        applicant_sub=user.sub,
+        applicant_name=user.name,
+        parcel_id=parcel.id,
+        building_type=building_type.code,
+        floor_area_m2=area,
+        description=description,
+        visit_slots=[],
+        idempotency_key=idempotency_key,
+    )
     if "owner" in is_me:
         application.consent_status = "not_needed"
     else:
@@ -169,8 +223,9 @@ async def start_application(session: Session, im, settings: ConstructionPermitSe
     session.add(application)
     session.flush()
     for role, (vid, name) in named.items():
-        session.add(Party(application_id=application.id, role=role, vid=vid, name=name,
-                          sub=user.sub if role in is_me else None))
+        session.add(
+            Party(application_id=application.id, role=role, vid=vid, name=name, sub=user.sub if role in is_me else None)
+        )
     summary = f"{user.name} started {application.id} on parcel {parcel.id} ({building_type.label})"
     audiences = [f"sub:{user.sub}"]
     if application.consent_status == "requested":
@@ -184,8 +239,9 @@ async def link_parties(session: Session, im, user: UserSession) -> None:  # noqa
     """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
     with their name are candidates, and Identity confirms that the VID's e-mail is the one in their verified
     userinfo (a yes/no answer; the VID itself is never learnt from the login)."""
-    candidates = session.scalars(select(Party).where(
-        Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)).all()
+    candidates = session.scalars(
+        select(Party).where(Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)
+    ).all()
     for party in candidates:
         if await bb.email_matches(im, party.vid, user.email):
             party.sub = user.sub
@@ -193,8 +249,18 @@ async def link_parties(session: Session, im, user: UserSession) -> None:  # noqa
 
 # Documents --------------------------------------------------------------------------------------------------
 
-def add_document(session: Session, settings: ConstructionPermitSettings, user: UserSession, application: Application,
-                 kind: str, filename: str, content_type: str, content: bytes, message_id: str | None) -> Document:
+
+def add_document(
+    session: Session,
+    settings: ConstructionPermitSettings,
+    user: UserSession,
+    application: Application,
+    kind: str,
+    filename: str,
+    content_type: str,
+    content: bytes,
+    message_id: str | None,
+) -> Document:
     """Stores a document with its SHA-256; the same file again returns the first upload (idempotent)."""
     if "applicant" not in roles_on(session, user, application):
         raise refused(403, "forbidden", "only the applicant uploads documents")
@@ -212,15 +278,34 @@ def add_document(session: Session, settings: ConstructionPermitSettings, user: U
     if not content.startswith(DOCUMENT_TYPES[content_type]):
         raise refused(415, "unsupported_media_type", f"the file is not a {content_type.split('/')[1].upper()}")
     digest = hashlib.sha256(content).hexdigest()
-    same = session.scalars(select(Document).where(Document.application_id == application.id, Document.kind == kind,
-                                                  Document.sha256 == digest)).first()
+    same = session.scalars(
+        select(Document).where(
+            Document.application_id == application.id, Document.kind == kind, Document.sha256 == digest
+        )
+    ).first()
     if same is not None:
         return same
-    document = Document(application_id=application.id, kind=kind, filename=(filename or kind)[-200:],
-                        content_type=content_type, size=len(content), sha256=digest, content=content)
+    document = Document(
+        application_id=application.id,
+        kind=kind,
+        filename=(filename or kind)[-200:],
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        content=content,
+    )
     session.add(document)
-    record(session, application, "upload", user.name, application.state, message_id,
-           f"{DOCUMENT_KINDS[kind]} uploaded to {application.id}", [], note=f"sha256 {digest}")
+    record(
+        session,
+        application,
+        "upload",
+        user.name,
+        application.state,
+        message_id,
+        f"{DOCUMENT_KINDS[kind]} uploaded to {application.id}",
+        [],
+        note=f"sha256 {digest}",
+    )
     return document
 
 
@@ -231,8 +316,16 @@ def missing_documents(session: Session, application: Application) -> list[str]:
 
 # The owner's consent ----------------------------------------------------------------------------------------
 
-async def decide_consent(session: Session, im, settings: ConstructionPermitSettings, user: UserSession,  # noqa: ANN001
-                         application: Application, decision: str, message_id: str | None) -> Application:
+
+async def decide_consent(
+    session: Session,
+    im,
+    settings: ConstructionPermitSettings,
+    user: UserSession,  # noqa: ANN001
+    application: Application,
+    decision: str,
+    message_id: str | None,
+) -> Application:
     owner = parties(session, application)["owner"]
     if owner.sub != user.sub:
         raise refused(403, "forbidden", "only the parcel's owner decides on this consent")
@@ -240,17 +333,31 @@ async def decide_consent(session: Session, im, settings: ConstructionPermitSetti
         raise invalid("decision must be give or refuse")
     if application.consent_status not in ("requested", "given", "refused") or application.state != "draft":
         raise refused(409, "invalid_state", "this application does not wait for the owner's consent")
-    evidence = {"applicationId": application.id, "parcelId": application.parcel_id, "decision": decision,
-                "authenticatedBy": "Identity BB (OIDC)", "sub": user.sub, "at": utcnow().isoformat()}
+    evidence = {
+        "applicationId": application.id,
+        "parcelId": application.parcel_id,
+        "decision": decision,
+        "authenticatedBy": "Identity BB (OIDC)",
+        "sub": user.sub,
+        "at": utcnow().isoformat(),
+    }
     await bb.set_owner_consent(im, application.consent_record_id, owner.vid, decision == "give", evidence)
     application.consent_status = "given" if decision == "give" else "refused"
-    record(session, application, f"consent_{decision}", user.name, application.state, message_id,
-           f"The owner {'gave' if decision == 'give' else 'refused'} consent for {application.id}",
-           [f"sub:{application.applicant_sub}", f"sub:{user.sub}"])
+    record(
+        session,
+        application,
+        f"consent_{decision}",
+        user.name,
+        application.state,
+        message_id,
+        f"The owner {'gave' if decision == 'give' else 'refused'} consent for {application.id}",
+        [f"sub:{application.applicant_sub}", f"sub:{user.sub}"],
+    )
     return application
 
 
 # Actions ----------------------------------------------------------------------------------------------------
+
 
 def _text(form: dict, name: str, what: str) -> str:
     value = str(form.get(name) or "").strip()
@@ -278,8 +385,12 @@ def _slots(form: dict) -> list[str]:
     return sorted(set(slots))
 
 
-async def _check_submittable(session: Session, im, settings: ConstructionPermitSettings,  # noqa: ANN001
-                             application: Application) -> None:
+async def _check_submittable(
+    session: Session,
+    im,
+    settings: ConstructionPermitSettings,  # noqa: ANN001
+    application: Application,
+) -> None:
     missing = missing_documents(session, application)
     if missing:
         raise invalid("documents missing: " + ", ".join(DOCUMENT_KINDS[k] for k in missing))
@@ -293,8 +404,16 @@ async def _check_submittable(session: Session, im, settings: ConstructionPermitS
         raise invalid("Consent no longer holds a valid signed consent of the owner")
 
 
-async def act(session: Session, im, settings: ConstructionPermitSettings, user: UserSession,  # noqa: ANN001
-              application: Application, action: str, form: dict, message_id: str | None) -> Application:
+async def act(
+    session: Session,
+    im,
+    settings: ConstructionPermitSettings,
+    user: UserSession,  # noqa: ANN001
+    application: Application,
+    action: str,
+    form: dict,
+    message_id: str | None,
+) -> Application:
     """Takes one action of `states.ACTIONS` (403 wrong role, 409 wrong state, 422 missing facts)."""
     if action not in states.ACTIONS or states.SYSTEM in states.ACTIONS[action].roles:
         raise refused(404, "not_found", f"no action {action}")
@@ -346,8 +465,9 @@ async def act(session: Session, im, settings: ConstructionPermitSettings, user: 
     return application
 
 
-def _clearance(session: Session, user: UserSession, application: Application, action: str, form: dict,
-               message_id: str | None) -> Application:
+def _clearance(
+    session: Session, user: UserSession, application: Application, action: str, form: dict, message_id: str | None
+) -> Application:
     authority = next((a for a, role in states.CLEARANCE_ROLES.items() if role in user.roles), None)
     clearance = next((c for c in clearances(session, application) if c.authority == authority), None)
     if clearance is None:
@@ -358,27 +478,57 @@ def _clearance(session: Session, user: UserSession, application: Application, ac
     note = str(form.get("note") or "")[:1000] or None
     if not granted and not note:
         raise invalid("note is required: the reason for refusing the clearance")
-    clearance.status, clearance.decided_by, clearance.note, clearance.decided_at = \
-        ("granted" if granted else "refused"), user.name, note, utcnow()
+    clearance.status, clearance.decided_by, clearance.note, clearance.decided_at = (
+        ("granted" if granted else "refused"),
+        user.name,
+        note,
+        utcnow(),
+    )
     before = application.state
     label = authority.replace("_", " ")
     if not granted:
         application.state = "rejected"
-        record(session, application, action, user.name, before, message_id,
-               f"{application.id}: {label} clearance refused - {note}", people(session, application), note)
+        record(
+            session,
+            application,
+            action,
+            user.name,
+            before,
+            message_id,
+            f"{application.id}: {label} clearance refused - {note}",
+            people(session, application),
+            note,
+        )
         return application
-    record(session, application, action, user.name, before, message_id, f"{application.id}: {label} clearance granted",
-           people(session, application), note)
+    record(
+        session,
+        application,
+        action,
+        user.name,
+        before,
+        message_id,
+        f"{application.id}: {label} clearance granted",
+        people(session, application),
+        note,
+    )
     if all(c.status == "granted" for c in clearances(session, application)):
         session.flush()
         application.state = states.apply(application.state, "all_cleared", {states.SYSTEM})
-        record(session, application, "all_cleared", "municipality", before, message_id,
-               f"{application.id}: every clearance granted, waiting for the mayor's signature",
-               people(session, application) + ["role:mayor"])
+        record(
+            session,
+            application,
+            "all_cleared",
+            "municipality",
+            before,
+            message_id,
+            f"{application.id}: every clearance granted, waiting for the mayor's signature",
+            people(session, application) + ["role:mayor"],
+        )
     return application
 
 
 # Payment ----------------------------------------------------------------------------------------------------
+
 
 def confirm_payment(session: Session, bill: Bill, message_id: str | None) -> None:
     """Payments marked the bill paid (and we ACKed): the clearances the building type needs start, in parallel."""
@@ -390,13 +540,26 @@ def confirm_payment(session: Session, bill: Bill, message_id: str | None) -> Non
     needed = rules.building_types()[application.building_type].clearances
     for authority in needed:
         session.add(Clearance(application_id=application.id, authority=authority))
-    record(session, application, "confirm_payment", "Payments BB", before, message_id,
-           f"{application.id}: fee of {bill.amount} USD paid; clearance by {', '.join(needed)}",
-           people(session, application) + [f"role:{states.CLEARANCE_ROLES[a]}" for a in needed])
+    record(
+        session,
+        application,
+        "confirm_payment",
+        "Payments BB",
+        before,
+        message_id,
+        f"{application.id}: fee of {bill.amount} USD paid; clearance by {', '.join(needed)}",
+        people(session, application) + [f"role:{states.CLEARANCE_ROLES[a]}" for a in needed],
+    )
 
 
-async def request_to_pay(session: Session, im, settings: ConstructionPermitSettings, user: UserSession,  # noqa: ANN001
-                         application: Application, message_id: str | None) -> Application:
+async def request_to_pay(
+    session: Session,
+    im,
+    settings: ConstructionPermitSettings,
+    user: UserSession,  # noqa: ANN001
+    application: Application,
+    message_id: str | None,
+) -> Application:
     """Sends a request-to-pay for the fee to the applicant's bank (found by their VID) through the hub."""
     if "applicant" not in roles_on(session, user, application):
         raise refused(403, "forbidden", "only the applicant asks for a request to pay")
@@ -408,6 +571,14 @@ async def request_to_pay(session: Session, im, settings: ConstructionPermitSetti
     if application.rtp_id is None:
         application.rtp_id = int.from_bytes(hashlib.sha256(application.id.encode()).digest()[:4], "big") >> 1
     await bb.send_request_to_pay(im, settings, application.rtp_id, application.bill_id, application.fee, applicant.vid)
-    record(session, application, "request_to_pay", user.name, application.state, message_id,
-           f"{application.id}: request to pay {application.fee} USD sent to your bank", [f"sub:{user.sub}"])
+    record(
+        session,
+        application,
+        "request_to_pay",
+        user.name,
+        application.state,
+        message_id,
+        f"{application.id}: request to pay {application.fee} USD sent to your bank",
+        [f"sub:{user.sub}"],
+    )
     return application

@@ -1,5 +1,6 @@
 """`sandbox up` hook: the OIDC client at the Identity BB, and the notification room's event type and our
 PUSH subscription at the IM. It runs in the launcher, so it imports no web or database code."""
+
 from __future__ import annotations
 
 from services.common.im_client import IMClient
@@ -10,18 +11,32 @@ from .settings import IM_CLIENT, ConstructionPermitSettings
 # The pub/sub API lives under the room: /r1/<room>/api/v1/... ("api" takes the place of a service code).
 ROOM_API = IM_CLIENT + "/api"
 EVENT_SCHEMA = {
-    "type": "object", "required": ["applicationId", "action", "state", "text", "audiences"],
-    "properties": {"applicationId": {"type": "string"}, "action": {"type": "string"}, "state": {"type": "string"},
-                   "text": {"type": "string"}, "audiences": {"type": "array", "items": {"type": "string"}}},
+    "type": "object",
+    "required": ["applicationId", "action", "state", "text", "audiences"],
+    "properties": {
+        "applicationId": {"type": "string"},
+        "action": {"type": "string"},
+        "state": {"type": "string"},
+        "text": {"type": "string"},
+        "audiences": {"type": "array", "items": {"type": "string"}},
+    },
 }
 
 
 def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
-    settings = ConstructionPermitSettings(data_dir=sandbox.data_dir / "construction_permit",
-                                          public_url=sandbox.url("construction_permit"), im_url=sandbox.im_url)
+    settings = ConstructionPermitSettings(
+        data_dir=sandbox.data_dir / "construction_permit",
+        public_url=sandbox.url("construction_permit"),
+        im_url=sandbox.im_url,
+    )
     if "identity" in sandbox.running:
-        register_client(sandbox.url("identity"), identity_admin_token(sandbox), settings,
-                        "Construction permits (Sandbox City)", "MUNICIPALITY")
+        register_client(
+            sandbox.url("identity"),
+            identity_admin_token(sandbox),
+            settings,
+            "Construction permits (Sandbox City)",
+            "MUNICIPALITY",
+        )
     else:
         print("construction_permit: Identity is not running; login is unavailable")  # noqa: T201
     setup_room(IMClient(sandbox.im_url, IM_CLIENT, sandbox.client_secrets[IM_CLIENT]), settings)
@@ -29,11 +44,16 @@ def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
 
 def setup_room(im, settings: ConstructionPermitSettings) -> None:  # noqa: ANN001 - IMClient
     """Creates the event type in our room and our PUSH subscription to it (both kept if they exist)."""
-    created = im.request_sync(ROOM_API, "POST", "/v1/eventType",
-                              json={"eventType": settings.event_type, "schema": EVENT_SCHEMA})
+    created = im.request_sync(
+        ROOM_API, "POST", "/v1/eventType", json={"eventType": settings.event_type, "schema": EVENT_SCHEMA}
+    )
     if created.status_code not in (200, 201, 409):
         raise RuntimeError(f"the IM refused the event type: {created.status_code} {created.text[:200]}")
-    subscribed = im.request_sync(ROOM_API, "POST", f"/v1/subs/{settings.event_type}",
-                                 json={"delivery": "PUSH", "serviceCode": "callbacks", "path": "/callbacks/events"})
+    subscribed = im.request_sync(
+        ROOM_API,
+        "POST",
+        f"/v1/subs/{settings.event_type}",
+        json={"delivery": "PUSH", "serviceCode": "callbacks", "path": "/callbacks/events"},
+    )
     if subscribed.status_code not in (200, 201, 409):
         raise RuntimeError(f"the IM refused the subscription: {subscribed.status_code} {subscribed.text[:200]}")

@@ -3,6 +3,7 @@
 This table is the one place the journey's order lives; the service checks the facts an action needs (the
 owner's consent, the documents, the bill paid) before applying it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

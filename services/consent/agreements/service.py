@@ -1,5 +1,6 @@
 """Data agreements: what personal data an organisation processes, for which purpose, under which
 lawful basis and policy. Every change writes a revision, signed by the organisation's key."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -76,8 +77,9 @@ def read_revision(session: Session, agreement_id: str, revision_id: str) -> tupl
     return as_api(session, agreement_id, revisions.object_data(revision), None), revision
 
 
-def create(session: Session, signer: signatures.Signer, data: DataAgreementIn, by: str,
-           agreement_id: str | None = None) -> tuple[dict, Revision]:
+def create(
+    session: Session, signer: signatures.Signer, data: DataAgreementIn, by: str, agreement_id: str | None = None
+) -> tuple[dict, Revision]:
     agreement = DataAgreement(id=agreement_id or new_id())
     _apply(session, agreement, data, previous_policy=None)
     session.add(agreement)
@@ -87,7 +89,9 @@ def create(session: Session, signer: signatures.Signer, data: DataAgreementIn, b
     return as_api(session, agreement.id, serialize(agreement), agreement.signature_id), revision
 
 
-def update(session: Session, signer: signatures.Signer, agreement_id: str, data: DataAgreementIn, by: str) -> tuple[dict, Revision]:
+def update(
+    session: Session, signer: signatures.Signer, agreement_id: str, data: DataAgreementIn, by: str
+) -> tuple[dict, Revision]:
     agreement = get_live(session, agreement_id, for_update=True)
     _apply(session, agreement, data, previous_policy=(agreement.policy_id, agreement.policy_revision_id))
     session.flush()
@@ -106,7 +110,9 @@ def delete(session: Session, signer: signatures.Signer, agreement_id: str, by: s
     return revision
 
 
-def listing(session: Session, offset: int, limit: int, *, include_deleted: bool = False, only_active: bool = False) -> list[dict]:
+def listing(
+    session: Session, offset: int, limit: int, *, include_deleted: bool = False, only_active: bool = False
+) -> list[dict]:
     query = select(DataAgreement)
     if not include_deleted:
         query = query.where(DataAgreement.deleted.is_(False))
@@ -131,8 +137,12 @@ def _revise(session: Session, signer: signatures.Signer, agreement: DataAgreemen
     return revision
 
 
-def _apply(session: Session, agreement: DataAgreement, data: DataAgreementIn,
-           previous_policy: tuple[str | None, str | None] | None) -> None:
+def _apply(
+    session: Session,
+    agreement: DataAgreement,
+    data: DataAgreementIn,
+    previous_policy: tuple[str | None, str | None] | None,
+) -> None:
     agreement.version = data.version
     agreement.controller_id = (data.controller.id or new_id()) if data.controller else None
     agreement.controller_name = data.controller.name if data.controller else None
@@ -150,14 +160,20 @@ def _apply(session: Session, agreement: DataAgreement, data: DataAgreementIn,
     agreement.compatible_with_version_id = compatible
     agreement.lifecycle = data.lifecycle
     agreement.data_attributes = [
-        {"id": a.id or new_id(), "name": a.name, "sensitivity": a.sensitivity, "category": a.category,
-         **({"description": a.description} if a.description else {})}
+        {
+            "id": a.id or new_id(),
+            "name": a.name,
+            "sensitivity": a.sensitivity,
+            "category": a.category,
+            **({"description": a.description} if a.description else {}),
+        }
         for a in data.dataAttributes
     ]
 
 
-def _policy_pointer(session: Session, data: DataAgreementIn,
-                    previous: tuple[str | None, str | None] | None) -> tuple[str | None, str | None]:
+def _policy_pointer(
+    session: Session, data: DataAgreementIn, previous: tuple[str | None, str | None] | None
+) -> tuple[str | None, str | None]:
     """Which policy revision the agreement points at: the one pinned, else the current one when the
     policy is new to the agreement, else the one it already pointed at."""
     policy_id = id_of(data.policy)

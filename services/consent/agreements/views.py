@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
+from services.consent import docs_models as M
 from services.consent.agreements import service
 from services.consent.agreements.schemas import DataAgreementBody
-from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, caller, page, signer, wake_webhooks
+from services.consent.docs_models import doc
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
@@ -20,15 +20,25 @@ Paging = Annotated[Page, Depends(page)]
 Signer = Annotated[object, Depends(signer)]
 
 
-@router.post("/config/data-agreement/", tags=["config"], operation_id="configDataAgreementCreate",
-             dependencies=[Depends(wake_webhooks)], responses=doc(M.AgreementAndRevision))
+@router.post(
+    "/config/data-agreement/",
+    tags=["config"],
+    operation_id="configDataAgreementCreate",
+    dependencies=[Depends(wake_webhooks)],
+    responses=doc(M.AgreementAndRevision),
+)
 def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
     """Create a DataAgreement (its first revision is signed with the organisation's key)."""
     agreement, revision = service.create(session, key, body.dataAgreement, by)
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
-@router.get("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementRead", responses=doc(M.AgreementAndRevision))
+@router.get(
+    "/config/data-agreement/{dataAgreementId}/",
+    tags=["config"],
+    operation_id="configDataAgreementRead",
+    responses=doc(M.AgreementAndRevision),
+)
 def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
     """The latest version of an agreement (or, extension, the one at `revisionId`)."""
     if revisionId:
@@ -38,28 +48,45 @@ def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = N
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
-@router.put("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementUpdate",
-            dependencies=[Depends(wake_webhooks)], responses=doc(M.AgreementAndRevision))
+@router.put(
+    "/config/data-agreement/{dataAgreementId}/",
+    tags=["config"],
+    operation_id="configDataAgreementUpdate",
+    dependencies=[Depends(wake_webhooks)],
+    responses=doc(M.AgreementAndRevision),
+)
 def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
     agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, by)
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
-@router.delete("/config/data-agreement/{dataAgreementId}/", tags=["config"], operation_id="configDataAgreementDelete",
-               dependencies=[Depends(wake_webhooks)], responses=doc(M.RevisionOnly))
+@router.delete(
+    "/config/data-agreement/{dataAgreementId}/",
+    tags=["config"],
+    operation_id="configDataAgreementDelete",
+    dependencies=[Depends(wake_webhooks)],
+    responses=doc(M.RevisionOnly),
+)
 def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer) -> dict:
     """Delete (terminate) an agreement: a final revision records it; existing consent stops verifying."""
     return {"revision": revisions.to_api(service.delete(session, key, dataAgreementId, by))}
 
 
-@router.get("/config/data-agreements/", tags=["config"], operation_id="configDataAgreementList", responses=doc(M.Agreements))
+@router.get(
+    "/config/data-agreements/", tags=["config"], operation_id="configDataAgreementList", responses=doc(M.Agreements)
+)
 def list_agreements(session: DB, paging: Paging) -> dict:
     """The spec names this list `dataAgreement` here and `dataAgreements` elsewhere: both keys are sent."""
     items = service.listing(session, paging.offset, paging.limit)
     return {"dataAgreements": items, "dataAgreement": items}
 
 
-@router.get("/service/data-agreement/{dataAgreementId}/", tags=["service"], operation_id="serviceDataAgreementRead", responses=doc(M.AgreementAndRevision))
+@router.get(
+    "/service/data-agreement/{dataAgreementId}/",
+    tags=["service"],
+    operation_id="serviceDataAgreementRead",
+    responses=doc(M.AgreementAndRevision),
+)
 def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
     if revisionId:
         agreement, revision = service.read_revision(session, dataAgreementId, revisionId)
@@ -68,15 +95,22 @@ def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | 
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
-@router.get("/service/verification/data-agreements/", tags=["service"],
-            operation_id="serviceVerificationDataAgreementList", responses=doc(M.Agreements))
+@router.get(
+    "/service/verification/data-agreements/",
+    tags=["service"],
+    operation_id="serviceVerificationDataAgreementList",
+    responses=doc(M.Agreements),
+)
 def verification_agreements(session: DB, paging: Paging) -> dict:
     """Active agreements a data consumer can verify consent against."""
     return {"dataAgreements": service.listing(session, paging.offset, paging.limit, only_active=True)}
 
 
-@router.get("/config/data-agreement/{dataAgreementId}/revisions/", tags=["config"],
-            operation_id="configDataAgreementRevisionsList")
+@router.get(
+    "/config/data-agreement/{dataAgreementId}/revisions/",
+    tags=["config"],
+    operation_id="configDataAgreementRevisionsList",
+)
 def agreement_revisions(dataAgreementId: str, session: DB, paging: Paging) -> dict:
     """Extension: the agreement's revision history, oldest first."""
     agreement, _ = service.read(session, dataAgreementId, include_deleted=True)

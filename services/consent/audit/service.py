@@ -6,6 +6,7 @@ agrees; each revision's `successor` is the next one and the last has none; the n
 object as it is stored now (catches edits of the live row); and every JWS signature over a revision
 verifies. The first break of each object is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,15 @@ def verify_all(session: Session) -> dict[str, Any]:
         problem = _check_chain(session, schema_name, object_id, chain, signed)
         if problem is not None:
             revision, message = problem
-            breaks.append({
-                "schemaName": schema_name, "objectId": object_id,
-                "revisionId": revision.id if revision else None, "seq": revision.seq if revision else None,
-                "problem": message,
-            })
+            breaks.append(
+                {
+                    "schemaName": schema_name,
+                    "objectId": object_id,
+                    "revisionId": revision.id if revision else None,
+                    "seq": revision.seq if revision else None,
+                    "problem": message,
+                }
+            )
     breaks.extend(_orphans(session))
     return {"ok": not breaks, "objectsChecked": objects, "revisionsChecked": revision_count, "breaks": breaks}
 
@@ -57,16 +62,28 @@ def verify_object(session: Session, schema_name: str, object_id: str) -> dict[st
     signed = _signatures_by_revision(session, [r.id for r in chain])
     problem = _check_chain(session, schema_name, object_id, chain, signed) if chain else (None, "no revisions")
     return {
-        "ok": problem is None, "revisionsChecked": len(chain),
-        "breaks": [] if problem is None else [{
-            "schemaName": schema_name, "objectId": object_id, "revisionId": problem[0].id if problem[0] else None,
-            "seq": problem[0].seq if problem[0] else None, "problem": problem[1],
-        }],
+        "ok": problem is None,
+        "revisionsChecked": len(chain),
+        "breaks": []
+        if problem is None
+        else [
+            {
+                "schemaName": schema_name,
+                "objectId": object_id,
+                "revisionId": problem[0].id if problem[0] else None,
+                "seq": problem[0].seq if problem[0] else None,
+                "problem": problem[1],
+            }
+        ],
     }
 
 
 def _chains(session: Session) -> Iterator[tuple[tuple[str, str], list[Revision]]]:
-    query = select(Revision).order_by(Revision.schema_name, Revision.object_id, Revision.seq).execution_options(yield_per=1000)
+    query = (
+        select(Revision)
+        .order_by(Revision.schema_name, Revision.object_id, Revision.seq)
+        .execution_options(yield_per=1000)
+    )
     key, chain = None, []
     for revision in session.scalars(query):
         current = (revision.schema_name, revision.object_id)
@@ -90,8 +107,9 @@ def _signatures_by_revision(session: Session, revision_ids: list[str] | None = N
     return out
 
 
-def _check_chain(session: Session, schema_name: str, object_id: str, chain: list[Revision],
-                 signed: dict[str, list[Signature]]) -> tuple[Revision | None, str] | None:
+def _check_chain(
+    session: Session, schema_name: str, object_id: str, chain: list[Revision], signed: dict[str, list[Signature]]
+) -> tuple[Revision | None, str] | None:
     previous: Revision | None = None
     for expected_seq, revision in enumerate(chain, start=1):
         problem = _check_link(revision, previous, expected_seq)
@@ -151,6 +169,13 @@ def _orphans(session: Session) -> list[dict[str, Any]]:
     for schema_name, (model, _) in LIVE.items():
         revisioned = select(Revision.object_id).where(Revision.schema_name == schema_name)
         for object_id in session.scalars(select(model.id).where(model.id.not_in(revisioned))):
-            out.append({"schemaName": schema_name, "objectId": object_id, "revisionId": None, "seq": None,
-                        "problem": "the object has no revisions (history deleted)"})
+            out.append(
+                {
+                    "schemaName": schema_name,
+                    "objectId": object_id,
+                    "revisionId": None,
+                    "seq": None,
+                    "problem": "the object has no revisions (history deleted)",
+                }
+            )
     return out

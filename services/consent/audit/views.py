@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent.agreements import service as agreements
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
+from services.consent.agreements import service as agreements
 from services.consent.api import Page, page
 from services.consent.audit import service
+from services.consent.docs_models import doc
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
 from services.consent.verification import service as verification
@@ -59,7 +59,8 @@ def data_agreement(dataAgreementId: str, session: DB) -> dict:
 
 @router.get("/audit/revisions/", operation_id="auditRevisionList")
 def revision_search(
-    session: DB, paging: Paging,
+    session: DB,
+    paging: Paging,
     schemaName: Annotated[Literal["Policy", "DataAgreement", "ConsentRecord"] | None, Query()] = None,
     objectId: str | None = None,
     authorizedBy: Annotated[str | None, Query(description="authorizedByOther or authorizedByIndividual")] = None,
@@ -68,9 +69,17 @@ def revision_search(
     order: Literal["asc", "desc"] = "asc",
 ) -> dict:
     """Extension: every object's revision history, filtered and sorted by time (spec 6.3)."""
-    rows = revisions.search(session, paging.offset, paging.limit, schema_name=schemaName, object_id=objectId,
-                            authorized_by=authorizedBy, since=_utc(since), until=_utc(until),
-                            newest_first=order == "desc")
+    rows = revisions.search(
+        session,
+        paging.offset,
+        paging.limit,
+        schema_name=schemaName,
+        object_id=objectId,
+        authorized_by=authorizedBy,
+        since=_utc(since),
+        until=_utc(until),
+        newest_first=order == "desc",
+    )
     return {"revisions": [revisions.to_api(r) for r in rows]}
 
 
@@ -87,8 +96,9 @@ def integrity(session: DB) -> dict:
 
 
 @router.get("/audit/verifications/", operation_id="auditVerificationList")
-def verifications(request: Request, session: DB, paging: Paging, dataAgreementId: str | None = None,
-                  individualId: str | None = None) -> dict:
+def verifications(
+    request: Request, session: DB, paging: Paging, dataAgreementId: str | None = None, individualId: str | None = None
+) -> dict:
     """Extension: the consent checks data consumers made, newest first."""
     writer = getattr(request.app.state, "verification_log", None)
     if writer is not None:

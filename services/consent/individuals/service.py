@@ -1,4 +1,5 @@
 """Individuals: the Consent BB's handle on a person, linked to an external (foundational/functional) id."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -61,7 +62,9 @@ def create(session: Session, data: IndividualIn, individual_id: str | None = Non
     _ensure_unique(session, data, None)
     individual = Individual(
         **({"id": individual_id} if individual_id else {}),
-        external_id=data.externalId, external_id_type=data.externalIdType, identity_provider_id=data.identityProviderId,
+        external_id=data.externalId,
+        external_id_type=data.externalIdType,
+        identity_provider_id=data.identityProviderId,
     )
     session.add(individual)
     session.flush()
@@ -87,8 +90,9 @@ def get(session: Session, individual_id: str) -> Individual:
     return individual
 
 
-def listing(session: Session, offset: int, limit: int, external_id: str | None = None,
-            external_id_type: str | None = None) -> list[Individual]:
+def listing(
+    session: Session, offset: int, limit: int, external_id: str | None = None, external_id_type: str | None = None
+) -> list[Individual]:
     query = select(Individual)
     if external_id is not None:
         query = query.where(Individual.external_id == external_id)
@@ -102,7 +106,8 @@ def _ensure_unique(session: Session, data: IndividualIn, own_id: str | None) -> 
         return
     query = select(Individual.id).where(Individual.external_id == data.externalId)
     query = query.where(
-        Individual.external_id_type == data.externalIdType if data.externalIdType is not None
+        Individual.external_id_type == data.externalIdType
+        if data.externalIdType is not None
         else Individual.external_id_type.is_(None)
     )
     existing = session.scalars(query).first()

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, page
+from services.consent.docs_models import doc
 from services.consent.individuals import service
 from services.consent.individuals.schemas import IndividualBody
 
@@ -17,12 +17,19 @@ DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
 
 
-@router.post("/config/individual/", tags=["config"], operation_id="configIndividualCreate", responses=doc(M.IndividualOnly))
+@router.post(
+    "/config/individual/", tags=["config"], operation_id="configIndividualCreate", responses=doc(M.IndividualOnly)
+)
 def config_create(body: IndividualBody, session: DB) -> dict:
     return {"individual": service.as_api(service.create(session, body.individual))}
 
 
-@router.get("/config/individual/{individualId}/", tags=["config"], operation_id="configIndividualRead", responses=doc(M.IndividualOnly))
+@router.get(
+    "/config/individual/{individualId}/",
+    tags=["config"],
+    operation_id="configIndividualRead",
+    responses=doc(M.IndividualOnly),
+)
 def config_read(individualId: str, session: DB) -> dict:
     return {"individual": service.as_api(service.get(session, individualId))}
 
@@ -33,23 +40,37 @@ def config_list(session: DB, paging: Paging, externalId: str | None = None, exte
     return {"individuals": [service.as_api(i) for i in rows]}
 
 
-@router.post("/service/individual/", tags=["service"], operation_id="serviceIndividualCreate", responses=doc(M.IndividualOnly))
+@router.post(
+    "/service/individual/", tags=["service"], operation_id="serviceIndividualCreate", responses=doc(M.IndividualOnly)
+)
 def service_create(body: IndividualBody, session: DB) -> dict:
     """Register an individual (400 if the externalId + externalIdType pair is already known)."""
     return {"individual": service.as_api(service.create(session, body.individual))}
 
 
-@router.get("/service/individual/{individualId}/", tags=["service"], operation_id="serviceIndividualRead", responses=doc(M.IndividualOnly))
+@router.get(
+    "/service/individual/{individualId}/",
+    tags=["service"],
+    operation_id="serviceIndividualRead",
+    responses=doc(M.IndividualOnly),
+)
 def service_read(individualId: str, session: DB) -> dict:
     return {"individual": service.as_api(service.get(session, individualId))}
 
 
-@router.put("/service/individual/{individualId}/", tags=["service"], operation_id="serviceIndividualUpdate", responses=doc(M.IndividualOnly))
+@router.put(
+    "/service/individual/{individualId}/",
+    tags=["service"],
+    operation_id="serviceIndividualUpdate",
+    responses=doc(M.IndividualOnly),
+)
 def service_update(individualId: str, body: IndividualBody, session: DB) -> dict:
     return {"individual": service.as_api(service.update(session, individualId, body.individual))}
 
 
-@router.get("/service/individuals/", tags=["service"], operation_id="serviceIndividualList", responses=doc(M.Individuals))
+@router.get(
+    "/service/individuals/", tags=["service"], operation_id="serviceIndividualList", responses=doc(M.Individuals)
+)
 def service_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
     """Individuals, optionally only those with an externalId (how a registration finds an existing one)."""
     rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)

@@ -1,5 +1,6 @@
 """Policies: create, update and delete each write a revision; agreements keep pointing at the policy
 revision they were made against, so updating a policy never changes an existing agreement."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,9 +16,14 @@ from services.consent.revisions.models import Revision
 from services.consent.webhooks import events
 
 FIELDS = {
-    "name": "name", "version": "version", "url": "url", "jurisdiction": "jurisdiction",
-    "industrySector": "industry_sector", "dataRetentionPeriodDays": "data_retention_period_days",
-    "geographicRestriction": "geographic_restriction", "storageLocation": "storage_location",
+    "name": "name",
+    "version": "version",
+    "url": "url",
+    "jurisdiction": "jurisdiction",
+    "industrySector": "industry_sector",
+    "dataRetentionPeriodDays": "data_retention_period_days",
+    "geographicRestriction": "geographic_restriction",
+    "storageLocation": "storage_location",
 }
 
 
@@ -94,7 +100,11 @@ def listing(session: Session, offset: int, limit: int, revision_id: str | None =
             raise not_found("policy revision", revision_id)
         return [as_api(revision.object_id, revisions.object_data(revision))]
     rows = session.scalars(
-        select(Policy).where(Policy.deleted.is_(False)).order_by(Policy.created_at, Policy.id).offset(offset).limit(limit)
+        select(Policy)
+        .where(Policy.deleted.is_(False))
+        .order_by(Policy.created_at, Policy.id)
+        .offset(offset)
+        .limit(limit)
     )
     return [as_api(p.id, serialize(p)) for p in rows]
 

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, caller, page
+from services.consent.docs_models import doc
 from services.consent.policies import service
 from services.consent.policies.schemas import PolicyBody
 from services.consent.revisions import service as revisions
@@ -26,27 +26,38 @@ def create_policy(body: PolicyBody, session: DB, by: Caller) -> dict:
     return {"policy": policy, "revision": revisions.to_api(revision)}
 
 
-@router.get("/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyRead", responses=doc(M.PolicyAndRevision))
+@router.get(
+    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyRead", responses=doc(M.PolicyAndRevision)
+)
 def read_policy(policyId: str, session: DB, revisionId: str | None = None) -> dict:
     """The policy and its latest revision, or the policy as of `revisionId`."""
     policy, revision = service.read(session, policyId, revisionId)
     return {"policy": policy, "revision": revisions.to_api(revision)}
 
 
-@router.put("/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyUpdate", responses=doc(M.PolicyAndRevision))
+@router.put(
+    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyUpdate", responses=doc(M.PolicyAndRevision)
+)
 def update_policy(policyId: str, body: PolicyBody, session: DB, by: Caller) -> dict:
     """Update a policy (new revision); agreements keep the policy revision they point to."""
     policy, revision = service.update(session, policyId, body.policy, by)
     return {"policy": policy, "revision": revisions.to_api(revision)}
 
 
-@router.delete("/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyDelete", responses=doc(M.RevisionOnly))
+@router.delete(
+    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyDelete", responses=doc(M.RevisionOnly)
+)
 def delete_policy(policyId: str, session: DB, by: Caller) -> dict:
     """Delete a policy (a final revision records it); refused while an active agreement uses it."""
     return {"revision": revisions.to_api(service.delete(session, policyId, by))}
 
 
-@router.get("/config/policy/{policyId}/revisions/", tags=["config"], operation_id="configPolicyRevisionsList", responses=doc(M.PolicyRevisions))
+@router.get(
+    "/config/policy/{policyId}/revisions/",
+    tags=["config"],
+    operation_id="configPolicyRevisionsList",
+    responses=doc(M.PolicyRevisions),
+)
 def policy_revisions(policyId: str, session: DB, paging: Paging) -> dict:
     """The current policy (`policy`) and its revision history, oldest first (`revisions`, extension)."""
     policy, _ = service.read(session, policyId)
@@ -59,7 +70,12 @@ def list_policies(session: DB, paging: Paging, revisionId: Annotated[str | None,
     return {"policies": service.listing(session, paging.offset, paging.limit, revisionId)}
 
 
-@router.get("/service/policy/{policyId}/", tags=["service"], operation_id="servicePolicyRead", responses=doc(M.PolicyAndRevision))
+@router.get(
+    "/service/policy/{policyId}/",
+    tags=["service"],
+    operation_id="servicePolicyRead",
+    responses=doc(M.PolicyAndRevision),
+)
 def service_read_policy(policyId: str, session: DB, revisionId: str | None = None) -> dict:
     """The policy (latest, or as of the revision an agreement presents)."""
     policy, revision = service.read(session, policyId, revisionId)

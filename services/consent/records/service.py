@@ -5,6 +5,7 @@ signature over the record's first revision snapshot is verified before anything 
 `optIn` (withdrawal or re-consent) writes a new revision; the old signature no longer covers the record,
 so its state returns to `unsigned` until the new revision is signed.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,9 @@ def agreement_revision(session: Session, agreement_id: str, revision_id: str | N
     return agreement, revision
 
 
-def create(session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None,
-           opt_in: bool, by: str) -> tuple[ConsentRecord, Revision]:
+def create(
+    session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None, opt_in: bool, by: str
+) -> tuple[ConsentRecord, Revision]:
     individual = individuals.resolve(session, individual_ref)
     agreement, da_revision = agreement_revision(session, agreement_id, revision_id)
     existing = _existing(session, da_revision.id, individual.id)
@@ -97,38 +99,54 @@ def create(session: Session, agreement_id: str, individual_ref: str | None, revi
             return existing, head_revision(session, existing)
         return set_opt_in(session, existing, opt_in, by)
     record = ConsentRecord(
-        id=new_id(), data_agreement_id=agreement.id, data_agreement_revision_id=da_revision.id,
-        data_agreement_revision_hash=da_revision.serialized_hash, individual_id=individual.id,
-        opt_in=opt_in, state=UNSIGNED,
+        id=new_id(),
+        data_agreement_id=agreement.id,
+        data_agreement_revision_id=da_revision.id,
+        data_agreement_revision_hash=da_revision.serialized_hash,
+        individual_id=individual.id,
+        opt_in=opt_in,
+        state=UNSIGNED,
     )
     session.add(record)
     session.flush()
-    revision = revisions.append(session, revisions.CONSENT_RECORD, record.id, serialize(record),
-                                by_individual=individual.id, by_other=by)
+    revision = revisions.append(
+        session, revisions.CONSENT_RECORD, record.id, serialize(record), by_individual=individual.id, by_other=by
+    )
     _emit(session, events.CONSENT_GIVEN if opt_in else events.CONSENT_REFUSED, record, revision)
     return record, revision
 
 
-def draft(session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None,
-          opt_in: bool, by: str) -> tuple[dict, dict]:
+def draft(
+    session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None, opt_in: bool, by: str
+) -> tuple[dict, dict]:
     """An unsaved record and the Signature the individual must complete: nothing is stored."""
     individual = individuals.resolve(session, individual_ref)
     agreement, da_revision = agreement_revision(session, agreement_id, revision_id)
     data = {
-        "dataAgreement": agreement.id, "dataAgreementRevision": da_revision.id,
-        "dataAgreementRevisionHash": da_revision.serialized_hash, "individual": individual.id, "optIn": opt_in,
+        "dataAgreement": agreement.id,
+        "dataAgreementRevision": da_revision.id,
+        "dataAgreementRevisionHash": da_revision.serialized_hash,
+        "individual": individual.id,
+        "optIn": opt_in,
     }
     now = utcnow()
     snapshot = revisions.build_snapshot(
-        revisions.CONSENT_RECORD, "", data, timestamp=now, predecessor_hash=None,
-        by_individual=individual.id, by_other=by, signed_without_object_id=True,
+        revisions.CONSENT_RECORD,
+        "",
+        data,
+        timestamp=now,
+        predecessor_hash=None,
+        by_individual=individual.id,
+        by_other=by,
+        signed_without_object_id=True,
     )
     record = {"id": None, **data, "state": UNSIGNED, "signature": None}
     return record, signatures.unsigned_for(snapshot, object_reference=None, timestamp=now)
 
 
-def submit(session: Session, signer: signatures.Signer, record_in: ConsentRecordIn, signature_in: SignatureIn,
-           by: str) -> tuple[ConsentRecord, Revision, Signature]:
+def submit(
+    session: Session, signer: signatures.Signer, record_in: ConsentRecordIn, signature_in: SignatureIn, by: str
+) -> tuple[ConsentRecord, Revision, Signature]:
     """Store a signed draft: the signature must be a valid JWS over exactly the draft's snapshot (or, with
     method `JWS-delegated`, the Consent BB signs it on the calling application's word)."""
     snapshot = _required(signature_in.verificationPayload, "signature.verificationPayload")
@@ -155,26 +173,38 @@ def submit(session: Session, signer: signatures.Signer, record_in: ConsentRecord
     existing = _existing(session, da_revision.id, individual.id)
     if existing is not None:
         retried = existing.signature is not None and (
-            existing.signature.signature == token
-            or (delegated and existing.signature.verification_payload == snapshot))
+            existing.signature.signature == token or (delegated and existing.signature.verification_payload == snapshot)
+        )
         if retried:
             return existing, head_revision(session, existing), existing.signature
-        raise bad_request("a consent record for this individual and agreement revision exists; update it instead",
-                          consentRecordId=existing.id)
+        raise bad_request(
+            "a consent record for this individual and agreement revision exists; update it instead",
+            consentRecordId=existing.id,
+        )
 
     record = ConsentRecord(
-        id=new_id(), data_agreement_id=agreement.id, data_agreement_revision_id=da_revision.id,
-        data_agreement_revision_hash=da_revision.serialized_hash, individual_id=individual.id,
-        opt_in=bool(data["optIn"]), state=SIGNED,
+        id=new_id(),
+        data_agreement_id=agreement.id,
+        data_agreement_revision_id=da_revision.id,
+        data_agreement_revision_hash=da_revision.serialized_hash,
+        individual_id=individual.id,
+        opt_in=bool(data["optIn"]),
+        state=SIGNED,
     )
     session.add(record)
     session.flush()
     revision = revisions.append_signed_draft(
-        session, revisions.CONSENT_RECORD, record.id, snapshot, timestamp=timestamp,
-        by_individual=parsed.get("authorizedByIndividual"), by_other=parsed.get("authorizedByOther"),
+        session,
+        revisions.CONSENT_RECORD,
+        record.id,
+        snapshot,
+        timestamp=timestamp,
+        by_individual=parsed.get("authorizedByIndividual"),
+        by_other=parsed.get("authorizedByOther"),
     )
-    signature = _signature_row(signature_in, token, signed_by, header, revision, without_reference=True,
-                               delegated_by=by if delegated else None)
+    signature = _signature_row(
+        signature_in, token, signed_by, header, revision, without_reference=True, delegated_by=by if delegated else None
+    )
     session.add(signature)
     session.flush()
     record.signature_id = signature.id
@@ -185,14 +215,18 @@ def submit(session: Session, signer: signatures.Signer, record_in: ConsentRecord
     return record, revision, signature
 
 
-def update(session: Session, record_id: str, individual_ref: str | None, record_in: ConsentRecordIn,
-           by: str) -> tuple[ConsentRecord, Revision]:
+def update(
+    session: Session, record_id: str, individual_ref: str | None, record_in: ConsentRecordIn, by: str
+) -> tuple[ConsentRecord, Revision]:
     """Only `optIn` may change (opt-in, opt-out, withdrawal); every other field is fixed by its revision."""
     record = get_for_individual(session, record_id, individual_ref)
     if record_in.optIn is None:
         raise bad_request("consentRecord.optIn is required")
-    for key, column in (("dataAgreement", record.data_agreement_id), ("individual", record.individual_id),
-                        ("dataAgreementRevision", record.data_agreement_revision_id)):
+    for key, column in (
+        ("dataAgreement", record.data_agreement_id),
+        ("individual", record.individual_id),
+        ("dataAgreementRevision", record.data_agreement_revision_id),
+    ):
         sent = id_of(getattr(record_in, key))
         if sent is not None and sent != column:
             raise bad_request(f"consentRecord.{key} cannot be changed")
@@ -210,27 +244,35 @@ def set_opt_in(session: Session, record: ConsentRecord, opt_in: bool, by: str) -
     record.updated_at = utcnow()
     session.flush()
     session.refresh(record)
-    revision = revisions.append(session, revisions.CONSENT_RECORD, record.id, serialize(record),
-                                by_individual=record.individual_id, by_other=by)
+    revision = revisions.append(
+        session, revisions.CONSENT_RECORD, record.id, serialize(record), by_individual=record.individual_id, by_other=by
+    )
     revision.predecessor_signature = previous_signature
     event = events.CONSENT_GIVEN if opt_in else (events.CONSENT_WITHDRAWN if withdrawn else events.CONSENT_REFUSED)
     _emit(session, event, record, revision)
     return record, revision
 
 
-def create_signature(session: Session, record_id: str, individual_ref: str | None, signature_in: SignatureIn) -> Signature:
+def create_signature(
+    session: Session, record_id: str, individual_ref: str | None, signature_in: SignatureIn
+) -> Signature:
     """An unsigned Signature over the record's current revision: what the individual must sign."""
     record = get_for_individual(session, record_id, individual_ref)
     _check_method(signature_in.verificationMethod)
     revision = head_revision(session, record)
     fields = signatures.unsigned_for(revision.serialized_snapshot, object_reference=revision.id)
     row = Signature(
-        id=new_id(), signature="", verification_method=signatures.METHOD,
-        verification_payload=revision.serialized_snapshot, verification_payload_hash=revision.serialized_hash,
+        id=new_id(),
+        signature="",
+        verification_method=signatures.METHOD,
+        verification_payload=revision.serialized_snapshot,
+        verification_payload_hash=revision.serialized_hash,
         verification_artifact=signature_in.verificationArtifact,
         verification_signed_by=signature_in.verificationSignedBy or "",
         verification_signed_as=signature_in.verificationSignedAs or "individual",
-        timestamp=utcnow(), signed_without_object_reference=False, object_type="revision",
+        timestamp=utcnow(),
+        signed_without_object_reference=False,
+        object_type="revision",
         object_reference=revision.id,
     )
     row.payload = signatures.final_payload({**fields, **signatures.to_api(row)})
@@ -239,8 +281,14 @@ def create_signature(session: Session, record_id: str, individual_ref: str | Non
     return row
 
 
-def sign(session: Session, signer: signatures.Signer, record_id: str, individual_ref: str | None,
-         signature_in: SignatureIn, by: str) -> Signature:
+def sign(
+    session: Session,
+    signer: signatures.Signer,
+    record_id: str,
+    individual_ref: str | None,
+    signature_in: SignatureIn,
+    by: str,
+) -> Signature:
     """Attach the individual's JWS over the record's current revision (or, with method `JWS-delegated`,
     the Consent BB's signature on the calling application's word); the record becomes `signed`."""
     record = get_for_individual(session, record_id, individual_ref)
@@ -266,16 +314,24 @@ def sign(session: Session, signer: signatures.Signer, record_id: str, individual
         if row is None or row.object_reference != revision.id or row.signature:
             raise bad_request("signature.id is not an unsigned signature of this record's current revision")
     if row is None:
-        row = _signature_row(signature_in, token, signed_by, header, revision, without_reference=False,
-                             delegated_by=by if delegated else None)
+        row = _signature_row(
+            signature_in,
+            token,
+            signed_by,
+            header,
+            revision,
+            without_reference=False,
+            delegated_by=by if delegated else None,
+        )
         session.add(row)
     else:
         row.signature = token
         row.verification_signed_by = signed_by
         row.verification_jws_header = json.dumps(header, sort_keys=True)
         row.verification_method = signatures.DELEGATED if delegated else signatures.METHOD
-        row.verification_signed_as = "delegate" if delegated else (
-            signature_in.verificationSignedAs or row.verification_signed_as)
+        row.verification_signed_as = (
+            "delegate" if delegated else (signature_in.verificationSignedAs or row.verification_signed_as)
+        )
         if delegated:
             row.verification_artifact = _delegation_artifact(by, signature_in.verificationArtifact)
         row.timestamp = utcnow()
@@ -302,8 +358,14 @@ def current(session: Session, individual_ref: str | None, agreement_id: str) -> 
     return record
 
 
-def for_individual(session: Session, individual_ref: str | None, offset: int, limit: int,
-                   agreement_id: str | None = None, current_only: bool = True) -> list[ConsentRecord]:
+def for_individual(
+    session: Session,
+    individual_ref: str | None,
+    offset: int,
+    limit: int,
+    agreement_id: str | None = None,
+    current_only: bool = True,
+) -> list[ConsentRecord]:
     """The individual's records: the current one per agreement, or every one for one agreement."""
     individual = individuals.resolve(session, individual_ref)
     query = select(ConsentRecord).where(ConsentRecord.individual_id == individual.id)
@@ -313,14 +375,16 @@ def for_individual(session: Session, individual_ref: str | None, offset: int, li
     if current_only:
         seen: set[str] = set()
         rows = [r for r in rows if not (r.data_agreement_id in seen or seen.add(r.data_agreement_id))]
-    return rows[offset:offset + limit]
+    return rows[offset : offset + limit]
 
 
 def listing(session: Session, offset: int, limit: int, agreement_id: str | None = None) -> list[ConsentRecord]:
     query = select(ConsentRecord)
     if agreement_id is not None:
         query = query.where(ConsentRecord.data_agreement_id == agreement_id)
-    return list(session.scalars(query.order_by(ConsentRecord.created_at, ConsentRecord.id).offset(offset).limit(limit)).unique())
+    return list(
+        session.scalars(query.order_by(ConsentRecord.created_at, ConsentRecord.id).offset(offset).limit(limit)).unique()
+    )
 
 
 def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]:
@@ -328,11 +392,15 @@ def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]
     `forgettable` agreement that do not hold consent (refused or withdrawn). Everything else is retained
     because it is the evidence that processing was lawful."""
     individual = individuals.resolve(session, individual_ref)
-    rows = session.execute(
-        select(ConsentRecord, DataAgreement.forgettable)
-        .join(DataAgreement, DataAgreement.id == ConsentRecord.data_agreement_id)
-        .where(ConsentRecord.individual_id == individual.id)
-    ).unique().all()
+    rows = (
+        session.execute(
+            select(ConsentRecord, DataAgreement.forgettable)
+            .join(DataAgreement, DataAgreement.id == ConsentRecord.data_agreement_id)
+            .where(ConsentRecord.individual_id == individual.id)
+        )
+        .unique()
+        .all()
+    )
     deleted, retained = [], []
     for record, forgettable in rows:
         (deleted if forgettable and not record.opt_in else retained).append(record.id)
@@ -342,9 +410,11 @@ def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]
         )
         session.execute(sql_delete(ConsentRecord).where(ConsentRecord.id.in_(deleted)))
         session.execute(sql_delete(Signature).where(Signature.object_reference.in_(revision_ids)))
-        session.execute(sql_delete(Revision).where(
-            Revision.schema_name == revisions.CONSENT_RECORD, Revision.object_id.in_(deleted)
-        ))
+        session.execute(
+            sql_delete(Revision).where(
+                Revision.schema_name == revisions.CONSENT_RECORD, Revision.object_id.in_(deleted)
+            )
+        )
         for record_id in deleted:
             events.emit(session, events.CONSENT_DELETED, {"consentRecordId": record_id})
     return {"deleted": sorted(deleted), "retained": sorted(retained)}
@@ -360,11 +430,19 @@ def _existing(session: Session, agreement_revision_id: str, individual_id: str) 
 
 
 def _emit(session: Session, event: str, record: ConsentRecord, revision: Revision) -> None:
-    events.emit(session, event, {
-        "consentRecordId": record.id, "dataAgreementId": record.data_agreement_id,
-        "dataAgreementRevisionId": record.data_agreement_revision_id, "individualId": record.individual_id,
-        "optIn": record.opt_in, "state": record.state, "revisionId": revision.id,
-    })
+    events.emit(
+        session,
+        event,
+        {
+            "consentRecordId": record.id,
+            "dataAgreementId": record.data_agreement_id,
+            "dataAgreementRevisionId": record.data_agreement_revision_id,
+            "individualId": record.individual_id,
+            "optIn": record.opt_in,
+            "state": record.state,
+            "revisionId": revision.id,
+        },
+    )
 
 
 def _required(value: str | None, name: str) -> str:
@@ -396,9 +474,15 @@ def _parse_draft_snapshot(snapshot: str) -> dict[str, Any]:
     if not isinstance(parsed, dict) or revisions.canonical_json(parsed) != snapshot:
         raise bad_request("signature.verificationPayload must be the draft snapshot exactly as issued")
     data = parsed.get("objectData")
-    if (parsed.get("schemaName") != revisions.CONSENT_RECORD or parsed.get("signedWithoutObjectId") is not True
-            or parsed.get("objectId") != "" or parsed.get("predecessorHash") is not None
-            or not isinstance(data, dict) or set(data) != RECORD_KEYS or not isinstance(data["optIn"], bool)):
+    if (
+        parsed.get("schemaName") != revisions.CONSENT_RECORD
+        or parsed.get("signedWithoutObjectId") is not True
+        or parsed.get("objectId") != ""
+        or parsed.get("predecessorHash") is not None
+        or not isinstance(data, dict)
+        or set(data) != RECORD_KEYS
+        or not isinstance(data["optIn"], bool)
+    ):
         raise bad_request("signature.verificationPayload is not a consent record draft snapshot")
     return parsed
 
@@ -430,18 +514,32 @@ def _snapshot_time(value: Any) -> datetime:
     return ts
 
 
-def _signature_row(signature_in: SignatureIn, token: str, signed_by: str, header: dict, revision: Revision,
-                   without_reference: bool, delegated_by: str | None = None) -> Signature:
+def _signature_row(
+    signature_in: SignatureIn,
+    token: str,
+    signed_by: str,
+    header: dict,
+    revision: Revision,
+    without_reference: bool,
+    delegated_by: str | None = None,
+) -> Signature:
     delegated = delegated_by is not None
     row = Signature(
-        id=new_id(), signature=token, verification_method=signatures.DELEGATED if delegated else signatures.METHOD,
-        verification_payload=revision.serialized_snapshot, verification_payload_hash=revision.serialized_hash,
-        verification_artifact=_delegation_artifact(delegated_by, signature_in.verificationArtifact) if delegated
+        id=new_id(),
+        signature=token,
+        verification_method=signatures.DELEGATED if delegated else signatures.METHOD,
+        verification_payload=revision.serialized_snapshot,
+        verification_payload_hash=revision.serialized_hash,
+        verification_artifact=_delegation_artifact(delegated_by, signature_in.verificationArtifact)
+        if delegated
         else signature_in.verificationArtifact,
         verification_signed_by=signed_by,
         verification_signed_as="delegate" if delegated else (signature_in.verificationSignedAs or "individual"),
-        verification_jws_header=json.dumps(header, sort_keys=True), timestamp=utcnow(),
-        signed_without_object_reference=without_reference, object_type="revision", object_reference=revision.id,
+        verification_jws_header=json.dumps(header, sort_keys=True),
+        timestamp=utcnow(),
+        signed_without_object_reference=without_reference,
+        object_type="revision",
+        object_reference=revision.id,
     )
     row.payload = signatures.final_payload(signatures.to_api(row))
     return row

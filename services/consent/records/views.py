@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, caller, individual_header, page, signer, wake_webhooks
+from services.consent.docs_models import doc
 from services.consent.records import service
 from services.consent.records.schemas import SignatureBody, SubmitBody, UpdateBody
 from services.consent.revisions import service as revisions
@@ -22,11 +22,20 @@ Individual = Annotated[str | None, Depends(individual_header)]
 Signer = Annotated[object, Depends(signer)]
 
 
-@router.post("/service/individual/record/data-agreement/{dataAgreementId}/",
-             operation_id="serviceIndividualConsentRecordCreate", responses=doc(M.RecordAndRevision))
-def create_record(dataAgreementId: str, session: DB, by: Caller, header: Individual,
-                  individualId: Annotated[str | None, Query()] = None, revisionId: str | None = None,
-                  optIn: bool = True) -> dict:
+@router.post(
+    "/service/individual/record/data-agreement/{dataAgreementId}/",
+    operation_id="serviceIndividualConsentRecordCreate",
+    responses=doc(M.RecordAndRevision),
+)
+def create_record(
+    dataAgreementId: str,
+    session: DB,
+    by: Caller,
+    header: Individual,
+    individualId: Annotated[str | None, Query()] = None,
+    revisionId: str | None = None,
+    optIn: bool = True,
+) -> dict:
     """Record an individual's consent (or, with `optIn=false`, refusal) to the agreement's current revision.
 
     Idempotent: the same call again returns the same record; a different `optIn` changes it (new revision).
@@ -36,20 +45,36 @@ def create_record(dataAgreementId: str, session: DB, by: Caller, header: Individ
     return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision)}
 
 
-@router.get("/service/individual/record/data-agreement/{dataAgreementId}/",
-            operation_id="serviceIndividualConsentRecordRead", responses=doc(M.RecordAndRevision))
-def read_record(dataAgreementId: str, session: DB, header: Individual,
-                individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.get(
+    "/service/individual/record/data-agreement/{dataAgreementId}/",
+    operation_id="serviceIndividualConsentRecordRead",
+    responses=doc(M.RecordAndRevision),
+)
+def read_record(
+    dataAgreementId: str, session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None
+) -> dict:
     """The individual's current record for the agreement (individual from `X-ConsentBB-IndividualId`)."""
     record = service.current(session, header or individualId, dataAgreementId)
-    return {"consentRecord": service.as_api(record), "revision": revisions.to_api(service.head_revision(session, record))}
+    return {
+        "consentRecord": service.as_api(record),
+        "revision": revisions.to_api(service.head_revision(session, record)),
+    }
 
 
-@router.post("/service/individual/record/consent-record/draft/",
-             operation_id="serviceIndividualConsentRecordDraftCreate", responses=doc(M.DraftRecord))
-def draft_record(session: DB, by: Caller, header: Individual, dataAgreementId: str,
-                 individualId: Annotated[str | None, Query()] = None, revisionId: str | None = None,
-                 optIn: bool = True) -> dict:
+@router.post(
+    "/service/individual/record/consent-record/draft/",
+    operation_id="serviceIndividualConsentRecordDraftCreate",
+    responses=doc(M.DraftRecord),
+)
+def draft_record(
+    session: DB,
+    by: Caller,
+    header: Individual,
+    dataAgreementId: str,
+    individualId: Annotated[str | None, Query()] = None,
+    revisionId: str | None = None,
+    optIn: bool = True,
+) -> dict:
     """An unsaved ConsentRecord and the Signature to complete: sign `signature.verificationPayload` as a
     compact JWS, put it in `signature.signature` and your public JWK in `signature.verificationSignedBy`,
     then POST both to `/service/individual/record/consent-record/`."""
@@ -57,62 +82,112 @@ def draft_record(session: DB, by: Caller, header: Individual, dataAgreementId: s
     return {"consentRecord": record, "signature": signature}
 
 
-@router.post("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordSignatureCreate", responses=doc(M.RecordRevisionSignature))
+@router.post(
+    "/service/individual/record/consent-record/",
+    operation_id="serviceIndividualConsentRecordSignatureCreate",
+    responses=doc(M.RecordRevisionSignature),
+)
 def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dict:
     """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
     With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
     record, revision, signature = service.submit(session, key, body.consentRecord, body.signature, by)
-    return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision),
-            "signature": signatures.to_api(signature)}
+    return {
+        "consentRecord": service.as_api(record),
+        "revision": revisions.to_api(revision),
+        "signature": signatures.to_api(signature),
+    }
 
 
-@router.get("/service/individual/record/consent-record/", operation_id="serviceIndividualConsentRecordList", responses=doc(M.Records))
-def list_records(session: DB, header: Individual, paging: Paging,
-                 individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.get(
+    "/service/individual/record/consent-record/",
+    operation_id="serviceIndividualConsentRecordList",
+    responses=doc(M.Records),
+)
+def list_records(
+    session: DB, header: Individual, paging: Paging, individualId: Annotated[str | None, Query()] = None
+) -> dict:
     """The individual's current record for each agreement."""
     rows = service.for_individual(session, header or individualId, paging.offset, paging.limit)
     return {"consentRecords": [service.as_api(r) for r in rows]}
 
 
-@router.put("/service/individual/record/consent-record/{consentRecordId}/",
-            operation_id="serviceIndividualConsentRecordUpdate", responses=doc(M.RecordAndRevision))
-def update_record(consentRecordId: str, body: UpdateBody, session: DB, by: Caller, header: Individual,
-                  individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.put(
+    "/service/individual/record/consent-record/{consentRecordId}/",
+    operation_id="serviceIndividualConsentRecordUpdate",
+    responses=doc(M.RecordAndRevision),
+)
+def update_record(
+    consentRecordId: str,
+    body: UpdateBody,
+    session: DB,
+    by: Caller,
+    header: Individual,
+    individualId: Annotated[str | None, Query()] = None,
+) -> dict:
     """Change `optIn` (opt-in, opt-out, withdraw): a new revision; the record is `unsigned` until re-signed."""
     record, revision = service.update(session, consentRecordId, header or individualId, body.consentRecord, by)
     return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision)}
 
 
-@router.post("/service/individual/record/consent-record/{consentRecordId}/signature/",
-             operation_id="serviceIndividualSignatureCreate", responses=doc(M.SignatureOnly))
-def create_signature(consentRecordId: str, body: SignatureBody, session: DB, header: Individual,
-                     individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.post(
+    "/service/individual/record/consent-record/{consentRecordId}/signature/",
+    operation_id="serviceIndividualSignatureCreate",
+    responses=doc(M.SignatureOnly),
+)
+def create_signature(
+    consentRecordId: str,
+    body: SignatureBody,
+    session: DB,
+    header: Individual,
+    individualId: Annotated[str | None, Query()] = None,
+) -> dict:
     """An unsigned Signature over the record's current revision (`verificationPayload` is what to sign)."""
     row = service.create_signature(session, consentRecordId, header or individualId, body.signature)
     return {"signature": signatures.to_api(row)}
 
 
-@router.put("/service/individual/record/consent-record/{consentRecordId}/signature/",
-            operation_id="serviceIndividualSignatureUpdate", responses=doc(M.SignatureOnly))
-def sign_record(consentRecordId: str, body: SignatureBody, session: DB, header: Individual, by: Caller, key: Signer,
-                individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.put(
+    "/service/individual/record/consent-record/{consentRecordId}/signature/",
+    operation_id="serviceIndividualSignatureUpdate",
+    responses=doc(M.SignatureOnly),
+)
+def sign_record(
+    consentRecordId: str,
+    body: SignatureBody,
+    session: DB,
+    header: Individual,
+    by: Caller,
+    key: Signer,
+    individualId: Annotated[str | None, Query()] = None,
+) -> dict:
     """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies.
     With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
     row = service.sign(session, key, consentRecordId, header or individualId, body.signature, by)
     return {"signature": signatures.to_api(row)}
 
 
-@router.get("/service/individual/record/data-agreement/{dataAgreementId}/all/",
-            operation_id="serviceIndividualDataAgreementConsentRecordList", responses=doc(M.Records))
-def list_agreement_records(dataAgreementId: str, session: DB, header: Individual, paging: Paging,
-                           individualId: Annotated[str | None, Query()] = None) -> dict:
+@router.get(
+    "/service/individual/record/data-agreement/{dataAgreementId}/all/",
+    operation_id="serviceIndividualDataAgreementConsentRecordList",
+    responses=doc(M.Records),
+)
+def list_agreement_records(
+    dataAgreementId: str,
+    session: DB,
+    header: Individual,
+    paging: Paging,
+    individualId: Annotated[str | None, Query()] = None,
+) -> dict:
     """Every record the individual has for the agreement (one per agreement revision), newest first."""
-    rows = service.for_individual(session, header or individualId, paging.offset, paging.limit,
-                                  agreement_id=dataAgreementId, current_only=False)
+    rows = service.for_individual(
+        session, header or individualId, paging.offset, paging.limit, agreement_id=dataAgreementId, current_only=False
+    )
     return {"consentRecords": [service.as_api(r) for r in rows]}
 
 
-@router.delete("/service/individual/record/", operation_id="serviceIndividualConsentRecordDeleteAll", responses=doc(M.Forgotten))
+@router.delete(
+    "/service/individual/record/", operation_id="serviceIndividualConsentRecordDeleteAll", responses=doc(M.Forgotten)
+)
 def forget(session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements
     (with their revisions and signatures); lists what was deleted and what must be retained."""

@@ -6,6 +6,7 @@ hash chain.
 authorizedByOther, predecessorHash}` and `serializedHash` is its SHA-256 (hex). Because the predecessor's
 hash is inside the hashed snapshot, each hash commits to the object's entire history.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,7 +71,9 @@ def get(session: Session, revision_id: str) -> Revision | None:
     return session.get(Revision, revision_id)
 
 
-def history(session: Session, schema_name: str, object_id: str, offset: int = 0, limit: int | None = None) -> list[Revision]:
+def history(
+    session: Session, schema_name: str, object_id: str, offset: int = 0, limit: int | None = None
+) -> list[Revision]:
     query = (
         select(Revision)
         .where(Revision.schema_name == schema_name, Revision.object_id == object_id)
@@ -82,9 +85,18 @@ def history(session: Session, schema_name: str, object_id: str, offset: int = 0,
     return list(session.scalars(query))
 
 
-def search(session: Session, offset: int, limit: int, *, schema_name: str | None = None,
-           object_id: str | None = None, authorized_by: str | None = None, since: datetime | None = None,
-           until: datetime | None = None, newest_first: bool = False) -> list[Revision]:
+def search(
+    session: Session,
+    offset: int,
+    limit: int,
+    *,
+    schema_name: str | None = None,
+    object_id: str | None = None,
+    authorized_by: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    newest_first: bool = False,
+) -> list[Revision]:
     """Revision histories filtered and sorted for auditors (spec 6.3)."""
     query = select(Revision)
     if schema_name:
@@ -92,8 +104,9 @@ def search(session: Session, offset: int, limit: int, *, schema_name: str | None
     if object_id:
         query = query.where(Revision.object_id == object_id)
     if authorized_by:
-        query = query.where((Revision.authorized_by_other == authorized_by)
-                            | (Revision.authorized_by_individual == authorized_by))
+        query = query.where(
+            (Revision.authorized_by_other == authorized_by) | (Revision.authorized_by_individual == authorized_by)
+        )
     if since:
         query = query.where(Revision.timestamp >= since)
     if until:
@@ -115,24 +128,41 @@ def append(
     previous = head(session, schema_name, object_id)
     now = utcnow()
     snapshot = build_snapshot(
-        schema_name, object_id, data, timestamp=now,
+        schema_name,
+        object_id,
+        data,
+        timestamp=now,
         predecessor_hash=previous.serialized_hash if previous else None,
-        by_individual=by_individual, by_other=by_other,
+        by_individual=by_individual,
+        by_other=by_other,
     )
     return _store(session, previous, schema_name, object_id, snapshot, now, by_individual, by_other, False)
 
 
 def append_signed_draft(
-    session: Session, schema_name: str, object_id: str, snapshot: str, *, timestamp: datetime,
-    by_individual: str | None, by_other: str | None,
+    session: Session,
+    schema_name: str,
+    object_id: str,
+    snapshot: str,
+    *,
+    timestamp: datetime,
+    by_individual: str | None,
+    by_other: str | None,
 ) -> Revision:
     """Store a snapshot that was built (and signed) before the object had an id: kept byte for byte."""
     return _store(session, None, schema_name, object_id, snapshot, timestamp, by_individual, by_other, True)
 
 
 def _store(
-    session: Session, previous: Revision | None, schema_name: str, object_id: str, snapshot: str,
-    timestamp: datetime, by_individual: str | None, by_other: str | None, signed_without_object_id: bool,
+    session: Session,
+    previous: Revision | None,
+    schema_name: str,
+    object_id: str,
+    snapshot: str,
+    timestamp: datetime,
+    by_individual: str | None,
+    by_other: str | None,
+    signed_without_object_id: bool,
 ) -> Revision:
     revision = Revision(
         id=new_id(),

@@ -6,6 +6,7 @@ with the revision and the signature alone: check `sha256(serializedSnapshot) == 
 JWS with the JWK, then that the JWS payload equals the snapshot. The Consent BB signs Data Agreement
 revisions with its own (the organisation's) key, published at `/.well-known/jwks.json`.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,9 +88,16 @@ def verify_signature_row(signature: Signature, revision: Revision) -> None:
 def final_payload(fields: dict[str, Any]) -> str:
     """The spec's `Signature.payload`: the signature's own fields as canonical JSON."""
     keys = (
-        "verificationPayload", "verificationPayloadHash", "verificationMethod", "verificationArtifact",
-        "verificationSignedBy", "verificationJwsHeader", "timestamp", "signedWithoutObjectReference",
-        "objectType", "objectReference",
+        "verificationPayload",
+        "verificationPayloadHash",
+        "verificationMethod",
+        "verificationArtifact",
+        "verificationSignedBy",
+        "verificationJwsHeader",
+        "timestamp",
+        "signedWithoutObjectReference",
+        "objectType",
+        "objectReference",
     )
     return canonical_json({k: fields.get(k) for k in keys})
 

@@ -1,6 +1,7 @@
 """Verification log rows are queued in memory and bulk-inserted by one background thread every few tens of
 milliseconds: checks never wait on a database write lock, and the auditor's read flushes the queue first.
 A crash can lose at most the last interval's rows (documented in the README)."""
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ current revision is signed. Whatever the number of individuals, one SQL statemen
 this hot path) reads the agreement, resolves the individuals and fetches their records (index on agreement,
 individual, time); the checks are handed to the verification log writer, which bulk-inserts them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,9 +25,16 @@ MAX_INDIVIDUALS = 1000
 LogSink = Callable[[list[dict]], None]
 
 
-
-def verify(connection: Connection, agreement_id: str, refs: list[str], caller: str, *, revision_id: str | None = None,
-           require_signed: bool = False, sink: LogSink | None = None) -> tuple[list[dict], list[dict[str, Any]]]:
+def verify(
+    connection: Connection,
+    agreement_id: str,
+    refs: list[str],
+    caller: str,
+    *,
+    revision_id: str | None = None,
+    require_signed: bool = False,
+    sink: LogSink | None = None,
+) -> tuple[list[dict], list[dict[str, Any]]]:
     refs = list(dict.fromkeys(r.strip() for r in refs if r and r.strip()))
     if not refs:
         raise bad_request("at least one individualId is required")
@@ -41,37 +49,57 @@ def verify(connection: Connection, agreement_id: str, refs: list[str], caller: s
     for ref in refs:
         record = latest.get(resolved.get(ref, ""))
         consent = bool(record and record["optIn"] and not deleted and (record["state"] == SIGNED or not require_signed))
-        answers.append({
-            "individualId": ref,
-            "dataAgreementId": agreement_id,
-            "consent": consent,
-            "consentRecordId": record["id"] if record else None,
-            "dataAgreementRevisionId": record["dataAgreementRevision"] if record else None,
-            "optIn": record["optIn"] if record else None,
-            "state": record["state"] if record else None,
-        })
+        answers.append(
+            {
+                "individualId": ref,
+                "dataAgreementId": agreement_id,
+                "consent": consent,
+                "consentRecordId": record["id"] if record else None,
+                "dataAgreementRevisionId": record["dataAgreementRevision"] if record else None,
+                "optIn": record["optIn"] if record else None,
+                "state": record["state"] if record else None,
+            }
+        )
     now = utcnow()
-    (sink or direct_sink(connection))([
-        {"checked_at": now, "data_agreement_id": agreement_id, "data_agreement_revision_id": revision_id,
-         "individual_ref": a["individualId"][:255], "individual_id": resolved.get(a["individualId"]),
-         "consent_record_id": a["consentRecordId"], "consent": a["consent"], "caller": caller}
-        for a in answers
-    ])
+    (sink or direct_sink(connection))(
+        [
+            {
+                "checked_at": now,
+                "data_agreement_id": agreement_id,
+                "data_agreement_revision_id": revision_id,
+                "individual_ref": a["individualId"][:255],
+                "individual_id": resolved.get(a["individualId"]),
+                "consent_record_id": a["consentRecordId"],
+                "consent": a["consent"],
+                "caller": caller,
+            }
+            for a in answers
+        ]
+    )
     found = [latest[i] for i in dict.fromkeys(resolved[r] for r in refs if r in resolved) if i in latest]
     return found, answers
 
 
 def log_record_read(record: ConsentRecord, caller: str, sink: LogSink) -> None:
-    sink([{
-        "checked_at": utcnow(), "data_agreement_id": record.data_agreement_id,
-        "data_agreement_revision_id": record.data_agreement_revision_id, "individual_ref": record.individual_id,
-        "individual_id": record.individual_id, "consent_record_id": record.id, "consent": record.opt_in,
-        "caller": caller,
-    }])
+    sink(
+        [
+            {
+                "checked_at": utcnow(),
+                "data_agreement_id": record.data_agreement_id,
+                "data_agreement_revision_id": record.data_agreement_revision_id,
+                "individual_ref": record.individual_id,
+                "individual_id": record.individual_id,
+                "consent_record_id": record.id,
+                "consent": record.opt_in,
+                "caller": caller,
+            }
+        ]
+    )
 
 
-def history(session: Session, offset: int, limit: int, agreement_id: str | None = None,
-            individual_ref: str | None = None) -> list[dict[str, Any]]:
+def history(
+    session: Session, offset: int, limit: int, agreement_id: str | None = None, individual_ref: str | None = None
+) -> list[dict[str, Any]]:
     query = select(VerificationLog)
     if agreement_id:
         query = query.where(VerificationLog.data_agreement_id == agreement_id)
@@ -81,10 +109,17 @@ def history(session: Session, offset: int, limit: int, agreement_id: str | None 
         )
     rows = session.scalars(query.order_by(VerificationLog.id.desc()).offset(offset).limit(limit))
     return [
-        {"id": str(r.id), "timestamp": iso(r.checked_at), "dataAgreementId": r.data_agreement_id,
-         "dataAgreementRevisionId": r.data_agreement_revision_id, "individualId": r.individual_ref,
-         "resolvedIndividualId": r.individual_id, "consentRecordId": r.consent_record_id, "consent": r.consent,
-         "caller": r.caller}
+        {
+            "id": str(r.id),
+            "timestamp": iso(r.checked_at),
+            "dataAgreementId": r.data_agreement_id,
+            "dataAgreementRevisionId": r.data_agreement_revision_id,
+            "individualId": r.individual_ref,
+            "resolvedIndividualId": r.individual_id,
+            "consentRecordId": r.consent_record_id,
+            "consent": r.consent,
+            "caller": r.caller,
+        }
         for r in rows
     ]
 
@@ -95,14 +130,18 @@ def _placeholder(connection: Connection) -> str:
 
 def _is_agreement_revision(connection: Connection, agreement_id: str, revision_id: str) -> bool:
     p = _placeholder(connection)
-    return connection.exec_driver_sql(
-        f"SELECT 1 FROM consent_revision WHERE id = {p} AND schema_name = {p} AND object_id = {p}",
-        (revision_id, revisions.DATA_AGREEMENT, agreement_id),
-    ).first() is not None
+    return (
+        connection.exec_driver_sql(
+            f"SELECT 1 FROM consent_revision WHERE id = {p} AND schema_name = {p} AND object_id = {p}",
+            (revision_id, revisions.DATA_AGREEMENT, agreement_id),
+        ).first()
+        is not None
+    )
 
 
-def _lookup(connection: Connection, agreement_id: str, refs: list[str],
-            revision_id: str | None) -> tuple[bool | None, dict[str, str], dict[str, dict]]:
+def _lookup(
+    connection: Connection, agreement_id: str, refs: list[str], revision_id: str | None
+) -> tuple[bool | None, dict[str, str], dict[str, dict]]:
     """One statement (one round trip) for the hot path: the agreement's `deleted` flag, every reference
     (id or externalId) resolved, and each individual's records for the agreement, newest first.
     Returns (deleted, or None if the agreement does not exist; reference -> individual id;
@@ -125,8 +164,17 @@ def _lookup(connection: Connection, agreement_id: str, refs: list[str],
     by_external: dict[str, str | None] = {}
     ids: set[str] = set()
     latest: dict[str, dict] = {}
-    for (agreement_deleted, individual_id, external_id, record_id, revision, revision_hash, opt_in, state,
-         signature_id) in connection.exec_driver_sql(sql, params):
+    for (
+        agreement_deleted,
+        individual_id,
+        external_id,
+        record_id,
+        revision,
+        revision_hash,
+        opt_in,
+        state,
+        signature_id,
+    ) in connection.exec_driver_sql(sql, params):
         deleted = bool(agreement_deleted)
         if individual_id is None:
             continue
@@ -136,9 +184,14 @@ def _lookup(connection: Connection, agreement_id: str, refs: list[str],
                 by_external[external_id] = None if external_id in by_external else individual_id
         if record_id is not None and individual_id not in latest:
             latest[individual_id] = {
-                "id": record_id, "dataAgreement": agreement_id, "dataAgreementRevision": revision,
-                "dataAgreementRevisionHash": revision_hash, "individual": individual_id, "optIn": bool(opt_in),
-                "state": state, "signature": signature_id,
+                "id": record_id,
+                "dataAgreement": agreement_id,
+                "dataAgreementRevision": revision,
+                "dataAgreementRevisionHash": revision_hash,
+                "individual": individual_id,
+                "optIn": bool(opt_in),
+                "state": state,
+                "signature": signature_id,
             }
     resolved = {}
     for ref in refs:

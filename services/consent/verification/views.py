@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, SpecModel, caller, page
+from services.consent.docs_models import doc
 from services.consent.errors import bad_request
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
@@ -33,23 +33,39 @@ def _split(values: list[str] | None) -> list[str]:
     return [part for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def _verify(request: Request, agreement_id: str, refs: list[str], by: str, revision_id: str | None,
-            require_signed: bool) -> JSONResponse:
+def _verify(
+    request: Request, agreement_id: str, refs: list[str], by: str, revision_id: str | None, require_signed: bool
+) -> JSONResponse:
     """The hot path: the session is opened here rather than by a dependency (no extra thread-pool hops),
     and the answer, already plain JSON types, skips FastAPI's encoder."""
     writer = getattr(request.app.state, "verification_log", None)
     with request.app.state.db.engine.connect() as connection:
-        found, answers = service.verify(connection, agreement_id, refs, by, revision_id=revision_id,
-                                        require_signed=require_signed, sink=writer.submit if writer else None)
+        found, answers = service.verify(
+            connection,
+            agreement_id,
+            refs,
+            by,
+            revision_id=revision_id,
+            require_signed=require_signed,
+            sink=writer.submit if writer else None,
+        )
         connection.commit()
     return JSONResponse({"consentRecords": found, "verifications": answers})
 
 
-@router.get("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordList", responses=doc(M.VerificationAnswer))
+@router.get(
+    "/service/verification/consent-records/",
+    operation_id="serviceVerificationConsentRecordList",
+    responses=doc(M.VerificationAnswer),
+)
 def verify_records(
-    request: Request, by: Caller, paging: Paging,
+    request: Request,
+    by: Caller,
+    paging: Paging,
     dataAgreementId: Annotated[str | None, Query(description="The agreement to verify consent for")] = None,
-    individualId: Annotated[list[str] | None, Query(description="Repeat or comma-separate for many (id or externalId)")] = None,
+    individualId: Annotated[
+        list[str] | None, Query(description="Repeat or comma-separate for many (id or externalId)")
+    ] = None,
     revisionId: Annotated[str | None, Query(description="Only consent to this agreement revision counts")] = None,
     requireSigned: Annotated[bool, Query(description="Only signed records count as consent")] = False,
 ) -> JSONResponse:
@@ -66,16 +82,26 @@ def verify_records(
         return JSONResponse({"consentRecords": [records.as_api(r) for r in rows]})
 
 
-@router.post("/service/verification/consent-records/", operation_id="serviceVerificationConsentRecordBulk", responses=doc(M.VerificationAnswer))
+@router.post(
+    "/service/verification/consent-records/",
+    operation_id="serviceVerificationConsentRecordBulk",
+    responses=doc(M.VerificationAnswer),
+)
 def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -> JSONResponse:
     """Extension: the same check for up to 1000 individuals in a JSON body (no URL length limit)."""
     return _verify(request, body.dataAgreementId, body.individualIds, by, body.revisionId, body.requireSigned)
 
 
-@router.get("/service/verification/consent-record/{consentRecordId}/",
-            operation_id="serviceVerificationConsentRecordRead", responses=doc(M.RecordAndRevision))
+@router.get(
+    "/service/verification/consent-record/{consentRecordId}/",
+    operation_id="serviceVerificationConsentRecordRead",
+    responses=doc(M.RecordAndRevision),
+)
 def verify_record(request: Request, consentRecordId: str, session: DB, by: Caller) -> dict:
     record = records.get(session, consentRecordId)
     writer = getattr(request.app.state, "verification_log", None)
     service.log_record_read(record, by, writer.submit if writer else service.direct_sink(session))
-    return {"consentRecord": records.as_api(record), "revision": revisions.to_api(records.head_revision(session, record))}
+    return {
+        "consentRecord": records.as_api(record),
+        "revision": revisions.to_api(records.head_revision(session, record)),
+    }

@@ -6,6 +6,7 @@ with `X-ConsentBB-Signature: sha256=<hex HMAC-SHA256(secret, body)>`, `X-Consent
 `base * 2**(attempts-1)` seconds (capped) until `webhook_max_attempts`, then the row is `failed`.
 Targets under the IM (`<im_url>/r1/...`) are called with this service's IM identity and credential.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,14 +84,18 @@ class DeliveryWorker:
             due = session.execute(
                 select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at).limit(batch)
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(batch)
             ).all()
             claimed = []
             for row in due:
                 result = session.execute(
                     update(WebhookDelivery)
-                    .where(WebhookDelivery.id == row.id, WebhookDelivery.status == "pending",
-                           WebhookDelivery.next_attempt_at == row.next_attempt_at)
+                    .where(
+                        WebhookDelivery.id == row.id,
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at == row.next_attempt_at,
+                    )
                     .values(next_attempt_at=lease)
                 )
                 if result.rowcount == 1:
@@ -109,7 +114,9 @@ class DeliveryWorker:
             url, body, event = hook.payload_url, delivery.payload.encode(), delivery.event
             secret = self.box.open(hook.secret_encrypted)
         headers = {
-            "Content-Type": "application/json", "X-ConsentBB-Event": event, "X-ConsentBB-Delivery": delivery_id,
+            "Content-Type": "application/json",
+            "X-ConsentBB-Event": event,
+            "X-ConsentBB-Delivery": delivery_id,
             SIGNATURE_HEADER: sign_body(secret, body),
         }
         if self.im is not None and url.startswith(self.settings.im_url.rstrip("/") + "/r1/"):
@@ -138,6 +145,8 @@ class DeliveryWorker:
             if delivery.attempts >= self.settings.webhook_max_attempts:
                 delivery.status = "failed"
                 return
-            delay = min(self.settings.webhook_retry_base_seconds * 2 ** (delivery.attempts - 1),
-                        self.settings.webhook_retry_max_seconds)
+            delay = min(
+                self.settings.webhook_retry_base_seconds * 2 ** (delivery.attempts - 1),
+                self.settings.webhook_retry_max_seconds,
+            )
             delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)

@@ -1,5 +1,6 @@
 """Events sent to webhooks. Each delivery's JSON body is
 `{"id": <delivery id>, "event": <name>, "timestamp": <UTC ISO>, "data": {...}}`."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,11 +12,11 @@ from services.consent.db import iso, new_id, utcnow
 from services.consent.revisions.service import canonical_json
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 
-CONSENT_GIVEN = "consent.given"          # a record now says optIn=true (new record, or re-consent)
-CONSENT_REFUSED = "consent.refused"      # a new record says optIn=false
+CONSENT_GIVEN = "consent.given"  # a record now says optIn=true (new record, or re-consent)
+CONSENT_REFUSED = "consent.refused"  # a new record says optIn=false
 CONSENT_WITHDRAWN = "consent.withdrawn"  # an existing record changed from optIn=true to false
-CONSENT_SIGNED = "consent.signed"        # a valid signature was attached to a record's current revision
-CONSENT_DELETED = "consent.deleted"      # right to be forgotten removed a record
+CONSENT_SIGNED = "consent.signed"  # a valid signature was attached to a record's current revision
+CONSENT_DELETED = "consent.deleted"  # right to be forgotten removed a record
 AGREEMENT_CREATED = "data_agreement.created"
 AGREEMENT_UPDATED = "data_agreement.updated"
 AGREEMENT_DELETED = "data_agreement.deleted"
@@ -23,8 +24,16 @@ POLICY_UPDATED = "policy.updated"
 POLICY_DELETED = "policy.deleted"
 
 ALL = [
-    CONSENT_GIVEN, CONSENT_REFUSED, CONSENT_WITHDRAWN, CONSENT_SIGNED, CONSENT_DELETED,
-    AGREEMENT_CREATED, AGREEMENT_UPDATED, AGREEMENT_DELETED, POLICY_UPDATED, POLICY_DELETED,
+    CONSENT_GIVEN,
+    CONSENT_REFUSED,
+    CONSENT_WITHDRAWN,
+    CONSENT_SIGNED,
+    CONSENT_DELETED,
+    AGREEMENT_CREATED,
+    AGREEMENT_UPDATED,
+    AGREEMENT_DELETED,
+    POLICY_UPDATED,
+    POLICY_DELETED,
 ]
 
 

@@ -1,5 +1,6 @@
 """Webhook subscriptions. The HMAC secret must be usable to sign deliveries, so it is stored encrypted
 (Fernet, key derived from `var/keys/consent-webhook-secret-key`), and never returned after creation."""
+
 from __future__ import annotations
 
 import base64
@@ -35,16 +36,25 @@ class SecretBox:
 
 def as_api(hook: Webhook, secret: str | None = None) -> dict[str, Any]:
     return {
-        "id": hook.id, "payloadUrl": hook.payload_url, "contentType": hook.content_type, "disabled": hook.disabled,
-        "secretKey": secret if secret is not None else MASK, "subscribedEvents": hook.subscribed_events or [],
+        "id": hook.id,
+        "payloadUrl": hook.payload_url,
+        "contentType": hook.content_type,
+        "disabled": hook.disabled,
+        "secretKey": secret if secret is not None else MASK,
+        "subscribedEvents": hook.subscribed_events or [],
         "createdAt": iso(hook.created_at),
     }
 
 
 def create(session: Session, box: SecretBox, data: WebhookIn) -> dict[str, Any]:
     secret = data.secretKey or secrets.token_urlsafe(32)
-    hook = Webhook(payload_url=data.payloadUrl, content_type=data.contentType, disabled=data.disabled,
-                   secret_encrypted=box.seal(secret), subscribed_events=data.subscribedEvents)
+    hook = Webhook(
+        payload_url=data.payloadUrl,
+        content_type=data.contentType,
+        disabled=data.disabled,
+        secret_encrypted=box.seal(secret),
+        subscribed_events=data.subscribedEvents,
+    )
     session.add(hook)
     session.flush()
     # The secret is shown once, at creation (a generated one could not be known otherwise).
@@ -88,12 +98,23 @@ def listing(session: Session, offset: int, limit: int) -> list[dict[str, Any]]:
 def deliveries(session: Session, webhook_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
     get(session, webhook_id)
     rows = session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).offset(offset).limit(limit)
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .offset(offset)
+        .limit(limit)
     )
     return [
-        {"id": d.id, "event": d.event, "status": d.status, "attempts": d.attempts,
-         "nextAttemptAt": iso(d.next_attempt_at), "lastStatusCode": d.last_status_code, "lastError": d.last_error,
-         "createdAt": iso(d.created_at), "deliveredAt": iso(d.delivered_at)}
+        {
+            "id": d.id,
+            "event": d.event,
+            "status": d.status,
+            "attempts": d.attempts,
+            "nextAttemptAt": iso(d.next_attempt_at),
+            "lastStatusCode": d.last_status_code,
+            "lastError": d.last_error,
+            "createdAt": iso(d.created_at),
+            "deliveredAt": iso(d.delivered_at),
+        }
         for d in rows
     ]

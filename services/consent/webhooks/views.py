@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models as M
-from services.consent.docs_models import doc
 from services.consent.api import Page, page, secret_box
+from services.consent.docs_models import doc
 from services.consent.webhooks import events, service
 from services.consent.webhooks.schemas import WebhookBody
 

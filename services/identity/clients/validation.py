@@ -1,4 +1,5 @@
 """Validation of OIDC client create/update requests, one spec error code per rule."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,12 +8,30 @@ from urllib.parse import urlsplit
 from joserfc.jwk import RSAKey
 
 CLAIMS = {
-    "name", "given_name", "family_name", "middle_name", "preferred_username", "nickname", "gender", "birthdate",
-    "email", "email_verified", "phone_number", "phone_number_verified", "picture", "address", "locale", "zoneinfo",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "preferred_username",
+    "nickname",
+    "gender",
+    "birthdate",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "picture",
+    "address",
+    "locale",
+    "zoneinfo",
 }
 ACRS = {
-    "idbb:acr:static-code", "idbb:acr:generated-code", "idbb:acr:linked-wallet", "idbb:acr:biometrics",
-    "idbb:acr:biometrics-generated-code", "idbb:acr:linked-wallet-static-code",
+    "idbb:acr:static-code",
+    "idbb:acr:generated-code",
+    "idbb:acr:linked-wallet",
+    "idbb:acr:biometrics",
+    "idbb:acr:biometrics-generated-code",
+    "idbb:acr:linked-wallet-static-code",
 }
 GRANT_TYPES = {"authorization_code"}
 AUTH_METHODS = {"private_key_jwt"}
@@ -72,11 +91,14 @@ def common_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
     if not _list(request.get("authContextRefs"), ACRS):
         errors.append(("invalid_acr", f"authContextRefs must be a non-empty subset of {sorted(ACRS)}"))
     if not _list(request.get("grantTypes"), GRANT_TYPES):
-        errors.append(("invalid_grant_type", "grantTypes must be [\"authorization_code\"]"))
+        errors.append(("invalid_grant_type", 'grantTypes must be ["authorization_code"]'))
     if not _list(request.get("clientAuthMethods"), AUTH_METHODS):
-        errors.append(("invalid_client_auth", "clientAuthMethods must be [\"private_key_jwt\"]"))
-    if "encPublicKey" in request and request["encPublicKey"] is not None \
-            and public_rsa_key(request["encPublicKey"], "enc") is None:
+        errors.append(("invalid_client_auth", 'clientAuthMethods must be ["private_key_jwt"]'))
+    if (
+        "encPublicKey" in request
+        and request["encPublicKey"] is not None
+        and public_rsa_key(request["encPublicKey"], "enc") is None
+    ):
         errors.append(("invalid_public_key", "encPublicKey must be a public RSA JWK (2048 bits or more)"))
     return errors
 

@@ -1,4 +1,5 @@
 """Client management: `POST /client-mgmt/oidc-client`, `PUT /client-mgmt/oidc-client/{client_id}`."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,9 +39,7 @@ def create_oidc_client(request: Request, payload: Any = Body(None), session: Ses
 
 
 @router.put("/oidc-client/{client_id}", summary="Update OIDC Client Endpoint")
-def update_oidc_client(
-    client_id: str, request: Request, payload: Any = Body(None), session: Session = DBSession
-):
+def update_oidc_client(client_id: str, request: Request, payload: Any = Body(None), session: Session = DBSession):
     if not is_admin(request):
         return _unauthorized()
     try:

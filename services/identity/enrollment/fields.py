@@ -1,4 +1,5 @@
 """Enrollment `fields` (MOSIP style, values often JSON strings of language arrays) to identity attributes."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`PUT /enrollment`: single-step or multi-step enrollment creating or updating an identity."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,14 @@ class EnrollmentError(Exception):
 
 
 def envelope(payload: dict, response: list | None, errors: list[dict]) -> dict:
-    return {"id": payload.get("id") or "govstack.enrollment", "version": payload.get("version") or "v1",
-            "responsetime": iso(), "metaData": None, "response": response, "errors": errors}
+    return {
+        "id": payload.get("id") or "govstack.enrollment",
+        "version": payload.get("version") or "v1",
+        "responsetime": iso(),
+        "metaData": None,
+        "response": response,
+        "errors": errors,
+    }
 
 
 def _validated(request: Any) -> tuple[str, str, dict]:
@@ -49,15 +56,24 @@ def _validated(request: Any) -> tuple[str, str, dict]:
 
 
 def _packet(keyring: Keyring, enrollment: Enrollment, status: str, vid: str | None) -> dict:
-    digest = hashlib.sha256(json.dumps(
-        {k: v for k, v in enrollment.fields.items() if k != "__pin_hash"}, sort_keys=True, default=str
-    ).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in enrollment.fields.items() if k != "__pin_hash"}, sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()
     item = {
-        "id": enrollment.id, "packetName": f"{enrollment.id}-{enrollment.process}", "source": enrollment.source,
-        "process": enrollment.process, "refId": enrollment.ref_id, "schemaVersion": "1.0",
-        "signature": keyring.sign({"id": enrollment.id, "hash": digest}), "encryptedHash": digest,
-        "providerName": "GovStack Sandbox Identity", "providerVersion": "1.0",
-        "creationDate": iso(enrollment.created_at), "status": status,
+        "id": enrollment.id,
+        "packetName": f"{enrollment.id}-{enrollment.process}",
+        "source": enrollment.source,
+        "process": enrollment.process,
+        "refId": enrollment.ref_id,
+        "schemaVersion": "1.0",
+        "signature": keyring.sign({"id": enrollment.id, "hash": digest}),
+        "encryptedHash": digest,
+        "providerName": "GovStack Sandbox Identity",
+        "providerVersion": "1.0",
+        "creationDate": iso(enrollment.created_at),
+        "status": status,
     }
     if vid:
         item["vid"] = vid

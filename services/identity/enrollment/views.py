@@ -20,8 +20,9 @@ def put_enrollment(request: Request, payload: Any = Body(None), session: Session
     try:
         status, body = service.enroll(session, request.app.state.keyring, payload, caller)
     except service.EnrollmentError as exc:
-        body = service.envelope(payload if isinstance(payload, dict) else {}, None,
-                                [{"errorCode": exc.code, "message": exc.message}])
+        body = service.envelope(
+            payload if isinstance(payload, dict) else {}, None, [{"errorCode": exc.code, "message": exc.message}]
+        )
         raise APIError(exc.status, body) from None  # raised, so the session rolls back
     return JSONResponse(body, status_code=status)
 

@@ -1,4 +1,5 @@
 """Identities: the UIN record, its VIDs and aliases, and the history of every change."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Seed every demo resident (DESIGN §6) as an identity, once; reseeding changes nothing."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -22,5 +23,11 @@ def seed_residents(session: Session, settings: IdentitySettings) -> None:
     for resident in demo_world.residents():
         if resident["uin"] in existing:
             continue
-        create_identity(session, resident_attributes(resident), source="seed", uin=resident["uin"],
-                        vid=resident["vid"], pin=settings.demo_pin)
+        create_identity(
+            session,
+            resident_attributes(resident),
+            source="seed",
+            uin=resident["uin"],
+            vid=resident["vid"],
+            pin=settings.demo_pin,
+        )

@@ -1,4 +1,5 @@
 """Identity records: lookup by UIN or VID, creation and updates with history, VIDs, aliases."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,9 +15,22 @@ from services.identity.security import hash_pin
 
 # The OIDC standard claims an identity may hold (spec: Identity-Provider.yaml userClaims).
 CLAIM_NAMES = (
-    "name", "given_name", "family_name", "middle_name", "preferred_username", "nickname", "gender",
-    "birthdate", "email", "email_verified", "phone_number", "phone_number_verified", "picture", "address",
-    "locale", "zoneinfo",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "preferred_username",
+    "nickname",
+    "gender",
+    "birthdate",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "picture",
+    "address",
+    "locale",
+    "zoneinfo",
 )
 
 
@@ -43,23 +57,42 @@ def _unused(session: Session) -> str:
 
 
 def create_identity(
-    session: Session, attributes: dict[str, Any], *, source: str, actor: str | None = None,
-    uin: str | None = None, vid: str | None = None, pin: str | None = None,
+    session: Session,
+    attributes: dict[str, Any],
+    *,
+    source: str,
+    actor: str | None = None,
+    uin: str | None = None,
+    vid: str | None = None,
+    pin: str | None = None,
 ) -> tuple[Identity, str]:
     """A new identity with a fresh UIN and a first VID; returns the identity and its VID."""
-    identity = Identity(uin=uin or _unused(session), attributes=dict(attributes),
-                        pin_hash=hash_pin(pin) if pin else None)
+    identity = Identity(
+        uin=uin or _unused(session), attributes=dict(attributes), pin_hash=hash_pin(pin) if pin else None
+    )
     session.add(identity)
     session.flush()
     vid_number = vid or _unused(session)
     session.add(Vid(vid=vid_number, identity_id=identity.id))
-    session.add(IdentityChange(identity_id=identity.id, action="created", source=source, actor=actor,
-                               changes={k: {"old": None, "new": v} for k, v in attributes.items()}))
+    session.add(
+        IdentityChange(
+            identity_id=identity.id,
+            action="created",
+            source=source,
+            actor=actor,
+            changes={k: {"old": None, "new": v} for k, v in attributes.items()},
+        )
+    )
     return identity, vid_number
 
 
 def update_identity(
-    session: Session, identity: Identity, attributes: dict[str, Any], *, source: str, actor: str | None = None,
+    session: Session,
+    identity: Identity,
+    attributes: dict[str, Any],
+    *,
+    source: str,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """Apply changed attributes only, recording old and new values; returns the changes."""
     current = dict(identity.attributes or {})
@@ -68,8 +101,9 @@ def update_identity(
         current.update({k: c["new"] for k, c in changes.items()})
         identity.attributes = current
         identity.updated_at = utcnow()
-        session.add(IdentityChange(identity_id=identity.id, action="updated", source=source, actor=actor,
-                                   changes=changes))
+        session.add(
+            IdentityChange(identity_id=identity.id, action="updated", source=source, actor=actor, changes=changes)
+        )
     return changes
 
 
@@ -79,13 +113,21 @@ def set_pin(session: Session, identity: Identity, pin: str, *, source: str, acto
 
 
 def add_aliases(session: Session, identity: Identity, kind: str, values: list[str], *, source: str) -> None:
-    known = {a.value for a in session.scalars(select(Alias).where(Alias.identity_id == identity.id, Alias.kind == kind))}
+    known = {
+        a.value for a in session.scalars(select(Alias).where(Alias.identity_id == identity.id, Alias.kind == kind))
+    }
     new = [v for v in values if v and v not in known]
     for value in new:
         session.add(Alias(identity_id=identity.id, kind=kind, value=value))
     if new:
-        session.add(IdentityChange(identity_id=identity.id, action="alias_added", source=source,
-                                   changes={f"alias.{kind}": {"old": None, "new": new}}))
+        session.add(
+            IdentityChange(
+                identity_id=identity.id,
+                action="alias_added",
+                source=source,
+                changes={f"alias.{kind}": {"old": None, "new": new}},
+            )
+        )
 
 
 def aliases(session: Session, identity: Identity, kind: str) -> list[str]:
@@ -102,8 +144,9 @@ def issue_vid(session: Session, identity: Identity, *, source: str, actor: str |
 def revoke_vid(session: Session, vid: Vid, *, source: str, actor: str | None = None) -> None:
     if vid.revoked_at is None:
         vid.revoked_at = utcnow()
-        session.add(IdentityChange(identity_id=vid.identity_id, action="vid_revoked", source=source, actor=actor,
-                                   changes={}))
+        session.add(
+            IdentityChange(identity_id=vid.identity_id, action="vid_revoked", source=source, actor=actor, changes={})
+        )
 
 
 def active_vids(session: Session, identity: Identity) -> list[str]:
@@ -111,9 +154,11 @@ def active_vids(session: Session, identity: Identity) -> list[str]:
 
 
 def history(session: Session, identity: Identity) -> list[IdentityChange]:
-    return list(session.scalars(
-        select(IdentityChange).where(IdentityChange.identity_id == identity.id).order_by(IdentityChange.id)
-    ))
+    return list(
+        session.scalars(
+            select(IdentityChange).where(IdentityChange.identity_id == identity.id).order_by(IdentityChange.id)
+        )
+    )
 
 
 def age_on(birthdate: str | None, today: date) -> int | None:

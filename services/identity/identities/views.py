@@ -1,4 +1,5 @@
 """Administration of identities (extension): change history, VID issue and revocation."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -25,10 +26,19 @@ def identity_history(individual_id: str, request: Request, session: Session = DB
     if identity is None:
         return _not_found()
     with_values = is_admin(request)  # relying parties see what changed and when, not the values
-    return {"history": [{
-        "at": iso(change.at), "action": change.action, "source": change.source, "actor": change.actor,
-        "fields": sorted(change.changes), **({"changes": change.changes} if with_values else {}),
-    } for change in service.history(session, identity)]}
+    return {
+        "history": [
+            {
+                "at": iso(change.at),
+                "action": change.action,
+                "source": change.source,
+                "actor": change.actor,
+                "fields": sorted(change.changes),
+                **({"changes": change.changes} if with_values else {}),
+            }
+            for change in service.history(session, identity)
+        ]
+    }
 
 
 @router.post("/{individual_id}/vids", summary="Issue a new VID", status_code=201)

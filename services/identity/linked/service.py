@@ -1,4 +1,5 @@
 """Linked authorization (wallet scans the QR code of the login page) and wallet key binding."""
+
 from __future__ import annotations
 
 import base64
@@ -29,8 +30,9 @@ FACTOR_NAMES = {"OTP": "OTP", "PIN": "PIN", "WLA": "Wallet"}
 _LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def generate_link_code(session: Session, settings: IdentitySettings, secrets_: Secrets,
-                       transaction: AuthTransaction) -> tuple[str, Any]:
+def generate_link_code(
+    session: Session, settings: IdentitySettings, secrets_: Secrets, transaction: AuthTransaction
+) -> tuple[str, Any]:
     if "WLA" not in oidc.allowed_factors(transaction):
         raise EnvelopeError("invalid_transaction", "wallet login is not allowed for this client or acr")
     if transaction.status != "started" or transaction.linked_at is not None:
@@ -44,8 +46,11 @@ def generate_link_code(session: Session, settings: IdentitySettings, secrets_: S
 def by_link_code(session: Session, secrets_: Secrets, link_code: Any) -> AuthTransaction | None:
     if not isinstance(link_code, str) or not link_code:
         return None
-    return session.scalar(select(AuthTransaction).where(
-        AuthTransaction.link_code == secrets_.keyed_hash("link", link_code.strip().upper())))
+    return session.scalar(
+        select(AuthTransaction).where(
+            AuthTransaction.link_code == secrets_.keyed_hash("link", link_code.strip().upper())
+        )
+    )
 
 
 def link_transaction(session: Session, secrets_: Secrets, link_code: Any) -> tuple[AuthTransaction, OidcClient]:
@@ -75,14 +80,18 @@ def challenges(challenge_list: Any) -> list[oidc.Challenge]:
         raise EnvelopeError("invalid_no_of_challenges", "challengeList must hold at least one challenge")
     out = []
     for item in challenge_list:
-        if not isinstance(item, dict) or not isinstance(item.get("challenge"), str) \
-                or item.get("authFactorType") not in ("OTP", "PIN", "WLA", "BIO"):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("challenge"), str)
+            or item.get("authFactorType") not in ("OTP", "PIN", "WLA", "BIO")
+        ):
             raise EnvelopeError("invalid_request", "each challenge needs authFactorType, challenge and format")
         out.append(oidc.Challenge(item["authFactorType"], item["challenge"]))
     return out
 
 
 # -- wallet binding -----------------------------------------------------------------------------------
+
 
 def register_partner(session: Session, secrets_: Secrets, partner_id: str) -> str:
     api_key = secrets.token_urlsafe(32)
@@ -98,8 +107,11 @@ def partner_valid(session: Session, secrets_: Secrets, partner_id: str | None, a
     partner = session.get(WalletPartner, partner_id) if partner_id else None
     import hmac
 
-    return partner is not None and api_key is not None and hmac.compare_digest(
-        partner.api_key_hash, secrets_.keyed_hash("partner", api_key))
+    return (
+        partner is not None
+        and api_key is not None
+        and hmac.compare_digest(partner.api_key_hash, secrets_.keyed_hash("partner", api_key))
+    )
 
 
 def _wallet_key(jwk: Any):  # noqa: ANN202
@@ -117,7 +129,11 @@ def _wallet_key(jwk: Any):  # noqa: ANN202
 
 
 def bind_wallet(
-    session: Session, settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, partner_id: str,
+    session: Session,
+    settings: IdentitySettings,
+    secrets_: Secrets,
+    keyring: Keyring,
+    partner_id: str,
     request: dict[str, Any],
 ) -> dict[str, Any]:
     if request.get("authFactorType") != "WLA":
@@ -133,23 +149,37 @@ def bind_wallet(
         raise EnvelopeError("invalid_auth_challenge", "authentication failed")
     psut = secrets_.psut(identity.uin, f"wallet:{partner_id}")
     thumbprint = key.thumbprint()
-    wallet_user_id = base64.urlsafe_b64encode(
-        hashlib.sha256(f"{psut}|{thumbprint}".encode()).digest()[:24]).decode()
-    duplicate = session.scalar(select(WalletBinding).where(
-        WalletBinding.partner_psut == psut, WalletBinding.key_thumbprint == thumbprint,
-        WalletBinding.auth_factor_type == "WLA"))
+    wallet_user_id = base64.urlsafe_b64encode(hashlib.sha256(f"{psut}|{thumbprint}".encode()).digest()[:24]).decode()
+    duplicate = session.scalar(
+        select(WalletBinding).where(
+            WalletBinding.partner_psut == psut,
+            WalletBinding.key_thumbprint == thumbprint,
+            WalletBinding.auth_factor_type == "WLA",
+        )
+    )
     if duplicate is not None and aware(duplicate.expires_at) > utcnow():
         raise EnvelopeError("duplicate_public_key", "this key is already bound for this resident")
     expires = utcnow() + timedelta(days=settings.wallet_binding_days)
     if duplicate is not None:
         session.delete(duplicate)
         session.flush()
-    session.add(WalletBinding(
-        wallet_user_id=wallet_user_id, identity_id=identity.id, partner_id=partner_id, partner_psut=psut,
-        key_thumbprint=thumbprint, public_key=key.as_dict(private=False), auth_factor_type="WLA",
-        expires_at=expires))
-    return {"walletUserId": wallet_user_id, "certificate": _binding_certificate(keyring, key, wallet_user_id, expires),
-            "expireDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    session.add(
+        WalletBinding(
+            wallet_user_id=wallet_user_id,
+            identity_id=identity.id,
+            partner_id=partner_id,
+            partner_psut=psut,
+            key_thumbprint=thumbprint,
+            public_key=key.as_dict(private=False),
+            auth_factor_type="WLA",
+            expires_at=expires,
+        )
+    )
+    return {
+        "walletUserId": wallet_user_id,
+        "certificate": _binding_certificate(keyring, key, wallet_user_id, expires),
+        "expireDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
 
 
 def _binding_challenge_ok(settings: IdentitySettings, identity, challenge: oidc.Challenge) -> bool:  # noqa: ANN001
@@ -164,9 +194,13 @@ def _binding_certificate(keyring: Keyring, wallet_key, wallet_user_id: str, expi
     issuer = signer.certificate.subject
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, wallet_user_id)])
     certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-        .public_key(wallet_key.public_key).serial_number(x509.random_serial_number())
-        .not_valid_before(utcnow() - timedelta(minutes=5)).not_valid_after(expires)
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(wallet_key.public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(utcnow() - timedelta(minutes=5))
+        .not_valid_after(expires)
         .sign(signer.key.private_key, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()

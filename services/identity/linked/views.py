@@ -3,6 +3,7 @@
 The browser-side calls (link-code, link-status, link-auth-code) need the `X-XSRF-TOKEN` header equal to
 the `XSRF-TOKEN` cookie set by `/authorize`, and that token must be the one issued for the transaction.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,9 @@ def _browser_transaction(request: Request, session: Session, transaction_id: Any
     transaction = oidc.live_transaction(session, transaction_id)
     if transaction is None:
         raise EnvelopeError("invalid_transaction_id", "unknown or expired transaction")
-    if not oidc.xsrf_valid(request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE),
-                           request.headers.get("x-xsrf-token")):
+    if not oidc.xsrf_valid(
+        request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE), request.headers.get("x-xsrf-token")
+    ):
         raise EnvelopeError("invalid_request", "missing or wrong X-XSRF-TOKEN", 403)
     return transaction
 
@@ -51,9 +53,11 @@ def link_code(request: Request, payload: Any = Body(None), session: Session = DB
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = _browser_transaction(request, session, body.get("transactionId"))
-        code, expires = service.generate_link_code(session, request.app.state.settings, request.app.state.secrets,
-                                                   transaction)
+        code, expires = service.generate_link_code(
+            session, request.app.state.settings, request.app.state.secrets, transaction
+        )
         return {"transactionId": transaction.id, "linkCode": code, "expireDateTime": iso(expires)}
+
     return _answer(run)
 
 
@@ -98,13 +102,16 @@ async def link_status(request: Request, payload: Any = Body(None)):
             raise EnvelopeError("invalid_link_code", "unknown link code for this transaction")
         if transaction.linked_at is None:
             return None
-        return {"transactionId": transaction.id, "linkStatus": "LINKED",
-                "linkedDateTime": str(int(transaction.linked_at.timestamp() * 1000))}
+        return {
+            "transactionId": transaction.id,
+            "linkStatus": "LINKED",
+            "linkedDateTime": str(int(transaction.linked_at.timestamp() * 1000)),
+        }
+
     return await _long_poll(request, check)
 
 
-@router.post("/linked-authorization/link-auth-code", summary="Link authorization code endpoint",
-             name="link_auth_code")
+@router.post("/linked-authorization/link-auth-code", summary="Link authorization code endpoint", name="link_auth_code")
 async def link_auth_code(request: Request, payload: Any = Body(None)):
     try:
         body = envelope.request_part(payload)
@@ -122,8 +129,13 @@ async def link_auth_code(request: Request, payload: Any = Body(None)):
         if transaction.code_hash is not None:
             raise EnvelopeError("invalid_transaction", "the authorization code was already handed out")
         code = oidc.issue_code(settings, secrets_, transaction)
-        return {"code": code, "redirectUri": transaction.redirect_uri, "state": transaction.state,
-                "nonce": transaction.nonce}
+        return {
+            "code": code,
+            "redirectUri": transaction.redirect_uri,
+            "state": transaction.state,
+            "nonce": transaction.nonce,
+        }
+
     return await _long_poll(request, check)
 
 
@@ -142,6 +154,7 @@ def link_transaction(request: Request, payload: Any = Body(None), session: Sessi
             "authFactors": [[{"type": service.FACTOR_NAMES[f]}] for f in oidc.allowed_factors(transaction)],
             "configs": {},
         }
+
     return _answer(run)
 
 
@@ -150,9 +163,15 @@ def linked_send_otp(request: Request, payload: Any = Body(None), session: Sessio
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
-        oidc.send_otp(session, request.app.state.settings, request.app.state.secrets, transaction,
-                      str(body.get("individualId") or ""))
+        oidc.send_otp(
+            session,
+            request.app.state.settings,
+            request.app.state.secrets,
+            transaction,
+            str(body.get("individualId") or ""),
+        )
         return {"linkedTransactionId": transaction.link_transaction_id}
+
     return _answer(run)
 
 
@@ -165,12 +184,19 @@ def linked_authenticate(request: Request, payload: Any = Body(None), session: Se
         if not isinstance(individual_id, str) or not individual_id.strip():
             raise EnvelopeError("invalid_identifier", "individualId is required")
         try:
-            oidc.authenticate(session, request.app.state.settings, request.app.state.secrets, transaction,
-                              individual_id.strip(), service.challenges(body.get("challengeList")))
+            oidc.authenticate(
+                session,
+                request.app.state.settings,
+                request.app.state.secrets,
+                transaction,
+                individual_id.strip(),
+                service.challenges(body.get("challengeList")),
+            )
         except oidc.AuthFailed:
             session.commit()  # the failed attempt counts
             raise
         return {"linkedTransactionId": transaction.link_transaction_id}
+
     return _answer(run)
 
 
@@ -189,20 +215,24 @@ def linked_consent(request: Request, payload: Any = Body(None), session: Session
             raise EnvelopeError("invalid_permitted_scope", "permittedAuthorizeScopes must be a list")
         oidc.give_consent(transaction, accepted, (["openid", *scopes] if scopes is not None else None))
         return {"linkedTransactionId": transaction.link_transaction_id}
+
     return _answer(run)
 
 
 @router.post("/wallet-binding", summary="Wallet Binding Endpoint (Draft)")
 def wallet_binding(request: Request, payload: Any = Body(None), session: Session = DBSession):
     partner_id = request.headers.get("partner-id")
-    if not service.partner_valid(session, request.app.state.secrets, partner_id,
-                                 request.headers.get("partner-api-key")):
+    if not service.partner_valid(
+        session, request.app.state.secrets, partner_id, request.headers.get("partner-api-key")
+    ):
         return envelope.failed([("invalid_request", "unknown PARTNER-ID or wrong PARTNER-API-KEY")], 401)
 
     def run() -> dict:
         body = envelope.request_part(payload)
-        return service.bind_wallet(session, request.app.state.settings, request.app.state.secrets,
-                                   request.app.state.keyring, partner_id, body)
+        return service.bind_wallet(
+            session, request.app.state.settings, request.app.state.secrets, request.app.state.keyring, partner_id, body
+        )
+
     return _answer(run)
 
 

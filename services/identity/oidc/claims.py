@@ -1,12 +1,24 @@
 """Which claims a login asks for: from `scope` and the `claims` parameter, limited to the client's claims."""
+
 from __future__ import annotations
 
 import json
 from typing import Any
 
 SCOPE_CLAIMS = {
-    "profile": ["name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "gender",
-                "birthdate", "picture", "locale", "zoneinfo"],
+    "profile": [
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "gender",
+        "birthdate",
+        "picture",
+        "locale",
+        "zoneinfo",
+    ],
     "email": ["email", "email_verified"],
     "phone": ["phone_number", "phone_number_verified"],
     "address": ["address"],

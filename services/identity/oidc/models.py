@@ -1,4 +1,5 @@
 """One login transaction from /authorize (or a wallet link) to the tokens it produced."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Errors about the client or the redirect URI are shown on the page (redirecting would hand the error to
 an unverified URI); every other error is redirected to the client with `error` and `state`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,11 +25,22 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 XSRF_COOKIE = "XSRF-TOKEN"
 
 CLAIM_LABELS = {
-    "name": "Full name", "given_name": "Given name", "family_name": "Family name", "middle_name": "Middle name",
-    "preferred_username": "Preferred username", "nickname": "Nickname", "gender": "Gender",
-    "birthdate": "Date of birth", "email": "Email address", "email_verified": "Email verified",
-    "phone_number": "Phone number", "phone_number_verified": "Phone verified", "picture": "Photo",
-    "address": "Address", "locale": "Locale", "zoneinfo": "Time zone",
+    "name": "Full name",
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "middle_name": "Middle name",
+    "preferred_username": "Preferred username",
+    "nickname": "Nickname",
+    "gender": "Gender",
+    "birthdate": "Date of birth",
+    "email": "Email address",
+    "email_verified": "Email verified",
+    "phone_number": "Phone number",
+    "phone_number_verified": "Phone verified",
+    "picture": "Photo",
+    "address": "Address",
+    "locale": "Locale",
+    "zoneinfo": "Time zone",
 }
 
 
@@ -88,19 +100,38 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
         return refuse("invalid_request", "state or nonce too long")
     essential, voluntary = claims_.requested_claims(scopes, claims_param, client.user_claims)
     transaction, xsrf = service.start_transaction(
-        session, request.app.state.settings, request.app.state.secrets, client=client, redirect_uri=redirect_uri,
-        scopes=[s for s in scopes if s in claims_.SUPPORTED_SCOPES], essential=essential, voluntary=voluntary,
-        acrs=acrs, state=state, nonce=q.get("nonce"), code_challenge=challenge,
+        session,
+        request.app.state.settings,
+        request.app.state.secrets,
+        client=client,
+        redirect_uri=redirect_uri,
+        scopes=[s for s in scopes if s in claims_.SUPPORTED_SCOPES],
+        essential=essential,
+        voluntary=voluntary,
+        acrs=acrs,
+        state=state,
+        nonce=q.get("nonce"),
+        code_challenge=challenge,
     )
     response = login_page(request, client, transaction, xsrf)
-    response.set_cookie(XSRF_COOKIE, xsrf, httponly=False, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        XSRF_COOKIE, xsrf, httponly=False, samesite="strict", secure=request.url.scheme == "https", path="/"
+    )
     return response
 
 
 def login_page(request: Request, client, transaction: AuthTransaction, xsrf: str, **extra) -> HTMLResponse:  # noqa: ANN001
-    return page(request, "login.html", extra.pop("status", 200), client=client, transaction=transaction,
-                xsrf=xsrf, factors=service.allowed_factors(transaction), labels=CLAIM_LABELS, **extra)
+    return page(
+        request,
+        "login.html",
+        extra.pop("status", 200),
+        client=client,
+        transaction=transaction,
+        xsrf=xsrf,
+        factors=service.allowed_factors(transaction),
+        labels=CLAIM_LABELS,
+        **extra,
+    )
 
 
 async def form_data(request: Request) -> dict:
@@ -119,15 +150,17 @@ def _checked_transaction(request: Request, session: Session, form: dict):
     transaction = service.live_transaction(session, form.get("transaction_id"))
     if transaction is None:
         return None, error_page(request, "invalid_transaction", "This login has expired or does not exist.")
-    if not service.xsrf_valid(request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE),
-                              form.get("xsrf")):
+    if not service.xsrf_valid(
+        request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE), form.get("xsrf")
+    ):
         return None, error_page(request, "invalid_request", "Security check failed (XSRF).", 403)
     return transaction, None
 
 
 def _lockout(transaction: AuthTransaction) -> RedirectResponse:
-    return error_redirect(transaction.redirect_uri, "access_denied", "too many failed authentication attempts",
-                          transaction.state)
+    return error_redirect(
+        transaction.redirect_uri, "access_denied", "too many failed authentication attempts", transaction.state
+    )
 
 
 @router.post("/authorize/send-otp", include_in_schema=False)
@@ -156,15 +189,23 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
     factor = form.get("factor") or ""
     challenge = service.Challenge(factor, form.get("challenge") or "")
     try:
-        service.authenticate(session, request.app.state.settings, request.app.state.secrets, transaction,
-                             individual_id, [challenge])
+        service.authenticate(
+            session, request.app.state.settings, request.app.state.secrets, transaction, individual_id, [challenge]
+        )
     except service.AuthFailed as exc:
         if exc.locked:
             return _lockout(transaction)
-        return login_page(request, client, transaction, form["xsrf"], error=exc.message,
-                          otp_sent=factor == "OTP", individual_id=individual_id, status=400)
-    return page(request, "consent.html", client=client, transaction=transaction, xsrf=form["xsrf"],
-                labels=CLAIM_LABELS)
+        return login_page(
+            request,
+            client,
+            transaction,
+            form["xsrf"],
+            error=exc.message,
+            otp_sent=factor == "OTP",
+            individual_id=individual_id,
+            status=400,
+        )
+    return page(request, "consent.html", client=client, transaction=transaction, xsrf=form["xsrf"], labels=CLAIM_LABELS)
 
 
 @router.post("/authorize/consent", include_in_schema=False)
@@ -176,8 +217,7 @@ def consent(request: Request, form: dict = Depends(form_data), session: Session 
         return error_page(request, "invalid_transaction", "This login is not waiting for consent.")
     if form.get("decision") != "allow":
         transaction.status = "failed"
-        return error_redirect(transaction.redirect_uri, "consent_rejected", "the resident declined",
-                              transaction.state)
+        return error_redirect(transaction.redirect_uri, "consent_rejected", "the resident declined", transaction.state)
     accepted = list(form.get("claims") or []) + list(transaction.essential_claims)
     try:
         service.give_consent(transaction, list(dict.fromkeys(accepted)))

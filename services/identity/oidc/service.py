@@ -1,4 +1,5 @@
 """Login transactions: start, authenticate (OTP, PIN, wallet), consent, and the authorization code."""
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey, ECKey
+from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,18 +49,38 @@ def new_id() -> str:
 
 
 def start_transaction(
-    session: Session, settings: IdentitySettings, secrets_: Secrets, *, client: OidcClient, redirect_uri: str,
-    scopes: list[str], essential: list[str], voluntary: list[str], acrs: list[str], state: str | None,
-    nonce: str | None, code_challenge: str | None,
+    session: Session,
+    settings: IdentitySettings,
+    secrets_: Secrets,
+    *,
+    client: OidcClient,
+    redirect_uri: str,
+    scopes: list[str],
+    essential: list[str],
+    voluntary: list[str],
+    acrs: list[str],
+    state: str | None,
+    nonce: str | None,
+    code_challenge: str | None,
 ) -> tuple[AuthTransaction, str]:
     """A new transaction and the XSRF token the browser must echo (only its hash is stored)."""
     xsrf = secrets.token_urlsafe(24)
     transaction = AuthTransaction(
-        id=new_id(), client_id=client.client_id, redirect_uri=redirect_uri, scopes=scopes,
-        essential_claims=essential, voluntary_claims=voluntary, acr_values=acrs, state=state, nonce=nonce,
-        code_challenge=code_challenge, xsrf_hash=secrets_.keyed_hash("xsrf", xsrf),
-        expires_at=utcnow() + timedelta(seconds=settings.transaction_ttl_seconds), status="started",
-        accepted_claims=[], permitted_scopes=[],
+        id=new_id(),
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        essential_claims=essential,
+        voluntary_claims=voluntary,
+        acr_values=acrs,
+        state=state,
+        nonce=nonce,
+        code_challenge=code_challenge,
+        xsrf_hash=secrets_.keyed_hash("xsrf", xsrf),
+        expires_at=utcnow() + timedelta(seconds=settings.transaction_ttl_seconds),
+        status="started",
+        accepted_claims=[],
+        permitted_scopes=[],
     )
     session.add(transaction)
     return transaction, xsrf
@@ -86,7 +107,10 @@ def allowed_factors(transaction: AuthTransaction) -> list[str]:
 
 
 def send_otp(
-    session: Session, settings: IdentitySettings, secrets_: Secrets, transaction: AuthTransaction,
+    session: Session,
+    settings: IdentitySettings,
+    secrets_: Secrets,
+    transaction: AuthTransaction,
     individual_id: str,
 ) -> None:
     """Generate an OTP for the resident (stored hashed). In sandbox mode the sandbox OTP is the code."""
@@ -111,7 +135,11 @@ def _count_failure(settings: IdentitySettings, transaction: AuthTransaction) -> 
 
 
 def _verify_challenge(
-    session: Session, secrets_: Secrets, transaction: AuthTransaction, identity: Identity, challenge: Challenge,
+    session: Session,
+    secrets_: Secrets,
+    transaction: AuthTransaction,
+    identity: Identity,
+    challenge: Challenge,
 ) -> bool:
     if challenge.factor == "OTP":
         if transaction.otp_hash is None or transaction.otp_identity_id != identity.id:
@@ -132,8 +160,9 @@ def wallet_assertion_valid(session: Session, identity: Identity, token: str, tra
     from services.identity.linked.models import WalletBinding
 
     now = utcnow()
-    bindings = session.scalars(select(WalletBinding).where(
-        WalletBinding.identity_id == identity.id, WalletBinding.auth_factor_type == "WLA"))
+    bindings = session.scalars(
+        select(WalletBinding).where(WalletBinding.identity_id == identity.id, WalletBinding.auth_factor_type == "WLA")
+    )
     for binding in bindings:
         if aware(binding.expires_at) <= now:
             continue
@@ -149,8 +178,12 @@ def wallet_assertion_valid(session: Session, identity: Identity, token: str, tra
 
 
 def authenticate(
-    session: Session, settings: IdentitySettings, secrets_: Secrets, transaction: AuthTransaction,
-    individual_id: str, challenges: list[Challenge],
+    session: Session,
+    settings: IdentitySettings,
+    secrets_: Secrets,
+    transaction: AuthTransaction,
+    individual_id: str,
+    challenges: list[Challenge],
 ) -> Identity:
     """Check the challenges; every failure counts toward the attempt limit of the transaction."""
     if transaction.status != "started":
@@ -162,7 +195,9 @@ def authenticate(
     if identity is None or not all(_verify_challenge(session, secrets_, transaction, identity, c) for c in challenges):
         _count_failure(settings, transaction)
         left = max(settings.otp_max_attempts - transaction.failed_attempts, 0)
-        raise AuthFailed("auth_failed", f"authentication failed; {left} attempt(s) left", transaction.status == "failed")
+        raise AuthFailed(
+            "auth_failed", f"authentication failed; {left} attempt(s) left", transaction.status == "failed"
+        )
     used = {c.factor for c in challenges}
     transaction.acr = next(a for a in transaction.acr_values if ACR_FACTORS.get(a) in used)
     transaction.identity_id = identity.id

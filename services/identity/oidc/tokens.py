@@ -1,4 +1,5 @@
 """Token endpoint (private_key_jwt client authentication, code exchange) and UserInfo."""
+
 from __future__ import annotations
 
 import base64
@@ -34,17 +35,33 @@ ACCESS_TOKEN_ALG = "HS256"  # see Secrets.access_token_key
 # than running it. They run on one Core connection, in the exchange's one write transaction.
 _T = AuthTransaction
 _CLIENT = select(OidcClient.client_id, OidcClient.status, OidcClient.public_key).where(
-    OidcClient.client_id == bindparam("client_id"))
+    OidcClient.client_id == bindparam("client_id")
+)
 _SPEND_JTI = insert(UsedAssertion)
 _FORGET_JTIS = delete(UsedAssertion).where(UsedAssertion.expires_at < bindparam("before"))
 _CODE = (
-    select(_T.id, _T.client_id, _T.redirect_uri, _T.code_used, _T.code_expires_at, _T.code_challenge, _T.acr,
-           _T.auth_time, _T.nonce, _T.scopes, _T.permitted_scopes, Identity.uin)
+    select(
+        _T.id,
+        _T.client_id,
+        _T.redirect_uri,
+        _T.code_used,
+        _T.code_expires_at,
+        _T.code_challenge,
+        _T.acr,
+        _T.auth_time,
+        _T.nonce,
+        _T.scopes,
+        _T.permitted_scopes,
+        Identity.uin,
+    )
     .join(Identity, Identity.id == _T.identity_id)
     .where(_T.code_hash == bindparam("code_hash"))
 )
-_CONSUME_CODE = update(_T).where(_T.id == bindparam("tid"), _T.code_used.is_(False)).values(
-    code_used=True, access_token_id=bindparam("token_id"))
+_CONSUME_CODE = (
+    update(_T)
+    .where(_T.id == bindparam("tid"), _T.code_used.is_(False))
+    .values(code_used=True, access_token_id=bindparam("token_id"))
+)
 _REVOKE_TOKENS = update(_T).where(_T.id == bindparam("tid")).values(tokens_revoked=True)
 
 
@@ -111,7 +128,10 @@ class ClientRow:
 
 
 def authenticate_client(
-    connection: Connection, settings: IdentitySettings, endpoints: Endpoints, form: dict,
+    connection: Connection,
+    settings: IdentitySettings,
+    endpoints: Endpoints,
+    form: dict,
 ) -> ClientRow:
     """Verify the private_key_jwt client assertion; refuse unknown clients, wrong aud, expiry and replays.
 
@@ -159,8 +179,9 @@ def _spend_jti(connection: Connection, client_id: str, jti: str, exp: float) -> 
     try:
         if random.random() < 0.002:  # now and then, forget jtis whose assertions have expired anyway
             connection.execute(_FORGET_JTIS, {"before": utcnow() - timedelta(minutes=5)})
-        connection.execute(_SPEND_JTI, {"client_id": client_id, "jti": jti,
-                                        "expires_at": datetime.fromtimestamp(exp, UTC)})
+        connection.execute(
+            _SPEND_JTI, {"client_id": client_id, "jti": jti, "expires_at": datetime.fromtimestamp(exp, UTC)}
+        )
     except IntegrityError:
         connection.rollback()
         raise TokenError("invalid_assertion", "client assertion jti already used") from None
@@ -203,8 +224,9 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     consumed = connection.execute(_CONSUME_CODE, {"tid": row.id, "token_id": token_id})
     if consumed.rowcount != 1:
         raise TokenError("invalid_transaction", "authorization code already used")
-    return Redeemed(row.id, row.uin, row.acr, aware(row.auth_time), row.nonce,
-                    row.permitted_scopes or row.scopes, token_id)
+    return Redeemed(
+        row.id, row.uin, row.acr, aware(row.auth_time), row.nonce, row.permitted_scopes or row.scopes, token_id
+    )
 
 
 def _half_hash(value: str) -> str:
@@ -213,20 +235,39 @@ def _half_hash(value: str) -> str:
 
 
 def issue_tokens(
-    settings: IdentitySettings, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, client: ClientRow,
+    settings: IdentitySettings,
+    secrets_: Secrets,
+    keyring: Keyring,
+    endpoints: Endpoints,
+    client: ClientRow,
     redeemed: Redeemed,
 ) -> dict:
     sub = secrets_.psut(redeemed.uin, client.client_id)
     now = int(utcnow().timestamp())
-    access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt"}, {
-        "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "client_id": client.client_id,
-        "scope": " ".join(redeemed.scopes), "iat": now, "exp": now + settings.access_token_ttl_seconds,
-        "jti": redeemed.access_token_id,
-    }, secrets_.access_token_key, algorithms=[ACCESS_TOKEN_ALG])
+    access_token = jwt.encode(
+        {"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt"},
+        {
+            "iss": endpoints.issuer,
+            "sub": sub,
+            "aud": client.client_id,
+            "client_id": client.client_id,
+            "scope": " ".join(redeemed.scopes),
+            "iat": now,
+            "exp": now + settings.access_token_ttl_seconds,
+            "jti": redeemed.access_token_id,
+        },
+        secrets_.access_token_key,
+        algorithms=[ACCESS_TOKEN_ALG],
+    )
     id_claims = {
-        "iss": endpoints.issuer, "sub": sub, "aud": client.client_id, "iat": now,
-        "exp": now + settings.id_token_ttl_seconds, "auth_time": int(redeemed.auth_time.timestamp()),
-        "acr": redeemed.acr, "at_hash": _half_hash(access_token),
+        "iss": endpoints.issuer,
+        "sub": sub,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + settings.id_token_ttl_seconds,
+        "auth_time": int(redeemed.auth_time.timestamp()),
+        "acr": redeemed.acr,
+        "at_hash": _half_hash(access_token),
     }
     if redeemed.nonce:
         id_claims["nonce"] = redeemed.nonce
@@ -243,7 +284,11 @@ class UserinfoError(Exception):
 
 
 def userinfo(
-    session: Session, secrets_: Secrets, keyring: Keyring, endpoints: Endpoints, access_token: str | None,
+    session: Session,
+    secrets_: Secrets,
+    keyring: Keyring,
+    endpoints: Endpoints,
+    access_token: str | None,
 ) -> str:
     """The consented claims as a JWT signed by the provider, nested in a JWE if the client has an enc key."""
     if not access_token:

@@ -1,4 +1,5 @@
 """OIDC endpoints: discovery, JWKS, token, userinfo."""
+
 from __future__ import annotations
 
 import anyio
@@ -93,6 +94,9 @@ async def userinfo(request: Request) -> Response:
         body = await run_in_threadpool(_userinfo, request.app, bearer(request))
     except tokens.UserinfoError as exc:
         challenge = f'Bearer error="invalid_token", error_description="{exc}"'
-        return JSONResponse({"error": "invalid_token", "error_description": str(exc)}, 401,
-                            headers={"WWW-Authenticate": challenge, **NO_STORE})
+        return JSONResponse(
+            {"error": "invalid_token", "error_description": str(exc)},
+            401,
+            headers={"WWW-Authenticate": challenge, **NO_STORE},
+        )
     return Response(body, media_type="application/jwt", headers=NO_STORE)

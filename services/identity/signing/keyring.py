@@ -4,6 +4,7 @@ Keys live under `<keys_dir>/oidc/`: `<kid>.rsa.pem` (0600, written by the kernel
 `<kid>.json` (certificate and lifetime). The newest key signs. A retired key stays in the JWKS until the
 last token it signed has expired, so relying parties can still verify those tokens.
 """
+
 from __future__ import annotations
 
 import base64

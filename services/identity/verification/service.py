@@ -1,4 +1,5 @@
 """Yes/no identity verification (spec 6.1): predicates over an identity, answered with booleans only."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -59,21 +60,37 @@ def _digits(value: Any) -> str:
 PREDICATES = {
     # name: (value check, answer(session, identity, value, today))
     "exists": (lambda v: None, lambda s, i, v, t: True),
-    "age_over": (_age_bound, lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or -1) >= v),
-    "age_under": (_age_bound, lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or 10**3) < v),
+    "age_over": (
+        _age_bound,
+        lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or -1) >= v,
+    ),
+    "age_under": (
+        _age_bound,
+        lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or 10**3) < v,
+    ),
     "name_matches": (_text, lambda s, i, v, t: normalized(v) in _names(s, i)),
     "birthdate_equals": (_date, lambda s, i, v, t: (i.attributes or {}).get("birthdate") == v.isoformat()),
     "gender_equals": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("gender", "")) == normalized(v)),
-    "phone_matches": (_text, lambda s, i, v, t: bool(_digits(v)) and _digits((i.attributes or {}).get("phone_number")) == _digits(v)),
+    "phone_matches": (
+        _text,
+        lambda s, i, v, t: bool(_digits(v)) and _digits((i.attributes or {}).get("phone_number")) == _digits(v),
+    ),
     "email_matches": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("email", "")) == normalized(v)),
-    "locality_equals": (_text, lambda s, i, v, t: normalized(((i.attributes or {}).get("address") or {}).get("locality", "")) == normalized(v)),
+    "locality_equals": (
+        _text,
+        lambda s, i, v, t: normalized(((i.attributes or {}).get("address") or {}).get("locality", "")) == normalized(v),
+    ),
 }
 
 
 def parse(payload: Any) -> tuple[str, str, list[tuple[str, Any]]]:
     if not isinstance(payload, dict):
         raise VerificationError("body must be a JSON object")
-    request_id, individual_id, predicates = payload.get("requestId"), payload.get("individualId"), payload.get("predicates")
+    request_id, individual_id, predicates = (
+        payload.get("requestId"),
+        payload.get("individualId"),
+        payload.get("predicates"),
+    )
     if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
         raise VerificationError("requestId is required (1 to 128 characters)")
     if not isinstance(individual_id, str) or not individual_id.strip():
@@ -93,22 +110,41 @@ def parse(payload: Any) -> tuple[str, str, list[tuple[str, Any]]]:
 
 def verify(session: Session, caller: str, payload: Any, today: date | None = None) -> dict:
     request_id, individual_id, predicates = parse(payload)
-    earlier = session.scalar(select(VerificationRecord).where(
-        VerificationRecord.caller == caller, VerificationRecord.request_id == request_id))
+    earlier = session.scalar(
+        select(VerificationRecord).where(
+            VerificationRecord.caller == caller, VerificationRecord.request_id == request_id
+        )
+    )
     if earlier is not None:
         return earlier.response
     today = today or date.today()
     identity = identities.find_by_individual_id(session, individual_id)
-    results = [{"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](session, identity, value, today))}
-               for kind, value in predicates]
-    response = {"requestId": request_id, "verified": all(r["result"] for r in results), "results": results,
-                "responseTime": iso()}
+    results = [
+        {"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](session, identity, value, today))}
+        for kind, value in predicates
+    ]
+    response = {
+        "requestId": request_id,
+        "verified": all(r["result"] for r in results),
+        "results": results,
+        "responseTime": iso(),
+    }
     try:
         with session.begin_nested():
-            session.add(VerificationRecord(
-                request_id=request_id, caller=caller, identity_id=identity.id if identity else None,
-                predicates=[kind for kind, _ in predicates], response=response, verified=response["verified"]))
+            session.add(
+                VerificationRecord(
+                    request_id=request_id,
+                    caller=caller,
+                    identity_id=identity.id if identity else None,
+                    predicates=[kind for kind, _ in predicates],
+                    response=response,
+                    verified=response["verified"],
+                )
+            )
     except IntegrityError:  # a concurrent retry recorded it first: answer what it answered
-        return session.scalar(select(VerificationRecord.response).where(
-            VerificationRecord.caller == caller, VerificationRecord.request_id == request_id))
+        return session.scalar(
+            select(VerificationRecord.response).where(
+                VerificationRecord.caller == caller, VerificationRecord.request_id == request_id
+            )
+        )
     return response

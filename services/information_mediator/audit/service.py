@@ -1,4 +1,5 @@
 """The audit log of administrative requests: every change, successful or refused."""
+
 from __future__ import annotations
 
 import hmac
@@ -16,15 +17,30 @@ from .models import AuditEntry
 def record(db: Database, actor: str, action: str, status: int, detail: str | None = None) -> None:
     outcome = "success" if status < 400 else ("refused" if status in (401, 403) else "rejected")
     with db.session() as session:
-        session.add(AuditEntry(at=datetime.now(UTC), actor=actor, action=action, outcome=outcome, status=status,
-                               detail=detail[:4000] if detail else None))
+        session.add(
+            AuditEntry(
+                at=datetime.now(UTC),
+                actor=actor,
+                action=action,
+                outcome=outcome,
+                status=status,
+                detail=detail[:4000] if detail else None,
+            )
+        )
 
 
 def recent(session: Session, limit: int = 100) -> list[dict]:
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return [
-        {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action, "outcome": r.outcome,
-         "status": r.status, "detail": r.detail}
+        {
+            "id": r.id,
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "outcome": r.outcome,
+            "status": r.status,
+            "detail": r.detail,
+        }
         for r in rows
     ]
 

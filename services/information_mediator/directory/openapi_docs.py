@@ -1,4 +1,5 @@
 """Providers' OpenAPI documents, fetched from each service's `specUrl` and cached in the registry."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Served with and without the `/r1` prefix. Items follow X-Road's REST metaservice shape with GovStack
 naming; keys without a value are omitted rather than sent as null.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from ..proxy.forward import CLIENT_HEADERS
 from ..registry import service as registry
 from ..registry.models import Application
-from ..proxy.forward import CLIENT_HEADERS
 from . import openapi_docs
 
 router = APIRouter(tags=["Directory (metaservices)"])
@@ -34,8 +35,12 @@ def list_clients(request: Request, instanceId: str | None = None) -> JSONRespons
             ident = {"GovStackInstance": inst.code, "memberClass": m.member_class, "memberCode": m.code}
             items.append({"name": m.name, "id": {"objectType": {"object_type": "MEMBER"}, **ident}})
             for a in m.applications:
-                items.append({"name": m.name, "id": {"objectType": {"object_type": "SUBSYSTEM"}, **ident,
-                                                     "applicationCode": a.code}})
+                items.append(
+                    {
+                        "name": m.name,
+                        "id": {"objectType": {"object_type": "SUBSYSTEM"}, **ident, "applicationCode": a.code},
+                    }
+                )
     return JSONResponse({"member": items})
 
 
@@ -53,7 +58,9 @@ def _caller(request: Request) -> str | None:
     return next((v.decode("latin-1") for k, v in request.scope["headers"] if k in CLIENT_HEADERS), None)
 
 
-async def _methods(request: Request, ids: tuple[str, str, str, str], service_id: str | None, only_allowed: bool) -> Response:
+async def _methods(
+    request: Request, ids: tuple[str, str, str, str], service_id: str | None, only_allowed: bool
+) -> Response:
     caller = _caller(request) if only_allowed else None
     if only_allowed and not caller:
         return _string_error("allowedMethods needs the caller's identity in the X-GovStack-Client header")
@@ -71,8 +78,15 @@ async def _methods(request: Request, ids: tuple[str, str, str, str], service_id:
             if only_allowed and (entry is None or caller not in entry.allowed):
                 continue
             doc = await openapi_docs.document(im.fetcher, service)
-            item = {"objectType": {"object_type": "SERVICE"}, "serviceType": "REST", "GovStackInstance": ids[0],
-                    "memberClass": ids[1], "memberCode": ids[2], "applicationCode": ids[3], "serviceCode": service.code}
+            item = {
+                "objectType": {"object_type": "SERVICE"},
+                "serviceType": "REST",
+                "GovStackInstance": ids[0],
+                "memberClass": ids[1],
+                "memberCode": ids[2],
+                "applicationCode": ids[3],
+                "serviceCode": service.code,
+            }
             version = openapi_docs.version(doc)
             if version:
                 item["serviceVersion"] = version
@@ -81,28 +95,54 @@ async def _methods(request: Request, ids: tuple[str, str, str, str], service_id:
     return JSONResponse({"member": items})
 
 
-@router.get("/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods",
-            summary="List REST services and endpoints for a service provider", operation_id="listMethods")
+@router.get(
+    "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods",
+    summary="List REST services and endpoints for a service provider",
+    operation_id="listMethods",
+)
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods", include_in_schema=False)
-async def list_methods(request: Request, instanceId: str, memberClass: str, memberCode: str,  # noqa: N803
-                       applicationCode: str, serviceId: str | None = None) -> Response:  # noqa: N803
+async def list_methods(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,  # noqa: N803
+    applicationCode: str,
+    serviceId: str | None = None,
+) -> Response:  # noqa: N803
     return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, False)
 
 
-@router.get("/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods",
-            summary="List the REST services and endpoints of a provider that the caller may invoke",
-            operation_id="allowedMethods")
+@router.get(
+    "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods",
+    summary="List the REST services and endpoints of a provider that the caller may invoke",
+    operation_id="allowedMethods",
+)
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods", include_in_schema=False)
-async def allowed_methods(request: Request, instanceId: str, memberClass: str, memberCode: str,  # noqa: N803
-                          applicationCode: str, serviceId: str | None = None) -> Response:  # noqa: N803
+async def allowed_methods(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,  # noqa: N803
+    applicationCode: str,
+    serviceId: str | None = None,
+) -> Response:  # noqa: N803
     return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, True)
 
 
-@router.get("/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI",
-            summary="OpenAPI description of a REST service", operation_id="getOpenAPI")
+@router.get(
+    "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI",
+    summary="OpenAPI description of a REST service",
+    operation_id="getOpenAPI",
+)
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI", include_in_schema=False)
-async def get_openapi(request: Request, instanceId: str, memberClass: str, memberCode: str,  # noqa: N803
-                      applicationCode: str, serviceCode: str | None = None) -> Response:  # noqa: N803
+async def get_openapi(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,  # noqa: N803
+    applicationCode: str,
+    serviceCode: str | None = None,
+) -> Response:  # noqa: N803
     if not serviceCode:
         return _string_error("the serviceCode query parameter is required")
     im = request.app.state.im_runtime

@@ -1,4 +1,5 @@
 """How a message-log record is hashed and signed; shared by the writer and the verifier."""
+
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 GENESIS = "0" * 64
 HASHED_FIELDS = (
-    "chain", "seq", "message_id", "kind", "client", "service", "method", "path", "status", "error_type",
-    "request_at", "response_at", "duration_ms", "request_size", "response_size", "request_hash", "response_hash",
+    "chain",
+    "seq",
+    "message_id",
+    "kind",
+    "client",
+    "service",
+    "method",
+    "path",
+    "status",
+    "error_type",
+    "request_at",
+    "response_at",
+    "duration_ms",
+    "request_size",
+    "response_size",
+    "request_hash",
+    "response_hash",
 )
 
 

@@ -1,4 +1,5 @@
 """`sandbox im verify-log`: re-computes every chain and reports the first broken, missing or reordered record."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,12 @@ def verify_chain(session: Session, key: Ed25519PublicKey, chain: str) -> VerifyR
     if not signature_valid(key, head.record_hash, head.signature):
         return VerifyResult(False, count, f"chain {chain!r}: head signature invalid")
     if head.seq != count or head.record_hash != prev:
-        return VerifyResult(False, count, f"chain {chain!r}: last record is seq {count} but the signed head says "
-                                          f"{head.seq}; records were deleted at the end")
+        return VerifyResult(
+            False,
+            count,
+            f"chain {chain!r}: last record is seq {count} but the signed head says "
+            f"{head.seq}; records were deleted at the end",
+        )
     return VerifyResult(True, count)
 
 

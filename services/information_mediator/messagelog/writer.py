@@ -1,5 +1,6 @@
 """The message-log writer: the proxy hands it finished exchanges; a thread chains, signs and stores them
 in batches so that logging does not sit on the request path."""
+
 from __future__ import annotations
 
 import logging

@@ -1,9 +1,10 @@
 """Operational monitoring: Prometheus metrics in memory, and per service/client statistics from the log."""
+
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
-from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..messagelog.models import LogRecord
 
@@ -15,7 +16,9 @@ class Metrics:
             "im_requests", "Exchanges through the IM", ["service", "client", "outcome"], registry=self.registry
         )
         self.duration = Histogram(
-            "im_request_duration_seconds", "Time from request to the end of the response", ["service"],
+            "im_request_duration_seconds",
+            "Time from request to the end of the response",
+            ["service"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
@@ -33,11 +36,22 @@ class Metrics:
 def statistics(session: Session, since=None, service: str | None = None, client: str | None = None) -> list[dict]:  # noqa: ANN001
     """Counts, failures, latency and sizes per (service, client) from the message log."""
     failed = case((LogRecord.status >= 400, 1), (LogRecord.error_type.is_not(None), 1), else_=0)
-    stmt = select(
-        LogRecord.service, LogRecord.client, func.count(), func.sum(failed),
-        func.avg(LogRecord.duration_ms), func.min(LogRecord.duration_ms), func.max(LogRecord.duration_ms),
-        func.sum(LogRecord.request_size), func.sum(LogRecord.response_size), func.max(LogRecord.request_at),
-    ).group_by(LogRecord.service, LogRecord.client).order_by(LogRecord.service, LogRecord.client)
+    stmt = (
+        select(
+            LogRecord.service,
+            LogRecord.client,
+            func.count(),
+            func.sum(failed),
+            func.avg(LogRecord.duration_ms),
+            func.min(LogRecord.duration_ms),
+            func.max(LogRecord.duration_ms),
+            func.sum(LogRecord.request_size),
+            func.sum(LogRecord.response_size),
+            func.max(LogRecord.request_at),
+        )
+        .group_by(LogRecord.service, LogRecord.client)
+        .order_by(LogRecord.service, LogRecord.client)
+    )
     if since is not None:
         stmt = stmt.where(LogRecord.request_at >= since)
     if service:
@@ -46,11 +60,17 @@ def statistics(session: Session, since=None, service: str | None = None, client:
         stmt = stmt.where(LogRecord.client == client)
     out = []
     for svc, cli, count, failures, avg, mn, mx, req, resp, last in session.execute(stmt):
-        out.append({
-            "service": svc, "client": cli, "requests": count, "successes": count - int(failures or 0),
-            "failures": int(failures or 0),
-            "durationMs": {"avg": round(float(avg or 0), 3), "min": float(mn or 0), "max": float(mx or 0)},
-            "requestBytes": int(req or 0), "responseBytes": int(resp or 0),
-            "lastRequestAt": last.isoformat() if last else None,
-        })
+        out.append(
+            {
+                "service": svc,
+                "client": cli,
+                "requests": count,
+                "successes": count - int(failures or 0),
+                "failures": int(failures or 0),
+                "durationMs": {"avg": round(float(avg or 0), 3), "min": float(mn or 0), "max": float(mx or 0)},
+                "requestBytes": int(req or 0),
+                "responseBytes": int(resp or 0),
+                "lastRequestAt": last.isoformat() if last else None,
+            }
+        )
     return out

@@ -1,4 +1,5 @@
 """The IM's own error model: `X-Road-Error: <type>` and `{"type", "message", "detail": <message id>}`."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ forward the request to the provider (streamed both ways), and log the exchange.
 It runs as a pure ASGI middleware ahead of FastAPI's routing; paths it does not handle (directory
 metaservices, pub/sub, admin APIs) fall through to the routes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,21 +22,54 @@ from services.common.assertion import ASSERTION_HEADER
 from services.common.im_client import SECRET_HEADER
 
 from .errors import (
-    ACCESS_DENIED, AUTHENTICATION_FAILED, BAD_REQUEST, INVALID_CLIENT, NETWORK_ERROR, SERVICE_DISABLED, TIMEOUT,
-    UNKNOWN_SERVICE, IMError,
+    ACCESS_DENIED,
+    AUTHENTICATION_FAILED,
+    BAD_REQUEST,
+    INVALID_CLIENT,
+    NETWORK_ERROR,
+    SERVICE_DISABLED,
+    TIMEOUT,
+    UNKNOWN_SERVICE,
+    IMError,
 )
 
 CLIENT_HEADERS = (b"information-mediator-client", b"x-govstack-client", b"x-road-client")
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what only the IM may set toward a provider.
 DROP_REQUEST = {
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer", b"trailers",
-    b"transfer-encoding", b"upgrade", b"host", b"content-length", SECRET_HEADER.lower().encode(),
-    ASSERTION_HEADER.lower().encode(), b"x-road-id", b"x-road-service", *CLIENT_HEADERS,
+    b"connection",
+    b"keep-alive",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"te",
+    b"trailer",
+    b"trailers",
+    b"transfer-encoding",
+    b"upgrade",
+    b"host",
+    b"content-length",
+    SECRET_HEADER.lower().encode(),
+    ASSERTION_HEADER.lower().encode(),
+    b"x-road-id",
+    b"x-road-service",
+    *CLIENT_HEADERS,
 }
 DROP_RESPONSE = {
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer", b"trailers",
-    b"transfer-encoding", b"upgrade", b"content-length", b"date", b"server",
-    b"x-road-id", b"x-road-client", b"x-road-service", b"x-road-request-hash",
+    b"connection",
+    b"keep-alive",
+    b"proxy-authenticate",
+    b"proxy-authorization",
+    b"te",
+    b"trailer",
+    b"trailers",
+    b"transfer-encoding",
+    b"upgrade",
+    b"content-length",
+    b"date",
+    b"server",
+    b"x-road-id",
+    b"x-road-client",
+    b"x-road-service",
+    b"x-road-request-hash",
 }
 # aiohttp adds these on its own unless told not to; the client's own values pass through instead.
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
@@ -57,8 +91,23 @@ def split_service_path(raw_path: bytes) -> tuple[str, bytes] | None:
 class Exchange:
     """What the message log and monitoring record about one call."""
 
-    __slots__ = ("message_id", "client", "service", "method", "path", "status", "error_type", "started",
-                 "request_at", "req_hasher", "resp_hasher", "req_size", "resp_size", "req_body", "resp_body")
+    __slots__ = (
+        "message_id",
+        "client",
+        "service",
+        "method",
+        "path",
+        "status",
+        "error_type",
+        "started",
+        "request_at",
+        "req_hasher",
+        "resp_hasher",
+        "req_size",
+        "resp_size",
+        "req_body",
+        "resp_body",
+    )
 
     def __init__(self, message_id: str, method: str, path: str, keep_bodies: bool):
         self.message_id, self.method, self.path = message_id, method, path
@@ -72,12 +121,21 @@ class Exchange:
 
     def record(self, body_limit: int) -> dict:
         return {
-            "message_id": self.message_id, "kind": "rest", "client": self.client, "service": self.service,
-            "method": self.method, "path": self.path[:2048], "status": self.status, "error_type": self.error_type,
-            "request_at": self.request_at, "response_at": datetime.now(UTC),
+            "message_id": self.message_id,
+            "kind": "rest",
+            "client": self.client,
+            "service": self.service,
+            "method": self.method,
+            "path": self.path[:2048],
+            "status": self.status,
+            "error_type": self.error_type,
+            "request_at": self.request_at,
+            "response_at": datetime.now(UTC),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
-            "request_size": self.req_size, "response_size": self.resp_size,
-            "request_hash": self.req_hasher.hexdigest(), "response_hash": self.resp_hasher.hexdigest(),
+            "request_size": self.req_size,
+            "response_size": self.resp_size,
+            "request_hash": self.req_hasher.hexdigest(),
+            "response_hash": self.resp_hasher.hexdigest(),
             "request_body": bytes(self.req_body[:body_limit]) if self.req_body is not None else None,
             "response_body": bytes(self.resp_body[:body_limit]) if self.resp_body is not None else None,
         }
@@ -115,8 +173,12 @@ class ProxyMiddleware:
         headers = scope["headers"]
         message_id = _header(headers, b"x-road-id") or str(uuid.uuid4())
         query = scope.get("query_string", b"")
-        ex = Exchange(message_id, scope["method"], rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
-                      self.im.settings.log_bodies)
+        ex = Exchange(
+            message_id,
+            scope["method"],
+            rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
+            self.im.settings.log_bodies,
+        )
         ex.service = service_id
         try:
             client_id = self._authenticate(headers, ex)
@@ -132,8 +194,11 @@ class ProxyMiddleware:
         claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)
         if claimed is not None:
             ex.client = claimed.decode("latin-1").strip()[:512]
-        return authenticate_client(self.im.snapshot, claimed.decode("latin-1") if claimed is not None else None,
-                                   _header(headers, SECRET_HEADER.lower().encode()))
+        return authenticate_client(
+            self.im.snapshot,
+            claimed.decode("latin-1") if claimed is not None else None,
+            _header(headers, SECRET_HEADER.lower().encode()),
+        )
 
     def _authorize(self, service_id: str, client_id: str):  # noqa: ANN202
         entry = self.im.snapshot.services.get(service_id)
@@ -145,18 +210,22 @@ class ProxyMiddleware:
             raise IMError(ACCESS_DENIED, f"client {client_id} has no access right to {service_id}")
         return entry
 
-    async def _forward(self, scope, receive, send, entry, client_id: str, rest: bytes, query: bytes, ex: Exchange) -> None:  # noqa: ANN001
+    async def _forward(
+        self, scope, receive, send, entry, client_id: str, rest: bytes, query: bytes, ex: Exchange
+    ) -> None:  # noqa: ANN001
         url = entry.url + rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         outgoing = CIMultiDict(
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST
         )
-        outgoing.update({
-            "Information-Mediator-Client": client_id,
-            "X-Road-Client": client_id,
-            "X-Road-Id": ex.message_id,
-            "X-Road-Service": entry.id,
-            ASSERTION_HEADER: self.im.assertion(client_id, entry.id),
-        })
+        outgoing.update(
+            {
+                "Information-Mediator-Client": client_id,
+                "X-Road-Client": client_id,
+                "X-Road-Id": ex.message_id,
+                "X-Road-Service": entry.id,
+                ASSERTION_HEADER: self.im.assertion(client_id, entry.id),
+            }
+        )
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
         # A pooled connection may have been closed by the provider just as we reuse it. Without a body the
         # request can be sent again on a fresh connection; a streamed body cannot be replayed.
@@ -164,9 +233,12 @@ class ProxyMiddleware:
         for attempt in range(1, attempts + 1):
             try:
                 response = await self.im.http.request(
-                    scope["method"], URL(url, encoded=True), headers=outgoing,
+                    scope["method"],
+                    URL(url, encoded=True),
+                    headers=outgoing,
                     data=_request_body(receive, ex) if has_body else None,
-                    allow_redirects=False, skip_auto_headers=SKIP_AUTO_HEADERS,
+                    allow_redirects=False,
+                    skip_auto_headers=SKIP_AUTO_HEADERS,
                 )
                 break
             except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -181,7 +253,9 @@ class ProxyMiddleware:
         finally:
             response.release()
 
-    async def _relay(self, send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange) -> None:  # noqa: ANN001
+    async def _relay(
+        self, send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange
+    ) -> None:  # noqa: ANN001
         ex.status = response.status
         headers = [(k, v) for k, v in response.raw_headers if k.lower() not in DROP_RESPONSE]
         headers += _xroad_headers(ex, client_id, service_id)
@@ -249,11 +323,16 @@ def _xroad_headers(ex: Exchange, client_id: str, service_id: str) -> list[tuple[
 async def _send_error(send, err: IMError, ex: Exchange) -> None:  # noqa: ANN001
     body = err.body(ex.message_id)
     _count(ex, body, response=True)
-    await send({
-        "type": "http.response.start", "status": err.status,
-        "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-road-error", err.type.encode()), (b"x-road-id", ex.message_id.encode()),
-        ],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-road-error", err.type.encode()),
+                (b"x-road-id", ex.message_id.encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

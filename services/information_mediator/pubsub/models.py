@@ -1,5 +1,6 @@
 """Pub/sub tables: event types of a room, published events, subscriptions and one delivery row per
 (event, subscription) that carries the delivery state (the PUSH retry schedule or the PULL queue)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """Request bodies of the PubSub API, checked by hand so that every refusal is a 400 in the IM's shape
 with a sentence a developer can act on."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,12 @@ from .service import BAD, SUBSCRIBE_SUFFIX, PubSubError, RetryPolicy
 
 
 def event_type_code(value: object) -> str:
-    if not isinstance(value, str) or not IDENTIFIER.match(value) or len(value) > 100 or value.endswith(SUBSCRIBE_SUFFIX):
+    if (
+        not isinstance(value, str)
+        or not IDENTIFIER.match(value)
+        or len(value) > 100
+        or value.endswith(SUBSCRIBE_SUFFIX)
+    ):
         raise PubSubError(BAD, "eventType must be 1-100 letters, digits, '.', '_' or '-' (not ending in .subscribe)")
     return value
 
@@ -54,14 +60,20 @@ def _number(value: object, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def subscription_body(payload: dict, event_type: str, settings: IMSettings,
-                      current: SubscriptionFields | None = None) -> SubscriptionFields:
+def subscription_body(
+    payload: dict, event_type: str, settings: IMSettings, current: SubscriptionFields | None = None
+) -> SubscriptionFields:
     """A new subscription (defaults from the settings) or a PATCH merged onto `current`."""
     if payload.get("eventType", event_type) != event_type:
         raise PubSubError(BAD, f"eventType {payload.get('eventType')!r} differs from the path's {event_type!r}")
     base = current or SubscriptionFields(
-        "PUSH", settings.pubsub_default_ttl, False, None, "",
-        RetryPolicy(settings.pubsub_max_attempts, settings.pubsub_min_backoff, settings.pubsub_max_backoff))
+        "PUSH",
+        settings.pubsub_default_ttl,
+        False,
+        None,
+        "",
+        RetryPolicy(settings.pubsub_max_attempts, settings.pubsub_min_backoff, settings.pubsub_max_backoff),
+    )
     delivery = payload.get("delivery", base.delivery)
     if delivery not in ("PUSH", "PULL"):
         raise PubSubError(BAD, "delivery must be PUSH or PULL")
@@ -73,11 +85,24 @@ def subscription_body(payload: dict, event_type: str, settings: IMSettings,
     if not isinstance(fifo, bool):
         raise PubSubError(BAD, "options.FIFO must be a boolean")
     policy = RetryPolicy(
-        _int(options.get("maxAttempts", base.policy.max_attempts), "options.maxAttempts", 1, settings.pubsub_limit_max_attempts),
-        _number(options.get("minBackoff", base.policy.min_backoff), "options.minBackoff",
-                settings.pubsub_limit_min_backoff, settings.pubsub_limit_max_backoff),
-        _number(options.get("maxBackoff", base.policy.max_backoff), "options.maxBackoff",
-                settings.pubsub_limit_min_backoff, settings.pubsub_limit_max_backoff),
+        _int(
+            options.get("maxAttempts", base.policy.max_attempts),
+            "options.maxAttempts",
+            1,
+            settings.pubsub_limit_max_attempts,
+        ),
+        _number(
+            options.get("minBackoff", base.policy.min_backoff),
+            "options.minBackoff",
+            settings.pubsub_limit_min_backoff,
+            settings.pubsub_limit_max_backoff,
+        ),
+        _number(
+            options.get("maxBackoff", base.policy.max_backoff),
+            "options.maxBackoff",
+            settings.pubsub_limit_min_backoff,
+            settings.pubsub_limit_max_backoff,
+        ),
     )
     if policy.min_backoff > policy.max_backoff:
         raise PubSubError(BAD, "options.minBackoff must not exceed options.maxBackoff")
@@ -89,5 +114,6 @@ def subscription_body(payload: dict, event_type: str, settings: IMSettings,
             raise PubSubError(BAD, "serviceCode must be the code of a service of the subscriber's application")
         if not isinstance(path, str) or (path and not path.startswith("/")) or len(path) > 1024:
             raise PubSubError(BAD, "path must be empty or start with '/'")
-    return SubscriptionFields(delivery, ttl, fifo, service_code if delivery == "PUSH" else None,
-                              path if delivery == "PUSH" else "", policy)
+    return SubscriptionFields(
+        delivery, ttl, fifo, service_code if delivery == "PUSH" else None, path if delivery == "PUSH" else "", policy
+    )

@@ -1,5 +1,6 @@
 """Database work of pub/sub: event types (with their registry services that carry the rights), publishing,
 subscriptions, the PULL queue, event status, and the claim/record steps of the PUSH worker."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def split_room(room: str) -> tuple[str, str, str, str]:
 def room_application(session: Session, room: str) -> Application:
     instance_id, member_class, member_code, application = split_room(room)
     inst = instance(session)
-    found = find_application(session, member_class, member_code, application) if inst and inst.code == instance_id else None
+    found = (
+        find_application(session, member_class, member_code, application) if inst and inst.code == instance_id else None
+    )
     if found is None:
         raise PubSubError(NOT_FOUND, f"unknown room {room}")
     return found
@@ -73,8 +76,15 @@ def create_event_type(session: Session, room: str, event_type: str, schema: dict
     codes = {s.code for s in application.services}
     for code in (event_type, event_type + SUBSCRIBE_SUFFIX):
         if code not in codes:
-            application.services.append(Service(code=code, service_url=f"{SERVICE_URL_SCHEME}{room}/{code}", spec_url="",
-                                                 enabled=True, description=f"pub/sub event type {event_type}"))
+            application.services.append(
+                Service(
+                    code=code,
+                    service_url=f"{SERVICE_URL_SCHEME}{room}/{code}",
+                    spec_url="",
+                    enabled=True,
+                    description=f"pub/sub event type {event_type}",
+                )
+            )
     instance(session).version += 1  # replicas reload the rights
     row = EventType(room=room, event_type=event_type, schema_json=json.dumps(schema), created_at=now())
     session.add(row)
@@ -83,7 +93,9 @@ def create_event_type(session: Session, room: str, event_type: str, schema: dict
 
 
 def list_event_types(session: Session, room: str) -> list[str]:
-    return list(session.scalars(select(EventType.event_type).where(EventType.room == room).order_by(EventType.event_type)))
+    return list(
+        session.scalars(select(EventType.event_type).where(EventType.room == room).order_by(EventType.event_type))
+    )
 
 
 def get_event_type(session: Session, room: str, event_type: str, lock: bool = False) -> EventType | None:
@@ -99,14 +111,22 @@ def delete_event_type(session: Session, room: str, event_type: str) -> None:
         raise PubSubError(NOT_FOUND, f"unknown event type {event_type}")
     application = room_application(session, room)
     for service in list(application.services):
-        if service.code in (event_type, event_type + SUBSCRIBE_SUFFIX) and service.service_url.startswith(SERVICE_URL_SCHEME):
+        if service.code in (event_type, event_type + SUBSCRIBE_SUFFIX) and service.service_url.startswith(
+            SERVICE_URL_SCHEME
+        ):
             application.services.remove(service)
     instance(session).version += 1
     subs = select(Subscription.id).where(Subscription.room == room, Subscription.event_type == event_type)
-    session.execute(update(Delivery).where(Delivery.subscription_id.in_(subs), Delivery.state == PENDING)
-                    .values(state=CANCELLED, last_error="event type deleted", updated_at=now()))
-    session.execute(update(Subscription).where(Subscription.room == room, Subscription.event_type == event_type,
-                                               Subscription.cancelled_at.is_(None)).values(cancelled_at=now()))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id.in_(subs), Delivery.state == PENDING)
+        .values(state=CANCELLED, last_error="event type deleted", updated_at=now())
+    )
+    session.execute(
+        update(Subscription)
+        .where(Subscription.room == room, Subscription.event_type == event_type, Subscription.cancelled_at.is_(None))
+        .values(cancelled_at=now())
+    )
     session.delete(row)
 
 
@@ -126,8 +146,10 @@ def validate_event(event_type: EventType, event: object) -> None:
     errors = sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))
     if errors:
         where = lambda e: "/".join(str(p) for p in e.absolute_path) or "(root)"  # noqa: E731
-        raise PubSubError(BAD, "event does not match the schema of its type: "
-                          + "; ".join(f"{where(e)}: {e.message}" for e in errors[:5]))
+        raise PubSubError(
+            BAD,
+            "event does not match the schema of its type: " + "; ".join(f"{where(e)}: {e.message}" for e in errors[:5]),
+        )
 
 
 @dataclass
@@ -137,8 +159,9 @@ class Published:
     deliveries: int
 
 
-def publish(session: Session, room: str, event_type_code: str, publisher: str, event: object,
-            event_id: str | None = None) -> Published:
+def publish(
+    session: Session, room: str, event_type_code: str, publisher: str, event: object, event_id: str | None = None
+) -> Published:
     # The lock serialises publications of one event type, so sequence order is commit order (FIFO).
     event_type = get_event_type(session, room, event_type_code, lock=True)
     if event_type is None:
@@ -151,16 +174,34 @@ def publish(session: Session, room: str, event_type_code: str, publisher: str, e
             return Published(existing, False, 0)
     validate_event(event_type, event)
     at = now()
-    row = Event(event_id=event_id or str(uuid.uuid4()), room=room, event_type=event_type_code, publisher=publisher,
-                payload=json.dumps(event, separators=(",", ":")), published_at=at)
+    row = Event(
+        event_id=event_id or str(uuid.uuid4()),
+        room=room,
+        event_type=event_type_code,
+        publisher=publisher,
+        payload=json.dumps(event, separators=(",", ":")),
+        published_at=at,
+    )
     session.add(row)
     session.flush()
-    subs = session.scalars(select(Subscription).where(
-        Subscription.room == room, Subscription.event_type == event_type_code, Subscription.cancelled_at.is_(None)))
+    subs = session.scalars(
+        select(Subscription).where(
+            Subscription.room == room, Subscription.event_type == event_type_code, Subscription.cancelled_at.is_(None)
+        )
+    )
     rows = [
-        {"event_pk": row.id, "subscription_id": s.id, "sequence": row.id, "push": s.delivery == "PUSH", "fifo": s.fifo,
-         "state": PENDING, "attempts": 0, "next_attempt_at": at, "expires_at": at + timedelta(seconds=s.ttl),
-         "updated_at": at}
+        {
+            "event_pk": row.id,
+            "subscription_id": s.id,
+            "sequence": row.id,
+            "push": s.delivery == "PUSH",
+            "fifo": s.fifo,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "expires_at": at + timedelta(seconds=s.ttl),
+            "updated_at": at,
+        }
         for s in subs
     ]
     if rows:
@@ -169,7 +210,9 @@ def publish(session: Session, room: str, event_type_code: str, publisher: str, e
 
 
 def find_event(session: Session, room: str, event_type: str, event_id: str) -> Event:
-    row = session.scalar(select(Event).where(Event.event_id == event_id, Event.room == room, Event.event_type == event_type))
+    row = session.scalar(
+        select(Event).where(Event.event_id == event_id, Event.room == room, Event.event_type == event_type)
+    )
     if row is None:
         raise PubSubError(NOT_FOUND, f"unknown event {event_id}")
     return row
@@ -178,39 +221,58 @@ def find_event(session: Session, room: str, event_type: str, event_id: str) -> E
 def event_item(event: Event) -> dict:
     instance_id, member_class, member_code, application = split_room(event.publisher)
     return {
-        "id": event.event_id, "sequence": event.id,
-        "publisherId": {"instanceId": instance_id, "memberClass": member_class, "memberCode": member_code,
-                        "applicationCode": application},
-        "eventType": event.event_type, "event": json.loads(event.payload),
+        "id": event.event_id,
+        "sequence": event.id,
+        "publisherId": {
+            "instanceId": instance_id,
+            "memberClass": member_class,
+            "memberCode": member_code,
+            "applicationCode": application,
+        },
+        "eventType": event.event_type,
+        "event": json.loads(event.payload),
         "publishedAt": _aware(event.published_at).isoformat(),
     }
 
 
 def event_status(session: Session, event: Event) -> dict:
     rows = session.execute(
-        select(Delivery, Subscription).join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(Delivery.event_pk == event.id).order_by(Subscription.created_at)
+        select(Delivery, Subscription)
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(Delivery.event_pk == event.id)
+        .order_by(Subscription.created_at)
     ).all()
     counts = {state: 0 for state in (PENDING, DELIVERED, FAILED, EXPIRED, CANCELLED)}
     detail = []
     for d, s in rows:
         counts[d.state] += 1
-        detail.append({
-            "subscriptionId": s.id, "subscriber": s.subscriber, "delivery": s.delivery, "state": d.state,
-            "attempts": d.attempts, "lastStatus": d.last_status, "lastError": d.last_error,
-            "deliveredAt": _aware(d.delivered_at).isoformat() if d.delivered_at else None,
-            "nextAttemptAt": _aware(d.next_attempt_at).isoformat() if d.state == PENDING else None,
-        })
+        detail.append(
+            {
+                "subscriptionId": s.id,
+                "subscriber": s.subscriber,
+                "delivery": s.delivery,
+                "state": d.state,
+                "attempts": d.attempts,
+                "lastStatus": d.last_status,
+                "lastError": d.last_error,
+                "deliveredAt": _aware(d.delivered_at).isoformat() if d.delivered_at else None,
+                "nextAttemptAt": _aware(d.next_attempt_at).isoformat() if d.state == PENDING else None,
+            }
+        )
     status = dict(counts, subscriptions=len(rows))
     summary = f"delivered to {counts[DELIVERED]} of {len(rows)} subscriptions"
-    return dict(event_item(event), cancelled=event.cancelled_at is not None, status=status, summary=summary,
-                deliveries=detail)
+    return dict(
+        event_item(event), cancelled=event.cancelled_at is not None, status=status, summary=summary, deliveries=detail
+    )
 
 
 def cancel_event(session: Session, event: Event) -> None:
     event.cancelled_at = event.cancelled_at or now()
-    session.execute(update(Delivery).where(Delivery.event_pk == event.id, Delivery.state == PENDING)
-                    .values(state=CANCELLED, last_error="publication deleted by its publisher", updated_at=now()))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.event_pk == event.id, Delivery.state == PENDING)
+        .values(state=CANCELLED, last_error="publication deleted by its publisher", updated_at=now())
+    )
 
 
 # ---- subscriptions -------------------------------------------------------------------------------
@@ -224,46 +286,93 @@ class RetryPolicy:
 
 
 def active_subscription(session: Session, room: str, event_type: str, subscriber: str) -> Subscription | None:
-    return session.scalar(select(Subscription).where(
-        Subscription.room == room, Subscription.event_type == event_type, Subscription.subscriber == subscriber,
-        Subscription.cancelled_at.is_(None)))
+    return session.scalar(
+        select(Subscription).where(
+            Subscription.room == room,
+            Subscription.event_type == event_type,
+            Subscription.subscriber == subscriber,
+            Subscription.cancelled_at.is_(None),
+        )
+    )
 
 
-def subscribe(session: Session, room: str, event_type: str, subscriber: str, *, delivery: str, ttl: int, fifo: bool,
-              service_code: str | None, path: str, policy: RetryPolicy) -> Subscription:
+def subscribe(
+    session: Session,
+    room: str,
+    event_type: str,
+    subscriber: str,
+    *,
+    delivery: str,
+    ttl: int,
+    fifo: bool,
+    service_code: str | None,
+    path: str,
+    policy: RetryPolicy,
+) -> Subscription:
     if get_event_type(session, room, event_type) is None:
         raise PubSubError(NOT_FOUND, f"unknown event type {event_type} in room {room}")
     if active_subscription(session, room, event_type, subscriber) is not None:
         raise PubSubError(CONFLICT, f"{subscriber} already subscribes to {event_type}")
-    row = Subscription(id=str(uuid.uuid4()), room=room, event_type=event_type, subscriber=subscriber, delivery=delivery,
-                       ttl=ttl, fifo=fifo, service_code=service_code, path=path, max_attempts=policy.max_attempts,
-                       min_backoff=policy.min_backoff, max_backoff=policy.max_backoff, created_at=now())
+    row = Subscription(
+        id=str(uuid.uuid4()),
+        room=room,
+        event_type=event_type,
+        subscriber=subscriber,
+        delivery=delivery,
+        ttl=ttl,
+        fifo=fifo,
+        service_code=service_code,
+        path=path,
+        max_attempts=policy.max_attempts,
+        min_backoff=policy.min_backoff,
+        max_backoff=policy.max_backoff,
+        created_at=now(),
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def list_subscriptions(session: Session, room: str, subscriber: str) -> list[Subscription]:
-    return list(session.scalars(select(Subscription).where(
-        Subscription.room == room, Subscription.subscriber == subscriber, Subscription.cancelled_at.is_(None)
-    ).order_by(Subscription.event_type)))
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(
+                Subscription.room == room, Subscription.subscriber == subscriber, Subscription.cancelled_at.is_(None)
+            )
+            .order_by(Subscription.event_type)
+        )
+    )
 
 
 def cancel_subscription(session: Session, sub: Subscription) -> None:
     sub.cancelled_at = now()
-    session.execute(update(Delivery).where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
-                    .values(state=CANCELLED, last_error="subscription cancelled", updated_at=now()))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
+        .values(state=CANCELLED, last_error="subscription cancelled", updated_at=now())
+    )
 
 
 def subscription_item(sub: Subscription) -> dict:
     instance_id, member_class, member_code, application = split_room(sub.subscriber)
     item = {
         "id": sub.id,
-        "subscriberId": {"instanceId": instance_id, "memberClass": member_class, "memberCode": member_code,
-                         "applicationCode": application},
-        "eventType": sub.event_type, "delivery": sub.delivery,
-        "options": {"TTL": sub.ttl, "FIFO": sub.fifo, "maxAttempts": sub.max_attempts,
-                    "minBackoff": sub.min_backoff, "maxBackoff": sub.max_backoff},
+        "subscriberId": {
+            "instanceId": instance_id,
+            "memberClass": member_class,
+            "memberCode": member_code,
+            "applicationCode": application,
+        },
+        "eventType": sub.event_type,
+        "delivery": sub.delivery,
+        "options": {
+            "TTL": sub.ttl,
+            "FIFO": sub.fifo,
+            "maxAttempts": sub.max_attempts,
+            "minBackoff": sub.min_backoff,
+            "maxBackoff": sub.max_backoff,
+        },
     }
     if sub.delivery == "PUSH":
         item["serviceCode"] = sub.service_code
@@ -277,8 +386,12 @@ def subscription_item(sub: Subscription) -> dict:
 def next_pulled(session: Session, sub: Subscription) -> Event | None:
     """The oldest unacknowledged, unexpired event of the queue (it stays at the head until acknowledged)."""
     expire(session, sub.id)
-    delivery = session.scalar(select(Delivery).where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
-                              .order_by(Delivery.sequence).limit(1))
+    delivery = session.scalar(
+        select(Delivery)
+        .where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
+        .order_by(Delivery.sequence)
+        .limit(1)
+    )
     if delivery is None:
         return None
     delivery.attempts += 1
@@ -288,7 +401,8 @@ def next_pulled(session: Session, sub: Subscription) -> Event | None:
 
 def acknowledge(session: Session, sub: Subscription, event_id: str) -> None:
     delivery = session.scalar(
-        select(Delivery).join(Event, Event.id == Delivery.event_pk)
+        select(Delivery)
+        .join(Event, Event.id == Delivery.event_pk)
         .where(Delivery.subscription_id == sub.id, Event.event_id == event_id, Delivery.state == PENDING)
     )
     if delivery is None:
@@ -305,7 +419,9 @@ def expire(session: Session, subscription_id: str | None = None) -> int:
     stmt = update(Delivery).where(Delivery.state == PENDING, Delivery.expires_at <= at)
     if subscription_id is not None:
         stmt = stmt.where(Delivery.subscription_id == subscription_id)
-    reason = literal("gave up: TTL expired; last error: ") + func.coalesce(Delivery.last_error, "none (never attempted)")
+    reason = literal("gave up: TTL expired; last error: ") + func.coalesce(
+        Delivery.last_error, "none (never attempted)"
+    )
     stmt = stmt.values(state=EXPIRED, updated_at=at, lease_until=None, last_error=func.substr(reason, 1, 500))
     return session.execute(stmt).rowcount or 0
 
@@ -330,13 +446,21 @@ def claim(session: Session, node: str, limit: int, lease_seconds: float) -> list
     it claimed after this transaction commits."""
     at = now()
     head = aliased(Delivery)
-    oldest = (select(func.min(head.sequence)).where(head.subscription_id == Delivery.subscription_id, head.state == PENDING)
-              .correlate(Delivery).scalar_subquery())
+    oldest = (
+        select(func.min(head.sequence))
+        .where(head.subscription_id == Delivery.subscription_id, head.state == PENDING)
+        .correlate(Delivery)
+        .scalar_subquery()
+    )
     stmt = (
         select(Delivery)
-        .where(Delivery.state == PENDING, Delivery.push.is_(True), Delivery.next_attempt_at <= at,
-               (Delivery.lease_until.is_(None)) | (Delivery.lease_until < at),
-               (Delivery.fifo.is_(False)) | (Delivery.sequence == oldest))
+        .where(
+            Delivery.state == PENDING,
+            Delivery.push.is_(True),
+            Delivery.next_attempt_at <= at,
+            (Delivery.lease_until.is_(None)) | (Delivery.lease_until < at),
+            (Delivery.fifo.is_(False)) | (Delivery.sequence == oldest),
+        )
         .order_by(Delivery.next_attempt_at, Delivery.sequence)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
@@ -348,13 +472,29 @@ def claim(session: Session, node: str, limit: int, lease_seconds: float) -> list
     for d in deliveries:
         d.lease_until, d.leased_by = lease, node
     events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_({d.event_pk for d in deliveries})))}
-    subs = {s.id: s for s in session.scalars(select(Subscription).where(
-        Subscription.id.in_({d.subscription_id for d in deliveries})))}
+    subs = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscription).where(Subscription.id.in_({d.subscription_id for d in deliveries}))
+        )
+    }
     out = []
     for d in deliveries:
         s, e = subs[d.subscription_id], events[d.event_pk]
-        out.append(Claimed(d.id, d.attempts, event_item(e), e.event_id, s.room, s.subscriber, s.service_code or s.event_type,
-                           s.path or "", RetryPolicy(s.max_attempts, s.min_backoff, s.max_backoff), _aware(d.expires_at)))
+        out.append(
+            Claimed(
+                d.id,
+                d.attempts,
+                event_item(e),
+                e.event_id,
+                s.room,
+                s.subscriber,
+                s.service_code or s.event_type,
+                s.path or "",
+                RetryPolicy(s.max_attempts, s.min_backoff, s.max_backoff),
+                _aware(d.expires_at),
+            )
+        )
     return out
 
 
@@ -380,8 +520,16 @@ def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
     for o in outcomes:
         c = o.claimed
         attempts = c.attempts + 1
-        row = {"b_id": c.delivery_id, "attempts": attempts, "last_status": o.status, "updated_at": at,
-               "state": PENDING, "delivered_at": None, "last_error": None, "next_attempt_at": at}
+        row = {
+            "b_id": c.delivery_id,
+            "attempts": attempts,
+            "last_status": o.status,
+            "updated_at": at,
+            "state": PENDING,
+            "delivered_at": None,
+            "last_error": None,
+            "next_attempt_at": at,
+        }
         if o.ok:
             row.update(state=DELIVERED, delivered_at=at)
         elif attempts >= c.policy.max_attempts:
@@ -390,28 +538,47 @@ def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
             row.update(last_error=o.error[:500], next_attempt_at=at + timedelta(seconds=backoff(c.policy, attempts)))
         rows.append(row)
     table = Delivery.__table__
-    stmt = (table.update().where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
-            .values(lease_until=None, leased_by=None))
+    stmt = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
+        .values(lease_until=None, leased_by=None)
+    )
     session.connection().execute(stmt, rows)
 
 
 def release(session: Session, delivery_ids: list[int]) -> None:
     """Give back leases of deliveries not attempted (shutdown), so another node need not wait them out."""
     if delivery_ids:
-        session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state == PENDING)
-                        .values(lease_until=None, leased_by=None))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == PENDING)
+            .values(lease_until=None, leased_by=None)
+        )
 
 
 def next_due(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(Delivery.next_attempt_at)).where(
-        and_(Delivery.state == PENDING, Delivery.push.is_(True))))
+    return session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(and_(Delivery.state == PENDING, Delivery.push.is_(True)))
+    )
 
 
-def update_subscription(session: Session, sub: Subscription, *, delivery: str, ttl: int, fifo: bool,
-                        service_code: str | None, path: str, policy: RetryPolicy) -> Subscription:
+def update_subscription(
+    session: Session,
+    sub: Subscription,
+    *,
+    delivery: str,
+    ttl: int,
+    fifo: bool,
+    service_code: str | None,
+    path: str,
+    policy: RetryPolicy,
+) -> Subscription:
     sub.delivery, sub.ttl, sub.fifo, sub.service_code, sub.path = delivery, ttl, fifo, service_code, path
     sub.max_attempts, sub.min_backoff, sub.max_backoff = policy.max_attempts, policy.min_backoff, policy.max_backoff
     # Events already queued follow the new delivery mode and ordering.
-    session.execute(update(Delivery).where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
-                    .values(push=delivery == "PUSH", fifo=fifo, next_attempt_at=now(), updated_at=now()))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
+        .values(push=delivery == "PUSH", fifo=fifo, next_attempt_at=now(), updated_at=now())
+    )
     return sub

@@ -1,5 +1,6 @@
 """The PubSub API (`GovStack_IM_PubSub_API.yaml`) under `/r1/{instance}/{class}/{member}/{application}/`,
 where the application is the room. Every call authenticates its client like any IM call."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,12 @@ from .service import BAD, CONFLICT, FORBIDDEN, NOT_FOUND, SUBSCRIBE_SUFFIX, PubS
 ROOM = "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
 router = APIRouter(prefix=ROOM, tags=["Pub/Sub"])
 
-KINDS = {BAD: ("Client.BadRequest", 400), NOT_FOUND: ("Client.NotFound", 404), CONFLICT: ("Client.Conflict", 409),
-         FORBIDDEN: ACCESS_DENIED}
+KINDS = {
+    BAD: ("Client.BadRequest", 400),
+    NOT_FOUND: ("Client.NotFound", 404),
+    CONFLICT: ("Client.Conflict", 409),
+    FORBIDDEN: ACCESS_DENIED,
+}
 
 
 def _fail(type_: str, status: int, message: str, request: Request) -> APIError:
@@ -41,7 +46,11 @@ class Call:
         self.runtime = request.app.state.im_runtime
         self.room = f"{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
         headers = request.headers
-        claimed = headers.get("information-mediator-client") or headers.get("x-govstack-client") or headers.get("x-road-client")
+        claimed = (
+            headers.get("information-mediator-client")
+            or headers.get("x-govstack-client")
+            or headers.get("x-road-client")
+        )
         try:
             self.client = authenticate_client(self.runtime.snapshot, claimed, headers.get(SECRET_HEADER))
         except IMError as err:
@@ -89,8 +98,14 @@ def _checked(call: Call, check, *args):  # noqa: ANN001, ANN002, ANN202
 
 
 @router.post("/api/v1/eventType", summary="Create an event type in the room (room owner)")
-def create_event_type(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                      payload: dict[str, Any] = Body(...)) -> JSONResponse:
+def create_event_type(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    payload: dict[str, Any] = Body(...),
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_owner)
     event_type, schema = _checked(call, event_type_body, payload)
@@ -100,15 +115,23 @@ def create_event_type(request: Request, instanceId: str, memberClass: str, membe
 
 
 @router.get("/api/v1/eventType", summary="List the room's event types")
-def list_event_types(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str) -> Response:  # noqa: N803
+def list_event_types(
+    request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     names = call.run(service.list_event_types, call.room)
     return JSONResponse(names) if names else Response(status_code=204)
 
 
 @router.get("/api/v1/eventType/{eventType}", summary="An event type and its JSON Schema")
-def get_event_type(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                   eventType: str) -> Response:  # noqa: N803
+def get_event_type(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     row = call.run(lambda s: service.get_event_type(s, call.room, eventType))
     if row is None:
@@ -117,8 +140,14 @@ def get_event_type(request: Request, instanceId: str, memberClass: str, memberCo
 
 
 @router.delete("/api/v1/eventType/{eventType}", status_code=204, summary="Delete an event type (room owner)")
-def delete_event_type(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                      eventType: str) -> Response:  # noqa: N803
+def delete_event_type(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_owner)
     call.run(service.delete_event_type, call.room, eventType)
@@ -130,8 +159,15 @@ def delete_event_type(request: Request, instanceId: str, memberClass: str, membe
 
 
 @router.post("/pub/v1/{eventType}", status_code=201, summary="Publish an event (stored before the answer)")
-def publish(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-            eventType: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: N803
+def publish(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    payload: dict[str, Any] = Body(...),
+) -> JSONResponse:  # noqa: N803
     started, request_at = time.perf_counter(), datetime.now(UTC)
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_right, eventType, f"publish {eventType}")
@@ -139,23 +175,41 @@ def publish(request: Request, instanceId: str, memberClass: str, memberCode: str
     published = call.run(service.publish, call.room, eventType, call.client, event, event_id)
     body = json.dumps({"id": published.event.event_id}).encode()
     if published.created:
-        _log_publication(call, eventType, published.event.event_id, json.dumps(event).encode(), body, started, request_at)
+        _log_publication(
+            call, eventType, published.event.event_id, json.dumps(event).encode(), body, started, request_at
+        )
         if published.deliveries:
             call.runtime.pubsub.notify()
     return JSONResponse({"id": published.event.event_id}, status_code=201)
 
 
-def _log_publication(call: Call, event_type: str, event_id: str, request_body: bytes, response_body: bytes,
-                     started: float, request_at: datetime) -> None:
+def _log_publication(
+    call: Call,
+    event_type: str,
+    event_id: str,
+    request_body: bytes,
+    response_body: bytes,
+    started: float,
+    request_at: datetime,
+) -> None:
     """Metadata (publisher, time, type, hash) of every accepted event; the payload only if bodies are logged."""
     settings = call.runtime.settings
     record = {
-        "message_id": event_id, "kind": "event", "client": call.client, "service": f"{call.room}/{event_type}",
-        "method": "POST", "path": f"/pub/v1/{event_type}", "status": 201, "error_type": None,
-        "request_at": request_at, "response_at": datetime.now(UTC),
+        "message_id": event_id,
+        "kind": "event",
+        "client": call.client,
+        "service": f"{call.room}/{event_type}",
+        "method": "POST",
+        "path": f"/pub/v1/{event_type}",
+        "status": 201,
+        "error_type": None,
+        "request_at": request_at,
+        "response_at": datetime.now(UTC),
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        "request_size": len(request_body), "response_size": len(response_body),
-        "request_hash": hashlib.sha256(request_body).hexdigest(), "response_hash": hashlib.sha256(response_body).hexdigest(),
+        "request_size": len(request_body),
+        "response_size": len(response_body),
+        "request_hash": hashlib.sha256(request_body).hexdigest(),
+        "response_hash": hashlib.sha256(response_body).hexdigest(),
         "request_body": request_body[: settings.log_body_limit] if settings.log_bodies else None,
         "response_body": response_body if settings.log_bodies else None,
     }
@@ -171,15 +225,29 @@ def _own_event(session, call: Call, event_type: str, event_id: str):  # noqa: AN
 
 
 @router.get("/pub/v1/{eventType}/{eventId}", summary="Event status: delivered to N of M subscriptions, with detail")
-def event_status(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                 eventType: str, eventId: str) -> JSONResponse:  # noqa: N803
+def event_status(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    eventId: str,
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     return JSONResponse(call.run(lambda s: service.event_status(s, _own_event(s, call, eventType, eventId))))
 
 
 @router.delete("/pub/v1/{eventType}/{eventId}", status_code=204, summary="Stop processing an event")
-def cancel_event(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                 eventType: str, eventId: str) -> Response:  # noqa: N803
+def cancel_event(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    eventId: str,
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.cancel_event(s, _own_event(s, call, eventType, eventId)))
     return Response(status_code=204)
@@ -208,42 +276,78 @@ def _subscription_or_404(session, call: Call, event_type: str):  # noqa: ANN001,
 
 
 @router.get("/api/v1/subs", summary="My subscriptions in the room")
-def list_subscriptions(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str) -> JSONResponse:  # noqa: N803
+def list_subscriptions(
+    request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    items = call.run(lambda s: [service.subscription_item(x) for x in service.list_subscriptions(s, call.room, call.client)])
+    items = call.run(
+        lambda s: [service.subscription_item(x) for x in service.list_subscriptions(s, call.room, call.client)]
+    )
     return JSONResponse(items)
 
 
 @router.post("/api/v1/subs/{eventType}", summary="Subscribe to an event type")
-def subscribe(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-              eventType: str, payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:  # noqa: N803
+def subscribe(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    payload: dict[str, Any] = Body(default_factory=dict),
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_right, eventType + SUBSCRIBE_SUFFIX, f"subscribe to {eventType}")
     fields = _checked(call, subscription_body, payload, eventType, call.runtime.settings)
     _checked(call, _check_push_target, call, fields)
-    item = call.run(lambda s: service.subscription_item(service.subscribe(s, call.room, eventType, call.client, **asdict(fields) | {"policy": fields.policy})))
+    item = call.run(
+        lambda s: service.subscription_item(
+            service.subscribe(s, call.room, eventType, call.client, **asdict(fields) | {"policy": fields.policy})
+        )
+    )
     return JSONResponse(item, status_code=200)
 
 
 @router.get("/api/v1/subs/{eventType}", summary="My subscription to an event type")
-def get_subscription(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                     eventType: str) -> JSONResponse:  # noqa: N803
+def get_subscription(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     return JSONResponse(call.run(lambda s: service.subscription_item(_subscription_or_404(s, call, eventType))))
 
 
 @router.patch("/api/v1/subs/{eventType}", status_code=201, summary="Change my subscription")
-def patch_subscription(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                       eventType: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: N803
+def patch_subscription(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    payload: dict[str, Any] = Body(...),
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
 
     def work(session):  # noqa: ANN001, ANN202
         sub = _subscription_or_404(session, call, eventType)
-        current = SubscriptionFields(sub.delivery, sub.ttl, sub.fifo, sub.service_code, sub.path,
-                                     RetryPolicy(sub.max_attempts, sub.min_backoff, sub.max_backoff))
+        current = SubscriptionFields(
+            sub.delivery,
+            sub.ttl,
+            sub.fifo,
+            sub.service_code,
+            sub.path,
+            RetryPolicy(sub.max_attempts, sub.min_backoff, sub.max_backoff),
+        )
         fields = subscription_body(payload, eventType, call.runtime.settings, current)
         _check_push_target(call, fields)
-        return service.subscription_item(service.update_subscription(session, sub, **asdict(fields) | {"policy": fields.policy}))
+        return service.subscription_item(
+            service.update_subscription(session, sub, **asdict(fields) | {"policy": fields.policy})
+        )
 
     item = call.run(work)
     call.runtime.pubsub.notify()
@@ -251,8 +355,14 @@ def patch_subscription(request: Request, instanceId: str, memberClass: str, memb
 
 
 @router.delete("/api/v1/subs/{eventType}", status_code=204, summary="Unsubscribe")
-def delete_subscription(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                        eventType: str) -> Response:  # noqa: N803
+def delete_subscription(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.cancel_subscription(s, _subscription_or_404(s, call, eventType)))
     return Response(status_code=204)
@@ -269,8 +379,14 @@ def _pull_subscription(session, call: Call, event_type: str):  # noqa: ANN001, A
 
 
 @router.get("/pull/v1/{eventType}", summary="The next unacknowledged event of my PULL queue")
-def pull(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-         eventType: str) -> JSONResponse:  # noqa: N803
+def pull(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+) -> JSONResponse:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
 
     def work(session):  # noqa: ANN001, ANN202
@@ -283,8 +399,15 @@ def pull(request: Request, instanceId: str, memberClass: str, memberCode: str, a
 
 
 @router.delete("/pull/v1/{eventType}/{eventId}", status_code=204, summary="Acknowledge a pulled event")
-def acknowledge(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str,  # noqa: N803
-                eventType: str, eventId: str) -> Response:  # noqa: N803
+def acknowledge(
+    request: Request,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,  # noqa: N803
+    eventType: str,
+    eventId: str,
+) -> Response:  # noqa: N803
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.acknowledge(s, _pull_subscription(s, call, eventType), eventId))
     return Response(status_code=204)

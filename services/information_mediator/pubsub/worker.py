@@ -1,6 +1,7 @@
 """The PUSH delivery worker: claims due deliveries from the database (leased, so replicas do not share
 them), POSTs each event to the subscriber's service as the room's application would call it through the
 IM, logs every attempt in the message log (`kind` "event") and records the outcome and the next retry."""
+
 from __future__ import annotations
 
 import asyncio
@@ -106,8 +107,9 @@ class DeliveryWorker:
             if time.monotonic() - self._last_expiry > EXPIRE_EVERY:
                 self._last_expiry = time.monotonic()
                 service.expire(session)
-            return service.claim(session, self.settings.node_id, self.settings.pubsub_batch,
-                                 self.settings.pubsub_lease_seconds)
+            return service.claim(
+                session, self.settings.node_id, self.settings.pubsub_batch, self.settings.pubsub_lease_seconds
+            )
 
     def _record(self, outcomes: list[Outcome]) -> None:
         with self.write_lock, self.rt.db.session() as session:
@@ -132,12 +134,21 @@ class DeliveryWorker:
         else:
             status, error, response = await self._post(entry, c, body)
         record = {
-            "message_id": c.message_id, "kind": "event", "client": c.room, "service": service_id, "method": "POST",
-            "path": (c.path or "/")[:2048], "status": status, "error_type": error.split(":")[0] if error else None,
-            "request_at": request_at, "response_at": datetime.now(UTC),
+            "message_id": c.message_id,
+            "kind": "event",
+            "client": c.room,
+            "service": service_id,
+            "method": "POST",
+            "path": (c.path or "/")[:2048],
+            "status": status,
+            "error_type": error.split(":")[0] if error else None,
+            "request_at": request_at,
+            "response_at": datetime.now(UTC),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_size": len(body), "response_size": len(response),
-            "request_hash": hashlib.sha256(body).hexdigest(), "response_hash": hashlib.sha256(response).hexdigest(),
+            "request_size": len(body),
+            "response_size": len(response),
+            "request_hash": hashlib.sha256(body).hexdigest(),
+            "response_hash": hashlib.sha256(response).hexdigest(),
             "request_body": body[: self.settings.log_body_limit] if self.settings.log_bodies else None,
             "response_body": response[: self.settings.log_body_limit] if self.settings.log_bodies else None,
         }
@@ -148,16 +159,20 @@ class DeliveryWorker:
     async def _post(self, entry, c: Claimed, body: bytes) -> tuple[int, str | None, bytes]:  # noqa: ANN001
         headers = {
             "Content-Type": "application/json",
-            "Information-Mediator-Client": c.room, "X-Road-Client": c.room,
-            "X-Road-Id": c.message_id, "X-Road-Service": entry.id,
+            "Information-Mediator-Client": c.room,
+            "X-Road-Client": c.room,
+            "X-Road-Id": c.message_id,
+            "X-Road-Service": entry.id,
             ASSERTION_HEADER: self.rt.assertion(c.room, entry.id),
-            "X-GovStack-Event-Id": c.message_id, "X-GovStack-Event-Type": c.event["eventType"],
+            "X-GovStack-Event-Id": c.message_id,
+            "X-GovStack-Event-Type": c.event["eventType"],
             "X-GovStack-Delivery-Attempt": str(c.attempts + 1),
         }
         timeout = aiohttp.ClientTimeout(total=self.settings.pubsub_delivery_timeout)
         try:
-            async with self.rt.http.post(entry.url + c.path, data=body, headers=headers, timeout=timeout,
-                                         allow_redirects=False) as response:
+            async with self.rt.http.post(
+                entry.url + c.path, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
                 content = await response.read()
                 if 200 <= response.status < 300:
                     return response.status, None, content

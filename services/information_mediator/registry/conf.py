@@ -4,6 +4,7 @@ Both spellings of the spec are accepted: `specUrl`/`serviceUrl` (the OpenAPI) an
 (the spec's sample configuration). Extensions: `enabled` and `description` on a service, `secretHash`
 (`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,9 @@ class Right(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     member: str
     application: str
-    member_class: str | None = Field(default=None, validation_alias=AliasChoices("memberClass", "member_class", "class"))
+    member_class: str | None = Field(
+        default=None, validation_alias=AliasChoices("memberClass", "member_class", "class")
+    )
 
     @field_validator("member", mode="before")
     @classmethod
@@ -128,8 +131,11 @@ class AllowedApplication(BaseModel):
         app = self.applicationId or self.application
         if not code or not app:
             raise ValueError("each right needs memberCode (or member) and applicationId (or application)")
-        return (_identifier(self.memberClass or default_class, "memberClass"), _identifier(code, "memberCode"),
-                _identifier(app, "applicationId"))
+        return (
+            _identifier(self.memberClass or default_class, "memberClass"),
+            _identifier(code, "memberCode"),
+            _identifier(app, "applicationId"),
+        )
 
 
 class ServiceAccessRights(BaseModel):

@@ -1,4 +1,5 @@
 """The registry: instance, members, applications, services and access rights (X-Road's global conf)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -57,7 +58,8 @@ class Service(Base):
     openapi_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     application: Mapped[Application] = relationship(back_populates="services")
     rights: Mapped[list[AccessRight]] = relationship(
-        back_populates="service", cascade="all, delete-orphan",
+        back_populates="service",
+        cascade="all, delete-orphan",
         order_by="(AccessRight.client_class, AccessRight.client_code, AccessRight.client_application)",
     )
 

@@ -1,4 +1,5 @@
 """Database work on the registry, and the in-memory snapshot the proxy consults on every call."""
+
 from __future__ import annotations
 
 import hmac
@@ -27,8 +28,10 @@ def instance(session: Session) -> Instance | None:
 
 
 def members(session: Session) -> list[Member]:
-    stmt = select(Member).order_by(Member.member_class, Member.code).options(
-        selectinload(Member.applications).selectinload(Application.services).selectinload(Service.rights)
+    stmt = (
+        select(Member)
+        .order_by(Member.member_class, Member.code)
+        .options(selectinload(Member.applications).selectinload(Application.services).selectinload(Service.rights))
     )
     return list(session.scalars(stmt))
 
@@ -67,8 +70,11 @@ def export_conf(session: Session) -> dict:
                                 "enabled": s.enabled,
                                 **({"description": s.description} if s.description else {}),
                                 "rights": [
-                                    {"memberClass": r.client_class, "member": r.client_code,
-                                     "application": r.client_application}
+                                    {
+                                        "memberClass": r.client_class,
+                                        "member": r.client_code,
+                                        "application": r.client_application,
+                                    }
                                     for r in s.rights
                                 ],
                             }
@@ -119,7 +125,9 @@ def _apply_service(application: Application, conf: ServiceConf, by_name: dict[st
     for right in conf.rights:
         client = _resolve_client(right, by_name)
         if client not in existing:
-            service.rights.append(AccessRight(client_class=client[0], client_code=client[1], client_application=client[2]))
+            service.rights.append(
+                AccessRight(client_class=client[0], client_code=client[1], client_application=client[2])
+            )
             existing.add(client)
 
 
@@ -202,7 +210,9 @@ def allow(session: Session, items: list[ServiceAccessRights]) -> int:
         for right in item.rights:
             client = right.client(DEFAULT_MEMBER_CLASS)
             if client not in existing:
-                service.rights.append(AccessRight(client_class=client[0], client_code=client[1], client_application=client[2]))
+                service.rights.append(
+                    AccessRight(client_class=client[0], client_code=client[1], client_application=client[2])
+                )
                 existing.add(client)
                 added += 1
     _bump(session)
@@ -283,7 +293,9 @@ def load_snapshot(session: Session) -> Snapshot:
                     f"{inst.code}/{r.client_class}/{r.client_code}/{r.client_application}" for r in s.rights
                 )
                 sid = f"{client_id}/{s.code}"
-                snap.services[sid] = ServiceEntry(id=sid, url=s.service_url.rstrip("/"), enabled=s.enabled, allowed=allowed)
+                snap.services[sid] = ServiceEntry(
+                    id=sid, url=s.service_url.rstrip("/"), enabled=s.enabled, allowed=allowed
+                )
     return snap
 
 

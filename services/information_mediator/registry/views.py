@@ -1,4 +1,5 @@
 """GovStack IM Configuration Management API (`/api/v1/config`, `/api/v1/status`, `/api/v1/rights/*`)."""
+
 from __future__ import annotations
 
 import base64
@@ -20,25 +21,38 @@ router = APIRouter(prefix="/api/v1", tags=["Configuration management"])
 
 _RIGHTS = TypeAdapter(list[ServiceAccessRights])
 # Bodies are read by hand (JSON or YAML) so that every outcome, a malformed body included, is audited.
-_CONF_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": IMConf.model_json_schema(by_alias=True)},
-    "text/yaml": {"schema": {"type": "string"}},
-}}}
-_RIGHTS_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": _RIGHTS.json_schema()},
-}}}
+_CONF_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": IMConf.model_json_schema(by_alias=True)},
+            "text/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+_RIGHTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _RIGHTS.json_schema()},
+        },
+    }
+}
 
 
 def error(status: int, type_: str, message: str) -> JSONResponse:
-    return JSONResponse({"type": type_, "message": message, "detail": ""}, status_code=status,
-                        headers={"X-Road-Error": type_})
+    return JSONResponse(
+        {"type": type_, "message": message, "detail": ""}, status_code=status, headers={"X-Road-Error": type_}
+    )
 
 
 def _refused() -> JSONResponse:
     return error(401, "Client.Unauthorized", "administrator credential required (Authorization: Bearer <token>)")
 
 
-def _admin_call(request: Request, action: str, work: Callable[[], tuple[int, Any]], detail: str | None = None) -> JSONResponse:
+def _admin_call(
+    request: Request, action: str, work: Callable[[], tuple[int, Any]], detail: str | None = None
+) -> JSONResponse:
     """Runs an administrative request and audits it whatever the outcome."""
     im = request.app.state.im_runtime
     db = request.app.state.db
@@ -58,9 +72,7 @@ def _admin_call(request: Request, action: str, work: Callable[[], tuple[int, Any
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
     return str(exc)
 
 
@@ -100,20 +112,27 @@ def list_conf(request: Request) -> JSONResponse:
         return JSONResponse(registry.export_conf(session))
 
 
-@router.post("/config", summary="Initialize IM instance", operation_id="createIMconf", status_code=201,
-             openapi_extra=_CONF_BODY)
+@router.post(
+    "/config", summary="Initialize IM instance", operation_id="createIMconf", status_code=201, openapi_extra=_CONF_BODY
+)
 async def create_conf(request: Request, init: bool = Query(False)) -> JSONResponse:
     return await _apply(request, "config.create", replace=False, require_new=True)
 
 
-@router.patch("/config", summary="Update IM configuration", operation_id="updateIMconf", status_code=201,
-              openapi_extra=_CONF_BODY)
+@router.patch(
+    "/config", summary="Update IM configuration", operation_id="updateIMconf", status_code=201, openapi_extra=_CONF_BODY
+)
 async def update_conf(request: Request) -> JSONResponse:
     return await _apply(request, "config.update", replace=False, require_new=False)
 
 
-@router.put("/config", summary="Replace IM configuration", operation_id="replaceIMconf", status_code=201,
-            openapi_extra=_CONF_BODY)
+@router.put(
+    "/config",
+    summary="Replace IM configuration",
+    operation_id="replaceIMconf",
+    status_code=201,
+    openapi_extra=_CONF_BODY,
+)
 async def replace_conf(request: Request) -> JSONResponse:
     return await _apply(request, "config.replace", replace=True, require_new=False)
 
@@ -123,13 +142,15 @@ def status(request: Request) -> JSONResponse:
     if not audit.is_admin(request, request.app.state.admin_token):
         return _refused()
     snap = request.app.state.im_runtime.snapshot
-    return JSONResponse({
-        "status": "OK" if snap.instance else "NOT_CONFIGURED",
-        "instance": snap.instance or None,
-        "configurationVersion": snap.version,
-        "applications": len(snap.clients),
-        "services": len(snap.services),
-    })
+    return JSONResponse(
+        {
+            "status": "OK" if snap.instance else "NOT_CONFIGURED",
+            "instance": snap.instance or None,
+            "configurationVersion": snap.version,
+            "applications": len(snap.clients),
+            "services": len(snap.services),
+        }
+    )
 
 
 @router.get("/rights/allow", summary="Retrieve configured access permissions (allow list)", operation_id="getAllowed")
@@ -150,7 +171,7 @@ def get_allowed(
         return error(400, "Client.BadRequest", "nextPageToken is not one this IM issued")
     with request.app.state.db.session() as session:
         pairs = registry.allowed_pairs(session, memberClass, memberCode, applicationId, serviceId)
-    page = pairs[offset: offset + pageSize]
+    page = pairs[offset : offset + pageSize]
     body: dict[str, Any] = {"allowList": _group(page)}
     if offset + pageSize < len(pairs):
         body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + pageSize).encode()).decode()
@@ -161,12 +182,23 @@ def _group(pairs) -> list[dict]:  # noqa: ANN001
     grouped: dict[tuple, dict] = {}
     for service, right, application, member in pairs:
         key = (member.member_class, member.code, application.code, service.code)
-        item = grouped.setdefault(key, {
-            "memberClass": member.member_class, "memberCode": member.code, "applicationId": application.code,
-            "serviceId": service.code, "rights": [],
-        })
-        item["rights"].append({"memberClass": right.client_class, "memberCode": right.client_code,
-                               "applicationId": right.client_application})
+        item = grouped.setdefault(
+            key,
+            {
+                "memberClass": member.member_class,
+                "memberCode": member.code,
+                "applicationId": application.code,
+                "serviceId": service.code,
+                "rights": [],
+            },
+        )
+        item["rights"].append(
+            {
+                "memberClass": right.client_class,
+                "memberCode": right.client_code,
+                "applicationId": right.client_application,
+            }
+        )
     return list(grouped.values())
 
 
@@ -182,7 +214,9 @@ async def _rights_change(request: Request, action: str, change: Callable[[Sessio
     return _admin_call(request, action, work, detail=_excerpt(raw))
 
 
-@router.patch("/rights/allow", summary="Allow access to services", operation_id="setAllowed", openapi_extra=_RIGHTS_BODY)
+@router.patch(
+    "/rights/allow", summary="Allow access to services", operation_id="setAllowed", openapi_extra=_RIGHTS_BODY
+)
 async def set_allowed(request: Request) -> JSONResponse:
     return await _rights_change(request, "rights.allow", registry.allow)
 

@@ -1,4 +1,5 @@
 """The trace a demo audience watches: recent exchanges, newest first, filterable, refreshing itself."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,10 +20,22 @@ templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates"))
 
 def _row(r: LogRecord) -> dict:
     return {
-        "seq": r.seq, "chain": r.chain, "messageId": r.message_id, "kind": r.kind, "client": r.client,
-        "service": r.service, "method": r.method, "path": r.path, "status": r.status, "errorType": r.error_type,
-        "requestAt": r.request_at.isoformat(), "durationMs": r.duration_ms, "requestSize": r.request_size,
-        "responseSize": r.response_size, "requestHash": r.request_hash, "responseHash": r.response_hash,
+        "seq": r.seq,
+        "chain": r.chain,
+        "messageId": r.message_id,
+        "kind": r.kind,
+        "client": r.client,
+        "service": r.service,
+        "method": r.method,
+        "path": r.path,
+        "status": r.status,
+        "errorType": r.error_type,
+        "requestAt": r.request_at.isoformat(),
+        "durationMs": r.duration_ms,
+        "requestSize": r.request_size,
+        "responseSize": r.response_size,
+        "requestHash": r.request_hash,
+        "responseHash": r.response_hash,
     }
 
 
@@ -32,7 +45,9 @@ def trace(
     client: str | None = None,
     service: str | None = None,
     messageId: str | None = None,  # noqa: N803
-    kind: str | None = Query(None, description="`rest` (service calls) or `event` (pub/sub publications and deliveries)"),
+    kind: str | None = Query(
+        None, description="`rest` (service calls) or `event` (pub/sub publications and deliveries)"
+    ),
     limit: int = Query(100, ge=1, le=1000),
     afterId: int | None = None,  # noqa: N803
 ) -> JSONResponse:
@@ -53,8 +68,9 @@ def trace(
 
 
 @router.get("/api/v1/monitoring", summary="Per service and client: counts, failures, latency and sizes")
-def monitoring(request: Request, since: datetime | None = None, service: str | None = None,
-               client: str | None = None) -> JSONResponse:
+def monitoring(
+    request: Request, since: datetime | None = None, service: str | None = None, client: str | None = None
+) -> JSONResponse:
     with request.app.state.db.session() as session:
         return JSONResponse({"statistics": statistics(session, since, service, client)})
 
@@ -66,10 +82,13 @@ def metrics(request: Request) -> Response:
 
 @router.get("/ui/trace", response_class=HTMLResponse, include_in_schema=False)
 def trace_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "trace.html", {"instance": request.app.state.im_runtime.snapshot.instance})
+    return templates.TemplateResponse(
+        request, "trace.html", {"instance": request.app.state.im_runtime.snapshot.instance}
+    )
 
 
-@router.get("/.well-known/jwks.json", summary="The IM's public signing keys (assertions and message log)",
-            tags=["Keys"])
+@router.get(
+    "/.well-known/jwks.json", summary="The IM's public signing keys (assertions and message log)", tags=["Keys"]
+)
 def jwks(request: Request) -> JSONResponse:
     return JSONResponse(request.app.state.im_runtime.public_jwks)

@@ -1,4 +1,5 @@
 """The simulated payer bank's customers: each has a current account in the hub's ledger."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String

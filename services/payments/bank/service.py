@@ -3,6 +3,7 @@
 Logins are signed cookies (HMAC with a key under the keys directory); forms carry a CSRF token that must
 equal the `bank_csrf` cookie (double submit; both cookies are SameSite so another site cannot send them).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,11 @@ def csrf_ok(cookie: str | None, submitted: str | None) -> bool:
 def find_by_login(session: Session, login: str) -> BankCustomer | None:
     login = (login or "").strip()
     phone = normalize_address(login)
-    return session.scalar(select(BankCustomer).where(
-        or_(BankCustomer.account_number == login.upper(), BankCustomer.phone == phone)).limit(1))
+    return session.scalar(
+        select(BankCustomer)
+        .where(or_(BankCustomer.account_number == login.upper(), BankCustomer.phone == phone))
+        .limit(1)
+    )
 
 
 def find_by_alias(session: Session, alias_type: str | None, alias_id: str | None) -> BankCustomer | None:

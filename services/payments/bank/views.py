@@ -1,5 +1,6 @@
 """Online banking of the simulated payer bank (server-rendered, no JavaScript): log in, look up a bill by its
 id through the hub, pay it, and accept or refuse requests to pay."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ from services.common import demo_world
 
 from ..base import plain
 from ..p2g import service as p2g
-from ..p2g.models import BillPayment, Biller, RequestToPay
+from ..p2g.models import Biller, BillPayment, RequestToPay
 from ..p2g.service import Caller, P2GError
 from ..seed import load_seed
 from . import service as bank
@@ -41,8 +42,13 @@ def _customer(request: Request, session: Session) -> BankCustomer | None:
 
 def _render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
     csrf = request.cookies.get(CSRF_COOKIE) or bank.new_csrf_token()
-    context = {"csrf": csrf, "message": request.query_params.get("message"),
-               "error": request.query_params.get("error"), "refresh": False, **context}
+    context = {
+        "csrf": csrf,
+        "message": request.query_params.get("message"),
+        "error": request.query_params.get("error"),
+        "refresh": False,
+        **context,
+    }
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     if request.cookies.get(CSRF_COOKIE) != csrf:
@@ -69,8 +75,9 @@ def home(request: Request, billId: str = "") -> Response:  # noqa: N803 - the li
     with request.app.state.db.session() as session:
         customer = _customer(request, session)
         if customer is None:
-            return _render(request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"],
-                                                   "demo": DEMO_LOGINS})
+            return _render(
+                request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"], "demo": DEMO_LOGINS}
+            )
         context = _account_context(session, customer)
         # Refresh while the biller has not confirmed a payment, unless a look-up (a call to the biller) is shown.
         context.update(bill_id=bill_id, bill=None, lookup_error=None, refresh=context["refresh"] and not bill_id)
@@ -81,14 +88,23 @@ def home(request: Request, billId: str = "") -> Response:  # noqa: N803 - the li
 
 def _account_context(session: Session, customer: BankCustomer) -> dict:
     account = bank.account_of(session, customer)
-    payments = session.scalars(select(BillPayment).where(BillPayment.debit_account_id == account.id)
-                               .order_by(BillPayment.id.desc()).limit(10)).all()
-    inbox = session.scalars(select(RequestToPay).where(RequestToPay.customer_id == customer.id)
-                            .order_by(RequestToPay.id.desc()).limit(10)).all()
+    payments = session.scalars(
+        select(BillPayment).where(BillPayment.debit_account_id == account.id).order_by(BillPayment.id.desc()).limit(10)
+    ).all()
+    inbox = session.scalars(
+        select(RequestToPay).where(RequestToPay.customer_id == customer.id).order_by(RequestToPay.id.desc()).limit(10)
+    ).all()
     names = {b.id: b.name for b in session.scalars(select(Biller))}
-    return {"customer": customer, "balance": plain(account.balance), "currency": account.currency,
-            "payments": payments, "inbox": inbox, "billers": names, "plain": plain,
-            "refresh": any(p.status == "awaiting_ack" for p in payments)}
+    return {
+        "customer": customer,
+        "balance": plain(account.balance),
+        "currency": account.currency,
+        "payments": payments,
+        "inbox": inbox,
+        "billers": names,
+        "plain": plain,
+        "refresh": any(p.status == "awaiting_ack" for p in payments),
+    }
 
 
 def _look_up(request: Request, session: Session, customer: BankCustomer, bill_id: str) -> dict:
@@ -107,9 +123,17 @@ def _look_up(request: Request, session: Session, customer: BankCustomer, bill_id
     except P2GError as exc:
         return {"lookup_error": exc.reason}
     biller = session.get(Biller, inquiry.biller_id)
-    return {"bill": {"id": bill_id, "biller": biller.name, "status": details.get("billStatus"),
-                     "due": str(details.get("dueDate", ""))[:10], "amount": amount,
-                     "inquiry": inquiry.request_id, "payment_request": bank.new_reference("PAY")}}
+    return {
+        "bill": {
+            "id": bill_id,
+            "biller": biller.name,
+            "status": details.get("billStatus"),
+            "due": str(details.get("dueDate", ""))[:10],
+            "amount": amount,
+            "inquiry": inquiry.request_id,
+            "payment_request": bank.new_reference("PAY"),
+        }
+    }
 
 
 @router.post("/login")
@@ -151,11 +175,19 @@ async def pay(request: Request) -> Response:
                 raise P2GError("please log in again")
             account = bank.account_of(session, customer)
             payment = p2g.pay_bill(
-                session, request.app.state.settings, caller=Caller(form.get("requestId", ""), TENANT, account.owner),
-                request_id=form.get("requestId", "")[:20], inquiry_request_id=form.get("inquiryRequestId", "")[:20],
-                bill_id=bill_id, payment_reference_id=bank.new_reference("PRF", 15), debit=account)
-            return (f"Paid {plain(payment.amount)} {payment.currency} for bill {payment.bill_id} "
-                    f"(reference {payment.payment_reference_id}).")
+                session,
+                request.app.state.settings,
+                caller=Caller(form.get("requestId", ""), TENANT, account.owner),
+                request_id=form.get("requestId", "")[:20],
+                inquiry_request_id=form.get("inquiryRequestId", "")[:20],
+                bill_id=bill_id,
+                payment_reference_id=bank.new_reference("PRF", 15),
+                debit=account,
+            )
+            return (
+                f"Paid {plain(payment.amount)} {payment.currency} for bill {payment.bill_id} "
+                f"(reference {payment.payment_reference_id})."
+            )
 
     try:
         return _redirect(message=await run_in_threadpool(work))
@@ -176,8 +208,14 @@ async def answer_rtp(request: Request, rtp_pk: int) -> Response:
             rtp = session.get(RequestToPay, rtp_pk)
             if customer is None or rtp is None or rtp.customer_id != customer.id:
                 raise P2GError("no such request to pay")
-            p2g.answer_rtp(session, request.app.state.im, request.app.state.settings, rtp, accept=accept,
-                           debit=bank.account_of(session, customer))
+            p2g.answer_rtp(
+                session,
+                request.app.state.im,
+                request.app.state.settings,
+                rtp,
+                accept=accept,
+                debit=bank.account_of(session, customer),
+            )
             return f"Request to pay for bill {rtp.bill_id} {'accepted and paid' if accept else 'refused'}."
 
     try:

@@ -1,4 +1,5 @@
 """Simulated financial service providers (banks, mobile money operators) and their customer accounts."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint

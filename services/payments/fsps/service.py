@@ -3,6 +3,7 @@
 An address is an open account when it is listed as open, or when it matches the FSP's account pattern (a
 mobile money operator's numbering plan) and is not listed as closed. Anything else is rejected.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,7 +46,9 @@ class FSPDirectory:
 
 
 def load_patterns(session: Session) -> dict[str, re.Pattern | None]:
-    return {f.code: (re.compile(f.account_pattern) if f.account_pattern else None) for f in session.scalars(select(FSP))}
+    return {
+        f.code: (re.compile(f.account_pattern) if f.account_pattern else None) for f in session.scalars(select(FSP))
+    }
 
 
 def load_directory(session: Session, pairs: Iterable[tuple[str, str]]) -> FSPDirectory:
@@ -53,10 +56,11 @@ def load_directory(session: Session, pairs: Iterable[tuple[str, str]]) -> FSPDir
     wanted = sorted({(f, normalize_address(a)) for f, a in pairs if f and a})
     listed: dict[tuple[str, str], str] = {}
     for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
+        chunk = wanted[i : i + 500]
         rows = session.execute(
-            select(FSPAccount.fsp_code, FSPAccount.financial_address, FSPAccount.status)
-            .where(tuple_(FSPAccount.fsp_code, FSPAccount.financial_address).in_(chunk))
+            select(FSPAccount.fsp_code, FSPAccount.financial_address, FSPAccount.status).where(
+                tuple_(FSPAccount.fsp_code, FSPAccount.financial_address).in_(chunk)
+            )
         )
         listed.update({(r[0], r[1]): r[2] for r in rows})
     return FSPDirectory(load_patterns(session), listed)
@@ -69,8 +73,9 @@ def load_directory_for(session: Session, instructions_query) -> FSPDirectory:  #
     selected = instructions_query.subquery()
     normalized = func.replace(func.replace(selected.c.payee_address, " ", ""), "-", "")
     rows = session.execute(
-        select(FSPAccount.fsp_code, FSPAccount.financial_address, FSPAccount.status)
-        .join(selected, (selected.c.payee_fsp == FSPAccount.fsp_code) & (normalized == FSPAccount.financial_address))
+        select(FSPAccount.fsp_code, FSPAccount.financial_address, FSPAccount.status).join(
+            selected, (selected.c.payee_fsp == FSPAccount.fsp_code) & (normalized == FSPAccount.financial_address)
+        )
     )
     return FSPDirectory(load_patterns(session), {(r[0], r[1]): r[2] for r in rows})
 

@@ -1,4 +1,5 @@
 """The simulated FSPs (sandbox extension, not a GovStack API): which institutions the hub reaches."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

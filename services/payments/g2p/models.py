@@ -1,4 +1,5 @@
 """G2P programmes, batches and credit instructions; the batch state drives the background settlement."""
+
 from __future__ import annotations
 
 from datetime import datetime

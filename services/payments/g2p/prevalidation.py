@@ -1,5 +1,6 @@
 """Pre-payment validation (spec 9.1.2): the batch is checked against the mapper, the payee FSPs and the
 programme's funding, synchronously, without moving money; the result is kept for the response call."""
+
 from __future__ import annotations
 
 import json
@@ -28,15 +29,21 @@ def find(session: Session, source: str | None, batch_id: str, request_id: str | 
 
 
 def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | None) -> dict:
-    first = session.scalar(select(PrepaymentValidation).where(
-        PrepaymentValidation.source_bb_id == body.SourceBBID, PrepaymentValidation.request_id == body.RequestID))
+    first = session.scalar(
+        select(PrepaymentValidation).where(
+            PrepaymentValidation.source_bb_id == body.SourceBBID, PrepaymentValidation.request_id == body.RequestID
+        )
+    )
     if first is not None:
         return json.loads(first.result)
-    check_unique_instruction_ids([NewInstruction(i.InstructionID, i.Amount, i.Currency, None)
-                                  for i in body.CreditInstructions])
+    check_unique_instruction_ids(
+        [NewInstruction(i.InstructionID, i.Amount, i.Currency, None) for i in body.CreditInstructions]
+    )
     programme = choose_programme(session, program_id, body.SourceBBID)
-    mapped = {b.payee_identity: b for b in lookup(session, body.SourceBBID,
-                                                  [i.PayeeFunctionalID for i in body.CreditInstructions])}
+    mapped = {
+        b.payee_identity: b
+        for b in lookup(session, body.SourceBBID, [i.PayeeFunctionalID for i in body.CreditInstructions])
+    }
     directory = load_directory(session, [(b.banking_institution_code, b.financial_address) for b in mapped.values()])
     failed, totals = [], defaultdict(Decimal)
     for i in body.CreditInstructions:
@@ -48,8 +55,9 @@ def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | Non
         else:
             reason = directory.credit_refusal(b.banking_institution_code, b.financial_address)
         if reason:
-            failed.append({"InstructionID": i.InstructionID, "PayeeFunctionalID": i.PayeeFunctionalID,
-                           "FailureReason": reason})
+            failed.append(
+                {"InstructionID": i.InstructionID, "PayeeFunctionalID": i.PayeeFunctionalID, "FailureReason": reason}
+            )
         else:
             totals[i.Currency] += i.Amount
     notes = []
@@ -61,13 +69,20 @@ def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | Non
             notes.append(f"{NOT_FUNDED} ({currency})")
     result = {
         "ResponseCode": "00",
-        "ResponseDescription": (f"{len(failed)} of {len(body.CreditInstructions)} instructions failed validation"
-                                + ("; " + "; ".join(notes) if notes else ""))[:200],
-        "RequestID": body.RequestID, "BatchID": body.BatchID, "NumberFailedCases": len(failed),
+        "ResponseDescription": (
+            f"{len(failed)} of {len(body.CreditInstructions)} instructions failed validation"
+            + ("; " + "; ".join(notes) if notes else "")
+        )[:200],
+        "RequestID": body.RequestID,
+        "BatchID": body.BatchID,
+        "NumberFailedCases": len(failed),
         "FailedCases": failed,
     }
-    session.add(PrepaymentValidation(request_id=body.RequestID, source_bb_id=body.SourceBBID,
-                                     batch_id=body.BatchID, result=json.dumps(result)))
+    session.add(
+        PrepaymentValidation(
+            request_id=body.RequestID, source_bb_id=body.SourceBBID, batch_id=body.BatchID, result=json.dumps(result)
+        )
+    )
     session.flush()
     return result
 

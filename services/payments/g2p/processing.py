@@ -10,6 +10,7 @@
 An instruction's journal entry id is `g2p-<instruction pk>` (a primary key), so even a replayed chunk
 cannot pay an instruction twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from sqlalchemy import String, and_, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from ..accounts import funding_account, fsp_settlement_account
+from ..accounts import fsp_settlement_account, funding_account
 from ..base import utcnow
 from ..fsps.service import load_directory_for
 from ..ledger.service import InsufficientFunds, Leg, post_entries
@@ -50,14 +51,30 @@ def _fail_where(session: Session, batch_id: str, reason: str, *conditions) -> in
 
 def reject_duplicates(session: Session, batch: Batch) -> None:
     other = aliased(Instruction)
-    _fail_where(session, batch.id, DUPLICATE_ELSEWHERE, exists().where(
-        other.source_bb_id == Instruction.source_bb_id, other.instruction_id == Instruction.instruction_id,
-        other.batch_id != batch.id, other.status != "failed"))
+    _fail_where(
+        session,
+        batch.id,
+        DUPLICATE_ELSEWHERE,
+        exists().where(
+            other.source_bb_id == Instruction.source_bb_id,
+            other.instruction_id == Instruction.instruction_id,
+            other.batch_id != batch.id,
+            other.status != "failed",
+        ),
+    )
     earlier = aliased(Instruction)
-    _fail_where(session, batch.id, DUPLICATE_IN_BATCH, exists().where(
-        earlier.batch_id == batch.id, earlier.payee_identity == Instruction.payee_identity,
-        earlier.amount == Instruction.amount, earlier.currency == Instruction.currency,
-        earlier.seq < Instruction.seq))
+    _fail_where(
+        session,
+        batch.id,
+        DUPLICATE_IN_BATCH,
+        exists().where(
+            earlier.batch_id == batch.id,
+            earlier.payee_identity == Instruction.payee_identity,
+            earlier.amount == Instruction.amount,
+            earlier.currency == Instruction.currency,
+            earlier.seq < Instruction.seq,
+        ),
+    )
 
 
 def resolve_payees(session: Session, batch: Batch) -> None:
@@ -67,33 +84,51 @@ def resolve_payees(session: Session, batch: Batch) -> None:
         # (source, functional id) is unique in the mapper: a join (UPDATE ... FROM) is exact and fast.
         session.execute(
             update(Instruction)
-            .where(*pending, Beneficiary.source_bb_id == batch.source_bb_id,
-                   Beneficiary.payee_identity == Instruction.payee_identity, Beneficiary.status == "1")
-            .values(payee_fsp=Beneficiary.banking_institution_code, payee_address=Beneficiary.financial_address,
-                    modality=Beneficiary.payment_modality)
+            .where(
+                *pending,
+                Beneficiary.source_bb_id == batch.source_bb_id,
+                Beneficiary.payee_identity == Instruction.payee_identity,
+                Beneficiary.status == "1",
+            )
+            .values(
+                payee_fsp=Beneficiary.banking_institution_code,
+                payee_address=Beneficiary.financial_address,
+                modality=Beneficiary.payment_modality,
+            )
             .execution_options(synchronize_session=False)
         )
     else:
+
         def latest(column):  # noqa: ANN001, ANN202 - the most recent registration of any source
-            return (select(column).where(Beneficiary.payee_identity == Instruction.payee_identity,
-                                         Beneficiary.status == "1")
-                    .order_by(Beneficiary.id.desc()).limit(1).scalar_subquery())
+            return (
+                select(column)
+                .where(Beneficiary.payee_identity == Instruction.payee_identity, Beneficiary.status == "1")
+                .order_by(Beneficiary.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
 
         session.execute(
-            update(Instruction).where(*pending)
-            .values(payee_fsp=latest(Beneficiary.banking_institution_code),
-                    payee_address=latest(Beneficiary.financial_address), modality=latest(Beneficiary.payment_modality))
+            update(Instruction)
+            .where(*pending)
+            .values(
+                payee_fsp=latest(Beneficiary.banking_institution_code),
+                payee_address=latest(Beneficiary.financial_address),
+                modality=latest(Beneficiary.payment_modality),
+            )
             .execution_options(synchronize_session=False)
         )
-    _fail_where(session, batch.id, NOT_CREDITABLE, Instruction.modality.in_(["02", "04"]),
-                Instruction.payee_address.is_(None))
+    _fail_where(
+        session, batch.id, NOT_CREDITABLE, Instruction.modality.in_(["02", "04"]), Instruction.payee_address.is_(None)
+    )
     _fail_where(session, batch.id, NOT_REGISTERED, Instruction.payee_fsp.is_(None))
 
 
 def check_funding(session: Session, batch: Batch) -> None:
     totals = session.execute(
         select(Instruction.currency, func.sum(Instruction.amount))
-        .where(Instruction.batch_id == batch.id, Instruction.status == "pending").group_by(Instruction.currency)
+        .where(Instruction.batch_id == batch.id, Instruction.status == "pending")
+        .group_by(Instruction.currency)
     ).all()
     notes = []
     for currency, total in totals:
@@ -118,10 +153,12 @@ def validate(session: Session, batch: Batch) -> None:
 def settle_chunk(session: Session, batch: Batch, size: int) -> int:
     """Settles the next `size` pending instructions; returns how many were decided (0 when none left)."""
     chunk = (
-        select(Instruction.id, Instruction.amount, Instruction.currency, Instruction.payee_fsp,
-               Instruction.payee_address)
+        select(
+            Instruction.id, Instruction.amount, Instruction.currency, Instruction.payee_fsp, Instruction.payee_address
+        )
         .where(Instruction.batch_id == batch.id, Instruction.status == "pending")
-        .order_by(Instruction.id).limit(size)
+        .order_by(Instruction.id)
+        .limit(size)
     )
     rows = session.execute(chunk).all()
     if not rows:
@@ -139,14 +176,18 @@ def settle_chunk(session: Session, batch: Batch, size: int) -> int:
         except InsufficientFunds:
             refused.extend((r, NOT_FUNDED) for r, _ in accepted)
     if refused:
-        session.execute(update(Instruction), [
-            {"id": r.id, "status": "failed", "failure_reason": reason, "completed_at": now} for r, reason in refused
-        ])
+        session.execute(
+            update(Instruction),
+            [{"id": r.id, "status": "failed", "failure_reason": reason, "completed_at": now} for r, reason in refused],
+        )
     # Everything still pending in this id range was just posted: mark it completed with its entry id.
     session.execute(
         update(Instruction)
-        .where(Instruction.batch_id == batch.id, Instruction.status == "pending",
-               and_(Instruction.id >= rows[0].id, Instruction.id <= rows[-1].id))
+        .where(
+            Instruction.batch_id == batch.id,
+            Instruction.status == "pending",
+            and_(Instruction.id >= rows[0].id, Instruction.id <= rows[-1].id),
+        )
         .values(status="completed", completed_at=now, entry_id=literal("g2p-") + cast(Instruction.id, String))
         .execution_options(synchronize_session=False)
     )
@@ -163,8 +204,14 @@ def _entries(session: Session, batch: Batch, rows: list) -> list:
         key = (r.payee_fsp, r.currency)
         if key not in settlement:
             settlement[key] = fsp_settlement_account(session, r.payee_fsp, r.currency).id
-        out.append((f"g2p-{r.id}", "g2p_credit", None, [
-            Leg(funding[r.currency], -r.amount, r.currency), Leg(settlement[key], r.amount, r.currency)]))
+        out.append(
+            (
+                f"g2p-{r.id}",
+                "g2p_credit",
+                None,
+                [Leg(funding[r.currency], -r.amount, r.currency), Leg(settlement[key], r.amount, r.currency)],
+            )
+        )
     return out
 
 
@@ -186,7 +233,8 @@ def finish(session: Session, settings: PaymentsSettings, batch: Batch) -> None:
 
 def next_batch_id(session: Session) -> str | None:
     return session.scalar(
-        select(Batch.id).where(Batch.status.in_(["received", "processing"])).order_by(Batch.created_at).limit(1))
+        select(Batch.id).where(Batch.status.in_(["received", "processing"])).order_by(Batch.created_at).limit(1)
+    )
 
 
 def process_next(db, settings: PaymentsSettings) -> bool:  # noqa: ANN001 - Database
@@ -202,4 +250,3 @@ def process_next(db, settings: PaymentsSettings) -> bool:  # noqa: ANN001 - Data
             finish(session, settings, batch)
             log.info("batch %s %s", batch.id, batch.status)
     return True
-

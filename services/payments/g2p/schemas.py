@@ -1,4 +1,5 @@
 """Request bodies of the G2P APIs (1.0 `bulkpayment.yaml`/`Prepaymentvalidation.yaml`, v3 `BulkPayment.yml`)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

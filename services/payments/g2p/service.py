@@ -1,4 +1,5 @@
 """Accepting G2P batches (idempotent by request id) and reading their state back."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ class NewInstruction:
 
 
 def find_batch(session: Session, api: str, source: str, request_id: str) -> Batch | None:
-    return session.scalar(select(Batch).where(Batch.api == api, Batch.source_bb_id == source,
-                                              Batch.request_id == request_id))
+    return session.scalar(
+        select(Batch).where(Batch.api == api, Batch.source_bb_id == source, Batch.request_id == request_id)
+    )
 
 
 def choose_programme(session: Session, program_id: str | None, source: str) -> Programme:
@@ -68,8 +70,16 @@ def check_unique_instruction_ids(instructions: list[NewInstruction]) -> None:
 
 
 def submit(
-    session: Session, *, api: str, request_id: str, source: str, instructions: list[NewInstruction],
-    ack: dict, client_batch_id: str | None = None, program_id: str | None = None, tenant: str | None = None,
+    session: Session,
+    *,
+    api: str,
+    request_id: str,
+    source: str,
+    instructions: list[NewInstruction],
+    ack: dict,
+    client_batch_id: str | None = None,
+    program_id: str | None = None,
+    tenant: str | None = None,
     callback_url: str | None = None,
 ) -> tuple[Batch, dict]:
     """Stores a batch for background processing; a retried request id returns the first batch and answer."""
@@ -77,17 +87,27 @@ def submit(
     if first is not None:
         return first, json.loads(first.ack)
     check_unique_instruction_ids(instructions)
-    if client_batch_id and session.scalar(select(Batch.id).where(
-            Batch.source_bb_id == source, Batch.client_batch_id == client_batch_id)):
+    if client_batch_id and session.scalar(
+        select(Batch.id).where(Batch.source_bb_id == source, Batch.client_batch_id == client_batch_id)
+    ):
         raise BatchRejected(f"duplicate payment: BatchID {client_batch_id!r} was already submitted")
     programme = choose_programme(session, program_id, source)
     batch_id = str(uuid.uuid4())
     ack = {k: (batch_id if v == "{batchId}" else v) for k, v in ack.items()}
     batch = Batch(
-        id=batch_id, api=api, request_id=request_id, client_batch_id=client_batch_id, source_bb_id=source,
-        tenant=tenant, programme_code=programme.code, callback_url=callback_url, status="received",
-        total_count=len(instructions), total_amount=sum((i.amount for i in instructions), Decimal(0)),
-        created_at=utcnow(), ack=json.dumps(ack),
+        id=batch_id,
+        api=api,
+        request_id=request_id,
+        client_batch_id=client_batch_id,
+        source_bb_id=source,
+        tenant=tenant,
+        programme_code=programme.code,
+        callback_url=callback_url,
+        status="received",
+        total_count=len(instructions),
+        total_amount=sum((i.amount for i in instructions), Decimal(0)),
+        created_at=utcnow(),
+        ack=json.dumps(ack),
     )
     try:
         with session.begin_nested():
@@ -100,13 +120,29 @@ def submit(
             raise
         return first, json.loads(first.ack)
     for start in range(0, len(instructions), 10000):  # rows built per chunk: memory stays flat
-        bulk_insert(session, Instruction.__table__, [
-            {"batch_id": batch_id, "seq": n, "source_bb_id": source, "instruction_id": i.instruction_id,
-             "payee_identity": i.payee_identity, "payee_id_type": i.payee_id_type, "payer_identity": i.payer_identity,
-             "amount": i.amount, "currency": i.currency, "narration": i.narration, "payment_mode": i.payment_mode,
-             "payee_fsp": i.payee_fsp, "payee_address": i.payee_address, "status": "pending"}
-            for n, i in enumerate(instructions[start:start + 10000], start)
-        ])
+        bulk_insert(
+            session,
+            Instruction.__table__,
+            [
+                {
+                    "batch_id": batch_id,
+                    "seq": n,
+                    "source_bb_id": source,
+                    "instruction_id": i.instruction_id,
+                    "payee_identity": i.payee_identity,
+                    "payee_id_type": i.payee_id_type,
+                    "payer_identity": i.payer_identity,
+                    "amount": i.amount,
+                    "currency": i.currency,
+                    "narration": i.narration,
+                    "payment_mode": i.payment_mode,
+                    "payee_fsp": i.payee_fsp,
+                    "payee_address": i.payee_address,
+                    "status": "pending",
+                }
+                for n, i in enumerate(instructions[start : start + 10000], start)
+            ],
+        )
     refresh_statistics(session, Instruction.__tablename__, len(instructions))
     return batch, ack
 
@@ -119,10 +155,15 @@ def v3_instruction(tx) -> NewInstruction:  # noqa: ANN001 - schemas.V3Transactio
     institution = next((parties[k] for k in parties if k in INSTITUTION_KEYS), None)
     direct = payee_id is None and address is not None and institution is not None
     return NewInstruction(
-        instruction_id=tx.requestId, amount=tx.amount, currency=tx.currency,
-        payee_identity=(payee_id or address or next(iter(parties.values())))[:40], payee_id_type=key,
-        payee_fsp=institution if direct else None, payee_address=address if direct else None,
-        payer_identity=next((p.value for p in tx.debitParty), None), narration=tx.descriptionText,
+        instruction_id=tx.requestId,
+        amount=tx.amount,
+        currency=tx.currency,
+        payee_identity=(payee_id or address or next(iter(parties.values())))[:40],
+        payee_id_type=key,
+        payee_fsp=institution if direct else None,
+        payee_address=address if direct else None,
+        payer_identity=next((p.value for p in tx.debitParty), None),
+        narration=tx.descriptionText,
         payment_mode=tx.paymentMode,
     )
 
@@ -131,23 +172,33 @@ def summary(session: Session, batch: Batch) -> dict:
     """The BulkPaymentStatusUpdate body: counts and amounts per state, computed from the instructions."""
     rows = session.execute(
         select(Instruction.status, func.count(), func.sum(Instruction.amount))
-        .where(Instruction.batch_id == batch.id).group_by(Instruction.status)
+        .where(Instruction.batch_id == batch.id)
+        .group_by(Instruction.status)
     ).all()
     by = {r[0]: (r[1], r[2] or Decimal(0)) for r in rows}
     count = lambda s: by.get(s, (0, Decimal(0)))[0]  # noqa: E731
     amount = lambda s: by.get(s, (0, Decimal(0)))[1]  # noqa: E731
-    currencies = session.scalars(select(Instruction.currency).where(Instruction.batch_id == batch.id).distinct()
-                                 .limit(2)).all()
+    currencies = session.scalars(
+        select(Instruction.currency).where(Instruction.batch_id == batch.id).distinct().limit(2)
+    ).all()
     done = batch.status in ("completed", "failed")
     return {
-        "requestId": batch.request_id, "batchId": batch.id, "TotalTransactions": batch.total_count,
-        "ongoing": count("pending"), "failed": count("failed"), "completed": count("completed"),
-        "totalAmount": plain(batch.total_amount), "completed_amount": plain(amount("completed")),
-        "ongoing_amount": plain(amount("pending")), "failed_amount": plain(amount("failed")),
-        "result_file": None, "resultGeneratedAt": iso(batch.completed_at if done else utcnow()),
+        "requestId": batch.request_id,
+        "batchId": batch.id,
+        "TotalTransactions": batch.total_count,
+        "ongoing": count("pending"),
+        "failed": count("failed"),
+        "completed": count("completed"),
+        "totalAmount": plain(batch.total_amount),
+        "completed_amount": plain(amount("completed")),
+        "ongoing_amount": plain(amount("pending")),
+        "failed_amount": plain(amount("failed")),
+        "result_file": None,
+        "resultGeneratedAt": iso(batch.completed_at if done else utcnow()),
         "note": batch.note or ("Batch settled" if done else "Batch is being processed"),
         "currency": currencies[0] if len(currencies) == 1 else None,
-        "status": batch.status.upper(), "clientBatchId": batch.client_batch_id,
+        "status": batch.status.upper(),
+        "clientBatchId": batch.client_batch_id,
     }
 
 
@@ -165,14 +216,25 @@ def details(session: Session, batch: Batch, page_no: int, page_size: int, status
 
 def detail_view(batch: Batch, i: Instruction) -> dict:
     return {
-        "workflowInstanceKey": str(i.id), "transactionId": i.instruction_id, "startedAt": iso(batch.created_at),
-        "completedAt": iso(i.completed_at), "status": STATUS_NAMES[i.status],
+        "workflowInstanceKey": str(i.id),
+        "transactionId": i.instruction_id,
+        "startedAt": iso(batch.created_at),
+        "completedAt": iso(i.completed_at),
+        "status": STATUS_NAMES[i.status],
         "statusDetail": i.failure_reason or ("credited" if i.status == "completed" else None),
-        "payeeDfspId": i.payee_fsp, "payeePartyId": i.payee_identity,
-        "payeePartyIdType": i.payee_id_type or "FUNCTIONAL_ID", "payeeFee": 0, "payeeFeeCurrency": i.currency,
-        "payerDfspId": "TREASURY", "payerPartyId": i.payer_identity or batch.programme_code,
-        "payerPartyIdType": "PROGRAMME", "payerFee": 0, "payerFeeCurrency": i.currency,
-        "amount": plain(i.amount), "currency": i.currency, "direction": "OUTGOING",
-        "errorInformation": i.failure_reason if i.status == "failed" else None, "batchId": batch.id,
+        "payeeDfspId": i.payee_fsp,
+        "payeePartyId": i.payee_identity,
+        "payeePartyIdType": i.payee_id_type or "FUNCTIONAL_ID",
+        "payeeFee": 0,
+        "payeeFeeCurrency": i.currency,
+        "payerDfspId": "TREASURY",
+        "payerPartyId": i.payer_identity or batch.programme_code,
+        "payerPartyIdType": "PROGRAMME",
+        "payerFee": 0,
+        "payerFeeCurrency": i.currency,
+        "amount": plain(i.amount),
+        "currency": i.currency,
+        "direction": "OUTGOING",
+        "errorInformation": i.failure_reason if i.status == "failed" else None,
+        "batchId": batch.id,
     }
-

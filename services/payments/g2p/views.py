@@ -1,5 +1,6 @@
 """G2P routes: the 1.0 API (`/prepayment-validation`, `/bulk-payment`) and v3 (`/batchtransactions`,
 `/api/v1/batch`, `/api/v1/batch/detail`)."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def _wake(request: Request) -> None:
 
 @router.post("/prepayment-validation", summary="Validate a batch before paying it (API 1.0)")
 def prepayment_validation(
-    body: V1BulkPaymentRequest, request: Request, session: Session = DBSession,
+    body: V1BulkPaymentRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
 ) -> dict:
@@ -55,21 +58,34 @@ def prepayment_validation_response(body: V1ValidationResultRequest, session: Ses
 
 @router.post("/bulk-payment", summary="Hand over a batch of credit instructions (API 1.0)")
 def bulk_payment_v1(
-    body: V1BulkPaymentRequest, request: Request, session: Session = DBSession,
+    body: V1BulkPaymentRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
 ) -> dict:
     instructions = [
-        NewInstruction(i.InstructionID, i.Amount, i.Currency, i.PayeeFunctionalID, "FUNCTIONAL_ID",
-                       narration=i.Narration)
+        NewInstruction(
+            i.InstructionID, i.Amount, i.Currency, i.PayeeFunctionalID, "FUNCTIONAL_ID", narration=i.Narration
+        )
         for i in body.CreditInstructions
     ]
-    ack = v1_body(SUCCESS, "Batch accepted for processing", body.RequestID) | {"BatchID": body.BatchID,
-                                                                               "PaymentsBatchID": "{batchId}"}
+    ack = v1_body(SUCCESS, "Batch accepted for processing", body.RequestID) | {
+        "BatchID": body.BatchID,
+        "PaymentsBatchID": "{batchId}",
+    }
     try:
-        _, answer = service.submit(session, api="v1", request_id=body.RequestID, source=body.SourceBBID,
-                                   instructions=instructions, ack=ack, client_batch_id=body.BatchID,
-                                   program_id=program_id, callback_url=x_callback_url)
+        _, answer = service.submit(
+            session,
+            api="v1",
+            request_id=body.RequestID,
+            source=body.SourceBBID,
+            instructions=instructions,
+            ack=ack,
+            client_batch_id=body.BatchID,
+            program_id=program_id,
+            callback_url=x_callback_url,
+        )
     except BatchRejected as exc:
         raise fail_v1(400, str(exc), body.RequestID) from exc
     session.commit()
@@ -98,9 +114,15 @@ def _inline_schema(model: type) -> dict:
 
 
 @router.post(
-    "/batchtransactions", status_code=202, summary="Hand over a batch of credit instructions (v3)",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "array", "items": _inline_schema(V3Transaction)}}}}},
+    "/batchtransactions",
+    status_code=202,
+    summary="Hand over a batch of credit instructions (v3)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "array", "items": _inline_schema(V3Transaction)}}},
+        }
+    },
 )
 async def batch_transactions(
     request: Request,
@@ -124,17 +146,26 @@ async def batch_transactions(
         try:
             instructions.append(service.v3_instruction(V3_TRANSACTION.validate_python(item)))
         except ValidationError as exc:
-            details = [{"field": ".".join(str(p) for p in (index, *e["loc"])), "message": e["msg"]}
-                       for e in exc.errors()]
+            details = [
+                {"field": ".".join(str(p) for p in (index, *e["loc"])), "message": e["msg"]} for e in exc.errors()
+            ]
             raise fail_v3(400, summarize(details[:5]), correlation_id) from exc
         raw[index] = None
     del raw
 
     def store() -> dict:
         with request.app.state.db.session() as session:
-            return service.submit(session, api="v3", request_id=correlation_id, source=institution or "",
-                                  instructions=instructions, ack={"batchId": "{batchId}"}, program_id=program_id,
-                                  tenant=tenant, callback_url=callback_url)[1]
+            return service.submit(
+                session,
+                api="v3",
+                request_id=correlation_id,
+                source=institution or "",
+                instructions=instructions,
+                ack={"batchId": "{batchId}"},
+                program_id=program_id,
+                tenant=tenant,
+                callback_url=callback_url,
+            )[1]
 
     try:
         answer = await run_in_threadpool(store)

@@ -4,6 +4,7 @@ A posting's amount is signed: credits positive, debits negative, so an account's
 postings and every entry's postings sum to zero per currency. `balance` on the account is that sum kept
 up to date in the same transaction as the postings (the funding check and the overdraft guard read it).
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Every money movement in the hub (G2P credits, voucher redemptions, later P2G bill payments: payer debited,
 biller collection account credited) is one journal entry whose postings sum to zero per currency.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -41,13 +42,24 @@ def get_account(session: Session, code: str) -> LedgerAccount | None:
 
 
 def ensure_account(
-    session: Session, code: str, *, name: str, kind: str, currency: str, owner: str | None = None,
+    session: Session,
+    code: str,
+    *,
+    name: str,
+    kind: str,
+    currency: str,
+    owner: str | None = None,
     allow_negative: bool = False,
 ) -> LedgerAccount:
     account = get_account(session, code)
     if account is None:
         account = LedgerAccount(
-            code=code, name=name, kind=kind, currency=currency, owner=owner, allow_negative=allow_negative,
+            code=code,
+            name=name,
+            kind=kind,
+            currency=currency,
+            owner=owner,
+            allow_negative=allow_negative,
             balance=Decimal(0),
         )
         session.add(account)
@@ -76,8 +88,9 @@ def apply_balance_changes(session: Session, changes: Mapping[int, Decimal]) -> N
         stmt = update(LedgerAccount).where(LedgerAccount.id == account_id)
         if delta < 0:
             stmt = stmt.where((LedgerAccount.allow_negative.is_(True)) | (LedgerAccount.balance >= -delta))
-        result = session.execute(stmt.values(balance=LedgerAccount.balance + delta).execution_options(
-            synchronize_session=False))
+        result = session.execute(
+            stmt.values(balance=LedgerAccount.balance + delta).execution_options(synchronize_session=False)
+        )
         if result.rowcount != 1:
             raise InsufficientFunds(f"account {account_id} cannot cover {-delta}")
 
@@ -108,14 +121,26 @@ def post_entries(session: Session, entries: list[tuple[str, str, str | None, lis
 
 
 def transfer(
-    session: Session, entry_id: str, kind: str, debit: LedgerAccount, credit: LedgerAccount, amount: Decimal,
+    session: Session,
+    entry_id: str,
+    kind: str,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: Decimal,
     description: str | None = None,
 ) -> None:
     if debit.currency != credit.currency:
         raise LedgerError("transfer between accounts of different currencies")
-    post_entry(session, entry_id, kind, [
-        Leg(debit.id, -amount, debit.currency), Leg(credit.id, amount, credit.currency),
-    ], description)
+    post_entry(
+        session,
+        entry_id,
+        kind,
+        [
+            Leg(debit.id, -amount, debit.currency),
+            Leg(credit.id, amount, credit.currency),
+        ],
+        description,
+    )
 
 
 def balance_from_postings(session: Session, account_id: int) -> Decimal:
@@ -135,6 +160,10 @@ def unbalanced_entries(session: Session) -> list[tuple[str, str]]:
 
 def account_view(account: LedgerAccount) -> dict:
     return {
-        "accountCode": account.code, "name": account.name, "kind": account.kind, "currency": account.currency,
-        "owner": account.owner, "balance": plain(account.balance),
+        "accountCode": account.code,
+        "name": account.name,
+        "kind": account.kind,
+        "currency": account.currency,
+        "owner": account.owner,
+        "balance": plain(account.balance),
     }

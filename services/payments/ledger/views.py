@@ -1,4 +1,5 @@
 """Read-only ledger views (not part of the GovStack API): balances and an account's postings."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
@@ -32,8 +33,13 @@ def show_account(code: str, limit: int = 50, session: Session = DBSession) -> di
         .limit(max(1, min(limit, 500)))
     )
     postings = [
-        {"entryId": e.id, "kind": e.kind, "amount": plain(p.amount), "currency": p.currency,
-         "createdAt": iso(e.created_at)}
+        {
+            "entryId": e.id,
+            "kind": e.kind,
+            "amount": plain(p.amount),
+            "currency": p.currency,
+            "createdAt": iso(e.created_at),
+        }
         for p, e in rows
     ]
     return {**account_view(account), "postings": postings}

@@ -1,4 +1,5 @@
 """The account mapper: functional id -> payment modality, institution and financial address, per source BB."""
+
 from __future__ import annotations
 
 from datetime import datetime

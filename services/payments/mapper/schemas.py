@@ -1,4 +1,5 @@
 """Request bodies of the account mapper, in both API generations (field names as the specs spell them)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,4 +1,5 @@
 """Account mapper operations: register, update and look up beneficiaries (set-based, so bulk is cheap)."""
+
 from __future__ import annotations
 
 import json
@@ -43,15 +44,20 @@ def new_request_id() -> str:
 
 
 def replay(session: Session, operation: str, source: str, request_id: str) -> dict | None:
-    row = session.scalar(select(MapperRequest).where(
-        MapperRequest.operation == operation, MapperRequest.source_bb_id == source,
-        MapperRequest.request_id == request_id))
+    row = session.scalar(
+        select(MapperRequest).where(
+            MapperRequest.operation == operation,
+            MapperRequest.source_bb_id == source,
+            MapperRequest.request_id == request_id,
+        )
+    )
     return json.loads(row.response) if row else None
 
 
 def remember(session: Session, operation: str, source: str, request_id: str, response: dict) -> None:
-    session.add(MapperRequest(operation=operation, source_bb_id=source, request_id=request_id,
-                              response=json.dumps(response)))
+    session.add(
+        MapperRequest(operation=operation, source_bb_id=source, request_id=request_id, response=json.dumps(response))
+    )
     session.flush()
 
 
@@ -62,8 +68,9 @@ class InstitutionResolver:
         import re
 
         self.session = session
-        self.fsps = {f.code: (re.compile(f.account_pattern) if f.account_pattern else None)
-                     for f in session.scalars(select(FSP))}
+        self.fsps = {
+            f.code: (re.compile(f.account_pattern) if f.account_pattern else None) for f in session.scalars(select(FSP))
+        }
 
     def resolve(self, address: str) -> str | None:
         address = normalize_address(address)
@@ -90,8 +97,13 @@ def _check_entry(entry: Entry, resolver: InstitutionResolver) -> str | None:
 def _existing(session: Session, source: str, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(ids), 500):
-        found.update(session.scalars(select(Beneficiary.payee_identity).where(
-            Beneficiary.source_bb_id == source, Beneficiary.payee_identity.in_(ids[i:i + 500]))))
+        found.update(
+            session.scalars(
+                select(Beneficiary.payee_identity).where(
+                    Beneficiary.source_bb_id == source, Beneficiary.payee_identity.in_(ids[i : i + 500])
+                )
+            )
+        )
     return found
 
 
@@ -109,9 +121,18 @@ def register(session: Session, source: str, entries: list[Entry]) -> list[Failur
             failures.append(Failure(e.payee_identity, e.modality, e.institution, reason))
             continue
         seen.add(e.payee_identity)
-        rows.append({"source_bb_id": source, "payee_identity": e.payee_identity, "payment_modality": e.modality,
-                     "banking_institution_code": e.institution, "financial_address": e.address, "status": "1",
-                     "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "source_bb_id": source,
+                "payee_identity": e.payee_identity,
+                "payment_modality": e.modality,
+                "banking_institution_code": e.institution,
+                "financial_address": e.address,
+                "status": "1",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     if rows:
         try:
             with session.begin_nested():
@@ -131,8 +152,14 @@ def _insert_each(session: Session, rows: list[dict], failures: list[Failure]) ->
                 session.execute(Beneficiary.__table__.insert(), row)
             inserted.append(row)
         except IntegrityError:
-            failures.append(Failure(row["payee_identity"], row["payment_modality"], row["banking_institution_code"],
-                                    "duplicate: functional id already registered"))
+            failures.append(
+                Failure(
+                    row["payee_identity"],
+                    row["payment_modality"],
+                    row["banking_institution_code"],
+                    "duplicate: functional id already registered",
+                )
+            )
     return inserted
 
 
@@ -141,22 +168,37 @@ def update_beneficiaries(session: Session, source: str, entries: list[Entry]) ->
     resolver = InstitutionResolver(session)
     failures = []
     for e in entries:
-        current = session.scalar(select(Beneficiary).where(
-            Beneficiary.source_bb_id == source, Beneficiary.payee_identity == e.payee_identity))
+        current = session.scalar(
+            select(Beneficiary).where(
+                Beneficiary.source_bb_id == source, Beneficiary.payee_identity == e.payee_identity
+            )
+        )
         if current is None:
             failures.append(Failure(e.payee_identity, e.modality, e.institution, "functional id is not registered"))
             continue
-        merged = Entry(e.payee_identity, e.modality or current.payment_modality,
-                       e.address if e.address is not None else current.financial_address,
-                       e.institution if e.institution is not None else (
-                           None if e.address is not None else current.banking_institution_code))
+        merged = Entry(
+            e.payee_identity,
+            e.modality or current.payment_modality,
+            e.address if e.address is not None else current.financial_address,
+            e.institution
+            if e.institution is not None
+            else (None if e.address is not None else current.banking_institution_code),
+        )
         reason = _check_entry(merged, resolver)
         if reason:
             failures.append(Failure(e.payee_identity, merged.modality, merged.institution, reason))
             continue
-        session.execute(update(Beneficiary).where(Beneficiary.id == current.id).values(
-            payment_modality=merged.modality, financial_address=merged.address,
-            banking_institution_code=merged.institution, status=e.status or current.status, updated_at=utcnow()))
+        session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.id == current.id)
+            .values(
+                payment_modality=merged.modality,
+                financial_address=merged.address,
+                banking_institution_code=merged.institution,
+                status=e.status or current.status,
+                updated_at=utcnow(),
+            )
+        )
     return failures
 
 
@@ -164,7 +206,7 @@ def lookup(session: Session, source: str | None, ids: Iterable[str]) -> list[Ben
     ids = list(dict.fromkeys(ids))
     out: list[Beneficiary] = []
     for i in range(0, len(ids), 500):
-        stmt = select(Beneficiary).where(Beneficiary.payee_identity.in_(ids[i:i + 500]), Beneficiary.status == "1")
+        stmt = select(Beneficiary).where(Beneficiary.payee_identity.in_(ids[i : i + 500]), Beneficiary.status == "1")
         if source:
             stmt = stmt.where(Beneficiary.source_bb_id == source)
         out.extend(session.scalars(stmt.order_by(Beneficiary.id)))
@@ -172,8 +214,12 @@ def lookup(session: Session, source: str | None, ids: Iterable[str]) -> list[Ben
 
 
 def modality_view(b: Beneficiary) -> dict:
-    return {"payeeIdentity": b.payee_identity, "paymentModality": b.payment_modality,
-            "financialAddress": b.financial_address, "bankingInstitutionCode": b.banking_institution_code}
+    return {
+        "payeeIdentity": b.payee_identity,
+        "paymentModality": b.payment_modality,
+        "financialAddress": b.financial_address,
+        "bankingInstitutionCode": b.banking_institution_code,
+    }
 
 
 def outcome_callback(register_request_id: str, failures: list[Failure], id_key: str) -> dict:
@@ -184,13 +230,25 @@ def outcome_callback(register_request_id: str, failures: list[Failure], id_key: 
         if f.institution:
             case["bankingInstitutionCode"] = f.institution
         cases.append(case)
-    return {"requestID": new_request_id(), "registerRequestID": register_request_id,
-            "numberFailedCases": len(failures), "failedCases": cases}
+    return {
+        "requestID": new_request_id(),
+        "registerRequestID": register_request_id,
+        "numberFailedCases": len(failures),
+        "failedCases": cases,
+    }
 
 
 def run_once(
-    session: Session, settings: PaymentsSettings, *, operation: str, source: str, request_id: str,
-    callback_url: str | None, work: Callable[[], list[Failure]], ack: dict, id_key: str,
+    session: Session,
+    settings: PaymentsSettings,
+    *,
+    operation: str,
+    source: str,
+    request_id: str,
+    callback_url: str | None,
+    work: Callable[[], list[Failure]],
+    ack: dict,
+    id_key: str,
 ) -> dict:
     """Runs a mapper request once per (operation, source, request id) and queues its outcome callback."""
     first = replay(session, operation, source, request_id)
@@ -198,8 +256,7 @@ def run_once(
         return first
     failures = work()
     if callback_url:
-        enqueue(session, settings, f"mapper.{operation}", callback_url,
-                outcome_callback(request_id, failures, id_key))
+        enqueue(session, settings, f"mapper.{operation}", callback_url, outcome_callback(request_id, failures, id_key))
     try:
         with session.begin_nested():
             remember(session, operation, source, request_id, ack)

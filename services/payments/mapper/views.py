@@ -1,4 +1,5 @@
 """Account mapper routes: the 1.0 API (PascalCase) and the v3 API (`/identityAccountMapper`, `/beneficiary`)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -22,35 +23,57 @@ def _settings(request: Request):  # noqa: ANN202
 
 @router.post("/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)")
 def register_v1(
-    body: V1BeneficiaryRequest, request: Request, session: Session = DBSession,
+    body: V1BeneficiaryRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
 ) -> dict:
-    entries = [Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
-               for b in body.Beneficiaries]
+    entries = [
+        Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
+        for b in body.Beneficiaries
+    ]
     return service.run_once(
-        session, _settings(request), operation="register", source=body.SourceBBID, request_id=body.RequestID,
-        callback_url=x_callback_url, work=lambda: service.register(session, body.SourceBBID, entries),
-        ack=v1_body(SUCCESS, RECEIVED, body.RequestID), id_key="payeeIdentity",
+        session,
+        _settings(request),
+        operation="register",
+        source=body.SourceBBID,
+        request_id=body.RequestID,
+        callback_url=x_callback_url,
+        work=lambda: service.register(session, body.SourceBBID, entries),
+        ack=v1_body(SUCCESS, RECEIVED, body.RequestID),
+        id_key="payeeIdentity",
     )
 
 
 @router.post("/update-beneficiary-details", summary="Update beneficiaries' payment details (API 1.0)")
 def update_v1(
-    body: V1BeneficiaryRequest, request: Request, session: Session = DBSession,
+    body: V1BeneficiaryRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
 ) -> dict:
-    entries = [Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
-               for b in body.Beneficiaries]
+    entries = [
+        Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
+        for b in body.Beneficiaries
+    ]
     return service.run_once(
-        session, _settings(request), operation="update", source=body.SourceBBID, request_id=body.RequestID,
-        callback_url=x_callback_url, work=lambda: service.update_beneficiaries(session, body.SourceBBID, entries),
-        ack=v1_body(SUCCESS, RECEIVED, body.RequestID), id_key="payeeFunctionalID",
+        session,
+        _settings(request),
+        operation="update",
+        source=body.SourceBBID,
+        request_id=body.RequestID,
+        callback_url=x_callback_url,
+        work=lambda: service.update_beneficiaries(session, body.SourceBBID, entries),
+        ack=v1_body(SUCCESS, RECEIVED, body.RequestID),
+        id_key="payeeFunctionalID",
     )
 
 
 @router.post("/identityAccountMapper/beneficiary", summary="Register beneficiaries in the ID mapper (v3)")
 def register_v3(
-    body: V3RegisterRequest, request: Request, session: Session = DBSession,
+    body: V3RegisterRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-ID", max_length=12),
 ) -> dict:
@@ -64,27 +87,50 @@ def register_v3(
         raise fail_v1(400, "header X-Callback-URL is required", request_id)
     if not beneficiaries:
         raise fail_v1(400, "Beneficiaries must list at least one beneficiary", request_id)
-    entries = [Entry(b.payeeIdentity, b.PaymentModality or b.paymentModality,
-                     b.FinancialAddress or b.financialAddress, b.bankingInstitutionCode) for b in beneficiaries]
+    entries = [
+        Entry(
+            b.payeeIdentity,
+            b.PaymentModality or b.paymentModality,
+            b.FinancialAddress or b.financialAddress,
+            b.bankingInstitutionCode,
+        )
+        for b in beneficiaries
+    ]
     ack = {"responseCode": SUCCESS, "responseDescription": RECEIVED, "requestID": request_id}
     return service.run_once(
-        session, _settings(request), operation="register", source=institution, request_id=request_id,
-        callback_url=x_callback_url, work=lambda: service.register(session, institution, entries), ack=ack,
+        session,
+        _settings(request),
+        operation="register",
+        source=institution,
+        request_id=request_id,
+        callback_url=x_callback_url,
+        work=lambda: service.register(session, institution, entries),
+        ack=ack,
         id_key="payeeIdentity",
     )
 
 
 @router.put("/identityAccountMapper/beneficiary", summary="Update beneficiaries in the ID mapper (v3)")
 def update_v3(
-    body: V3UpdateRequest, request: Request, session: Session = DBSession,
+    body: V3UpdateRequest,
+    request: Request,
+    session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
 ) -> dict:
-    entries = [Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
-               for b in body.beneficiaries]
+    entries = [
+        Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
+        for b in body.beneficiaries
+    ]
     return service.run_once(
-        session, _settings(request), operation="update", source=body.sourceBBID, request_id=body.requestID,
-        callback_url=x_callback_url, work=lambda: service.update_beneficiaries(session, body.sourceBBID, entries),
-        ack=v3_body(SUCCESS, RECEIVED, body.requestID), id_key="payeeFunctionalID",
+        session,
+        _settings(request),
+        operation="update",
+        source=body.sourceBBID,
+        request_id=body.requestID,
+        callback_url=x_callback_url,
+        work=lambda: service.update_beneficiaries(session, body.sourceBBID, entries),
+        ack=v3_body(SUCCESS, RECEIVED, body.requestID),
+        id_key="payeeFunctionalID",
     )
 
 
@@ -102,7 +148,8 @@ def lookup_v3(
 
 @router.put("/beneficiary", summary="Bulk beneficiary lookup (v3)")
 def bulk_lookup_v3(
-    body: V3BulkLookupRequest, session: Session = DBSession,
+    body: V3BulkLookupRequest,
+    session: Session = DBSession,
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
 ) -> dict:
     if any(not p or len(p) > 20 for p in body.payeePartyIds):

@@ -1,4 +1,5 @@
 """Durable outbox of callbacks: written in the transaction that produced the result, sent in the background."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Payloads are encrypted at rest (Fernet, key generated under the keys directory) because some carry voucher
 numbers. A callback URL under the IM's `/r1/` is sent with this service's IM identity and credential.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,14 +46,21 @@ def _json_default(value: Any) -> Any:
 
 
 def enqueue(
-    session: Session, settings: PaymentsSettings, kind: str, target_url: str, payload: Any,
+    session: Session,
+    settings: PaymentsSettings,
+    kind: str,
+    target_url: str,
+    payload: Any,
     headers: dict[str, str] | None = None,
 ) -> OutboxMessage:
     body = json.dumps(payload, default=_json_default)
     message = OutboxMessage(
-        kind=kind, target_url=target_url, method="POST",
+        kind=kind,
+        target_url=target_url,
+        method="POST",
         payload=_fernet(settings.keys_dir).encrypt(body.encode()).decode(),
-        headers=json.dumps(headers) if headers else None, next_attempt_at=utcnow(),
+        headers=json.dumps(headers) if headers else None,
+        next_attempt_at=utcnow(),
     )
     session.add(message)
     session.flush()
@@ -93,15 +101,20 @@ class CallbackSender:
         with self.db.session() as session:
             due = session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.dead.is_(False),
-                       OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at).limit(limit)
+                .where(
+                    OutboxMessage.delivered_at.is_(None),
+                    OutboxMessage.dead.is_(False),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(limit)
             ).all()
             for message in due:
                 won = session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == message.id, OutboxMessage.next_attempt_at == message.next_attempt_at)
-                    .values(next_attempt_at=lease).execution_options(synchronize_session=False)
+                    .values(next_attempt_at=lease)
+                    .execution_options(synchronize_session=False)
                 ).rowcount
                 if won:
                     claimed.append(message)
@@ -111,7 +124,9 @@ class CallbackSender:
         error, status = None, None
         try:
             response = self.client.request(
-                message.method, message.target_url, content=decrypt_payload(self.settings, message),
+                message.method,
+                message.target_url,
+                content=decrypt_payload(self.settings, message),
                 headers=self.headers_for(message),
             )
             status = response.status_code

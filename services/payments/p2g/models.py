@@ -1,4 +1,5 @@
 """P2G: billers registered with the hub, bill inquiries, bill payments and requests-to-pay."""
+
 from __future__ import annotations
 
 from datetime import datetime

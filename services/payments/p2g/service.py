@@ -4,6 +4,7 @@ the biller (mark-bill-paid, resent until it acknowledges), and requests-to-pay f
 Every hub -> biller call goes through the IM as the Payments application: inquiries synchronously with the
 IM client, everything else through the durable outbox (whose sender adds the IM identity).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ from ..ledger.service import InsufficientFunds, transfer
 from ..outbox.models import OutboxMessage
 from ..outbox.service import enqueue
 from ..settings import PaymentsSettings
-from .models import BillInquiry, BillPayment, Biller, RequestToPay
+from .models import Biller, BillInquiry, BillPayment, RequestToPay
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,12 @@ def traced(headers: dict[str, str]) -> dict[str, str]:
 
 
 def biller_view(biller: Biller) -> dict:
-    return {"billerId": biller.id, "billerName": biller.name, "billIdPrefix": biller.bill_prefix,
-            "imService": biller.im_service}
+    return {
+        "billerId": biller.id,
+        "billerName": biller.name,
+        "billIdPrefix": biller.bill_prefix,
+        "imService": biller.im_service,
+    }
 
 
 # -- bill inquiry ---------------------------------------------------------------------------------------
@@ -79,8 +84,11 @@ def biller_view(biller: Biller) -> dict:
 
 def ask_biller(im: IMClient, biller: Biller, bill_id: str, caller: Caller) -> tuple[str, dict | None]:
     """The biller's answer through the IM: ("00", billDetails) or ("01", None) for an unknown bill."""
-    headers = {"X-CorrelationID": caller.correlation_id, "X-Platform-TenantId": caller.tenant,
-               "X-PayerFI-Id": caller.payer_fi}
+    headers = {
+        "X-CorrelationID": caller.correlation_id,
+        "X-Platform-TenantId": caller.tenant,
+        "X-PayerFI-Id": caller.payer_fi,
+    }
     try:
         response = im.request_sync(biller.im_service, "GET", f"/bills/{quote(bill_id, safe='')}", headers=headers)
     except httpx.HTTPError as exc:
@@ -102,8 +110,9 @@ def inquire(session: Session, im: IMClient, bill_id: str, request_id: str, calle
     if biller is None:
         raise P2GError(UNKNOWN_PREFIX)
     code, details = ask_biller(im, biller, bill_id, caller)
-    inquiry = session.scalar(select(BillInquiry).where(
-        BillInquiry.payer_fi == caller.payer_fi, BillInquiry.request_id == request_id))
+    inquiry = session.scalar(
+        select(BillInquiry).where(BillInquiry.payer_fi == caller.payer_fi, BillInquiry.request_id == request_id)
+    )
     if inquiry is None:
         inquiry = BillInquiry(request_id=request_id, payer_fi=caller.payer_fi)
         session.add(inquiry)
@@ -117,8 +126,12 @@ def inquire(session: Session, im: IMClient, bill_id: str, request_id: str, calle
 
 def inquiry_response(inquiry: BillInquiry) -> dict:
     """The billInquiryResponse body."""
-    body = {"requestId": inquiry.request_id[:12], "code": inquiry.code,
-            "reason": "bill found" if inquiry.code == "00" else NOT_FOUND, "billId": inquiry.bill_id}
+    body = {
+        "requestId": inquiry.request_id[:12],
+        "code": inquiry.code,
+        "reason": "bill found" if inquiry.code == "00" else NOT_FOUND,
+        "billId": inquiry.bill_id,
+    }
     if inquiry.details:
         body["billDetails"] = json.loads(inquiry.details)
     return body
@@ -154,7 +167,7 @@ def valid_amount(raw: object) -> Decimal | None:
         amount = Decimal(str(raw))
     except InvalidOperation:
         return None
-    if not amount.is_finite() or not 0 < amount < 10 ** 12 or amount != amount.quantize(Decimal("0.0001")):
+    if not amount.is_finite() or not 0 < amount < 10**12 or amount != amount.quantize(Decimal("0.0001")):
         return None
     return amount
 
@@ -163,13 +176,15 @@ def valid_amount(raw: object) -> Decimal | None:
 
 
 def _payment_by_request(session: Session, payer_fi: str, request_id: str) -> BillPayment | None:
-    return session.scalar(select(BillPayment).where(
-        BillPayment.payer_fi == payer_fi, BillPayment.request_id == request_id))
+    return session.scalar(
+        select(BillPayment).where(BillPayment.payer_fi == payer_fi, BillPayment.request_id == request_id)
+    )
 
 
 def _payable_inquiry(session: Session, payer_fi: str, inquiry_request_id: str, bill_id: str) -> BillInquiry:
-    inquiry = session.scalar(select(BillInquiry).where(
-        BillInquiry.payer_fi == payer_fi, BillInquiry.request_id == inquiry_request_id))
+    inquiry = session.scalar(
+        select(BillInquiry).where(BillInquiry.payer_fi == payer_fi, BillInquiry.request_id == inquiry_request_id)
+    )
     if inquiry is None or inquiry.bill_id != bill_id:
         raise P2GError("no bill inquiry with this billInquiryRequestId for this bill")
     if inquiry.code != "00":
@@ -182,8 +197,16 @@ def _payable_inquiry(session: Session, payer_fi: str, inquiry_request_id: str, b
 
 
 def pay_bill(
-    session: Session, settings: PaymentsSettings, *, caller: Caller, request_id: str, inquiry_request_id: str,
-    bill_id: str, payment_reference_id: str, debit: LedgerAccount, rtp: RequestToPay | None = None,
+    session: Session,
+    settings: PaymentsSettings,
+    *,
+    caller: Caller,
+    request_id: str,
+    inquiry_request_id: str,
+    bill_id: str,
+    payment_reference_id: str,
+    debit: LedgerAccount,
+    rtp: RequestToPay | None = None,
 ) -> BillPayment:
     """Debits `debit`, credits the biller's collection account and queues mark-bill-paid, in one transaction.
 
@@ -206,9 +229,16 @@ def pay_bill(
     try:
         with session.begin_nested():
             payment = BillPayment(
-                bill_id=bill_id, biller_id=biller.id, payer_fi=caller.payer_fi, request_id=request_id,
-                inquiry_request_id=inquiry_request_id, payment_reference_id=payment_reference_id,
-                tenant=caller.tenant, debit_account_id=debit.id, amount=amount, currency=collection.currency,
+                bill_id=bill_id,
+                biller_id=biller.id,
+                payer_fi=caller.payer_fi,
+                request_id=request_id,
+                inquiry_request_id=inquiry_request_id,
+                payment_reference_id=payment_reference_id,
+                tenant=caller.tenant,
+                debit_account_id=debit.id,
+                amount=amount,
+                currency=collection.currency,
                 rtp_pk=rtp.id if rtp else None,
             )
             session.add(payment)
@@ -226,12 +256,24 @@ def pay_bill(
 
 
 def queue_mark_paid(session: Session, settings: PaymentsSettings, payment: BillPayment, biller: Biller) -> None:
-    body = {"requestID": payment.request_id[:12], "billId": payment.bill_id,
-            "PaymentReferenceID": payment.payment_reference_id}
-    headers = {"X-CorrelationID": payment.request_id, "X-Platform-TenantId": payment.tenant,
-               "X-PayerFI-ID": payment.payer_fi}
-    message = enqueue(session, settings, "p2g.mark_bill_paid", biller_url(settings, biller, "/billTransferRequests"),
-                      body, traced(headers))
+    body = {
+        "requestID": payment.request_id[:12],
+        "billId": payment.bill_id,
+        "PaymentReferenceID": payment.payment_reference_id,
+    }
+    headers = {
+        "X-CorrelationID": payment.request_id,
+        "X-Platform-TenantId": payment.tenant,
+        "X-PayerFI-ID": payment.payer_fi,
+    }
+    message = enqueue(
+        session,
+        settings,
+        "p2g.mark_bill_paid",
+        biller_url(settings, biller, "/billTransferRequests"),
+        body,
+        traced(headers),
+    )
     payment.mark_sends += 1
     payment.last_outbox_id = message.id
     wait = settings.p2g_ack_wait_seconds * 2 ** (payment.mark_sends - 1)
@@ -246,8 +288,10 @@ def resend_unacknowledged(db, settings: PaymentsSettings) -> int:  # noqa: ANN00
     """
     with db.session() as session:
         due = session.scalars(
-            select(BillPayment).where(BillPayment.status == "awaiting_ack", BillPayment.next_mark_at <= utcnow())
-            .order_by(BillPayment.next_mark_at).limit(20)
+            select(BillPayment)
+            .where(BillPayment.status == "awaiting_ack", BillPayment.next_mark_at <= utcnow())
+            .order_by(BillPayment.next_mark_at)
+            .limit(20)
         ).all()
         for payment in due:
             last = session.get(OutboxMessage, payment.last_outbox_id) if payment.last_outbox_id else None
@@ -278,19 +322,39 @@ def record_biller_status(session: Session, bill_id: str, status: str, reject_rea
     payment.status, payment.reject_reason = "rejected", (reject_reason or "Def")[:10]
     biller = session.get(Biller, payment.biller_id)
     collection = session.get(LedgerAccount, biller.collection_account_id)
-    transfer(session, f"p2g-refund-{payment.id}", "p2g_refund", collection,
-             session.get(LedgerAccount, payment.debit_account_id), payment.amount, f"biller rejected bill {bill_id}")
+    transfer(
+        session,
+        f"p2g-refund-{payment.id}",
+        "p2g_refund",
+        collection,
+        session.get(LedgerAccount, payment.debit_account_id),
+        payment.amount,
+        f"biller rejected bill {bill_id}",
+    )
     return payment
 
 
 # -- request to pay ---------------------------------------------------------------------------------------
 
 
-def create_rtp(session: Session, im: IMClient, *, biller: Biller, caller: Caller, callback_url: str, rtp_id: int,
-               request_id: str, bill_id: str, amount: Decimal, payer_fi: str, customer_id: int) -> RequestToPay:
+def create_rtp(
+    session: Session,
+    im: IMClient,
+    *,
+    biller: Biller,
+    caller: Caller,
+    callback_url: str,
+    rtp_id: int,
+    request_id: str,
+    bill_id: str,
+    amount: Decimal,
+    payer_fi: str,
+    customer_id: int,
+) -> RequestToPay:
     """Records an RTP for the payer's inbox once the biller confirms the bill is unpaid (a retry returns it)."""
-    existing = session.scalar(select(RequestToPay).where(RequestToPay.biller_id == biller.id,
-                                                         RequestToPay.rtp_id == rtp_id))
+    existing = session.scalar(
+        select(RequestToPay).where(RequestToPay.biller_id == biller.id, RequestToPay.rtp_id == rtp_id)
+    )
     if existing is not None:
         return existing
     as_payer_fi = Caller(caller.correlation_id, caller.tenant, payer_fi)
@@ -300,22 +364,37 @@ def create_rtp(session: Session, im: IMClient, *, biller: Biller, caller: Caller
     if inquiry.bill_status != "UNPAID":
         paid = inquiry.bill_status == "PAID"
         raise P2GError(ALREADY_PAID if paid else f"bill is not payable ({inquiry.bill_status})")
-    rtp = RequestToPay(biller_id=biller.id, rtp_id=rtp_id, request_id=request_id, tenant=caller.tenant,
-                       bill_id=bill_id, amount=amount, payer_fi=payer_fi, customer_id=customer_id,
-                       callback_url=callback_url)
+    rtp = RequestToPay(
+        biller_id=biller.id,
+        rtp_id=rtp_id,
+        request_id=request_id,
+        tenant=caller.tenant,
+        bill_id=bill_id,
+        amount=amount,
+        payer_fi=payer_fi,
+        customer_id=customer_id,
+        callback_url=callback_url,
+    )
     try:
         with session.begin_nested():
             session.add(rtp)
             session.flush()
     except IntegrityError:  # the same RTP sent twice at once
-        return session.scalar(select(RequestToPay).where(RequestToPay.biller_id == biller.id,
-                                                         RequestToPay.rtp_id == rtp_id))
+        return session.scalar(
+            select(RequestToPay).where(RequestToPay.biller_id == biller.id, RequestToPay.rtp_id == rtp_id)
+        )
     return rtp
 
 
 def answer_rtp(
-    session: Session, im: IMClient, settings: PaymentsSettings, rtp: RequestToPay, *, accept: bool,
-    debit: LedgerAccount | None, reject_reason: str | None = None,
+    session: Session,
+    im: IMClient,
+    settings: PaymentsSettings,
+    rtp: RequestToPay,
+    *,
+    accept: bool,
+    debit: LedgerAccount | None,
+    reject_reason: str | None = None,
 ) -> RequestToPay:
     """The payer's answer to an RTP: on acceptance the bill is inquired and paid like any bill payment; either
     way the biller is told with rtpUpdate (to the X-Callback-URL it gave)."""
@@ -327,28 +406,57 @@ def answer_rtp(
     if accept:
         caller = Caller(correlation_id=f"RTP{rtp.id:09d}", tenant=rtp.tenant, payer_fi=rtp.payer_fi)
         inquiry = inquire(session, im, rtp.bill_id, caller.correlation_id, caller)
-        payment = pay_bill(session, settings, caller=caller, request_id=caller.correlation_id,
-                           inquiry_request_id=inquiry.request_id, bill_id=rtp.bill_id,
-                           payment_reference_id=f"RTP{rtp.biller_id[:4]}{rtp.rtp_id}"[:16], debit=debit, rtp=rtp)
+        payment = pay_bill(
+            session,
+            settings,
+            caller=caller,
+            request_id=caller.correlation_id,
+            inquiry_request_id=inquiry.request_id,
+            bill_id=rtp.bill_id,
+            payment_reference_id=f"RTP{rtp.biller_id[:4]}{rtp.rtp_id}"[:16],
+            debit=debit,
+            rtp=rtp,
+        )
         rtp.payment_id = payment.id
     rtp.status, rtp.updated_at = decided, utcnow()
     rtp.reject_reason = None if accept else (reject_reason or "R")[:10]
-    body = {"requestId": rtp.request_id[:12], "rtpId": rtp.rtp_id, "billId": rtp.bill_id,
-            "rtpStatus": "00" if accept else "01"}
+    body = {
+        "requestId": rtp.request_id[:12],
+        "rtpId": rtp.rtp_id,
+        "billId": rtp.bill_id,
+        "rtpStatus": "00" if accept else "01",
+    }
     if not accept:
         body["rejectReason"] = rtp.reject_reason
-    enqueue(session, settings, "p2g.rtp_update", rtp.callback_url, body, traced(
-        {"X-CorrelationID": rtp.request_id, "X-Platform-TenantId": rtp.tenant, "X-billerId": rtp.biller_id}))
+    enqueue(
+        session,
+        settings,
+        "p2g.rtp_update",
+        rtp.callback_url,
+        body,
+        traced({"X-CorrelationID": rtp.request_id, "X-Platform-TenantId": rtp.tenant, "X-billerId": rtp.biller_id}),
+    )
     return rtp
 
 
 def queue_rtp_status(session: Session, settings: PaymentsSettings, rtp: RequestToPay, caller: Caller) -> None:
     """rtpStatusUpdateResponse, POSTed to the biller's `/transferRequests/{id}`."""
     payment = session.get(BillPayment, rtp.payment_id) if rtp.payment_id else None
-    body = {"rtpId": rtp.rtp_id, "RequestId": rtp.request_id[:12], "requestStatus": RTP_STATUS_CODES[rtp.status],
-            "PaymentReferenceID": payment.payment_reference_id if payment else None,
-            "lastUpdateDate": int((rtp.updated_at.replace(tzinfo=rtp.updated_at.tzinfo or UTC)).timestamp())}
+    body = {
+        "rtpId": rtp.rtp_id,
+        "RequestId": rtp.request_id[:12],
+        "requestStatus": RTP_STATUS_CODES[rtp.status],
+        "PaymentReferenceID": payment.payment_reference_id if payment else None,
+        "lastUpdateDate": int((rtp.updated_at.replace(tzinfo=rtp.updated_at.tzinfo or UTC)).timestamp()),
+    }
     biller = session.get(Biller, rtp.biller_id)
-    enqueue(session, settings, "p2g.rtp_status", biller_url(settings, biller, f"/transferRequests/{rtp.rtp_id}"), body,
-            traced({"X-CorrelationID": caller.correlation_id, "X-Platform-TenantId": caller.tenant,
-                    "X-billerId": biller.id}))
+    enqueue(
+        session,
+        settings,
+        "p2g.rtp_status",
+        biller_url(settings, biller, f"/transferRequests/{rtp.rtp_id}"),
+        body,
+        traced(
+            {"X-CorrelationID": caller.correlation_id, "X-Platform-TenantId": caller.tenant, "X-billerId": biller.id}
+        ),
+    )

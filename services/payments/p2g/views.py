@@ -1,5 +1,6 @@
 """P2G routes of the hub (api/P2G API YAMLs): bill inquiry and payment from payer FIs, the billers' status
 updates, request-to-pay and its status inquiry; plus `GET /p2g/billers` (sandbox)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -64,8 +65,10 @@ def list_billers(session: Session = DBSession) -> list[dict]:
 
 @router.get("/bills/{billId}", status_code=202, summary="Bill inquiry from a payer FI (billInquiryRequest)")
 def bill_inquiry(
-    request: Request, billId: str = Path(max_length=20),  # noqa: N803 - the spec's name
-    session: Session = DBSession, im: IMClient = Depends(im_client),
+    request: Request,
+    billId: str = Path(max_length=20),  # noqa: N803 - the spec's name
+    session: Session = DBSession,
+    im: IMClient = Depends(im_client),
     fields: str = Query(pattern="^inquiry$"),
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str | None = Header(default=None, alias="Platform-TenantId", max_length=20),
@@ -78,16 +81,26 @@ def bill_inquiry(
     the billInquiryResponse is also POSTed to `<callback>/bills/{billId}` through the outbox."""
     bill_id = billId
     try:
-        caller = Caller(correlation_id, _required(tenant or x_tenant, "Platform-TenantId"),
-                        _required(payer_fi or x_payer_fi, "PayerFI-Id"))
+        caller = Caller(
+            correlation_id,
+            _required(tenant or x_tenant, "Platform-TenantId"),
+            _required(payer_fi or x_payer_fi, "PayerFI-Id"),
+        )
         inquiry = service.inquire(session, im, bill_id, correlation_id, caller)
     except P2GError as exc:
         raise _fail(request, exc, correlation_id) from exc
     answer = service.inquiry_response(inquiry)
     if callback_url:
-        enqueue(session, request.app.state.settings, "p2g.bill_inquiry", f"{callback_url.rstrip('/')}/bills/{bill_id}",
-                answer, service.traced({"X-CorrelationID": correlation_id, "Platform-TenantId": caller.tenant,
-                                        "PayerFI-Id": caller.payer_fi}))
+        enqueue(
+            session,
+            request.app.state.settings,
+            "p2g.bill_inquiry",
+            f"{callback_url.rstrip('/')}/bills/{bill_id}",
+            answer,
+            service.traced(
+                {"X-CorrelationID": correlation_id, "Platform-TenantId": caller.tenant, "PayerFI-Id": caller.payer_fi}
+            ),
+        )
     return {"responseCode": answer["code"], **answer}
 
 
@@ -97,11 +110,15 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
-@router.post("/billTransferRequests", status_code=202,
-             summary="Bill payment from a payer FI (billPaymentRequest) or a biller's status "
-                     "(markBillPpaymentResponse)")
+@router.post(
+    "/billTransferRequests",
+    status_code=202,
+    summary="Bill payment from a payer FI (billPaymentRequest) or a biller's status (markBillPpaymentResponse)",
+)
 def bill_transfer(
-    request: Request, body: dict[str, Any] = Body(), session: Session = DBSession,
+    request: Request,
+    body: dict[str, Any] = Body(),
+    session: Session = DBSession,
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str | None = Header(default=None, alias="X-Platform-TenantId", max_length=20),
     plain_tenant: str | None = Header(default=None, alias="Platform-TenantId", max_length=20),
@@ -119,7 +136,10 @@ def bill_transfer(
             raise P2GError("the payer FI is not linked to the hub")
         request_id = _text(body, "requestId", "requestID", max_length=20)
         payment = service.pay_bill(
-            session, settings, caller=caller, request_id=request_id,
+            session,
+            settings,
+            caller=caller,
+            request_id=request_id,
             inquiry_request_id=_text(body, "billInquiryRequestId", max_length=20),
             bill_id=_text(body, "billId", max_length=20),
             payment_reference_id=_text(body, "paymentReferenceID", "PaymentReferenceID", max_length=20),
@@ -136,13 +156,18 @@ def _biller_status(session: Session, body: dict) -> dict:
         raise P2GError("status must be ACK or RJC")
     reason = _text(body, "rejectReason", max_length=100, required=False)
     payment = service.record_biller_status(session, _text(body, "billId", max_length=20), status, reason)
-    return {"responseCode": SUCCESS, "reason": f"status recorded: payment {payment.status}",
-            "requestID": str(body.get("requestId") or body.get("requestID") or "")}
+    return {
+        "responseCode": SUCCESS,
+        "reason": f"status recorded: payment {payment.status}",
+        "requestID": str(body.get("requestId") or body.get("requestID") or ""),
+    }
 
 
 @router.post("/rtpRequest", summary="Request to pay from a biller (billerRtpReq)")
 def rtp_request(
-    request: Request, body: dict[str, Any] = Body(), session: Session = DBSession,
+    request: Request,
+    body: dict[str, Any] = Body(),
+    session: Session = DBSession,
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="X-Platform-TenantId", min_length=1, max_length=20),
     biller_id: str = Header(alias="X-billerId", min_length=1, max_length=20),
@@ -161,7 +186,7 @@ def rtp_request(
         rtp_id = body.get("rtpId")
         if isinstance(rtp_id, str) and rtp_id.isdigit():
             rtp_id = int(rtp_id)
-        if not isinstance(rtp_id, int) or isinstance(rtp_id, bool) or not 0 < rtp_id < 2 ** 31:
+        if not isinstance(rtp_id, int) or isinstance(rtp_id, bool) or not 0 < rtp_id < 2**31:
             raise P2GError("rtpId must be a positive integer")
         customer = _rtp_payer(session, body)
         details = body.get("billDetails") if isinstance(body.get("billDetails"), dict) else {}
@@ -169,9 +194,19 @@ def rtp_request(
         if amount is None:
             raise P2GError("billDetails.amount must be a positive number")
         account = account_of(session, customer)
-        service.create_rtp(session, im, biller=biller, caller=Caller(correlation_id, tenant), callback_url=callback_url,
-                           rtp_id=rtp_id, request_id=request_id, bill_id=bill_id, amount=amount,
-                           payer_fi=account.owner, customer_id=customer.id)
+        service.create_rtp(
+            session,
+            im,
+            biller=biller,
+            caller=Caller(correlation_id, tenant),
+            callback_url=callback_url,
+            rtp_id=rtp_id,
+            request_id=request_id,
+            bill_id=bill_id,
+            amount=amount,
+            payer_fi=account.owner,
+            customer_id=customer.id,
+        )
     except P2GError as exc:
         raise _fail(request, exc, request_id) from exc
     return {"responseCode": SUCCESS, "responseDescription": "accepted", "requestID": request_id}
@@ -189,10 +224,14 @@ def _rtp_payer(session: Session, body: dict):  # noqa: ANN202
     return customer
 
 
-@router.get("/transferRequests/{transferRequestId}", status_code=202,
-            summary="Status of a request to pay (rtpStatusUpdateRequest)")
+@router.get(
+    "/transferRequests/{transferRequestId}",
+    status_code=202,
+    summary="Status of a request to pay (rtpStatusUpdateRequest)",
+)
 def rtp_status(
-    request: Request, transferRequestId: str = Path(max_length=20),  # noqa: N803 - the spec's name
+    request: Request,
+    transferRequestId: str = Path(max_length=20),  # noqa: N803 - the spec's name
     session: Session = DBSession,
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="X-Platform-TenantId", min_length=1, max_length=20),
@@ -202,10 +241,18 @@ def rtp_status(
     rtpStatusUpdateResponse to the biller's `/transferRequests/{id}`."""
     rtp = None
     if transferRequestId.isdigit() and len(transferRequestId) < 10:
-        rtp = session.scalar(select(RequestToPay).where(RequestToPay.biller_id == biller_id,
-                                                        RequestToPay.rtp_id == int(transferRequestId)))
+        rtp = session.scalar(
+            select(RequestToPay).where(
+                RequestToPay.biller_id == biller_id, RequestToPay.rtp_id == int(transferRequestId)
+            )
+        )
     if rtp is None:
         raise _fail(request, P2GError("unknown transfer request"), correlation_id)
     service.queue_rtp_status(session, request.app.state.settings, rtp, Caller(correlation_id, tenant))
-    return {"responseCode": SUCCESS, "reason": f"request to pay {rtp.status.lower()}", "requestID": correlation_id,
-            "rtpStatus": rtp.status, "billId": rtp.bill_id}
+    return {
+        "responseCode": SUCCESS,
+        "reason": f"request to pay {rtp.status.lower()}",
+        "requestID": correlation_id,
+        "rtpStatus": rtp.status,
+        "billId": rtp.bill_id,
+    }

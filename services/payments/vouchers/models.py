@@ -1,4 +1,5 @@
 """Voucher groups, merchants and vouchers. Voucher secret numbers are kept only as keyed hashes."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """Voucher life cycle: issue (pre-activate), activate, redeem (ledger: funding debited, merchant credited),
 cancel, status. Secret numbers exist in clear only in the issuance answer; the DB keeps a keyed hash."""
+
 from __future__ import annotations
 
 import hashlib
@@ -72,20 +73,41 @@ def check_issue(session: Session, group: VoucherGroup, amount: Decimal, currency
 
 
 def issue(
-    session: Session, settings: PaymentsSettings, *, api: str, group: VoucherGroup, amount: Decimal, currency: str,
-    issuer: str, request_id: str, instruction_id: str = "", payee: str | None = None, narration: str | None = None,
+    session: Session,
+    settings: PaymentsSettings,
+    *,
+    api: str,
+    group: VoucherGroup,
+    amount: Decimal,
+    currency: str,
+    issuer: str,
+    request_id: str,
+    instruction_id: str = "",
+    payee: str | None = None,
+    narration: str | None = None,
 ) -> Issued:
     serial_len, secret_len = (16, 16) if api == "v1" else (10, 6)
     while True:
         serial, secret = _digits(serial_len), _digits(secret_len)
         hashed = secret_hash(settings, secret)
         if session.get(Voucher, serial) is None and (
-                api != "v1" or session.scalar(select(Voucher.serial_number).where(Voucher.secret_hash == hashed)) is None):
+            api != "v1" or session.scalar(select(Voucher.serial_number).where(Voucher.secret_hash == hashed)) is None
+        ):
             break
     voucher = Voucher(
-        serial_number=serial, secret_hash=hashed, api=api, group_code=group.code, amount=amount, currency=currency,
-        issuer=issuer, request_id=request_id, instruction_id=instruction_id, payee_identity=payee, narration=narration,
-        status="preactivated", expires_at=utcnow() + timedelta(days=settings.voucher_validity_days),
+        serial_number=serial,
+        secret_hash=hashed,
+        api=api,
+        group_code=group.code,
+        amount=amount,
+        currency=currency,
+        issuer=issuer,
+        request_id=request_id,
+        instruction_id=instruction_id,
+        payee_identity=payee,
+        narration=narration,
+        status="preactivated",
+        expires_at=utcnow() + timedelta(days=settings.voucher_validity_days),
     )
     session.add(voucher)
     session.flush()
@@ -97,8 +119,11 @@ def remember_answer(settings: PaymentsSettings, voucher: Voucher, answer: dict) 
 
 
 def replayed_answer(session: Session, settings: PaymentsSettings, issuer: str, request_id: str) -> dict | None:
-    voucher = session.scalar(select(Voucher).where(Voucher.issuer == issuer, Voucher.request_id == request_id,
-                                                   Voucher.issue_response.is_not(None)))
+    voucher = session.scalar(
+        select(Voucher).where(
+            Voucher.issuer == issuer, Voucher.request_id == request_id, Voucher.issue_response.is_not(None)
+        )
+    )
     if voucher is None:
         return None
     return json.loads(_fernet(settings.keys_dir).decrypt(voucher.issue_response.encode()))
@@ -114,7 +139,9 @@ def by_serial(session: Session, serial: str) -> Voucher | None:
 
 
 def by_secret(session: Session, settings: PaymentsSettings, secret: str) -> Voucher | None:
-    return session.scalar(select(Voucher).where(Voucher.secret_hash == secret_hash(settings, secret), Voucher.api == "v1"))
+    return session.scalar(
+        select(Voucher).where(Voucher.secret_hash == secret_hash(settings, secret), Voucher.api == "v1")
+    )
 
 
 def activate(session: Session, voucher: Voucher | None) -> Voucher:
@@ -169,19 +196,35 @@ def redeem(session: Session, voucher: Voucher | None, merchant: Merchant | None,
     funding = funding_account(session, group.programme_code, voucher.currency)
     if funding is None:
         raise VoucherError("funds", "insufficient funds in funding account")
-    credit = ensure_account(session, merchant_code(merchant.id, voucher.currency), name=merchant.name,
-                            kind="merchant", currency=voucher.currency, owner=merchant.id)
+    credit = ensure_account(
+        session,
+        merchant_code(merchant.id, voucher.currency),
+        name=merchant.name,
+        kind="merchant",
+        currency=voucher.currency,
+        owner=merchant.id,
+    )
     claimed = session.execute(
-        update(Voucher).where(Voucher.serial_number == voucher.serial_number, Voucher.status == "activated")
-        .values(status="redeemed", redeemed_at=utcnow(), merchant_id=merchant.id,
-                entry_id=f"vch-{voucher.serial_number}").execution_options(synchronize_session=False)
+        update(Voucher)
+        .where(Voucher.serial_number == voucher.serial_number, Voucher.status == "activated")
+        .values(
+            status="redeemed", redeemed_at=utcnow(), merchant_id=merchant.id, entry_id=f"vch-{voucher.serial_number}"
+        )
+        .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         raise VoucherError("invalid_voucher", "invalid voucher (already used)")
     try:
         with session.begin_nested():
-            transfer(session, f"vch-{voucher.serial_number}", "voucher_redemption", funding, credit, voucher.amount,
-                     f"voucher {voucher.serial_number} redeemed")
+            transfer(
+                session,
+                f"vch-{voucher.serial_number}",
+                "voucher_redemption",
+                funding,
+                credit,
+                voucher.amount,
+                f"voucher {voucher.serial_number} redeemed",
+            )
     except InsufficientFunds as exc:
         raise VoucherError("funds", "insufficient funds in funding account") from exc
     except IntegrityError as exc:
@@ -190,11 +233,23 @@ def redeem(session: Session, voucher: Voucher | None, merchant: Merchant | None,
     return voucher
 
 
-V1_STATUS = {"preactivated": "Pre-Activated", "activated": "Activated", "suspended": "Suspended",
-             "blocked": "Blocked", "cancelled": "Purged"}
+V1_STATUS = {
+    "preactivated": "Pre-Activated",
+    "activated": "Activated",
+    "suspended": "Suspended",
+    "blocked": "Blocked",
+    "cancelled": "Purged",
+}
 # v3 VoucherStatus: "from 01 to 06, and 9 for error".
-V3_STATUS = {"preactivated": 1, "activated": 2, "cancelled": 3, "redeemed": 4, "blocked": 5, "suspended": 5,
-             "expired": 6}
+V3_STATUS = {
+    "preactivated": 1,
+    "activated": 2,
+    "cancelled": 3,
+    "redeemed": 4,
+    "blocked": 5,
+    "suspended": 5,
+    "expired": 6,
+}
 
 
 def v3_status(voucher: Voucher) -> int:
@@ -204,8 +259,13 @@ def v3_status(voucher: Voucher) -> int:
 
 
 def voucher_view(voucher: Voucher) -> dict:
-    return {"serialNumber": voucher.serial_number, "group": voucher.group_code, "status": voucher.status,
-            "currency": voucher.currency, "expiresAt": iso(voucher.expires_at)}
+    return {
+        "serialNumber": voucher.serial_number,
+        "group": voucher.group_code,
+        "status": voucher.status,
+        "currency": voucher.currency,
+        "expiresAt": iso(voucher.expires_at),
+    }
 
 
 def new_id() -> str:

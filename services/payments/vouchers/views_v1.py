@@ -1,4 +1,5 @@
 """The 1.0 voucher API (VoucherAPIS.json) with its status codes 452-464 and `{"message": ...}` errors."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +7,8 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, Body, Depends, Header, Path as PathParam, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
@@ -20,16 +22,27 @@ from . import service
 from .service import VoucherError
 
 router = APIRouter(
-    prefix="/vouchers", tags=["Vouchers (API 1.0)"],
+    prefix="/vouchers",
+    tags=["Vouchers (API 1.0)"],
     dependencies=[Depends(im_caller), Depends(valid_callback_url)],
 )
 
 AMOUNT = re.compile(r"^([0]|([1-9][0-9]{0,17}))([.][0-9]{0,3}[0-9])?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 STATUS_CODES = {
-    "invalid_amount": 452, "invalid_currency": 453, "invalid_group": 454, "group_exhausted": 455,
-    "unknown_serial": 456, "used": 458, "expired": 459, "unknown_bb": 460, "invalid_voucher_number": 461,
-    "funds": 462, "merchant": 463, "invalid_voucher": 463, "already_cancelled": 464,
+    "invalid_amount": 452,
+    "invalid_currency": 453,
+    "invalid_group": 454,
+    "group_exhausted": 455,
+    "unknown_serial": 456,
+    "used": 458,
+    "expired": 459,
+    "unknown_bb": 460,
+    "invalid_voucher_number": 461,
+    "funds": 462,
+    "merchant": 463,
+    "invalid_voucher": 463,
+    "already_cancelled": 464,
 }
 
 
@@ -90,16 +103,29 @@ def check_bb(request: Request, bb: str) -> None:
         raise fail(460, "GovStack building block does not exist")
 
 
-@router.post("/voucher_preactivation", summary="Pre-activate a voucher (1.0)", responses={
-    452: {"description": "Invalid amount"}, 453: {"description": "Invalid currency"},
-    454: {"description": "Invalid voucher group"}, 455: {"description": "Voucher group exhausted"},
-    460: {"description": "GovStack building block does not exist"}})
+@router.post(
+    "/voucher_preactivation",
+    summary="Pre-activate a voucher (1.0)",
+    responses={
+        452: {"description": "Invalid amount"},
+        453: {"description": "Invalid currency"},
+        454: {"description": "Invalid voucher group"},
+        455: {"description": "Voucher group exhausted"},
+        460: {"description": "GovStack building block does not exist"},
+    },
+)
 def preactivate(
-    request: Request, body: PreactivationRequest = Body(...), session: Session = DBSession,
+    request: Request,
+    body: PreactivationRequest = Body(...),
+    session: Session = DBSession,
     correlation_id: str | None = Header(default=None, alias="X-CorrelationID", max_length=40),
 ) -> dict:
-    require(voucher_amount=body.voucher_amount, voucher_currency=body.voucher_currency,
-            voucher_group=body.voucher_group, Gov_Stack_BB=body.Gov_Stack_BB)
+    require(
+        voucher_amount=body.voucher_amount,
+        voucher_currency=body.voucher_currency,
+        voucher_group=body.voucher_group,
+        Gov_Stack_BB=body.Gov_Stack_BB,
+    )
     settings = request.app.state.settings
     if correlation_id:
         first = service.replayed_answer(session, settings, body.Gov_Stack_BB, correlation_id)
@@ -114,19 +140,36 @@ def preactivate(
         group = service.group_or_fail(session, body.voucher_group)
         amount = Decimal(str(body.voucher_amount))
         service.check_issue(session, group, amount, body.voucher_currency)
-        issued = service.issue(session, settings, api="v1", group=group, amount=amount,
-                               currency=body.voucher_currency, issuer=body.Gov_Stack_BB,
-                               request_id=correlation_id or service._digits(20), narration=body.voucher_comment)
+        issued = service.issue(
+            session,
+            settings,
+            api="v1",
+            group=group,
+            amount=amount,
+            currency=body.voucher_currency,
+            issuer=body.Gov_Stack_BB,
+            request_id=correlation_id or service._digits(20),
+            narration=body.voucher_comment,
+        )
     except VoucherError as exc:
         raise fail_with(exc) from exc
-    answer = {"voucher_number": issued.secret, "voucher_serial_number": issued.voucher.serial_number,
-              "expiry_date_time": iso(issued.voucher.expires_at)}
+    answer = {
+        "voucher_number": issued.secret,
+        "voucher_serial_number": issued.voucher.serial_number,
+        "expiry_date_time": iso(issued.voucher.expires_at),
+    }
     service.remember_answer(settings, issued.voucher, answer)
     return answer
 
 
-@router.patch("/voucher_activation", summary="Activate a voucher (1.0)", responses={
-    456: {"description": "Invalid voucher serial number"}, 460: {"description": "GovStack BB does not exist"}})
+@router.patch(
+    "/voucher_activation",
+    summary="Activate a voucher (1.0)",
+    responses={
+        456: {"description": "Invalid voucher serial number"},
+        460: {"description": "GovStack BB does not exist"},
+    },
+)
 def activate(request: Request, body: ActivationRequest = Body(...), session: Session = DBSession) -> dict:
     require(voucher_serial_number=body.voucher_serial_number, Gov_Stack_BB=body.Gov_Stack_BB)
     check_bb(request, body.Gov_Stack_BB)
@@ -138,9 +181,14 @@ def activate(request: Request, body: ActivationRequest = Body(...), session: Ses
 
 
 def _redeem(request: Request, body: RedemptionRequest, session: Session) -> dict:
-    require(voucher_number=body.voucher_number, Gov_Stack_BB=body.Gov_Stack_BB, merchant_name=body.merchant_name,
-            merchant_bank_details=body.merchant_bank_details, merchant_voucher_group=body.merchant_voucher_group,
-            override=body.override)
+    require(
+        voucher_number=body.voucher_number,
+        Gov_Stack_BB=body.Gov_Stack_BB,
+        merchant_name=body.merchant_name,
+        merchant_bank_details=body.merchant_bank_details,
+        merchant_voucher_group=body.merchant_voucher_group,
+        override=body.override,
+    )
     check_bb(request, body.Gov_Stack_BB)
     settings = request.app.state.settings
     voucher = service.by_secret(session, settings, str(body.voucher_number))
@@ -155,29 +203,48 @@ def _redeem(request: Request, body: RedemptionRequest, session: Session) -> dict
         session.rollback()
         code = {"invalid_voucher": "invalid_voucher_number", "expired": "invalid_voucher_number"}.get(exc.code)
         raise fail_with(exc, code) from exc
-    return {"result_status": "Redeemed", "voucher_serial_number": voucher.serial_number,
-            "voucher_amount": str(plain(voucher.amount)), "currency": voucher.currency,
-            "transaction_id": voucher.entry_id}
+    return {
+        "result_status": "Redeemed",
+        "voucher_serial_number": voucher.serial_number,
+        "voucher_amount": str(plain(voucher.amount)),
+        "currency": voucher.currency,
+        "transaction_id": voucher.entry_id,
+    }
 
 
-@router.post("/voucher_redemption", summary="Redeem a voucher at a merchant (1.0)", responses={
-    461: {"description": "Invalid voucher number"}, 462: {"description": "Insufficient funds in funding a/c"},
-    463: {"description": "Cannot credit merchant"}, 460: {"description": "GovStack BB does not exist"}})
+@router.post(
+    "/voucher_redemption",
+    summary="Redeem a voucher at a merchant (1.0)",
+    responses={
+        461: {"description": "Invalid voucher number"},
+        462: {"description": "Insufficient funds in funding a/c"},
+        463: {"description": "Cannot credit merchant"},
+        460: {"description": "GovStack BB does not exist"},
+    },
+)
 def redeem(request: Request, body: RedemptionRequest = Body(...), session: Session = DBSession) -> dict:
     return _redeem(request, body, session)
 
 
 @router.post("/voucher_redeemption", include_in_schema=False)
 def redeem_spelled_as_in_spec(
-    request: Request, body: RedemptionRequest = Body(...), session: Session = DBSession,
+    request: Request,
+    body: RedemptionRequest = Body(...),
+    session: Session = DBSession,
 ) -> dict:
     """The path exactly as VoucherAPIS.json spells it."""
     return _redeem(request, body, session)
 
 
-@router.get("/voucherstatuscheck/{voucherserialnumber}", summary="Voucher status (1.0)", responses={
-    456: {"description": "Invalid voucher number"}, 458: {"description": "Voucher number already used"},
-    459: {"description": "Voucher has expired"}})
+@router.get(
+    "/voucherstatuscheck/{voucherserialnumber}",
+    summary="Voucher status (1.0)",
+    responses={
+        456: {"description": "Invalid voucher number"},
+        458: {"description": "Voucher number already used"},
+        459: {"description": "Voucher has expired"},
+    },
+)
 def status(voucherserialnumber: str = PathParam(max_length=25), session: Session = DBSession) -> dict:
     if not voucherserialnumber.isdigit():
         raise fail(400, "invalid request: the serial number is numeric")
@@ -191,10 +258,15 @@ def status(voucherserialnumber: str = PathParam(max_length=25), session: Session
     return {"voucher_status": service.V1_STATUS[voucher.status], "voucher_amount": str(plain(voucher.amount))}
 
 
-@router.patch("/voucherstatuscheck/{voucherserialnumber}", summary="Cancel a voucher (1.0)", responses={
-    463: {"description": "Invalid voucher"}, 464: {"description": "Voucher is already cancelled"}})
+@router.patch(
+    "/voucherstatuscheck/{voucherserialnumber}",
+    summary="Cancel a voucher (1.0)",
+    responses={463: {"description": "Invalid voucher"}, 464: {"description": "Voucher is already cancelled"}},
+)
 def cancel(
-    request: Request, voucherserialnumber: str = PathParam(max_length=25), body: CancelRequest = Body(...),
+    request: Request,
+    voucherserialnumber: str = PathParam(max_length=25),
+    body: CancelRequest = Body(...),
     session: Session = DBSession,
 ) -> dict:
     require(Gov_Stack_BB=body.Gov_Stack_BB)

@@ -1,5 +1,6 @@
 """The v3 voucher API (`api/Voucher API YAMLs`): POST/PUT `/vouchers` dispatched on `command`, GET status;
 plus read-only listings of voucher groups and merchants (sandbox extension)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -82,7 +83,9 @@ def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: AN
 
 @router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)")
 def post_vouchers(
-    request: Request, body: dict = Body(...), session: Session = DBSession,
+    request: Request,
+    body: dict = Body(...),
+    session: Session = DBSession,
     command: str | None = Query(default=None, max_length=20),
     callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
@@ -98,8 +101,14 @@ def post_vouchers(
     return create(request, _parse(CreationRequest, body, fail_v1), session, callback_url, institution, program_id)
 
 
-def create(request: Request, body: CreationRequest, session: Session, callback_url: str | None,
-           institution: str | None, program_id: str | None) -> dict:
+def create(
+    request: Request,
+    body: CreationRequest,
+    session: Session,
+    callback_url: str | None,
+    institution: str | None,
+    program_id: str | None,
+) -> dict:
     if not callback_url:
         raise fail_v1(400, "header X-Callback-URL is required", body.requestID)
     issuer = institution or "v3"
@@ -116,17 +125,40 @@ def create(request: Request, body: CreationRequest, session: Session, callback_u
                 raise VoucherError("invalid_group", f"voucher group {group.code} is not funded by {program_id}")
             planned = sum(1 for j in body.voucherInstructions if j.groupCode == i.groupCode)
             service.check_issue(session, group, i.amount, i.currency, planned)
-        issued = [service.issue(session, settings, api="v3", group=session.get(VoucherGroup, i.groupCode),
-                                amount=i.amount, currency=i.currency, issuer=issuer, request_id=body.requestID,
-                                instruction_id=i.instructionID, payee=i.payeeFunctionalID, narration=i.narration)
-                  for i in body.voucherInstructions]
+        issued = [
+            service.issue(
+                session,
+                settings,
+                api="v3",
+                group=session.get(VoucherGroup, i.groupCode),
+                amount=i.amount,
+                currency=i.currency,
+                issuer=issuer,
+                request_id=body.requestID,
+                instruction_id=i.instructionID,
+                payee=i.payeeFunctionalID,
+                narration=i.narration,
+            )
+            for i in body.voucherInstructions
+        ]
     except VoucherError as exc:
         raise fail_v1(400, exc.message, body.requestID) from exc
     # VoucherCreationResponse.yml: the voucher details go to the source BB's callback (the secret only there).
-    details = {"requestID": service.new_id(), "batchID": body.batchID, "voucherInstructions": [
-        {"instructionID": v.voucher.instruction_id, "serialNumber": v.voucher.serial_number, "voucherNumber": v.secret,
-         "currency": v.voucher.currency, "amount": plain(v.voucher.amount), "narration": v.voucher.narration}
-        for v in issued]}
+    details = {
+        "requestID": service.new_id(),
+        "batchID": body.batchID,
+        "voucherInstructions": [
+            {
+                "instructionID": v.voucher.instruction_id,
+                "serialNumber": v.voucher.serial_number,
+                "voucherNumber": v.secret,
+                "currency": v.voucher.currency,
+                "amount": plain(v.voucher.amount),
+                "narration": v.voucher.narration,
+            }
+            for v in issued
+        ],
+    }
     enqueue(session, settings, "vouchers.created", callback_url, details)
     answer = v1_body(SUCCESS, f"{len(issued)} vouchers created; details sent to the callback URL", body.requestID)
     service.remember_answer(settings, issued[0].voucher, answer)
@@ -145,13 +177,19 @@ def _each(session: Session, serials: list[SerialInstruction], action) -> list[di
 
 
 def _outcome(request_id: str, failed: list[dict]) -> dict:
-    return {"requestID": service.new_id(), "registerRequestID": request_id, "numberFailedCases": len(failed),
-            "failedCases": failed}
+    return {
+        "requestID": service.new_id(),
+        "registerRequestID": request_id,
+        "numberFailedCases": len(failed),
+        "failedCases": failed,
+    }
 
 
 @router.put("/vouchers", summary="Activate vouchers (v3, command=activate)")
 def put_vouchers(
-    request: Request, body: dict = Body(...), session: Session = DBSession,
+    request: Request,
+    body: dict = Body(...),
+    session: Session = DBSession,
     command: str = Query(max_length=20),
     callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
 ) -> dict:
@@ -160,8 +198,9 @@ def put_vouchers(
         raise fail_v1(400, "command must be activate", parsed.RequestID)
     failed = _each(session, parsed.VoucherInstructions, service.activate)
     if callback_url:
-        enqueue(session, request.app.state.settings, "vouchers.activated", callback_url,
-                _outcome(parsed.RequestID, failed))
+        enqueue(
+            session, request.app.state.settings, "vouchers.activated", callback_url, _outcome(parsed.RequestID, failed)
+        )
     total = len(parsed.VoucherInstructions)
     code = SUCCESS if not failed else "01"
     return v1_body(code, f"{total - len(failed)} of {total} vouchers activated", parsed.RequestID)
@@ -170,11 +209,13 @@ def put_vouchers(
 def cancel(request: Request, body: CancelRequest, session: Session, callback_url: str | None) -> dict:
     failed = _each(session, body.voucherInstructions, service.cancel)
     if callback_url:
-        enqueue(session, request.app.state.settings, "vouchers.cancelled", callback_url,
-                _outcome(body.requestID, failed))
+        enqueue(
+            session, request.app.state.settings, "vouchers.cancelled", callback_url, _outcome(body.requestID, failed)
+        )
     total = len(body.voucherInstructions)
-    return v3_body(SUCCESS if not failed else "01", f"{total - len(failed)} of {total} vouchers cancelled",
-                   body.requestID)
+    return v3_body(
+        SUCCESS if not failed else "01", f"{total - len(failed)} of {total} vouchers cancelled", body.requestID
+    )
 
 
 def redeem(request: Request, body: RedeemRequest, session: Session) -> dict:
@@ -188,10 +229,21 @@ def redeem(request: Request, body: RedeemRequest, session: Session) -> dict:
         service.redeem(session, voucher, service.find_merchant(session, merchant_id=body.agentID))
     except VoucherError as exc:
         session.rollback()
-        return {**base, "status": 0, "message": exc.message[:20], "value": 0.0, "transactionId": None,
-                "reason": exc.message}
-    return {**base, "status": 1, "message": "redeemed", "value": plain(voucher.amount),
-            "transactionId": voucher.serial_number}
+        return {
+            **base,
+            "status": 0,
+            "message": exc.message[:20],
+            "value": 0.0,
+            "transactionId": None,
+            "reason": exc.message,
+        }
+    return {
+        **base,
+        "status": 1,
+        "message": "redeemed",
+        "value": plain(voucher.amount),
+        "transactionId": voucher.serial_number,
+    }
 
 
 def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
@@ -203,24 +255,42 @@ def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
 @router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)")
 def voucher_status(
     serialNumber: str,  # noqa: N803 - the spec's name
-    session: Session = DBSession, fields: str = Query(pattern="^status$"),
+    session: Session = DBSession,
+    fields: str = Query(pattern="^status$"),
 ) -> dict:
     voucher = service.by_serial(session, serialNumber) if len(serialNumber) <= 20 else None
     if voucher is None:
-        raise APIError(400, {"status": 9, "message": "invalid voucher serial number", "serialNumber": serialNumber[:20],
-                             "value": 0.0})
+        raise APIError(
+            400,
+            {"status": 9, "message": "invalid voucher serial number", "serialNumber": serialNumber[:20], "value": 0.0},
+        )
     return {"status": service.v3_status(voucher), "serialNumber": voucher.serial_number, "value": plain(voucher.amount)}
 
 
 @router.get("/voucher-groups", tags=["Vouchers (sandbox)"], summary="Voucher groups and their programmes")
 def voucher_groups(session: Session = DBSession) -> list[dict]:
-    return [{"groupCode": g.code, "name": g.name, "currency": g.currency, "programme": g.programme_code,
-             "maxVouchers": g.max_vouchers, "maxAmount": plain(g.max_amount)}
-            for g in session.scalars(select(VoucherGroup).order_by(VoucherGroup.code))]
+    return [
+        {
+            "groupCode": g.code,
+            "name": g.name,
+            "currency": g.currency,
+            "programme": g.programme_code,
+            "maxVouchers": g.max_vouchers,
+            "maxAmount": plain(g.max_amount),
+        }
+        for g in session.scalars(select(VoucherGroup).order_by(VoucherGroup.code))
+    ]
 
 
 @router.get("/merchants", tags=["Vouchers (sandbox)"], summary="Merchants accepting vouchers")
 def merchants(session: Session = DBSession) -> list[dict]:
-    return [{"agentID": m.id, "name": m.name, "bankDetails": m.bank_details,
-             "voucherGroups": [g for g in m.voucher_groups.split(",") if g], "active": m.active}
-            for m in session.scalars(select(Merchant).order_by(Merchant.id))]
+    return [
+        {
+            "agentID": m.id,
+            "name": m.name,
+            "bankDetails": m.bank_details,
+            "voucherGroups": [g for g in m.voucher_groups.split(",") if g],
+            "active": m.active,
+        }
+        for m in session.scalars(select(Merchant).order_by(Merchant.id))
+    ]

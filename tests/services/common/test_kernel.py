@@ -1,4 +1,5 @@
 """The shared kernel: settings, keys, error shapes, the IM client and the IM's assertion."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,10 @@ def test_database_url_resolution(tmp_path, monkeypatch):
     url, schema = s.resolved_database()
     assert url == f"sqlite:///{(tmp_path / 'payments.db').resolve()}" and schema is None
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/sandbox")
-    assert ServiceSettings(service_name="payments").resolved_database() == ("postgresql+psycopg://u@h/sandbox", "payments")
+    assert ServiceSettings(service_name="payments").resolved_database() == (
+        "postgresql+psycopg://u@h/sandbox",
+        "payments",
+    )
     own = ServiceSettings(service_name="payments", database_url="postgresql+psycopg://u@h/payments")
     assert own.resolved_database() == ("postgresql+psycopg://u@h/payments", None)
 
@@ -60,8 +64,9 @@ def _app(tmp_path, db_fields, **kwargs):
         raise RuntimeError("bug")
 
     settings = ServiceSettings(service_name="kernel", data_dir=tmp_path, **db_fields)
-    return create_service_app(settings=settings, title="t", description="d", migrations_dir=MIGRATIONS,
-                              routers=[router], **kwargs)
+    return create_service_app(
+        settings=settings, title="t", description="d", migrations_dir=MIGRATIONS, routers=[router], **kwargs
+    )
 
 
 def test_validation_errors_are_400_in_the_service_shape_never_422(tmp_path, db_fields):
@@ -72,7 +77,9 @@ def test_validation_errors_are_400_in_the_service_shape_never_422(tmp_path, db_f
 
     with TestClient(_app(tmp_path, db_fields, error_render=shape), raise_server_exceptions=False) as c:
         r = c.post("/things", json={"amount": "lots"})
-        assert r.status_code == 400 and r.json()["ResponseCode"] == "400" and "amount" in r.json()["ResponseDescription"]
+        assert (
+            r.status_code == 400 and r.json()["ResponseCode"] == "400" and "amount" in r.json()["ResponseDescription"]
+        )
         assert c.post("/things", content=b"{broken").status_code == 400
         assert c.get("/nope").json()["ResponseCode"] == "404"
         boom = c.get("/boom")
@@ -99,8 +106,11 @@ def test_im_client_builds_r1_urls_and_sends_identity():
         headers = im.headers()
     finally:
         current_message_id.reset(token)
-    assert headers == {"Information-Mediator-Client": "SANDBOX/GOV/M/APP", "X-Road-Id": "parent-id",
-                       "Information-Mediator-Client-Secret": "s3cret"}
+    assert headers == {
+        "Information-Mediator-Client": "SANDBOX/GOV/M/APP",
+        "X-Road-Id": "parent-id",
+        "Information-Mediator-Client-Secret": "s3cret",
+    }
 
 
 def test_assertion_verification(tmp_path):
@@ -117,9 +127,12 @@ def test_assertion_verification(tmp_path):
     forged = sign_assertion(other, "SANDBOX/GOV/M/APP", "s")
     with pytest.raises(InvalidAssertion):
         AssertionVerifier("http://127.0.0.1:9", keyset=KeySet([key])).verify(forged)
-    expired = jwt.encode({"alg": "Ed25519", "kid": key.kid},
-                         {"iss": "information-mediator", "sub": "c", "aud": "s", "exp": int(time.time()) - 5},
-                         key, algorithms=["Ed25519"])
+    expired = jwt.encode(
+        {"alg": "Ed25519", "kid": key.kid},
+        {"iss": "information-mediator", "sub": "c", "aud": "s", "exp": int(time.time()) - 5},
+        key,
+        algorithms=["Ed25519"],
+    )
     with pytest.raises(InvalidAssertion):
         verifier.verify(expired)
 
@@ -165,8 +178,11 @@ def test_migrate_applies_a_new_script_and_knows_when_it_is_at_head(tmp_path, db_
     from services.common.database import Database
 
     migrations = tmp_path / "migrations"
-    shutil.copytree(Path(__file__).parents[3] / "services" / "identity" / "migrations", migrations,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(__file__).parents[3] / "services" / "identity" / "migrations",
+        migrations,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     db = Database(db_fields["database_url"], db_fields["database_schema"])
     assert not db.at_head(migrations)
     db.migrate(migrations)
@@ -174,7 +190,8 @@ def test_migrate_applies_a_new_script_and_knows_when_it_is_at_head(tmp_path, db_
     (migrations / "versions" / "0002_extra.py").write_text(
         "from alembic import op\nimport sqlalchemy as sa\n\nrevision = '0002'\ndown_revision = '0001'\n\n\n"
         "def upgrade() -> None:\n    op.create_table('extra', sa.Column('id', sa.Integer, primary_key=True))\n\n\n"
-        "def downgrade() -> None:\n    op.drop_table('extra')\n")
+        "def downgrade() -> None:\n    op.drop_table('extra')\n"
+    )
     assert not db.at_head(migrations)
     db.migrate(migrations)
     assert db.at_head(migrations)

@@ -19,8 +19,15 @@ HEADER = "X-ConsentBB-IndividualId"
 
 @pytest.fixture
 def settings(db_fields, tmp_path):
-    return ConsentSettings(**db_fields, data_dir=tmp_path, seed=True, im_client=None,
-                           webhook_retry_base_seconds=0.05, webhook_poll_seconds=0.05, webhook_max_attempts=4)
+    return ConsentSettings(
+        **db_fields,
+        data_dir=tmp_path,
+        seed=True,
+        im_client=None,
+        webhook_retry_base_seconds=0.05,
+        webhook_poll_seconds=0.05,
+        webhook_max_attempts=4,
+    )
 
 
 @pytest.fixture

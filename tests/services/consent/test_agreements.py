@@ -8,8 +8,12 @@ from joserfc.jwk import KeySet
 from tests.services.consent.conftest import PERMIT, USCT, assert_400
 
 AGREEMENT = {
-    "version": "1", "purpose": "Testing", "lawfulBasis": "public_task", "dpia": "none",
-    "controller": {"name": "Ministry", "url": "https://example.org"}, "policy": "pol-sandbox-social-protection",
+    "version": "1",
+    "purpose": "Testing",
+    "lawfulBasis": "public_task",
+    "dpia": "none",
+    "controller": {"name": "Ministry", "url": "https://example.org"},
+    "policy": "pol-sandbox-social-protection",
     "dataAttributes": [{"name": "uin", "sensitivity": "sensitive", "category": "identifier"}],
 }
 
@@ -39,8 +43,9 @@ def test_agreement_is_signed_by_the_organisation_key_from_jwks(client):
 def test_agreement_crud_and_listings(client):
     created = client.post("/config/data-agreement/", json={"dataAgreement": AGREEMENT}).json()
     agreement_id = created["dataAgreement"]["id"]
-    updated = client.put(f"/config/data-agreement/{agreement_id}/",
-                         json={"dataAgreement": {**AGREEMENT, "purpose": "Changed"}}).json()
+    updated = client.put(
+        f"/config/data-agreement/{agreement_id}/", json={"dataAgreement": {**AGREEMENT, "purpose": "Changed"}}
+    ).json()
     assert updated["dataAgreement"]["purpose"] == "Changed"
     assert updated["revision"]["predecessorHash"] == created["revision"]["serializedHash"]
     assert updated["dataAgreement"]["signature"]["objectReference"] == updated["revision"]["id"]
@@ -50,7 +55,9 @@ def test_agreement_crud_and_listings(client):
     listing = client.get("/config/data-agreements/").json()
     assert agreement_id in [a["id"] for a in listing["dataAgreements"]]
     assert listing["dataAgreement"] == listing["dataAgreements"]
-    assert [a["id"] for a in client.get("/config/data-agreements/", params={"limit": 1}).json()["dataAgreements"]] == [USCT]
+    assert [a["id"] for a in client.get("/config/data-agreements/", params={"limit": 1}).json()["dataAgreements"]] == [
+        USCT
+    ]
 
     client.put(f"/config/data-agreement/{agreement_id}/", json={"dataAgreement": {**AGREEMENT, "active": False}})
     active = [a["id"] for a in client.get("/service/verification/data-agreements/").json()["dataAgreements"]]

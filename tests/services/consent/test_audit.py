@@ -28,11 +28,15 @@ def test_long_sequence_keeps_every_chain_intact(client, individual, settings):
     policy_id = client.post("/config/policy/", json={"policy": POLICY}).json()["policy"]["id"]
     for version in range(2, 22):
         client.put(f"/config/policy/{policy_id}/", json={"policy": {**POLICY, "version": str(version)}})
-    record = client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                         params={"individualId": individual}).json()["consentRecord"]
+    record = client.post(
+        f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": individual}
+    ).json()["consentRecord"]
     for i in range(20):
-        client.put(f"/service/individual/record/consent-record/{record['id']}/", headers={HEADER: individual},
-                   json={"consentRecord": {"optIn": i % 2 == 1}})
+        client.put(
+            f"/service/individual/record/consent-record/{record['id']}/",
+            headers={HEADER: individual},
+            json={"consentRecord": {"optIn": i % 2 == 1}},
+        )
     history = client.get(f"/config/policy/{policy_id}/revisions/", params={"limit": 100}).json()["revisions"]
     assert len(history) == 21
     for previous, current in zip(history, history[1:]):
@@ -51,21 +55,30 @@ def test_audit_reports_a_tampered_snapshot_and_other_breaks(client, individual, 
     policy_id = client.post("/config/policy/", json={"policy": POLICY}).json()["policy"]["id"]
     for version in ("2", "3"):
         client.put(f"/config/policy/{policy_id}/", json={"policy": {**POLICY, "version": version}})
-    record = client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                         params={"individualId": individual}).json()["consentRecord"]
+    record = client.post(
+        f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": individual}
+    ).json()["consentRecord"]
     history = client.get(f"/config/policy/{policy_id}/revisions/").json()["revisions"]
     engine = _engine(settings)
     with engine.begin() as conn:
         # rewrite what version 2 said, and even recompute its hash: the chain still breaks at the next link
         tampered = history[1]["serializedSnapshot"].replace('"version":"2"', '"version":"9"')
         import hashlib
-        conn.execute(text("UPDATE consent_revision SET serialized_snapshot=:s, serialized_hash=:h WHERE id=:i"),
-                     {"s": tampered, "h": hashlib.sha256(tampered.encode()).hexdigest(), "i": history[1]["id"]})
+
+        conn.execute(
+            text("UPDATE consent_revision SET serialized_snapshot=:s, serialized_hash=:h WHERE id=:i"),
+            {"s": tampered, "h": hashlib.sha256(tampered.encode()).hexdigest(), "i": history[1]["id"]},
+        )
         # flip a consent record outside the API
         conn.execute(text("UPDATE consent_record SET opt_in=:f WHERE id=:i"), {"f": False, "i": record["id"]})
         # alter the seeded agreement's snapshot without fixing the hash
-        conn.execute(text("UPDATE consent_revision SET serialized_snapshot=replace(serialized_snapshot, 'USCT', 'XXXX') "
-                          "WHERE object_id=:i"), {"i": USCT})
+        conn.execute(
+            text(
+                "UPDATE consent_revision SET serialized_snapshot=replace(serialized_snapshot, 'USCT', 'XXXX') "
+                "WHERE object_id=:i"
+            ),
+            {"i": USCT},
+        )
     engine.dispose()
 
     report = client.get("/audit/integrity/").json()
@@ -83,8 +96,9 @@ def test_audit_reports_a_tampered_snapshot_and_other_breaks(client, individual, 
 
 
 def test_audit_reads_and_verification_log(client, individual):
-    record = client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                         params={"individualId": individual}).json()["consentRecord"]
+    record = client.post(
+        f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": individual}
+    ).json()["consentRecord"]
     listed = client.get("/audit/consent-records/").json()["consentRecords"]
     assert record["id"] in [r["id"] for r in listed]
     assert client.get(f"/audit/consent-record/{record['id']}/").json()["consentRecord"] == record
@@ -98,18 +112,28 @@ def test_audit_reads_and_verification_log(client, individual):
 
 
 def test_audit_reports_a_forged_stored_signature(client, individual, holder, settings):
-    draft = client.post("/service/individual/record/consent-record/draft/",
-                        params={"individualId": individual, "dataAgreementId": USCT}).json()
-    stored = client.post("/service/individual/record/consent-record/", json={
-        "consentRecord": draft["consentRecord"],
-        "signature": {**draft["signature"], "signature": holder.sign(draft["signature"]["verificationPayload"]),
-                      "verificationSignedBy": holder.public_jwk}}).json()
+    draft = client.post(
+        "/service/individual/record/consent-record/draft/", params={"individualId": individual, "dataAgreementId": USCT}
+    ).json()
+    stored = client.post(
+        "/service/individual/record/consent-record/",
+        json={
+            "consentRecord": draft["consentRecord"],
+            "signature": {
+                **draft["signature"],
+                "signature": holder.sign(draft["signature"]["verificationPayload"]),
+                "verificationSignedBy": holder.public_jwk,
+            },
+        },
+    ).json()
     assert client.get("/audit/integrity/").json()["ok"] is True
     other = type(holder)()
     engine = _engine(settings)
     with engine.begin() as conn:  # swap in another key's signature over the same snapshot
-        conn.execute(text("UPDATE consent_signature SET signature=:s WHERE id=:i"),
-                     {"s": other.sign(draft["signature"]["verificationPayload"]), "i": stored["signature"]["id"]})
+        conn.execute(
+            text("UPDATE consent_signature SET signature=:s WHERE id=:i"),
+            {"s": other.sign(draft["signature"]["verificationPayload"]), "i": stored["signature"]["id"]},
+        )
     engine.dispose()
     report = client.get("/audit/integrity/").json()
     assert report["ok"] is False

@@ -14,14 +14,19 @@ POLICY = {"name": "P", "version": "1", "url": "https://example.org/p"}
 def test_concurrent_writes_never_fork_a_chain_or_answer_500(settings):
     with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         policy_id = client.post("/config/policy/", json={"policy": POLICY}).json()["policy"]["id"]
-        person = client.post("/service/individual/", json={"individual": {"externalId": "race"}}).json()["individual"]["id"]
+        person = client.post("/service/individual/", json={"individual": {"externalId": "race"}}).json()["individual"][
+            "id"
+        ]
 
         def update(i: int) -> int:
-            return client.put(f"/config/policy/{policy_id}/", json={"policy": {**POLICY, "version": str(i)}}).status_code
+            return client.put(
+                f"/config/policy/{policy_id}/", json={"policy": {**POLICY, "version": str(i)}}
+            ).status_code
 
         def create(_: int) -> int:
-            return client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                               params={"individualId": person}).status_code
+            return client.post(
+                f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person}
+            ).status_code
 
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(update, range(16))) + list(pool.map(create, range(8)))

@@ -1,4 +1,5 @@
 """The 42 operations of the GovStack Consent OpenAPI exist at their exact paths, and no input gives 500/422."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,14 @@ def test_every_spec_operation_is_served(client):
     assert missing == []
 
 
-GARBAGE_BODIES = [b"", b"{", b"[]", b'"x"', b"null", b'{"policy": 1, "dataAgreement": [], "individual": "x", '
-                  b'"webhook": {}, "consentRecord": 5, "signature": "s"}']
+GARBAGE_BODIES = [
+    b"",
+    b"{",
+    b"[]",
+    b'"x"',
+    b"null",
+    b'{"policy": 1, "dataAgreement": [], "individual": "x", "webhook": {}, "consentRecord": 5, "signature": "s"}',
+]
 
 
 @pytest.mark.skipif(not SPEC.exists(), reason="GovStack spec not available")
@@ -35,25 +42,46 @@ def test_garbage_never_gives_500_or_422(client):
     for path, method in spec_operations():
         url = re.sub(r"\{[^}]+\}", "no-such-id", path)
         for body in GARBAGE_BODIES:
-            r = client.request(method.upper(), url, content=body, headers={
-                "Content-Type": "application/json", "X-ConsentBB-IndividualId": "nobody"},
-                params={"offset": "-1", "limit": "x", "revisionId": "nope", "individualId": "nobody",
-                        "dataAgreementId": "nope"})
+            r = client.request(
+                method.upper(),
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", "X-ConsentBB-IndividualId": "nobody"},
+                params={
+                    "offset": "-1",
+                    "limit": "x",
+                    "revisionId": "nope",
+                    "individualId": "nobody",
+                    "dataAgreementId": "nope",
+                },
+            )
             assert r.status_code == 400, (method, url, body, r.status_code, r.text)
             assert r.json()["error"] == "bad input parameter"
 
 
 @pytest.mark.skipif(not SPEC.exists(), reason="GovStack spec not available")
 def test_garbage_with_real_ids_never_gives_500_or_422(client, individual):
-    record = client.post("/service/individual/record/data-agreement/da-usct-enrollment/",
-                         params={"individualId": individual}).json()["consentRecord"]["id"]
-    hook = client.post("/config/webhook/", json={"webhook": {"payloadUrl": "http://127.0.0.1:9/x"}}).json()["webhook"]["id"]
-    ids = {"policyId": "pol-sandbox-municipal-services", "dataAgreementId": "da-usct-enrollment",
-           "individualId": individual, "consentRecordId": record, "webhookId": hook}
+    record = client.post(
+        "/service/individual/record/data-agreement/da-usct-enrollment/", params={"individualId": individual}
+    ).json()["consentRecord"]["id"]
+    hook = client.post("/config/webhook/", json={"webhook": {"payloadUrl": "http://127.0.0.1:9/x"}}).json()["webhook"][
+        "id"
+    ]
+    ids = {
+        "policyId": "pol-sandbox-municipal-services",
+        "dataAgreementId": "da-usct-enrollment",
+        "individualId": individual,
+        "consentRecordId": record,
+        "webhookId": hook,
+    }
     for path, method in spec_operations():
         url = re.sub(r"\{([^}]+)\}", lambda m: ids[m.group(1)], path)
         for body in (GARBAGE_BODIES[1], GARBAGE_BODIES[-1]):
-            r = client.request(method.upper(), url, content=body, headers={
-                "Content-Type": "application/json", "X-ConsentBB-IndividualId": individual},
-                params={"optIn": "perhaps", "individualId": [individual, ""], "requireSigned": "2"})
+            r = client.request(
+                method.upper(),
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", "X-ConsentBB-IndividualId": individual},
+                params={"optIn": "perhaps", "individualId": [individual, ""], "requireSigned": "2"},
+            )
             assert r.status_code in (200, 400), (method, url, body, r.status_code, r.text)

@@ -6,28 +6,44 @@ from tests.services.consent.conftest import assert_400
 
 def test_seeded_residents_are_individuals_with_stable_ids(client):
     found = client.get("/service/individuals/", params={"externalId": "9369006020"}).json()["individuals"]
-    assert found == [{"id": individual_id_for("9369006020"), "externalId": "9369006020", "externalIdType": "uin",
-                      "identityProviderId": "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY"}]
+    assert found == [
+        {
+            "id": individual_id_for("9369006020"),
+            "externalId": "9369006020",
+            "externalIdType": "uin",
+            "identityProviderId": "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY",
+        }
+    ]
     assert len(client.get("/config/individuals/", params={"limit": 1000}).json()["individuals"]) == 36
 
 
 def test_individual_create_read_update_list(client):
     for base in ("/config", "/service"):
         ext = f"{base}-person"
-        created = client.post(f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}})
+        created = client.post(
+            f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}}
+        )
         individual = created.json()["individual"]
         assert individual["externalId"] == ext and individual["id"]
         assert client.get(f"{base}/individual/{individual['id']}/").json()["individual"] == individual
-        assert_400(client.post(f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}}))
+        assert_400(
+            client.post(f"{base}/individual/", json={"individual": {"externalId": ext, "externalIdType": "email"}})
+        )
     listing = client.get("/service/individuals/", params={"externalId": "/service-person"}).json()["individuals"]
     assert len(listing) == 1
     person = listing[0]["id"]
-    updated = client.put(f"/service/individual/{person}/", json={"individual": {
-        "externalId": "new-ext", "externalIdType": "email", "identityProviderId": "idp"}}).json()["individual"]
+    updated = client.put(
+        f"/service/individual/{person}/",
+        json={"individual": {"externalId": "new-ext", "externalIdType": "email", "identityProviderId": "idp"}},
+    ).json()["individual"]
     assert updated == {"id": person, "externalId": "new-ext", "externalIdType": "email", "identityProviderId": "idp"}
     # cannot take someone else's external id
-    assert_400(client.put(f"/service/individual/{person}/", json={"individual": {
-        "externalId": "/config-person", "externalIdType": "email"}}))
+    assert_400(
+        client.put(
+            f"/service/individual/{person}/",
+            json={"individual": {"externalId": "/config-person", "externalIdType": "email"}},
+        )
+    )
 
 
 def test_individual_bad_input(client):
@@ -47,11 +63,13 @@ def test_seed_is_idempotent_across_restarts(settings):
     snapshots = []
     for _ in range(2):
         with TestClient(create_app(settings)) as client:
-            snapshots.append((
-                client.get("/config/individuals/", params={"limit": 1000}).json(),
-                client.get("/audit/data-agreements/").json(),
-                client.get("/config/policies/").json(),
-                client.get("/audit/revisions/", params={"limit": 1000}).json(),
-            ))
+            snapshots.append(
+                (
+                    client.get("/config/individuals/", params={"limit": 1000}).json(),
+                    client.get("/audit/data-agreements/").json(),
+                    client.get("/config/policies/").json(),
+                    client.get("/audit/revisions/", params={"limit": 1000}).json(),
+                )
+            )
     assert snapshots[0] == snapshots[1]
     assert len(snapshots[0][3]["revisions"]) == 4  # 2 policies + 2 agreements, written once

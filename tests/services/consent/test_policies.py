@@ -2,8 +2,13 @@ from __future__ import annotations
 
 from tests.services.consent.conftest import USCT, assert_400
 
-POLICY = {"name": "Test policy", "version": "1", "url": "https://example.org/p/1", "jurisdiction": "SR",
-          "dataRetentionPeriodDays": 30}
+POLICY = {
+    "name": "Test policy",
+    "version": "1",
+    "url": "https://example.org/p/1",
+    "jurisdiction": "SR",
+    "dataRetentionPeriodDays": 30,
+}
 AGREEMENT = {"version": "1", "purpose": "Testing", "lawfulBasis": "consent", "dpia": "none"}
 
 
@@ -22,7 +27,10 @@ def test_policy_lifecycle_writes_revisions(client):
     assert current["policy"]["version"] == "2" and current["revision"]["id"] == updated["revision"]["id"]
     old = client.get(f"/config/policy/{policy_id}/", params={"revisionId": first["id"]}).json()
     assert old["policy"]["version"] == "1"
-    assert client.get(f"/service/policy/{policy_id}/", params={"revisionId": first["id"]}).json()["policy"]["version"] == "1"
+    assert (
+        client.get(f"/service/policy/{policy_id}/", params={"revisionId": first["id"]}).json()["policy"]["version"]
+        == "1"
+    )
 
     history = client.get(f"/config/policy/{policy_id}/revisions/").json()
     assert history["policy"]["version"] == "2"
@@ -54,14 +62,18 @@ def test_policy_bad_input_and_unknown_ids(client):
     seeded = client.get("/config/policy/pol-sandbox-social-protection/").json()
     other = client.post("/config/policy/", json={"policy": POLICY}).json()
     # a revision of another policy does not resolve for this one
-    assert_400(client.get("/config/policy/pol-sandbox-social-protection/", params={"revisionId": other["revision"]["id"]}))
+    assert_400(
+        client.get("/config/policy/pol-sandbox-social-protection/", params={"revisionId": other["revision"]["id"]})
+    )
     assert seeded["policy"]["name"]
 
 
 def test_policy_update_does_not_change_agreements_and_in_use_policy_cannot_be_deleted(client):
     policy = client.post("/config/policy/", json={"policy": POLICY}).json()
     policy_id = policy["policy"]["id"]
-    agreement = client.post("/config/data-agreement/", json={"dataAgreement": {**AGREEMENT, "policy": policy_id}}).json()
+    agreement = client.post(
+        "/config/data-agreement/", json={"dataAgreement": {**AGREEMENT, "policy": policy_id}}
+    ).json()
     agreement_id = agreement["dataAgreement"]["id"]
     assert agreement["dataAgreement"]["policyRevision"] == policy["revision"]["id"]
 
@@ -76,13 +88,17 @@ def test_policy_update_does_not_change_agreements_and_in_use_policy_cannot_be_de
 
     # moving the agreement to the new policy revision is explicit
     newest = client.get(f"/config/policy/{policy_id}/").json()["revision"]["id"]
-    moved = client.put(f"/config/data-agreement/{agreement_id}/", json={"dataAgreement": {
-        **AGREEMENT, "policy": policy_id, "policyRevision": newest}}).json()["dataAgreement"]
+    moved = client.put(
+        f"/config/data-agreement/{agreement_id}/",
+        json={"dataAgreement": {**AGREEMENT, "policy": policy_id, "policyRevision": newest}},
+    ).json()["dataAgreement"]
     assert moved["policy"]["name"] == "Renamed"
 
     # once the agreement is inactive the policy may go
-    client.put(f"/config/data-agreement/{agreement_id}/", json={"dataAgreement": {
-        **AGREEMENT, "policy": policy_id, "active": False}})
+    client.put(
+        f"/config/data-agreement/{agreement_id}/",
+        json={"dataAgreement": {**AGREEMENT, "policy": policy_id, "active": False}},
+    )
     assert client.delete(f"/config/policy/{policy_id}/").status_code == 200
     # the seeded policy is used by the seeded USCT agreement
     assert_400(client.delete("/config/policy/pol-sandbox-social-protection/"))

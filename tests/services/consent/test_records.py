@@ -8,8 +8,10 @@ RECORD = "/service/individual/record/consent-record/"
 
 
 def verify(client, individual, agreement=USCT, **params):
-    body = client.get("/service/verification/consent-records/",
-                      params={"dataAgreementId": agreement, "individualId": individual, **params}).json()
+    body = client.get(
+        "/service/verification/consent-records/",
+        params={"dataAgreementId": agreement, "individualId": individual, **params},
+    ).json()
     return body["verifications"][0]
 
 
@@ -21,8 +23,11 @@ def draft(client, individual, agreement=USCT, **params):
 
 def signed_submission(client, individual, holder, **params):
     body = draft(client, individual, **params)
-    signature = {**body["signature"], "signature": holder.sign(body["signature"]["verificationPayload"]),
-                 "verificationSignedBy": holder.public_jwk}
+    signature = {
+        **body["signature"],
+        "signature": holder.sign(body["signature"]["verificationPayload"]),
+        "verificationSignedBy": holder.public_jwk,
+    }
     return {"consentRecord": body["consentRecord"], "signature": signature}
 
 
@@ -40,22 +45,25 @@ def test_create_record_then_withdraw_changes_verification_at_once(client, indivi
     again = client.post(f"/service/individual/record/data-agreement/{USCT}/", headers={HEADER: individual}).json()
     assert again["consentRecord"]["id"] == record["id"] and again["revision"]["id"] == revision["id"]
 
-    withdrawn = client.put(f"{RECORD}{record['id']}/", headers={HEADER: individual},
-                           json={"consentRecord": {"optIn": False}}).json()
+    withdrawn = client.put(
+        f"{RECORD}{record['id']}/", headers={HEADER: individual}, json={"consentRecord": {"optIn": False}}
+    ).json()
     assert withdrawn["consentRecord"]["optIn"] is False
     assert withdrawn["revision"]["predecessorHash"] == revision["serializedHash"]
     answer = verify(client, individual)
     assert answer["consent"] is False and answer["consentRecordId"] == record["id"]
 
-    regiven = client.put(f"{RECORD}{record['id']}/", headers={HEADER: individual},
-                         json={"consentRecord": {"optIn": True}}).json()
+    regiven = client.put(
+        f"{RECORD}{record['id']}/", headers={HEADER: individual}, json={"consentRecord": {"optIn": True}}
+    ).json()
     assert regiven["revision"]["predecessorHash"] == withdrawn["revision"]["serializedHash"]
     assert verify(client, individual)["consent"] is True
 
 
 def test_refusal_is_recorded_as_opt_out(client, individual):
-    r = client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                    params={"individualId": individual, "optIn": "false"}).json()
+    r = client.post(
+        f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": individual, "optIn": "false"}
+    ).json()
     assert r["consentRecord"]["optIn"] is False
     assert verify(client, individual)["consent"] is False
 
@@ -75,8 +83,13 @@ def test_individual_reads_own_records_by_header(client, individual):
 
     someone_else = new_individual(client)
     assert_400(client.get(f"/service/individual/record/data-agreement/{USCT}/", headers={HEADER: someone_else}))
-    assert_400(client.put(f"{RECORD}{created['consentRecord']['id']}/", headers={HEADER: someone_else},
-                          json={"consentRecord": {"optIn": False}}))
+    assert_400(
+        client.put(
+            f"{RECORD}{created['consentRecord']['id']}/",
+            headers={HEADER: someone_else},
+            json={"consentRecord": {"optIn": False}},
+        )
+    )
     assert verify(client, individual)["consent"] is True
 
 
@@ -93,8 +106,13 @@ def test_consent_record_bad_input(client, individual):
     assert_400(client.put(f"{RECORD}nope/", headers={HEADER: individual}, json={"consentRecord": {"optIn": False}}))
     created = client.post(f"{base}{USCT}/", params={"individualId": individual}).json()["consentRecord"]
     assert_400(client.put(f"{RECORD}{created['id']}/", headers={HEADER: individual}, json={"consentRecord": {}}))
-    assert_400(client.put(f"{RECORD}{created['id']}/", headers={HEADER: individual},
-                          json={"consentRecord": {"optIn": False, "dataAgreement": PERMIT}}))
+    assert_400(
+        client.put(
+            f"{RECORD}{created['id']}/",
+            headers={HEADER: individual},
+            json={"consentRecord": {"optIn": False, "dataAgreement": PERMIT}},
+        )
+    )
     assert_400(client.put(f"{RECORD}{created['id']}/", json={"consentRecord": {"optIn": False}}))
     assert_400(client.post(f"{RECORD}draft/", params={"individualId": individual}))
     assert_400(client.post(f"{RECORD}draft/", params={"individualId": individual, "dataAgreementId": "nope"}))
@@ -116,9 +134,14 @@ def test_draft_sign_submit_with_valid_signature(client, individual, holder):
     assert snapshot["signedWithoutObjectId"] is True and snapshot["objectData"]["individual"] == individual
     assert verify(client, individual)["consent"] is False  # a draft stores nothing
 
-    submission = {"consentRecord": body["consentRecord"], "signature": {
-        **body["signature"], "signature": holder.sign(body["signature"]["verificationPayload"]),
-        "verificationSignedBy": holder.public_jwk}}
+    submission = {
+        "consentRecord": body["consentRecord"],
+        "signature": {
+            **body["signature"],
+            "signature": holder.sign(body["signature"]["verificationPayload"]),
+            "verificationSignedBy": holder.public_jwk,
+        },
+    }
     r = client.post(RECORD, json=submission)
     assert r.status_code == 200, r.text
     stored = r.json()
@@ -144,20 +167,32 @@ def test_forged_or_mismatched_signatures_are_refused(client, individual, holder)
     other = new_individual(client)
     payload = good["signature"]["verificationPayload"]
     swapped = payload.replace(individual, other)
-    mismatched = {"consentRecord": {**good["consentRecord"], "individual": other},
-                  "signature": {**good["signature"], "verificationPayload": swapped}}
+    mismatched = {
+        "consentRecord": {**good["consentRecord"], "individual": other},
+        "signature": {**good["signature"], "verificationPayload": swapped},
+    }
     assert_400(client.post(RECORD, json=mismatched))  # the JWS covers the original snapshot only
 
-    resigned = {"consentRecord": {**good["consentRecord"], "individual": other}, "signature": {
-        **good["signature"], "verificationPayload": swapped, "signature": attacker.sign(swapped),
-        "verificationSignedBy": attacker.public_jwk, "verificationPayloadHash": None}}
+    resigned = {
+        "consentRecord": {**good["consentRecord"], "individual": other},
+        "signature": {
+            **good["signature"],
+            "verificationPayload": swapped,
+            "signature": attacker.sign(swapped),
+            "verificationSignedBy": attacker.public_jwk,
+            "verificationPayloadHash": None,
+        },
+    }
     # signed by someone, but the record sent does not say what was signed (optIn flipped)
     flipped = {**resigned, "consentRecord": {**resigned["consentRecord"], "optIn": False}}
     assert_400(client.post(RECORD, json=flipped))
 
     wrong_record = {**good, "consentRecord": {**good["consentRecord"], "individual": other}}
     assert_400(client.post(RECORD, json=wrong_record))
-    private = {**good, "signature": {**good["signature"], "verificationSignedBy": json.dumps(holder.key.as_dict(private=True))}}
+    private = {
+        **good,
+        "signature": {**good["signature"], "verificationSignedBy": json.dumps(holder.key.as_dict(private=True))},
+    }
     assert "private" in assert_400(client.post(RECORD, json=private))["message"]
     assert_400(client.post(RECORD, json={**good, "signature": {**good["signature"], "signature": "abc.def.ghi"}}))
     assert_400(client.post(RECORD, json={**good, "signature": {**good["signature"], "verificationMethod": "wet-ink"}}))
@@ -170,24 +205,34 @@ def test_forged_or_mismatched_signatures_are_refused(client, individual, holder)
 def test_withdrawal_unsigns_and_signature_endpoints_resign(client, individual, holder):
     stored = client.post(RECORD, json=signed_submission(client, individual, holder)).json()
     record_id = stored["consentRecord"]["id"]
-    withdrawn = client.put(f"{RECORD}{record_id}/", headers={HEADER: individual},
-                           json={"consentRecord": {"optIn": False}}).json()
+    withdrawn = client.put(
+        f"{RECORD}{record_id}/", headers={HEADER: individual}, json={"consentRecord": {"optIn": False}}
+    ).json()
     assert withdrawn["consentRecord"]["state"] == "unsigned" and withdrawn["consentRecord"]["signature"] is None
     assert withdrawn["revision"]["predecessorSignature"] == stored["signature"]["signature"]
     assert verify(client, individual)["consent"] is False
 
-    issued = client.post(f"{RECORD}{record_id}/signature/", headers={HEADER: individual},
-                         json={"signature": {"verificationMethod": "JWS"}}).json()["signature"]
+    issued = client.post(
+        f"{RECORD}{record_id}/signature/",
+        headers={HEADER: individual},
+        json={"signature": {"verificationMethod": "JWS"}},
+    ).json()["signature"]
     assert issued["verificationPayload"] == withdrawn["revision"]["serializedSnapshot"]
     assert issued["objectReference"] == withdrawn["revision"]["id"] and issued["signature"] == ""
 
     # signing the old revision's snapshot is refused
-    stale = {"id": issued["id"], "signature": holder.sign(stored["revision"]["serializedSnapshot"]),
-             "verificationSignedBy": holder.public_jwk}
+    stale = {
+        "id": issued["id"],
+        "signature": holder.sign(stored["revision"]["serializedSnapshot"]),
+        "verificationSignedBy": holder.public_jwk,
+    }
     assert_400(client.put(f"{RECORD}{record_id}/signature/", headers={HEADER: individual}, json={"signature": stale}))
 
-    fresh = {"id": issued["id"], "signature": holder.sign(issued["verificationPayload"]),
-             "verificationSignedBy": holder.public_jwk}
+    fresh = {
+        "id": issued["id"],
+        "signature": holder.sign(issued["verificationPayload"]),
+        "verificationSignedBy": holder.public_jwk,
+    }
     signed = client.put(f"{RECORD}{record_id}/signature/", headers={HEADER: individual}, json={"signature": fresh})
     assert signed.status_code == 200, signed.text
     assert signed.json()["signature"]["id"] == issued["id"]
@@ -200,17 +245,23 @@ def test_withdrawal_unsigns_and_signature_endpoints_resign(client, individual, h
 
 def test_right_to_be_forgotten_deletes_only_what_may_be_deleted(client, individual):
     base = "/service/individual/record/data-agreement/"
-    usct = client.post(f"{base}{USCT}/", params={"individualId": individual, "optIn": "false"}).json()  # not forgettable
+    usct = client.post(
+        f"{base}{USCT}/", params={"individualId": individual, "optIn": "false"}
+    ).json()  # not forgettable
     permit = client.post(f"{base}{PERMIT}/", params={"individualId": individual}).json()  # forgettable, consent held
     other = new_individual(client)
     others = client.post(f"{base}{PERMIT}/", params={"individualId": other, "optIn": "false"}).json()
 
     first = client.delete("/service/individual/record/", headers={HEADER: individual}).json()
     assert first["deleted"] == [] and sorted(first["retained"]) == sorted(
-        [usct["consentRecord"]["id"], permit["consentRecord"]["id"]])
+        [usct["consentRecord"]["id"], permit["consentRecord"]["id"]]
+    )
 
-    client.put(f"{RECORD}{permit['consentRecord']['id']}/", headers={HEADER: individual},
-               json={"consentRecord": {"optIn": False}})
+    client.put(
+        f"{RECORD}{permit['consentRecord']['id']}/",
+        headers={HEADER: individual},
+        json={"consentRecord": {"optIn": False}},
+    )
     second = client.delete("/service/individual/record/", headers={HEADER: individual}).json()
     assert second == {"deleted": [permit["consentRecord"]["id"]], "retained": [usct["consentRecord"]["id"]]}
     assert_400(client.get(f"/audit/consent-record/{permit['consentRecord']['id']}/"))
@@ -224,8 +275,17 @@ def test_delegated_signature_by_the_consent_bb_is_verifiable_with_its_jwks(clien
     from joserfc.jwk import KeySet
 
     body = draft(client, individual)
-    stored = client.post(RECORD, json={"consentRecord": body["consentRecord"], "signature": {
-        **body["signature"], "verificationMethod": "JWS-delegated", "verificationArtifact": "otp-session-42"}})
+    stored = client.post(
+        RECORD,
+        json={
+            "consentRecord": body["consentRecord"],
+            "signature": {
+                **body["signature"],
+                "verificationMethod": "JWS-delegated",
+                "verificationArtifact": "otp-session-42",
+            },
+        },
+    )
     assert stored.status_code == 200, stored.text
     signature, revision = stored.json()["signature"], stored.json()["revision"]
     assert signature["verificationMethod"] == "JWS-delegated" and signature["verificationSignedAs"] == "delegate"
@@ -236,10 +296,16 @@ def test_delegated_signature_by_the_consent_bb_is_verifiable_with_its_jwks(clien
 
     record_id = stored.json()["consentRecord"]["id"]
     client.put(f"{RECORD}{record_id}/", headers={HEADER: individual}, json={"consentRecord": {"optIn": False}})
-    resigned = client.put(f"{RECORD}{record_id}/signature/", headers={HEADER: individual},
-                          json={"signature": {"verificationMethod": "JWS-delegated"}})
+    resigned = client.put(
+        f"{RECORD}{record_id}/signature/",
+        headers={HEADER: individual},
+        json={"signature": {"verificationMethod": "JWS-delegated"}},
+    )
     assert resigned.status_code == 200, resigned.text
     record = client.get(f"/service/verification/consent-record/{record_id}/").json()
-    assert record["consentRecord"]["state"] == "signed" and record["consentRecord"]["signature"] == resigned.json()["signature"]["id"]
+    assert (
+        record["consentRecord"]["state"] == "signed"
+        and record["consentRecord"]["signature"] == resigned.json()["signature"]["id"]
+    )
     assert resigned.json()["signature"]["objectReference"] == record["revision"]["id"]
     assert client.get("/audit/integrity/").json()["ok"] is True

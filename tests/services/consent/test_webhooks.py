@@ -28,8 +28,10 @@ def test_webhook_crud_never_reveals_the_secret(client, settings):
     assert hook["secretKey"] == SECRET and hook["disabled"] is False and hook["contentType"] == "application/json"
     read = client.get(f"/config/webhook/{hook['id']}/").json()["webhook"]
     assert read["secretKey"] == "********" and read["subscribedEvents"] == ["consent.given"]
-    updated = client.put(f"/config/webhook/{hook['id']}/", json={"webhook": {
-        "payloadUrl": "https://example.org/other", "disabled": True}}).json()["webhook"]
+    updated = client.put(
+        f"/config/webhook/{hook['id']}/",
+        json={"webhook": {"payloadUrl": "https://example.org/other", "disabled": True}},
+    ).json()["webhook"]
     assert updated["payloadUrl"] == "https://example.org/other" and updated["disabled"] is True
     assert [h["id"] for h in client.get("/config/webhooks/").json()["webhooks"]] == [hook["id"]]
     generated = client.post("/config/webhook/", json={"webhook": {"payloadUrl": "http://x.example"}}).json()["webhook"]
@@ -49,8 +51,13 @@ def test_webhook_crud_never_reveals_the_secret(client, settings):
 
 
 def test_webhook_bad_input(client):
-    for bad in ({"payloadUrl": "ftp://x"}, {}, {"payloadUrl": "http://x", "subscribedEvents": ["nope"]},
-                {"payloadUrl": "http://x", "contentType": "text/xml"}, {"payloadUrl": "http://x", "secretKey": "short"}):
+    for bad in (
+        {"payloadUrl": "ftp://x"},
+        {},
+        {"payloadUrl": "http://x", "subscribedEvents": ["nope"]},
+        {"payloadUrl": "http://x", "contentType": "text/xml"},
+        {"payloadUrl": "http://x", "secretKey": "short"},
+    ):
         assert_400(client.post("/config/webhook/", json={"webhook": bad}))
     assert_400(client.put("/config/webhook/nope/", json={"webhook": {"payloadUrl": "http://x"}}))
     assert_400(client.delete("/config/webhook/nope/"))
@@ -62,10 +69,14 @@ def test_events_are_delivered_signed_and_only_when_subscribed(client):
     with Receiver() as receiver:
         _hook(client, receiver.url, subscribedEvents=["consent.given", "consent.withdrawn"])
         person = new_individual(client)
-        record = client.post(f"/service/individual/record/data-agreement/{USCT}/",
-                             params={"individualId": person}).json()["consentRecord"]
-        client.put(f"/service/individual/record/consent-record/{record['id']}/", headers={HEADER: person},
-                   json={"consentRecord": {"optIn": False}})
+        record = client.post(
+            f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person}
+        ).json()["consentRecord"]
+        client.put(
+            f"/service/individual/record/consent-record/{record['id']}/",
+            headers={HEADER: person},
+            json={"consentRecord": {"optIn": False}},
+        )
         assert wait_until(lambda: len(receiver.requests) >= 2, timeout=10)
         time.sleep(0.3)
     assert len(receiver.requests) == 2  # agreement or signature events were not subscribed
@@ -81,12 +92,17 @@ def test_failed_deliveries_are_retried_with_backoff_and_do_not_block(client):
     with Receiver(statuses=[500, 503]) as receiver:
         hook = _hook(client, receiver.url, subscribedEvents=["data_agreement.updated"])
         agreement = client.get(f"/config/data-agreement/{USCT}/").json()["dataAgreement"]
-        client.put(f"/config/data-agreement/{USCT}/", json={"dataAgreement": {**agreement, "policy": agreement["policy"]["id"]}})
+        client.put(
+            f"/config/data-agreement/{USCT}/",
+            json={"dataAgreement": {**agreement, "policy": agreement["policy"]["id"]}},
+        )
         assert wait_until(lambda: len(receiver.requests) >= 3, timeout=10)
     bodies = {r["body"] for r in receiver.requests}
     assert len(bodies) == 1  # the same event, retried
     deliveries = client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"]
-    assert wait_until(lambda: client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]["status"] == "delivered")
+    assert wait_until(
+        lambda: client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]["status"] == "delivered"
+    )
     delivered = client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]
     assert delivered["attempts"] == 3 and delivered["event"] == "data_agreement.updated"
     assert deliveries
@@ -100,8 +116,10 @@ def test_dead_target_gives_up_without_failing_requests(client):
     r = client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person})
     assert r.status_code == 200 and time.monotonic() - started < 2
     # 4 attempts at 0.05 s, 0.1 s, 0.2 s back-off, then failed
-    assert wait_until(lambda: client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]["status"] == "failed",
-                      timeout=10)
+    assert wait_until(
+        lambda: client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]["status"] == "failed",
+        timeout=10,
+    )
     delivery = client.get(f"/config/webhook/{hook['id']}/deliveries/").json()["deliveries"][0]
     assert delivery["attempts"] == 4 and delivery["lastError"]
 
@@ -114,11 +132,20 @@ def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, t
 
     with Receiver() as receiver:
         im_url = receiver.url.rsplit("/", 1)[0]
-        settings = ConsentSettings(**db_fields, data_dir=tmp_path, im_url=im_url, im_client_secret="im-secret",
-                                   webhook_retry_base_seconds=0.05, webhook_poll_seconds=0.05)
+        settings = ConsentSettings(
+            **db_fields,
+            data_dir=tmp_path,
+            im_url=im_url,
+            im_client_secret="im-secret",
+            webhook_retry_base_seconds=0.05,
+            webhook_poll_seconds=0.05,
+        )
         with TestClient(create_app(settings)) as client:
-            _hook(client, im_url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/consent",
-                  subscribedEvents=["consent.given"])
+            _hook(
+                client,
+                im_url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/consent",
+                subscribedEvents=["consent.given"],
+            )
             _hook(client, receiver.url, subscribedEvents=["consent.given"])
             person = new_individual(client)
             client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person})

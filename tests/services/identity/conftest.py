@@ -6,7 +6,7 @@ import pytest
 from services.identity.app import create_app
 from services.identity.settings import IdentitySettings
 from tests.services.identity.helpers import ADMIN_TOKEN
-from tests.support import LiveServer, fresh_database, free_port
+from tests.support import LiveServer, free_port, fresh_database
 
 
 def identity_settings(db: dict, data_dir, **overrides) -> IdentitySettings:  # noqa: ANN001

@@ -1,4 +1,5 @@
 """Test helpers: a browser that logs a resident in through the HTML pages, client registration."""
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,7 @@ def client_request(client_id: str, key: RSAKey, **overrides) -> dict:
         "redirectUris": ["https://rp.example/callback", "https://rp.example/other"],
         "authContextRefs": ["idbb:acr:generated-code", "idbb:acr:static-code", "idbb:acr:linked-wallet"],
         "publicKey": key.as_dict(private=False),
-        "userClaims": ["name", "given_name", "family_name", "birthdate", "email", "phone_number", "address",
-                       "gender"],
+        "userClaims": ["name", "given_name", "family_name", "birthdate", "email", "phone_number", "address", "gender"],
         "grantTypes": ["authorization_code"],
         "clientAuthMethods": ["private_key_jwt"],
     }
@@ -44,8 +44,11 @@ def client_request(client_id: str, key: RSAKey, **overrides) -> dict:
 
 
 def register(http, client_id: str, key: RSAKey, **overrides) -> dict:  # noqa: ANN001
-    response = http.post("/client-mgmt/oidc-client", json=client_request(client_id, key, **overrides),
-                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = http.post(
+        "/client-mgmt/oidc-client",
+        json=client_request(client_id, key, **overrides),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -77,20 +80,21 @@ class Browser:
         return self._post("/authorize/send-otp", page, individual_id=individual_id)
 
     def authenticate(self, page: str, individual_id: str, factor: str, challenge: str) -> httpx.Response:
-        return self._post("/authorize/authenticate", page, individual_id=individual_id, factor=factor,
-                          challenge=challenge)
+        return self._post(
+            "/authorize/authenticate", page, individual_id=individual_id, factor=factor, challenge=challenge
+        )
 
     def consent(self, page: str, claims: list[str] | None = None, decision: str = "allow") -> httpx.Response:
-        form = {"transaction_id": hidden(page, "transaction_id"), "xsrf": hidden(page, "xsrf"),
-                "decision": decision}
+        form = {"transaction_id": hidden(page, "transaction_id"), "xsrf": hidden(page, "xsrf"), "decision": decision}
         if claims is not None:
             form["claims"] = claims
         else:
             form["claims"] = re.findall(r'name="claims" value="([^"]+)"', page)
         return self.http.post("/authorize/consent", data=form)
 
-    def login_with_otp(self, authorize_url: str, individual_id: str = KOFI["vid"], otp: str = OTP,
-                       claims: list[str] | None = None) -> str:
+    def login_with_otp(
+        self, authorize_url: str, individual_id: str = KOFI["vid"], otp: str = OTP, claims: list[str] | None = None
+    ) -> str:
         """The whole OTP login; returns the redirect Location carrying code and state."""
         page = self.open(authorize_url)
         assert page.status_code == 200, page.text

@@ -1,4 +1,5 @@
 """Enrollment (create, multi-step, update, history, VIDs) and yes/no verification."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,9 +12,20 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def enrollment(enrollment_id: str, fields: dict, process: str = "NEW", **extra) -> dict:
-    return {"id": "govstack.enrollment", "version": "v1", "requesttime": "2026-11-22T10:00:00.000Z",
-            "request": {"id": enrollment_id, "refId": "10001_10002", "process": process,
-                        "source": "REGISTRATION_CLIENT", "offlineMode": False, "fields": fields, **extra}}
+    return {
+        "id": "govstack.enrollment",
+        "version": "v1",
+        "requesttime": "2026-11-22T10:00:00.000Z",
+        "request": {
+            "id": enrollment_id,
+            "refId": "10001_10002",
+            "process": process,
+            "source": "REGISTRATION_CLIENT",
+            "offlineMode": False,
+            "fields": fields,
+            **extra,
+        },
+    }
 
 
 NEW_FIELDS = {
@@ -28,8 +40,15 @@ NEW_FIELDS = {
 
 
 def verify(http, individual_id: str, *predicates, request_id: str | None = None) -> dict:  # noqa: ANN001
-    response = http.post("/v1/verification", headers=ADMIN, json={
-        "requestId": request_id or uuid.uuid4().hex, "individualId": individual_id, "predicates": list(predicates)})
+    response = http.post(
+        "/v1/verification",
+        headers=ADMIN,
+        json={
+            "requestId": request_id or uuid.uuid4().hex,
+            "individualId": individual_id,
+            "predicates": list(predicates),
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -49,9 +68,14 @@ def test_single_step_enrollment_creates_an_identity(http):
     packet = body["response"][0]
     assert packet["id"] == enrollment_id and packet["process"] == "NEW" and packet["status"] == "PROCESSED"
     assert verhoeff_valid(packet["vid"])
-    answer = verify(http, packet["vid"], {"type": "name_matches", "value": "zara  OKONKWO"},
-                    {"type": "birthdate_equals", "value": "2001-02-03"}, {"type": "name_matches", "value": "Zara O."},
-                    {"type": "locality_equals", "value": "kenitra"})
+    answer = verify(
+        http,
+        packet["vid"],
+        {"type": "name_matches", "value": "zara  OKONKWO"},
+        {"type": "birthdate_equals", "value": "2001-02-03"},
+        {"type": "name_matches", "value": "Zara O."},
+        {"type": "locality_equals", "value": "kenitra"},
+    )
     assert answer["verified"] is True
     # a retry with the same enrollment id replays the first answer and creates nothing new
     retry = http.put("/enrollment", headers=ADMIN, json=enrollment(enrollment_id, dict(NEW_FIELDS)))
@@ -60,31 +84,55 @@ def test_single_step_enrollment_creates_an_identity(http):
 
 def test_multi_step_enrollment_merges_steps_until_finalized(http):
     enrollment_id = uuid.uuid4().hex
-    first = http.put("/enrollment", headers=ADMIN, json=enrollment(
-        enrollment_id, {"fullName": "Step Person", "gender": "male"}, finalize=False))
+    first = http.put(
+        "/enrollment",
+        headers=ADMIN,
+        json=enrollment(enrollment_id, {"fullName": "Step Person", "gender": "male"}, finalize=False),
+    )
     assert first.status_code == 200 and first.json()["response"][0]["status"] == "PENDING"
     assert "vid" not in first.json()["response"][0]
-    second = http.put("/enrollment", headers=ADMIN, json=enrollment(
-        enrollment_id, {"dateOfBirth": "1990-05-06", "pin": "4321"}, finalize=True))
+    second = http.put(
+        "/enrollment",
+        headers=ADMIN,
+        json=enrollment(enrollment_id, {"dateOfBirth": "1990-05-06", "pin": "4321"}, finalize=True),
+    )
     assert second.status_code == 201, second.text
     vid = second.json()["response"][0]["vid"]
-    answer = verify(http, vid, {"type": "name_matches", "value": "Step Person"},
-                    {"type": "gender_equals", "value": "MALE"}, {"type": "birthdate_equals", "value": "1990-05-06"})
+    answer = verify(
+        http,
+        vid,
+        {"type": "name_matches", "value": "Step Person"},
+        {"type": "gender_equals", "value": "MALE"},
+        {"type": "birthdate_equals", "value": "1990-05-06"},
+    )
     assert answer["verified"] is True
 
 
 def test_update_enrollment_changes_only_given_fields_and_keeps_history(http):
     vid = enroll_new(http)
-    update = http.put("/enrollment", headers=ADMIN, json=enrollment(
-        uuid.uuid4().hex, {"VID": vid, "email": "zara.new@example.org"}, process="UPDATE"))
+    update = http.put(
+        "/enrollment",
+        headers=ADMIN,
+        json=enrollment(uuid.uuid4().hex, {"VID": vid, "email": "zara.new@example.org"}, process="UPDATE"),
+    )
     assert update.status_code == 200, update.text
-    assert verify(http, vid, {"type": "email_matches", "value": "zara.new@example.org"},
-                  {"type": "name_matches", "value": "Zara Okonkwo"})["verified"] is True
+    assert (
+        verify(
+            http,
+            vid,
+            {"type": "email_matches", "value": "zara.new@example.org"},
+            {"type": "name_matches", "value": "Zara Okonkwo"},
+        )["verified"]
+        is True
+    )
     history = http.get(f"/identities/{vid}/history", headers=ADMIN).json()["history"]
     assert [h["action"] for h in history] == ["created", "alias_added", "updated"]
     assert history[-1]["changes"] == {"email": {"old": "zara@example.org", "new": "zara.new@example.org"}}
-    unknown = http.put("/enrollment", headers=ADMIN, json=enrollment(
-        uuid.uuid4().hex, {"VID": "2222222222", "email": "a@b.cd"}, process="UPDATE"))
+    unknown = http.put(
+        "/enrollment",
+        headers=ADMIN,
+        json=enrollment(uuid.uuid4().hex, {"VID": "2222222222", "email": "a@b.cd"}, process="UPDATE"),
+    )
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["errorCode"] == "invalid_identifier"
 
 
@@ -109,18 +157,32 @@ def test_enrollment_refuses_bad_input_and_changes_nothing(http):
 
 def test_enrollment_and_verification_need_a_trusted_caller(http):
     assert http.put("/enrollment", json=enrollment("x", dict(NEW_FIELDS))).status_code == 401
-    assert http.post("/v1/verification", json={"requestId": "r", "individualId": KOFI["vid"],
-                                               "predicates": [{"type": "exists"}]}).status_code == 401
-    forged = http.post("/v1/verification", headers={"Information-Mediator-Assertion": "forged"},
-                       json={"requestId": "r", "individualId": KOFI["vid"], "predicates": [{"type": "exists"}]})
+    assert (
+        http.post(
+            "/v1/verification", json={"requestId": "r", "individualId": KOFI["vid"], "predicates": [{"type": "exists"}]}
+        ).status_code
+        == 401
+    )
+    forged = http.post(
+        "/v1/verification",
+        headers={"Information-Mediator-Assertion": "forged"},
+        json={"requestId": "r", "individualId": KOFI["vid"], "predicates": [{"type": "exists"}]},
+    )
     assert forged.status_code == 401
 
 
 def test_verification_answers_only_booleans(http):
     age = date.today().year - 1982 - ((date.today().month, date.today().day) < (4, 17))
-    answer = verify(http, KOFI["vid"], {"type": "age_over", "value": 18}, {"type": "age_over", "value": age + 1},
-                    {"type": "age_under", "value": 100}, {"type": "name_matches", "value": "Kofi Mensah"},
-                    {"type": "name_matches", "value": "Kofi Mensa"}, {"type": "exists"})
+    answer = verify(
+        http,
+        KOFI["vid"],
+        {"type": "age_over", "value": 18},
+        {"type": "age_over", "value": age + 1},
+        {"type": "age_under", "value": 100},
+        {"type": "name_matches", "value": "Kofi Mensah"},
+        {"type": "name_matches", "value": "Kofi Mensa"},
+        {"type": "exists"},
+    )
     assert [r["result"] for r in answer["results"]] == [True, False, True, True, False, True]
     assert answer["verified"] is False
     assert "1982" not in str(answer) and "Kofi" not in str(answer)
@@ -133,11 +195,17 @@ def test_verification_is_idempotent_by_request_id_and_validates_input(http):
     first = verify(http, KOFI["vid"], {"type": "exists"}, request_id=request_id)
     again = verify(http, KOFI["vid"], {"type": "age_over", "value": 150}, request_id=request_id)
     assert again == first
-    for body in ({}, {"requestId": "a", "individualId": KOFI["vid"], "predicates": []},
-                 {"requestId": "a", "individualId": KOFI["vid"], "predicates": [{"type": "uin_is"}]},
-                 {"requestId": "a", "individualId": KOFI["vid"], "predicates": [{"type": "age_over", "value": "18"}]},
-                 {"requestId": "a", "individualId": KOFI["vid"], "predicates": [{"type": "birthdate_equals",
-                                                                                 "value": "yesterday"}]}):
+    for body in (
+        {},
+        {"requestId": "a", "individualId": KOFI["vid"], "predicates": []},
+        {"requestId": "a", "individualId": KOFI["vid"], "predicates": [{"type": "uin_is"}]},
+        {"requestId": "a", "individualId": KOFI["vid"], "predicates": [{"type": "age_over", "value": "18"}]},
+        {
+            "requestId": "a",
+            "individualId": KOFI["vid"],
+            "predicates": [{"type": "birthdate_equals", "value": "yesterday"}],
+        },
+    ):
         response = http.post("/v1/verification", headers=ADMIN, json=body)
         assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 

@@ -1,4 +1,5 @@
 """Wallet login by QR code (linked authorization) end to end, and wallet key binding."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,13 @@ class QRLogin:
 
     def __init__(self, live, rp, discovery, scope="openid profile email"):  # noqa: ANN001
         client_id, key = rp
-        self.client = OAuth2Client(client_id, client_secret=key.as_dict(private=True), redirect_uri=REDIRECT,
-                                   scope=scope, token_endpoint_auth_method=PrivateKeyJWT(discovery["token_endpoint"]))
+        self.client = OAuth2Client(
+            client_id,
+            client_secret=key.as_dict(private=True),
+            redirect_uri=REDIRECT,
+            scope=scope,
+            token_endpoint_auth_method=PrivateKeyJWT(discovery["token_endpoint"]),
+        )
         self.client.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
         self.url, self.state = self.client.create_authorization_url(discovery["authorization_endpoint"], nonce="n")
         self.browser = Browser(live.url)
@@ -62,10 +68,16 @@ def wallet_post(http, path: str, request: dict) -> dict:  # noqa: ANN001
 def test_wallet_login_by_qr_code_end_to_end(live, http, rp, discovery):
     login = QRLogin(live, rp, discovery)
     # XSRF: the browser calls need the header matching the cookie issued for this transaction
-    assert login.call("/linked-authorization/link-code", {"transactionId": login.transaction_id},
-                      xsrf=None).status_code == 403
-    assert login.call("/linked-authorization/link-code", {"transactionId": login.transaction_id},
-                      xsrf="forged").status_code == 403
+    assert (
+        login.call("/linked-authorization/link-code", {"transactionId": login.transaction_id}, xsrf=None).status_code
+        == 403
+    )
+    assert (
+        login.call(
+            "/linked-authorization/link-code", {"transactionId": login.transaction_id}, xsrf="forged"
+        ).status_code
+        == 403
+    )
     linked = login.call("/linked-authorization/link-code", {"transactionId": login.transaction_id}).json()
     assert linked["errors"] == []
     link_code = linked["response"]["linkCode"]
@@ -73,8 +85,9 @@ def test_wallet_login_by_qr_code_end_to_end(live, http, rp, discovery):
     qr = login.browser.http.get("/linked-authorization/link-code-qr", params={"linkCode": link_code})
     assert qr.status_code == 200 and "<svg" in qr.text
 
-    waiting = login.call("/linked-authorization/link-status", {"transactionId": login.transaction_id,
-                                                               "linkCode": link_code}).json()
+    waiting = login.call(
+        "/linked-authorization/link-status", {"transactionId": login.transaction_id, "linkCode": link_code}
+    ).json()
     assert waiting["errors"][0]["errorCode"] == "response_timeout"
 
     # the wallet scans the QR code
@@ -86,54 +99,86 @@ def test_wallet_login_by_qr_code_end_to_end(live, http, rp, discovery):
     reused = wallet_post(http, "/linked-authorization/link-transaction", {"linkCode": link_code})
     assert reused["errors"][0]["errorCode"] == "invalid_link_code"
 
-    status = login.call("/linked-authorization/link-status", {"transactionId": login.transaction_id,
-                                                              "linkCode": link_code}).json()
+    status = login.call(
+        "/linked-authorization/link-status", {"transactionId": login.transaction_id, "linkCode": link_code}
+    ).json()
     assert status["response"]["linkStatus"] == "LINKED"
 
-    bad = wallet_post(http, "/linked-authorization/authenticate", {
-        "linkedTransactionId": linked_id, "individualId": KOFI["vid"],
-        "challengeList": [{"authFactorType": "PIN", "challenge": "0000", "format": "number"}]})
+    bad = wallet_post(
+        http,
+        "/linked-authorization/authenticate",
+        {
+            "linkedTransactionId": linked_id,
+            "individualId": KOFI["vid"],
+            "challengeList": [{"authFactorType": "PIN", "challenge": "0000", "format": "number"}],
+        },
+    )
     assert bad["errors"][0]["errorCode"] == "auth_failed"
-    early_consent = wallet_post(http, "/linked-authorization/consent", {
-        "linkedTransactionId": linked_id, "acceptedClaims": ["name"]})
+    early_consent = wallet_post(
+        http, "/linked-authorization/consent", {"linkedTransactionId": linked_id, "acceptedClaims": ["name"]}
+    )
     assert early_consent["errors"][0]["errorCode"] == "invalid_transaction"
-    ok = wallet_post(http, "/linked-authorization/authenticate", {
-        "linkedTransactionId": linked_id, "individualId": KOFI["vid"],
-        "challengeList": [{"authFactorType": "PIN", "challenge": PIN, "format": "number"}]})
+    ok = wallet_post(
+        http,
+        "/linked-authorization/authenticate",
+        {
+            "linkedTransactionId": linked_id,
+            "individualId": KOFI["vid"],
+            "challengeList": [{"authFactorType": "PIN", "challenge": PIN, "format": "number"}],
+        },
+    )
     assert ok["errors"] == [] and ok["response"]["linkedTransactionId"] == linked_id
-    not_requested = wallet_post(http, "/linked-authorization/consent", {
-        "linkedTransactionId": linked_id, "acceptedClaims": ["phone_number"]})
+    not_requested = wallet_post(
+        http, "/linked-authorization/consent", {"linkedTransactionId": linked_id, "acceptedClaims": ["phone_number"]}
+    )
     assert not_requested["errors"][0]["errorCode"] == "invalid_accepted_claim"
-    consented = wallet_post(http, "/linked-authorization/consent", {
-        "linkedTransactionId": linked_id, "acceptedClaims": ["name"], "permittedAuthorizeScopes": ["profile"]})
+    consented = wallet_post(
+        http,
+        "/linked-authorization/consent",
+        {"linkedTransactionId": linked_id, "acceptedClaims": ["name"], "permittedAuthorizeScopes": ["profile"]},
+    )
     assert consented["errors"] == []
 
-    auth_code = login.call("/linked-authorization/link-auth-code", {"transactionId": login.transaction_id,
-                                                                    "linkedCode": link_code}).json()["response"]
+    auth_code = login.call(
+        "/linked-authorization/link-auth-code", {"transactionId": login.transaction_id, "linkedCode": link_code}
+    ).json()["response"]
     assert auth_code["redirectUri"] == REDIRECT and auth_code["state"] == login.state and auth_code["nonce"] == "n"
     token = login.client.fetch_token(discovery["token_endpoint"], code=auth_code["code"], state=login.state)
     jwks = http.get("/.well-known/jwks.json").json()
     assert jwt.decode(token["id_token"], jwks)["acr"] == "idbb:acr:static-code"
     info = jwt.decode(login.client.get(discovery["userinfo_endpoint"]).text, jwks)
     assert info["name"] == KOFI["name"] and "email" not in info
-    second = login.call("/linked-authorization/link-auth-code", {"transactionId": login.transaction_id,
-                                                                 "linkedCode": link_code}).json()
+    second = login.call(
+        "/linked-authorization/link-auth-code", {"transactionId": login.transaction_id, "linkedCode": link_code}
+    ).json()
     assert second["errors"][0]["errorCode"] == "invalid_transaction"
 
 
 @pytest.fixture(scope="module")
 def partner(http):
-    response = http.post("/admin/wallet-partners", json={"partnerId": "sandbox-wallet"},
-                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = http.post(
+        "/admin/wallet-partners",
+        json={"partnerId": "sandbox-wallet"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert response.status_code == 200
     return {"PARTNER-ID": "sandbox-wallet", "PARTNER-API-KEY": response.json()["apiKey"]}
 
 
 def bind(http, partner, key, challenge=PIN):  # noqa: ANN001
-    return http.post("/wallet-binding", headers=partner, json=env({
-        "individualId": KOFI["vid"], "authFactorType": "WLA", "format": "jwt",
-        "challengeList": [{"authFactorType": "PIN", "challenge": challenge, "format": "number"}],
-        "publicKey": key.as_dict(private=False)})).json()
+    return http.post(
+        "/wallet-binding",
+        headers=partner,
+        json=env(
+            {
+                "individualId": KOFI["vid"],
+                "authFactorType": "WLA",
+                "format": "jwt",
+                "challengeList": [{"authFactorType": "PIN", "challenge": challenge, "format": "number"}],
+                "publicKey": key.as_dict(private=False),
+            }
+        ),
+    ).json()
 
 
 def test_wallet_binding_then_wallet_local_authentication(live, http, rp, discovery, partner):
@@ -150,23 +195,38 @@ def test_wallet_binding_then_wallet_local_authentication(live, http, rp, discove
     assert bind(http, partner, wallet_key)["errors"][0]["errorCode"] == "duplicate_public_key"
 
     login = QRLogin(live, rp, discovery, scope="openid")
-    link_code = login.call("/linked-authorization/link-code",
-                           {"transactionId": login.transaction_id}).json()["response"]["linkCode"]
-    linked_id = wallet_post(http, "/linked-authorization/link-transaction",
-                            {"linkCode": link_code})["response"]["linkTransactionId"]
+    link_code = login.call("/linked-authorization/link-code", {"transactionId": login.transaction_id}).json()[
+        "response"
+    ]["linkCode"]
+    linked_id = wallet_post(http, "/linked-authorization/link-transaction", {"linkCode": link_code})["response"][
+        "linkTransactionId"
+    ]
     other_key = ECKey.generate_key("P-256", private=True)
     forged = jose_jwt.encode({"alg": "ES256"}, {"sub": wallet_user_id, "iat": int(time.time())}, other_key)
-    refused = wallet_post(http, "/linked-authorization/authenticate", {
-        "linkedTransactionId": linked_id, "individualId": KOFI["vid"],
-        "challengeList": [{"authFactorType": "WLA", "challenge": forged, "format": "jwt"}]})
+    refused = wallet_post(
+        http,
+        "/linked-authorization/authenticate",
+        {
+            "linkedTransactionId": linked_id,
+            "individualId": KOFI["vid"],
+            "challengeList": [{"authFactorType": "WLA", "challenge": forged, "format": "jwt"}],
+        },
+    )
     assert refused["errors"][0]["errorCode"] == "auth_failed"
     signed = jose_jwt.encode({"alg": "ES256"}, {"sub": wallet_user_id, "iat": int(time.time())}, wallet_key)
-    ok = wallet_post(http, "/linked-authorization/authenticate", {
-        "linkedTransactionId": linked_id, "individualId": KOFI["vid"],
-        "challengeList": [{"authFactorType": "WLA", "challenge": signed, "format": "jwt"}]})
+    ok = wallet_post(
+        http,
+        "/linked-authorization/authenticate",
+        {
+            "linkedTransactionId": linked_id,
+            "individualId": KOFI["vid"],
+            "challengeList": [{"authFactorType": "WLA", "challenge": signed, "format": "jwt"}],
+        },
+    )
     assert ok["errors"] == []
     wallet_post(http, "/linked-authorization/consent", {"linkedTransactionId": linked_id, "acceptedClaims": []})
-    code = login.call("/linked-authorization/link-auth-code", {"transactionId": login.transaction_id,
-                                                               "linkedCode": link_code}).json()["response"]["code"]
+    code = login.call(
+        "/linked-authorization/link-auth-code", {"transactionId": login.transaction_id, "linkedCode": link_code}
+    ).json()["response"]["code"]
     token = login.client.fetch_token(discovery["token_endpoint"], code=code, state=login.state)
     assert jwt.decode(token["id_token"], http.get("/.well-known/jwks.json").json())["acr"] == "idbb:acr:linked-wallet"

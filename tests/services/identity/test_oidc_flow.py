@@ -1,4 +1,5 @@
 """The authorization code flow driven by authlib's OAuth2 client with private_key_jwt."""
+
 from __future__ import annotations
 
 import base64
@@ -15,7 +16,15 @@ from authlib.oidc.core import CodeIDToken
 from cryptography import x509
 
 from tests.services.identity.helpers import (
-    AMINA_VID, KOFI, OTP, PIN, Browser, client_key, new_client_id, query_of, register,
+    AMINA_VID,
+    KOFI,
+    OTP,
+    PIN,
+    Browser,
+    client_key,
+    new_client_id,
+    query_of,
+    register,
 )
 
 REDIRECT = "https://rp.example/callback"
@@ -41,33 +50,51 @@ def rp(http):
 
 def oauth_client(client_id, key, discovery, **kwargs) -> OAuth2Client:  # noqa: ANN001
     client = OAuth2Client(
-        client_id, client_secret=key.as_dict(private=True), redirect_uri=REDIRECT,
-        token_endpoint_auth_method=PrivateKeyJWT(discovery["token_endpoint"]), **kwargs,
+        client_id,
+        client_secret=key.as_dict(private=True),
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method=PrivateKeyJWT(discovery["token_endpoint"]),
+        **kwargs,
     )
     client.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
     return client
 
 
-def login(live, client_id, key, discovery, *, scope="openid profile email", claims=None, consent=None,  # noqa: ANN001
-          individual_id=KOFI["vid"], **params):
+def login(
+    live,
+    client_id,
+    key,
+    discovery,
+    *,
+    scope="openid profile email",
+    claims=None,
+    consent=None,  # noqa: ANN001
+    individual_id=KOFI["vid"],
+    **params,
+):
     """Full flow: authorize (authlib URL), browser login with OTP, token exchange (authlib)."""
     client = oauth_client(client_id, key, discovery, scope=scope, code_challenge_method="S256")
     verifier = base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).rstrip(b"=").decode()
     nonce = uuid.uuid4().hex
     extra = {"claims": json.dumps(claims)} if claims else {}
-    url, state = client.create_authorization_url(discovery["authorization_endpoint"], nonce=nonce,
-                                                 code_verifier=verifier, **extra, **params)
+    url, state = client.create_authorization_url(
+        discovery["authorization_endpoint"], nonce=nonce, code_verifier=verifier, **extra, **params
+    )
     location = Browser(live.url).login_with_otp(url, individual_id, claims=consent)
-    token = client.fetch_token(discovery["token_endpoint"], authorization_response=location, state=state,
-                               code_verifier=verifier)
+    token = client.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, state=state, code_verifier=verifier
+    )
     return client, token, nonce
 
 
 def verify_id_token(token, jwks, client_id, nonce, issuer):  # noqa: ANN001
-    claims = jwt.decode(token["id_token"], jwks, claims_cls=CodeIDToken,
-                        claims_options={"iss": {"essential": True, "value": issuer}},
-                        claims_params={"nonce": nonce, "client_id": client_id,
-                                       "access_token": token["access_token"]})
+    claims = jwt.decode(
+        token["id_token"],
+        jwks,
+        claims_cls=CodeIDToken,
+        claims_options={"iss": {"essential": True, "value": issuer}},
+        claims_params={"nonce": nonce, "client_id": client_id, "access_token": token["access_token"]},
+    )
     claims.validate()  # iss, aud, exp, iat, nonce, at_hash
     return claims
 
@@ -86,8 +113,7 @@ def test_discovery_and_jwks_follow_the_spec(http, discovery):
         thumb = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
         assert key["x5t#S256"] == thumb
         cert = x509.load_der_x509_certificate(der)
-        assert cert.public_key().public_numbers().n == int.from_bytes(
-            base64.urlsafe_b64decode(key["n"] + "=="), "big")
+        assert cert.public_key().public_numbers().n == int.from_bytes(base64.urlsafe_b64decode(key["n"] + "=="), "big")
 
 
 def test_code_flow_with_authlib_gives_verifiable_tokens(live, http, rp, discovery, jwks):
@@ -113,8 +139,7 @@ def test_only_consented_claims_are_returned(live, rp, discovery, jwks):
     client_id, key = rp
     requested = {"userinfo": {"name": {"essential": True}, "phone_number": {"essential": False}}}
     # The resident unticks email and phone (voluntary); name is essential.
-    client, token, _ = login(live, client_id, key, discovery, scope="openid email", claims=requested,
-                             consent=[])
+    client, token, _ = login(live, client_id, key, discovery, scope="openid email", claims=requested, consent=[])
     info = jwt.decode(client.get(discovery["userinfo_endpoint"]).text, jwks)
     assert info["name"] == KOFI["name"]
     assert "email" not in info and "phone_number" not in info
@@ -143,17 +168,22 @@ def code_for(live, client_id, discovery, redirect_uri=REDIRECT, **params) -> str
 
 def assertion(client_id, key, audience, **claims) -> str:  # noqa: ANN001
     """A client assertion signed by authlib's private_key_jwt implementation."""
-    signed = private_key_jwt_sign(key.as_dict(private=True), client_id, audience, claims=claims or None,
-                                  alg="RS256")
+    signed = private_key_jwt_sign(key.as_dict(private=True), client_id, audience, claims=claims or None, alg="RS256")
     return signed.decode() if isinstance(signed, bytes) else signed
 
 
 def token_request(http, client_id, code, client_assertion, redirect_uri=REDIRECT):  # noqa: ANN001
-    return http.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": redirect_uri,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": client_assertion,
-    })
+    return http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion,
+        },
+    )
 
 
 def test_replayed_code_is_refused_and_revokes_the_tokens(live, http, rp, discovery):
@@ -212,16 +242,32 @@ def test_unknown_client_wrong_redirect_and_bad_requests_at_the_token_endpoint(li
     code = code_for(live, client_id, discovery)
     unknown = token_request(http, "nobody", code, assertion("nobody", key, discovery["token_endpoint"]))
     assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_assertion"
-    wrong_redirect = token_request(http, client_id, code, assertion(client_id, key, discovery["token_endpoint"]),
-                                   redirect_uri="https://rp.example/other")
+    wrong_redirect = token_request(
+        http,
+        client_id,
+        code,
+        assertion(client_id, key, discovery["token_endpoint"]),
+        redirect_uri="https://rp.example/other",
+    )
     assert wrong_redirect.status_code == 400 and wrong_redirect.json()["error"] == "invalid_redirect_uri"
-    bad_type = http.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
-                                               "client_id": client_id, "client_assertion_type": "basic"})
+    bad_type = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "client_assertion_type": "basic",
+        },
+    )
     assert bad_type.status_code == 400 and bad_type.json()["error"] == "invalid_assertion_type"
     garbage = http.post("/oauth/token", content=b"\x00\xff", headers={"content-type": "application/json"})
     assert garbage.status_code == 400 and "error" in garbage.json()
-    assert token_request(http, client_id, "not-a-code",
-                         assertion(client_id, key, discovery["token_endpoint"])).json()["error"] == "invalid_transaction"
+    assert (
+        token_request(http, client_id, "not-a-code", assertion(client_id, key, discovery["token_endpoint"])).json()[
+            "error"
+        ]
+        == "invalid_transaction"
+    )
 
 
 def test_pkce_verifier_must_match(live, http, rp, discovery):
@@ -230,28 +276,64 @@ def test_pkce_verifier_must_match(live, http, rp, discovery):
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     code = code_for(live, client_id, discovery, code_challenge=challenge, code_challenge_method="S256")
     data = {"code_verifier": "w" * 50}
-    bad = http.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": client_id, "redirect_uri": REDIRECT,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion(client_id, key, discovery["token_endpoint"]), **data})
+    bad = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion(client_id, key, discovery["token_endpoint"]),
+            **data,
+        },
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
 
 
 def test_authorize_errors_about_client_or_redirect_stay_on_the_page(http, rp):
     client_id, _ = rp
-    unknown = http.get("/authorize", params={"client_id": "nobody", "redirect_uri": REDIRECT,
-                                             "response_type": "code", "scope": "openid"})
+    unknown = http.get(
+        "/authorize",
+        params={"client_id": "nobody", "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid"},
+    )
     assert unknown.status_code == 400 and "invalid_client_id" in unknown.text
-    wrong = http.get("/authorize", params={"client_id": client_id, "redirect_uri": "https://evil.example/cb",
-                                           "response_type": "code", "scope": "openid"})
+    wrong = http.get(
+        "/authorize",
+        params={
+            "client_id": client_id,
+            "redirect_uri": "https://evil.example/cb",
+            "response_type": "code",
+            "scope": "openid",
+        },
+    )
     assert wrong.status_code == 400 and "invalid_redirect_uri" in wrong.text
-    no_openid = http.get("/authorize", params={"client_id": client_id, "redirect_uri": REDIRECT,
-                                               "response_type": "code", "scope": "profile", "state": "s1"})
+    no_openid = http.get(
+        "/authorize",
+        params={
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "profile",
+            "state": "s1",
+        },
+    )
     assert no_openid.status_code == 303
     assert query_of(no_openid.headers["location"]) == {
-        "error": "invalid_scope", "error_description": "scope must contain openid", "state": "s1"}
-    bad_claims = http.get("/authorize", params={"client_id": client_id, "redirect_uri": REDIRECT,
-                                                "response_type": "code", "scope": "openid", "claims": "{nope"})
+        "error": "invalid_scope",
+        "error_description": "scope must contain openid",
+        "state": "s1",
+    }
+    bad_claims = http.get(
+        "/authorize",
+        params={
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "openid",
+            "claims": "{nope",
+        },
+    )
     assert query_of(bad_claims.headers["location"])["error"] == "invalid_request"
 
 
@@ -287,8 +369,9 @@ def test_attempt_limit_redirects_access_denied(live, rp, discovery):
 def test_pin_login_and_acr_values_are_honoured(live, http, rp, discovery, jwks):
     client_id, key = rp
     client = oauth_client(client_id, key, discovery, scope="openid profile")
-    url, state = client.create_authorization_url(discovery["authorization_endpoint"], nonce="n-1",
-                                                 acr_values="idbb:acr:static-code")
+    url, state = client.create_authorization_url(
+        discovery["authorization_endpoint"], nonce="n-1", acr_values="idbb:acr:static-code"
+    )
     browser = Browser(live.url)
     page = browser.open(url).text
     assert 'value="PIN"' in page and "Get OTP" not in page  # only the PIN factor is offered
@@ -309,7 +392,9 @@ def test_userinfo_is_encrypted_for_a_client_with_an_encryption_key(live, http, d
     client, token, _ = login(live, client_id, key, discovery, scope="openid profile")
     body = client.get(discovery["userinfo_endpoint"]).text
     assert body.count(".") == 4  # compact JWE
-    decrypted = JsonWebEncryption().deserialize_compact(body, JsonWebKey.import_key({**enc_key.as_dict(private=True), "use": "enc", "alg": "RSA-OAEP-256"}))
+    decrypted = JsonWebEncryption().deserialize_compact(
+        body, JsonWebKey.import_key({**enc_key.as_dict(private=True), "use": "enc", "alg": "RSA-OAEP-256"})
+    )
     assert decrypted["header"]["cty"] == "JWT"
     info = jwt.decode(decrypted["payload"], jwks)
     assert info["name"] == KOFI["name"]

@@ -1,4 +1,5 @@
 """A real IM in front of a real test provider, both served by uvicorn on free ports."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, InvalidAssertion
-from services.information_mediator.app import create_app
 from services.common.im_client import hash_secret
+from services.information_mediator.app import create_app
 from services.information_mediator.settings import IMSettings
 from tests.support import LiveServer, free_port
 
@@ -35,14 +36,17 @@ def provider_app(im_url_holder: dict) -> FastAPI:
             verified = AssertionVerifier(im_url_holder["url"]).verify(request.headers.get(ASSERTION_HEADER)).client
         except InvalidAssertion as exc:
             verified = f"invalid: {exc}"
-        return JSONResponse({
-            "method": request.method,
-            "raw_path": request.scope["raw_path"].decode(),
-            "query": request.scope["query_string"].decode(),
-            "headers": {k: v for k, v in request.headers.items()},
-            "body_sha256": hashlib.sha256(body).hexdigest(),
-            "verified_client": verified,
-        }, headers={"X-Provider": "yes", "Set-Cookie": "a=b"})
+        return JSONResponse(
+            {
+                "method": request.method,
+                "raw_path": request.scope["raw_path"].decode(),
+                "query": request.scope["query_string"].decode(),
+                "headers": {k: v for k, v in request.headers.items()},
+                "body_sha256": hashlib.sha256(body).hexdigest(),
+                "verified_client": verified,
+            },
+            headers={"X-Provider": "yes", "Set-Cookie": "a=b"},
+        )
 
     @app.post("/upload")
     async def upload(request: Request) -> JSONResponse:
@@ -71,6 +75,7 @@ def provider_app(im_url_holder: dict) -> FastAPI:
                 n = min(65536, size - sent)
                 sent += n
                 yield b"x" * n
+
         return StreamingResponse(gen(), media_type="application/octet-stream")
 
     return app
@@ -78,22 +83,43 @@ def provider_app(im_url_holder: dict) -> FastAPI:
 
 def conf(provider_url: str, dead_url: str) -> dict:
     def svc(code, url=provider_url, rights=None, enabled=True):
-        return {"id": code, "serviceUrl": url, "specUrl": f"{provider_url}/openapi.json", "enabled": enabled,
-                "rights": rights if rights is not None else [{"member": "CLIENT-ORG", "application": "CLIENT"}]}
+        return {
+            "id": code,
+            "serviceUrl": url,
+            "specUrl": f"{provider_url}/openapi.json",
+            "enabled": enabled,
+            "rights": rights if rights is not None else [{"member": "CLIENT-ORG", "application": "CLIENT"}],
+        }
+
     return {
         "domain": "test.localhost",
         "instance": "SANDBOX",
         "members": [
-            {"name": "Provider Org", "class": "GOV", "code": "PROVIDER-ORG", "applications": [
-                {"id": "APP", "services": [
-                    svc("echo", url=f"{provider_url}/echo"), svc("disabled", enabled=False), svc("down", url=dead_url),
-                    svc("private", rights=[]),
-                ]},
-            ]},
-            {"name": "Client Org", "class": "GOV", "code": "CLIENT-ORG", "applications": [
-                {"id": "CLIENT", "secretHash": hash_secret(CLIENT_SECRET)},
-                {"id": "OTHER", "secretHash": hash_secret(OTHER_SECRET)},
-            ]},
+            {
+                "name": "Provider Org",
+                "class": "GOV",
+                "code": "PROVIDER-ORG",
+                "applications": [
+                    {
+                        "id": "APP",
+                        "services": [
+                            svc("echo", url=f"{provider_url}/echo"),
+                            svc("disabled", enabled=False),
+                            svc("down", url=dead_url),
+                            svc("private", rights=[]),
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "Client Org",
+                "class": "GOV",
+                "code": "CLIENT-ORG",
+                "applications": [
+                    {"id": "CLIENT", "secretHash": hash_secret(CLIENT_SECRET)},
+                    {"id": "OTHER", "secretHash": hash_secret(OTHER_SECRET)},
+                ],
+            },
         ],
     }
 
@@ -107,8 +133,16 @@ class Stack:
     def runtime(self):  # noqa: ANN201
         return self.app.state.im_runtime
 
-    def call(self, method: str, service: str, path: str = "", client: str = CLIENT, secret: str | None = CLIENT_SECRET,
-             headers: dict | None = None, **kwargs) -> httpx.Response:  # noqa: ANN003
+    def call(
+        self,
+        method: str,
+        service: str,
+        path: str = "",
+        client: str = CLIENT,
+        secret: str | None = CLIENT_SECRET,
+        headers: dict | None = None,
+        **kwargs,
+    ) -> httpx.Response:  # noqa: ANN003
         h = {"Information-Mediator-Client": client}
         if secret is not None:
             h["Information-Mediator-Client-Secret"] = secret
@@ -129,8 +163,14 @@ class Stack:
 def stack(db_fields, tmp_path):
     holder: dict = {}
     with LiveServer(provider_app(holder)) as provider:
-        settings = IMSettings(**db_fields, data_dir=tmp_path, admin_token=ADMIN, provider_timeout=1.0,
-                              connect_timeout=1.0, registry_poll_seconds=0.2)
+        settings = IMSettings(
+            **db_fields,
+            data_dir=tmp_path,
+            admin_token=ADMIN,
+            provider_timeout=1.0,
+            connect_timeout=1.0,
+            registry_poll_seconds=0.2,
+        )
         app = create_app(settings)
         with LiveServer(app) as im:
             holder["url"] = im.url

@@ -1,4 +1,5 @@
 """GovStack Configuration Management API, the audit log and access-right management."""
+
 from __future__ import annotations
 
 from .conftest import OTHER, OTHER_SECRET, PROVIDER
@@ -9,14 +10,27 @@ def _audit(stack) -> list[dict]:
 
 
 def test_admin_calls_without_the_credential_are_refused_and_audited(stack):
-    for method, path in [("GET", "/api/v1/config"), ("PATCH", "/api/v1/config"), ("PUT", "/api/v1/config"),
-                         ("POST", "/api/v1/config"), ("GET", "/api/v1/status"), ("GET", "/api/v1/rights/allow"),
-                         ("PATCH", "/api/v1/rights/allow"), ("PATCH", "/api/v1/rights/deny")]:
+    for method, path in [
+        ("GET", "/api/v1/config"),
+        ("PATCH", "/api/v1/config"),
+        ("PUT", "/api/v1/config"),
+        ("POST", "/api/v1/config"),
+        ("GET", "/api/v1/status"),
+        ("GET", "/api/v1/rights/allow"),
+        ("PATCH", "/api/v1/rights/allow"),
+        ("PATCH", "/api/v1/rights/deny"),
+    ]:
         for token in (None, "wrong-token"):
             r = stack.admin(method, path, token=token, json={"domain": "x", "instance": "SANDBOX"})
             assert r.status_code == 401, (method, path)
     refused = [e for e in _audit(stack) if e["outcome"] == "refused"]
-    assert {e["action"] for e in refused} >= {"config.update", "config.replace", "config.create", "rights.allow", "rights.deny"}
+    assert {e["action"] for e in refused} >= {
+        "config.update",
+        "config.replace",
+        "config.create",
+        "rights.allow",
+        "rights.deny",
+    }
     # Nothing changed: the client still has its right.
     assert stack.call("GET", "echo").status_code == 200
 
@@ -82,8 +96,10 @@ members:
     conf = stack.admin("GET", "/api/v1/config").json()
     assert {m["code"] for m in conf["members"]} == {"PROVIDER-ORG", "CLIENT-ORG", "7003"}
     # The right named the member by name; it resolved to its code.
-    r = stack.http.get("/r1/SANDBOX/GOV/7003/Registry/lookup/x", headers={
-        "Information-Mediator-Client": OTHER, "Information-Mediator-Client-Secret": OTHER_SECRET})
+    r = stack.http.get(
+        "/r1/SANDBOX/GOV/7003/Registry/lookup/x",
+        headers={"Information-Mediator-Client": OTHER, "Information-Mediator-Client-Secret": OTHER_SECRET},
+    )
     assert r.status_code == 200
 
 
@@ -106,8 +122,13 @@ def test_disable_a_service_through_patch(stack):
 
 
 def test_rights_allow_deny_and_paging(stack):
-    item = {"memberClass": "GOV", "memberCode": "PROVIDER-ORG", "applicationId": "APP", "serviceId": "echo",
-            "rights": [{"memberClass": "GOV", "memberCode": "CLIENT-ORG", "applicationId": "OTHER"}]}
+    item = {
+        "memberClass": "GOV",
+        "memberCode": "PROVIDER-ORG",
+        "applicationId": "APP",
+        "serviceId": "echo",
+        "rights": [{"memberClass": "GOV", "memberCode": "CLIENT-ORG", "applicationId": "OTHER"}],
+    }
     assert stack.call("GET", "echo", client=OTHER, secret=OTHER_SECRET).status_code == 403
     assert stack.admin("PATCH", "/api/v1/rights/allow", json=[item]).status_code == 200
     assert stack.call("GET", "echo", client=OTHER, secret=OTHER_SECRET).status_code == 200
@@ -134,10 +155,28 @@ def test_rights_allow_deny_and_paging(stack):
 
 
 def test_rights_changes_with_bad_input(stack):
-    for body in ([{"serviceId": "echo"}], {"not": "a list"}, [{"memberClass": "GOV", "memberCode": "PROVIDER-ORG",
-                  "applicationId": "APP", "serviceId": "nope", "rights": []}],
-                 [{"memberClass": "GOV", "memberCode": "PROVIDER-ORG", "applicationId": "APP", "serviceId": "echo",
-                   "rights": [{"memberClass": "GOV"}]}]):
+    for body in (
+        [{"serviceId": "echo"}],
+        {"not": "a list"},
+        [
+            {
+                "memberClass": "GOV",
+                "memberCode": "PROVIDER-ORG",
+                "applicationId": "APP",
+                "serviceId": "nope",
+                "rights": [],
+            }
+        ],
+        [
+            {
+                "memberClass": "GOV",
+                "memberCode": "PROVIDER-ORG",
+                "applicationId": "APP",
+                "serviceId": "echo",
+                "rights": [{"memberClass": "GOV"}],
+            }
+        ],
+    ):
         r = stack.admin("PATCH", "/api/v1/rights/allow", json=body)
         assert r.status_code == 400 and r.json()["type"] == "Client.BadRequest", body
     r = stack.admin("GET", "/api/v1/rights/allow", params={"nextPageToken": "!!garbage"})
@@ -148,9 +187,16 @@ def test_rights_changes_with_bad_input(stack):
 
 def test_nothing_answers_422_or_500(stack):
     probes = [
-        ("GET", "/api/v1/trace?limit=abc"), ("GET", "/api/v1/trace?limit=-1"), ("GET", "/api/v1/monitoring?since=yesterday"),
-        ("GET", "/api/v1/audit?limit=x"), ("GET", "/r1/SANDBOX"), ("GET", "/r1/SANDBOX/GOV/X/Y"), ("GET", "/nope"),
-        ("DELETE", "/listClients"), ("POST", "/api/v1/status"), ("GET", f"/r1/{PROVIDER}/%ZZ/x"),
+        ("GET", "/api/v1/trace?limit=abc"),
+        ("GET", "/api/v1/trace?limit=-1"),
+        ("GET", "/api/v1/monitoring?since=yesterday"),
+        ("GET", "/api/v1/audit?limit=x"),
+        ("GET", "/r1/SANDBOX"),
+        ("GET", "/r1/SANDBOX/GOV/X/Y"),
+        ("GET", "/nope"),
+        ("DELETE", "/listClients"),
+        ("POST", "/api/v1/status"),
+        ("GET", f"/r1/{PROVIDER}/%ZZ/x"),
     ]
     for method, path in probes:
         r = stack.admin(method, path)

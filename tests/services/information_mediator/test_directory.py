@@ -1,4 +1,5 @@
 """Directory metaservices, with and without the /r1 prefix."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,18 @@ def test_list_clients(stack, prefix):
     items = r.json()["member"]
     subsystems = {i["id"]["applicationCode"] for i in items if i["id"]["objectType"]["object_type"] == "SUBSYSTEM"}
     assert subsystems == {"APP", "CLIENT", "OTHER"}
-    member = next(i for i in items if i["id"]["objectType"]["object_type"] == "MEMBER" and i["id"]["memberCode"] == "CLIENT-ORG")
-    assert member == {"name": "Client Org", "id": {"objectType": {"object_type": "MEMBER"}, "GovStackInstance": "SANDBOX",
-                                                   "memberClass": "GOV", "memberCode": "CLIENT-ORG"}}
+    member = next(
+        i for i in items if i["id"]["objectType"]["object_type"] == "MEMBER" and i["id"]["memberCode"] == "CLIENT-ORG"
+    )
+    assert member == {
+        "name": "Client Org",
+        "id": {
+            "objectType": {"object_type": "MEMBER"},
+            "GovStackInstance": "SANDBOX",
+            "memberClass": "GOV",
+            "memberCode": "CLIENT-ORG",
+        },
+    }
     assert all(v is not None for i in items for v in i["id"].values())
     assert stack.http.get(f"{prefix}/listClients", params={"instanceId": "ELSEWHERE"}).json() == {"member": []}
 
@@ -33,7 +43,11 @@ def test_list_methods(stack, prefix):
     echo = services["echo"]
     assert echo["objectType"] == {"object_type": "SERVICE"}
     assert (echo["GovStackInstance"], echo["memberClass"], echo["memberCode"], echo["applicationCode"]) == (
-        "SANDBOX", "GOV", "PROVIDER-ORG", "APP")
+        "SANDBOX",
+        "GOV",
+        "PROVIDER-ORG",
+        "APP",
+    )
     assert echo["serviceVersion"] == "2.3.4"
     assert {"method": "POST", "path": "/upload"} in echo["endpointList"]["member"]
     only = stack.http.get(f"{prefix}/{PROVIDER}/listMethods", params={"serviceId": "echo"}).json()["member"]
@@ -61,14 +75,17 @@ def test_get_openapi(stack, prefix):
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-@pytest.mark.parametrize("path,params", [
-    ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {}),
-    ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": "nope"}),
-    ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": ""}),
-    ("/SANDBOX/GOV/NOBODY/APP/getOpenAPI", {"serviceCode": "echo"}),
-    ("/ELSEWHERE/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": "echo"}),
-    ("/SANDBOX/GOV/NOBODY/APP/listMethods", {}),
-])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {}),
+        ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": "nope"}),
+        ("/SANDBOX/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": ""}),
+        ("/SANDBOX/GOV/NOBODY/APP/getOpenAPI", {"serviceCode": "echo"}),
+        ("/ELSEWHERE/GOV/PROVIDER-ORG/APP/getOpenAPI", {"serviceCode": "echo"}),
+        ("/SANDBOX/GOV/NOBODY/APP/listMethods", {}),
+    ],
+)
 def test_directory_errors_are_400_with_a_json_string(stack, prefix, path, params):
     r = stack.http.get(prefix + path, params=params, headers={"X-GovStack-Client": CLIENT})
     assert r.status_code == 400

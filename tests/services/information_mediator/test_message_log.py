@@ -1,4 +1,5 @@
 """The hash-chained, signed message log and `sandbox im verify-log`."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -95,10 +96,20 @@ def test_bodies_are_logged_only_when_enabled(db_fields, tmp_path):
         with LiveServer(app) as im:
             holder["url"] = im.url
             import httpx
-            assert httpx.put(im.url + "/api/v1/config", json=conf(provider.url, provider.url),
-                             headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 201
-            r = httpx.post(f"{im.url}/r1/SANDBOX/GOV/PROVIDER-ORG/APP/echo/x", content=b"kept-body",
-                           headers={"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET})
+
+            assert (
+                httpx.put(
+                    im.url + "/api/v1/config",
+                    json=conf(provider.url, provider.url),
+                    headers={"Authorization": f"Bearer {ADMIN}"},
+                ).status_code
+                == 201
+            )
+            r = httpx.post(
+                f"{im.url}/r1/SANDBOX/GOV/PROVIDER-ORG/APP/echo/x",
+                content=b"kept-body",
+                headers={"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET},
+            )
             assert r.status_code == 200
             app.state.im_runtime.writer.flush()
             with app.state.db.session() as s:
@@ -110,6 +121,7 @@ def test_bodies_are_logged_only_when_enabled(db_fields, tmp_path):
                 s.execute(update(LogRecord).where(LogRecord.id == row.id).values(request_body=b"forged-body"))
             ok, message = verify_log(settings)
             assert not ok and "edited" in message
+
 
 def test_rewriting_a_record_and_re_chaining_everything_after_it_is_detected(stack):
     """An attacker who edits a record and recomputes every later hash still cannot forge the seals."""

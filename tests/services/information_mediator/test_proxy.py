@@ -1,4 +1,5 @@
 """The /r1 service access flow through a real IM in front of a real provider."""
+
 from __future__ import annotations
 
 import hashlib
@@ -71,8 +72,10 @@ def test_call_without_access_right_is_refused(stack):
 def test_unknown_and_disabled_services(stack):
     r = stack.call("GET", "nosuchservice")
     assert r.status_code == 404 and r.json()["type"] == "Server.UnknownService"
-    r = stack.http.get("/r1/SANDBOX/GOV/NOBODY/APP/echo", headers={
-        "Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET})
+    r = stack.http.get(
+        "/r1/SANDBOX/GOV/NOBODY/APP/echo",
+        headers={"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": CLIENT_SECRET},
+    )
     assert r.status_code == 404
     r = stack.call("GET", "disabled")
     assert r.status_code == 403 and r.headers["X-Road-Error"] == "Server.ServiceDisabled"
@@ -91,10 +94,34 @@ def test_provider_too_slow(stack):
 
 
 def _add_root_service(stack) -> None:
-    r = stack.admin("PATCH", "/api/v1/config", json={"domain": "test.localhost", "instance": "SANDBOX", "members": [
-        {"name": "Provider Org", "class": "GOV", "code": "PROVIDER-ORG", "applications": [{"id": "APP", "services": [
-            {"id": "root", "serviceUrl": stack.provider.url, "specUrl": f"{stack.provider.url}/openapi.json",
-             "rights": [{"member": "CLIENT-ORG", "application": "CLIENT"}]}]}]}]})
+    r = stack.admin(
+        "PATCH",
+        "/api/v1/config",
+        json={
+            "domain": "test.localhost",
+            "instance": "SANDBOX",
+            "members": [
+                {
+                    "name": "Provider Org",
+                    "class": "GOV",
+                    "code": "PROVIDER-ORG",
+                    "applications": [
+                        {
+                            "id": "APP",
+                            "services": [
+                                {
+                                    "id": "root",
+                                    "serviceUrl": stack.provider.url,
+                                    "specUrl": f"{stack.provider.url}/openapi.json",
+                                    "rights": [{"member": "CLIENT-ORG", "application": "CLIENT"}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
 
 
@@ -134,8 +161,11 @@ def test_large_body_is_streamed_both_ways(stack):
 
 
 def test_hop_by_hop_headers_are_not_forwarded(stack):
-    seen = stack.call("GET", "echo", headers={"Connection": "keep-alive, X-Secret-Hop", "Proxy-Authorization": "x",
-                                               "X-Custom": "kept"}).json()["headers"]
+    seen = stack.call(
+        "GET",
+        "echo",
+        headers={"Connection": "keep-alive, X-Secret-Hop", "Proxy-Authorization": "x", "X-Custom": "kept"},
+    ).json()["headers"]
     assert "proxy-authorization" not in seen
     assert seen["x-custom"] == "kept"
 

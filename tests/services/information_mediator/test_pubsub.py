@@ -1,4 +1,5 @@
 """Publish/subscribe through the IM: event types, rights, PUSH with retries, restarts, FIFO, TTL, PULL."""
+
 from __future__ import annotations
 
 import time
@@ -9,7 +10,6 @@ from sqlalchemy import func, select
 
 from services.information_mediator.messagelog.models import LogRecord
 from services.information_mediator.pubsub.models import Event
-
 from tests.support import TEST_DATABASE_URL
 
 from .test_pubsub_support import PUB, ROOM, STRANGER, SUB, SUB2, PubSubStack, Receiver, wait_for
@@ -67,8 +67,11 @@ def test_schema_invalid_event_is_refused_and_nothing_stored(ps):
 def test_publish_and_subscribe_need_rights_and_credentials(ps):
     denied = ps.as_(STRANGER, "POST", "/pub/v1/newBirth", json={"event": {"n": 1, "mother": "M"}})
     assert denied.status_code == 403 and denied.json()["type"] == "Client.AccessDenied"
-    forged = ps.http.post(f"/r1/{ROOM}/pub/v1/newBirth", json={"event": {"n": 1, "mother": "M"}},
-                          headers={"Information-Mediator-Client": PUB, "Information-Mediator-Client-Secret": "wrong"})
+    forged = ps.http.post(
+        f"/r1/{ROOM}/pub/v1/newBirth",
+        json={"event": {"n": 1, "mother": "M"}},
+        headers={"Information-Mediator-Client": PUB, "Information-Mediator-Client-Secret": "wrong"},
+    )
     assert forged.status_code == 401
     assert _count_events(ps) == 0
     sub_denied = ps.as_(STRANGER, "POST", "/api/v1/subs/newBirth", json={"delivery": "PULL"})
@@ -81,13 +84,21 @@ def test_publish_and_subscribe_need_rights_and_credentials(ps):
 def test_subscription_crud(ps):
     item = ps.subscribe(SUB, options={"TTL": 120, "FIFO": True, "maxAttempts": 3})
     assert item["delivery"] == "PUSH" and item["options"]["TTL"] == 120 and item["options"]["FIFO"] is True
-    assert item["subscriberId"] == {"instanceId": "SANDBOX", "memberClass": "GOV", "memberCode": "SUB-ORG",
-                                    "applicationCode": "SUB"}
+    assert item["subscriberId"] == {
+        "instanceId": "SANDBOX",
+        "memberClass": "GOV",
+        "memberCode": "SUB-ORG",
+        "applicationCode": "SUB",
+    }
     assert ps.as_(SUB, "POST", "/api/v1/subs/newBirth", json={"serviceCode": "inbox"}).status_code == 409
     assert [s["id"] for s in ps.as_(SUB, "GET", "/api/v1/subs").json()] == [item["id"]]
     assert ps.as_(SUB2, "GET", "/api/v1/subs").json() == []
     patched = ps.as_(SUB, "PATCH", "/api/v1/subs/newBirth", json={"options": {"TTL": 60}})
-    assert patched.status_code == 201 and patched.json()["options"]["TTL"] == 60 and patched.json()["options"]["FIFO"] is True
+    assert (
+        patched.status_code == 201
+        and patched.json()["options"]["TTL"] == 60
+        and patched.json()["options"]["FIFO"] is True
+    )
     too_many = ps.as_(SUB, "PATCH", "/api/v1/subs/newBirth", json={"options": {"maxAttempts": 10_000}})
     assert too_many.status_code == 400
     assert ps.as_(SUB, "GET", "/api/v1/subs/newBirth").json()["options"]["TTL"] == 60
@@ -215,7 +226,9 @@ def test_cancelled_event_is_not_delivered_and_retry_by_id_is_idempotent(ps, rece
     assert wait_for(lambda: receivers[0].ids() == ["client-chosen-1"])
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="replicas share a PostgreSQL database (row locks); SQLite has one writer")
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="replicas share a PostgreSQL database (row locks); SQLite has one writer"
+)
 def test_two_replicas_on_one_database_do_not_deliver_twice(ps, receivers, db_fields, tmp_path):
     ps.subscribe(SUB)
     receivers[0].stop()
@@ -231,14 +244,17 @@ def test_two_replicas_on_one_database_do_not_deliver_twice(ps, receivers, db_fie
         ps.app.state.im_runtime.writer.flush()
         replica.app.state.im_runtime.writer.flush()
         with ps.app.state.db.session() as session:
-            chains = set(session.scalars(select(LogRecord.chain).where(LogRecord.kind == "event", LogRecord.client == ROOM)))
+            chains = set(
+                session.scalars(select(LogRecord.chain).where(LogRecord.kind == "event", LogRecord.client == ROOM))
+            )
         assert chains <= {"im-1", "im-2"} and chains
     finally:
         replica.stop()
 
 
-@pytest.mark.parametrize("path,method", [("/pub/v1/newBirth", "POST"), ("/api/v1/subs/newBirth", "POST"),
-                                         ("/api/v1/eventType", "POST")])
+@pytest.mark.parametrize(
+    "path,method", [("/pub/v1/newBirth", "POST"), ("/api/v1/subs/newBirth", "POST"), ("/api/v1/eventType", "POST")]
+)
 def test_malformed_bodies_get_400_in_the_im_shape(ps, path, method):
     client = ROOM if "eventType" in path else (SUB if "subs" in path else PUB)
     for content in (b"not json", b"[1, 2]", b'{"options": "x", "delivery": "SMOKE", "event": 1, "eventType": 5}'):

@@ -1,5 +1,6 @@
 """Helpers for the pub/sub tests: an IM that can be restarted on the same database, a subscriber that can
 be taken down and brought back on the same port, and the room/publisher/subscriber applications."""
+
 from __future__ import annotations
 
 import threading
@@ -9,8 +10,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.information_mediator.app import create_app
 from services.common.im_client import hash_secret
+from services.information_mediator.app import create_app
 from services.information_mediator.settings import IMSettings
 from tests.support import LiveServer, free_port
 
@@ -79,25 +80,63 @@ def members_conf(receiver_url: str, receiver2_url: str) -> dict:
         "domain": "test.localhost",
         "instance": "SANDBOX",
         "members": [
-            {"name": "Room Org", "class": "GOV", "code": "ROOM-ORG", "applications": [
-                {"id": "ROOM", "secretHash": hash_secret(SECRETS[ROOM])}]},
-            {"name": "Pub Org", "class": "GOV", "code": "PUB-ORG", "applications": [
-                {"id": "PUB", "secretHash": hash_secret(SECRETS[PUB])},
-                {"id": "STRANGER", "secretHash": hash_secret(SECRETS[STRANGER])}]},
-            {"name": "Sub Org", "class": "GOV", "code": "SUB-ORG", "applications": [
-                {"id": "SUB", "secretHash": hash_secret(SECRETS[SUB]), "services": [
-                    {"id": "inbox", "serviceUrl": f"{receiver_url}/inbox", "specUrl": f"{receiver_url}/openapi.json",
-                     "rights": room_right}]},
-                {"id": "SUB2", "secretHash": hash_secret(SECRETS[SUB2]), "services": [
-                    {"id": "inbox", "serviceUrl": f"{receiver2_url}/inbox", "specUrl": f"{receiver2_url}/openapi.json",
-                     "rights": room_right}]},
-            ]},
+            {
+                "name": "Room Org",
+                "class": "GOV",
+                "code": "ROOM-ORG",
+                "applications": [{"id": "ROOM", "secretHash": hash_secret(SECRETS[ROOM])}],
+            },
+            {
+                "name": "Pub Org",
+                "class": "GOV",
+                "code": "PUB-ORG",
+                "applications": [
+                    {"id": "PUB", "secretHash": hash_secret(SECRETS[PUB])},
+                    {"id": "STRANGER", "secretHash": hash_secret(SECRETS[STRANGER])},
+                ],
+            },
+            {
+                "name": "Sub Org",
+                "class": "GOV",
+                "code": "SUB-ORG",
+                "applications": [
+                    {
+                        "id": "SUB",
+                        "secretHash": hash_secret(SECRETS[SUB]),
+                        "services": [
+                            {
+                                "id": "inbox",
+                                "serviceUrl": f"{receiver_url}/inbox",
+                                "specUrl": f"{receiver_url}/openapi.json",
+                                "rights": room_right,
+                            }
+                        ],
+                    },
+                    {
+                        "id": "SUB2",
+                        "secretHash": hash_secret(SECRETS[SUB2]),
+                        "services": [
+                            {
+                                "id": "inbox",
+                                "serviceUrl": f"{receiver2_url}/inbox",
+                                "specUrl": f"{receiver2_url}/openapi.json",
+                                "rights": room_right,
+                            }
+                        ],
+                    },
+                ],
+            },
         ],
     }
 
 
-FAST_RETRIES = dict(pubsub_min_backoff=0.05, pubsub_max_backoff=0.2, pubsub_poll_seconds=0.05,
-                    pubsub_delivery_timeout=2.0, registry_poll_seconds=0.2)
+FAST_RETRIES = dict(
+    pubsub_min_backoff=0.05,
+    pubsub_max_backoff=0.2,
+    pubsub_poll_seconds=0.05,
+    pubsub_delivery_timeout=2.0,
+    registry_poll_seconds=0.2,
+)
 
 
 class PubSubStack:
@@ -141,12 +180,24 @@ class PubSubStack:
 
     def allow(self, service_code: str, client: str) -> None:
         _, member_class, member_code, application = client.split("/")
-        r = self.admin("PATCH", "/api/v1/rights/allow", json=[{
-            "memberClass": "GOV", "memberCode": "ROOM-ORG", "applicationId": "ROOM", "serviceId": service_code,
-            "rights": [{"memberClass": member_class, "memberCode": member_code, "applicationId": application}]}])
+        r = self.admin(
+            "PATCH",
+            "/api/v1/rights/allow",
+            json=[
+                {
+                    "memberClass": "GOV",
+                    "memberCode": "ROOM-ORG",
+                    "applicationId": "ROOM",
+                    "serviceId": service_code,
+                    "rights": [{"memberClass": member_class, "memberCode": member_code, "applicationId": application}],
+                }
+            ],
+        )
         assert r.status_code == 200, r.text
 
-    def event_type(self, name: str = "newBirth", schema: dict | None = None, publishers=(PUB,), subscribers=(SUB, SUB2)) -> None:  # noqa: ANN001
+    def event_type(
+        self, name: str = "newBirth", schema: dict | None = None, publishers=(PUB,), subscribers=(SUB, SUB2)
+    ) -> None:  # noqa: ANN001
         r = self.as_(ROOM, "POST", "/api/v1/eventType", json={"eventType": name, "schema": schema or BIRTH_SCHEMA})
         assert r.status_code == 200, r.text
         for client in publishers:
@@ -161,7 +212,9 @@ class PubSubStack:
         return r.json()
 
     def publish(self, n: int, event_type: str = "newBirth", client: str = PUB) -> str:
-        r = self.as_(client, "POST", f"/pub/v1/{event_type}", json={"eventType": event_type, "event": {"n": n, "mother": "Jane"}})
+        r = self.as_(
+            client, "POST", f"/pub/v1/{event_type}", json={"eventType": event_type, "event": {"n": n, "mother": "Jane"}}
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 

@@ -2,6 +2,7 @@
 bill inquiries, answers mark-bill-paid as scripted: HTTP 500, accepted without a status, ACK, RJC, and POSTs
 its status update back to the hub; records rtpUpdate and rtpStatusUpdateResponse); `Hub`, the hub driven as a
 payer FI; `Bank`, a browser on the bank pages."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,15 @@ class FakeBiller:
 
     def _record(self, prefix: str, kind: str, request: Request | None, body: dict | None) -> None:
         with self.lock:
-            self.calls.append({"prefix": prefix, "kind": kind, "path": request.url.path if request else "",
-                               "headers": dict(request.headers) if request else {}, "json": body})
+            self.calls.append(
+                {
+                    "prefix": prefix,
+                    "kind": kind,
+                    "path": request.url.path if request else "",
+                    "headers": dict(request.headers) if request else {},
+                    "json": body,
+                }
+            )
 
     def _router(self, prefix: str) -> APIRouter:
         router = APIRouter(prefix=prefix)
@@ -57,11 +65,24 @@ class FakeBiller:
             request_id = request.headers.get("x-correlationid", "")[:12]
             bill = self.bills.get(bill_id)
             if bill is None:
-                return JSONResponse({"code": "01", "reason": "bill not found", "requestID": request_id,
-                                     "billId": bill_id}, status_code=404)
-            return {"code": "00", "reason": "found", "requestID": request_id, "billId": bill_id, "billDetails": {
-                "billerId": self.biller_id, "billerName": "SandboxCty", "billStatus": bill["status"],
-                "dueDate": bill["due"], "amountonDueDate": bill["amount"], "amountAfterDueDate": bill["amount"] + 10}}
+                return JSONResponse(
+                    {"code": "01", "reason": "bill not found", "requestID": request_id, "billId": bill_id},
+                    status_code=404,
+                )
+            return {
+                "code": "00",
+                "reason": "found",
+                "requestID": request_id,
+                "billId": bill_id,
+                "billDetails": {
+                    "billerId": self.biller_id,
+                    "billerName": "SandboxCty",
+                    "billStatus": bill["status"],
+                    "dueDate": bill["due"],
+                    "amountonDueDate": bill["amount"],
+                    "amountAfterDueDate": bill["amount"] + 10,
+                },
+            }
 
         @router.post("/billTransferRequests")
         async def mark_paid(request: Request, background: BackgroundTasks):  # noqa: ANN202
@@ -78,8 +99,9 @@ class FakeBiller:
                 if action == "ACK" and bill is not None:
                     bill["status"] = "PAID"
                 background.add_task(self._send_status, body, status)
-            return JSONResponse({"responseCode": "00", "reason": "accepted", "requestID": body.get("requestID")},
-                                status_code=202)
+            return JSONResponse(
+                {"responseCode": "00", "reason": "accepted", "requestID": body.get("requestID")}, status_code=202
+            )
 
         @router.post("/rtpUpdate")
         async def rtp_update(request: Request):  # noqa: ANN202
@@ -98,8 +120,7 @@ class FakeBiller:
         body = {"requestId": mark.get("requestID"), "billId": mark["billId"], "status": status}
         if status == "RJC":
             body["rejectReason"] = "Dup"
-        headers = {"X-CorrelationID": "st" + mark["billId"][-10:], "X-Platform-TenantId": "sandbox",
-                   **self.hub_headers}
+        headers = {"X-CorrelationID": "st" + mark["billId"][-10:], "X-Platform-TenantId": "sandbox", **self.hub_headers}
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(f"{self.hub_url}/billTransferRequests", json=body, headers=headers)
         self._record("hub", f"status-{response.status_code}", None, response.json())
@@ -116,13 +137,12 @@ class FakeBiller:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> "FakeBiller":
+    def __enter__(self) -> FakeBiller:
         self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self.server.stop()
-
 
 
 PAYMENTS = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
@@ -140,19 +160,34 @@ class Hub:
     biller: FakeBiller
 
     def inquire(self, bill_id: str, correlation_id: str, payer_fi: str = PAYER_FI) -> httpx.Response:
-        return self.http.get(f"/bills/{bill_id}", params={"fields": "inquiry"}, headers={
-            "X-CorrelationID": correlation_id, "Platform-TenantId": "sandbox", "PayerFI-Id": payer_fi})
+        return self.http.get(
+            f"/bills/{bill_id}",
+            params={"fields": "inquiry"},
+            headers={"X-CorrelationID": correlation_id, "Platform-TenantId": "sandbox", "PayerFI-Id": payer_fi},
+        )
 
     def pay(self, bill_id: str, request_id: str, inquiry_id: str, reference: str = "PRF000000000001") -> httpx.Response:
-        return self.http.post("/billTransferRequests", headers={
-            "X-CorrelationID": request_id, "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI}, json={
-            "requestId": request_id, "billInquiryRequestId": inquiry_id, "billId": bill_id,
-            "paymentReferenceID": reference})
+        return self.http.post(
+            "/billTransferRequests",
+            headers={"X-CorrelationID": request_id, "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI},
+            json={
+                "requestId": request_id,
+                "billInquiryRequestId": inquiry_id,
+                "billId": bill_id,
+                "paymentReferenceID": reference,
+            },
+        )
 
     def fund_payer_fi(self, amount: str) -> None:
         with self.app.state.db.session() as session:
-            transfer(session, f"test-fund-{PAYER_FI}", "deposit", treasury_account(session, "USD"),
-                     fsp_settlement_account(session, PAYER_FI, "USD"), Decimal(amount))
+            transfer(
+                session,
+                f"test-fund-{PAYER_FI}",
+                "deposit",
+                treasury_account(session, "USD"),
+                fsp_settlement_account(session, PAYER_FI, "USD"),
+                Decimal(amount),
+            )
 
     def payment(self, bill_id: str) -> BillPayment:
         with self.app.state.db.session() as session:

@@ -1,4 +1,5 @@
 """Helpers for the Payments tests: an app with fast background loops, a callback recorder, ledger checks."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,14 @@ OPENING = Decimal("50000000")
 
 
 def make_app(db_fields: dict, tmp_path, **overrides) -> FastAPI:
-    fields = dict(data_dir=tmp_path, seed=True, worker_poll_seconds=0.05, callback_backoff_seconds=0.05,
-                  callback_timeout_seconds=2, im_client=None)
+    fields = dict(
+        data_dir=tmp_path,
+        seed=True,
+        worker_poll_seconds=0.05,
+        callback_backoff_seconds=0.05,
+        callback_timeout_seconds=2,
+        im_client=None,
+    )
     fields.update(overrides)
     return create_app(PaymentsSettings(**db_fields, **fields))
 
@@ -41,8 +48,14 @@ class Recorder:
             import json
 
             with self.lock:
-                self.calls.append({"path": "/" + path, "query": dict(request.query_params),
-                                   "headers": dict(request.headers), "json": json.loads(body) if body else None})
+                self.calls.append(
+                    {
+                        "path": "/" + path,
+                        "query": dict(request.query_params),
+                        "headers": dict(request.headers),
+                        "json": json.loads(body) if body else None,
+                    }
+                )
             from fastapi.responses import JSONResponse
 
             return JSONResponse({"ok": True}, status_code=self.status)
@@ -53,7 +66,7 @@ class Recorder:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         self.server.start()
         return self
 
@@ -65,20 +78,39 @@ class Recorder:
         return self.calls
 
 
-def register(client, beneficiaries: list[tuple[str, str, str]], request_id: str = "reg000000001",
-             source: str = SOURCE) -> dict:
-    body = {"RequestID": request_id, "SourceBBID": source, "Beneficiaries": [
-        {"PayeeFunctionalID": pid, "PaymentModality": mod, "FinancialAddress": addr} for pid, mod, addr in beneficiaries]}
+def register(
+    client, beneficiaries: list[tuple[str, str, str]], request_id: str = "reg000000001", source: str = SOURCE
+) -> dict:
+    body = {
+        "RequestID": request_id,
+        "SourceBBID": source,
+        "Beneficiaries": [
+            {"PayeeFunctionalID": pid, "PaymentModality": mod, "FinancialAddress": addr}
+            for pid, mod, addr in beneficiaries
+        ],
+    }
     response = client.post("/register-beneficiary", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def bulk_payment(client, request_id: str, batch_id: str, instructions: list[tuple[str, str, str]],
-                 source: str = SOURCE, headers: dict | None = None):
-    body = {"RequestID": request_id, "SourceBBID": source, "BatchID": batch_id, "CreditInstructions": [
-        {"InstructionID": iid, "PayeeFunctionalID": pid, "Amount": amount, "Currency": "USD"}
-        for iid, pid, amount in instructions]}
+def bulk_payment(
+    client,
+    request_id: str,
+    batch_id: str,
+    instructions: list[tuple[str, str, str]],
+    source: str = SOURCE,
+    headers: dict | None = None,
+):
+    body = {
+        "RequestID": request_id,
+        "SourceBBID": source,
+        "BatchID": batch_id,
+        "CreditInstructions": [
+            {"InstructionID": iid, "PayeeFunctionalID": pid, "Amount": amount, "Currency": "USD"}
+            for iid, pid, amount in instructions
+        ],
+    }
     return client.post("/bulk-payment", json=body, headers=headers or {})
 
 
@@ -112,14 +144,20 @@ def assert_ledger_consistent(session) -> None:
     assert unbalanced_entries(session) == []
     for account in session.scalars(select(LedgerAccount)):
         assert balance_from_postings(session, account.id) == account.balance, account.code
-    g2p_entries = session.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "g2p_credit"))
+    g2p_entries = session.scalar(
+        select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "g2p_credit")
+    )
     completed = session.scalar(select(func.count()).select_from(Instruction).where(Instruction.status == "completed"))
     assert g2p_entries == completed
-    orphans = session.scalar(select(func.count()).select_from(Instruction).where(
-        Instruction.status != "completed", Instruction.entry_id.is_not(None)))
+    orphans = session.scalar(
+        select(func.count())
+        .select_from(Instruction)
+        .where(Instruction.status != "completed", Instruction.entry_id.is_not(None))
+    )
     assert orphans == 0
-    per_entry = session.execute(select(Posting.entry_id, func.count()).group_by(Posting.entry_id)
-                                .having(func.count() < 2)).all()
+    per_entry = session.execute(
+        select(Posting.entry_id, func.count()).group_by(Posting.entry_id).having(func.count() < 2)
+    ).all()
     assert per_entry == []
 
 

@@ -1,4 +1,5 @@
 """G2P bulk disbursement: 1.0 and v3 APIs, settlement in the ledger, failures, duplicates, callbacks."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,16 @@ from decimal import Decimal
 from services.payments.seed import load_seed, resident_accounts
 from services.payments.settings import DEFAULT_SEED_FILE
 
-from .support import (OPENING, Recorder, all_details, assert_ledger_consistent, balance, bulk_payment, register,
-                      wait_settled)
+from .support import (
+    OPENING,
+    Recorder,
+    all_details,
+    assert_ledger_consistent,
+    balance,
+    bulk_payment,
+    register,
+    wait_settled,
+)
 
 RESIDENTS = resident_accounts(load_seed(DEFAULT_SEED_FILE))
 OPEN = [r for r in RESIDENTS if r["status"] == "open"]
@@ -25,8 +34,13 @@ def test_v1_batch_settles_in_the_ledger_and_reports(client, app):
     instructions = [(f"ins{n:013d}", r["uin"], "120.25") for n, r in enumerate(good)]
     instructions += [("insclosed0000001", CLOSED[0]["uin"], "50"), ("insunknown000001", "0000000000", "70")]
     with Recorder() as target:
-        response = bulk_payment(client, "pay000000001", "batch0000001", instructions,
-                                headers={"X-Callback-URL": target.url + "/usct/status"})
+        response = bulk_payment(
+            client,
+            "pay000000001",
+            "batch0000001",
+            instructions,
+            headers={"X-Callback-URL": target.url + "/usct/status"},
+        )
         assert response.status_code == 200
         ack = response.json()
         assert ack["ResponseCode"] == "00" and ack["RequestID"] == "pay000000001"
@@ -40,8 +54,20 @@ def test_v1_batch_settles_in_the_ledger_and_reports(client, app):
         callback = target.wait_for(1)[0]
         assert callback["path"] == "/usct/status"
         assert callback["query"] == {"batchId": ack["PaymentsBatchID"], "X-CorrelationID": "pay000000001"}
-        for key in ("requestId", "batchId", "TotalTransactions", "failed", "completed", "totalAmount",
-                    "completed_amount", "ongoing_amount", "failed_amount", "result_file", "resultGeneratedAt", "note"):
+        for key in (
+            "requestId",
+            "batchId",
+            "TotalTransactions",
+            "failed",
+            "completed",
+            "totalAmount",
+            "completed_amount",
+            "ongoing_amount",
+            "failed_amount",
+            "result_file",
+            "resultGeneratedAt",
+            "note",
+        ):
             assert key in callback["json"], key
         assert callback["json"]["completed"] == 5
 
@@ -80,13 +106,24 @@ def test_retried_request_returns_first_answer_and_never_pays_twice(client, app):
 
 def test_duplicate_payments_inside_a_batch(client, app):
     register_all(client)
-    same_ids = bulk_payment(client, "pay000000004", "batch0000004", [
-        ("ins0000000000001", OPEN[0]["uin"], "10"), ("ins0000000000001", OPEN[1]["uin"], "10")])
+    same_ids = bulk_payment(
+        client,
+        "pay000000004",
+        "batch0000004",
+        [("ins0000000000001", OPEN[0]["uin"], "10"), ("ins0000000000001", OPEN[1]["uin"], "10")],
+    )
     assert same_ids.status_code == 400
     assert same_ids.json()["ResponseCode"] == "01" and "duplicate" in same_ids.json()["ResponseDescription"]
-    same_payment = bulk_payment(client, "pay000000005", "batch0000005", [
-        ("ins0000000000001", OPEN[0]["uin"], "10"), ("ins0000000000002", OPEN[0]["uin"], "10"),
-        ("ins0000000000003", OPEN[0]["uin"], "11")]).json()
+    same_payment = bulk_payment(
+        client,
+        "pay000000005",
+        "batch0000005",
+        [
+            ("ins0000000000001", OPEN[0]["uin"], "10"),
+            ("ins0000000000002", OPEN[0]["uin"], "10"),
+            ("ins0000000000003", OPEN[0]["uin"], "11"),
+        ],
+    ).json()
     summary = wait_settled(client, same_payment["PaymentsBatchID"])
     assert (summary["completed"], summary["failed"]) == (2, 1)
     reused_batch_id = bulk_payment(client, "pay000000006", "batch0000005", [("ins0000000000009", OPEN[0]["uin"], "1")])
@@ -95,25 +132,47 @@ def test_duplicate_payments_inside_a_batch(client, app):
 
 def test_batch_beyond_the_funding_fails_without_moving_money(client, app):
     register_all(client)
-    response = client.post("/bulk-payment", headers={"X-Program-Id": "FOODVOUCH"}, json={
-        "RequestID": "pay000000007", "SourceBBID": "USCT", "BatchID": "batch0000007", "CreditInstructions": [
-            {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 200000, "Currency": "USD"},
-            {"InstructionID": "i2", "PayeeFunctionalID": OPEN[1]["uin"], "Amount": 60000, "Currency": "USD"},
-            {"InstructionID": "i3", "PayeeFunctionalID": OPEN[2]["uin"], "Amount": 5, "Currency": "EUR"}]})
+    response = client.post(
+        "/bulk-payment",
+        headers={"X-Program-Id": "FOODVOUCH"},
+        json={
+            "RequestID": "pay000000007",
+            "SourceBBID": "USCT",
+            "BatchID": "batch0000007",
+            "CreditInstructions": [
+                {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 200000, "Currency": "USD"},
+                {"InstructionID": "i2", "PayeeFunctionalID": OPEN[1]["uin"], "Amount": 60000, "Currency": "USD"},
+                {"InstructionID": "i3", "PayeeFunctionalID": OPEN[2]["uin"], "Amount": 5, "Currency": "EUR"},
+            ],
+        },
+    )
     summary = wait_settled(client, response.json()["PaymentsBatchID"])
     assert summary["status"] == "FAILED" and summary["completed"] == 0 and summary["failed"] == 3
     assert "Not funded" in summary["note"]
     with app.state.db.session() as session:
         assert balance(session, "FUND:FOODVOUCH:USD") == Decimal("250000")
-    unknown_programme = client.post("/bulk-payment", headers={"X-Program-Id": "NOPE"}, json={
-        "RequestID": "pay000000008", "SourceBBID": "USCT", "BatchID": "batch0000008", "CreditInstructions": [
-            {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 1, "Currency": "USD"}]})
+    unknown_programme = client.post(
+        "/bulk-payment",
+        headers={"X-Program-Id": "NOPE"},
+        json={
+            "RequestID": "pay000000008",
+            "SourceBBID": "USCT",
+            "BatchID": "batch0000008",
+            "CreditInstructions": [
+                {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 1, "Currency": "USD"}
+            ],
+        },
+    )
     assert unknown_programme.status_code == 400
 
 
 def test_v1_bulk_payment_validation_errors(client):
-    base = {"RequestID": "pay000000009", "SourceBBID": "USCT", "BatchID": "b9",
-            "CreditInstructions": [{"InstructionID": "i1", "PayeeFunctionalID": "1", "Amount": 1, "Currency": "USD"}]}
+    base = {
+        "RequestID": "pay000000009",
+        "SourceBBID": "USCT",
+        "BatchID": "b9",
+        "CreditInstructions": [{"InstructionID": "i1", "PayeeFunctionalID": "1", "Amount": 1, "Currency": "USD"}],
+    }
     bad = [
         {**base, "CreditInstructions": []},
         {**base, "CreditInstructions": [{**base["CreditInstructions"][0], "Amount": -1}]},
@@ -133,17 +192,24 @@ def test_v1_bulk_payment_validation_errors(client):
 
 def test_prepayment_validation_reports_failures_without_paying(client, app):
     register_all(client)
-    body = {"RequestID": "pre000000001", "SourceBBID": "USCT", "BatchID": "batch0000010", "CreditInstructions": [
-        {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 5, "Currency": "USD"},
-        {"InstructionID": "i2", "PayeeFunctionalID": CLOSED[0]["uin"], "Amount": 5, "Currency": "USD"},
-        {"InstructionID": "i3", "PayeeFunctionalID": "nobody", "Amount": 5, "Currency": "USD"}]}
+    body = {
+        "RequestID": "pre000000001",
+        "SourceBBID": "USCT",
+        "BatchID": "batch0000010",
+        "CreditInstructions": [
+            {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 5, "Currency": "USD"},
+            {"InstructionID": "i2", "PayeeFunctionalID": CLOSED[0]["uin"], "Amount": 5, "Currency": "USD"},
+            {"InstructionID": "i3", "PayeeFunctionalID": "nobody", "Amount": 5, "Currency": "USD"},
+        ],
+    }
     with Recorder() as target:
         response = client.post("/prepayment-validation", json=body, headers={"X-Callback-URL": target.url})
         assert response.status_code == 200
         assert response.json()["ResponseCode"] == "00" and response.json()["NumberFailedCases"] == 2
         assert target.wait_for(1)[0]["json"]["NumberFailedCases"] == 2
-    fetched = client.post("/prepayment-validation-response", json={"RequestID": "pre000000002",
-                                                                   "BatchID": "batch0000010"})
+    fetched = client.post(
+        "/prepayment-validation-response", json={"RequestID": "pre000000002", "BatchID": "batch0000010"}
+    )
     assert fetched.status_code == 200
     assert {c["InstructionID"] for c in fetched.json()["FailedCases"]} == {"i2", "i3"}
     missing = client.post("/prepayment-validation-response", json={"RequestID": "x", "BatchID": "none"})
@@ -157,9 +223,15 @@ V3_HEADERS = {"X-CorrelationID": "corr-0001", "Platform-TenantId": "sandbox", "X
 
 
 def v3_tx(request_id, payee, amount, key="functionalId"):
-    return {"requestId": request_id, "creditParty": [{"key": key, "value": payee}],
-            "debitParty": [{"key": "programme", "value": "USCT"}], "paymentMode": "mojaloop",
-            "amount": amount, "currency": "USD", "descriptionText": "cash transfer"}
+    return {
+        "requestId": request_id,
+        "creditParty": [{"key": key, "value": payee}],
+        "debitParty": [{"key": "programme", "value": "USCT"}],
+        "paymentMode": "mojaloop",
+        "amount": amount,
+        "currency": "USD",
+        "descriptionText": "cash transfer",
+    }
 
 
 def test_v3_batch_transactions_summary_details_and_callback(client, app):
@@ -167,25 +239,42 @@ def test_v3_batch_transactions_summary_details_and_callback(client, app):
     momo = next(r for r in OPEN if r["modality"] == "01")
     with Recorder() as target:
         txs = [v3_tx(f"tx{n}", r["uin"], 10) for n, r in enumerate(OPEN[:4])]
-        txs.append({**v3_tx("tx-direct", momo["address"], 7, key="msisdn"),
-                    "creditParty": [{"key": "msisdn", "value": momo["address"]},
-                                    {"key": "payeeDfspId", "value": momo["fsp"]}]})
-        response = client.post("/batchtransactions", params={"type": "raw"}, json=txs,
-                               headers={**V3_HEADERS, "X-Callback-URL": target.url + "/cb"})
+        txs.append(
+            {
+                **v3_tx("tx-direct", momo["address"], 7, key="msisdn"),
+                "creditParty": [
+                    {"key": "msisdn", "value": momo["address"]},
+                    {"key": "payeeDfspId", "value": momo["fsp"]},
+                ],
+            }
+        )
+        response = client.post(
+            "/batchtransactions",
+            params={"type": "raw"},
+            json=txs,
+            headers={**V3_HEADERS, "X-Callback-URL": target.url + "/cb"},
+        )
         assert response.status_code == 202
         batch_id = response.json()["batchId"]
         summary = wait_settled(client, batch_id)
         assert summary["completed"] == 5 and summary["completed_amount"] == 47
         assert target.wait_for(1)[0]["json"]["batchId"] == batch_id
 
-        again = client.post("/batchtransactions", params={"type": "raw"}, json=txs,
-                            headers={**V3_HEADERS, "X-Callback-URL": target.url + "/cb"})
+        again = client.post(
+            "/batchtransactions",
+            params={"type": "raw"},
+            json=txs,
+            headers={**V3_HEADERS, "X-Callback-URL": target.url + "/cb"},
+        )
         assert again.status_code == 202 and again.json() == {"batchId": batch_id}
 
     by_correlation = client.get("/api/v1/batch", params={"X-CorrelationID": "corr-0001"}).json()
     assert by_correlation["batchId"] == batch_id
-    page0 = client.get("/api/v1/batch/detail", params={"batchId": batch_id, "pageNo": 0, "pageSize": 2},
-                       headers={"Platform-TenantId": "sandbox"}).json()
+    page0 = client.get(
+        "/api/v1/batch/detail",
+        params={"batchId": batch_id, "pageNo": 0, "pageSize": 2},
+        headers={"Platform-TenantId": "sandbox"},
+    ).json()
     page2 = client.get("/api/v1/batch/detail", params={"batchId": batch_id, "pageNo": 2, "pageSize": 2}).json()
     assert [d["transactionId"] for d in page0] == ["tx0", "tx1"]
     assert [d["transactionId"] for d in page2] == ["tx-direct"]
@@ -235,9 +324,15 @@ def test_callback_to_a_dead_target_is_retried_without_slowing_the_request(db_fie
     dead = f"http://127.0.0.1:{free_port()}/cb"
     with TestClient(app) as client:
         started = time.monotonic()
-        client.post("/register-beneficiary", headers={"X-Callback-URL": dead}, json={
-            "RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [
-                {"PayeeFunctionalID": "1", "PaymentModality": "09"}]})
+        client.post(
+            "/register-beneficiary",
+            headers={"X-Callback-URL": dead},
+            json={
+                "RequestID": "reg000000001",
+                "SourceBBID": "USCT",
+                "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+            },
+        )
         assert time.monotonic() - started < 1.0
 
         def given_up() -> bool:
@@ -260,9 +355,15 @@ def test_callback_refused_then_accepted_is_retried_until_delivered(db_fields, tm
     with Recorder(status=503) as target:
         app = make_app(db_fields, tmp_path)
         with TestClient(app) as client:
-            client.post("/register-beneficiary", headers={"X-Callback-URL": target.url + "/cb"}, json={
-                "RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [
-                    {"PayeeFunctionalID": "1", "PaymentModality": "09"}]})
+            client.post(
+                "/register-beneficiary",
+                headers={"X-Callback-URL": target.url + "/cb"},
+                json={
+                    "RequestID": "reg000000001",
+                    "SourceBBID": "USCT",
+                    "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+                },
+            )
             target.wait_for(2)
             target.status = 200
             count = len(target.calls)
@@ -278,13 +379,24 @@ def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, t
     from .support import make_app
 
     with Recorder() as im:
-        app = make_app(db_fields, tmp_path, im_url=im.url, im_client="SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS",
-                       im_client_secret="s3cret")
+        app = make_app(
+            db_fields,
+            tmp_path,
+            im_url=im.url,
+            im_client="SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS",
+            im_client_secret="s3cret",
+        )
         with TestClient(app) as client:
             url = im.url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/payments/onboarding"
-            client.post("/register-beneficiary", headers={"X-Callback-URL": url}, json={
-                "RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [
-                    {"PayeeFunctionalID": "1", "PaymentModality": "09"}]})
+            client.post(
+                "/register-beneficiary",
+                headers={"X-Callback-URL": url},
+                json={
+                    "RequestID": "reg000000001",
+                    "SourceBBID": "USCT",
+                    "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+                },
+            )
             call = im.wait_for(1)[0]
             assert call["path"] == "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/payments/onboarding"
             assert call["headers"]["information-mediator-client"] == "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
@@ -294,15 +406,24 @@ def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, t
 
 def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(client, app):
     a, b = OPEN[0], OPEN[1]
-    client.post("/identityAccountMapper/beneficiary", headers={"X-Registering-Institution-ID": "OTHER-BB",
-                                                               "X-Callback-URL": "http://127.0.0.1:9/x"},
-                json={"RequestID": "v3reg0000011", "Beneficiaries": [
-                    {"payeeIdentity": a["uin"], "PaymentModality": a["modality"], "FinancialAddress": a["address"]},
-                    {"payeeIdentity": b["uin"], "PaymentModality": "02"}]})
+    client.post(
+        "/identityAccountMapper/beneficiary",
+        headers={"X-Registering-Institution-ID": "OTHER-BB", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        json={
+            "RequestID": "v3reg0000011",
+            "Beneficiaries": [
+                {"payeeIdentity": a["uin"], "PaymentModality": a["modality"], "FinancialAddress": a["address"]},
+                {"payeeIdentity": b["uin"], "PaymentModality": "02"},
+            ],
+        },
+    )
     headers = {k: v for k, v in V3_HEADERS.items() if k != "X-Registering-Institution-Id"}
-    response = client.post("/batchtransactions", params={"type": "raw"}, headers={
-        **headers, "X-CorrelationID": "corr-0002", "X-Callback-URL": "http://127.0.0.1:9/x"},
-        json=[v3_tx("t1", a["uin"], 3), v3_tx("t2", b["uin"], 4)])
+    response = client.post(
+        "/batchtransactions",
+        params={"type": "raw"},
+        headers={**headers, "X-CorrelationID": "corr-0002", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        json=[v3_tx("t1", a["uin"], 3), v3_tx("t2", b["uin"], 4)],
+    )
     batch_id = response.json()["batchId"]
     summary = wait_settled(client, batch_id)
     assert (summary["completed"], summary["failed"]) == (1, 1)
@@ -310,7 +431,10 @@ def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(c
     assert details["t1"]["payeeDfspId"] == a["fsp"]
     assert "modality" in details["t2"]["errorInformation"]
     # With an institution that never registered them, nobody is found.
-    scoped = client.post("/batchtransactions", params={"type": "raw"}, headers={
-        **V3_HEADERS, "X-CorrelationID": "corr-0003", "X-Callback-URL": "http://127.0.0.1:9/x"},
-        json=[v3_tx("t3", a["uin"], 3)])
+    scoped = client.post(
+        "/batchtransactions",
+        params={"type": "raw"},
+        headers={**V3_HEADERS, "X-CorrelationID": "corr-0003", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        json=[v3_tx("t3", a["uin"], 3)],
+    )
     assert wait_settled(client, scoped.json()["batchId"])["failed"] == 1

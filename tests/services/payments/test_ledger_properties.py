@@ -4,6 +4,7 @@ After every batch: every journal entry balanced, cached balances equal to postin
 twice, funding balance = opening - completed amounts, summary equal to the details, and each
 instruction's outcome equal to what the model predicts.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -60,8 +61,7 @@ def test_random_batches_keep_the_ledger_right(db_fields, tmp_path):
             for seq, (iid, payee, amount) in enumerate(batch):
                 earlier_same = any(p == payee and a == amount for _, p, a in batch[:seq])
                 account = REGISTERED.get(payee)
-                ok = (iid not in paid_ids and not earlier_same and account is not None
-                      and account["status"] == "open")
+                ok = iid not in paid_ids and not earlier_same and account is not None and account["status"] == "open"
                 expected[iid] = "COMPLETED" if ok else "FAILED"
             details = {d["transactionId"]: d for d in all_details(client, batch_id)}
             assert {k: d["status"] for k, d in details.items()} == expected
@@ -72,17 +72,25 @@ def test_random_batches_keep_the_ledger_right(db_fields, tmp_path):
             failed = [d for d in details.values() if d["status"] == "FAILED"]
             assert summary["completed"] == len(done) and summary["failed"] == len(failed)
             assert summary["ongoing"] == 0 and summary["TotalTransactions"] == len(batch)
-            assert Decimal(str(summary["completed_amount"])) == sum((Decimal(str(d["amount"])) for d in done), Decimal(0))
-            assert Decimal(str(summary["failed_amount"])) == sum((Decimal(str(d["amount"])) for d in failed), Decimal(0))
+            assert Decimal(str(summary["completed_amount"])) == sum(
+                (Decimal(str(d["amount"])) for d in done), Decimal(0)
+            )
+            assert Decimal(str(summary["failed_amount"])) == sum(
+                (Decimal(str(d["amount"])) for d in failed), Decimal(0)
+            )
 
             with app.state.db.session() as session:
                 assert_ledger_consistent(session)
-                paid_total = session.scalar(select(func.sum(Instruction.amount)).where(
-                    Instruction.status == "completed")) or Decimal(0)
+                paid_total = session.scalar(
+                    select(func.sum(Instruction.amount)).where(Instruction.status == "completed")
+                ) or Decimal(0)
                 assert balance(session, "FUND:USCT:USD") == OPENING - paid_total
                 twice = session.execute(
-                    select(Instruction.instruction_id).where(Instruction.status == "completed")
-                    .group_by(Instruction.source_bb_id, Instruction.instruction_id).having(func.count() > 1)).all()
+                    select(Instruction.instruction_id)
+                    .where(Instruction.status == "completed")
+                    .group_by(Instruction.source_bb_id, Instruction.instruction_id)
+                    .having(func.count() > 1)
+                ).all()
                 assert twice == []
 
         check()

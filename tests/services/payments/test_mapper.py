@@ -1,4 +1,5 @@
 """Account mapper: 1.0 and v3 APIs over the same data, outcome callbacks, idempotent retries, error shapes."""
+
 from __future__ import annotations
 
 import json
@@ -18,18 +19,30 @@ def v1_register_body(request_id="reg000000001", source="USCT", beneficiaries=Non
 def test_v1_registration_is_acknowledged_and_outcome_called_back(client):
     open_acc = RESIDENTS[0]
     with Recorder() as target:
-        body = v1_register_body(beneficiaries=[
-            {"PayeeFunctionalID": open_acc["uin"], "PaymentModality": open_acc["modality"],
-             "FinancialAddress": open_acc["address"]},
-            {"PayeeFunctionalID": open_acc["uin"], "PaymentModality": "00", "FinancialAddress": open_acc["address"]},
-            {"PayeeFunctionalID": "11111", "PaymentModality": "07", "FinancialAddress": "x"},
-            {"PayeeFunctionalID": "22222", "PaymentModality": "00", "FinancialAddress": "NOWHERE-123"},
-            {"PayeeFunctionalID": "33333", "PaymentModality": "01"},
-        ])
+        body = v1_register_body(
+            beneficiaries=[
+                {
+                    "PayeeFunctionalID": open_acc["uin"],
+                    "PaymentModality": open_acc["modality"],
+                    "FinancialAddress": open_acc["address"],
+                },
+                {
+                    "PayeeFunctionalID": open_acc["uin"],
+                    "PaymentModality": "00",
+                    "FinancialAddress": open_acc["address"],
+                },
+                {"PayeeFunctionalID": "11111", "PaymentModality": "07", "FinancialAddress": "x"},
+                {"PayeeFunctionalID": "22222", "PaymentModality": "00", "FinancialAddress": "NOWHERE-123"},
+                {"PayeeFunctionalID": "33333", "PaymentModality": "01"},
+            ]
+        )
         response = client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url + "/cb"})
         assert response.status_code == 200
-        assert response.json() == {"ResponseCode": "00", "ResponseDescription": response.json()["ResponseDescription"],
-                                   "RequestID": "reg000000001"}
+        assert response.json() == {
+            "ResponseCode": "00",
+            "ResponseDescription": response.json()["ResponseDescription"],
+            "RequestID": "reg000000001",
+        }
         callback = target.wait_for(1)[0]["json"]
         assert callback["registerRequestID"] == "reg000000001"
         assert callback["numberFailedCases"] == 4
@@ -47,11 +60,22 @@ def test_v1_registration_is_acknowledged_and_outcome_called_back(client):
         time.sleep(0.4)
         assert len(target.calls) == 1
 
-    found = client.get("/beneficiary/", params={"payeeIdentity": open_acc["uin"], "requestId": "look1"},
-                       headers={"registeringInstitutionId": "USCT"}).json()
-    assert found == {"requestId": "look1", "paymentModalityList": [{
-        "payeeIdentity": open_acc["uin"], "paymentModality": open_acc["modality"],
-        "financialAddress": open_acc["address"], "bankingInstitutionCode": open_acc["fsp"]}]}
+    found = client.get(
+        "/beneficiary/",
+        params={"payeeIdentity": open_acc["uin"], "requestId": "look1"},
+        headers={"registeringInstitutionId": "USCT"},
+    ).json()
+    assert found == {
+        "requestId": "look1",
+        "paymentModalityList": [
+            {
+                "payeeIdentity": open_acc["uin"],
+                "paymentModality": open_acc["modality"],
+                "financialAddress": open_acc["address"],
+                "bankingInstitutionCode": open_acc["fsp"],
+            }
+        ],
+    }
 
 
 def test_registering_the_same_id_again_later_is_a_duplicate(client):
@@ -59,8 +83,12 @@ def test_registering_the_same_id_again_later_is_a_duplicate(client):
     entry = [(acc["uin"], acc["modality"], acc["address"])]
     register(client, entry, "reg000000001")
     with Recorder() as target:
-        body = v1_register_body("reg000000002", beneficiaries=[
-            {"PayeeFunctionalID": acc["uin"], "PaymentModality": "00", "FinancialAddress": acc["address"]}])
+        body = v1_register_body(
+            "reg000000002",
+            beneficiaries=[
+                {"PayeeFunctionalID": acc["uin"], "PaymentModality": "00", "FinancialAddress": acc["address"]}
+            ],
+        )
         client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url})
         assert target.wait_for(1)[0]["json"]["numberFailedCases"] == 1
 
@@ -90,67 +118,102 @@ def test_v1_update_changes_address_and_reports_unknown_ids(client):
     a, b = RESIDENTS[0], RESIDENTS[2]
     register(client, [(a["uin"], a["modality"], a["address"])])
     with Recorder() as target:
-        body = v1_register_body("upd000000001", beneficiaries=[
-            {"PayeeFunctionalID": a["uin"], "PaymentModality": b["modality"], "FinancialAddress": b["address"]},
-            {"PayeeFunctionalID": "not-registered", "PaymentModality": "00", "FinancialAddress": a["address"]},
-        ])
+        body = v1_register_body(
+            "upd000000001",
+            beneficiaries=[
+                {"PayeeFunctionalID": a["uin"], "PaymentModality": b["modality"], "FinancialAddress": b["address"]},
+                {"PayeeFunctionalID": "not-registered", "PaymentModality": "00", "FinancialAddress": a["address"]},
+            ],
+        )
         response = client.post("/update-beneficiary-details", json=body, headers={"X-Callback-URL": target.url})
         assert response.json()["ResponseCode"] == "00"
         callback = target.wait_for(1)[0]["json"]
         assert callback["numberFailedCases"] == 1
         assert callback["failedCases"][0]["payeeFunctionalID"] == "not-registered"
-    found = client.put("/beneficiary", json={"requestId": "l1", "payeePartyIds": [a["uin"]]},
-                       headers={"registeringInstitutionId": "USCT"}).json()["paymentModalityList"]
+    found = client.put(
+        "/beneficiary",
+        json={"requestId": "l1", "payeePartyIds": [a["uin"]]},
+        headers={"registeringInstitutionId": "USCT"},
+    ).json()["paymentModalityList"]
     assert found[0]["financialAddress"] == b["address"] and found[0]["bankingInstitutionCode"] == b["fsp"]
 
 
 def test_v3_register_update_and_lookup(client):
     a = RESIDENTS[4]
     headers = {"X-Registering-Institution-ID": "MOSW", "X-Callback-URL": "http://127.0.0.1:9/dead"}
-    body = {"RequestID": "v3reg0000001", "Beneficiaries": [
-        {"payeeIdentity": a["uin"], "PaymentModality": a["modality"], "FinancialAddress": a["address"],
-         "bankingInstitutionCode": a["fsp"]}]}
+    body = {
+        "RequestID": "v3reg0000001",
+        "Beneficiaries": [
+            {
+                "payeeIdentity": a["uin"],
+                "PaymentModality": a["modality"],
+                "FinancialAddress": a["address"],
+                "bankingInstitutionCode": a["fsp"],
+            }
+        ],
+    }
     response = client.post("/identityAccountMapper/beneficiary", json=body, headers=headers)
     assert response.status_code == 200
     assert response.json()["responseCode"] == "00" and response.json()["requestID"] == "v3reg0000001"
 
     # Scoped per source BB: another institution does not see it.
-    other = client.get("/beneficiary/", params={"payeeIdentity": a["uin"], "requestId": "q"},
-                       headers={"registeringInstitutionId": "OTHER"}).json()
+    other = client.get(
+        "/beneficiary/",
+        params={"payeeIdentity": a["uin"], "requestId": "q"},
+        headers={"registeringInstitutionId": "OTHER"},
+    ).json()
     assert other["paymentModalityList"] == []
 
-    update = {"requestID": "v3upd0000001", "sourceBBID": "MOSW",
-              "beneficiaries": [{"payeeIdentity": a["uin"], "paymentModality": "02", "status": "1"}]}
+    update = {
+        "requestID": "v3upd0000001",
+        "sourceBBID": "MOSW",
+        "beneficiaries": [{"payeeIdentity": a["uin"], "paymentModality": "02", "status": "1"}],
+    }
     response = client.put("/identityAccountMapper/beneficiary", json=update)
     assert response.status_code == 200 and response.json()["responseCode"] == "00"
-    found = client.put("/beneficiary", json={"requestId": "q2", "payeePartyIds": [a["uin"], "unknown"]},
-                       headers={"registeringInstitutionId": "MOSW"}).json()
+    found = client.put(
+        "/beneficiary",
+        json={"requestId": "q2", "payeePartyIds": [a["uin"], "unknown"]},
+        headers={"registeringInstitutionId": "MOSW"},
+    ).json()
     assert [f["paymentModality"] for f in found["paymentModalityList"]] == ["02"]
 
-    deactivate = {"requestID": "v3upd0000002", "sourceBBID": "MOSW",
-                  "beneficiaries": [{"payeeIdentity": a["uin"], "status": "0"}]}
+    deactivate = {
+        "requestID": "v3upd0000002",
+        "sourceBBID": "MOSW",
+        "beneficiaries": [{"payeeIdentity": a["uin"], "status": "0"}],
+    }
     client.put("/identityAccountMapper/beneficiary", json=deactivate)
-    found = client.get("/beneficiary/", params={"payeeIdentity": a["uin"], "requestId": "q3"},
-                       headers={"registeringInstitutionId": "MOSW"}).json()
+    found = client.get(
+        "/beneficiary/",
+        params={"payeeIdentity": a["uin"], "requestId": "q3"},
+        headers={"registeringInstitutionId": "MOSW"},
+    ).json()
     assert found["paymentModalityList"] == []
 
 
 def test_v3_mapper_errors(client):
     body = {"RequestID": "v3reg0000009", "Beneficiaries": [{"payeeIdentity": "1", "PaymentModality": "00"}]}
-    missing_institution = client.post("/identityAccountMapper/beneficiary", json=body,
-                                      headers={"X-Callback-URL": "http://x"})
+    missing_institution = client.post(
+        "/identityAccountMapper/beneficiary", json=body, headers={"X-Callback-URL": "http://x"}
+    )
     assert missing_institution.status_code == 400
     assert missing_institution.json()["ResponseCode"] == "01"
     assert missing_institution.json()["RequestID"] == "v3reg0000009"
-    missing_callback = client.post("/identityAccountMapper/beneficiary", json=body,
-                                   headers={"X-Registering-Institution-ID": "MOSW"})
+    missing_callback = client.post(
+        "/identityAccountMapper/beneficiary", json=body, headers={"X-Registering-Institution-ID": "MOSW"}
+    )
     assert missing_callback.status_code == 400
-    bad_update = client.put("/identityAccountMapper/beneficiary", json={"requestID": "u1", "sourceBBID": "MOSW",
-                                                                         "beneficiaries": [{"payeeIdentity": "1",
-                                                                                            "status": "7"}]})
+    bad_update = client.put(
+        "/identityAccountMapper/beneficiary",
+        json={"requestID": "u1", "sourceBBID": "MOSW", "beneficiaries": [{"payeeIdentity": "1", "status": "7"}]},
+    )
     assert bad_update.status_code == 400
-    assert bad_update.json() == {"responseCode": "01", "responseDescription": bad_update.json()["responseDescription"],
-                                 "requestID": "u1"}
+    assert bad_update.json() == {
+        "responseCode": "01",
+        "responseDescription": bad_update.json()["responseDescription"],
+        "requestID": "u1",
+    }
     lookup = client.get("/beneficiary/", params={"requestId": "q"})
     assert lookup.status_code == 400 and lookup.json()["responseCode"] == "01"
     bulk = client.put("/beneficiary", json={"requestId": "q", "payeePartyIds": []})
@@ -166,9 +229,21 @@ def test_a_registration_that_loses_a_race_is_a_duplicate_not_an_error(client, mo
     monkeypatch.setattr(service, "_existing", lambda *args: set())  # the check ran before the winner committed
     other = RESIDENTS[3]
     with Recorder() as target:
-        body = v1_register_body("reg000000002", beneficiaries=[
-            {"PayeeFunctionalID": acc["uin"], "PaymentModality": acc["modality"], "FinancialAddress": acc["address"]},
-            {"PayeeFunctionalID": other["uin"], "PaymentModality": other["modality"], "FinancialAddress": other["address"]}])
+        body = v1_register_body(
+            "reg000000002",
+            beneficiaries=[
+                {
+                    "PayeeFunctionalID": acc["uin"],
+                    "PaymentModality": acc["modality"],
+                    "FinancialAddress": acc["address"],
+                },
+                {
+                    "PayeeFunctionalID": other["uin"],
+                    "PaymentModality": other["modality"],
+                    "FinancialAddress": other["address"],
+                },
+            ],
+        )
         response = client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url})
         assert response.status_code == 200, response.text
         outcome = target.wait_for(1)[0]["json"]
@@ -176,7 +251,15 @@ def test_a_registration_that_loses_a_race_is_a_duplicate_not_an_error(client, mo
     assert acc["uin"] in json.dumps(outcome["failedCases"]) and other["uin"] not in json.dumps(outcome["failedCases"])
     monkeypatch.undo()
     with Recorder() as target:  # the id that did not race was registered
-        body = v1_register_body("reg000000003", beneficiaries=[
-            {"PayeeFunctionalID": other["uin"], "PaymentModality": other["modality"], "FinancialAddress": other["address"]}])
+        body = v1_register_body(
+            "reg000000003",
+            beneficiaries=[
+                {
+                    "PayeeFunctionalID": other["uin"],
+                    "PaymentModality": other["modality"],
+                    "FinancialAddress": other["address"],
+                }
+            ],
+        )
         client.post("/register-beneficiary", json=body, headers={"X-Callback-URL": target.url})
         assert target.wait_for(1)[0]["json"]["numberFailedCases"] == 1

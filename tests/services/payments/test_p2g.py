@@ -1,5 +1,6 @@
 """P2G bill payments (spec 9.3): inquiry routed by bill-id prefix, payment posted to the ledger exactly once,
 mark-bill-paid resent until the biller acknowledges, request-to-pay, and the simulated bank's pages."""
+
 from __future__ import annotations
 
 import re
@@ -12,11 +13,22 @@ from sqlalchemy import func, select
 from services.common import demo_world
 from services.payments.ledger.models import JournalEntry
 from services.payments.outbox.models import OutboxMessage
-from services.payments.p2g.models import BillPayment, Biller, RequestToPay
+from services.payments.p2g.models import Biller, BillPayment, RequestToPay
 from tests.support import LiveServer, wait_until
 
-from .p2g_support import (COLLECTION, DIRECT_PREFIX, OWNER, OWNER_ACCOUNT, PAYER_FI, PAYMENTS, POOR_UIN, Bank,
-                          FakeBiller, Hub, hidden)
+from .p2g_support import (
+    COLLECTION,
+    DIRECT_PREFIX,
+    OWNER,
+    OWNER_ACCOUNT,
+    PAYER_FI,
+    PAYMENTS,
+    POOR_UIN,
+    Bank,
+    FakeBiller,
+    Hub,
+    hidden,
+)
 from .support import make_app
 
 
@@ -49,8 +61,11 @@ def test_inquiry_found_unknown_and_unknown_prefix(hub):
 
     no_biller = hub.inquire("ZZZ-123", "inq-0003")
     assert no_biller.status_code == 400
-    assert no_biller.json() == {"responseCode": "01", "reason": "no biller is registered for this bill id prefix",
-                                "requestId": "inq-0003"}
+    assert no_biller.json() == {
+        "responseCode": "01",
+        "reason": "no biller is registered for this bill id prefix",
+        "requestId": "inq-0003",
+    }
     missing = hub.http.get("/bills/MSC-AAAA1111BBBB", params={"fields": "inquiry"}, headers={"X-CorrelationID": "x"})
     assert missing.status_code == 400 and missing.json()["responseCode"] == "01"
 
@@ -58,8 +73,15 @@ def test_inquiry_found_unknown_and_unknown_prefix(hub):
 def test_inquiry_is_routed_by_prefix(hub):
     with hub.app.state.db.session() as session:
         account_id = session.scalar(select(Biller)).collection_account_id
-        session.add(Biller(id="WATER", name="Water Board", bill_prefix="WTR-",
-                           im_service="SANDBOX/GOV/UTILITY/WATER/callbacks", collection_account_id=account_id))
+        session.add(
+            Biller(
+                id="WATER",
+                name="Water Board",
+                bill_prefix="WTR-",
+                im_service="SANDBOX/GOV/UTILITY/WATER/callbacks",
+                collection_account_id=account_id,
+            )
+        )
     hub.biller.add_bill("WTR-42", 30)
     assert hub.inquire("WTR-42", "inq-water").json()["code"] == "00"
     assert hub.biller.of_kind("inquiry")[-1]["path"] == "/r1/SANDBOX/GOV/UTILITY/WATER/callbacks/bills/WTR-42"
@@ -103,12 +125,22 @@ def test_payment_refusals_change_nothing(hub):
     hub.inquire("MSC-NOSUCH000001", "inq-unk")
     not_found = hub.pay("MSC-NOSUCH000001", "pay-unk", "inq-unk")
     assert not_found.status_code == 400 and not_found.json()["reason"] == "bill not found"
-    malformed = hub.http.post("/billTransferRequests", content=b"{not json", headers={
-        "X-CorrelationID": "bad-1", "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI,
-        "Content-Type": "application/json"})
+    malformed = hub.http.post(
+        "/billTransferRequests",
+        content=b"{not json",
+        headers={
+            "X-CorrelationID": "bad-1",
+            "X-Platform-TenantId": "sandbox",
+            "X-PayerFI-Id": PAYER_FI,
+            "Content-Type": "application/json",
+        },
+    )
     assert malformed.status_code == 400 and malformed.json()["code"] == "01"
-    missing = hub.http.post("/billTransferRequests", json={"requestId": "r1"}, headers={
-        "X-CorrelationID": "bad-2", "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI})
+    missing = hub.http.post(
+        "/billTransferRequests",
+        json={"requestId": "r1"},
+        headers={"X-CorrelationID": "bad-2", "X-Platform-TenantId": "sandbox", "X-PayerFI-Id": PAYER_FI},
+    )
     assert missing.status_code == 400 and missing.json()["reason"] == "billInquiryRequestId is required"
     with hub.app.state.db.session() as session:
         assert session.scalar(select(func.count()).select_from(BillPayment)) == 0
@@ -150,8 +182,9 @@ def test_mark_bill_paid_is_resent_until_the_biller_acknowledges(hub):
     # (On a slow machine the ACK may come after yet another resend: hence the lower bounds.)
     assert len(hub.biller.of_kind("mark")) >= 3 and hub.payment("MSC-RETRY0000001").mark_sends >= 2
     with hub.app.state.db.session() as session:
-        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "p2g.mark_bill_paid")
-                                   .order_by(OutboxMessage.id)).all()
+        messages = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "p2g.mark_bill_paid").order_by(OutboxMessage.id)
+        ).all()
         assert [(m.attempts, m.last_status) for m in messages[:2]] == [(2, 202), (1, 202)]
     assert hub.balance(COLLECTION) == 60
     hub.check_ledger()
@@ -166,25 +199,41 @@ def test_rejected_mark_bill_paid_refunds_the_payer(hub):
     assert wait_until(lambda: hub.payment("MSC-REJECT000001").status == "rejected", 10)
     assert hub.payment("MSC-REJECT000001").reject_reason == "Dup"
     assert hub.balance(f"FSP:{PAYER_FI}:USD") == 100 and hub.balance(COLLECTION) == 0
-    unknown = hub.http.post("/billTransferRequests", json={"requestId": "x", "billId": "MSC-NEVERPAID0001",
-                                                            "status": "ACK"},
-                            headers={"X-CorrelationID": "st-1", "X-Platform-TenantId": "sandbox"})
+    unknown = hub.http.post(
+        "/billTransferRequests",
+        json={"requestId": "x", "billId": "MSC-NEVERPAID0001", "status": "ACK"},
+        headers={"X-CorrelationID": "st-1", "X-Platform-TenantId": "sandbox"},
+    )
     assert unknown.status_code == 400 and unknown.json()["code"] == "01"
     hub.check_ledger()
 
 
 def rtp(hub: Hub, rtp_id: int, bill_id: str, alias: dict, amount: int = 200) -> httpx.Response:
-    return hub.http.post("/rtpRequest", headers={
-        "X-CorrelationID": f"rtp-{rtp_id}", "X-Platform-TenantId": "sandbox", "X-billerId": "MUNI-SBX",
-        "X-Callback-URL": f"{hub.biller.url}{DIRECT_PREFIX}/rtpUpdate"}, json={
-        "requestId": f"rtpreq{rtp_id}", "rtpId": rtp_id, "billID": bill_id, "requestType": "00",
-        "payerFiDetails": {"payerFIBIC": "SBXNBANK001", "financialAddress": ""}, "alias": alias,
-        "billDetails": {"billerName": "SandboxCty", "amount": amount}})
+    return hub.http.post(
+        "/rtpRequest",
+        headers={
+            "X-CorrelationID": f"rtp-{rtp_id}",
+            "X-Platform-TenantId": "sandbox",
+            "X-billerId": "MUNI-SBX",
+            "X-Callback-URL": f"{hub.biller.url}{DIRECT_PREFIX}/rtpUpdate",
+        },
+        json={
+            "requestId": f"rtpreq{rtp_id}",
+            "rtpId": rtp_id,
+            "billID": bill_id,
+            "requestType": "00",
+            "payerFiDetails": {"payerFIBIC": "SBXNBANK001", "financialAddress": ""},
+            "alias": alias,
+            "billDetails": {"billerName": "SandboxCty", "amount": amount},
+        },
+    )
 
 
 def rtp_status(hub: Hub, rtp_id: int) -> httpx.Response:
-    return hub.http.get(f"/transferRequests/{rtp_id}", headers={
-        "X-CorrelationID": f"st-{rtp_id}", "X-Platform-TenantId": "sandbox", "X-billerId": "MUNI-SBX"})
+    return hub.http.get(
+        f"/transferRequests/{rtp_id}",
+        headers={"X-CorrelationID": f"st-{rtp_id}", "X-Platform-TenantId": "sandbox", "X-billerId": "MUNI-SBX"},
+    )
 
 
 def test_bank_pages_look_up_and_pay_a_bill_once(hub):
@@ -226,8 +275,9 @@ def test_bank_refuses_overdraft_and_forged_forms(hub):
     assert "insufficient funds" in refused and "25 USD" in refused
     forged = bank.http.post("/bank/pay", data={**form, "csrf": "forged"}, follow_redirects=True)
     assert "The form expired" in forged.text
-    stranger = httpx.post(f"{hub.http.base_url}/bank/pay", data={**form, "csrf": "x"}, cookies={"bank_csrf": "x"},
-                          follow_redirects=True)
+    stranger = httpx.post(
+        f"{hub.http.base_url}/bank/pay", data={**form, "csrf": "x"}, cookies={"bank_csrf": "x"}, follow_redirects=True
+    )
     assert "log in again" in stranger.text
     assert hub.payment("MSC-DEAR00000001") is None
     hub.check_ledger()
@@ -255,7 +305,7 @@ def test_request_to_pay_accepted_and_refused(hub):
 
     bank = Bank(hub.http.base_url)
     home = bank.login(f"SNB{OWNER['uin']}")
-    inbox = home[home.index('id="inbox"'):]
+    inbox = home[home.index('id="inbox"') :]
     assert inbox.count("Accept and pay") == 2
     first = re.findall(r'action="/bank/rtp/(\d+)"', inbox)
     by_bill = dict(zip(re.findall(r'class="nowrap">(MSC-RTP\w+)<', inbox), first))
@@ -265,17 +315,27 @@ def test_request_to_pay_accepted_and_refused(hub):
     assert "refused" in after and "9800 USD" in after
 
     updates = {u["json"]["rtpId"]: u for u in hub.biller.wait_for("rtpUpdate", 2)}
-    assert updates[1001]["json"] == {"requestId": "rtpreq1001", "rtpId": 1001, "billId": "MSC-RTPACCEPT001",
-                                     "rtpStatus": "00"}
+    assert updates[1001]["json"] == {
+        "requestId": "rtpreq1001",
+        "rtpId": 1001,
+        "billId": "MSC-RTPACCEPT001",
+        "rtpStatus": "00",
+    }
     assert updates[1002]["json"]["rtpStatus"] == "01" and updates[1002]["json"]["rejectReason"] == "R"
     assert updates[1001]["headers"]["x-billerid"] == "MUNI-SBX"
     assert wait_until(lambda: rtp_status(hub, 1001).json()["rtpStatus"] == "PAID", 10)
     status = rtp_status(hub, 1002)
     assert status.status_code == 202
-    assert status.json() == {"responseCode": "00", "reason": "request to pay refused", "requestID": "st-1002",
-                             "rtpStatus": "REFUSED", "billId": "MSC-RTPREFUSE001"}
-    assert wait_until(lambda: {p["json"]["requestStatus"] for p in hub.biller.of_kind("rtpStatus")} == {
-        "PND", "COM", "RJC"}, 10)
+    assert status.json() == {
+        "responseCode": "00",
+        "reason": "request to pay refused",
+        "requestID": "st-1002",
+        "rtpStatus": "REFUSED",
+        "billId": "MSC-RTPREFUSE001",
+    }
+    assert wait_until(
+        lambda: {p["json"]["requestStatus"] for p in hub.biller.of_kind("rtpStatus")} == {"PND", "COM", "RJC"}, 10
+    )
     assert rtp_status(hub, 9999).status_code == 400
     assert hub.balance(OWNER_ACCOUNT) == 9800 and hub.balance(COLLECTION) == 200
     hub.check_ledger()
@@ -286,14 +346,22 @@ def test_request_to_pay_refuses_bad_input(hub):
     for amount in ("abc", 1.23456, -5, 0, True):
         bad = rtp(hub, 2001, "MSC-BADAMOUNT001", alias, amount=amount)
         assert bad.status_code == 400, amount
-        assert bad.json() == {"responseCode": "01", "requestID": "rtpreq2001",
-                              "responseDescription": "billDetails.amount must be a positive number"}
-    headers = {"X-CorrelationID": "rtp-x", "X-Platform-TenantId": "sandbox", "X-billerId": "NOBODY",
-               "X-Callback-URL": f"{hub.biller.url}/rtpUpdate"}
+        assert bad.json() == {
+            "responseCode": "01",
+            "requestID": "rtpreq2001",
+            "responseDescription": "billDetails.amount must be a positive number",
+        }
+    headers = {
+        "X-CorrelationID": "rtp-x",
+        "X-Platform-TenantId": "sandbox",
+        "X-billerId": "NOBODY",
+        "X-Callback-URL": f"{hub.biller.url}/rtpUpdate",
+    }
     unknown_biller = hub.http.post("/rtpRequest", headers=headers, json={"rtpId": 1, "billID": "MSC-1"})
     assert unknown_biller.status_code == 400 and "unknown biller" in unknown_biller.json()["responseDescription"]
-    no_callback = hub.http.post("/rtpRequest", headers={k: v for k, v in headers.items() if k != "X-Callback-URL"},
-                                json={})
+    no_callback = hub.http.post(
+        "/rtpRequest", headers={k: v for k, v in headers.items() if k != "X-Callback-URL"}, json={}
+    )
     assert no_callback.status_code == 400 and no_callback.json()["responseCode"] == "01"
     with hub.app.state.db.session() as session:
         assert session.scalar(select(func.count()).select_from(RequestToPay)) == 0

@@ -1,5 +1,6 @@
 """P2G through a real Information Mediator: the biller's request-to-pay reaches the hub through the IM, and
 every hub -> biller call (inquiry, mark-bill-paid, rtpUpdate) goes through it as the Payments application."""
+
 from __future__ import annotations
 
 import httpx
@@ -17,38 +18,84 @@ PERMIT, PERMIT_SECRET = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT", "permit-
 
 
 def im_conf(payments_url: str, biller_url: str) -> dict:
-    return {"domain": "test.localhost", "instance": "SANDBOX", "members": [
-        {"name": "Treasury Payments Hub", "class": "GOV", "code": "PAYMENTS-AUTHORITY", "applications": [
-            {"id": "PAYMENTS", "secretHash": hash_secret(PAYMENTS_SECRET), "services": [
-                svc("p2g", payments_url, "MUNICIPALITY", "CONSTRUCTION-PERMIT")]}]},
-        {"name": "Sandbox City", "class": "GOV", "code": "MUNICIPALITY", "applications": [
-            {"id": "CONSTRUCTION-PERMIT", "secretHash": hash_secret(PERMIT_SECRET), "services": [
-                svc("callbacks", biller_url, "PAYMENTS-AUTHORITY", "PAYMENTS")]}]},
-    ]}
+    return {
+        "domain": "test.localhost",
+        "instance": "SANDBOX",
+        "members": [
+            {
+                "name": "Treasury Payments Hub",
+                "class": "GOV",
+                "code": "PAYMENTS-AUTHORITY",
+                "applications": [
+                    {
+                        "id": "PAYMENTS",
+                        "secretHash": hash_secret(PAYMENTS_SECRET),
+                        "services": [svc("p2g", payments_url, "MUNICIPALITY", "CONSTRUCTION-PERMIT")],
+                    }
+                ],
+            },
+            {
+                "name": "Sandbox City",
+                "class": "GOV",
+                "code": "MUNICIPALITY",
+                "applications": [
+                    {
+                        "id": "CONSTRUCTION-PERMIT",
+                        "secretHash": hash_secret(PERMIT_SECRET),
+                        "services": [svc("callbacks", biller_url, "PAYMENTS-AUTHORITY", "PAYMENTS")],
+                    }
+                ],
+            },
+        ],
+    }
 
 
 def test_request_to_pay_and_bill_payment_through_the_im(make_db_fields, tmp_path):
     im_port = free_port()
     im_url = f"http://127.0.0.1:{im_port}"
-    payments_app = make_app(make_db_fields("payments"), tmp_path / "payments", im_url=im_url, im_client=PAYMENTS,
-                            im_client_secret=PAYMENTS_SECRET, p2g_ack_wait_seconds=1)
-    im_app = create_im(IMSettings(**make_db_fields("im"), data_dir=tmp_path / "im", admin_token=ADMIN,
-                                  registry_poll_seconds=0.2))
-    with FakeBiller(prefixes=("",)) as biller, LiveServer(payments_app) as payments, \
-            LiveServer(im_app, port=im_port) as im, httpx.Client(base_url=im.url, timeout=30) as http:
-        configured = http.put("/api/v1/config", json=im_conf(payments.url, biller.url),
-                              headers={"Authorization": f"Bearer {ADMIN}"})
+    payments_app = make_app(
+        make_db_fields("payments"),
+        tmp_path / "payments",
+        im_url=im_url,
+        im_client=PAYMENTS,
+        im_client_secret=PAYMENTS_SECRET,
+        p2g_ack_wait_seconds=1,
+    )
+    im_app = create_im(
+        IMSettings(**make_db_fields("im"), data_dir=tmp_path / "im", admin_token=ADMIN, registry_poll_seconds=0.2)
+    )
+    with (
+        FakeBiller(prefixes=("",)) as biller,
+        LiveServer(payments_app) as payments,
+        LiveServer(im_app, port=im_port) as im,
+        httpx.Client(base_url=im.url, timeout=30) as http,
+    ):
+        configured = http.put(
+            "/api/v1/config", json=im_conf(payments.url, biller.url), headers={"Authorization": f"Bearer {ADMIN}"}
+        )
         assert configured.status_code == 201, configured.text
         as_permit = {"Information-Mediator-Client": PERMIT, "Information-Mediator-Client-Secret": PERMIT_SECRET}
         biller.hub_url, biller.hub_headers = f"{im.url}/r1/{PAYMENTS}/p2g", as_permit
         biller.add_bill("MSC-VIAIM0000001", 450)
 
-        sent = http.post(f"/r1/{PAYMENTS}/p2g/rtpRequest", headers={
-            **as_permit, "X-CorrelationID": "rtp-im-1", "X-Platform-TenantId": "sandbox", "X-billerId": "MUNI-SBX",
-            "X-Callback-URL": f"{im.url}/r1/{MUNICIPALITY}/rtpUpdate"}, json={
-            "requestId": "rtpim0000001", "rtpId": 7, "billID": "MSC-VIAIM0000001", "requestType": "00",
-            "alias": {"aliasType": "01", "aliasId": OWNER["vid"]},
-            "billDetails": {"billerName": "SandboxCty", "amount": 450}})
+        sent = http.post(
+            f"/r1/{PAYMENTS}/p2g/rtpRequest",
+            headers={
+                **as_permit,
+                "X-CorrelationID": "rtp-im-1",
+                "X-Platform-TenantId": "sandbox",
+                "X-billerId": "MUNI-SBX",
+                "X-Callback-URL": f"{im.url}/r1/{MUNICIPALITY}/rtpUpdate",
+            },
+            json={
+                "requestId": "rtpim0000001",
+                "rtpId": 7,
+                "billID": "MSC-VIAIM0000001",
+                "requestType": "00",
+                "alias": {"aliasType": "01", "aliasId": OWNER["vid"]},
+                "billDetails": {"billerName": "SandboxCty", "amount": 450},
+            },
+        )
         assert sent.status_code == 200, sent.text
         assert sent.headers["x-road-client"] == PERMIT
 

@@ -1,4 +1,5 @@
 """The service process is killed (SIGKILL) while a batch settles; a new process finishes it, paying nobody twice."""
+
 from __future__ import annotations
 
 import os
@@ -24,12 +25,31 @@ COUNT = 8000
 
 def start(db_fields: dict, data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "PAYMENTS_DATA_DIR": str(data_dir), "PAYMENTS_DATABASE_URL": db_fields["database_url"],
-           "PAYMENTS_SETTLE_CHUNK_SIZE": "100", "PAYMENTS_LOG_LEVEL": "WARNING", "PAYMENTS_IM_CLIENT": ""}
+    env = {
+        **os.environ,
+        "PAYMENTS_DATA_DIR": str(data_dir),
+        "PAYMENTS_DATABASE_URL": db_fields["database_url"],
+        "PAYMENTS_SETTLE_CHUNK_SIZE": "100",
+        "PAYMENTS_LOG_LEVEL": "WARNING",
+        "PAYMENTS_IM_CLIENT": "",
+    }
     if db_fields["database_schema"]:
         env["PAYMENTS_DATABASE_SCHEMA"] = db_fields["database_schema"]
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.payments.app:create_app", "--factory",
-                             "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.payments.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -49,16 +69,46 @@ def summary(url: str, batch_id: str) -> dict:
 def test_killed_mid_batch_resumes_without_double_payment(db_fields, tmp_path):
     proc, url = start(db_fields, tmp_path)
     try:
-        body = {"RequestID": "kill00000001", "Beneficiaries": [
-            {"payeeIdentity": f"K{n:08d}", "PaymentModality": "01", "FinancialAddress": f"+9997{n:08d}",
-             "bankingInstitutionCode": "SBXMOMO0001"} for n in range(COUNT)]}
-        httpx.post(url + "/identityAccountMapper/beneficiary", json=body, timeout=60,
-                   headers={"X-Registering-Institution-ID": "KILL", "X-Callback-URL": "http://127.0.0.1:9/x"})
-        batch = [{"requestId": f"K{n:08d}", "creditParty": [{"key": "functionalId", "value": f"K{n:08d}"}],
-                  "debitParty": [], "paymentMode": "x", "amount": "1.25", "currency": "USD"} for n in range(COUNT)]
-        response = httpx.post(url + "/batchtransactions?type=raw", json=batch, timeout=60, headers={
-            "X-CorrelationID": "kill-1", "Platform-TenantId": "t", "X-Registering-Institution-Id": "KILL",
-            "X-Callback-URL": "http://127.0.0.1:9/x"})
+        body = {
+            "RequestID": "kill00000001",
+            "Beneficiaries": [
+                {
+                    "payeeIdentity": f"K{n:08d}",
+                    "PaymentModality": "01",
+                    "FinancialAddress": f"+9997{n:08d}",
+                    "bankingInstitutionCode": "SBXMOMO0001",
+                }
+                for n in range(COUNT)
+            ],
+        }
+        httpx.post(
+            url + "/identityAccountMapper/beneficiary",
+            json=body,
+            timeout=60,
+            headers={"X-Registering-Institution-ID": "KILL", "X-Callback-URL": "http://127.0.0.1:9/x"},
+        )
+        batch = [
+            {
+                "requestId": f"K{n:08d}",
+                "creditParty": [{"key": "functionalId", "value": f"K{n:08d}"}],
+                "debitParty": [],
+                "paymentMode": "x",
+                "amount": "1.25",
+                "currency": "USD",
+            }
+            for n in range(COUNT)
+        ]
+        response = httpx.post(
+            url + "/batchtransactions?type=raw",
+            json=batch,
+            timeout=60,
+            headers={
+                "X-CorrelationID": "kill-1",
+                "Platform-TenantId": "t",
+                "X-Registering-Institution-Id": "KILL",
+                "X-Callback-URL": "http://127.0.0.1:9/x",
+            },
+        )
         assert response.status_code == 202
         batch_id = response.json()["batchId"]
     finally:  # first death: right after the batch was accepted (before or while it is validated)
@@ -74,8 +124,9 @@ def test_killed_mid_batch_resumes_without_double_payment(db_fields, tmp_path):
 
     db = Database(db_fields["database_url"], db_fields["database_schema"])
     with db.session() as session:
-        paid_at_kill = session.scalar(select(func.count()).select_from(Instruction).where(
-            Instruction.status == "completed"))
+        paid_at_kill = session.scalar(
+            select(func.count()).select_from(Instruction).where(Instruction.status == "completed")
+        )
         assert 0 < paid_at_kill < COUNT, "the kill should land in the middle of settlement"
         assert_ledger_consistent(session)
 
@@ -90,7 +141,9 @@ def test_killed_mid_batch_resumes_without_double_payment(db_fields, tmp_path):
 
     with db.session() as session:
         assert_ledger_consistent(session)
-        entries = session.scalar(select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "g2p_credit"))
+        entries = session.scalar(
+            select(func.count()).select_from(JournalEntry).where(JournalEntry.kind == "g2p_credit")
+        )
         assert entries == COUNT
         assert balance(session, "FUND:USCT:USD") == OPENING - Decimal("1.25") * COUNT
     db.dispose()

@@ -1,4 +1,5 @@
 """Service basics: health, readiness, OpenAPI, idempotent seed, IM assertion enforcement, 404 shapes."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
@@ -10,11 +11,25 @@ def test_health_ready_openapi_and_docs(client):
     assert client.get("/health").status_code == 200
     assert client.get("/ready").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/register-beneficiary", "/update-beneficiary-details", "/identityAccountMapper/beneficiary",
-                 "/beneficiary/", "/beneficiary", "/prepayment-validation", "/prepayment-validation-response",
-                 "/bulk-payment", "/batchtransactions", "/api/v1/batch", "/api/v1/batch/detail",
-                 "/vouchers/voucher_preactivation", "/vouchers/voucher_activation", "/vouchers/voucher_redemption",
-                 "/vouchers/voucherstatuscheck/{voucherserialnumber}", "/vouchers", "/vouchers/{serialNumber}"):
+    for path in (
+        "/register-beneficiary",
+        "/update-beneficiary-details",
+        "/identityAccountMapper/beneficiary",
+        "/beneficiary/",
+        "/beneficiary",
+        "/prepayment-validation",
+        "/prepayment-validation-response",
+        "/bulk-payment",
+        "/batchtransactions",
+        "/api/v1/batch",
+        "/api/v1/batch/detail",
+        "/vouchers/voucher_preactivation",
+        "/vouchers/voucher_activation",
+        "/vouchers/voucher_redemption",
+        "/vouchers/voucherstatuscheck/{voucherserialnumber}",
+        "/vouchers",
+        "/vouchers/{serialNumber}",
+    ):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
 
@@ -43,11 +58,18 @@ def test_unknown_paths_keep_the_envelope(client):
 
 def test_unusable_callback_urls_are_refused_in_each_shape(client):
     bad = {"X-Callback-URL": "not a url"}
-    v1 = client.post("/register-beneficiary", headers=bad, json={
-        "RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [{"PayeeFunctionalID": "1"}]})
+    v1 = client.post(
+        "/register-beneficiary",
+        headers=bad,
+        json={"RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [{"PayeeFunctionalID": "1"}]},
+    )
     assert v1.status_code == 400 and v1.json()["ResponseCode"] == "01" and v1.json()["RequestID"] == "reg000000001"
-    v3 = client.post("/batchtransactions", params={"type": "raw"}, headers={
-        **bad, "X-CorrelationID": "c1", "Platform-TenantId": "t"}, json=[])
+    v3 = client.post(
+        "/batchtransactions",
+        params={"type": "raw"},
+        headers={**bad, "X-CorrelationID": "c1", "Platform-TenantId": "t"},
+        json=[],
+    )
     assert v3.status_code == 400 and v3.json()["responseCode"] == "01"
     voucher = client.post("/vouchers/voucher_preactivation", headers={"X-Callback-URL": "ftp://x"}, json={})
     assert voucher.status_code == 400 and "message" in voucher.json()

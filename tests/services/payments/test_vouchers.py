@@ -1,4 +1,5 @@
 """Vouchers: the 1.0 API with its status codes 452-464 and the v3 API; redemption moves money in the ledger."""
+
 from __future__ import annotations
 
 import threading
@@ -11,13 +12,20 @@ from services.payments.vouchers.models import Voucher
 from .support import Recorder, assert_ledger_consistent, balance
 
 BB = "USCT"
-MERCHANT = {"merchant_name": "Harbour Lane Grocery", "merchant_bank_details": "SBXNBANK001 SNB7000000001",
-            "merchant_voucher_group": "FDV", "override": False}
+MERCHANT = {
+    "merchant_name": "Harbour Lane Grocery",
+    "merchant_bank_details": "SBXNBANK001 SNB7000000001",
+    "merchant_voucher_group": "FDV",
+    "override": False,
+}
 
 
 def preactivate(client, amount="25.50", group="FDV", currency="USD", bb=BB, headers=None):
-    return client.post("/vouchers/voucher_preactivation", headers=headers or {}, json={
-        "voucher_amount": amount, "voucher_currency": currency, "voucher_group": group, "Gov_Stack_BB": bb})
+    return client.post(
+        "/vouchers/voucher_preactivation",
+        headers=headers or {},
+        json={"voucher_amount": amount, "voucher_currency": currency, "voucher_group": group, "Gov_Stack_BB": bb},
+    )
 
 
 def test_v1_voucher_life_cycle_moves_money_once(client, app):
@@ -32,19 +40,26 @@ def test_v1_voucher_life_cycle_moves_money_once(client, app):
     assert status.json() == {"voucher_status": "Pre-Activated", "voucher_amount": "25.5"}
 
     # Not yet activated: cannot be redeemed.
-    early = client.post("/vouchers/voucher_redemption", json={
-        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+    early = client.post(
+        "/vouchers/voucher_redemption",
+        json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+    )
     assert early.status_code == 461
 
-    assert client.patch("/vouchers/voucher_activation", json={
-        "voucher_serial_number": int(serial), "Gov_Stack_BB": BB}).json() == {"result_status": "Activated"}
+    assert client.patch(
+        "/vouchers/voucher_activation", json={"voucher_serial_number": int(serial), "Gov_Stack_BB": BB}
+    ).json() == {"result_status": "Activated"}
     assert client.get(f"/vouchers/voucherstatuscheck/{serial}").json()["voucher_status"] == "Activated"
 
-    redeemed = client.post("/vouchers/voucher_redeemption", json={
-        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+    redeemed = client.post(
+        "/vouchers/voucher_redeemption",
+        json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+    )
     assert redeemed.status_code == 200 and redeemed.json()["result_status"] == "Redeemed"
-    again = client.post("/vouchers/voucher_redemption", json={
-        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+    again = client.post(
+        "/vouchers/voucher_redemption",
+        json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+    )
     assert again.status_code == 461
     assert client.get(f"/vouchers/voucherstatuscheck/{serial}").status_code == 458
     assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB}).status_code == 463
@@ -74,63 +89,100 @@ def test_v1_documented_error_codes(client):
     assert missing.status_code == 400 and "message" in missing.json()
     assert client.post("/vouchers/voucher_preactivation", json=[1, 2]).status_code == 400
 
-    assert client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": 1, "Gov_Stack_BB": BB}
-                        ).status_code == 456
-    assert client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": 1, "Gov_Stack_BB": "X"}
-                        ).status_code == 460
+    assert (
+        client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": 1, "Gov_Stack_BB": BB}).status_code
+        == 456
+    )
+    assert (
+        client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": 1, "Gov_Stack_BB": "X"}).status_code
+        == 460
+    )
     assert client.patch("/vouchers/voucher_activation", json={}).status_code == 400
 
     assert client.get("/vouchers/voucherstatuscheck/123").status_code == 456
     assert client.get("/vouchers/voucherstatuscheck/abc").status_code == 400
 
     serial = preactivate(client).json()["voucher_serial_number"]
-    cancelled = client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB,
-                                                                             "voucherserialnumber": serial})
+    cancelled = client.patch(
+        f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB, "voucherserialnumber": serial}
+    )
     assert cancelled.status_code == 200
     assert client.get(f"/vouchers/voucherstatuscheck/{serial}").json()["voucher_status"] == "Purged"
     assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB}).status_code == 464
     assert client.patch("/vouchers/voucherstatuscheck/999", json={"Gov_Stack_BB": BB}).status_code == 463
     assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={}).status_code == 400
-    assert client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": serial, "Gov_Stack_BB": BB}
-                        ).status_code == 456
+    assert (
+        client.patch(
+            "/vouchers/voucher_activation", json={"voucher_serial_number": serial, "Gov_Stack_BB": BB}
+        ).status_code
+        == 456
+    )
 
 
 def test_v1_redemption_errors(client, app):
     voucher = preactivate(client, group="AGR", amount="100").json()
-    client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": voucher["voucher_serial_number"],
-                                                       "Gov_Stack_BB": BB})
+    client.patch(
+        "/vouchers/voucher_activation",
+        json={"voucher_serial_number": voucher["voucher_serial_number"], "Gov_Stack_BB": BB},
+    )
     number = int(voucher["voucher_number"])
-    assert client.post("/vouchers/voucher_redemption", json={"voucher_number": 12345, "Gov_Stack_BB": BB,
-                                                             **MERCHANT}).status_code == 461
+    assert (
+        client.post(
+            "/vouchers/voucher_redemption", json={"voucher_number": 12345, "Gov_Stack_BB": BB, **MERCHANT}
+        ).status_code
+        == 461
+    )
     # Harbour Lane Grocery does not take AGR vouchers; the closed shop is inactive; unknown merchant.
-    assert client.post("/vouchers/voucher_redemption", json={"voucher_number": number, "Gov_Stack_BB": BB,
-                                                             **MERCHANT}).status_code == 463
+    assert (
+        client.post(
+            "/vouchers/voucher_redemption", json={"voucher_number": number, "Gov_Stack_BB": BB, **MERCHANT}
+        ).status_code
+        == 463
+    )
     for name in ("Closed Corner Shop", "Nobody's Shop"):
-        response = client.post("/vouchers/voucher_redemption", json={
-            "voucher_number": number, "Gov_Stack_BB": BB, **MERCHANT, "merchant_name": name, "override": True})
+        response = client.post(
+            "/vouchers/voucher_redemption",
+            json={"voucher_number": number, "Gov_Stack_BB": BB, **MERCHANT, "merchant_name": name, "override": True},
+        )
         assert response.status_code == 463
-    assert client.post("/vouchers/voucher_redemption", json={"voucher_number": number, "Gov_Stack_BB": "X",
-                                                             **MERCHANT}).status_code == 460
+    assert (
+        client.post(
+            "/vouchers/voucher_redemption", json={"voucher_number": number, "Gov_Stack_BB": "X", **MERCHANT}
+        ).status_code
+        == 460
+    )
     assert client.post("/vouchers/voucher_redemption", json={"voucher_number": number}).status_code == 400
     # Override lets a merchant outside the group redeem it.
-    ok = client.post("/vouchers/voucher_redemption", json={"voucher_number": number, "Gov_Stack_BB": BB,
-                                                           **MERCHANT, "override": True})
+    ok = client.post(
+        "/vouchers/voucher_redemption",
+        json={"voucher_number": number, "Gov_Stack_BB": BB, **MERCHANT, "override": True},
+    )
     assert ok.status_code == 200
 
 
 def test_v1_insufficient_funds_is_462_and_changes_nothing(client, app):
-    from services.payments.ledger.models import LedgerAccount
     from sqlalchemy import update
 
+    from services.payments.ledger.models import LedgerAccount
+
     voucher = preactivate(client, amount="100").json()
-    client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": voucher["voucher_serial_number"],
-                                                       "Gov_Stack_BB": BB})
+    client.patch(
+        "/vouchers/voucher_activation",
+        json={"voucher_serial_number": voucher["voucher_serial_number"], "Gov_Stack_BB": BB},
+    )
     with app.state.db.session() as session:  # drain the programme's budget (test set-up)
-        session.execute(update(LedgerAccount).where(LedgerAccount.code == "FUND:FOODVOUCH:USD").values(balance=Decimal("50")))
-    response = client.post("/vouchers/voucher_redemption", json={
-        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+        session.execute(
+            update(LedgerAccount).where(LedgerAccount.code == "FUND:FOODVOUCH:USD").values(balance=Decimal("50"))
+        )
+    response = client.post(
+        "/vouchers/voucher_redemption",
+        json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+    )
     assert response.status_code == 462
-    assert client.get(f"/vouchers/voucherstatuscheck/{voucher['voucher_serial_number']}").json()["voucher_status"] == "Activated"
+    assert (
+        client.get(f"/vouchers/voucherstatuscheck/{voucher['voucher_serial_number']}").json()["voucher_status"]
+        == "Activated"
+    )
     with app.state.db.session() as session:
         assert balance(session, "MERCHANT:MRC0000001:USD") == 0
 
@@ -143,13 +195,19 @@ def test_retried_preactivation_returns_the_same_voucher(client):
 
 def test_concurrent_redemptions_pay_once(client, app):
     voucher = preactivate(client, amount="40").json()
-    client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": voucher["voucher_serial_number"],
-                                                       "Gov_Stack_BB": BB})
+    client.patch(
+        "/vouchers/voucher_activation",
+        json={"voucher_serial_number": voucher["voucher_serial_number"], "Gov_Stack_BB": BB},
+    )
     results = []
 
     def attempt():
-        results.append(client.post("/vouchers/voucher_redemption", json={
-            "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT}).status_code)
+        results.append(
+            client.post(
+                "/vouchers/voucher_redemption",
+                json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+            ).status_code
+        )
 
     threads = [threading.Thread(target=attempt) for _ in range(4)]
     for t in threads:
@@ -164,20 +222,39 @@ def test_concurrent_redemptions_pay_once(client, app):
 
 def test_v3_voucher_life_cycle(client, app):
     with Recorder() as target:
-        created = client.post("/vouchers", headers={"X-Callback-URL": target.url + "/vouchers",
-                                                    "X-Registering-Institution-Id": "USCT"}, json={
-            "requestID": "vreq00000001", "batchID": "vb1", "voucherInstructions": [
-                {"instructionID": "vi1", "groupCode": "FDV", "currency": "USD", "amount": 30, "payeeFunctionalID": "1"},
-                {"instructionID": "vi2", "groupCode": "FDV", "currency": "USD", "amount": 12.5}]})
+        created = client.post(
+            "/vouchers",
+            headers={"X-Callback-URL": target.url + "/vouchers", "X-Registering-Institution-Id": "USCT"},
+            json={
+                "requestID": "vreq00000001",
+                "batchID": "vb1",
+                "voucherInstructions": [
+                    {
+                        "instructionID": "vi1",
+                        "groupCode": "FDV",
+                        "currency": "USD",
+                        "amount": 30,
+                        "payeeFunctionalID": "1",
+                    },
+                    {"instructionID": "vi2", "groupCode": "FDV", "currency": "USD", "amount": 12.5},
+                ],
+            },
+        )
         assert created.status_code == 200 and created.json()["ResponseCode"] == "00"
         details = target.wait_for(1)[0]["json"]
         assert details["batchID"] == "vb1" and len(details["voucherInstructions"]) == 2
         v1, v2 = details["voucherInstructions"]
         assert len(v1["serialNumber"]) <= 10 and len(v1["voucherNumber"]) == 6
 
-        activated = client.put("/vouchers", params={"command": "activate"}, headers={"X-Callback-URL": target.url},
-                               json={"RequestID": "vreq00000002", "VoucherInstructions": [
-                                   {"serialNumber": v1["serialNumber"]}, {"serialNumber": "0000000"}]})
+        activated = client.put(
+            "/vouchers",
+            params={"command": "activate"},
+            headers={"X-Callback-URL": target.url},
+            json={
+                "RequestID": "vreq00000002",
+                "VoucherInstructions": [{"serialNumber": v1["serialNumber"]}, {"serialNumber": "0000000"}],
+            },
+        )
         assert activated.status_code == 200 and activated.json()["ResponseCode"] == "01"
         outcome = target.wait_for(2)[1]["json"]
         assert outcome["registerRequestID"] == "vreq00000002" and outcome["numberFailedCases"] == 1
@@ -185,19 +262,39 @@ def test_v3_voucher_life_cycle(client, app):
         status = client.get(f"/vouchers/{v1['serialNumber']}", params={"fields": "status"}).json()
         assert status == {"status": 2, "serialNumber": v1["serialNumber"], "value": 30}
 
-        wrong_secret = client.post("/vouchers", params={"command": "redeem"}, json={
-            "requestID": "vreq00000003", "voucherSerialNumber": v1["serialNumber"], "agentID": "MRC0000001",
-            "voucherSecretNumber": "000000" if v1["voucherNumber"] != "000000" else "111111"})
+        wrong_secret = client.post(
+            "/vouchers",
+            params={"command": "redeem"},
+            json={
+                "requestID": "vreq00000003",
+                "voucherSerialNumber": v1["serialNumber"],
+                "agentID": "MRC0000001",
+                "voucherSecretNumber": "000000" if v1["voucherNumber"] != "000000" else "111111",
+            },
+        )
         assert wrong_secret.status_code == 200 and wrong_secret.json()["status"] == 0
-        redeemed = client.post("/vouchers", params={"command": "cancel"}, json={  # the spelling in the spec file
-            "requestID": "vreq00000004", "voucherSerialNumber": v1["serialNumber"], "agentID": "MRC0000001",
-            "voucherSecretNumber": v1["voucherNumber"]})
+        redeemed = client.post(
+            "/vouchers",
+            params={"command": "cancel"},
+            json={  # the spelling in the spec file
+                "requestID": "vreq00000004",
+                "voucherSerialNumber": v1["serialNumber"],
+                "agentID": "MRC0000001",
+                "voucherSecretNumber": v1["voucherNumber"],
+            },
+        )
         assert redeemed.json()["status"] == 1 and redeemed.json()["value"] == 30
         assert client.get(f"/vouchers/{v1['serialNumber']}", params={"fields": "status"}).json()["status"] == 4
 
-        cancelled = client.post("/vouchers", params={"command": "cancel"}, headers={"X-Callback-URL": target.url},
-                                json={"requestID": "vreq00000005", "voucherInstructions": [
-                                    {"serialNumber": v2["serialNumber"]}, {"serialNumber": v1["serialNumber"]}]})
+        cancelled = client.post(
+            "/vouchers",
+            params={"command": "cancel"},
+            headers={"X-Callback-URL": target.url},
+            json={
+                "requestID": "vreq00000005",
+                "voucherInstructions": [{"serialNumber": v2["serialNumber"]}, {"serialNumber": v1["serialNumber"]}],
+            },
+        )
         assert cancelled.json()["responseCode"] == "01" and cancelled.json()["requestID"] == "vreq00000005"
         assert client.get(f"/vouchers/{v2['serialNumber']}", params={"fields": "status"}).json()["status"] == 3
         assert target.wait_for(3)[2]["json"]["numberFailedCases"] == 1
@@ -209,29 +306,49 @@ def test_v3_voucher_life_cycle(client, app):
 
 def test_v3_voucher_errors(client):
     headers = {"X-Callback-URL": "http://127.0.0.1:9/cb"}
-    good = {"requestID": "vreq00000009", "voucherInstructions": [
-        {"instructionID": "vi1", "groupCode": "FDV", "currency": "USD", "amount": 5}]}
+    good = {
+        "requestID": "vreq00000009",
+        "voucherInstructions": [{"instructionID": "vi1", "groupCode": "FDV", "currency": "USD", "amount": 5}],
+    }
     assert client.post("/vouchers", json=good).status_code == 400  # no callback URL
-    for bad in ({**good, "voucherInstructions": []},
-                {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "groupCode": "ZZZ"}]},
-                {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "currency": "EUR"}]},
-                {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "amount": -1}]},
-                {"voucherInstructions": good["voucherInstructions"]}):
+    for bad in (
+        {**good, "voucherInstructions": []},
+        {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "groupCode": "ZZZ"}]},
+        {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "currency": "EUR"}]},
+        {**good, "voucherInstructions": [{**good["voucherInstructions"][0], "amount": -1}]},
+        {"voucherInstructions": good["voucherInstructions"]},
+    ):
         response = client.post("/vouchers", json=bad, headers=headers)
         assert response.status_code == 400, bad
         assert response.json()["ResponseCode"] == "01"
     assert client.post("/vouchers", params={"command": "explode"}, json=good, headers=headers).status_code == 400
-    assert client.put("/vouchers", params={"command": "block"}, json={
-        "RequestID": "r", "VoucherInstructions": [{"serialNumber": "1"}]}).status_code == 400
-    assert client.put("/vouchers", json={"RequestID": "r", "VoucherInstructions": []},
-                      params={"command": "activate"}).status_code == 400
+    assert (
+        client.put(
+            "/vouchers",
+            params={"command": "block"},
+            json={"RequestID": "r", "VoucherInstructions": [{"serialNumber": "1"}]},
+        ).status_code
+        == 400
+    )
+    assert (
+        client.put(
+            "/vouchers", json={"RequestID": "r", "VoucherInstructions": []}, params={"command": "activate"}
+        ).status_code
+        == 400
+    )
     cancel = client.post("/vouchers", params={"command": "cancel"}, json={"requestID": "c1", "voucherInstructions": []})
     assert cancel.status_code == 400 and cancel.json()["responseCode"] == "01"
-    redeem = client.post("/vouchers", params={"command": "redeem"}, json={"requestID": "r1", "voucherSerialNumber": "1"})
+    redeem = client.post(
+        "/vouchers", params={"command": "redeem"}, json={"requestID": "r1", "voucherSerialNumber": "1"}
+    )
     assert redeem.status_code == 400
     unknown = client.get("/vouchers/12345", params={"fields": "status"})
-    assert unknown.status_code == 400 and unknown.json() == {"status": 9, "message": "invalid voucher serial number",
-                                                            "serialNumber": "12345", "value": 0.0}
+    assert unknown.status_code == 400 and unknown.json() == {
+        "status": 9,
+        "message": "invalid voucher serial number",
+        "serialNumber": "12345",
+        "value": 0.0,
+    }
     assert client.get("/vouchers/12345").status_code == 400
     assert client.get("/voucher-groups").json()[0]["groupCode"] == "AGR"
     assert {m["agentID"] for m in client.get("/merchants").json()} >= {"MRC0000001", "MRC0000002"}
@@ -246,12 +363,17 @@ def test_expired_voucher_is_459_and_cannot_be_redeemed(client, app):
     serial = voucher["voucher_serial_number"]
     client.patch("/vouchers/voucher_activation", json={"voucher_serial_number": serial, "Gov_Stack_BB": BB})
     with app.state.db.session() as session:  # let the voucher's validity run out (test set-up)
-        session.execute(update(Voucher).where(Voucher.serial_number == serial)
-                        .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        session.execute(
+            update(Voucher)
+            .where(Voucher.serial_number == serial)
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
     response = client.get(f"/vouchers/voucherstatuscheck/{serial}")
     assert response.status_code == 459 and response.json() == {"message": "voucher has expired"}
-    redeem = client.post("/vouchers/voucher_redemption", json={
-        "voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT})
+    redeem = client.post(
+        "/vouchers/voucher_redemption",
+        json={"voucher_number": int(voucher["voucher_number"]), "Gov_Stack_BB": BB, **MERCHANT},
+    )
     assert redeem.status_code == 461
     assert client.get(f"/vouchers/{serial}", params={"fields": "status"}).json()["status"] == 6
     with app.state.db.session() as session:

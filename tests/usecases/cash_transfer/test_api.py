@@ -1,4 +1,5 @@
 """API refusals and pages against the real stack (identity, payments, consent, IM, the use case)."""
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,9 @@ def test_bad_input_is_a_400_in_our_shape(officer, payer):
     response = officer.post("/api/v1/beneficiaries", json={"candidateId": ""})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert payer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": []}).status_code == 400
-    unknown_package = officer.post("/api/v1/beneficiaries", json={"candidateId": _candidate(officer, 0)["id"],
-                                                                  "packageId": "nope"})
+    unknown_package = officer.post(
+        "/api/v1/beneficiaries", json={"candidateId": _candidate(officer, 0)["id"], "packageId": "nope"}
+    )
     assert unknown_package.status_code == 400
 
 
@@ -79,7 +81,9 @@ def test_a_refusal_by_the_resident_shows_for_the_officer(officer, base):
     vid = next(r["vid"] for r in demo_world.residents() if r["name"] == candidate["name"])
     resident = login(base, vid, OTP)
     assert resident.get("/api/v1/roles").json()["roles"] == ["beneficiary"]
-    assert resident.put("/api/v1/consent", json={"decision": "refuse"}).json()["candidate"]["consentStatus"] == "refused"
+    assert (
+        resident.put("/api/v1/consent", json={"decision": "refuse"}).json()["candidate"]["consentStatus"] == "refused"
+    )
     rows = officer.get("/api/v1/candidates").json()["candidates"]
     assert next(c for c in rows if c["id"] == candidate["id"])["consentStatus"] == "refused"
     assert resident.get("/api/v1/candidates").status_code == 403
@@ -112,14 +116,23 @@ def test_callbacks_are_accepted_only_through_the_im_from_payments(stack, base):
     body = {"registerRequestID": "x", "failedCases": []}
     direct = httpx.post(base + "/callbacks/register-beneficiary", json=body)
     assert direct.status_code == 401
-    im = stack.url("information_mediator") + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/callbacks/register-beneficiary"
+    im = (
+        stack.url("information_mediator")
+        + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/callbacks/register-beneficiary"
+    )
     client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"  # not allowed to call this service in the topology
-    refused = httpx.post(im, json=body, headers={"Information-Mediator-Client": client,
-                                                 "Information-Mediator-Client-Secret": stack.secret(client)})
+    refused = httpx.post(
+        im,
+        json=body,
+        headers={"Information-Mediator-Client": client, "Information-Mediator-Client-Secret": stack.secret(client)},
+    )
     assert refused.status_code in (401, 403)
     payments = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
-    accepted = httpx.post(im, json=body, headers={"Information-Mediator-Client": payments,
-                                                  "Information-Mediator-Client-Secret": stack.secret(payments)})
+    accepted = httpx.post(
+        im,
+        json=body,
+        headers={"Information-Mediator-Client": payments, "Information-Mediator-Client-Secret": stack.secret(payments)},
+    )
     assert accepted.status_code == 200 and accepted.json() == {"received": True, "updated": 0}
 
 
@@ -133,25 +146,38 @@ def test_a_withdrawal_made_at_consent_reaches_the_officers_by_webhook(stack, off
     record = resident.put("/api/v1/consent", json={"decision": "give"}).json()["candidate"]["consentRecordId"]
     # The resident withdraws somewhere else (directly at the Consent BB, through the IM).
     client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
-    url = (stack.url("information_mediator") + "/r1/SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
-           f"/service/individual/record/consent-record/{record}/")
+    url = (
+        stack.url("information_mediator") + "/r1/SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
+        f"/service/individual/record/consent-record/{record}/"
+    )
     uin = next(r["uin"] for r in demo_world.residents() if r["vid"] == vid)
-    changed = httpx.put(url, params={"individualId": uin}, json={"consentRecord": {"optIn": False}},
-                        headers={"Information-Mediator-Client": client,
-                                 "Information-Mediator-Client-Secret": stack.secret(client)})
+    changed = httpx.put(
+        url,
+        params={"individualId": uin},
+        json={"consentRecord": {"optIn": False}},
+        headers={"Information-Mediator-Client": client, "Information-Mediator-Client-Secret": stack.secret(client)},
+    )
     assert changed.status_code == 200, changed.text
     # /beneficiaries/me reads our registry only (no live check): the webhook must have updated it.
-    _wait("the consent webhook", lambda: resident.get("/api/v1/beneficiaries/me").json()["candidate"]["consentStatus"]
-          == "withdrawn", 20)
+    _wait(
+        "the consent webhook",
+        lambda: resident.get("/api/v1/beneficiaries/me").json()["candidate"]["consentStatus"] == "withdrawn",
+        20,
+    )
 
 
 def test_a_consent_webhook_with_a_bad_signature_is_refused(stack):
     consent = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
     im = stack.url("information_mediator") + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/callbacks/consent"
-    forged = httpx.post(im, json={"event": "consent.withdrawn", "data": {"consentRecordId": "x"}},
-                        headers={"Information-Mediator-Client": consent,
-                                 "Information-Mediator-Client-Secret": stack.secret(consent),
-                                 "X-ConsentBB-Signature": "sha256=" + "0" * 64})
+    forged = httpx.post(
+        im,
+        json={"event": "consent.withdrawn", "data": {"consentRecordId": "x"}},
+        headers={
+            "Information-Mediator-Client": consent,
+            "Information-Mediator-Client-Secret": stack.secret(consent),
+            "X-ConsentBB-Signature": "sha256=" + "0" * 64,
+        },
+    )
     assert forged.status_code == 401
 
 
@@ -165,8 +191,11 @@ def test_an_enrollment_retried_concurrently_gives_one_enrollment(officer, base):
     cookie = {"usct_session": officer.cookies["usct_session"]}
     body = {"candidateId": candidate["id"], "packageId": "pkg-family"}
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda _: httpx.post(base + "/api/v1/beneficiaries", json=body, cookies=cookie,
-                                                     timeout=30), range(4)))
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(base + "/api/v1/beneficiaries", json=body, cookies=cookie, timeout=30), range(4)
+            )
+        )
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert len({a.json()["beneficiary"]["id"] for a in answers}) == 1
     rows = officer.get("/api/v1/beneficiaries").json()["beneficiaries"]

@@ -1,4 +1,5 @@
 """Each persona logs in with VID and OTP in Chromium and clicks through the journey to a paid status."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The real stack (`sandbox up` on free ports) and the demo command run to success against it."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The municipality's biller side of P2G against the real Payments hub, through a real IM: a bill issued by the
 use case is looked up and paid at the simulated bank, and the use case has it as paid exactly once."""
+
 from __future__ import annotations
 
 import httpx
@@ -22,14 +23,36 @@ CALLBACKS = f"/r1/{PERMIT}/callbacks"
 
 
 def im_conf(payments_url: str, permit_url: str) -> dict:
-    return {"domain": "test.localhost", "instance": "SANDBOX", "members": [
-        {"name": "Treasury Payments Hub", "class": "GOV", "code": "PAYMENTS-AUTHORITY", "applications": [
-            {"id": "PAYMENTS", "secretHash": hash_secret(PAYMENTS_SECRET), "services": [
-                svc("p2g", payments_url, "MUNICIPALITY", "CONSTRUCTION-PERMIT")]}]},
-        {"name": "Sandbox City", "class": "GOV", "code": "MUNICIPALITY", "applications": [
-            {"id": "CONSTRUCTION-PERMIT", "secretHash": hash_secret(PERMIT_SECRET), "services": [
-                svc("callbacks", permit_url, "PAYMENTS-AUTHORITY", "PAYMENTS")]}]},
-    ]}
+    return {
+        "domain": "test.localhost",
+        "instance": "SANDBOX",
+        "members": [
+            {
+                "name": "Treasury Payments Hub",
+                "class": "GOV",
+                "code": "PAYMENTS-AUTHORITY",
+                "applications": [
+                    {
+                        "id": "PAYMENTS",
+                        "secretHash": hash_secret(PAYMENTS_SECRET),
+                        "services": [svc("p2g", payments_url, "MUNICIPALITY", "CONSTRUCTION-PERMIT")],
+                    }
+                ],
+            },
+            {
+                "name": "Sandbox City",
+                "class": "GOV",
+                "code": "MUNICIPALITY",
+                "applications": [
+                    {
+                        "id": "CONSTRUCTION-PERMIT",
+                        "secretHash": hash_secret(PERMIT_SECRET),
+                        "services": [svc("callbacks", permit_url, "PAYMENTS-AUTHORITY", "PAYMENTS")],
+                    }
+                ],
+            },
+        ],
+    }
 
 
 @pytest.fixture
@@ -37,20 +60,43 @@ def world(make_db_fields, tmp_path):
     """IM, Payments and the use case as live servers, wired through the IM."""
     im_port = free_port()
     im_url = f"http://127.0.0.1:{im_port}"
-    payments_app = make_payments(make_db_fields("payments"), tmp_path / "payments", im_url=im_url,
-                                 im_client=PAYMENTS, im_client_secret=PAYMENTS_SECRET, p2g_ack_wait_seconds=1)
-    permit_app = create_permit(ConstructionPermitSettings(
-        **make_db_fields("permit"), data_dir=tmp_path / "permit", im_url=im_url, im_client=PERMIT,
-        im_client_secret=PERMIT_SECRET))
-    im_app = create_im(IMSettings(**make_db_fields("im"), data_dir=tmp_path / "im", admin_token=ADMIN,
-                                  registry_poll_seconds=0.2))
-    with LiveServer(payments_app) as payments, LiveServer(permit_app) as permit, \
-            LiveServer(im_app, port=im_port) as im, httpx.Client(base_url=im.url, timeout=30) as http:
-        configured = http.put("/api/v1/config", json=im_conf(payments.url, permit.url),
-                              headers={"Authorization": f"Bearer {ADMIN}"})
+    payments_app = make_payments(
+        make_db_fields("payments"),
+        tmp_path / "payments",
+        im_url=im_url,
+        im_client=PAYMENTS,
+        im_client_secret=PAYMENTS_SECRET,
+        p2g_ack_wait_seconds=1,
+    )
+    permit_app = create_permit(
+        ConstructionPermitSettings(
+            **make_db_fields("permit"),
+            data_dir=tmp_path / "permit",
+            im_url=im_url,
+            im_client=PERMIT,
+            im_client_secret=PERMIT_SECRET,
+        )
+    )
+    im_app = create_im(
+        IMSettings(**make_db_fields("im"), data_dir=tmp_path / "im", admin_token=ADMIN, registry_poll_seconds=0.2)
+    )
+    with (
+        LiveServer(payments_app) as payments,
+        LiveServer(permit_app) as permit,
+        LiveServer(im_app, port=im_port) as im,
+        httpx.Client(base_url=im.url, timeout=30) as http,
+    ):
+        configured = http.put(
+            "/api/v1/config", json=im_conf(payments.url, permit.url), headers={"Authorization": f"Bearer {ADMIN}"}
+        )
         assert configured.status_code == 201, configured.text
-        yield {"permit_app": permit_app, "payments_app": payments_app, "payments": payments, "permit": permit,
-               "im": http}
+        yield {
+            "permit_app": permit_app,
+            "payments_app": payments_app,
+            "payments": payments,
+            "permit": permit,
+            "im": http,
+        }
 
 
 def issue(app, amount: int) -> str:  # noqa: ANN001

@@ -1,6 +1,7 @@
 """The permit journey clicked through in Chromium: the architect applies on the owner's parcel, the owner
 consents, the officer approves, the architect pays at the bank, utilities clear, the mayor signs, and the
 public page verifies the permit."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -119,6 +120,6 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     assert "Authentic permit" in architect.inner_text("#verdict")
     _shot(architect, "09-public-verification.png")
     architect.fill("#code", "AAAA-" + code[5:])
-    architect.click("form[action=\"/verify\"] button[type=submit]")
+    architect.click('form[action="/verify"] button[type=submit]')
     architect.wait_for_selector("#verdict >> text=Not a valid permit")
     _shot(architect, "10-forged-code-refused.png")

@@ -1,5 +1,6 @@
 """The permit journey against the real processes: the demo command end to end, the owner-applicant path paid
 by request-to-pay, and the refusals (bad input changes nothing, wrong role, wrong state, unknown bill)."""
+
 from __future__ import annotations
 
 import re
@@ -29,16 +30,26 @@ def _person(role: str) -> dict:
 
 
 def _plan(parcel: str, owner: dict, architect: dict, building: str = "single_family_house", area: float = 160) -> dict:
-    return {"parcelId": parcel, "buildingType": building, "floorAreaM2": area,
-            "owner": {"vid": owner["vid"], "name": owner["name"]},
-            "architect": {"vid": architect["vid"], "name": architect["name"]},
-            "contractor": {"vid": JONAS["vid"], "name": JONAS["name"]}}
+    return {
+        "parcelId": parcel,
+        "buildingType": building,
+        "floorAreaM2": area,
+        "owner": {"vid": owner["vid"], "name": owner["name"]},
+        "architect": {"vid": architect["vid"], "name": architect["name"]},
+        "contractor": {"vid": JONAS["vid"], "name": JONAS["name"]},
+    }
 
 
 def _upload_all(client: httpx.Client, app_id: str) -> None:
     for kind in ("site_plan", "detailed_plans", "cost_estimate", "property_title"):
-        ok(client.post(f"/api/v1/applications/{app_id}/documents", data={"kind": kind},
-                       files={"file": (f"{kind}.pdf", PDF + kind.encode(), "application/pdf")}), 201)
+        ok(
+            client.post(
+                f"/api/v1/applications/{app_id}/documents",
+                data={"kind": kind},
+                files={"file": (f"{kind}.pdf", PDF + kind.encode(), "application/pdf")},
+            ),
+            201,
+        )
 
 
 def _count(client: httpx.Client) -> int:
@@ -46,8 +57,10 @@ def _count(client: httpx.Client) -> int:
 
 
 def test_demo_command_runs_the_whole_journey(stack):
-    result = CliRunner().invoke(construction_permit, ["--url", stack.url("construction_permit"),
-                                                      "--payments-url", stack.url("payments"), "--timeout", "60"])
+    result = CliRunner().invoke(
+        construction_permit,
+        ["--url", stack.url("construction_permit"), "--payments-url", stack.url("payments"), "--timeout", "60"],
+    )
     assert result.exit_code == 0, result.output
     assert "issued" in result.output and "valid / invalid" in result.output
 
@@ -58,18 +71,38 @@ def test_demo_command_fails_without_a_running_sandbox(tmp_path):
 
 def test_an_owner_applicant_needs_no_consent_and_pays_by_request_to_pay(stack):
     elias = _login(stack, ELIAS)
-    body = ok(elias.post("/api/v1/applications", json=_plan("SBX-0301-0009", ELIAS, ELIAS),
-                         headers={"Idempotency-Key": "elias-house-1"}), 201)
+    body = ok(
+        elias.post(
+            "/api/v1/applications",
+            json=_plan("SBX-0301-0009", ELIAS, ELIAS),
+            headers={"Idempotency-Key": "elias-house-1"},
+        ),
+        201,
+    )
     application = body["application"]
     app_id = application["id"]
-    assert application["consentStatus"] == "not_needed" and {"applicant", "owner", "architect"} <= set(application["yourRoles"])
-    retried = ok(elias.post("/api/v1/applications", json=_plan("SBX-0301-0009", ELIAS, ELIAS),
-                            headers={"Idempotency-Key": "elias-house-1"}), 201)
+    assert application["consentStatus"] == "not_needed" and {"applicant", "owner", "architect"} <= set(
+        application["yourRoles"]
+    )
+    retried = ok(
+        elias.post(
+            "/api/v1/applications",
+            json=_plan("SBX-0301-0009", ELIAS, ELIAS),
+            headers={"Idempotency-Key": "elias-house-1"},
+        ),
+        201,
+    )
     assert retried["application"]["id"] == app_id  # a retried start creates nothing new
 
     _upload_all(elias, app_id)
-    same = ok(elias.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "site_plan"},
-                         files={"file": ("again.pdf", PDF + b"site_plan", "application/pdf")}), 201)
+    same = ok(
+        elias.post(
+            f"/api/v1/applications/{app_id}/documents",
+            data={"kind": "site_plan"},
+            files={"file": ("again.pdf", PDF + b"site_plan", "application/pdf")},
+        ),
+        201,
+    )
     assert len(same["application"]["documents"]) == 4  # the same file again is the same document
     ok(elias.post(f"/api/v1/applications/{app_id}/actions/submit"))
 
@@ -87,7 +120,7 @@ def test_an_owner_applicant_needs_no_consent_and_pays_by_request_to_pay(stack):
     page = bank.get("/bank/").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     home = bank.post("/bank/login", data={"csrf": csrf, "login": ELIAS["phone_number"], "pin": "2468"}).text
-    rtp = re.search(rf'action="/bank/rtp/(\d+)"[^<]*<input type="hidden" name="csrf" value="([^"]+)"', home)
+    rtp = re.search(r'action="/bank/rtp/(\d+)"[^<]*<input type="hidden" name="csrf" value="([^"]+)"', home)
     assert rtp and bill_id in home, home[:2000]
     bank.post(f"/bank/rtp/{rtp.group(1)}", data={"csrf": rtp.group(2), "decision": "accept"})
 
@@ -101,8 +134,14 @@ def test_an_owner_applicant_needs_no_consent_and_pays_by_request_to_pay(stack):
     signed = ok(_login(stack, _person("mayor")).post(f"/api/v1/applications/{app_id}/actions/sign"))
     permit = signed["application"]["permit"]
     public = httpx.Client(base_url=stack.url("construction_permit"), timeout=20)
-    verified = ok(public.get(f"/api/v1/permits/{permit['number']}", params={"code": permit["verificationCode"].lower()}))
-    assert verified["valid"] and verified["permit"]["owner_name"] == ELIAS["name"] and verified["permit"]["fee_paid"] == fee
+    verified = ok(
+        public.get(f"/api/v1/permits/{permit['number']}", params={"code": permit["verificationCode"].lower()})
+    )
+    assert (
+        verified["valid"]
+        and verified["permit"]["owner_name"] == ELIAS["name"]
+        and verified["permit"]["fee_paid"] == fee
+    )
     page = public.get("/verify", params={"permit": permit["number"], "code": permit["verificationCode"]}).text
     assert "Authentic permit" in page
     forged = public.get("/verify", params={"permit": permit["number"], "code": "AAAA-AAAA-AAAA-AAAA"}).text
@@ -118,7 +157,7 @@ def test_bad_input_is_refused_and_changes_nothing(stack):
     before = _count(maya)
     cases = [
         ({"parcelId": "SBX-9999-0000"}, "land registry"),
-        ({"buildingType": "industrial_building"}, "not allowed"),        # residential parcel
+        ({"buildingType": "industrial_building"}, "not allowed"),  # residential parcel
         ({"floorAreaM2": -5}, "floorAreaM2"),
         ({"owner": {"vid": ELIAS["vid"], "name": ELIAS["name"]}}, "another owner"),
         ({"contractor": {"vid": JONAS["vid"], "name": "Not Jonas"}}, "contractor"),
@@ -129,7 +168,9 @@ def test_bad_input_is_refused_and_changes_nothing(stack):
         assert refused.status_code == 422 and message in refused.json()["message"], (change, refused.text)
     stranger = maya.post("/api/v1/applications", json=_plan("SBX-0101-0042", GRACE, ELIAS))
     assert stranger.status_code == 422 and "applicant must be" in stranger.json()["message"]
-    assert maya.post("/api/v1/applications", content=b"not json", headers={"content-type": "application/json"}).status_code in (400, 422)
+    assert maya.post(
+        "/api/v1/applications", content=b"not json", headers={"content-type": "application/json"}
+    ).status_code in (400, 422)
     assert _count(maya) == before
     anonymous = httpx.get(stack.url("construction_permit") + "/api/v1/applications")
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
@@ -138,11 +179,17 @@ def test_bad_input_is_refused_and_changes_nothing(stack):
 def test_roles_states_and_documents_are_enforced(stack):
     maya = _login(stack, MAYA)
     app_id = ok(maya.post("/api/v1/applications", json=_plan("SBX-0101-0042", GRACE, MAYA)), 201)["application"]["id"]
-    big = maya.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "site_plan"},
-                    files={"file": ("big.pdf", PDF + b"0" * (5 * 1024 * 1024), "application/pdf")})
+    big = maya.post(
+        f"/api/v1/applications/{app_id}/documents",
+        data={"kind": "site_plan"},
+        files={"file": ("big.pdf", PDF + b"0" * (5 * 1024 * 1024), "application/pdf")},
+    )
     assert big.status_code == 413
-    fake = maya.post(f"/api/v1/applications/{app_id}/documents", data={"kind": "site_plan"},
-                     files={"file": ("fake.pdf", b"MZ executable", "application/pdf")})
+    fake = maya.post(
+        f"/api/v1/applications/{app_id}/documents",
+        data={"kind": "site_plan"},
+        files={"file": ("fake.pdf", b"MZ executable", "application/pdf")},
+    )
     assert fake.status_code == 415
     _upload_all(maya, app_id)
     no_consent = maya.post(f"/api/v1/applications/{app_id}/actions/submit")
@@ -166,8 +213,12 @@ def test_roles_states_and_documents_are_enforced(stack):
     officer = _login(stack, _person("permit_officer"))
     assert officer.post(f"/api/v1/applications/{app_id}/actions/confirm_payment").status_code == 404  # system only
     assert officer.post(f"/api/v1/applications/{app_id}/actions/reject", json={}).status_code == 422  # reason needed
-    assert officer.post(f"/api/v1/applications/{app_id}/actions/propose_visit",
-                        json={"slots": ["2001-01-01T10:00"]}).status_code == 422  # in the past
+    assert (
+        officer.post(
+            f"/api/v1/applications/{app_id}/actions/propose_visit", json={"slots": ["2001-01-01T10:00"]}
+        ).status_code
+        == 422
+    )  # in the past
     rejected = ok(officer.post(f"/api/v1/applications/{app_id}/actions/reject", json={"note": "Too high"}))
     assert rejected["application"]["state"] == "rejected"
     assert ok(maya.get("/api/v1/applications"))["applications"][0]["actions"] == []

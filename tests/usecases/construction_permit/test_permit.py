@@ -1,4 +1,5 @@
 """The permit's seal, verification code and PDF; a tampered permit fails verification."""
+
 from __future__ import annotations
 
 import base64
@@ -17,11 +18,21 @@ from usecases.construction_permit.models import Application
 from usecases.construction_permit.settings import ConstructionPermitSettings
 
 FACTS = permit.PermitFacts(
-    permit_number="CP-2026-ABCDEFGH", application_id="APP-TEST0001", parcel_id="SBX-0101-0042",
-    parcel_address="12 Harbour Road, Sandbox City", owner_name="Zoë Ŝmith", applicant_name="Elias Lind",
-    building_type="Apartment building", floor_area_m2=420.0, fee_paid=1240, bill_id="MSC-ABCDEFGHIJKL",
-    clearances=("civil_protection", "utilities"), signed_by="Esther Osei", issued_at="2026-11-22T10:00:00Z",
-    municipality="Municipality of Sandbox City")
+    permit_number="CP-2026-ABCDEFGH",
+    application_id="APP-TEST0001",
+    parcel_id="SBX-0101-0042",
+    parcel_address="12 Harbour Road, Sandbox City",
+    owner_name="Zoë Ŝmith",
+    applicant_name="Elias Lind",
+    building_type="Apartment building",
+    floor_area_m2=420.0,
+    fee_paid=1240,
+    bill_id="MSC-ABCDEFGHIJKL",
+    clearances=("civil_protection", "utilities"),
+    signed_by="Esther Osei",
+    issued_at="2026-11-22T10:00:00Z",
+    municipality="Municipality of Sandbox City",
+)
 
 
 @pytest.fixture
@@ -46,9 +57,14 @@ def test_a_tampered_foreign_or_malformed_seal_is_refused(key, tmp_path):
     richer = json.dumps({**json.loads(json.dumps(FACTS.__dict__)), "fee_paid": 1}).encode()
     other = load_or_create_ed25519(tmp_path / "other", permit.KEY_NAME)
     rsa = RSAKey.generate_key(2048)
-    for bad in (f"{header}.{_b64(richer)}.{signature}", permit.seal(FACTS, other), "garbage", "a.b.c",
-                jwt.encode({"alg": "RS256"}, {"permit_number": "x"}, rsa),
-                jwt.encode({"alg": "HS256"}, {"permit_number": "x"}, OctKey.import_key("secret" * 8))):
+    for bad in (
+        f"{header}.{_b64(richer)}.{signature}",
+        permit.seal(FACTS, other),
+        "garbage",
+        "a.b.c",
+        jwt.encode({"alg": "RS256"}, {"permit_number": "x"}, rsa),
+        jwt.encode({"alg": "HS256"}, {"permit_number": "x"}, OctKey.import_key("secret" * 8)),
+    ):
         with pytest.raises(permit.InvalidSeal):
             permit.open_seal(bad, key)
 
@@ -65,7 +81,8 @@ def test_the_pdf_is_deterministic_and_latin1_safe(key):
     token = permit.seal(FACTS, key)
     pdf = permit.render_pdf(FACTS, permit.verification_code(token), "http://city.test/verify?permit=x&code=y")
     assert pdf.startswith(b"%PDF") and pdf == permit.render_pdf(
-        FACTS, permit.verification_code(token), "http://city.test/verify?permit=x&code=y")
+        FACTS, permit.verification_code(token), "http://city.test/verify?permit=x&code=y"
+    )
 
 
 def test_check_refuses_a_wrong_code_and_a_tampered_stored_seal(db_fields, tmp_path):
@@ -75,10 +92,21 @@ def test_check_refuses_a_wrong_code_and_a_tampered_stored_seal(db_fields, tmp_pa
     token = permit.seal(FACTS, permit.seal_key(settings))
     code = permit.verification_code(token)
     with db.session() as session:
-        session.add(Application(id=FACTS.application_id, applicant_sub="s", applicant_name="Elias Lind",
-                                parcel_id=FACTS.parcel_id, building_type="apartment_building", floor_area_m2=420,
-                                visit_slots=[], state="issued", permit_number=FACTS.permit_number,
-                                permit_seal=token, permit_code=code))
+        session.add(
+            Application(
+                id=FACTS.application_id,
+                applicant_sub="s",
+                applicant_name="Elias Lind",
+                parcel_id=FACTS.parcel_id,
+                building_type="apartment_building",
+                floor_area_m2=420,
+                visit_slots=[],
+                state="issued",
+                permit_number=FACTS.permit_number,
+                permit_seal=token,
+                permit_code=code,
+            )
+        )
     with db.session() as session:
         assert permit.check(session, settings, FACTS.permit_number.lower(), code.lower()) == FACTS
         assert permit.check(session, settings, FACTS.permit_number, "AAAA-AAAA-AAAA-AAAA") is None
@@ -86,6 +114,8 @@ def test_check_refuses_a_wrong_code_and_a_tampered_stored_seal(db_fields, tmp_pa
         header, payload, signature = token.split(".")
         forged = json.loads(base64.urlsafe_b64decode(payload + "=="))
         forged["owner_name"] = "Mallory"
-        session.get(Application, FACTS.application_id).permit_seal = f"{header}.{_b64(json.dumps(forged).encode())}.{signature}"
+        session.get(
+            Application, FACTS.application_id
+        ).permit_seal = f"{header}.{_b64(json.dumps(forged).encode())}.{signature}"
         assert permit.check(session, settings, FACTS.permit_number, code) is None
     db.dispose()

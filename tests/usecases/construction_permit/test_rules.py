@@ -1,4 +1,5 @@
 """The permit's reference data and its state machine."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,9 +33,14 @@ def test_every_clearance_has_an_authority():
 
 
 HAPPY_PATH = [
-    ("submit", "applicant"), ("propose_visit", "permit_officer"), ("choose_visit_slot", "applicant"),
-    ("record_visit", "permit_officer"), ("approve_in_principle", "permit_officer"),
-    ("confirm_payment", states.SYSTEM), ("grant_clearance", "utilities_officer"), ("all_cleared", states.SYSTEM),
+    ("submit", "applicant"),
+    ("propose_visit", "permit_officer"),
+    ("choose_visit_slot", "applicant"),
+    ("record_visit", "permit_officer"),
+    ("approve_in_principle", "permit_officer"),
+    ("confirm_payment", states.SYSTEM),
+    ("grant_clearance", "utilities_officer"),
+    ("all_cleared", states.SYSTEM),
     ("sign", "mayor"),
 ]
 

@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test clean
+.PHONY: run test lint install install-test clean
 
 $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
@@ -17,7 +17,13 @@ install-test: $(VENV)/bin/activate
 run: install
 	$(VENV)/bin/sandbox up
 
-test: install-test
+# Lint, format and the import boundaries (docs/ARCHITECTURE.md) come before the tests.
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 clean:

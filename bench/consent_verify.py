@@ -1,4 +1,4 @@
-"""Consent verification throughput (DESIGN §8 target: ≥ 1500 checks/s on 2 cores).
+"""Consent verification throughput (ARCHITECTURE §8 target: ≥ 1500 checks/s on 2 cores).
 
 Starts the Consent service with uvicorn on a free port over a temporary data dir (SQLite, or PostgreSQL
 with --database-url), seeds N individuals with consent records (every third one withdrawn), then measures

@@ -1,4 +1,4 @@
-"""Benchmark of the Identity token endpoint (DESIGN §8: >= 500 req/s) and of the full login flow.
+"""Benchmark of the Identity token endpoint (ARCHITECTURE §8: >= 500 req/s) and of the full login flow.
 
     python bench/identity_token.py [--codes 2000] [--concurrency 32] [--workers 2]
 

@@ -5,7 +5,7 @@
 Starts a minimal provider and a real IM (`sandbox serve information_mediator`, message log on) as separate
 processes on free ports, registers the provider in the IM, then drives both with `wrk` (Debian package
 `wrk`: `apt-get install wrk`) at the same concurrency, and prints throughput of each, their ratio, p50/p99
-latency and the p99 latency the IM adds. Targets (DESIGN §8): ≥ 1000 mediated req/s, ≥ 50 % of direct,
+latency and the p99 latency the IM adds. Targets (ARCHITECTURE §8): ≥ 1000 mediated req/s, ≥ 50 % of direct,
 p99 added ≤ 10 ms.
 """
 

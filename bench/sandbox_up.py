@@ -4,7 +4,7 @@
 
 Starts the real `sandbox up` on free ports with a fresh data directory (the first run includes key
 generation, migrations and seeding; later runs reuse the data), waits for its state file, lets it idle
-for 3 s, sums the RSS of the launcher and every service process, then stops it. Targets (DESIGN §8):
+for 3 s, sums the RSS of the launcher and every service process, then stops it. Targets (ARCHITECTURE §8):
 healthy ≤ 5 s, idle RSS ≤ 600 MB.
 """
 

@@ -1,4 +1,4 @@
-"""The seeded demo cast every service draws from (DESIGN §6): residents, officers, the sandbox OTP."""
+"""The seeded demo cast every service draws from (ARCHITECTURE §6): residents, officers, the sandbox OTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed every demo resident (DESIGN §6) as an identity, once; reseeding changes nothing."""
+"""Seed every demo resident (ARCHITECTURE §6) as an identity, once; reseeding changes nothing."""
 
 from __future__ import annotations
 

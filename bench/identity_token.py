@@ -142,11 +142,11 @@ async def login(base: str, client_id: str, index: int) -> str:
         return parse_qs(urlsplit(done.headers["location"]).query)["code"][0]
 
 
-async def run_concurrently(jobs, concurrency: int):  # noqa: ANN001, ANN201
+async def run_concurrently(jobs, concurrency: int):
     semaphore = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
-    async def one(job):  # noqa: ANN001, ANN202
+    async def one(job):
         async with semaphore:
             started = time.perf_counter()
             try:

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -44,7 +45,7 @@ class LazyGroup(click.Group):
     """A group whose subcommands named in `lazy` ("name": "module:attribute") are imported when used, so that
     `sandbox up`, which runs as long as the sandbox does, does not hold every service's code in memory."""
 
-    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy or {}
 
@@ -93,7 +94,7 @@ def up(data_dir: Path, ports: tuple[str, ...], only: tuple[str, ...]) -> None:
     supervisor = Supervisor(sandbox)
     stopping = False
 
-    def _stop(*_):  # noqa: ANN002
+    def _stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import health
 from .assertion import ASSERTION_HEADER, AssertionVerifier, InvalidAssertion, VerifiedCall
@@ -25,11 +26,11 @@ log = logging.getLogger(__name__)
 class MessageIdMiddleware:
     """Binds the incoming `X-Road-Id` (or a new one) to the request, so outgoing IM calls carry it."""
 
-    def __init__(self, app):  # noqa: ANN001
+    def __init__(self, app: ASGIApp):
         self.app = app
         self._header = MESSAGE_ID_HEADER.lower().encode()
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == self._header), None)

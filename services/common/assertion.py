@@ -70,7 +70,7 @@ class AssertionVerifier:
                 self._fetched_at = time.monotonic()
             return self._keyset
 
-    def _decode(self, token: str):  # noqa: ANN202
+    def _decode(self, token: str) -> jwt.Token:
         try:
             return jwt.decode(token, self._keys(), algorithms=["Ed25519"])
         except (JoseError, ValueError):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,7 +94,7 @@ class Database:
             engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
 
             @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
                 # We open transactions ourselves (see _begin_before_writing), not the driver.
                 dbapi_conn.isolation_level = None
                 cur = dbapi_conn.cursor()
@@ -104,7 +107,14 @@ class Database:
             writer = _ProcessWriteLock()
 
             @event.listens_for(engine, "before_cursor_execute")
-            def _begin_before_writing(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+            def _begin_before_writing(
+                conn: Connection,
+                cursor: DBAPICursor,
+                statement: str,
+                parameters: object,
+                context: ExecutionContext | None,
+                executemany: bool,
+            ) -> None:
                 # pysqlite would BEGIN only before DML and never before SAVEPOINT, so a RELEASE could commit
                 # half a unit of work. We BEGIN before the first write or SAVEPOINT instead, IMMEDIATE so that
                 # concurrent writers queue on busy_timeout. Reads before it run in autocommit and hold no

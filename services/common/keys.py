@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+_Key = TypeVar("_Key", OKPKey, RSAKey, ECKey)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -24,7 +29,7 @@ def _write_private(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _load_or_create_pem(path: Path, generate) -> bytes:  # noqa: ANN001
+def _load_or_create_pem(path: Path, generate: Callable[[], PrivateKeyTypes]) -> bytes:
     if not path.exists():
         key = generate()
         pem = key.private_bytes(
@@ -34,7 +39,7 @@ def _load_or_create_pem(path: Path, generate) -> bytes:  # noqa: ANN001
     return path.read_bytes()
 
 
-def _with_kid(key):  # noqa: ANN001, ANN202
+def _with_kid(key: _Key) -> _Key:
     """Keys are named by their RFC 7638 thumbprint, so a `kid` is stable across restarts."""
     key.ensure_kid()
     return key

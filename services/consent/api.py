@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -11,6 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from services.common.app import im_caller
 from services.common.assertion import ASSERTION_HEADER
+
+if TYPE_CHECKING:  # webhooks.schemas imports this module: importing webhooks.service here would be circular
+    from services.consent.signatures.service import Signer
+    from services.consent.webhooks.service import SecretBox
 
 INDIVIDUAL_HEADER = "X-ConsentBB-IndividualId"
 
@@ -63,11 +67,11 @@ def id_of(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-async def signer(request: Request):  # noqa: ANN201 - returns signatures.Signer
+async def signer(request: Request) -> Signer:
     return request.app.state.signer
 
 
-async def secret_box(request: Request):  # noqa: ANN201 - returns webhooks.service.SecretBox
+async def secret_box(request: Request) -> SecretBox:
     return request.app.state.webhook_box
 
 

@@ -17,6 +17,7 @@ from services.common.keys import load_or_create_ed25519
 
 from .messagelog.writer import MessageLogWriter
 from .monitoring.metrics import Metrics
+from .proxy.forward import Exchange
 from .pubsub.worker import DeliveryWorker
 from .registry.service import Snapshot, load_snapshot, registry_version
 from .settings import IMSettings
@@ -81,7 +82,7 @@ class IMRuntime:
                 version = await asyncio.to_thread(self._version)
                 if version != self.snapshot.version:
                     await asyncio.to_thread(self.reload)
-            except Exception:  # noqa: BLE001 - a DB hiccup must not stop polling
+            except Exception:  # a DB hiccup must not stop polling
                 log.warning("registry poll failed", exc_info=True)
 
     def _version(self) -> int:
@@ -97,7 +98,7 @@ class IMRuntime:
             self._assertions[(client, service)] = cached
         return cached[1]
 
-    def exchange_done(self, exchange) -> None:  # noqa: ANN001
+    def exchange_done(self, exchange: Exchange) -> None:
         record = exchange.record(self.settings.log_body_limit)
         self.metrics.observe(record)
         self.writer.submit(record)

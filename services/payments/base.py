@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from services.common.database import declarative_base
@@ -27,7 +29,7 @@ class Money(TypeDecorator):
     impl = BigInteger
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect | None) -> int | None:
         if value is None:
             return None
         scaled = Decimal(value) * _FACTOR
@@ -35,7 +37,7 @@ class Money(TypeDecorator):
             raise ValueError(f"amount has more than {MONEY_SCALE} decimal places")
         return int(scaled)
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001
+    def process_result_value(self, value: int | None, dialect: Dialect | None) -> Decimal | None:
         if value is None:
             return None
         return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-MONEY_SCALE))
@@ -71,7 +73,7 @@ def plain(amount: Decimal | None) -> int | float | None:
     return float(amount)
 
 
-def refresh_statistics(session, table: str, rows_written: int) -> None:  # noqa: ANN001
+def refresh_statistics(session: Session, table: str, rows_written: int) -> None:
     """After a bulk insert on PostgreSQL, ANALYZE so prepared statements stop planning for an empty table
     (a stale plan turned the mapper's indexed lookups into sequential scans: 20 s per 10 000 payees)."""
     if rows_written >= 1000 and session.get_bind().dialect.name == "postgresql":
@@ -80,7 +82,7 @@ def refresh_statistics(session, table: str, rows_written: int) -> None:  # noqa:
         session.execute(text(f"ANALYZE {table}"))
 
 
-def bulk_insert(session, table, rows: list[dict]) -> None:  # noqa: ANN001
+def bulk_insert(session: Session, table: Table, rows: list[dict]) -> None:
     """Inserts many rows in the session's transaction: COPY on PostgreSQL, executemany elsewhere.
 
     COPY is what makes a 100 000-instruction batch fit the time budget on PostgreSQL (row-by-row

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.errors import APIError
 
@@ -22,10 +23,10 @@ SUCCESS, FAILURE = "00", "01"
 class BodyCacheMiddleware:
     """Keeps a copy of JSON request bodies in the scope (read only when an error must echo the request id)."""
 
-    def __init__(self, app):  # noqa: ANN001
+    def __init__(self, app: ASGIApp):
         self.app = app
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         chunks, more = [], True
@@ -39,7 +40,7 @@ class BodyCacheMiddleware:
         scope[BODY_KEY] = body
         sent = False
 
-        async def replay():  # noqa: ANN202
+        async def replay() -> Message:
             nonlocal sent
             if not sent:
                 sent = True

@@ -35,7 +35,7 @@ class Loop:
         while not self.stopping.is_set():
             try:
                 busy = self.step()
-            except Exception:  # noqa: BLE001 - keep the loop alive; the state in the DB is unchanged
+            except Exception:  # keep the loop alive; the state in the DB is unchanged
                 log.exception("%s step failed", self.thread.name)
                 busy = False
             if not busy:

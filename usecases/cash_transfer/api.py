@@ -7,11 +7,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.im_client import current_message_id
+from services.common.im_client import IMClient, current_message_id
 from usecases.common.db import Registry as DBSession
 
 from . import auth, bb, service
-from .models import Candidate, Enrollment, Package, PaymentOrder
+from .models import Candidate, Enrollment, Package, PaymentOrder, UserSession
 from .settings import CashTransferSettings
 
 router = APIRouter(prefix="/api/v1", tags=["USCT"])
@@ -42,11 +42,11 @@ def _settings(request: Request) -> CashTransferSettings:
     return request.app.state.settings
 
 
-def _im(request: Request):  # noqa: ANN202
+def _im(request: Request) -> IMClient:
     return request.app.state.im
 
 
-def _any_officer(request: Request, session: Session):  # noqa: ANN202
+def _any_officer(request: Request, session: Session) -> UserSession:
     user = auth.current_user(request, session)
     if user is not None and (OFFICER in user.roles or PAYER in user.roles):
         return user
@@ -184,7 +184,7 @@ def payment_orders(request: Request, session: Session = DBSession) -> dict:
 
 
 @router.get("/trace/{messageId}", summary="The IM exchanges one action caused (behind the scenes)")
-async def behind_the_scenes(messageId: str, request: Request, session: Session = DBSession) -> dict:  # noqa: N803
+async def behind_the_scenes(messageId: str, request: Request, session: Session = DBSession) -> dict:
     from usecases.common import trace
 
     if auth.current_user(request, session) is None:

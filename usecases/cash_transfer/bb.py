@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 from usecases.common import bb as consent
 from usecases.common.bb import call
 
 from .settings import PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
 
 
-async def verify_consents(im, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:  # noqa: ANN001
+async def verify_consents(im: IMClient, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:
     return await consent.verify_consents(im, settings.data_agreement_id, uins)
 
 
-async def create_consent_request(im, settings: CashTransferSettings, uin: str) -> str:  # noqa: ANN001
+async def create_consent_request(im: IMClient, settings: CashTransferSettings, uin: str) -> str:
     return await consent.create_consent_request(im, settings.data_agreement_id, uin)
 
 
-async def read_agreement(im, settings: CashTransferSettings) -> dict:  # noqa: ANN001
+async def read_agreement(im: IMClient, settings: CashTransferSettings) -> dict:
     return await consent.read_agreement(im, settings.data_agreement_id)
 
 
@@ -34,10 +35,10 @@ def _v1_ok(answer: dict, bb: str) -> dict:
 
 
 async def register_beneficiary(
-    im,
+    im: IMClient,
     settings: CashTransferSettings,
     request_id: str,
-    functional_id: str,  # noqa: ANN001
+    functional_id: str,
     phone: str,
 ) -> dict:
     body = {
@@ -63,7 +64,9 @@ def _bulk_body(settings: CashTransferSettings, request_id: str, batch_id: str, i
     }
 
 
-async def prepayment_validation(im, settings, request_id: str, batch_id: str, instructions: list[dict]) -> dict:  # noqa: ANN001
+async def prepayment_validation(
+    im: IMClient, settings: CashTransferSettings, request_id: str, batch_id: str, instructions: list[dict]
+) -> dict:
     return _v1_ok(
         await call(
             im,
@@ -77,7 +80,9 @@ async def prepayment_validation(im, settings, request_id: str, batch_id: str, in
     )
 
 
-async def bulk_payment(im, settings, request_id: str, batch_id: str, instructions: list[dict]) -> dict:  # noqa: ANN001
+async def bulk_payment(
+    im: IMClient, settings: CashTransferSettings, request_id: str, batch_id: str, instructions: list[dict]
+) -> dict:
     headers = {"X-Callback-URL": settings.callback_base + "/callbacks/bulk-payment"}
     return _v1_ok(
         await call(
@@ -93,7 +98,7 @@ async def bulk_payment(im, settings, request_id: str, batch_id: str, instruction
     )
 
 
-async def batch_detail(im, payments_batch_id: str) -> list[dict]:  # noqa: ANN001
+async def batch_detail(im: IMClient, payments_batch_id: str) -> list[dict]:
     answer = await call(
         im,
         PAYMENTS_G2P,

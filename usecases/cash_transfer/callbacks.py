@@ -49,12 +49,14 @@ async def _body(request: Request) -> dict:
     return body
 
 
-def _log(session: Session, kind: str, reference, caller, body: dict) -> None:  # noqa: ANN001
+def _log(session: Session, kind: str, reference: str, caller: VerifiedCall | None, body: dict) -> None:
     session.add(CallbackReceived(kind=kind, reference=reference, caller=caller.client if caller else None, body=body))
 
 
 @router.post("/register-beneficiary", summary="Account mapper outcome (RegisterBeneficiaryResponse)")
-async def register_beneficiary(request: Request, session: Session = DBSession, caller=Depends(payments_via_im)) -> dict:  # noqa: ANN001
+async def register_beneficiary(
+    request: Request, session: Session = DBSession, caller: VerifiedCall = Depends(payments_via_im)
+) -> dict:
     body = await _body(request)
     _log(session, "register-beneficiary", str(body.get("registerRequestID")), caller, body)
     return {"received": True, "updated": service.onboarding_callback(session, body)}
@@ -64,7 +66,7 @@ async def register_beneficiary(request: Request, session: Session = DBSession, c
 async def bulk_payment(
     request: Request,
     session: Session = DBSession,
-    caller=Depends(payments_via_im),  # noqa: ANN001
+    caller: VerifiedCall = Depends(payments_via_im),
     correlation_id: str | None = Query(default=None, alias="X-CorrelationID", max_length=64),
 ) -> dict:
     body = await _body(request)
@@ -77,7 +79,9 @@ async def bulk_payment(
 
 
 @router.post("/consent", summary="Consent BB webhook (consent.given / refused / withdrawn), HMAC-signed")
-async def consent_event(request: Request, session: Session = DBSession, caller=Depends(consent_via_im)) -> dict:  # noqa: ANN001
+async def consent_event(
+    request: Request, session: Session = DBSession, caller: VerifiedCall = Depends(consent_via_im)
+) -> dict:
     raw = await request.body()
     secret = request.app.state.consent_webhook_secret
     expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -16,14 +17,14 @@ from usecases.common import pages as common_pages
 from usecases.common.db import Registry as DBSession
 
 from . import auth, bb, service
-from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder
+from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder, UserSession
 
 router = APIRouter(include_in_schema=False)
 templates = common_pages.templates_for(Path(__file__).parent)
 HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "beneficiary": "/me"}
 
 
-async def _page(request: Request, name: str, user, **context) -> HTMLResponse:  # noqa: ANN001
+async def _page(request: Request, name: str, user: UserSession | None, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
@@ -43,10 +44,12 @@ _back, _message = common_pages.back, common_pages.message
 
 async def _form(request: Request) -> dict:
     form = await request.form()
-    return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form.keys()}
+    return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form}
 
 
-def _user_or_login(request: Request, session: Session, role: str):  # noqa: ANN202
+def _user_or_login(
+    request: Request, session: Session, role: str
+) -> tuple[UserSession, None] | tuple[None, RedirectResponse]:
     user = auth.current_user(request, session)
     if user is None:
         return None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)

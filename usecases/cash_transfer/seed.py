@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from services.common import demo_world
 
 from .models import Candidate, Package
+from .settings import CashTransferSettings
 
 PACKAGES = [
     ("pkg-basic", "Basic support", "Monthly unconditional cash transfer for a household", 15000, "USD"),
@@ -15,7 +16,7 @@ PACKAGES = [
 ]
 
 
-def seed(session: Session, settings) -> None:  # noqa: ANN001
+def seed(session: Session, settings: CashTransferSettings) -> None:
     known = set(session.scalars(select(Candidate.uin)))
     for r in demo_world.with_role("candidate"):
         if r["uin"] not in known:

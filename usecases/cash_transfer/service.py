@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 
 from . import bb
 from .models import Action, Candidate, Enrollment, Package, PaymentOrder, UserSession, utcnow
@@ -96,7 +97,9 @@ def order_view(o: PaymentOrder, name: str | None = None) -> dict:
 # Consent --------------------------------------------------------------------------------------------------------
 
 
-async def refresh_consent(session: Session, im, settings: CashTransferSettings, candidates: list[Candidate]) -> None:  # noqa: ANN001
+async def refresh_consent(
+    session: Session, im: IMClient, settings: CashTransferSettings, candidates: list[Candidate]
+) -> None:
     """Live status from Consent in one bulk call; a consent that disappeared shows as withdrawn."""
     live = await bb.verify_consents(im, settings, [c.uin for c in candidates])
     for c in candidates:
@@ -114,7 +117,7 @@ def get_candidate(session: Session, candidate_id: str) -> Candidate:
     return candidate
 
 
-async def request_consent(session: Session, im, settings, candidate: Candidate) -> None:  # noqa: ANN001
+async def request_consent(session: Session, im: IMClient, settings: CashTransferSettings, candidate: Candidate) -> None:
     await refresh_consent(session, im, settings, [candidate])
     if candidate.consent_status == "given":
         raise refuse(409, "consent_already_given", "this candidate has already given consent")
@@ -124,10 +127,10 @@ async def request_consent(session: Session, im, settings, candidate: Candidate) 
 
 async def decide_consent(
     session: Session,
-    im,
-    settings,
+    im: IMClient,
+    settings: CashTransferSettings,
     candidate: Candidate,
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     decision: str,
 ) -> None:
     """The beneficiary's own decision: give, refuse or withdraw (signed by Consent on our word)."""
@@ -176,8 +179,13 @@ def enrollment_of(session: Session, candidate_id: str) -> Enrollment | None:
 
 
 async def enroll(
-    session: Session, im, settings, candidate: Candidate, package_id: str, user: UserSession
-) -> Enrollment:  # noqa: ANN001
+    session: Session,
+    im: IMClient,
+    settings: CashTransferSettings,
+    candidate: Candidate,
+    package_id: str,
+    user: UserSession,
+) -> Enrollment:
     package = session.get(Package, package_id)
     if package is None:
         raise refuse(400, "invalid_request", "no such package")
@@ -230,10 +238,10 @@ def onboarding_callback(session: Session, body: dict) -> int:
 
 async def order_payment(
     session: Session,
-    im,
-    settings,
+    im: IMClient,
+    settings: CashTransferSettings,
     beneficiary_ids: list[str],
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     client_request_id: str | None,
 ) -> list[PaymentOrder]:
     if client_request_id:
@@ -295,7 +303,15 @@ async def order_payment(
     return orders
 
 
-async def _send(session, im, settings, request_id, batch_id, orders, instructions) -> None:  # noqa: ANN001
+async def _send(
+    session: Session,
+    im: IMClient,
+    settings: CashTransferSettings,
+    request_id: str,
+    batch_id: str,
+    orders: list[PaymentOrder],
+    instructions: list[dict],
+) -> None:
     try:
         check = await bb.prepayment_validation(im, settings, request_id, batch_id, instructions)
     except APIError as exc:
@@ -326,7 +342,7 @@ def _fail(orders: list[PaymentOrder], reason: str) -> None:
         o.status, o.reason, o.updated_at = "failed", reason[:200], utcnow()
 
 
-async def payment_callback(session: Session, im, body: dict, correlation_id: str | None) -> int:  # noqa: ANN001
+async def payment_callback(session: Session, im: IMClient, body: dict, correlation_id: str | None) -> int:
     """BulkPaymentStatusUpdate: fetch the per-instruction outcome and advance each order to paid or failed."""
     request_id = correlation_id or body.get("requestId")
     orders = session.scalars(select(PaymentOrder).where(PaymentOrder.request_id == str(request_id))).all()

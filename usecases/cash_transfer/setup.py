@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.common.im_client import IMClient
 from services.common.keys import load_or_create_secret
+from usecases.common.hooks import RunningSandbox
 from usecases.common.registration import identity_admin_token, register_client
 from usecases.common.settings import CONSENT
 
@@ -35,7 +36,7 @@ def subscribe_consent_webhook(im: IMClient, settings: CashTransferSettings, secr
         raise RuntimeError(f"Consent refused the USCT webhook: {response.status_code} {response.text[:200]}")
 
 
-def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
+def on_up(sandbox: RunningSandbox) -> None:
     data_dir = sandbox.data_dir / "cash_transfer"
     settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.url("cash_transfer"))
     if "identity" in sandbox.running:

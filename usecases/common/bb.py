@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 
 from .settings import CONSENT
 
@@ -20,7 +21,15 @@ class BBError(APIError):
         super().__init__(502, {"error": "building_block_error", "message": f"{bb}: {detail}"})
 
 
-async def call(im, service: str, method: str, path: str, bb: str, ok=(200, 201, 202), **kwargs: Any) -> dict:  # noqa: ANN001
+async def call(
+    im: IMClient,
+    service: str,
+    method: str,
+    path: str,
+    bb: str,
+    ok: tuple[int, ...] = (200, 201, 202),
+    **kwargs: Any,
+) -> dict:
     """The JSON answer, or BBError (502) when the block is unreachable or answers outside `ok`."""
     try:
         response = await im.request(service, method, path, **kwargs)
@@ -34,7 +43,7 @@ async def call(im, service: str, method: str, path: str, bb: str, ok=(200, 201, 
 # Consent ----------------------------------------------------------------------------------------------------
 
 
-async def verify_consents(im, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:  # noqa: ANN001
+async def verify_consents(im: IMClient, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:
     """One bulk verification call for all the given individuals: id -> valid, signed consent."""
     if not individual_ids:
         return {}
@@ -49,7 +58,7 @@ async def verify_consents(im, agreement_id: str, individual_ids: list[str]) -> d
     return {i: bool(v.get("consent")) for i, v in zip(individual_ids, answer.get("verifications", []), strict=False)}
 
 
-async def ensure_individual(im, external_id: str, id_type: str) -> None:  # noqa: ANN001
+async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> None:
     """Registers the individual at Consent by an identifier we hold (e.g. a VID); known ones are kept."""
     answer = await call(
         im,
@@ -64,7 +73,7 @@ async def ensure_individual(im, external_id: str, id_type: str) -> None:  # noqa
         raise BBError("Consent", None, str(answer.get("message") or answer)[:300])
 
 
-async def create_consent_request(im, agreement_id: str, individual_id: str) -> str:  # noqa: ANN001
+async def create_consent_request(im: IMClient, agreement_id: str, individual_id: str) -> str:
     """A consent record that does not (yet) hold consent: the individual decides when they log in."""
     answer = await call(
         im,
@@ -77,7 +86,7 @@ async def create_consent_request(im, agreement_id: str, individual_id: str) -> s
     return answer["consentRecord"]["id"]
 
 
-async def set_consent(im, record_id: str, individual_id: str, opt_in: bool, evidence: dict) -> None:  # noqa: ANN001
+async def set_consent(im: IMClient, record_id: str, individual_id: str, opt_in: bool, evidence: dict) -> None:
     """Opt in or out, then have Consent sign the new revision on our word (the resident logged in by OIDC)."""
     path = RECORD.format(id=record_id)
     await call(
@@ -105,5 +114,5 @@ async def set_consent(im, record_id: str, individual_id: str, opt_in: bool, evid
     )
 
 
-async def read_agreement(im, agreement_id: str) -> dict:  # noqa: ANN001
+async def read_agreement(im: IMClient, agreement_id: str) -> dict:
     return await call(im, CONSENT, "GET", f"/service/data-agreement/{agreement_id}/", "Consent")

@@ -21,7 +21,7 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
     @router.get("/login", summary="Start the OIDC login at the Identity BB")
     def login(
         request: Request,
-        next: str = Query(default="/", max_length=200),  # noqa: A002
+        next: str = Query(default="/", max_length=200),  # the query parameter's name
         session: Session = DBSession,
     ) -> RedirectResponse:
         return RedirectResponse(
@@ -35,7 +35,7 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
         state: str | None = Query(default=None, max_length=200),
         error: str | None = Query(default=None, max_length=100),
         session: Session = DBSession,
-    ):  # noqa: ANN202
+    ) -> RedirectResponse:
         if error or not code or not state:
             return RedirectResponse(f"/?login_error={error or 'invalid_request'}", status_code=303)
         settings = request.app.state.settings

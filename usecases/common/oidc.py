@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from datetime import timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -20,12 +21,15 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 from services.common.keys import load_or_create_rsa
 
-from .models import aware, utcnow
+from .models import UserSessionColumns, aware, utcnow
 from .settings import IDENTITY_OIDC, OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 SCOPE = "openid profile email phone"
+
+_Session = TypeVar("_Session", bound=UserSessionColumns)  # a use case's session table
 
 
 class LoginFailed(Exception):
@@ -80,7 +84,7 @@ def client_assertion(settings: UseCaseSettings) -> str:
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
 
-async def _jwks(im) -> KeySet:  # noqa: ANN001
+async def _jwks(im: IMClient) -> KeySet:
     response = await im.request(IDENTITY_OIDC, "GET", "/.well-known/jwks.json")
     if response.status_code != 200:
         raise LoginFailed(f"JWKS unavailable ({response.status_code})")
@@ -90,7 +94,7 @@ async def _jwks(im) -> KeySet:  # noqa: ANN001
 def verified(token: str, keys: KeySet, settings: UseCaseSettings, nonce: str | None = None) -> dict:
     try:
         decoded = jwt.decode(token, keys, algorithms=["RS256"])
-    except Exception as exc:  # noqa: BLE001 - any decoding or signature failure is a refusal
+    except Exception as exc:  # any decoding or signature failure is a refusal
         raise LoginFailed("signature does not verify") from exc
     claims = decoded.claims
     audience = claims.get("aud")
@@ -107,8 +111,8 @@ def verified(token: str, keys: KeySet, settings: UseCaseSettings, nonce: str | N
 async def finish_login(
     session: Session,
     settings: UseCaseSettings,
-    im,
-    login_model: type,  # noqa: ANN001
+    im: IMClient,
+    login_model: type,
     code: str,
     state: str,
 ) -> tuple[dict, str]:
@@ -153,8 +157,8 @@ def roles_for(settings: UseCaseSettings, claims: dict) -> list[str]:
 
 
 def new_session(
-    settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra
-) -> tuple[str, object]:  # noqa: ANN003
+    settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra: Any
+) -> tuple[str, object]:
     """A session row (not yet added) and the token for the cookie."""
     token = secrets.token_urlsafe(32)
     row = session_model(
@@ -168,7 +172,7 @@ def new_session(
     return token, row
 
 
-def current_user(request: Request, session: Session, session_model: type, cookie: str):  # noqa: ANN201
+def current_user(request: Request, session: Session, session_model: type[_Session], cookie: str) -> _Session | None:
     token = request.cookies.get(cookie)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -181,7 +185,7 @@ def current_user(request: Request, session: Session, session_model: type, cookie
     return row
 
 
-def require_role(user, role: str):  # noqa: ANN001, ANN201
+def require_role(user: _Session | None, role: str) -> _Session:
     if user is None:
         raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
     if role not in user.roles:

@@ -8,6 +8,7 @@ import httpx
 
 from services.common.keys import load_or_create_rsa
 
+from .hooks import SandboxDataDir
 from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 
@@ -50,5 +51,5 @@ def register_client(
             raise RuntimeError(f"Identity refused the OIDC client {settings.oidc_client_id}: {errors}")
 
 
-def identity_admin_token(sandbox) -> str:  # noqa: ANN001 - sandbox.launcher.Sandbox
+def identity_admin_token(sandbox: SandboxDataDir) -> str:
     return (sandbox.data_dir / "identity" / "secrets" / "identity-admin-token").read_text().strip()

@@ -6,8 +6,10 @@ import asyncio
 
 import httpx
 
+from .settings import UseCaseSettings
 
-async def exchanges(settings, message_id: str, delay: float | None = None) -> list[dict]:
+
+async def exchanges(settings: UseCaseSettings, message_id: str, delay: float | None = None) -> list[dict]:
     """Oldest first (`settings` has `im_url`, `trace_delay_seconds`). The IM writes its message log in
     batches (≤ 50 ms behind), hence the short delay."""
     await asyncio.sleep(settings.trace_delay_seconds if delay is None else delay)
@@ -22,5 +24,5 @@ async def exchanges(settings, message_id: str, delay: float | None = None) -> li
     return sorted(rows, key=lambda r: r.get("requestAt", ""))
 
 
-def trace_link(settings, message_id: str) -> str:
+def trace_link(settings: UseCaseSettings, message_id: str) -> str:
     return f"{settings.im_url.rstrip('/')}/ui/trace?messageId={message_id}"

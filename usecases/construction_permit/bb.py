@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.common.im_client import IMClient
 from usecases.common import bb
 from usecases.common.settings import IDENTITY_VERIFICATION
 
@@ -12,7 +13,7 @@ from .settings import PAYMENTS_P2G, ConstructionPermitSettings
 # Identity ---------------------------------------------------------------------------------------------------
 
 
-async def _verify(im, vid: str, predicates: list[dict]) -> list[bool]:  # noqa: ANN001
+async def _verify(im: IMClient, vid: str, predicates: list[dict]) -> list[bool]:
     answer = await bb.call(
         im,
         IDENTITY_VERIFICATION,
@@ -25,7 +26,7 @@ async def _verify(im, vid: str, predicates: list[dict]) -> list[bool]:  # noqa: 
     return [bool(r.get("result")) for r in answer.get("results", [])]
 
 
-async def check_people(im, people: dict[str, tuple[str, str, str]]) -> dict[str, tuple[bool, bool]]:  # noqa: ANN001
+async def check_people(im: IMClient, people: dict[str, tuple[str, str, str]]) -> dict[str, tuple[bool, bool]]:
     """role -> (vid, name, applicant's e-mail) becomes role -> (the VID exists with this name,
     the VID is the applicant's own). Only yes/no answers leave Identity."""
     answers = {}
@@ -38,28 +39,28 @@ async def check_people(im, people: dict[str, tuple[str, str, str]]) -> dict[str,
     return answers
 
 
-async def email_matches(im, vid: str, email: str) -> bool:  # noqa: ANN001
+async def email_matches(im: IMClient, vid: str, email: str) -> bool:
     return bool(email) and all(await _verify(im, vid, [{"type": "email_matches", "value": email}]))
 
 
 # Consent ----------------------------------------------------------------------------------------------------
 
 
-async def ask_owner_consent(im, settings: ConstructionPermitSettings, owner_vid: str) -> str:  # noqa: ANN001
+async def ask_owner_consent(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> str:
     """Consent knows residents by UIN, which never leaves Identity: the owner is registered by VID."""
     await bb.ensure_individual(im, owner_vid, "vid")
     return await bb.create_consent_request(im, settings.owner_agreement_id, owner_vid)
 
 
-async def set_owner_consent(im, record_id: str, owner_vid: str, given: bool, evidence: dict) -> None:  # noqa: ANN001
+async def set_owner_consent(im: IMClient, record_id: str, owner_vid: str, given: bool, evidence: dict) -> None:
     await bb.set_consent(im, record_id, owner_vid, given, evidence)
 
 
-async def owner_consent_valid(im, settings: ConstructionPermitSettings, owner_vid: str) -> bool:  # noqa: ANN001
+async def owner_consent_valid(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> bool:
     return (await bb.verify_consents(im, settings.owner_agreement_id, [owner_vid])).get(owner_vid, False)
 
 
-async def owner_agreement(im, settings: ConstructionPermitSettings) -> dict:  # noqa: ANN001
+async def owner_agreement(im: IMClient, settings: ConstructionPermitSettings) -> dict:
     answer = await bb.read_agreement(im, settings.owner_agreement_id)
     return answer.get("dataAgreement", answer)
 
@@ -68,11 +69,11 @@ async def owner_agreement(im, settings: ConstructionPermitSettings) -> dict:  # 
 
 
 async def send_request_to_pay(
-    im,
+    im: IMClient,
     settings: ConstructionPermitSettings,
     rtp_id: int,
     bill_id: str,
-    amount: int,  # noqa: ANN001
+    amount: int,
     payer_vid: str,
 ) -> None:
     """billerRtpReq to the hub; the payer's bank is found by the VID alias. Idempotent per rtpId."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -70,7 +70,9 @@ def text_field(body: dict, request_id: str, *names: str) -> str:
 
 
 @router.get("/bills/{bill_id}", summary="Bill inquiry from the Payments hub (billInquiryBillerRequest)")
-def bill_inquiry(bill_id: str, request: Request, session: Session = DBSession, _=Depends(from_hub)) -> JSONResponse:
+def bill_inquiry(
+    bill_id: str, request: Request, session: Session = DBSession, _: VerifiedCall = Depends(from_hub)
+) -> JSONResponse:
     request_id = correlation_id(request)
     bill = session.get(Bill, bill_id)
     if bill is None:
@@ -81,7 +83,7 @@ def bill_inquiry(bill_id: str, request: Request, session: Session = DBSession, _
 
 
 @router.post("/billTransferRequests", status_code=202, summary="Mark a bill paid (markBillPpaymentRequest)")
-async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _=Depends(from_hub)) -> dict:
+async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _: VerifiedCall = Depends(from_hub)) -> dict:
     request_id = correlation_id(request)
     body = await json_object(request, request_id)
     bill_id = text_field(body, request_id, "billId", "billID")
@@ -110,10 +112,10 @@ async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _=Depends(fro
 
 
 def record_payment(
-    app,
+    app: FastAPI,
     bill_id: str,
     reference: str,
-    payer_fi: str | None,  # noqa: ANN001
+    payer_fi: str | None,
     message_id: str | None,
 ) -> tuple[str, str | None]:
     """In a worker thread with its own transaction: a write lock is never held across the event loop."""
@@ -125,12 +127,12 @@ def record_payment(
 
 
 async def send_status(
-    app,
+    app: FastAPI,
     correlation: str,
     request_id: str,
     bill_id: str,
     status: str,
-    reason: str | None,  # noqa: ANN001
+    reason: str | None,
     payer_fi: str,
 ) -> None:
     """markBillPpaymentResponse to the hub. If it is lost the hub resends mark-bill-paid, and we answer again."""
@@ -148,7 +150,7 @@ async def send_status(
 
 
 @router.post("/rtpUpdate", summary="Outcome of a request to pay (billerRtpResponse)")
-async def rtp_update(request: Request, session: Session = DBSession, _=Depends(from_hub)) -> dict:
+async def rtp_update(request: Request, session: Session = DBSession, _: VerifiedCall = Depends(from_hub)) -> dict:
     request_id = correlation_id(request)
     body = await json_object(request, request_id)
     bill = session.get(Bill, text_field(body, request_id, "billId", "billID"))
@@ -162,7 +164,9 @@ async def rtp_update(request: Request, session: Session = DBSession, _=Depends(f
     status_code=202,
     summary="Status of a request to pay, pushed by the hub (rtpStatusUpdateResponse)",
 )
-async def transfer_request_status(transfer_request_id: str, request: Request, _=Depends(from_hub)) -> dict:
+async def transfer_request_status(
+    transfer_request_id: str, request: Request, _: VerifiedCall = Depends(from_hub)
+) -> dict:
     request_id = correlation_id(request)
     await json_object(request, request_id)
     return {"responseCode": "00", "reason": "received", "requestID": request_id[:12]}

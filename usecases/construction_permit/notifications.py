@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -32,7 +32,7 @@ def event_id(entry: HistoryEntry) -> str:
     return f"cp-history-{entry.id}"
 
 
-def publish_pending(app) -> int:  # noqa: ANN001
+def publish_pending(app: FastAPI) -> int:
     """Publishes up to 20 unpublished entries (oldest first); returns how many the IM took."""
     settings: ConstructionPermitSettings = app.state.settings
     with app.state.db.session() as session:
@@ -78,12 +78,12 @@ def publish_pending(app) -> int:  # noqa: ANN001
     return published
 
 
-async def publisher(app, idle_seconds: float = 0.5) -> None:  # noqa: ANN001
+async def publisher(app: FastAPI, idle_seconds: float = 0.5) -> None:
     """Runs for the life of the process; a request that records an entry sets `app.state.publish_now`."""
     while True:
         try:
             await asyncio.to_thread(publish_pending, app)
-        except Exception:  # noqa: BLE001 - keep publishing; the entries stay in the outbox
+        except Exception:  # keep publishing; the entries stay in the outbox
             log.exception("publishing notifications failed")
         try:
             await asyncio.wait_for(app.state.publish_now.wait(), idle_seconds * 10)
@@ -120,7 +120,7 @@ async def receive_event(request: Request) -> JSONResponse:
     return JSONResponse({"received": eid}, 200)
 
 
-def store(app, eid: str, rows: list[Notification]) -> None:  # noqa: ANN001
+def store(app: FastAPI, eid: str, rows: list[Notification]) -> None:
     """Idempotent (a redelivered event adds nothing), in a worker thread with its own transaction."""
     try:
         with app.state.db.session() as session:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +19,7 @@ from usecases.common.db import Registry as DBSession
 
 from . import auth, bb, notifications, permit, rules, service
 from .api import application_view
-from .models import UserSession
+from .models import Application, UserSession
 from .settings import OFFICER_ROLES
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +39,9 @@ PERSONAS = [
 ] + [(r.replace("_", " "), r) for r in OFFICER_ROLES]
 
 
-async def _page(request: Request, name: str, user: UserSession | None, session: Session, **context) -> HTMLResponse:
+async def _page(
+    request: Request, name: str, user: UserSession | None, session: Session, **context: Any
+) -> HTMLResponse:
     count = len(notifications.for_user(session, service.audiences_of(session, user), 99)) if user else 0
     return templates.TemplateResponse(
         request,
@@ -60,7 +64,7 @@ def _login_first(request: Request) -> RedirectResponse:
 
 async def _form(request: Request) -> dict:
     form = await request.form()
-    return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form.keys()}
+    return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form}
 
 
 def _personas() -> list[dict]:
@@ -200,7 +204,13 @@ ACTION_LABELS = {
 }
 
 
-async def _on_application(request: Request, session: Session, application_id: str, what: str, step) -> Response:  # noqa: ANN001
+async def _on_application(
+    request: Request,
+    session: Session,
+    application_id: str,
+    what: str,
+    step: Callable[[UserSession, Application], Awaitable[None]],
+) -> Response:
     """Runs one step for the logged-in user and goes back to the application page with its exchanges."""
     user = auth.require_user(request, session)
     path = f"/applications/{application_id}"
@@ -218,7 +228,7 @@ async def upload(application_id: str, request: Request, session: Session = DBSes
     form = await request.form()
     upload = form.get("file")
 
-    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+    async def step(user: UserSession, application: Application) -> None:
         if upload is None or isinstance(upload, str):
             raise service.invalid("choose a file")
         content = await upload.read(request.app.state.settings.max_document_bytes + 1)
@@ -241,7 +251,7 @@ async def upload(application_id: str, request: Request, session: Session = DBSes
 async def consent(application_id: str, request: Request, session: Session = DBSession) -> Response:
     form = await _form(request)
 
-    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+    async def step(user: UserSession, application: Application) -> None:
         await service.decide_consent(
             session,
             request.app.state.im,
@@ -259,7 +269,7 @@ async def consent(application_id: str, request: Request, session: Session = DBSe
 async def take_action(application_id: str, action: str, request: Request, session: Session = DBSession) -> Response:
     form = await _form(request)
 
-    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+    async def step(user: UserSession, application: Application) -> None:
         await service.act(
             session,
             request.app.state.im,
@@ -276,7 +286,7 @@ async def take_action(application_id: str, action: str, request: Request, sessio
 
 @router.post("/applications/{application_id}/request-to-pay")
 async def request_to_pay(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    async def step(user: UserSession, application) -> None:  # noqa: ANN001
+    async def step(user: UserSession, application: Application) -> None:
         await service.request_to_pay(
             session, request.app.state.im, request.app.state.settings, user, application, current_message_id.get()
         )

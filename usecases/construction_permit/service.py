@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 
 from . import bb, billing, permit, rules, states
 from .models import Application, Bill, Clearance, Document, HistoryEntry, Party, UserSession, new_public_id, utcnow
@@ -175,9 +176,9 @@ def _plan(data: dict) -> tuple[rules.Parcel, rules.BuildingType, float, str]:
 
 async def start_application(
     session: Session,
-    im,
+    im: IMClient,
     settings: ConstructionPermitSettings,
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     data: dict,
     message_id: str | None,
     idempotency_key: str | None = None,
@@ -235,7 +236,7 @@ async def start_application(
     return application
 
 
-async def link_parties(session: Session, im, user: UserSession) -> None:  # noqa: ANN001
+async def link_parties(session: Session, im: IMClient, user: UserSession) -> None:
     """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
     with their name are candidates, and Identity confirms that the VID's e-mail is the one in their verified
     userinfo (a yes/no answer; the VID itself is never learnt from the login)."""
@@ -319,9 +320,9 @@ def missing_documents(session: Session, application: Application) -> list[str]:
 
 async def decide_consent(
     session: Session,
-    im,
+    im: IMClient,
     settings: ConstructionPermitSettings,
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     application: Application,
     decision: str,
     message_id: str | None,
@@ -387,8 +388,8 @@ def _slots(form: dict) -> list[str]:
 
 async def _check_submittable(
     session: Session,
-    im,
-    settings: ConstructionPermitSettings,  # noqa: ANN001
+    im: IMClient,
+    settings: ConstructionPermitSettings,
     application: Application,
 ) -> None:
     missing = missing_documents(session, application)
@@ -406,9 +407,9 @@ async def _check_submittable(
 
 async def act(
     session: Session,
-    im,
+    im: IMClient,
     settings: ConstructionPermitSettings,
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     application: Application,
     action: str,
     form: dict,
@@ -554,9 +555,9 @@ def confirm_payment(session: Session, bill: Bill, message_id: str | None) -> Non
 
 async def request_to_pay(
     session: Session,
-    im,
+    im: IMClient,
     settings: ConstructionPermitSettings,
-    user: UserSession,  # noqa: ANN001
+    user: UserSession,
     application: Application,
     message_id: str | None,
 ) -> Application:

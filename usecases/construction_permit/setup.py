@@ -4,6 +4,7 @@ PUSH subscription at the IM. It runs in the launcher, so it imports no web or da
 from __future__ import annotations
 
 from services.common.im_client import IMClient
+from usecases.common.hooks import RunningSandbox
 from usecases.common.registration import identity_admin_token, register_client
 
 from .settings import IM_CLIENT, ConstructionPermitSettings
@@ -23,7 +24,7 @@ EVENT_SCHEMA = {
 }
 
 
-def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
+def on_up(sandbox: RunningSandbox) -> None:
     settings = ConstructionPermitSettings(
         data_dir=sandbox.data_dir / "construction_permit",
         public_url=sandbox.url("construction_permit"),
@@ -42,7 +43,7 @@ def on_up(sandbox) -> None:  # noqa: ANN001 - sandbox.launcher.Sandbox
     setup_room(IMClient(sandbox.im_url, IM_CLIENT, sandbox.client_secrets[IM_CLIENT]), settings)
 
 
-def setup_room(im, settings: ConstructionPermitSettings) -> None:  # noqa: ANN001 - IMClient
+def setup_room(im: IMClient, settings: ConstructionPermitSettings) -> None:
     """Creates the event type in our room and our PUSH subscription to it (both kept if they exist)."""
     created = im.request_sync(
         ROOM_API, "POST", "/v1/eventType", json={"eventType": settings.event_type, "schema": EVENT_SCHEMA}

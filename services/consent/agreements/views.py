@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.agreements import service
 from services.consent.agreements.schemas import DataAgreementBody
 from services.consent.api import Page, caller, page, signer, wake_webhooks
@@ -25,7 +25,7 @@ Signer = Annotated[object, Depends(signer)]
     tags=["config"],
     operation_id="configDataAgreementCreate",
     dependencies=[Depends(wake_webhooks)],
-    responses=doc(M.AgreementAndRevision),
+    responses=doc(docs_models.AgreementAndRevision),
 )
 def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
     """Create a DataAgreement (its first revision is signed with the organisation's key)."""
@@ -37,7 +37,7 @@ def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Sign
     "/config/data-agreement/{dataAgreementId}/",
     tags=["config"],
     operation_id="configDataAgreementRead",
-    responses=doc(M.AgreementAndRevision),
+    responses=doc(docs_models.AgreementAndRevision),
 )
 def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
     """The latest version of an agreement (or, extension, the one at `revisionId`)."""
@@ -53,7 +53,7 @@ def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = N
     tags=["config"],
     operation_id="configDataAgreementUpdate",
     dependencies=[Depends(wake_webhooks)],
-    responses=doc(M.AgreementAndRevision),
+    responses=doc(docs_models.AgreementAndRevision),
 )
 def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
     agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, by)
@@ -65,7 +65,7 @@ def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB,
     tags=["config"],
     operation_id="configDataAgreementDelete",
     dependencies=[Depends(wake_webhooks)],
-    responses=doc(M.RevisionOnly),
+    responses=doc(docs_models.RevisionOnly),
 )
 def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer) -> dict:
     """Delete (terminate) an agreement: a final revision records it; existing consent stops verifying."""
@@ -73,7 +73,10 @@ def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer)
 
 
 @router.get(
-    "/config/data-agreements/", tags=["config"], operation_id="configDataAgreementList", responses=doc(M.Agreements)
+    "/config/data-agreements/",
+    tags=["config"],
+    operation_id="configDataAgreementList",
+    responses=doc(docs_models.Agreements),
 )
 def list_agreements(session: DB, paging: Paging) -> dict:
     """The spec names this list `dataAgreement` here and `dataAgreements` elsewhere: both keys are sent."""
@@ -85,7 +88,7 @@ def list_agreements(session: DB, paging: Paging) -> dict:
     "/service/data-agreement/{dataAgreementId}/",
     tags=["service"],
     operation_id="serviceDataAgreementRead",
-    responses=doc(M.AgreementAndRevision),
+    responses=doc(docs_models.AgreementAndRevision),
 )
 def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
     if revisionId:
@@ -99,7 +102,7 @@ def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | 
     "/service/verification/data-agreements/",
     tags=["service"],
     operation_id="serviceVerificationDataAgreementList",
-    responses=doc(M.Agreements),
+    responses=doc(docs_models.Agreements),
 )
 def verification_agreements(session: DB, paging: Paging) -> dict:
     """Active agreements a data consumer can verify consent against."""

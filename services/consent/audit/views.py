@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.agreements import service as agreements
 from services.consent.api import Page, page
 from services.consent.audit import service
@@ -21,7 +21,7 @@ DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
 
 
-@router.get("/audit/consent-records/", operation_id="auditConsentRecordList", responses=doc(M.Records))
+@router.get("/audit/consent-records/", operation_id="auditConsentRecordList", responses=doc(docs_models.Records))
 def consent_records(session: DB, paging: Paging, dataAgreementId: str | None = None) -> dict:
     rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
     return {"consentRecords": [records.as_api(r) for r in rows]}
@@ -39,7 +39,7 @@ def consent_record(consentRecordId: str, session: DB) -> dict:
     }
 
 
-@router.get("/audit/data-agreements/", operation_id="auditDataAgreementList", responses=doc(M.Agreements))
+@router.get("/audit/data-agreements/", operation_id="auditDataAgreementList", responses=doc(docs_models.Agreements))
 def data_agreements(session: DB, paging: Paging) -> dict:
     """Every agreement, deleted ones included (`deleted: true`)."""
     return {"dataAgreements": agreements.listing(session, paging.offset, paging.limit, include_deleted=True)}

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.api import Page, page
 from services.consent.docs_models import doc
 from services.consent.individuals import service
@@ -18,7 +18,10 @@ Paging = Annotated[Page, Depends(page)]
 
 
 @router.post(
-    "/config/individual/", tags=["config"], operation_id="configIndividualCreate", responses=doc(M.IndividualOnly)
+    "/config/individual/",
+    tags=["config"],
+    operation_id="configIndividualCreate",
+    responses=doc(docs_models.IndividualOnly),
 )
 def config_create(body: IndividualBody, session: DB) -> dict:
     return {"individual": service.as_api(service.create(session, body.individual))}
@@ -28,20 +31,25 @@ def config_create(body: IndividualBody, session: DB) -> dict:
     "/config/individual/{individualId}/",
     tags=["config"],
     operation_id="configIndividualRead",
-    responses=doc(M.IndividualOnly),
+    responses=doc(docs_models.IndividualOnly),
 )
 def config_read(individualId: str, session: DB) -> dict:
     return {"individual": service.as_api(service.get(session, individualId))}
 
 
-@router.get("/config/individuals/", tags=["config"], operation_id="configIndividualList", responses=doc(M.Individuals))
+@router.get(
+    "/config/individuals/", tags=["config"], operation_id="configIndividualList", responses=doc(docs_models.Individuals)
+)
 def config_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
     rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)
     return {"individuals": [service.as_api(i) for i in rows]}
 
 
 @router.post(
-    "/service/individual/", tags=["service"], operation_id="serviceIndividualCreate", responses=doc(M.IndividualOnly)
+    "/service/individual/",
+    tags=["service"],
+    operation_id="serviceIndividualCreate",
+    responses=doc(docs_models.IndividualOnly),
 )
 def service_create(body: IndividualBody, session: DB) -> dict:
     """Register an individual (400 if the externalId + externalIdType pair is already known)."""
@@ -52,7 +60,7 @@ def service_create(body: IndividualBody, session: DB) -> dict:
     "/service/individual/{individualId}/",
     tags=["service"],
     operation_id="serviceIndividualRead",
-    responses=doc(M.IndividualOnly),
+    responses=doc(docs_models.IndividualOnly),
 )
 def service_read(individualId: str, session: DB) -> dict:
     return {"individual": service.as_api(service.get(session, individualId))}
@@ -62,14 +70,17 @@ def service_read(individualId: str, session: DB) -> dict:
     "/service/individual/{individualId}/",
     tags=["service"],
     operation_id="serviceIndividualUpdate",
-    responses=doc(M.IndividualOnly),
+    responses=doc(docs_models.IndividualOnly),
 )
 def service_update(individualId: str, body: IndividualBody, session: DB) -> dict:
     return {"individual": service.as_api(service.update(session, individualId, body.individual))}
 
 
 @router.get(
-    "/service/individuals/", tags=["service"], operation_id="serviceIndividualList", responses=doc(M.Individuals)
+    "/service/individuals/",
+    tags=["service"],
+    operation_id="serviceIndividualList",
+    responses=doc(docs_models.Individuals),
 )
 def service_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
     """Individuals, optionally only those with an externalId (how a registration finds an existing one)."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.api import Page, caller, page
 from services.consent.docs_models import doc
 from services.consent.policies import service
@@ -19,7 +19,9 @@ Caller = Annotated[str, Depends(caller)]
 Paging = Annotated[Page, Depends(page)]
 
 
-@router.post("/config/policy/", tags=["config"], operation_id="configPolicyCreate", responses=doc(M.PolicyAndRevision))
+@router.post(
+    "/config/policy/", tags=["config"], operation_id="configPolicyCreate", responses=doc(docs_models.PolicyAndRevision)
+)
 def create_policy(body: PolicyBody, session: DB, by: Caller) -> dict:
     """Create a Policy; returns it with its first Revision."""
     policy, revision = service.create(session, body.policy, by)
@@ -27,7 +29,10 @@ def create_policy(body: PolicyBody, session: DB, by: Caller) -> dict:
 
 
 @router.get(
-    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyRead", responses=doc(M.PolicyAndRevision)
+    "/config/policy/{policyId}/",
+    tags=["config"],
+    operation_id="configPolicyRead",
+    responses=doc(docs_models.PolicyAndRevision),
 )
 def read_policy(policyId: str, session: DB, revisionId: str | None = None) -> dict:
     """The policy and its latest revision, or the policy as of `revisionId`."""
@@ -36,7 +41,10 @@ def read_policy(policyId: str, session: DB, revisionId: str | None = None) -> di
 
 
 @router.put(
-    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyUpdate", responses=doc(M.PolicyAndRevision)
+    "/config/policy/{policyId}/",
+    tags=["config"],
+    operation_id="configPolicyUpdate",
+    responses=doc(docs_models.PolicyAndRevision),
 )
 def update_policy(policyId: str, body: PolicyBody, session: DB, by: Caller) -> dict:
     """Update a policy (new revision); agreements keep the policy revision they point to."""
@@ -45,7 +53,10 @@ def update_policy(policyId: str, body: PolicyBody, session: DB, by: Caller) -> d
 
 
 @router.delete(
-    "/config/policy/{policyId}/", tags=["config"], operation_id="configPolicyDelete", responses=doc(M.RevisionOnly)
+    "/config/policy/{policyId}/",
+    tags=["config"],
+    operation_id="configPolicyDelete",
+    responses=doc(docs_models.RevisionOnly),
 )
 def delete_policy(policyId: str, session: DB, by: Caller) -> dict:
     """Delete a policy (a final revision records it); refused while an active agreement uses it."""
@@ -56,7 +67,7 @@ def delete_policy(policyId: str, session: DB, by: Caller) -> dict:
     "/config/policy/{policyId}/revisions/",
     tags=["config"],
     operation_id="configPolicyRevisionsList",
-    responses=doc(M.PolicyRevisions),
+    responses=doc(docs_models.PolicyRevisions),
 )
 def policy_revisions(policyId: str, session: DB, paging: Paging) -> dict:
     """The current policy (`policy`) and its revision history, oldest first (`revisions`, extension)."""
@@ -65,7 +76,7 @@ def policy_revisions(policyId: str, session: DB, paging: Paging) -> dict:
     return {"policy": policy, "revisions": [revisions.to_api(r) for r in history]}
 
 
-@router.get("/config/policies/", tags=["config"], operation_id="configPolicyList", responses=doc(M.Policies))
+@router.get("/config/policies/", tags=["config"], operation_id="configPolicyList", responses=doc(docs_models.Policies))
 def list_policies(session: DB, paging: Paging, revisionId: Annotated[str | None, Query()] = None) -> dict:
     return {"policies": service.listing(session, paging.offset, paging.limit, revisionId)}
 
@@ -74,7 +85,7 @@ def list_policies(session: DB, paging: Paging, revisionId: Annotated[str | None,
     "/service/policy/{policyId}/",
     tags=["service"],
     operation_id="servicePolicyRead",
-    responses=doc(M.PolicyAndRevision),
+    responses=doc(docs_models.PolicyAndRevision),
 )
 def service_read_policy(policyId: str, session: DB, revisionId: str | None = None) -> dict:
     """The policy (latest, or as of the revision an agreement presents)."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.api import Page, caller, individual_header, page, signer, wake_webhooks
 from services.consent.docs_models import doc
 from services.consent.records import service
@@ -25,7 +25,7 @@ Signer = Annotated[object, Depends(signer)]
 @router.post(
     "/service/individual/record/data-agreement/{dataAgreementId}/",
     operation_id="serviceIndividualConsentRecordCreate",
-    responses=doc(M.RecordAndRevision),
+    responses=doc(docs_models.RecordAndRevision),
 )
 def create_record(
     dataAgreementId: str,
@@ -48,7 +48,7 @@ def create_record(
 @router.get(
     "/service/individual/record/data-agreement/{dataAgreementId}/",
     operation_id="serviceIndividualConsentRecordRead",
-    responses=doc(M.RecordAndRevision),
+    responses=doc(docs_models.RecordAndRevision),
 )
 def read_record(
     dataAgreementId: str, session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None
@@ -64,7 +64,7 @@ def read_record(
 @router.post(
     "/service/individual/record/consent-record/draft/",
     operation_id="serviceIndividualConsentRecordDraftCreate",
-    responses=doc(M.DraftRecord),
+    responses=doc(docs_models.DraftRecord),
 )
 def draft_record(
     session: DB,
@@ -85,7 +85,7 @@ def draft_record(
 @router.post(
     "/service/individual/record/consent-record/",
     operation_id="serviceIndividualConsentRecordSignatureCreate",
-    responses=doc(M.RecordRevisionSignature),
+    responses=doc(docs_models.RecordRevisionSignature),
 )
 def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dict:
     """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
@@ -101,7 +101,7 @@ def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dic
 @router.get(
     "/service/individual/record/consent-record/",
     operation_id="serviceIndividualConsentRecordList",
-    responses=doc(M.Records),
+    responses=doc(docs_models.Records),
 )
 def list_records(
     session: DB, header: Individual, paging: Paging, individualId: Annotated[str | None, Query()] = None
@@ -114,7 +114,7 @@ def list_records(
 @router.put(
     "/service/individual/record/consent-record/{consentRecordId}/",
     operation_id="serviceIndividualConsentRecordUpdate",
-    responses=doc(M.RecordAndRevision),
+    responses=doc(docs_models.RecordAndRevision),
 )
 def update_record(
     consentRecordId: str,
@@ -132,7 +132,7 @@ def update_record(
 @router.post(
     "/service/individual/record/consent-record/{consentRecordId}/signature/",
     operation_id="serviceIndividualSignatureCreate",
-    responses=doc(M.SignatureOnly),
+    responses=doc(docs_models.SignatureOnly),
 )
 def create_signature(
     consentRecordId: str,
@@ -149,7 +149,7 @@ def create_signature(
 @router.put(
     "/service/individual/record/consent-record/{consentRecordId}/signature/",
     operation_id="serviceIndividualSignatureUpdate",
-    responses=doc(M.SignatureOnly),
+    responses=doc(docs_models.SignatureOnly),
 )
 def sign_record(
     consentRecordId: str,
@@ -169,7 +169,7 @@ def sign_record(
 @router.get(
     "/service/individual/record/data-agreement/{dataAgreementId}/all/",
     operation_id="serviceIndividualDataAgreementConsentRecordList",
-    responses=doc(M.Records),
+    responses=doc(docs_models.Records),
 )
 def list_agreement_records(
     dataAgreementId: str,
@@ -186,7 +186,9 @@ def list_agreement_records(
 
 
 @router.delete(
-    "/service/individual/record/", operation_id="serviceIndividualConsentRecordDeleteAll", responses=doc(M.Forgotten)
+    "/service/individual/record/",
+    operation_id="serviceIndividualConsentRecordDeleteAll",
+    responses=doc(docs_models.Forgotten),
 )
 def forget(session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements

@@ -59,5 +59,5 @@ class LogWriter:
         while not self._stop.wait(self.interval):
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - keep logging after a transient database error
+            except Exception:  # keep logging after a transient database error
                 log.exception("writing the verification log failed")

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.api import Page, SpecModel, caller, page
 from services.consent.docs_models import doc
 from services.consent.errors import bad_request
@@ -56,7 +56,7 @@ def _verify(
 @router.get(
     "/service/verification/consent-records/",
     operation_id="serviceVerificationConsentRecordList",
-    responses=doc(M.VerificationAnswer),
+    responses=doc(docs_models.VerificationAnswer),
 )
 def verify_records(
     request: Request,
@@ -85,7 +85,7 @@ def verify_records(
 @router.post(
     "/service/verification/consent-records/",
     operation_id="serviceVerificationConsentRecordBulk",
-    responses=doc(M.VerificationAnswer),
+    responses=doc(docs_models.VerificationAnswer),
 )
 def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -> JSONResponse:
     """Extension: the same check for up to 1000 individuals in a JSON body (no URL length limit)."""
@@ -95,7 +95,7 @@ def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -
 @router.get(
     "/service/verification/consent-record/{consentRecordId}/",
     operation_id="serviceVerificationConsentRecordRead",
-    responses=doc(M.RecordAndRevision),
+    responses=doc(docs_models.RecordAndRevision),
 )
 def verify_record(request: Request, consentRecordId: str, session: DB, by: Caller) -> dict:
     record = records.get(session, consentRecordId)

@@ -60,7 +60,7 @@ class DeliveryWorker:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # noqa: BLE001 - the worker must survive a database hiccup
+            except Exception:  # the worker must survive a database hiccup
                 log.exception("webhook delivery round failed")
                 busy = False
             if not busy:

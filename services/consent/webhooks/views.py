@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.consent import docs_models as M
+from services.consent import docs_models
 from services.consent.api import Page, page, secret_box
 from services.consent.docs_models import doc
 from services.consent.webhooks import events, service
@@ -18,18 +18,18 @@ Paging = Annotated[Page, Depends(page)]
 Box = Annotated[object, Depends(secret_box)]
 
 
-@router.post("/config/webhook/", operation_id="configWebhookCreate", responses=doc(M.WebhookOnly))
+@router.post("/config/webhook/", operation_id="configWebhookCreate", responses=doc(docs_models.WebhookOnly))
 def create_webhook(body: WebhookBody, session: DB, box: Box) -> dict:
     """Subscribe a URL to events. The HMAC `secretKey` (yours, or generated) is returned only here."""
     return {"webhook": service.create(session, box, body.webhook)}
 
 
-@router.get("/config/webhook/{webhookId}/", operation_id="configWebhookRead", responses=doc(M.WebhookOnly))
+@router.get("/config/webhook/{webhookId}/", operation_id="configWebhookRead", responses=doc(docs_models.WebhookOnly))
 def read_webhook(webhookId: str, session: DB, revisionId: str | None = None) -> dict:
     return {"webhook": service.as_api(service.get(session, webhookId))}
 
 
-@router.put("/config/webhook/{webhookId}/", operation_id="configWebhookUpdate", responses=doc(M.WebhookOnly))
+@router.put("/config/webhook/{webhookId}/", operation_id="configWebhookUpdate", responses=doc(docs_models.WebhookOnly))
 def update_webhook(webhookId: str, body: WebhookBody, session: DB, box: Box) -> dict:
     """Replace a webhook's settings; send `secretKey` to rotate it (omit or send the mask to keep it)."""
     return {"webhook": service.update_hook(session, box, webhookId, body.webhook)}
@@ -41,7 +41,7 @@ def delete_webhook(webhookId: str, session: DB) -> dict:
     return {"deleted": webhookId}
 
 
-@router.get("/config/webhooks/", operation_id="configWebhookList", responses=doc(M.Webhooks))
+@router.get("/config/webhooks/", operation_id="configWebhookList", responses=doc(docs_models.Webhooks))
 def list_webhooks(session: DB, paging: Paging, revisionId: str | None = None) -> dict:
     return {"webhooks": service.listing(session, paging.offset, paging.limit)}
 

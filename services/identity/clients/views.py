@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
@@ -16,12 +17,14 @@ from services.identity.security import is_admin
 router = APIRouter(prefix="/client-mgmt", tags=["Client Management"])
 
 
-def _unauthorized():
+def _unauthorized() -> JSONResponse:
     return envelope.failed([("unauthorized", "administrator bearer token required")], 401)
 
 
-@router.post("/oidc-client", summary="Create OIDC Client Endpoint")
-def create_oidc_client(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/oidc-client", summary="Create OIDC Client Endpoint", response_model=None)
+def create_oidc_client(
+    request: Request, payload: Any = Body(None), session: Session = DBSession
+) -> dict | JSONResponse:
     if not is_admin(request):
         return _unauthorized()
     try:
@@ -38,8 +41,10 @@ def create_oidc_client(request: Request, payload: Any = Body(None), session: Ses
     return envelope.ok({"clientId": client.client_id})
 
 
-@router.put("/oidc-client/{client_id}", summary="Update OIDC Client Endpoint")
-def update_oidc_client(client_id: str, request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.put("/oidc-client/{client_id}", summary="Update OIDC Client Endpoint", response_model=None)
+def update_oidc_client(
+    client_id: str, request: Request, payload: Any = Body(None), session: Session = DBSession
+) -> dict | JSONResponse:
     if not is_admin(request):
         return _unauthorized()
     try:

@@ -15,7 +15,7 @@ router = APIRouter(tags=["Enrollment"])
 
 
 @router.put("/enrollment", summary="Create or update an enrollment (single or multi-step)")
-def put_enrollment(request: Request, payload: Any = Body(None), session: Session = DBSession):
+def put_enrollment(request: Request, payload: Any = Body(None), session: Session = DBSession) -> JSONResponse:
     caller = relying_party(request)
     try:
         status, body = service.enroll(session, request.app.state.keyring, payload, caller)
@@ -27,7 +27,7 @@ def put_enrollment(request: Request, payload: Any = Body(None), session: Session
     return JSONResponse(body, status_code=status)
 
 
-def render(request, status: int, message: str, details: list) -> JSONResponse:  # noqa: ANN001
+def render(request: Request, status: int, message: str, details: list) -> JSONResponse:
     """Error shape of /enrollment (malformed JSON and the like)."""
     code = "invalid_request" if status < 500 else "unknown_error"
     body = service.envelope({}, None, [{"errorCode": code, "message": message if status < 500 else "internal error"}])

@@ -19,8 +19,8 @@ def _not_found() -> JSONResponse:
     return JSONResponse({"error": "not_found", "error_description": "unknown or inactive UIN/VID"}, 404)
 
 
-@router.get("/{individual_id}/history", summary="Change history of an identity")
-def identity_history(individual_id: str, request: Request, session: Session = DBSession):
+@router.get("/{individual_id}/history", summary="Change history of an identity", response_model=None)
+def identity_history(individual_id: str, request: Request, session: Session = DBSession) -> dict | JSONResponse:
     relying_party(request)
     identity = service.find_by_individual_id(session, individual_id)
     if identity is None:
@@ -41,8 +41,8 @@ def identity_history(individual_id: str, request: Request, session: Session = DB
     }
 
 
-@router.post("/{individual_id}/vids", summary="Issue a new VID", status_code=201)
-def issue_vid(individual_id: str, request: Request, session: Session = DBSession):
+@router.post("/{individual_id}/vids", summary="Issue a new VID", status_code=201, response_model=None)
+def issue_vid(individual_id: str, request: Request, session: Session = DBSession) -> dict | JSONResponse:
     caller = relying_party(request)
     identity = service.find_by_individual_id(session, individual_id)
     if identity is None:
@@ -50,8 +50,8 @@ def issue_vid(individual_id: str, request: Request, session: Session = DBSession
     return {"vid": service.issue_vid(session, identity, source="api", actor=caller)}
 
 
-@router.delete("/vids/{vid}", summary="Revoke a VID")
-def revoke_vid(vid: str, request: Request, session: Session = DBSession):
+@router.delete("/vids/{vid}", summary="Revoke a VID", response_model=None)
+def revoke_vid(vid: str, request: Request, session: Session = DBSession) -> dict | JSONResponse:
     caller = relying_party(request)
     record = session.get(Vid, vid) if vid.isdigit() else None
     if record is None:

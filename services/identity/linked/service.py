@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.identity.base import aware, utcnow
 from services.identity.clients.models import OidcClient
 from services.identity.envelope import EnvelopeError
+from services.identity.identities.models import Identity
 from services.identity.identities.service import find_by_individual_id
 from services.identity.linked.models import WalletBinding, WalletPartner
 from services.identity.oidc import service as oidc
@@ -114,7 +115,7 @@ def partner_valid(session: Session, secrets_: Secrets, partner_id: str | None, a
     )
 
 
-def _wallet_key(jwk: Any):  # noqa: ANN202
+def _wallet_key(jwk: Any) -> RSAKey | ECKey | None:
     if not isinstance(jwk, dict) or {"d", "p", "q"} & jwk.keys():
         return None
     try:
@@ -182,14 +183,14 @@ def bind_wallet(
     }
 
 
-def _binding_challenge_ok(settings: IdentitySettings, identity, challenge: oidc.Challenge) -> bool:  # noqa: ANN001
+def _binding_challenge_ok(settings: IdentitySettings, identity: Identity, challenge: oidc.Challenge) -> bool:
     if challenge.factor == "PIN":
         return check_pin(challenge.value, identity.pin_hash)
     # There is no OTP transaction for a binding; the sandbox accepts its sandbox OTP as the delivered code.
     return challenge.factor == "OTP" and settings.sandbox_mode and challenge.value == settings.sandbox_otp
 
 
-def _binding_certificate(keyring: Keyring, wallet_key, wallet_user_id: str, expires) -> str:  # noqa: ANN001
+def _binding_certificate(keyring: Keyring, wallet_key: RSAKey | ECKey, wallet_user_id: str, expires: datetime) -> str:
     signer = keyring.ensure_current()
     issuer = signer.certificate.subject
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, wallet_user_id)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -22,13 +23,14 @@ from services.identity.base import iso
 from services.identity.envelope import EnvelopeError
 from services.identity.linked import service
 from services.identity.oidc import service as oidc
+from services.identity.oidc.models import AuthTransaction
 from services.identity.oidc.pages import XSRF_COOKIE
 from services.identity.security import require_admin
 
 router = APIRouter(tags=["Wallet - QR Code"])
 
 
-def _answer(fn, *args) -> dict | JSONResponse:  # noqa: ANN001
+def _answer(fn: Callable[..., dict[str, Any]], *args: Any) -> dict | JSONResponse:
     try:
         return envelope.ok(fn(*args))
     except EnvelopeError as exc:
@@ -37,7 +39,7 @@ def _answer(fn, *args) -> dict | JSONResponse:  # noqa: ANN001
         return envelope.failed([(exc.code, exc.message)])
 
 
-def _browser_transaction(request: Request, session: Session, transaction_id: Any):  # noqa: ANN202
+def _browser_transaction(request: Request, session: Session, transaction_id: Any) -> AuthTransaction:
     transaction = oidc.live_transaction(session, transaction_id)
     if transaction is None:
         raise EnvelopeError("invalid_transaction_id", "unknown or expired transaction")
@@ -48,8 +50,10 @@ def _browser_transaction(request: Request, session: Session, transaction_id: Any
     return transaction
 
 
-@router.post("/linked-authorization/link-code", summary="Generate Link Code endpoint", name="link_code")
-def link_code(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post(
+    "/linked-authorization/link-code", summary="Generate Link Code endpoint", name="link_code", response_model=None
+)
+def link_code(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = _browser_transaction(request, session, body.get("transactionId"))
@@ -62,17 +66,17 @@ def link_code(request: Request, payload: Any = Body(None), session: Session = DB
 
 
 @router.get("/linked-authorization/link-code-qr", include_in_schema=False, name="link_code_qr")
-def link_code_qr(linkCode: str = "") -> Response:  # noqa: N803 - query name of the page script
+def link_code_qr(linkCode: str = "") -> Response:  # query name of the page script
     code = "".join(ch for ch in linkCode.upper() if ch.isalnum())[:32]
     svg = segno.make(f"sandbox-wallet://link?linkCode={code}", error="m").svg_inline(scale=5)
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
-async def _long_poll(request: Request, check) -> dict | JSONResponse:  # noqa: ANN001
+async def _long_poll(request: Request, check: Callable[[Session], dict | None]) -> dict | JSONResponse:
     """Re-run `check(session)` until it answers (not None) or the long-poll time is up."""
     deadline = time.monotonic() + request.app.state.settings.long_poll_seconds
 
-    def attempt():  # noqa: ANN202
+    def attempt() -> dict | None:
         with request.app.state.db.session() as session:
             return check(session)
 
@@ -88,8 +92,10 @@ async def _long_poll(request: Request, check) -> dict | JSONResponse:  # noqa: A
         await asyncio.sleep(0.2)
 
 
-@router.post("/linked-authorization/link-status", summary="Link status endpoint", name="link_status")
-async def link_status(request: Request, payload: Any = Body(None)):
+@router.post(
+    "/linked-authorization/link-status", summary="Link status endpoint", name="link_status", response_model=None
+)
+async def link_status(request: Request, payload: Any = Body(None)) -> dict | JSONResponse:
     try:
         body = envelope.request_part(payload)
     except EnvelopeError as exc:
@@ -111,8 +117,13 @@ async def link_status(request: Request, payload: Any = Body(None)):
     return await _long_poll(request, check)
 
 
-@router.post("/linked-authorization/link-auth-code", summary="Link authorization code endpoint", name="link_auth_code")
-async def link_auth_code(request: Request, payload: Any = Body(None)):
+@router.post(
+    "/linked-authorization/link-auth-code",
+    summary="Link authorization code endpoint",
+    name="link_auth_code",
+    response_model=None,
+)
+async def link_auth_code(request: Request, payload: Any = Body(None)) -> dict | JSONResponse:
     try:
         body = envelope.request_part(payload)
     except EnvelopeError as exc:
@@ -139,8 +150,8 @@ async def link_auth_code(request: Request, payload: Any = Body(None)):
     return await _long_poll(request, check)
 
 
-@router.post("/linked-authorization/link-transaction", summary="Link Transaction endpoint")
-def link_transaction(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/linked-authorization/link-transaction", summary="Link Transaction endpoint", response_model=None)
+def link_transaction(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction, client = service.link_transaction(session, request.app.state.secrets, body.get("linkCode"))
@@ -158,8 +169,10 @@ def link_transaction(request: Request, payload: Any = Body(None), session: Sessi
     return _answer(run)
 
 
-@router.post("/linked-authorization/send-otp", summary="Send OTP for a linked transaction (extension)")
-def linked_send_otp(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post(
+    "/linked-authorization/send-otp", summary="Send OTP for a linked transaction (extension)", response_model=None
+)
+def linked_send_otp(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -175,8 +188,10 @@ def linked_send_otp(request: Request, payload: Any = Body(None), session: Sessio
     return _answer(run)
 
 
-@router.post("/linked-authorization/authenticate", summary="Linked Authentication Endpoint")
-def linked_authenticate(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/linked-authorization/authenticate", summary="Linked Authentication Endpoint", response_model=None)
+def linked_authenticate(
+    request: Request, payload: Any = Body(None), session: Session = DBSession
+) -> dict | JSONResponse:
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -200,8 +215,8 @@ def linked_authenticate(request: Request, payload: Any = Body(None), session: Se
     return _answer(run)
 
 
-@router.post("/linked-authorization/consent", summary="Linked Consent Endpoint")
-def linked_consent(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/linked-authorization/consent", summary="Linked Consent Endpoint", response_model=None)
+def linked_consent(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
@@ -219,8 +234,8 @@ def linked_consent(request: Request, payload: Any = Body(None), session: Session
     return _answer(run)
 
 
-@router.post("/wallet-binding", summary="Wallet Binding Endpoint (Draft)")
-def wallet_binding(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/wallet-binding", summary="Wallet Binding Endpoint (Draft)", response_model=None)
+def wallet_binding(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     partner_id = request.headers.get("partner-id")
     if not service.partner_valid(
         session, request.app.state.secrets, partner_id, request.headers.get("partner-api-key")
@@ -236,8 +251,15 @@ def wallet_binding(request: Request, payload: Any = Body(None), session: Session
     return _answer(run)
 
 
-@router.post("/admin/wallet-partners", tags=["Administration"], summary="Register a wallet partner (extension)")
-def register_wallet_partner(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post(
+    "/admin/wallet-partners",
+    tags=["Administration"],
+    summary="Register a wallet partner (extension)",
+    response_model=None,
+)
+def register_wallet_partner(
+    request: Request, payload: Any = Body(None), session: Session = DBSession
+) -> dict | JSONResponse:
     require_admin(request)
     partner_id = payload.get("partnerId") if isinstance(payload, dict) else None
     if not isinstance(partner_id, str) or not 1 <= len(partner_id) <= 64:

@@ -7,6 +7,7 @@ an unverified URI); every other error is redirected to the client with `error` a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
+from services.identity.clients.models import OidcClient
 from services.identity.clients.service import get_client
 from services.identity.oidc import claims as claims_
 from services.identity.oidc import service
@@ -54,7 +56,7 @@ def error_redirect(redirect_uri: str, error: str, description: str, state: str |
     return client_redirect(redirect_uri, {"error": error, "error_description": description, "state": state})
 
 
-def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -120,7 +122,9 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
     return response
 
 
-def login_page(request: Request, client, transaction: AuthTransaction, xsrf: str, **extra) -> HTMLResponse:  # noqa: ANN001
+def login_page(
+    request: Request, client: OidcClient | None, transaction: AuthTransaction, xsrf: str, **extra: Any
+) -> HTMLResponse:
     return page(
         request,
         "login.html",
@@ -143,10 +147,12 @@ async def form_data(request: Request) -> dict:
         form = await request.form()
     except Exception:  # noqa: BLE001 - an unreadable form is an empty one; the checks below refuse it
         return {}
-    return {key: (form.getlist(key) if key == "claims" else form.get(key)) for key in form.keys()}
+    return {key: (form.getlist(key) if key == "claims" else form.get(key)) for key in form}
 
 
-def _checked_transaction(request: Request, session: Session, form: dict):
+def _checked_transaction(
+    request: Request, session: Session, form: dict
+) -> tuple[AuthTransaction, None] | tuple[None, HTMLResponse]:
     transaction = service.live_transaction(session, form.get("transaction_id"))
     if transaction is None:
         return None, error_page(request, "invalid_transaction", "This login has expired or does not exist.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["OIDC"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def endpoints(app) -> tokens.Endpoints:  # noqa: ANN001
+def endpoints(app: FastAPI) -> tokens.Endpoints:
     return tokens.Endpoints(app.state.settings.base_url.rstrip("/"))
 
 
@@ -57,7 +57,7 @@ def jwks(request: Request) -> dict:
     return request.app.state.keyring.jwks()
 
 
-def _exchange(app, form: dict) -> dict:  # noqa: ANN001
+def _exchange(app: FastAPI, form: dict) -> dict:
     settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
     ends = endpoints(app)
     with app.state.db.engine.connect() as connection:
@@ -83,7 +83,7 @@ async def token(request: Request) -> Response:
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _userinfo(app, access_token: str | None) -> str:  # noqa: ANN001
+def _userinfo(app: FastAPI, access_token: str | None) -> str:
     with app.state.db.session() as session:
         return tokens.userinfo(session, app.state.secrets, app.state.keyring, endpoints(app), access_token)
 

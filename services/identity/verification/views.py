@@ -13,8 +13,8 @@ from services.identity.verification import service
 router = APIRouter(tags=["Verification"])
 
 
-@router.post("/v1/verification", summary="Yes/no identity verification")
-def verification(request: Request, payload: Any = Body(None), session: Session = DBSession):
+@router.post("/v1/verification", summary="Yes/no identity verification", response_model=None)
+def verification(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict | JSONResponse:
     caller = relying_party(request)
     try:
         return service.verify(session, caller, payload)

@@ -10,6 +10,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from ..proxy.forward import CLIENT_HEADERS
 from ..registry import service as registry
@@ -25,7 +26,7 @@ def _string_error(message: str, status: int = 400) -> JSONResponse:
 
 @router.get("/listClients", summary="List clients defined in the instance", operation_id="listClients")
 @router.get("/r1/listClients", include_in_schema=False)
-def list_clients(request: Request, instanceId: str | None = None) -> JSONResponse:  # noqa: N803
+def list_clients(request: Request, instanceId: str | None = None) -> JSONResponse:
     with request.app.state.db.session() as session:
         inst = registry.instance(session)
         if inst is None or (instanceId and instanceId != inst.code):
@@ -44,7 +45,9 @@ def list_clients(request: Request, instanceId: str | None = None) -> JSONRespons
     return JSONResponse({"member": items})
 
 
-def _provider(session, instance: str, member_class: str, member_code: str, application: str) -> Application | str:  # noqa: ANN001
+def _provider(
+    session: Session, instance: str, member_class: str, member_code: str, application: str
+) -> Application | str:
     inst = registry.instance(session)
     if inst is None or instance != inst.code:
         return f"unknown instance {instance!r}"
@@ -105,10 +108,10 @@ async def list_methods(
     request: Request,
     instanceId: str,
     memberClass: str,
-    memberCode: str,  # noqa: N803
+    memberCode: str,
     applicationCode: str,
     serviceId: str | None = None,
-) -> Response:  # noqa: N803
+) -> Response:
     return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, False)
 
 
@@ -122,10 +125,10 @@ async def allowed_methods(
     request: Request,
     instanceId: str,
     memberClass: str,
-    memberCode: str,  # noqa: N803
+    memberCode: str,
     applicationCode: str,
     serviceId: str | None = None,
-) -> Response:  # noqa: N803
+) -> Response:
     return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, True)
 
 
@@ -139,10 +142,10 @@ async def get_openapi(
     request: Request,
     instanceId: str,
     memberClass: str,
-    memberCode: str,  # noqa: N803
+    memberCode: str,
     applicationCode: str,
     serviceCode: str | None = None,
-) -> Response:  # noqa: N803
+) -> Response:
     if not serviceCode:
         return _string_error("the serviceCode query parameter is required")
     im = request.app.state.im_runtime

@@ -31,7 +31,7 @@ HASHED_FIELDS = (
 )
 
 
-def _canonical(value) -> str:  # noqa: ANN001
+def _canonical(value: object) -> str:
     if value is None:
         return "\x00"
     if isinstance(value, datetime):

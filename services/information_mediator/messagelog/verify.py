@@ -20,7 +20,7 @@ class VerifyResult:
 
 
 def _field_dict(r: LogRecord) -> dict:
-    return {c: getattr(r, c) for c in LogRecord.__table__.columns.keys()}
+    return {c.key: getattr(r, c.key) for c in LogRecord.__table__.columns}
 
 
 def verify_chain(session: Session, key: Ed25519PublicKey, chain: str) -> VerifyResult:

@@ -73,7 +73,7 @@ class MessageLogWriter:
             if batch:
                 try:
                     self._store(batch)
-                except Exception:  # noqa: BLE001 - the writer must survive a bad batch or a DB outage
+                except Exception:  # the writer must survive a bad batch or a DB outage
                     log.exception("message log batch of %d records could not be stored", len(batch))
             for w in waiters:
                 w.set()

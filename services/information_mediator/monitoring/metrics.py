@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -33,7 +35,9 @@ class Metrics:
         self.bytes.labels(service, "response").inc(record["response_size"])
 
 
-def statistics(session: Session, since=None, service: str | None = None, client: str | None = None) -> list[dict]:  # noqa: ANN001
+def statistics(
+    session: Session, since: datetime | None = None, service: str | None = None, client: str | None = None
+) -> list[dict]:
     """Counts, failures, latency and sizes per (service, client) from the message log."""
     failed = case((LogRecord.status >= 400, 1), (LogRecord.error_type.is_not(None), 1), else_=0)
     stmt = (

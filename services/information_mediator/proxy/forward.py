@@ -10,17 +10,20 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import aiohttp
 from multidict import CIMultiDict
+from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.im_client import SECRET_HEADER
 
+from ..registry.service import ServiceEntry, Snapshot
 from .errors import (
     ACCESS_DENIED,
     AUTHENTICATION_FAILED,
@@ -32,6 +35,12 @@ from .errors import (
     UNKNOWN_SERVICE,
     IMError,
 )
+
+if TYPE_CHECKING:  # the runtime imports Exchange from here: importing it at run time would be circular
+    from ..runtime import IMRuntime
+
+# ASGI request headers: (lowercase name, value) pairs.
+Headers = Iterable[tuple[bytes, bytes]]
 
 CLIENT_HEADERS = (b"information-mediator-client", b"x-govstack-client", b"x-road-client")
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what only the IM may set toward a provider.
@@ -141,7 +150,7 @@ class Exchange:
         }
 
 
-def authenticate_client(snapshot, claimed: str | None, secret: str | None) -> str:  # noqa: ANN001
+def authenticate_client(snapshot: Snapshot, claimed: str | None, secret: str | None) -> str:
     """The authenticated client id (INSTANCE/CLASS/MEMBER/APPLICATION), or an IMError. Shared with pub/sub."""
     if claimed is None:
         raise IMError(BAD_REQUEST, "missing client header Information-Mediator-Client (or X-Road-Client)")
@@ -157,11 +166,11 @@ def authenticate_client(snapshot, claimed: str | None, secret: str | None) -> st
 
 
 class ProxyMiddleware:
-    def __init__(self, app, im):  # noqa: ANN001 - `im` is the IM runtime (registry snapshot, logger, key)
+    def __init__(self, app: ASGIApp, im: IMRuntime):
         self.app = app
         self.im = im
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/r1/"):
             return await self.app(scope, receive, send)
         target = split_service_path(scope.get("raw_path") or scope["path"].encode())
@@ -169,7 +178,7 @@ class ProxyMiddleware:
             return await self.app(scope, receive, send)
         await self.handle(scope, receive, send, *target)
 
-    async def handle(self, scope, receive, send, service_id: str, rest: bytes) -> None:  # noqa: ANN001
+    async def handle(self, scope: Scope, receive: Receive, send: Send, service_id: str, rest: bytes) -> None:
         headers = scope["headers"]
         message_id = _header(headers, b"x-road-id") or str(uuid.uuid4())
         query = scope.get("query_string", b"")
@@ -190,7 +199,7 @@ class ProxyMiddleware:
         finally:
             self.im.exchange_done(ex)
 
-    def _authenticate(self, headers, ex: Exchange) -> str:  # noqa: ANN001
+    def _authenticate(self, headers: Headers, ex: Exchange) -> str:
         claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)
         if claimed is not None:
             ex.client = claimed.decode("latin-1").strip()[:512]
@@ -200,7 +209,7 @@ class ProxyMiddleware:
             _header(headers, SECRET_HEADER.lower().encode()),
         )
 
-    def _authorize(self, service_id: str, client_id: str):  # noqa: ANN202
+    def _authorize(self, service_id: str, client_id: str) -> ServiceEntry:
         entry = self.im.snapshot.services.get(service_id)
         if entry is None:
             raise IMError(UNKNOWN_SERVICE, f"unknown service {service_id}")
@@ -211,8 +220,16 @@ class ProxyMiddleware:
         return entry
 
     async def _forward(
-        self, scope, receive, send, entry, client_id: str, rest: bytes, query: bytes, ex: Exchange
-    ) -> None:  # noqa: ANN001
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        entry: ServiceEntry,
+        client_id: str,
+        rest: bytes,
+        query: bytes,
+        ex: Exchange,
+    ) -> None:
         url = entry.url + rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         outgoing = CIMultiDict(
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST
@@ -254,8 +271,8 @@ class ProxyMiddleware:
             response.release()
 
     async def _relay(
-        self, send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange
-    ) -> None:  # noqa: ANN001
+        self, send: Send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange
+    ) -> None:
         ex.status = response.status
         headers = [(k, v) for k, v in response.raw_headers if k.lower() not in DROP_RESPONSE]
         headers += _xroad_headers(ex, client_id, service_id)
@@ -291,7 +308,7 @@ def _count(ex: Exchange, chunk: bytes, response: bool) -> None:
             ex.req_body += chunk
 
 
-async def _request_body(receive, ex: Exchange) -> AsyncIterator[bytes]:  # noqa: ANN001
+async def _request_body(receive: Receive, ex: Exchange) -> AsyncIterator[bytes]:
     more = True
     while more:
         message = await receive()
@@ -304,7 +321,7 @@ async def _request_body(receive, ex: Exchange) -> AsyncIterator[bytes]:  # noqa:
             yield chunk
 
 
-def _header(headers, name: bytes) -> str | None:  # noqa: ANN001
+def _header(headers: Headers, name: bytes) -> str | None:
     for k, v in headers:
         if k == name:
             return v.decode("latin-1")
@@ -320,7 +337,7 @@ def _xroad_headers(ex: Exchange, client_id: str, service_id: str) -> list[tuple[
     ]
 
 
-async def _send_error(send, err: IMError, ex: Exchange) -> None:  # noqa: ANN001
+async def _send_error(send: Send, err: IMError, ex: Exchange) -> None:
     body = err.body(ex.message_id)
     _count(ex, body, response=True)
     await send(

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
 from services.common.im_client import SECRET_HEADER
@@ -19,8 +21,12 @@ from services.common.im_client import SECRET_HEADER
 from ..proxy.errors import ACCESS_DENIED, IMError
 from ..proxy.forward import authenticate_client
 from . import service
+from .models import Event, Subscription
 from .schemas import SubscriptionFields, event_type_body, publish_body, subscription_body
 from .service import BAD, CONFLICT, FORBIDDEN, NOT_FOUND, SUBSCRIBE_SUFFIX, PubSubError, RetryPolicy
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 ROOM = "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
 router = APIRouter(prefix=ROOM, tags=["Pub/Sub"])
@@ -41,7 +47,7 @@ def _fail(type_: str, status: int, message: str, request: Request) -> APIError:
 class Call:
     """The authenticated caller of one request, its room and what it may do there."""
 
-    def __init__(self, request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str):  # noqa: N803
+    def __init__(self, request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str):
         self.request = request
         self.runtime = request.app.state.im_runtime
         self.room = f"{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
@@ -72,7 +78,7 @@ class Call:
             return
         raise PubSubError(FORBIDDEN, f"client {self.client} has no right to {what} in room {self.room}")
 
-    def run(self, work, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def run(self, work: Callable[Concatenate[Session, _P], _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """`work(session, ...)` in one transaction; pub/sub errors become the IM's error answers."""
         try:
             with self.runtime.pubsub.write_lock, self.request.app.state.db.session() as session:
@@ -82,11 +88,11 @@ class Call:
             raise _fail(type_, status, err.message, self.request) from err
 
 
-def _call(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str) -> Call:  # noqa: N803
+def _call(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str) -> Call:
     return Call(request, instanceId, memberClass, memberCode, applicationCode)
 
 
-def _checked(call: Call, check, *args):  # noqa: ANN001, ANN002, ANN202
+def _checked(call: Call, check: Callable[..., _T], *args: Any) -> _T:
     try:
         return check(*args)
     except PubSubError as err:
@@ -103,7 +109,7 @@ def create_event_type(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     payload: dict[str, Any] = Body(...),
 ) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
@@ -117,7 +123,7 @@ def create_event_type(
 @router.get("/api/v1/eventType", summary="List the room's event types")
 def list_event_types(
     request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     names = call.run(service.list_event_types, call.room)
     return JSONResponse(names) if names else Response(status_code=204)
@@ -129,9 +135,9 @@ def get_event_type(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     row = call.run(lambda s: service.get_event_type(s, call.room, eventType))
     if row is None:
@@ -145,9 +151,9 @@ def delete_event_type(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_owner)
     call.run(service.delete_event_type, call.room, eventType)
@@ -164,10 +170,10 @@ def publish(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     payload: dict[str, Any] = Body(...),
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     started, request_at = time.perf_counter(), datetime.now(UTC)
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_right, eventType, f"publish {eventType}")
@@ -217,7 +223,7 @@ def _log_publication(
     call.runtime.writer.submit(record)
 
 
-def _own_event(session, call: Call, event_type: str, event_id: str):  # noqa: ANN001, ANN202
+def _own_event(session: Session, call: Call, event_type: str, event_id: str) -> Event:
     event = service.find_event(session, call.room, event_type, event_id)
     if event.publisher != call.client and not call.owner:
         raise PubSubError(NOT_FOUND, f"unknown event {event_id}")  # another publisher's event is not disclosed
@@ -230,10 +236,10 @@ def event_status(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     eventId: str,
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     return JSONResponse(call.run(lambda s: service.event_status(s, _own_event(s, call, eventType, eventId))))
 
@@ -244,10 +250,10 @@ def cancel_event(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     eventId: str,
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.cancel_event(s, _own_event(s, call, eventType, eventId)))
     return Response(status_code=204)
@@ -268,7 +274,7 @@ def _check_push_target(call: Call, fields: SubscriptionFields) -> None:
         raise PubSubError(BAD, f"PUSH target {service_id} does not grant the room {call.room} an access right")
 
 
-def _subscription_or_404(session, call: Call, event_type: str):  # noqa: ANN001, ANN202
+def _subscription_or_404(session: Session, call: Call, event_type: str) -> Subscription:
     sub = service.active_subscription(session, call.room, event_type, call.client)
     if sub is None:
         raise PubSubError(NOT_FOUND, f"{call.client} has no subscription to {event_type}")
@@ -278,7 +284,7 @@ def _subscription_or_404(session, call: Call, event_type: str):  # noqa: ANN001,
 @router.get("/api/v1/subs", summary="My subscriptions in the room")
 def list_subscriptions(
     request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     items = call.run(
         lambda s: [service.subscription_item(x) for x in service.list_subscriptions(s, call.room, call.client)]
@@ -292,10 +298,10 @@ def subscribe(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     payload: dict[str, Any] = Body(default_factory=dict),
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_right, eventType + SUBSCRIBE_SUFFIX, f"subscribe to {eventType}")
     fields = _checked(call, subscription_body, payload, eventType, call.runtime.settings)
@@ -314,9 +320,9 @@ def get_subscription(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     return JSONResponse(call.run(lambda s: service.subscription_item(_subscription_or_404(s, call, eventType))))
 
@@ -327,13 +333,13 @@ def patch_subscription(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     payload: dict[str, Any] = Body(...),
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
 
-    def work(session):  # noqa: ANN001, ANN202
+    def work(session: Session) -> dict:
         sub = _subscription_or_404(session, call, eventType)
         current = SubscriptionFields(
             sub.delivery,
@@ -360,9 +366,9 @@ def delete_subscription(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.cancel_subscription(s, _subscription_or_404(s, call, eventType)))
     return Response(status_code=204)
@@ -371,7 +377,7 @@ def delete_subscription(
 # ---- PULL ----------------------------------------------------------------------------------------
 
 
-def _pull_subscription(session, call: Call, event_type: str):  # noqa: ANN001, ANN202
+def _pull_subscription(session: Session, call: Call, event_type: str) -> Subscription:
     sub = service.active_subscription(session, call.room, event_type, call.client)
     if sub is None or sub.delivery != "PULL":
         raise PubSubError(CONFLICT, f"{call.client} has no PULL subscription to {event_type}")
@@ -384,12 +390,12 @@ def pull(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
-) -> JSONResponse:  # noqa: N803
+) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
 
-    def work(session):  # noqa: ANN001, ANN202
+    def work(session: Session) -> dict:
         event = service.next_pulled(session, _pull_subscription(session, call, eventType))
         if event is None:
             raise PubSubError(NOT_FOUND, "no event available")
@@ -404,10 +410,10 @@ def acknowledge(
     instanceId: str,
     memberClass: str,
     memberCode: str,
-    applicationCode: str,  # noqa: N803
+    applicationCode: str,
     eventType: str,
     eventId: str,
-) -> Response:  # noqa: N803
+) -> Response:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     call.run(lambda s: service.acknowledge(s, _pull_subscription(s, call, eventType), eventId))
     return Response(status_code=204)

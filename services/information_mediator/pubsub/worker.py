@@ -12,13 +12,18 @@ import threading
 import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from services.common.assertion import ASSERTION_HEADER
 
+from ..registry.service import ServiceEntry
 from . import service
 from .service import Claimed, Outcome
+
+if TYPE_CHECKING:  # the runtime creates this worker: importing it here would be circular
+    from ..runtime import IMRuntime
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,7 @@ COALESCE = 0.01  # seconds between a wake-up and the claim
 
 
 class DeliveryWorker:
-    def __init__(self, runtime, loops: int = 2):  # noqa: ANN001 - the IMRuntime
+    def __init__(self, runtime: IMRuntime, loops: int = 2):
         self.rt = runtime
         self.settings = runtime.settings
         self.loops = loops
@@ -68,7 +73,7 @@ class DeliveryWorker:
             self._wake.clear()
             try:
                 claimed = await self._claim_async()
-            except Exception:  # noqa: BLE001 - a DB hiccup must not stop delivery
+            except Exception:  # a DB hiccup must not stop delivery
                 log.warning("pub/sub claim failed", exc_info=True)
                 claimed = []
             if claimed:
@@ -89,7 +94,7 @@ class DeliveryWorker:
             raise
         try:
             await asyncio.shield(asyncio.to_thread(self._record, outcomes))
-        except Exception:  # noqa: BLE001 - the leases run out and the deliveries are retried
+        except Exception:  # the leases run out and the deliveries are retried
             log.warning("pub/sub outcome of %d deliveries not recorded", len(outcomes), exc_info=True)
 
     async def _claim_async(self) -> list[Claimed]:
@@ -156,7 +161,7 @@ class DeliveryWorker:
         self.rt.writer.submit(record)
         return Outcome(c, status or None, error)
 
-    async def _post(self, entry, c: Claimed, body: bytes) -> tuple[int, str | None, bytes]:  # noqa: ANN001
+    async def _post(self, entry: ServiceEntry, c: Claimed, body: bytes) -> tuple[int, str | None, bytes]:
         headers = {
             "Content-Type": "application/json",
             "Information-Mediator-Client": c.room,

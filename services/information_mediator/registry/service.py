@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, selectinload
 
 from services.common.im_client import hash_secret
 
 from .conf import IDENTIFIER, ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
 from .models import AccessRight, Application, Instance, Member, Service
+
+AllowedPair: TypeAlias = Row[tuple[Service, AccessRight, Application, Member]]
 
 DEFAULT_MEMBER_CLASS = "GOV"
 
@@ -232,7 +236,13 @@ def deny(session: Session, items: list[ServiceAccessRights]) -> int:
     return removed
 
 
-def allowed_pairs(session: Session, member_class=None, member_code=None, application_id=None, service_id=None):  # noqa: ANN001, ANN201
+def allowed_pairs(
+    session: Session,
+    member_class: str | None = None,
+    member_code: str | None = None,
+    application_id: str | None = None,
+    service_id: str | None = None,
+) -> Sequence[AllowedPair]:
     """(service, right) pairs in a stable order, filtered by the provider fields of the rights API."""
     stmt = (
         select(Service, AccessRight, Application, Member)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -156,12 +156,12 @@ def status(request: Request) -> JSONResponse:
 @router.get("/rights/allow", summary="Retrieve configured access permissions (allow list)", operation_id="getAllowed")
 def get_allowed(
     request: Request,
-    memberClass: str | None = None,  # noqa: N803 - spec parameter names
-    memberCode: str | None = None,  # noqa: N803
-    applicationId: str | None = None,  # noqa: N803
-    serviceId: str | None = None,  # noqa: N803
-    pageSize: int = Query(100, ge=1, le=10000),  # noqa: N803
-    nextPageToken: str | None = None,  # noqa: N803
+    memberClass: str | None = None,  # spec parameter names
+    memberCode: str | None = None,
+    applicationId: str | None = None,
+    serviceId: str | None = None,
+    pageSize: int = Query(100, ge=1, le=10000),
+    nextPageToken: str | None = None,
 ) -> JSONResponse:
     if not audit.is_admin(request, request.app.state.admin_token):
         return _refused()
@@ -178,7 +178,7 @@ def get_allowed(
     return JSONResponse(body)
 
 
-def _group(pairs) -> list[dict]:  # noqa: ANN001
+def _group(pairs: Sequence[registry.AllowedPair]) -> list[dict]:
     grouped: dict[tuple, dict] = {}
     for service, right, application, member in pairs:
         key = (member.member_class, member.code, application.code, service.code)

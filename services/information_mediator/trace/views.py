@@ -44,12 +44,12 @@ def trace(
     request: Request,
     client: str | None = None,
     service: str | None = None,
-    messageId: str | None = None,  # noqa: N803
+    messageId: str | None = None,
     kind: str | None = Query(
         None, description="`rest` (service calls) or `event` (pub/sub publications and deliveries)"
     ),
     limit: int = Query(100, ge=1, le=1000),
-    afterId: int | None = None,  # noqa: N803
+    afterId: int | None = None,
 ) -> JSONResponse:
     stmt = select(LogRecord).order_by(LogRecord.id.desc()).limit(limit)
     if client:

@@ -70,7 +70,7 @@ async def _checked_form(request: Request) -> dict | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, billId: str = "") -> Response:  # noqa: N803 - the link the biller gives out
+def home(request: Request, billId: str = "") -> Response:  # the link the biller gives out
     bill_id = billId.strip().upper()
     with request.app.state.db.session() as session:
         customer = _customer(request, session)

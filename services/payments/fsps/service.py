@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from .models import FSP, FSPAccount
@@ -66,7 +67,7 @@ def load_directory(session: Session, pairs: Iterable[tuple[str, str]]) -> FSPDir
     return FSPDirectory(load_patterns(session), listed)
 
 
-def load_directory_for(session: Session, instructions_query) -> FSPDirectory:  # noqa: ANN001
+def load_directory_for(session: Session, instructions_query: Select[Any]) -> FSPDirectory:
     """Like `load_directory`, for the payees of a selection of instructions, in one joined query."""
     from sqlalchemy import func
 

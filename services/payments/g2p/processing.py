@@ -14,10 +14,14 @@ cannot pay an instruction twice.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import String, and_, cast, exists, func, literal, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.sql.expression import ColumnElement, ScalarSelect
+
+from services.common.database import Database
 
 from ..accounts import fsp_settlement_account, funding_account
 from ..base import utcnow
@@ -39,7 +43,7 @@ NO_FUNDING_ACCOUNT = "programme has no funding account in this currency"
 NOT_FUNDED = "insufficient funds in the programme funding account"
 
 
-def _fail_where(session: Session, batch_id: str, reason: str, *conditions) -> int:  # noqa: ANN002
+def _fail_where(session: Session, batch_id: str, reason: str, *conditions: ColumnElement[bool]) -> int:
     stmt = (
         update(Instruction)
         .where(Instruction.batch_id == batch_id, Instruction.status == "pending", *conditions)
@@ -99,7 +103,9 @@ def resolve_payees(session: Session, batch: Batch) -> None:
         )
     else:
 
-        def latest(column):  # noqa: ANN001, ANN202 - the most recent registration of any source
+        def latest(
+            column: InstrumentedAttribute[Any],
+        ) -> ScalarSelect[Any]:  # the most recent registration of any source
             return (
                 select(column)
                 .where(Beneficiary.payee_identity == Instruction.payee_identity, Beneficiary.status == "1")
@@ -237,7 +243,7 @@ def next_batch_id(session: Session) -> str | None:
     )
 
 
-def process_next(db, settings: PaymentsSettings) -> bool:  # noqa: ANN001 - Database
+def process_next(db: Database, settings: PaymentsSettings) -> bool:
     """Advances the oldest unfinished batch by one step (one transaction). False when there is nothing to do."""
     with db.session() as session:
         batch_id = next_batch_id(session)

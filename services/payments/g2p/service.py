@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..base import bulk_insert, iso, plain, refresh_statistics, utcnow
 from .models import Batch, Instruction, Programme
+from .schemas import V3Transaction
 
 # creditParty keys naming a functional id (resolved through the account mapper) ...
 FUNCTIONAL_ID_KEYS = {"functionalid", "payeeidentity", "payeefunctionalid", "uin", "nationalid", "foundationalid"}
@@ -147,7 +148,7 @@ def submit(
     return batch, ack
 
 
-def v3_instruction(tx) -> NewInstruction:  # noqa: ANN001 - schemas.V3Transaction
+def v3_instruction(tx: V3Transaction) -> NewInstruction:
     parties = {p.key.lower().replace("_", "").replace("-", ""): p.value for p in tx.creditParty}
     payee_id = next((parties[k] for k in parties if k in FUNCTIONAL_ID_KEYS), None)
     key = next((p.key for p in tx.creditParty), None)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -101,7 +102,7 @@ def _inline_schema(model: type) -> dict:
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
-    def resolve(node):  # noqa: ANN001, ANN202
+    def resolve(node: Any) -> Any:
         if isinstance(node, dict):
             if "$ref" in node:
                 return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
@@ -126,7 +127,7 @@ def _inline_schema(model: type) -> dict:
 )
 async def batch_transactions(
     request: Request,
-    type: str = Query(pattern="^raw$"),  # noqa: A002 - the spec's parameter name
+    type: str = Query(pattern="^raw$"),  # the spec's parameter name
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="Platform-TenantId", min_length=1, max_length=20),
     callback_url: str = Header(alias="X-Callback-URL", min_length=1, max_length=500),

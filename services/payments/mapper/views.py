@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from services.common.app import DBSession, im_caller
 
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
+from ..settings import PaymentsSettings
 from . import service
 from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest
 from .service import Entry
@@ -17,7 +18,7 @@ router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller), De
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 
 
-def _settings(request: Request):  # noqa: ANN202
+def _settings(request: Request) -> PaymentsSettings:
     return request.app.state.settings
 
 

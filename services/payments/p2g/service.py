@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.database import Database
 from services.common.im_client import MESSAGE_ID_HEADER, IMClient, current_message_id, service_path
 
 from ..base import utcnow
@@ -280,7 +281,7 @@ def queue_mark_paid(session: Session, settings: PaymentsSettings, payment: BillP
     payment.next_mark_at = utcnow() + timedelta(seconds=min(wait, settings.callback_backoff_cap_seconds))
 
 
-def resend_unacknowledged(db, settings: PaymentsSettings) -> int:  # noqa: ANN001 - Database
+def resend_unacknowledged(db: Database, settings: PaymentsSettings) -> int:
     """Worker step: mark-bill-paid again for payments whose biller has not acknowledged in time.
 
     The outbox already retries a send that fails; this resends when a send was delivered (2xx) but the

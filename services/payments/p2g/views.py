@@ -15,6 +15,7 @@ from services.common.errors import APIError
 from services.common.im_client import IMClient
 
 from ..accounts import fsp_settlement_account
+from ..bank.models import BankCustomer
 from ..bank.service import account_of, find_by_account, find_by_alias
 from ..envelopes import FAILURE, SUCCESS, request_id_of, valid_callback_url
 from ..fsps.models import FSP
@@ -66,7 +67,7 @@ def list_billers(session: Session = DBSession) -> list[dict]:
 @router.get("/bills/{billId}", status_code=202, summary="Bill inquiry from a payer FI (billInquiryRequest)")
 def bill_inquiry(
     request: Request,
-    billId: str = Path(max_length=20),  # noqa: N803 - the spec's name
+    billId: str = Path(max_length=20),  # the spec's name
     session: Session = DBSession,
     im: IMClient = Depends(im_client),
     fields: str = Query(pattern="^inquiry$"),
@@ -212,7 +213,7 @@ def rtp_request(
     return {"responseCode": SUCCESS, "responseDescription": "accepted", "requestID": request_id}
 
 
-def _rtp_payer(session: Session, body: dict):  # noqa: ANN202
+def _rtp_payer(session: Session, body: dict) -> BankCustomer:
     alias = body.get("alias") if isinstance(body.get("alias"), dict) else {}
     fi = body.get("payerFiDetails") if isinstance(body.get("payerFiDetails"), dict) else {}
     if alias.get("aliasId"):
@@ -231,7 +232,7 @@ def _rtp_payer(session: Session, body: dict):  # noqa: ANN202
 )
 def rtp_status(
     request: Request,
-    transferRequestId: str = Path(max_length=20),  # noqa: N803 - the spec's name
+    transferRequestId: str = Path(max_length=20),  # the spec's name
     session: Session = DBSession,
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="X-Platform-TenantId", min_length=1, max_length=20),

@@ -87,7 +87,7 @@ def fail_with(exc: VoucherError, code: str | None = None) -> APIError:
     return fail(STATUS_CODES.get(code or exc.code, 400), exc.message)
 
 
-def require(**fields) -> None:  # noqa: ANN003
+def require(**fields: object) -> None:
     missing = [name for name, value in fields.items() if value in (None, "")]
     if missing:
         raise fail(400, "invalid request: missing " + ", ".join(missing))

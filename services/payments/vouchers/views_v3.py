@@ -3,6 +3,7 @@ plus read-only listings of voucher groups and merchants (sandbox extension)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,8 +18,9 @@ from services.common.errors import APIError
 from ..base import iso, plain, utcnow
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from ..outbox.service import enqueue
+from ..settings import PaymentsSettings
 from . import service
-from .models import Merchant, VoucherGroup
+from .models import Merchant, Voucher, VoucherGroup
 from .service import VoucherError
 
 router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
@@ -68,7 +70,7 @@ class RedeemRequest(_Body):
     voucherSecretNumber: str = Field(min_length=1, max_length=6)
 
 
-def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: ANN001
+def _parse(model: type[BaseModel], body: object, fail: Callable[[int, str, str], APIError]) -> BaseModel:
     from pydantic import ValidationError
 
     from services.common.errors import summarize
@@ -81,7 +83,7 @@ def _parse(model: type[BaseModel], body: object, fail) -> BaseModel:  # noqa: AN
         raise fail(400, summarize(details), str(request_id)[:40]) from exc
 
 
-@router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)")
+@router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)", response_model=None)
 def post_vouchers(
     request: Request,
     body: dict = Body(...),
@@ -90,7 +92,7 @@ def post_vouchers(
     callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
-):  # noqa: ANN201
+) -> dict:
     # VoucherRedemption.yml documents its command as `cancel` too; the body tells redemption from cancellation.
     if command == "redeem" or (command == "cancel" and "voucherSecretNumber" in body):
         return redeem(request, _parse(RedeemRequest, body, fail_v1), session)
@@ -165,7 +167,9 @@ def create(
     return answer
 
 
-def _each(session: Session, serials: list[SerialInstruction], action) -> list[dict]:  # noqa: ANN001
+def _each(
+    session: Session, serials: list[SerialInstruction], action: Callable[[Session, Voucher | None], Voucher]
+) -> list[dict]:
     failed = []
     for s in serials:
         try:
@@ -246,7 +250,7 @@ def redeem(request: Request, body: RedeemRequest, session: Session) -> dict:
     }
 
 
-def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
+def _secret_matches(settings: PaymentsSettings, voucher: Voucher, secret: str) -> bool:
     import hmac
 
     return hmac.compare_digest(voucher.secret_hash, service.secret_hash(settings, secret))
@@ -254,7 +258,7 @@ def _secret_matches(settings, voucher, secret: str) -> bool:  # noqa: ANN001
 
 @router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)")
 def voucher_status(
-    serialNumber: str,  # noqa: N803 - the spec's name
+    serialNumber: str,  # the spec's name
     session: Session = DBSession,
     fields: str = Query(pattern="^status$"),
 ) -> dict:

@@ -60,7 +60,8 @@ def test_bad_documents_are_rejected_with_nothing_changed(stack):
         b'"applications": [{"id": "B", "services": [{"id": "s", "serviceUrl": "not a url", "specUrl": "http://x/o"}]}]}]}',
         b'{"domain": "d", "instance": "SANDBOX", "members": [{"name": "x", "class": "GOV", "code": "A", '
         b'"applications": [{"id": "B", "services": [{"id": "listMethods", "serviceUrl": "http://x", "specUrl": "http://x/o"}]}]}]}',
-        b'{"domain": "d", "instance": "SANDBOX", "members": [{"name": "x", "class": "GOV", "code": "A"}, {"name": "y", "class": "GOV", "code": "A"}]}',
+        b'{"domain": "d", "instance": "SANDBOX", "members": [{"name": "x", "class": "GOV", "code": "A"}, '
+        b'{"name": "y", "class": "GOV", "code": "A"}]}',
         b'{"domain": "d", "instance": "OTHER"}',
     ]
     for body in bad_bodies:

@@ -132,7 +132,9 @@ def main() -> None:
         direct = run_wrk(provider_url + "/items?page=1", args.duration, args.connections, {})
         mediated = run_wrk(mediated_url, args.duration, args.connections, headers)
         time.sleep(1)
-        logged = httpx.get(im_url + "/api/v1/monitoring").json()["statistics"]
+        logged = httpx.get(im_url + "/api/v1/monitoring", headers={"Authorization": "Bearer bench-admin"}).json()[
+            "statistics"
+        ]
     finally:
         for proc in (im, provider):
             proc.terminate()

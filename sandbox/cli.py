@@ -131,7 +131,7 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
     table.add_column("API docs")
     table.add_column("also")
     extras = {
-        topo.IM: "/ui/trace (message trace), /api/v1/monitoring, /metrics",
+        topo.IM: "/ui/trace (message trace), /api/v1/monitoring, /metrics: with the viewer token",
         "identity": "/.well-known/openid-configuration",
         "cash_transfer": "/ (the cash-transfer demo)",
         "construction_permit": "/ (the construction-permit demo)",
@@ -159,6 +159,11 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
     console.print(
         f"OTP for every demo login: [bold]{demo_world.sandbox_otp()}[/]. IM administrator token: "
         f"{sandbox.secrets_dir() / 'im-admin-token'} (Authorization: Bearer …). Logs: {sandbox.data_dir / 'logs'}."
+    )
+    console.print(
+        f"Message trace: [bold]{sandbox.trace_page()}[/] (read-only viewer token "
+        f"{sandbox.secrets_dir() / 'im-viewer-token'}, also a Bearer token for /api/v1/monitoring and /metrics).",
+        soft_wrap=True,
     )
     console.print("Press Ctrl-C to stop.")
 

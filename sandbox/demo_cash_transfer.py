@@ -128,7 +128,11 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
 def cash_transfer(data_dir: Path, url: str | None, otp: str | None, timeout: float) -> None:
     """Run the unconditional social cash transfer journey end to end."""
     base = demo_http.base_url(data_dir, url, "cash_transfer")
-    demo_http.run_demo("Cash transfer", lambda say: run_journey(base, say, otp or demo_world.sandbox_otp(), timeout))
+    demo_http.run_demo(
+        "Cash transfer",
+        lambda say: run_journey(base, say, otp or demo_world.sandbox_otp(), timeout),
+        trace=demo_http.trace_page(data_dir),
+    )
 
 
 if __name__ == "__main__":

@@ -237,5 +237,7 @@ def construction_permit(
     base = demo_http.base_url(data_dir, url, "construction_permit")
     payments = demo_http.base_url(data_dir, payments_url, "payments")
     demo_http.run_demo(
-        "Construction permit", lambda say: run_journey(base, payments, say, otp or demo_world.sandbox_otp(), timeout)
+        "Construction permit",
+        lambda say: run_journey(base, payments, say, otp or demo_world.sandbox_otp(), timeout),
+        trace=demo_http.trace_page(data_dir),
     )

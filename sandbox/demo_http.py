@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import click
 import httpx
@@ -90,8 +90,18 @@ def base_url(data_dir: Path, url: str | None, process: str) -> str:
     return json.loads(state.read_text())["processes"][process]["url"].rstrip("/")
 
 
-def run_demo(title: str, journey: Callable[[Say], dict]) -> None:
-    """Runs `journey(say)` with a progress line per step, then a summary table; exits 1 on any failure."""
+def trace_page(data_dir: Path) -> str:
+    """The running sandbox's IM trace page with the viewer token `sandbox up` generated, or its bare path."""
+    state, token = data_dir / "sandbox.json", data_dir / "secrets" / "im-viewer-token"
+    if not (state.exists() and token.exists()):
+        return "/ui/trace?token=<var/secrets/im-viewer-token>"
+    im = json.loads(state.read_text())["processes"]["information_mediator"]["url"].rstrip("/")
+    return f"{im}/ui/trace?{urlencode({'token': token.read_text().strip()})}"
+
+
+def run_demo(title: str, journey: Callable[[Say], dict], trace: str) -> None:
+    """Runs `journey(say)` with a progress line per step, then a summary table; exits 1 on any failure.
+    `trace` is the IM's trace page (see `trace_page`)."""
     console = Console(width=None if sys.stdout.isatty() else 150)
     steps: list[tuple[str, str, str | None]] = []
 
@@ -115,4 +125,4 @@ def run_demo(title: str, journey: Callable[[Say], dict]) -> None:
         table.add_row(str(number), step, outcome, message_id or "")
     console.print(table)
     console.print("  ".join(f"{k}: [bold]{v}[/]" for k, v in summary.items()))
-    console.print(f"{len(steps)} steps passed. Trace any message id at the IM: /ui/trace?messageId=<id>")
+    console.print(f"{len(steps)} steps passed. Trace any message id at the IM: {trace}&messageId=<id>", soft_wrap=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 
@@ -36,6 +37,7 @@ class Sandbox:
     topology: Topology
     running: list[str] = field(default_factory=list)
     admin_token: str = ""
+    viewer_token: str = ""  # the IM's read-only token for the trace, monitoring and metrics
     client_secrets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,8 +50,13 @@ class Sandbox:
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
 
+    def trace_page(self) -> str:
+        """The IM's trace page, opening with the viewer token."""
+        return f"{self.im_url}/ui/trace?{urlencode({'token': self.viewer_token})}"
+
     def prepare_secrets(self) -> None:
         self.admin_token = load_or_create_secret(self.secrets_dir(), "im-admin-token")
+        self.viewer_token = load_or_create_secret(self.secrets_dir(), "im-viewer-token")
         for app in self.topology.applications:
             client = app.client_id(self.topology.instance)
             self.client_secrets[client] = load_or_create_secret(
@@ -66,10 +73,14 @@ class Sandbox:
                 f"{p}PUBLIC_URL": process.url,
                 f"{p}DATA_DIR": str(self.data_dir / process.name),
                 f"{p}IM_URL": self.im_url,
-                "INFORMATION_MEDIATOR_ADMIN_TOKEN": self.admin_token,
                 **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
             }
         )
+        if process.name == IM:  # the IM's credentials go to the IM only
+            env["INFORMATION_MEDIATOR_ADMIN_TOKEN"] = self.admin_token
+            env["INFORMATION_MEDIATOR_VIEWER_TOKEN"] = self.viewer_token
+        if process.module.startswith("usecases."):  # their "behind the scenes" panel reads the IM's trace
+            env[f"{p}IM_VIEWER_TOKEN"] = self.viewer_token
         app = self.topology.application_of(process.name)
         if app is not None:
             client = app.client_id(self.topology.instance)

@@ -13,6 +13,8 @@ from . import topology
 def serve(name: str) -> None:
     import uvicorn
 
+    from services.common.limits import HTTPLimits
+
     process = topology.load().processes.get(name)
     if process is None:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(topology.load().processes)}")
@@ -26,6 +28,7 @@ def serve(name: str) -> None:
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        **HTTPLimits.from_env().uvicorn_options(),  # head size and time, keep-alive, connections
     )
 
 

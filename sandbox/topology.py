@@ -102,6 +102,7 @@ class Topology:
                                     "memberClass": r.get("class", "GOV"),
                                     "member": r["member"],
                                     "application": r["application"],
+                                    **({"endpoints": r["endpoints"]} if "endpoints" in r else {}),
                                 }
                                 for r in s.get("rights", [])
                             ],

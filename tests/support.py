@@ -100,3 +100,69 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return False
+
+
+class IMSigner:
+    """Plays the Information Mediator toward one provider app in tests: the app trusts this signer's key, and
+    every request of a client attached with `attach` carries a bound, one-use assertion, as the IM sends."""
+
+    def __init__(self, client_id: str = "SANDBOX/GOV/TEST-MEMBER/TESTER"):
+        from joserfc.jwk import OKPKey
+
+        self.client_id = client_id
+        self.key = OKPKey.generate_key("Ed25519", parameters={"kid": "test-im"}, private=True)
+
+    def trust(self, app) -> None:
+        from joserfc.jwk import KeySet
+
+        from services.common.assertion import AssertionVerifier
+
+        public = KeySet.import_key_set({"keys": [self.key.as_dict(private=False)]})
+        app.state.assertion_verifier = AssertionVerifier("http://im.invalid", keyset=public)
+
+    def assertion(self, app, method: str, target: str, body: bytes, client_id: str | None = None) -> str | None:
+        """The assertion for a request to `target` (path?query), or None on a public path."""
+        import hashlib
+        from urllib.parse import urlsplit
+
+        from services.common.assertion import Exchange, sign_assertion
+        from services.common.guard import PUBLIC
+
+        owner = app.state.route_table.owner(urlsplit(target).path)
+        if owner in (None, PUBLIC):
+            return None
+        own_id = app.state.settings.im_client
+        return sign_assertion(
+            self.key,
+            Exchange(
+                client=client_id or self.client_id,
+                service=f"{own_id}/{owner}" if own_id else owner,
+                method=method,
+                path=target,
+                body_sha256=hashlib.sha256(body).hexdigest(),
+            ),
+        )
+
+    def attach(self, http: httpx.Client, app, client_id: str | None = None) -> httpx.Client:
+        """Signs every request `http` sends to `app` (an httpx or Starlette TestClient); returns `http`."""
+        from services.common.assertion import ASSERTION_HEADER
+
+        self.trust(app)
+
+        def sign(request: httpx.Request) -> None:
+            if ASSERTION_HEADER in request.headers:
+                return
+            target = request.url.raw_path.decode("latin-1")
+            token = self.assertion(app, request.method, target, request.read(), client_id)
+            if token is not None:
+                request.headers[ASSERTION_HEADER] = token
+
+        http.event_hooks = {"request": [*http.event_hooks["request"], sign], "response": http.event_hooks["response"]}
+        return http
+
+
+def mediated_client(app, **kwargs) -> httpx.Client:
+    """A Starlette TestClient whose requests carry the IM's assertion, as if they crossed the IM."""
+    from fastapi.testclient import TestClient
+
+    return IMSigner().attach(TestClient(app, **kwargs), app)

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import health
-from .assertion import ASSERTION_HEADER, AssertionVerifier, InvalidAssertion, VerifiedCall
+from .assertion import AssertionVerifier, VerifiedCall
 from .database import Database
 from .errors import ErrorRenderer, default_render, install_error_handlers
-from .im_client import MESSAGE_ID_HEADER, IMClient, current_message_id, new_message_id
+from .guard import IMGuardMiddleware, RouteTable
+from .im_client import CORRELATION_HEADER, MESSAGE_ID_HEADER, IMClient, current_message_id, new_message_id
 from .logs import configure_logging
 from .settings import ServiceSettings
 
@@ -24,16 +25,18 @@ log = logging.getLogger(__name__)
 
 
 class MessageIdMiddleware:
-    """Binds the incoming `X-Road-Id` (or a new one) to the request, so outgoing IM calls carry it."""
+    """Binds the action the request belongs to (the IM's `X-Road-Correlation-Id`, else `X-Road-Id`, else a new
+    id) to the request, so the IM calls it makes carry it and the trace shows one user action together."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
-        self._header = MESSAGE_ID_HEADER.lower().encode()
+        self._headers = (CORRELATION_HEADER.lower().encode(), MESSAGE_ID_HEADER.lower().encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == self._header), None)
+        found = {k: v for k, v in scope["headers"] if k in self._headers}
+        incoming = next((found[h].decode("latin-1") for h in self._headers if h in found), None)
         token = current_message_id.set(incoming or new_message_id())
         try:
             await self.app(scope, receive, send)
@@ -59,7 +62,10 @@ def create_service_app(
     error_shapes: Mapping[str, ErrorRenderer] | None = None,
     on_startup: Callable[[FastAPI], object] | None = None,  # may be async
     on_shutdown: Callable[[FastAPI], object] | None = None,
+    route_table: RouteTable | None = None,
 ) -> FastAPI:
+    """`route_table` says which paths belong to which IM service of this application; a service without one
+    (the IM itself) has no IM-guarded routes."""
     configure_logging(settings.log_json, settings.log_level)
     url, schema = settings.resolved_database()
     db = Database(url, schema)
@@ -88,6 +94,15 @@ def create_service_app(
         IMClient(settings.im_url, settings.im_client, settings.im_client_secret) if settings.im_client else None
     )
     app.state.assertion_verifier = AssertionVerifier(settings.im_url)
+    app.state.route_table = route_table
+    if route_table is not None:
+        if not settings.require_im_assertion:
+            log.warning(
+                "!!! %s: IM assertion checks are OFF (require_im_assertion=false): any caller that reaches this "
+                "port directly is served as if the IM had vouched for it. Development only. !!!",
+                title,
+            )
+        app.add_middleware(IMGuardMiddleware, table=route_table)
     app.add_middleware(MessageIdMiddleware)
     install_error_handlers(app, error_render, error_shapes)
     app.include_router(health.router)
@@ -115,15 +130,6 @@ def im_client(request: Request) -> IMClient:
 
 
 def im_caller(request: Request) -> VerifiedCall | None:
-    """FastAPI dependency: the client application the IM vouches for, or None for a direct call.
-
-    With `require_im_assertion` on, a call without a valid assertion is refused with 401.
-    """
-    token = request.headers.get(ASSERTION_HEADER)
-    settings: ServiceSettings = request.app.state.settings
-    if token is None and not settings.require_im_assertion:
-        return None
-    try:
-        return request.app.state.assertion_verifier.verify(token)
-    except InvalidAssertion as exc:
-        raise HTTPException(401, str(exc)) from exc
+    """FastAPI dependency: the client application the IM vouches for (checked by `IMGuardMiddleware`), or
+    None on a public route or when the checks are switched off."""
+    return request.scope.get("state", {}).get("im_call")

@@ -1,17 +1,20 @@
-"""The IM's signed assertion toward providers: a short-lived EdDSA JWT naming the authenticated client.
+"""The IM's signed assertion toward providers: a one-use EdDSA JWT bound to one exchange.
 
-The IM sends one with every forwarded request (header `Information-Mediator-Assertion`); a provider
-verifies it against the IM's published key (`GET {im_url}/.well-known/jwks.json`) to know the call crossed
-the IM and which client application made it. A bare client header proves nothing. An assertion names a
-(client, service) pair and lives 60 s; the IM reuses it for half of that, since signing per request would
-cost more than the rest of the mediation.
+The IM signs one per forwarded request (header `Information-Mediator-Assertion`). It names the
+authenticated client (`sub`), the service called (`aud`), the HTTP method (`htm`), the path and query as the
+provider receives them (`htu`), the SHA-256 of the request body (`bh`), the IM's message id (`mid`), a
+unique `jti` and a short lifetime. A provider verifies it against the IM's published key
+(`GET {im_url}/.well-known/jwks.json`), checks every binding against the request it received, and refuses a
+`jti` it has seen before: an assertion collected from one exchange is worth nothing for another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -20,20 +23,38 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 
 ASSERTION_HEADER = "Information-Mediator-Assertion"
-ASSERTION_TTL_SECONDS = 60
+ASSERTION_TTL_SECONDS = 30
+CLOCK_SKEW_SECONDS = 5
 ISSUER = "information-mediator"
 KEY_REFRESH_INTERVAL_SECONDS = 5
+EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def sign_assertion(key: OKPKey, client: str, service: str) -> str:
+@dataclass(frozen=True)
+class Exchange:
+    """What an assertion binds: who calls which service, and the request exactly as the provider gets it."""
+
+    client: str
+    service: str
+    method: str
+    path: str  # path and query string, percent-encoded as sent
+    body_sha256: str = EMPTY_BODY_SHA256
+    message_id: str = ""
+
+
+def sign_assertion(key: OKPKey, exchange: Exchange) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
-        "sub": client,
-        "aud": service,
+        "sub": exchange.client,
+        "aud": exchange.service,
         "iat": now,
         "exp": now + ASSERTION_TTL_SECONDS,
-        "jti": str(uuid.uuid4()),
+        "jti": uuid.uuid4().hex,
+        "htm": exchange.method.upper(),
+        "htu": exchange.path,
+        "bh": exchange.body_sha256,
+        "mid": exchange.message_id,
     }
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
@@ -42,10 +63,47 @@ def sign_assertion(key: OKPKey, client: str, service: str) -> str:
 class VerifiedCall:
     client: str
     service: str
+    message_id: str = ""
 
 
 class InvalidAssertion(Exception):
-    """The assertion is missing, forged, expired or for another service."""
+    """The assertion is missing, forged, expired, replayed or bound to another exchange."""
+
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+class ReplayCache:
+    """The `jti`s seen while their assertions could still be valid, to refuse a second use."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_use(self, jti: str, expires_at: float) -> bool:
+        now = time.time()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now - CLOCK_SKEW_SECONDS:
+                self._seen.popitem(last=False)
+            if jti in self._seen:
+                return False
+            self._seen[jti] = expires_at
+            return True
+
+
+_REQUIRED = jwt.JWTClaimsRegistry(
+    leeway=CLOCK_SKEW_SECONDS,
+    iss={"essential": True, "value": ISSUER},
+    sub={"essential": True},
+    aud={"essential": True},
+    exp={"essential": True},
+    iat={"essential": True},
+    jti={"essential": True},
+    htm={"essential": True},
+    htu={"essential": True},
+    bh={"essential": True},
+)
 
 
 class AssertionVerifier:
@@ -56,6 +114,11 @@ class AssertionVerifier:
         self._keyset = keyset
         self._lock = threading.Lock()
         self._fetched_at = 0.0
+        self.replays = ReplayCache()
+
+    @property
+    def has_keys(self) -> bool:
+        return self._keyset is not None
 
     def _fetch(self) -> KeySet:
         response = httpx.get(f"{self.im_url}/.well-known/jwks.json", timeout=5)
@@ -77,18 +140,31 @@ class AssertionVerifier:
             # The IM may have rotated its key: refetch (at most every few seconds) and try once more.
             return jwt.decode(token, self._keys(refresh=True), algorithms=["Ed25519"])
 
-    def verify(self, token: str | None, service: str | None = None) -> VerifiedCall:
+    def verify(self, token: str | None, expected: Exchange) -> VerifiedCall:
+        """The verified call if `token` is a fresh, unused assertion for exactly this exchange.
+
+        `expected.client` is not checked (the assertion tells who the client is); an `expected.service`
+        without `/` matches the service code of any application (a provider that does not know its own id).
+        """
         if not token:
             raise InvalidAssertion("missing IM assertion")
         try:
-            decoded = self._decode(token)
-            registry = jwt.JWTClaimsRegistry(
-                iss={"essential": True, "value": ISSUER}, sub={"essential": True}, exp={"essential": True}
-            )
-            registry.validate(decoded.claims)
+            claims = self._decode(token).claims
+            _REQUIRED.validate(claims)
         except (JoseError, ValueError, httpx.HTTPError) as exc:
             raise InvalidAssertion(f"invalid IM assertion: {exc}") from exc
-        claims = decoded.claims
-        if service is not None and claims.get("aud") != service:
-            raise InvalidAssertion("IM assertion is for another service")
-        return VerifiedCall(client=claims["sub"], service=claims.get("aud", ""))
+        if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS:
+            raise InvalidAssertion("IM assertion issued in the future")
+        service = str(claims["aud"])
+        if service != expected.service and service.rsplit("/", 1)[-1] != expected.service:
+            raise InvalidAssertion("IM assertion is for another service", 403)
+        for claim, value, what in (
+            ("htm", expected.method.upper(), "method"),
+            ("htu", expected.path, "path"),
+            ("bh", expected.body_sha256, "body"),
+        ):
+            if claims[claim] != value:
+                raise InvalidAssertion(f"IM assertion is bound to another {what}")
+        if not self.replays.first_use(str(claims["jti"]), float(claims["exp"])):
+            raise InvalidAssertion("IM assertion was already used")
+        return VerifiedCall(client=str(claims["sub"]), service=service, message_id=str(claims.get("mid", "")))

@@ -66,6 +66,8 @@ def install_error_handlers(
                 return fn
         return render
 
+    app.state.error_renderer = renderer_for  # for middleware that answers before routing (guard.py)
+
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Response:
         if isinstance(exc.body, (bytes, str)):

@@ -19,6 +19,8 @@ import httpx
 CLIENT_HEADER = "Information-Mediator-Client"
 SECRET_HEADER = "Information-Mediator-Client-Secret"
 MESSAGE_ID_HEADER = "X-Road-Id"
+# The IM assigns every message id; the id a client offered travels on as the correlation id of its action.
+CORRELATION_HEADER = "X-Road-Correlation-Id"
 
 current_message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("im_message_id", default=None)
 

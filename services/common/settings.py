@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .callback_targets import checked_allow_list
 
 
 class ServiceSettings(BaseSettings):
@@ -32,8 +35,19 @@ class ServiceSettings(BaseSettings):
     im_url: str = "http://127.0.0.1:8000"
     im_client: str | None = None  # SANDBOX/GOV/MEMBER/APPLICATION of this service
     im_client_secret: str | None = None
-    # Require incoming calls to carry the IM's signed assertion.
-    require_im_assertion: bool = False
+    # Serve non-public routes only to calls the IM vouches for (guard.py). Switching it off is for poking one
+    # service directly during development, and the service says so loudly in its log at every start.
+    require_im_assertion: bool = True
+    # The largest request body a service reads (bytes); the IM proxy has its own limit.
+    max_request_bytes: int = 64 * 1024 * 1024
+    # Callback and webhook targets accepted besides the caller's own IM services (callback_targets.py): URL
+    # prefixes the operator trusts, e.g. `PAYMENTS_CALLBACK_ALLOW_LIST='["https://receiver.example/hooks/"]'`.
+    callback_allow_list: list[str] = []
+
+    @field_validator("callback_allow_list")
+    @classmethod
+    def _allow_list_of_urls(cls, value: list[str]) -> list[str]:
+        return checked_allow_list(value)
 
     @property
     def keys_dir(self) -> Path:

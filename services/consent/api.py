@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
-from starlette.concurrency import run_in_threadpool
 
 from services.common.app import im_caller
-from services.common.assertion import ASSERTION_HEADER
 
 if TYPE_CHECKING:  # webhooks.schemas imports this module: importing webhooks.service here would be circular
     from services.consent.signatures.service import Signer
@@ -51,10 +49,8 @@ async def individual_header(
 
 async def caller(request: Request) -> str:
     """Who made the call, for `Revision.authorizedByOther` and the verification log: the client application
-    the IM vouches for (signed assertion), or `direct`. Assertion checks may fetch keys, so they run off-loop."""
-    if request.headers.get(ASSERTION_HEADER) is None and not request.app.state.settings.require_im_assertion:
-        return "direct"
-    call = await run_in_threadpool(im_caller, request)
+    the IM vouches for (checked by the IM guard), or `direct` when the checks are off."""
+    call = im_caller(request)
     return call.client if call is not None else "direct"
 
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from services.common.app import create_service_app
+from services.common.guard import RouteTable
 from services.consent import errors
 from services.consent.agreements.views import router as agreements_router
 from services.consent.audit.views import router as audit_router
@@ -29,6 +30,9 @@ DESCRIPTION = """Consent management: policies and data agreements (revisioned, o
 individuals, consent records with JWS signatures, bulk verification for data consumers, audit with
 hash-chain verification, and signed webhooks. Paths, keys and the 400 error follow the GovStack Consent
 BB OpenAPI; extensions are marked as such. See services/consent/README.md."""
+
+# One IM service, `consent`, serves the config, service and audit APIs; the JWKS verifying its signatures is public.
+ROUTES = RouteTable(services={"consent": ("/config", "/service", "/audit")}, public=("/.well-known",))
 
 
 def _document_400_not_422(app: FastAPI) -> None:
@@ -81,6 +85,7 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         error_render=errors.render,
         on_startup=start_worker,
         on_shutdown=stop_worker,
+        route_table=ROUTES,
     )
     app.add_exception_handler(IntegrityError, errors.conflict)
     _document_400_not_422(app)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from services.common.app import create_service_app
+from services.common.guard import RouteTable
 from services.identity import envelope
 from services.identity.clients.views import router as clients_router
 from services.identity.enrollment import views as enrollment_views
@@ -18,7 +19,7 @@ from services.identity.identities.views import router as identities_router
 from services.identity.linked.views import router as linked_router
 from services.identity.oidc.pages import router as pages_router
 from services.identity.oidc.views import router as oidc_router
-from services.identity.security import Secrets
+from services.identity.security import Secrets, is_admin
 from services.identity.settings import IdentitySettings
 from services.identity.signing.keyring import Keyring
 from services.identity.verification.views import router as verification_router
@@ -39,6 +40,24 @@ def _seed(session: Session, settings: IdentitySettings) -> None:
     seed_residents(session, settings)
 
 
+# Which IM service each path belongs to (topology.yaml: IDENTITY-AUTHORITY/IDENTITY/<service>). OpenID Connect,
+# the login pages and the wallet APIs authenticate their callers themselves (client assertions, tokens, link
+# codes, the admin token), so they are public here; `oidc` through the IM reaches exactly those.
+ROUTES = RouteTable(
+    services={"enrollment": ("/enrollment", "/identities"), "verification": ("/v1/verification",)},
+    public=(
+        "/.well-known",
+        "/oauth",
+        "/oidc",
+        "/authorize",
+        "/client-mgmt",
+        "/linked-authorization",
+        "/wallet-binding",
+        "/admin",
+    ),
+)
+
+
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
 
@@ -49,7 +68,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         threads = settings.token_threads or (1 if app.state.db.is_sqlite else 4)
         app.state.token_threads = anyio.CapacityLimiter(threads)
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Identity Building Block",
         description=DESCRIPTION,
@@ -72,4 +91,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             "/enrollment": enrollment_views.render,
         },
         on_startup=on_startup,
+        route_table=ROUTES,
     )
+    app.state.is_operator = is_admin  # the administrator may call the relying-party APIs directly
+    return app

@@ -6,7 +6,7 @@ from services.identity.enrollment.models import Enrollment
 from services.identity.identities.models import Alias, Identity, IdentityChange, Vid
 from services.identity.linked.models import WalletBinding, WalletPartner
 from services.identity.oidc.models import AuthTransaction, UsedAssertion
-from services.identity.verification.models import VerificationRecord
+from services.identity.verification.models import VerificationQuestion, VerificationRecord
 
 __all__ = [
     "Alias",
@@ -18,6 +18,7 @@ __all__ = [
     "OidcClient",
     "UsedAssertion",
     "Vid",
+    "VerificationQuestion",
     "VerificationRecord",
     "WalletBinding",
     "WalletPartner",

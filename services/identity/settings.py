@@ -35,3 +35,16 @@ class IdentitySettings(ServiceSettings):
     wallet_binding_days: int = 365
 
     signing_key_days: int = 90  # a signing key signs for this long, then stays published until tokens expire
+
+    # Failed factors (PIN, OTP, wallet) counted per identity across logins: this many in a row lock it for
+    # lockout_base_seconds, a period that doubles with each further lockout up to lockout_max_seconds.
+    lockout_threshold: int = 5
+    lockout_base_seconds: int = 300
+    lockout_max_seconds: int = 86400
+    # Sliding windows per client id, in memory per process: authentication attempts (send-otp, authenticate,
+    # wallet binding) per OIDC client or wallet partner, and verification calls per relying party.
+    rate_window_seconds: float = 60.0
+    auth_rate_limit: int = 600
+    verification_rate_limit: int = 600
+    # Distinct yes/no questions one relying party may ask about one person in 24 hours.
+    verification_quota: int = 20

@@ -66,5 +66,8 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
     app.state.admin_token = settings.admin_token or load_or_create_secret(
         settings.data_dir / "secrets", "im-admin-token"
     )
+    app.state.viewer_token = settings.viewer_token or load_or_create_secret(
+        settings.data_dir / "secrets", "im-viewer-token"
+    )
     app.add_middleware(ProxyMiddleware, im=runtime)
     return app

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import aiohttp
 import httpx
 from joserfc.jwk import KeySet, OKPKey
 
-from services.common.assertion import ASSERTION_TTL_SECONDS, sign_assertion
+from services.common.assertion import Exchange as AssertedExchange
+from services.common.assertion import sign_assertion
 from services.common.database import Database
 from services.common.keys import load_or_create_ed25519
 
 from .messagelog.writer import MessageLogWriter
 from .monitoring.metrics import Metrics
 from .proxy.forward import Exchange
+from .proxy.limits import ClientSlots
 from .pubsub.worker import DeliveryWorker
 from .registry.service import Snapshot, load_snapshot, registry_version
 from .settings import IMSettings
@@ -31,7 +32,7 @@ class IMRuntime:
         self.db = db
         self.key: OKPKey = load_or_create_ed25519(settings.keys_dir, "information-mediator")
         self.snapshot = Snapshot()
-        self._assertions: dict[tuple[str, str], tuple[float, str]] = {}
+        self.client_slots = ClientSlots(settings.max_concurrent_per_client, settings.client_slot_wait_seconds)
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
         self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
@@ -49,8 +50,11 @@ class IMRuntime:
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(
+            # `connect` bounds the wait for a pooled connection too: a full pool answers Timeout, never hangs.
             timeout=aiohttp.ClientTimeout(
-                sock_connect=self.settings.connect_timeout, sock_read=self.settings.provider_timeout
+                connect=self.settings.connect_timeout,
+                sock_connect=self.settings.connect_timeout,
+                sock_read=self.settings.provider_timeout,
             ),
             # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
             connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3),
@@ -89,16 +93,19 @@ class IMRuntime:
         with self.db.session() as session:
             return registry_version(session)
 
-    def assertion(self, client: str, service: str) -> str:
-        """The signed assertion for (client, service), reissued when half of its lifetime has passed."""
-        now = time.monotonic()
-        cached = self._assertions.get((client, service))
-        if cached is None or now - cached[0] > ASSERTION_TTL_SECONDS / 2:
-            cached = (now, sign_assertion(self.key, client, service))
-            self._assertions[(client, service)] = cached
-        return cached[1]
+    def sign(self, exchange: AssertedExchange) -> str:
+        """A one-use assertion bound to this exchange (client, service, method, path, body hash, message id)."""
+        return sign_assertion(self.key, exchange)
+
+    async def log_exchange(self, exchange: Exchange) -> None:
+        """Stores the exchange in the message log and returns once it is committed (group commit); raises
+        `StoreError` if it could not be stored. The proxy awaits this before the response completes."""
+        record = exchange.record(self.settings.log_body_limit)
+        self.metrics.observe(record)
+        await self.writer.store(record)
 
     def exchange_done(self, exchange: Exchange) -> None:
+        """Queues the exchange for the message log without waiting for the commit (see `log_exchange`)."""
         record = exchange.record(self.settings.log_body_limit)
         self.metrics.observe(record)
         self.writer.submit(record)

@@ -37,3 +37,23 @@ class IMSettings(ServiceSettings):
     pubsub_lease_seconds: float = 60.0  # a claimed delivery is reclaimable by another replica after this
     pubsub_poll_seconds: float = 0.5  # how often the worker looks for due retries and other replicas' events
     pubsub_batch: int = 200  # deliveries claimed per round
+    # Observability (trace, monitoring, /metrics) is private: the admin token or this read-only viewer
+    # token (Bearer; `?token=` on the trace page). Generated under var/secrets/im-viewer-token when unset.
+    viewer_token: str | None = None
+    # Show personal identifiers (long digit runs, e-mail addresses, query values) in the trace; redacted
+    # at read time otherwise (the message log keeps the exact path).
+    trace_identifiers: bool = False
+    # Resource isolation of the proxy: request bodies are read whole (their hash is signed toward the provider)
+    # within these bounds; a service that takes large batches gets its own limit by service id.
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_request_bytes_per_service: dict[str, int] = {"SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/g2p": 128 * 1024 * 1024}
+    request_body_timeout: float = 30.0
+    # Concurrent exchanges per client application; a call waits this long for a slot, then gets 429.
+    max_concurrent_per_client: int = 128
+    client_slot_wait_seconds: float = 5.0
+    # ---- One member cannot stall everyone (issue 16, finding 6): pub/sub schemas and events, refused admin calls.
+    pubsub_max_schema_bytes: int = 64 * 1024  # an event type's JSON Schema, serialised
+    pubsub_max_event_bytes: int = 256 * 1024  # one published event, serialised
+    pubsub_validation_seconds: float = 1.0  # checking one event against its schema; a slower check is refused
+    admin_refusal_audit_seconds: float = 10.0  # refused admin calls: one audit entry per source and action per period
+    admin_refusals_per_second: int = 20  # refused admin calls from one source beyond this are answered 429

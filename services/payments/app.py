@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.guard import RouteTable
 
 from . import envelopes
 from .bank.views import router as bank_router
@@ -41,6 +42,26 @@ ERROR_SHAPES = {
     "/rtpRequest": p2g_error,
     "/transferRequests": p2g_error,
 }
+
+# Which IM service each path belongs to (topology.yaml: PAYMENTS-AUTHORITY/PAYMENTS/<service>). The ledger and
+# the simulated FSPs are the G2P hub's; the payer bank's online banking is a public web page.
+ROUTES = RouteTable(
+    services={
+        "mapper": ("/register-beneficiary", "/update-beneficiary-details", "/identityAccountMapper", "/beneficiary"),
+        "g2p": (
+            "/prepayment-validation",
+            "/prepayment-validation-response",
+            "/bulk-payment",
+            "/batchtransactions",
+            "/api/v1/batch",
+            "/ledger",
+            "/fsps",
+        ),
+        "vouchers": ("/vouchers", "/voucher-groups", "/merchants"),
+        "p2g": ("/p2g", "/bills", "/billTransferRequests", "/rtpRequest", "/transferRequests"),
+    },
+    public=("/bank",),
+)
 
 
 def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
@@ -80,6 +101,7 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         error_shapes=ERROR_SHAPES,
         on_startup=start,
         on_shutdown=stop,
+        route_table=ROUTES,
     )
     app.state.worker = None
     app.add_middleware(envelopes.BodyCacheMiddleware)

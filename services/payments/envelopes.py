@@ -7,13 +7,15 @@ still echo the request id the client sent.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from fastapi import Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.app import im_caller
+from services.common.assertion import VerifiedCall
+from services.common.callback_targets import RefusedTarget, check_callback_target
 from services.common.errors import APIError
 
 BODY_KEY = "payments.raw_body"
@@ -112,12 +114,19 @@ def fail_v3(status: int, description: str, request_id: str) -> APIError:
     return APIError(status, v3_body(FAILURE, description, request_id))
 
 
-_ABSOLUTE_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
-
-
 def valid_callback_url(
+    request: Request,
+    caller: VerifiedCall | None = Depends(im_caller),
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", include_in_schema=False),
 ) -> None:
-    """Router dependency: a callback URL we could never call is refused up front, in the path's error shape."""
-    if x_callback_url is not None and not _ABSOLUTE_HTTP_URL.match(x_callback_url):
-        raise HTTPException(400, "X-Callback-URL must be an absolute http(s) URL")
+    """Router dependency: the callback must be an IM service of the caller or allow-listed (see
+    services/common/callback_targets.py); anything else is refused up front, in the path's error shape."""
+    if x_callback_url is None:
+        return
+    settings = request.app.state.settings
+    try:
+        check_callback_target(
+            x_callback_url, caller.client if caller else None, settings.im_url, settings.callback_allow_list
+        )
+    except RefusedTarget as exc:
+        raise HTTPException(400, f"X-Callback-URL {exc}") from exc

@@ -83,15 +83,16 @@ def _seed_fsps(session: Session, config: dict) -> None:
 
 def _seed_programmes(session: Session, config: dict) -> None:
     for p in config["programmes"]:
-        if session.get(Programme, p["code"]) is None:
-            session.add(
-                Programme(
-                    code=p["code"],
-                    name=p["name"],
-                    source_bb_ids=",".join(p.get("source_bb_ids", [])),
-                    is_default=bool(p.get("default")),
-                )
+        programme = session.get(Programme, p["code"])
+        if programme is None:
+            programme = Programme(
+                code=p["code"],
+                name=p["name"],
+                source_bb_ids=",".join(p.get("source_bb_ids", [])),
+                is_default=bool(p.get("default")),
             )
+            session.add(programme)
+        programme.owner_client = p.get("owner")  # the configuration decides, also for programmes seeded before
         session.flush()
         for currency, opening in (p.get("funding") or {}).items():
             account = ensure_account(

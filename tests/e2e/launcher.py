@@ -58,6 +58,10 @@ class RunningSandbox:
     def admin_token(self) -> str:
         return (self.data_dir / "secrets" / "im-admin-token").read_text().strip()
 
+    @property
+    def viewer_token(self) -> str:
+        return (self.data_dir / "secrets" / "im-viewer-token").read_text().strip()
+
     def stop(self) -> int:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

@@ -45,7 +45,10 @@ def test_up_registers_the_topology_and_mediates_calls_then_stops_everything(tmp_
         app = topology.load().application_of("consent")
         service = app.services[0]["id"]
         client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
-        url = f"{sandbox.url('information_mediator')}/r1/SANDBOX/GOV/{app.member_code}/{app.code}/{service}/health"
+        url = (
+            f"{sandbox.url('information_mediator')}/r1/SANDBOX/GOV/{app.member_code}/{app.code}/{service}"
+            "/service/data-agreement/da-usct-enrollment/"
+        )
         ok = httpx.get(
             url,
             headers={
@@ -57,8 +60,14 @@ def test_up_registers_the_topology_and_mediates_calls_then_stops_everything(tmp_
         assert ok.headers["X-Road-Client"] == client
         spoofed = httpx.get(url, headers={"Information-Mediator-Client": client})
         assert spoofed.status_code == 401
+        # The trace is private: the IM got the viewer token the launcher generated.
+        assert sandbox.get("information_mediator", "/api/v1/trace").status_code == 401
+        viewer = {"Authorization": f"Bearer {sandbox.viewer_token}"}
+        assert sandbox.get("information_mediator", "/api/v1/trace", headers=viewer).status_code == 200
         pids = [p["pid"] for p in state["processes"].values()]
     assert sandbox.proc.returncode == 0
+    trace_page = f"{sandbox.url('information_mediator')}/ui/trace?token={sandbox.viewer_token}"
+    assert trace_page in sandbox.output.decode(errors="replace")  # `up` prints where to watch
     assert not any(_alive(pid) for pid in pids)
     assert not (tmp_path / "var" / "sandbox.json").exists()
 

@@ -11,6 +11,7 @@ from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 from usecases.common import oidc
 from usecases.common.login_views import login_router
+from usecases.common.routes import route_table
 
 from . import api, auth, callbacks, pages
 from .models import LoginState, UserSession
@@ -40,6 +41,7 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         seed=seed,
         error_render=render_error,
         on_startup=_startup,
+        route_table=route_table(callbacks=("/callbacks",), pages=("/officer", "/payments", "/me")),
     )
 
 

@@ -9,7 +9,8 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
+from services.common.app import im_caller
+from services.common.assertion import VerifiedCall
 from usecases.common.db import Registry as DBSession
 
 from . import service
@@ -22,10 +23,9 @@ CONSENT_CLIENT = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
 
 def _via_im(request: Request, client: str) -> VerifiedCall:
     """Callbacks are accepted only through the IM, from the expected application (its signed assertion)."""
-    try:
-        caller = request.app.state.assertion_verifier.verify(request.headers.get(ASSERTION_HEADER))
-    except InvalidAssertion as exc:
-        raise service.refuse(401, "unauthorized", "callbacks are accepted only through the IM") from exc
+    caller = im_caller(request)  # verified by the IM guard (services/common/guard.py)
+    if caller is None:
+        raise service.refuse(401, "unauthorized", "callbacks are accepted only through the IM")
     if caller.client != client:
         raise service.refuse(403, "forbidden", f"only {client} may call back here")
     return caller

@@ -150,7 +150,9 @@ async def decide_consent(
 
 
 def consent_event(session: Session, body: dict) -> int:
-    """A Consent webhook: a withdrawal made anywhere shows up for the officers without a new listing."""
+    """A Consent webhook: a withdrawal or a signed opt-out made anywhere shows up for the officers without a
+    new listing. Our consent request is a record with optIn=false that the individual has not signed, which
+    Consent announces as `consent.refused`: that is a question still open, not an answer."""
     data = body.get("data") or {}
     record_id = data.get("consentRecordId")
     candidate = (
@@ -160,13 +162,13 @@ def consent_event(session: Session, body: dict) -> int:
     )
     if candidate is None:
         return 0
-    event = body.get("event")
-    if event == "consent.withdrawn" or (event == "consent.refused" and candidate.consent_status == "given"):
+    event, opted_out = body.get("event"), data.get("optIn") is False
+    if event == "consent.withdrawn" and opted_out:
         candidate.consent_status = "withdrawn"
-    elif event == "consent.refused":
-        candidate.consent_status = "refused"
+    elif event == "consent.refused" and opted_out and data.get("state") == "signed":
+        candidate.consent_status = "withdrawn" if candidate.consent_status in ("given", "withdrawn") else "refused"
     else:
-        return 0  # a given consent counts once signed: the live verification decides
+        return 0  # an unanswered request changes nothing; a given consent counts once the live verification says so
     candidate.consent_updated_at = utcnow()
     return 1
 

@@ -23,6 +23,8 @@ class UseCaseSettings(ServiceSettings):
     role_claims: dict[str, str] = {}
     session_hours: int = 8
     trace_delay_seconds: float = 0.15
+    # The IM's read-only viewer token, for the trace API and the trace page links (the launcher passes it).
+    im_viewer_token: str | None = None
 
     @property
     def issuer(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import httpx
 
@@ -10,11 +11,12 @@ from .settings import UseCaseSettings
 
 
 async def exchanges(settings: UseCaseSettings, message_id: str, delay: float | None = None) -> list[dict]:
-    """Oldest first (`settings` has `im_url`, `trace_delay_seconds`). The IM writes its message log in
-    batches (≤ 50 ms behind), hence the short delay."""
+    """Oldest first, read with the IM's viewer token. The IM writes its message log in batches (≤ 50 ms
+    behind), hence the short delay."""
     await asyncio.sleep(settings.trace_delay_seconds if delay is None else delay)
+    headers = {"Authorization": f"Bearer {settings.im_viewer_token}"} if settings.im_viewer_token else {}
     try:
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, headers=headers) as http:
             response = await http.get(
                 settings.im_url.rstrip("/") + "/api/v1/trace", params={"messageId": message_id, "limit": 200}
             )
@@ -25,4 +27,6 @@ async def exchanges(settings: UseCaseSettings, message_id: str, delay: float | N
 
 
 def trace_link(settings: UseCaseSettings, message_id: str) -> str:
-    return f"{settings.im_url.rstrip('/')}/ui/trace?messageId={message_id}"
+    """The IM's trace page for this action, opening with the viewer token."""
+    query = {"messageId": message_id} | ({"token": settings.im_viewer_token} if settings.im_viewer_token else {})
+    return f"{settings.im_url.rstrip('/')}/ui/trace?{urlencode(query)}"

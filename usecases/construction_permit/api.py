@@ -150,7 +150,6 @@ async def start(
 async def list_applications(request: Request, session: Session = DBSession) -> dict:
     user = auth.require_user(request, session)
     await service.link_parties(session, request.app.state.im, user)
-    session.flush()
     return {"applications": [application_view(session, a, user) for a in service.visible_applications(session, user)]}
 
 

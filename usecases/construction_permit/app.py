@@ -12,12 +12,18 @@ from fastapi.responses import JSONResponse
 from services.common.app import create_service_app
 from usecases.common import oidc
 from usecases.common.login_views import login_router
+from usecases.common.routes import route_table
 
 from . import api, auth, biller, notifications, pages, permit
 from .models import LoginState, UserSession
 from .settings import ConstructionPermitSettings, load_settings
 
 HERE = Path(__file__).parent
+# The biller endpoints the Payments hub calls and the IM room's deliveries form the `callbacks` service.
+ROUTES = route_table(
+    callbacks=("/callbacks", "/bills", "/billTransferRequests", "/rtpUpdate", "/transferRequests"),
+    pages=("/applications", "/notifications", "/verify", "/.well-known"),
+)
 
 
 def render_error(request: Request, status: int, message: str, details: list) -> JSONResponse:
@@ -28,7 +34,7 @@ def render_error(request: Request, status: int, message: str, details: list) -> 
             body["details"] = details
         return JSONResponse(body, status_code=status)
     body = {
-        "code": "02" if status == 400 else "99",
+        "code": {400: "02", 401: "98", 403: "97"}.get(status, "99"),
         "reason": message,
         "requestID": request.headers.get("X-CorrelationID", "")[:12],
     }
@@ -54,6 +60,7 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
         error_render=render_error,
         on_startup=_startup,
         on_shutdown=_shutdown,
+        route_table=ROUTES,
     )
     app.add_exception_handler(biller.Refused, biller.refused)
     return app

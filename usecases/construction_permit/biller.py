@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
-from services.common.assertion import ASSERTION_HEADER, InvalidAssertion, VerifiedCall
+from services.common.app import DBSession, im_caller
+from services.common.assertion import VerifiedCall
 from services.common.im_client import current_message_id
 
 from . import billing, service
@@ -36,10 +36,9 @@ def refused(request: Request, exc: Refused) -> JSONResponse:
 def from_hub(request: Request) -> VerifiedCall:
     """Only the Payments hub, through the IM (its signed assertion), may call these endpoints."""
     correlation = request.headers.get("X-CorrelationID", "")
-    try:
-        caller = request.app.state.assertion_verifier.verify(request.headers.get(ASSERTION_HEADER))
-    except InvalidAssertion as exc:
-        raise Refused(401, "98", "biller endpoints are served only through the IM", correlation) from exc
+    caller = im_caller(request)  # verified by the IM guard (services/common/guard.py)
+    if caller is None:
+        raise Refused(401, "98", "biller endpoints are served only through the IM", correlation)
     if caller.client != PAYMENTS_CLIENT:
         raise Refused(403, "97", f"only {PAYMENTS_CLIENT} may call the biller endpoints", correlation)
     return caller

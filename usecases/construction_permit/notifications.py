@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common.assertion import ASSERTION_HEADER, InvalidAssertion
+from services.common.app import im_caller
 
 from .models import HistoryEntry, Notification
 from .settings import IM_CLIENT, ConstructionPermitSettings
@@ -95,9 +95,8 @@ async def publisher(app: FastAPI, idle_seconds: float = 0.5) -> None:
 
 @router.post("/callbacks/events", summary="PUSH delivery from the IM room (each event at least once)")
 async def receive_event(request: Request) -> JSONResponse:
-    try:
-        caller = request.app.state.assertion_verifier.verify(request.headers.get(ASSERTION_HEADER))
-    except InvalidAssertion:
+    caller = im_caller(request)  # verified by the IM guard (services/common/guard.py)
+    if caller is None:
         return JSONResponse({"error": "unauthorized", "message": "events arrive only through the IM"}, 401)
     if caller.client != IM_CLIENT:
         return JSONResponse({"error": "forbidden", "message": "only our own room delivers here"}, 403)

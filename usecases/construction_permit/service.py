@@ -239,13 +239,19 @@ async def start_application(
 async def link_parties(session: Session, im: IMClient, user: UserSession) -> None:
     """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
     with their name are candidates, and Identity confirms that the VID's e-mail is the one in their verified
-    userinfo (a yes/no answer; the VID itself is never learnt from the login)."""
+    userinfo (a yes/no answer; the VID itself is never learnt from the login).
+
+    New links are committed at once, after the last Identity call: the caller's next queries (which
+    applications, which notifications) select by `Party.sub` in SQL, and the registry session never
+    autoflushes (usecases/common/db.py), so a link only set on the object would be invisible to them."""
     candidates = session.scalars(
         select(Party).where(Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)
     ).all()
-    for party in candidates:
-        if await bb.email_matches(im, party.vid, user.email):
-            party.sub = user.sub
+    mine = [party for party in candidates if await bb.email_matches(im, party.vid, user.email)]
+    for party in mine:
+        party.sub = user.sub
+    if mine:
+        session.commit()
 
 
 # Documents --------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -8,6 +9,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
+from services.common.errors import APIError
 from services.consent import docs_models
 from services.consent.api import Page, SpecModel, caller, page
 from services.consent.docs_models import doc
@@ -15,6 +17,7 @@ from services.consent.errors import bad_request
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
 from services.consent.verification import service
+from services.consent.verification.log_writer import LogWriteError, LogWriter
 
 router = APIRouter(tags=["service"])
 DB = Annotated[Session, DBSession]
@@ -37,8 +40,10 @@ def _verify(
     request: Request, agreement_id: str, refs: list[str], by: str, revision_id: str | None, require_signed: bool
 ) -> JSONResponse:
     """The hot path: the session is opened here rather than by a dependency (no extra thread-pool hops),
-    and the answer, already plain JSON types, skips FastAPI's encoder."""
+    and the answer, already plain JSON types, skips FastAPI's encoder. The checks are logged once the
+    connection is back in the pool, and answered once the log has committed them."""
     writer = getattr(request.app.state, "verification_log", None)
+    checks: list[dict] = []
     with request.app.state.db.engine.connect() as connection:
         found, answers = service.verify(
             connection,
@@ -47,10 +52,20 @@ def _verify(
             by,
             revision_id=revision_id,
             require_signed=require_signed,
-            sink=writer.submit if writer else None,
+            sink=checks.extend if writer else None,
         )
         connection.commit()
+    if writer:
+        _log(writer, checks)
     return JSONResponse({"consentRecords": found, "verifications": answers})
+
+
+def _log(writer: LogWriter, checks: list[dict]) -> None:
+    """Durable before answered: a check the log could not store is not answered."""
+    try:
+        writer.store(checks)
+    except LogWriteError as exc:
+        raise APIError(503, {"error": "error", "message": "the check could not be logged; retry"}) from exc
 
 
 @router.get(
@@ -100,7 +115,7 @@ def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -
 def verify_record(request: Request, consentRecordId: str, session: DB, by: Caller) -> dict:
     record = records.get(session, consentRecordId)
     writer = getattr(request.app.state, "verification_log", None)
-    service.log_record_read(record, by, writer.submit if writer else service.direct_sink(session))
+    service.log_record_read(record, by, partial(_log, writer) if writer else service.direct_sink(session))
     return {
         "consentRecord": records.as_api(record),
         "revision": revisions.to_api(records.head_revision(session, record)),

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.identity.base import iso, utcnow
 from services.identity.enrollment import fields as fields_
 from services.identity.enrollment.models import Enrollment
 from services.identity.identities import service as identities
+from services.identity.identities.models import Identity
 from services.identity.security import hash_pin
 from services.identity.signing.keyring import Keyring
 
 PROCESSES = {"NEW", "UPDATE"}
 PIN_FIELD = "pin"
+DUPLICATE_EMAIL = "duplicate_email"
 
 
 class EnrollmentError(Exception):
@@ -119,6 +124,22 @@ def enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tup
     return status, body
 
 
+def _refuse_taken_email(session: Session, attributes: dict, identity: Identity | None) -> None:
+    """An e-mail address identifies at most one resident: another resident's address is refused."""
+    owner = identities.email_owner(session, attributes.get("email"))
+    if owner is not None and owner is not identity:
+        raise EnrollmentError(DUPLICATE_EMAIL, "this e-mail address belongs to another resident", 409)
+
+
+@contextmanager
+def _email_race() -> Iterator[None]:
+    """A concurrent enrollment that took the address first trips the unique constraint."""
+    try:
+        yield
+    except IntegrityError:
+        raise EnrollmentError(DUPLICATE_EMAIL, "this e-mail address belongs to another resident", 409) from None
+
+
 def _finalize(session: Session, enrollment: Enrollment, caller: str) -> tuple[int, str | None]:
     fields = dict(enrollment.fields)
     pin_hash = fields.pop("__pin_hash", None)
@@ -132,13 +153,18 @@ def _finalize(session: Session, enrollment: Enrollment, caller: str) -> tuple[in
         missing = [n for n in ("name", "birthdate") if n not in attributes]
         if missing:
             raise EnrollmentError("missing_field", f"a new identity needs {missing}")
-        identity, vid = identities.create_identity(session, attributes, source=source, actor=caller)
+        _refuse_taken_email(session, attributes, None)
+        with _email_race():
+            identity, vid = identities.create_identity(session, attributes, source=source, actor=caller)
         status = 201
     else:
         identity = identities.find_by_individual_id(session, fields_.identifier(fields))
         if identity is None:
             raise EnrollmentError("invalid_identifier", "UIN/VID of the identity to update is unknown", 404)
-        identities.update_identity(session, identity, attributes, source=source, actor=caller)
+        _refuse_taken_email(session, attributes, identity)
+        with _email_race():
+            identities.update_identity(session, identity, attributes, source=source, actor=caller)
+            session.flush()
         vid, status = None, 200
     if pin_hash:
         identity.pin_hash = pin_hash

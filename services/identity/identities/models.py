@@ -18,8 +18,15 @@ class Identity(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)  # OIDC standard claim names
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The e-mail address in lower case: unique, so that an address names at most one resident.
+    email_key: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # authentication lockout (identities/lockout.py)
+    auth_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    auth_lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Vid(Base):

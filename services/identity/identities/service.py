@@ -48,6 +48,18 @@ def find_by_individual_id(session: Session, individual_id: str | None) -> Identi
     return identity if identity is not None and identity.status == "active" else None
 
 
+def email_key(email: Any) -> str | None:
+    """The form under which an e-mail address is unique: trimmed, lower case."""
+    if not isinstance(email, str):
+        return None
+    return email.strip().lower() or None
+
+
+def email_owner(session: Session, email: Any) -> Identity | None:
+    key = email_key(email)
+    return session.scalar(select(Identity).where(Identity.email_key == key)) if key else None
+
+
 def _unused(session: Session) -> str:
     while True:
         number = generate_number()
@@ -68,7 +80,10 @@ def create_identity(
 ) -> tuple[Identity, str]:
     """A new identity with a fresh UIN and a first VID; returns the identity and its VID."""
     identity = Identity(
-        uin=uin or _unused(session), attributes=dict(attributes), pin_hash=hash_pin(pin) if pin else None
+        uin=uin or _unused(session),
+        attributes=dict(attributes),
+        email_key=email_key(attributes.get("email")),
+        pin_hash=hash_pin(pin) if pin else None,
     )
     session.add(identity)
     session.flush()
@@ -100,6 +115,7 @@ def update_identity(
     if changes:
         current.update({k: c["new"] for k, c in changes.items()})
         identity.attributes = current
+        identity.email_key = email_key(current.get("email"))
         identity.updated_at = utcnow()
         session.add(
             IdentityChange(identity_id=identity.id, action="updated", source=source, actor=actor, changes=changes)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.identity.base import aware, utcnow
 from services.identity.clients.models import OidcClient
 from services.identity.envelope import EnvelopeError
+from services.identity.identities import lockout
 from services.identity.identities.models import Identity
 from services.identity.identities.service import find_by_individual_id
 from services.identity.linked.models import WalletBinding, WalletPartner
@@ -146,8 +147,9 @@ def bind_wallet(
         raise EnvelopeError("invalid_public_key", "publicKey must be a public RSA (2048+) or EC P-256 JWK")
     identity = find_by_individual_id(session, request.get("individualId"))
     proof = challenges(request.get("challengeList"))
-    if identity is None or not all(_binding_challenge_ok(settings, identity, c) for c in proof):
+    if identity is None:
         raise EnvelopeError("invalid_auth_challenge", "authentication failed")
+    _authenticate_binding(session, settings, identity, proof)
     psut = secrets_.psut(identity.uin, f"wallet:{partner_id}")
     thumbprint = key.thumbprint()
     wallet_user_id = base64.urlsafe_b64encode(hashlib.sha256(f"{psut}|{thumbprint}".encode()).digest()[:24]).decode()
@@ -181,6 +183,20 @@ def bind_wallet(
         "certificate": _binding_certificate(keyring, key, wallet_user_id, expires),
         "expireDateTime": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
     }
+
+
+def _authenticate_binding(
+    session: Session, settings: IdentitySettings, identity: Identity, proof: list[oidc.Challenge]
+) -> None:
+    """The binding's PIN or OTP counts toward the identity's lockout like a login's."""
+    try:
+        lockout.begin_attempt(session, identity)
+    except lockout.IdentityLocked as exc:
+        raise EnvelopeError("invalid_auth_challenge", exc.message) from None
+    if not all(_binding_challenge_ok(settings, identity, c) for c in proof):
+        lockout.failed(session, settings, identity)
+        raise EnvelopeError("invalid_auth_challenge", "authentication failed")
+    lockout.succeeded(session, identity)
 
 
 def _binding_challenge_ok(settings: IdentitySettings, identity: Identity, challenge: oidc.Challenge) -> bool:

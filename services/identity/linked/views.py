@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
-from services.identity import envelope
+from services.identity import envelope, ratelimit
 from services.identity.base import iso
 from services.identity.envelope import EnvelopeError
 from services.identity.linked import service
@@ -37,6 +37,10 @@ def _answer(fn: Callable[..., dict[str, Any]], *args: Any) -> dict | JSONRespons
         return envelope.failed([(exc.code, exc.message)], exc.status)
     except oidc.AuthFailed as exc:
         return envelope.failed([(exc.code, exc.message)])
+    except ratelimit.RateLimited as exc:
+        response = envelope.failed([("too_many_requests", str(exc))], 429)
+        response.headers.update(exc.headers)
+        return response
 
 
 def _browser_transaction(request: Request, session: Session, transaction_id: Any) -> AuthTransaction:
@@ -176,6 +180,7 @@ def linked_send_otp(request: Request, payload: Any = Body(None), session: Sessio
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
+        ratelimit.authentication_attempt(request, transaction.client_id)
         oidc.send_otp(
             session,
             request.app.state.settings,
@@ -195,6 +200,7 @@ def linked_authenticate(
     def run() -> dict:
         body = envelope.request_part(payload)
         transaction = service.by_linked_id(session, body.get("linkedTransactionId"))
+        ratelimit.authentication_attempt(request, transaction.client_id)
         individual_id = body.get("individualId")
         if not isinstance(individual_id, str) or not individual_id.strip():
             raise EnvelopeError("invalid_identifier", "individualId is required")
@@ -244,6 +250,7 @@ def wallet_binding(request: Request, payload: Any = Body(None), session: Session
 
     def run() -> dict:
         body = envelope.request_part(payload)
+        ratelimit.authentication_attempt(request, f"wallet-partner:{partner_id}")
         return service.bind_wallet(
             session, request.app.state.settings, request.app.state.secrets, request.app.state.keyring, partner_id, body
         )

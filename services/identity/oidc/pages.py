@@ -6,6 +6,7 @@ an unverified URI); every other error is redirected to the client with `error` a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -16,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
+from services.identity import ratelimit
 from services.identity.clients.models import OidcClient
 from services.identity.clients.service import get_client
 from services.identity.oidc import claims as claims_
@@ -25,6 +27,7 @@ from services.identity.oidc.models import AuthTransaction
 router = APIRouter(tags=["OIDC"])
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 XSRF_COOKIE = "XSRF-TOKEN"
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # BASE64URL(SHA-256(code_verifier)) without padding
 
 CLAIM_LABELS = {
     "name": "Full name",
@@ -95,9 +98,9 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
     acrs = claims_.resolve_acrs(q.get("acr_values"), claims_param, client.auth_context_refs)
     if not acrs:
         return refuse("invalid_request", "none of the requested acr_values is supported for this client")
-    challenge, method = q.get("code_challenge"), q.get("code_challenge_method")
-    if challenge and method != "S256":
-        return refuse("invalid_request", "code_challenge_method must be S256")
+    challenge = q.get("code_challenge")
+    if q.get("code_challenge_method") != "S256" or not S256_CHALLENGE.fullmatch(challenge or ""):
+        return refuse("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256")
     if (state and len(state) > 256) or len(q.get("nonce") or "") > 512:
         return refuse("invalid_request", "state or nonce too long")
     essential, voluntary = claims_.requested_claims(scopes, claims_param, client.user_claims)
@@ -169,12 +172,25 @@ def _lockout(transaction: AuthTransaction) -> RedirectResponse:
     )
 
 
+def _too_many(request: Request, client: OidcClient | None, transaction: AuthTransaction, form: dict) -> Response | None:
+    """The login page with 429 once the client's authentication attempts exceed its rate limit."""
+    try:
+        ratelimit.authentication_attempt(request, transaction.client_id)
+    except ratelimit.RateLimited as exc:
+        response = login_page(request, client, transaction, form["xsrf"], error=str(exc), status=429)
+        response.headers.update(exc.headers)
+        return response
+    return None
+
+
 @router.post("/authorize/send-otp", include_in_schema=False)
 def send_otp(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
     client = get_client(session, transaction.client_id)
+    if limited := _too_many(request, client, transaction, form):
+        return limited
     individual_id = (form.get("individual_id") or "").strip()
     try:
         service.send_otp(session, request.app.state.settings, request.app.state.secrets, transaction, individual_id)
@@ -191,6 +207,8 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
     if refusal:
         return refusal
     client = get_client(session, transaction.client_id)
+    if limited := _too_many(request, client, transaction, form):
+        return limited
     individual_id = (form.get("individual_id") or "").strip()
     factor = form.get("factor") or ""
     challenge = service.Challenge(factor, form.get("challenge") or "")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.identity.base import aware, utcnow
 from services.identity.clients.models import OidcClient
+from services.identity.identities import lockout
 from services.identity.identities.models import Identity
 from services.identity.identities.service import find_by_individual_id
 from services.identity.oidc.claims import ACR_FACTORS
@@ -120,6 +121,10 @@ def send_otp(
     if identity is None:
         _count_failure(settings, transaction)
         raise AuthFailed("invalid_identifier", "unknown or inactive UIN/VID", transaction.status == "failed")
+    try:
+        lockout.refuse_if_locked(identity)
+    except lockout.IdentityLocked as exc:
+        raise AuthFailed("auth_failed", exc.message) from None
     code = settings.sandbox_otp if settings.sandbox_mode else f"{secrets.randbelow(10**6):06d}"
     transaction.otp_hash = secrets_.keyed_hash("otp", transaction.id, str(identity.id), code)
     transaction.otp_identity_id = identity.id
@@ -185,19 +190,30 @@ def authenticate(
     individual_id: str,
     challenges: list[Challenge],
 ) -> Identity:
-    """Check the challenges; every failure counts toward the attempt limit of the transaction."""
+    """Check the challenges; every failure counts toward the attempt limit of the transaction and, for a known
+    resident, toward the lockout of the identity (identities/lockout.py). A locked identity is refused whatever
+    the challenges."""
     if transaction.status != "started":
         raise AuthFailed("invalid_transaction", "this login is already authenticated or finished")
     factors = allowed_factors(transaction)
     if not challenges or any(c.factor not in factors for c in challenges):
         raise AuthFailed("invalid_no_of_challenges", f"use one of the factors {factors}")
     identity = find_by_individual_id(session, individual_id)
+    if identity is not None:
+        try:
+            lockout.begin_attempt(session, identity)
+        except lockout.IdentityLocked as exc:
+            raise AuthFailed("auth_failed", exc.message) from None
     if identity is None or not all(_verify_challenge(session, secrets_, transaction, identity, c) for c in challenges):
         _count_failure(settings, transaction)
         left = max(settings.otp_max_attempts - transaction.failed_attempts, 0)
-        raise AuthFailed(
-            "auth_failed", f"authentication failed; {left} attempt(s) left", transaction.status == "failed"
-        )
+        message = f"authentication failed; {left} attempt(s) left"
+        if identity is not None:
+            lockout.failed(session, settings, identity)
+            if until := lockout.locked_until(identity):
+                message = f"authentication failed; {lockout.IdentityLocked(until).message}"
+        raise AuthFailed("auth_failed", message, transaction.status == "failed")
+    lockout.succeeded(session, identity)
     used = {c.factor for c in challenges}
     transaction.acr = next(a for a in transaction.acr_values if ACR_FACTORS.get(a) in used)
     transaction.identity_id = identity.id

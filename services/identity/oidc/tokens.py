@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from services.identity.settings import IdentitySettings
 from services.identity.signing.keyring import Keyring
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+PKCE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.1
 CLOCK_SKEW = 10  # seconds of tolerated clock difference for iat/exp
 ACCESS_TOKEN_ALG = "HS256"  # see Secrets.access_token_key
 
@@ -63,6 +65,7 @@ _CONSUME_CODE = (
     .values(code_used=True, access_token_id=bindparam("token_id"))
 )
 _REVOKE_TOKENS = update(_T).where(_T.id == bindparam("tid")).values(tokens_revoked=True)
+_BURN_CODE = update(_T).where(_T.id == bindparam("tid")).values(code_used=True)
 
 
 class TokenError(Exception):
@@ -199,13 +202,16 @@ class Redeemed:
 
 
 def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, form: dict) -> Redeemed:
-    """Spend a single-use code bound to this client and redirect URI (one atomic UPDATE)."""
+    """Spend a single-use code bound to this client, redirect URI and PKCE challenge (one atomic UPDATE).
+
+    An authenticated client that presents a live code with the wrong client, redirect URI or verifier burns
+    it: whoever holds a stolen code gets one try, not one per guess.
+    """
     if form.get("grant_type") != "authorization_code":
         raise TokenError("invalid_request", "grant_type must be authorization_code")
     code = _required(form, "code")
-    redirect_uri = _required(form, "redirect_uri")
     row = connection.execute(_CODE, {"code_hash": secrets_.keyed_hash("code", code)}).first()
-    if row is None or row.client_id != client.client_id:
+    if row is None:
         raise TokenError("invalid_transaction", "unknown authorization code")
     if row.code_used:
         # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
@@ -214,12 +220,11 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
         raise TokenError("invalid_transaction", "authorization code already used")
     if aware(row.code_expires_at) <= utcnow():
         raise TokenError("invalid_transaction", "authorization code expired")
-    if not hmac.compare_digest(redirect_uri, row.redirect_uri):
-        raise TokenError("invalid_redirect_uri", "redirect_uri differs from the one of the authorize request")
-    if row.code_challenge:
-        verifier = form.get("code_verifier")
-        if not isinstance(verifier, str) or not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
-            raise TokenError("invalid_request", "PKCE code_verifier does not match the code_challenge")
+    try:
+        _check_code_binding(row, client, form)
+    except TokenError:
+        connection.execute(_BURN_CODE, {"tid": row.id})
+        raise
     token_id = secrets.token_urlsafe(18)
     consumed = connection.execute(_CONSUME_CODE, {"tid": row.id, "token_id": token_id})
     if consumed.rowcount != 1:
@@ -227,6 +232,19 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     return Redeemed(
         row.id, row.uin, row.acr, aware(row.auth_time), row.nonce, row.permitted_scopes or row.scopes, token_id
     )
+
+
+def _check_code_binding(row: Row, client: ClientRow, form: dict) -> None:
+    if row.client_id != client.client_id:
+        raise TokenError("invalid_transaction", "unknown authorization code")
+    redirect_uri = _required(form, "redirect_uri")
+    if not hmac.compare_digest(redirect_uri, row.redirect_uri):
+        raise TokenError("invalid_redirect_uri", "redirect_uri differs from the one of the authorize request")
+    verifier = form.get("code_verifier")
+    if not isinstance(verifier, str) or not PKCE_VERIFIER.fullmatch(verifier) or not row.code_challenge:
+        raise TokenError("invalid_request", "code_verifier (PKCE, 43 to 128 characters) is required")
+    if not hmac.compare_digest(pkce_s256(verifier), row.code_challenge):
+        raise TokenError("invalid_request", "PKCE code_verifier does not match the code_challenge")
 
 
 def _half_hash(value: str) -> str:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from services.identity.base import iso
 from services.identity.identities import service as identities
 from services.identity.identities.models import Identity
+from services.identity.security import Secrets
+from services.identity.verification import audit
 from services.identity.verification.models import VerificationRecord
 
 
@@ -108,7 +110,23 @@ def parse(payload: Any) -> tuple[str, str, list[tuple[str, Any]]]:
     return request_id, individual_id.strip(), parsed
 
 
-def verify(session: Session, caller: str, payload: Any, today: date | None = None) -> dict:
+def canonical(value: Any) -> str:
+    """One form per question, so that rephrasing it (case, spacing) does not make it a new one."""
+    if value is None:
+        return ""
+    return normalized(value) if isinstance(value, str) else str(value)
+
+
+def verify(
+    session: Session,
+    caller: str,
+    payload: Any,
+    *,
+    secrets_: Secrets,
+    quota: int,
+    today: date | None = None,
+) -> dict:
+    """Answer the predicates; raises `audit.QuotaExceeded` when the caller asked too much about this person."""
     request_id, individual_id, predicates = parse(payload)
     earlier = session.scalar(
         select(VerificationRecord).where(
@@ -119,6 +137,8 @@ def verify(session: Session, caller: str, payload: Any, today: date | None = Non
         return earlier.response
     today = today or date.today()
     identity = identities.find_by_individual_id(session, individual_id)
+    questions = [(kind, canonical(value)) for kind, value in predicates]
+    audit.admit(session, secrets_, quota, caller, identity, request_id, questions)
     results = [
         {"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](session, identity, value, today))}
         for kind, value in predicates

@@ -93,7 +93,10 @@ async def _methods(
             version = openapi_docs.version(doc)
             if version:
                 item["serviceVersion"] = version
-            item["endpointList"] = {"member": openapi_docs.endpoints(doc)}
+            limited = entry.operations.get(caller) if only_allowed and entry is not None else None
+            # A right limited to some operations lists them as granted (patterns included), like X-Road's.
+            listed = list(limited.endpoints) if limited is not None else openapi_docs.endpoints(doc)
+            item["endpointList"] = {"member": listed}
             items.append(item)
     return JSONResponse({"member": items})
 

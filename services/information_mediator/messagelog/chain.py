@@ -29,6 +29,8 @@ HASHED_FIELDS = (
     "request_hash",
     "response_hash",
 )
+# Fields added later: hashed, by name, only when set, so that records written before them still verify.
+OPTIONAL_HASHED_FIELDS = ("correlation_id",)
 
 
 def _canonical(value: object) -> str:
@@ -47,8 +49,9 @@ def _canonical(value: object) -> str:
 def record_hash(fields: dict, prev_hash: str, bodies: tuple[bytes | None, bytes | None]) -> str:
     """SHA-256 over the record's fields in a fixed order, its predecessor's hash and its bodies' hashes.
 
-    Fields are joined with the unit separator (0x1F), which cannot occur in identifiers, paths or numbers."""
+    Fields are joined with the unit separator (0x1F), which cannot occur in them (`fields.fit` escapes it)."""
     parts = [_canonical(fields[k]) for k in HASHED_FIELDS]
+    parts += [f"{k}={_canonical(fields[k])}" for k in OPTIONAL_HASHED_FIELDS if fields.get(k) is not None]
     parts.append(prev_hash)
     parts += [hashlib.sha256(b).hexdigest() if b is not None else "\x00" for b in bodies]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -21,6 +21,8 @@ class LogRecord(Base):
     chain: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[str] = mapped_column(String(128), index=True)
+    # The id the client offered (X-Road-Id), kept next to the IM's own message id; NULL in older records.
+    correlation_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(16), default="rest")
     client: Mapped[str] = mapped_column(String(512), index=True)
     service: Mapped[str] = mapped_column(String(640), index=True)

@@ -9,6 +9,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..messagelog.models import LogRecord
+from ..proxy.errors import UNKNOWN_SERVICE
+
+# A refused call is recorded without a client (the claimed one is not trusted); it is counted under this name.
+UNAUTHENTICATED = "(unauthenticated)"
+
+
+def shown_client(client: str | None) -> str:
+    return client or UNAUTHENTICATED
 
 
 class Metrics:
@@ -27,12 +35,19 @@ class Metrics:
         self.bytes = Counter("im_bytes", "Bytes relayed", ["service", "direction"], registry=self.registry)
 
     def observe(self, record: dict) -> None:
-        service = record["service"] or "-"
+        service = _service_label(record)
         outcome = "failure" if record["error_type"] or record["status"] >= 400 else "success"
-        self.requests.labels(service, record["client"] or "-", outcome).inc()
+        self.requests.labels(service, shown_client(record["client"]), outcome).inc()
         self.duration.labels(service).observe(record["duration_ms"] / 1000)
         self.bytes.labels(service, "request").inc(record["request_size"])
         self.bytes.labels(service, "response").inc(record["response_size"])
+
+
+def _service_label(record: dict) -> str:
+    """The service, once the call is known to be genuine: made-up names would each add a time series."""
+    if not record["client"] or record["error_type"] == UNKNOWN_SERVICE[0]:
+        return "-"
+    return record["service"] or "-"
 
 
 def statistics(
@@ -61,13 +76,13 @@ def statistics(
     if service:
         stmt = stmt.where(LogRecord.service == service)
     if client:
-        stmt = stmt.where(LogRecord.client == client)
+        stmt = stmt.where(LogRecord.client == ("" if client == UNAUTHENTICATED else client))
     out = []
     for svc, cli, count, failures, avg, mn, mx, req, resp, last in session.execute(stmt):
         out.append(
             {
                 "service": svc,
-                "client": cli,
+                "client": shown_client(cli),
                 "requests": count,
                 "successes": count - int(failures or 0),
                 "failures": int(failures or 0),

@@ -7,13 +7,16 @@ metaservices, pub/sub, admin APIs) fall through to the routes.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -21,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
 from services.common.assertion import ASSERTION_HEADER
-from services.common.im_client import SECRET_HEADER
+from services.common.assertion import Exchange as AssertedExchange
+from services.common.guard import BodyTooLarge, read_body
+from services.common.im_client import CORRELATION_HEADER, SECRET_HEADER
 
 from ..registry.service import ServiceEntry, Snapshot
 from .errors import (
@@ -30,6 +35,8 @@ from .errors import (
     BAD_REQUEST,
     INVALID_CLIENT,
     NETWORK_ERROR,
+    REQUEST_TIMEOUT,
+    REQUEST_TOO_LARGE,
     SERVICE_DISABLED,
     TIMEOUT,
     UNKNOWN_SERVICE,
@@ -43,6 +50,7 @@ if TYPE_CHECKING:  # the runtime imports Exchange from here: importing it at run
 Headers = Iterable[tuple[bytes, bytes]]
 
 CLIENT_HEADERS = (b"information-mediator-client", b"x-govstack-client", b"x-road-client")
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what only the IM may set toward a provider.
 DROP_REQUEST = {
     b"connection",
@@ -60,6 +68,7 @@ DROP_REQUEST = {
     ASSERTION_HEADER.lower().encode(),
     b"x-road-id",
     b"x-road-service",
+    CORRELATION_HEADER.lower().encode(),
     *CLIENT_HEADERS,
 }
 DROP_RESPONSE = {
@@ -79,6 +88,7 @@ DROP_RESPONSE = {
     b"x-road-client",
     b"x-road-service",
     b"x-road-request-hash",
+    CORRELATION_HEADER.lower().encode(),
 }
 # aiohttp adds these on its own unless told not to; the client's own values pass through instead.
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
@@ -102,6 +112,7 @@ class Exchange:
 
     __slots__ = (
         "message_id",
+        "correlation_id",
         "client",
         "service",
         "method",
@@ -120,6 +131,7 @@ class Exchange:
 
     def __init__(self, message_id: str, method: str, path: str, keep_bodies: bool):
         self.message_id, self.method, self.path = message_id, method, path
+        self.correlation_id: str | None = None
         self.client, self.service, self.status, self.error_type = "", "", 0, None
         self.started = time.perf_counter()
         self.request_at = datetime.now(UTC)
@@ -131,6 +143,7 @@ class Exchange:
     def record(self, body_limit: int) -> dict:
         return {
             "message_id": self.message_id,
+            "correlation_id": self.correlation_id,
             "kind": "rest",
             "client": self.client,
             "service": self.service,
@@ -180,36 +193,50 @@ class ProxyMiddleware:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, service_id: str, rest: bytes) -> None:
         headers = scope["headers"]
-        message_id = _header(headers, b"x-road-id") or str(uuid.uuid4())
         query = scope.get("query_string", b"")
         ex = Exchange(
-            message_id,
+            str(uuid.uuid4()),  # the IM assigns every message id; a client's own id is its correlation id
             scope["method"],
             rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
             self.im.settings.log_bodies,
         )
         ex.service = service_id
         try:
-            client_id = self._authenticate(headers, ex)
-            entry = self._authorize(service_id, client_id)
-            await self._forward(scope, receive, send, entry, client_id, rest, query, ex)
+            ex.correlation_id = _correlation_id(headers)
+            client_id = self._authenticate(headers)
+            ex.client = client_id
+            entry = self._authorize(service_id, client_id, scope["method"], rest)
+            async with self.im.client_slots.slot(client_id):
+                body = await self._read_body(receive, entry, ex)
+                await self._forward(scope, send, entry, client_id, rest, query, body, ex)
         except IMError as err:
             ex.status, ex.error_type = err.status, err.type
+            await self.im.log_exchange(ex)
             await _send_error(send, err, ex)
-        finally:
-            self.im.exchange_done(ex)
 
-    def _authenticate(self, headers: Headers, ex: Exchange) -> str:
+    def _authenticate(self, headers: Headers) -> str:
         claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)
-        if claimed is not None:
-            ex.client = claimed.decode("latin-1").strip()[:512]
         return authenticate_client(
             self.im.snapshot,
             claimed.decode("latin-1") if claimed is not None else None,
             _header(headers, SECRET_HEADER.lower().encode()),
         )
 
-    def _authorize(self, service_id: str, client_id: str) -> ServiceEntry:
+    async def _read_body(self, receive: Receive, entry: ServiceEntry, ex: Exchange) -> bytes:
+        """The whole request body (its hash is signed toward the provider), bounded in size and time."""
+        settings = self.im.settings
+        limit = settings.max_request_bytes_per_service.get(entry.id, settings.max_request_bytes)
+        try:
+            async with asyncio.timeout(settings.request_body_timeout):
+                body = await read_body(receive, limit)
+        except BodyTooLarge as exc:
+            raise IMError(REQUEST_TOO_LARGE, f"request body larger than {limit} bytes") from exc
+        except TimeoutError as exc:
+            raise IMError(REQUEST_TIMEOUT, "the request body did not arrive in time") from exc
+        _count(ex, body, response=False)
+        return body
+
+    def _authorize(self, service_id: str, client_id: str, method: str, rest: bytes) -> ServiceEntry:
         entry = self.im.snapshot.services.get(service_id)
         if entry is None:
             raise IMError(UNKNOWN_SERVICE, f"unknown service {service_id}")
@@ -217,43 +244,50 @@ class ProxyMiddleware:
             raise IMError(SERVICE_DISABLED, f"service {service_id} is disabled")
         if client_id not in entry.allowed:
             raise IMError(ACCESS_DENIED, f"client {client_id} has no access right to {service_id}")
+        if not entry.allows(client_id, method, rest.decode("latin-1")):
+            raise IMError(ACCESS_DENIED, f"client {client_id} has no access right to {method} on {service_id}")
         return entry
 
     async def _forward(
         self,
         scope: Scope,
-        receive: Receive,
         send: Send,
         entry: ServiceEntry,
         client_id: str,
         rest: bytes,
         query: bytes,
+        body: bytes,
         ex: Exchange,
     ) -> None:
-        url = entry.url + rest.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        origin, base_path = _origin_and_path(entry.url)
+        path = (base_path + rest.decode("latin-1")) or "/"
+        target = path + ("?" + query.decode("latin-1") if query else "")
         outgoing = CIMultiDict(
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST
+        )
+        assertion = self.im.sign(
+            AssertedExchange(client_id, entry.id, scope["method"], target, ex.req_hasher.hexdigest(), ex.message_id)
         )
         outgoing.update(
             {
                 "Information-Mediator-Client": client_id,
                 "X-Road-Client": client_id,
                 "X-Road-Id": ex.message_id,
+                CORRELATION_HEADER: ex.correlation_id or ex.message_id,
                 "X-Road-Service": entry.id,
-                ASSERTION_HEADER: self.im.assertion(client_id, entry.id),
+                ASSERTION_HEADER: assertion,
             }
         )
-        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        # A pooled connection may have been closed by the provider just as we reuse it. Without a body the
-        # request can be sent again on a fresh connection; a streamed body cannot be replayed.
-        attempts = 1 if has_body else 2
-        for attempt in range(1, attempts + 1):
+        has_body = bool(body) or any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        # A pooled connection may have been closed by the provider just as we reuse it: the buffered request can
+        # be sent again on a fresh connection (the provider never saw it, so the one-use assertion is unused).
+        for attempt in (1, 2):
             try:
                 response = await self.im.http.request(
                     scope["method"],
-                    URL(url, encoded=True),
+                    URL(origin + target, encoded=True),
                     headers=outgoing,
-                    data=_request_body(receive, ex) if has_body else None,
+                    data=body if has_body else None,
                     allow_redirects=False,
                     skip_auto_headers=SKIP_AUTO_HEADERS,
                 )
@@ -261,7 +295,7 @@ class ProxyMiddleware:
             except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
                 raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if attempt == attempts:
+                if attempt == 2:
                     raise IMError(NETWORK_ERROR, f"service {entry.id} closed the connection") from exc
             except (aiohttp.ClientError, OSError) as exc:
                 raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
@@ -292,6 +326,8 @@ class ProxyMiddleware:
                 chunk = await anext(stream, b"")
         except (TimeoutError, aiohttp.ClientError):
             ex.error_type = "Server.ServerProxy.NetworkError"  # headers already sent: the body is cut short
+        # Durable before complete: if the log cannot store the exchange, the client sees a broken response.
+        await self.im.log_exchange(ex)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -308,17 +344,20 @@ def _count(ex: Exchange, chunk: bytes, response: bool) -> None:
             ex.req_body += chunk
 
 
-async def _request_body(receive: Receive, ex: Exchange) -> AsyncIterator[bytes]:
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        more = message.get("more_body", False)
-        if chunk:
-            _count(ex, chunk, response=False)
-            yield chunk
+@functools.lru_cache(maxsize=1024)
+def _origin_and_path(service_url: str) -> tuple[str, str]:
+    """`http://host:port/base` -> ("http://host:port", "/base"): the provider sees `/base` + the rest."""
+    parts = urlsplit(service_url)
+    return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+
+
+def _correlation_id(headers: Headers) -> str | None:
+    offered = _header(headers, b"x-road-id")
+    if offered is None:
+        return None
+    if not CORRELATION_ID.fullmatch(offered):
+        raise IMError(BAD_REQUEST, "X-Road-Id must be 1 to 64 characters of A-Z a-z 0-9 . _ : -")
+    return offered
 
 
 def _header(headers: Headers, name: bytes) -> str | None:
@@ -329,7 +368,8 @@ def _header(headers: Headers, name: bytes) -> str | None:
 
 
 def _xroad_headers(ex: Exchange, client_id: str, service_id: str) -> list[tuple[bytes, bytes]]:
-    return [
+    correlation = [(b"x-road-correlation-id", ex.correlation_id.encode())] if ex.correlation_id else []
+    return correlation + [
         (b"x-road-id", ex.message_id.encode()),
         (b"x-road-client", client_id.encode()),
         (b"x-road-service", service_id.encode()),

@@ -3,6 +3,7 @@ with a sentence a developer can act on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from ..registry.conf import IDENTIFIER
@@ -21,21 +22,32 @@ def event_type_code(value: object) -> str:
     return value
 
 
-def event_type_body(payload: dict) -> tuple[str, dict]:
+def event_type_body(payload: dict, settings: IMSettings) -> tuple[str, dict]:
     if "schema" not in payload:
         raise PubSubError(BAD, "schema is required")
+    _bounded("schema", payload["schema"], settings.pubsub_max_schema_bytes)
     return event_type_code(payload.get("eventType")), payload["schema"]
 
 
-def publish_body(payload: dict, event_type: str) -> tuple[object, str | None]:
+def publish_body(payload: dict, event_type: str, settings: IMSettings) -> tuple[object, str | None]:
     if payload.get("eventType", event_type) != event_type:
         raise PubSubError(BAD, f"eventType {payload.get('eventType')!r} differs from the path's {event_type!r}")
     if "event" not in payload:
         raise PubSubError(BAD, "event is required")
+    _bounded("event", payload["event"], settings.pubsub_max_event_bytes)
     event_id = payload.get("id")
     if event_id is not None and (not isinstance(event_id, str) or not 1 <= len(event_id) <= 64):
         raise PubSubError(BAD, "id, when given, must be a string of 1-64 characters")
     return payload["event"], event_id
+
+
+def _bounded(name: str, value: object, max_bytes: int) -> None:
+    try:
+        size = len(json.dumps(value, separators=(",", ":")))
+    except RecursionError as exc:
+        raise PubSubError(BAD, f"{name} is nested too deeply") from exc
+    if size > max_bytes:
+        raise PubSubError(BAD, f"{name} is {size} bytes as JSON; at most {max_bytes} are accepted")
 
 
 @dataclass

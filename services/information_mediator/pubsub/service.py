@@ -8,12 +8,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from jsonschema import Draft202012Validator, FormatChecker, SchemaError, validators
 from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..registry.models import Application, Service
 from ..registry.service import find_application, instance
+from . import validation
 from .models import CANCELLED, DELIVERED, EXPIRED, FAILED, PENDING, Delivery, Event, EventType, Subscription
 
 SUBSCRIBE_SUFFIX = ".subscribe"
@@ -60,12 +60,10 @@ def room_application(session: Session, room: str) -> Application:
 
 
 def check_schema(schema: object) -> None:
-    if not isinstance(schema, dict):
-        raise PubSubError(BAD, "schema must be a JSON Schema object")
     try:
-        validators.validator_for(schema, default=Draft202012Validator).check_schema(schema)
-    except SchemaError as exc:
-        raise PubSubError(BAD, f"schema is not a valid JSON Schema: {exc.message}") from exc
+        validation.check_schema(schema)
+    except validation.Refused as exc:
+        raise PubSubError(BAD, str(exc)) from exc
 
 
 def create_event_type(session: Session, room: str, event_type: str, schema: dict) -> EventType:
@@ -109,6 +107,7 @@ def delete_event_type(session: Session, room: str, event_type: str) -> None:
     row = get_event_type(session, room, event_type)
     if row is None:
         raise PubSubError(NOT_FOUND, f"unknown event type {event_type}")
+    _schemas.pop((room, event_type), None)
     application = room_application(session, room)
     for service in list(application.services):
         if service.code in (event_type, event_type + SUBSCRIBE_SUFFIX) and service.service_url.startswith(
@@ -133,23 +132,32 @@ def delete_event_type(session: Session, room: str, event_type: str) -> None:
 # ---- publishing ----------------------------------------------------------------------------------
 
 
-_validators: dict[tuple[int, str], object] = {}
+# (room, event type) -> its schema, to validate before publish() without a transaction of its own. An entry
+# gone stale (type deleted and created again, another IM's database) is caught by publish().
+_schemas: dict[tuple[str, str], str] = {}
+MAX_CACHED_SCHEMAS = 1024
 
 
-def validate_event(event_type: EventType, event: object) -> None:
-    key = (event_type.id, event_type.schema_json)
-    validator = _validators.get(key)
-    if validator is None:
-        schema = json.loads(event_type.schema_json)
-        cls = validators.validator_for(schema, default=Draft202012Validator)
-        validator = _validators[key] = cls(schema, format_checker=FormatChecker())
-    errors = sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = lambda e: "/".join(str(p) for p in e.absolute_path) or "(root)"  # noqa: E731
-        raise PubSubError(
-            BAD,
-            "event does not match the schema of its type: " + "; ".join(f"{where(e)}: {e.message}" for e in errors[:5]),
-        )
+def cached_schema(room: str, event_type_code: str) -> str | None:
+    return _schemas.get((room, event_type_code))
+
+
+def event_type_schema(session: Session, room: str, event_type_code: str) -> str:
+    event_type = get_event_type(session, room, event_type_code)
+    if event_type is None:
+        raise PubSubError(NOT_FOUND, f"unknown event type {event_type_code} in room {room}")
+    if len(_schemas) >= MAX_CACHED_SCHEMAS:
+        _schemas.clear()
+    _schemas[(room, event_type_code)] = event_type.schema_json
+    return event_type.schema_json
+
+
+def validate_event(schema_json: str, event: object, seconds: float) -> None:
+    """Outside any lock or transaction where possible: a check may take up to `seconds`."""
+    try:
+        validation.validate(schema_json, event, seconds)
+    except validation.Refused as exc:
+        raise PubSubError(BAD, str(exc)) from exc
 
 
 @dataclass
@@ -160,8 +168,17 @@ class Published:
 
 
 def publish(
-    session: Session, room: str, event_type_code: str, publisher: str, event: object, event_id: str | None = None
+    session: Session,
+    room: str,
+    event_type_code: str,
+    publisher: str,
+    event: object,
+    event_id: str | None = None,
+    *,
+    validated_against: str | None = None,
+    validation_seconds: float = 1.0,
 ) -> Published:
+    """`validated_against`: the schema the caller already checked `event` against, before taking the lock."""
     # The lock serialises publications of one event type, so sequence order is commit order (FIFO).
     event_type = get_event_type(session, room, event_type_code, lock=True)
     if event_type is None:
@@ -172,7 +189,9 @@ def publish(
             if (existing.room, existing.event_type, existing.publisher) != (room, event_type_code, publisher):
                 raise PubSubError(CONFLICT, f"event id {event_id} is already used")
             return Published(existing, False, 0)
-    validate_event(event_type, event)
+    if event_type.schema_json != validated_against:  # not checked yet, or the type was replaced since
+        _schemas.pop((room, event_type_code), None)
+        validate_event(event_type.schema_json, event, validation_seconds)
     at = now()
     row = Event(
         event_id=event_id or str(uuid.uuid4()),

@@ -114,7 +114,7 @@ def create_event_type(
 ) -> JSONResponse:
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_owner)
-    event_type, schema = _checked(call, event_type_body, payload)
+    event_type, schema = _checked(call, event_type_body, payload, call.runtime.settings)
     call.run(service.create_event_type, call.room, event_type, schema)
     call.runtime.reload()  # the event type's rights services exist from now on
     return JSONResponse({"eventType": event_type, "schema": schema}, status_code=200)
@@ -177,8 +177,23 @@ def publish(
     started, request_at = time.perf_counter(), datetime.now(UTC)
     call = _call(request, instanceId, memberClass, memberCode, applicationCode)
     _checked(call, call.require_right, eventType, f"publish {eventType}")
-    event, event_id = _checked(call, publish_body, payload, eventType)
-    published = call.run(service.publish, call.room, eventType, call.client, event, event_id)
+    event, event_id = _checked(call, publish_body, payload, eventType, call.runtime.settings)
+    # Checked before the publication's lock and transaction: a slow check holds up this publisher only.
+    seconds = call.runtime.settings.pubsub_validation_seconds
+    schema_json = service.cached_schema(call.room, eventType) or call.run(
+        service.event_type_schema, call.room, eventType
+    )
+    _checked(call, service.validate_event, schema_json, event, seconds)
+    published = call.run(
+        service.publish,
+        call.room,
+        eventType,
+        call.client,
+        event,
+        event_id,
+        validated_against=schema_json,
+        validation_seconds=seconds,
+    )
     body = json.dumps({"id": published.event.event_id}).encode()
     if published.created:
         _log_publication(

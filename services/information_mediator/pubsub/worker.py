@@ -13,10 +13,12 @@ import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from services.common.assertion import ASSERTION_HEADER
+from services.common.assertion import Exchange as AssertedExchange
 
 from ..registry.service import ServiceEntry
 from . import service
@@ -134,8 +136,8 @@ class DeliveryWorker:
             error = f"Server.UnknownService: {service_id} is not registered"
         elif not entry.enabled:
             error = f"Server.ServiceDisabled: {service_id} is disabled"
-        elif c.room not in entry.allowed:
-            error = f"Client.AccessDenied: room {c.room} has no access right to {service_id}"
+        elif not entry.allows(c.room, "POST", c.path or ""):
+            error = f"Client.AccessDenied: room {c.room} has no access right to POST {c.path} on {service_id}"
         else:
             status, error, response = await self._post(entry, c, body)
         record = {
@@ -168,7 +170,16 @@ class DeliveryWorker:
             "X-Road-Client": c.room,
             "X-Road-Id": c.message_id,
             "X-Road-Service": entry.id,
-            ASSERTION_HEADER: self.rt.assertion(c.room, entry.id),
+            ASSERTION_HEADER: self.rt.sign(
+                AssertedExchange(
+                    client=c.room,
+                    service=entry.id,
+                    method="POST",
+                    path=_target(entry.url + c.path),
+                    body_sha256=hashlib.sha256(body).hexdigest(),
+                    message_id=c.message_id,
+                )
+            ),
             "X-GovStack-Event-Id": c.message_id,
             "X-GovStack-Event-Type": c.event["eventType"],
             "X-GovStack-Delivery-Attempt": str(c.attempts + 1),
@@ -186,3 +197,9 @@ class DeliveryWorker:
             return 0, "Server.ServerProxy.Timeout: subscriber did not answer in time", b""
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return 0, f"Server.ServerProxy.NetworkError: {type(exc).__name__}", b""
+
+
+def _target(url: str) -> str:
+    """Path and query as the subscriber receives them (what the assertion binds)."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + ("?" + parts.query if parts.query else "")

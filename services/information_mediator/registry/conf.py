@@ -2,7 +2,9 @@
 
 Both spellings of the spec are accepted: `specUrl`/`serviceUrl` (the OpenAPI) and `spec_url`/`service_url`
 (the spec's sample configuration). Extensions: `enabled` and `description` on a service, `secretHash`
-(`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right.
+(`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right, and
+`endpoints` on a right: the operations (`{method, path}`, syntax in `endpoints.py`) it is limited to; a right
+without `endpoints` covers the whole service.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from .endpoints import MAX_PER_RIGHT, normalise_method, normalise_path
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 # Service codes that would shadow the IM's own routes under /r1/{instance}/{class}/{member}/{application}/.
@@ -25,6 +29,43 @@ def _identifier(value: Any, what: str) -> str:
     return text
 
 
+class Endpoint(BaseModel):
+    """One operation of a service: an HTTP method (or `*`) and a path pattern below the service."""
+
+    model_config = ConfigDict(extra="ignore")
+    method: str
+    path: str
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, v: Any) -> str:
+        return normalise_method(v)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, v: Any) -> str:
+        return normalise_path(v)
+
+
+Endpoints = list[Endpoint] | None
+
+
+def _endpoints(v: Endpoints) -> Endpoints:
+    if v is None:
+        return None
+    if not v:
+        raise ValueError("endpoints must list at least one operation; leave it out to allow the whole service")
+    if len(v) > MAX_PER_RIGHT:
+        raise ValueError(f"endpoints must list at most {MAX_PER_RIGHT} operations")
+    unique = {(e.method, e.path): e for e in v}
+    return list(unique.values())
+
+
+def endpoint_list(v: Endpoints) -> list[dict[str, str]] | None:
+    """As stored in the registry: None is the whole service."""
+    return None if v is None else [{"method": e.method, "path": e.path} for e in v]
+
+
 class Right(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
     member: str
@@ -32,6 +73,12 @@ class Right(BaseModel):
     member_class: str | None = Field(
         default=None, validation_alias=AliasChoices("memberClass", "member_class", "class")
     )
+    endpoints: Endpoints = None
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, v: Endpoints) -> Endpoints:
+        return _endpoints(v)
 
     @field_validator("member", mode="before")
     @classmethod
@@ -125,6 +172,13 @@ class AllowedApplication(BaseModel):
     # The spec's `required` list names `member` and `application`; accept those spellings too.
     member: str | None = None
     application: str | None = None
+    # Extension: the operations the right is limited to (see Right).
+    endpoints: Endpoints = None
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, v: Endpoints) -> Endpoints:
+        return _endpoints(v)
 
     def client(self, default_class: str) -> tuple[str, str, str]:
         code = self.memberCode or self.member

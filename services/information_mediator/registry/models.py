@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..base import Base
@@ -72,4 +72,6 @@ class AccessRight(Base):
     client_class: Mapped[str] = mapped_column(String(64))
     client_code: Mapped[str] = mapped_column(String(128))
     client_application: Mapped[str] = mapped_column(String(128))
+    # The operations ([{"method", "path"}], see registry/endpoints.py) the right is limited to; NULL: every one.
+    endpoints: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     service: Mapped[Service] = relationship(back_populates="rights")

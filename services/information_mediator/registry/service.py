@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -12,7 +12,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from services.common.im_client import hash_secret
 
-from .conf import IDENTIFIER, ApplicationConf, IMConf, MemberConf, Right, ServiceAccessRights, ServiceConf
+from .conf import (
+    IDENTIFIER,
+    ApplicationConf,
+    IMConf,
+    MemberConf,
+    Right,
+    ServiceAccessRights,
+    ServiceConf,
+    endpoint_list,
+)
+from .endpoints import Operations
 from .models import AccessRight, Application, Instance, Member, Service
 
 AllowedPair: TypeAlias = Row[tuple[Service, AccessRight, Application, Member]]
@@ -78,6 +88,7 @@ def export_conf(session: Session) -> dict:
                                         "memberClass": r.client_class,
                                         "member": r.client_code,
                                         "application": r.client_application,
+                                        **({"endpoints": r.endpoints} if r.endpoints is not None else {}),
                                     }
                                     for r in s.rights
                                 ],
@@ -125,14 +136,29 @@ def _apply_service(application: Application, conf: ServiceConf, by_name: dict[st
         service.description = conf.description
     if conf.enabled is not None:
         service.enabled = conf.enabled
-    existing = {(r.client_class, r.client_code, r.client_application) for r in service.rights}
+    # A right the document lists is stored as listed: its operations, or the whole service without them.
+    listed: dict[tuple[str, str, str], list[dict] | None] = {}
     for right in conf.rights:
         client = _resolve_client(right, by_name)
-        if client not in existing:
-            service.rights.append(
-                AccessRight(client_class=client[0], client_code=client[1], client_application=client[2])
-            )
-            existing.add(client)
+        endpoints = endpoint_list(right.endpoints)
+        listed[client] = _union(listed[client], endpoints) if client in listed else endpoints
+    existing = {(r.client_class, r.client_code, r.client_application): r for r in service.rights}
+    for client, endpoints in listed.items():
+        if client in existing:
+            existing[client].endpoints = endpoints
+        else:
+            service.rights.append(_new_right(client, endpoints))
+
+
+def _new_right(client: tuple[str, str, str], endpoints: list[dict] | None) -> AccessRight:
+    return AccessRight(client_class=client[0], client_code=client[1], client_application=client[2], endpoints=endpoints)
+
+
+def _union(a: list[dict] | None, b: list[dict] | None) -> list[dict] | None:
+    """Operations of two grants together: the whole service (None) absorbs any list."""
+    if a is None or b is None:
+        return None
+    return a + [e for e in b if e not in a]
 
 
 def _apply_application(member: Member, conf: ApplicationConf, by_name: dict[str, tuple[str, str]]) -> None:
@@ -207,33 +233,59 @@ def _service_for(session: Session, rights: ServiceAccessRights) -> Service:
 
 
 def allow(session: Session, items: list[ServiceAccessRights]) -> int:
-    added = 0
+    """Adds rights, or operations to existing ones (a right without `endpoints` widens to the whole service).
+    Answers how many rights were created or widened."""
+    changed = 0
     for item in items:
         service = _service_for(session, item)
-        existing = {(r.client_class, r.client_code, r.client_application) for r in service.rights}
+        existing = {(r.client_class, r.client_code, r.client_application): r for r in service.rights}
         for right in item.rights:
             client = right.client(DEFAULT_MEMBER_CLASS)
-            if client not in existing:
-                service.rights.append(
-                    AccessRight(client_class=client[0], client_code=client[1], client_application=client[2])
-                )
-                existing.add(client)
-                added += 1
+            endpoints = endpoint_list(right.endpoints)
+            current = existing.get(client)
+            if current is None:
+                existing[client] = _new_right(client, endpoints)
+                service.rights.append(existing[client])
+                changed += 1
+            elif (widened := _union(current.endpoints, endpoints)) != current.endpoints:
+                current.endpoints = widened
+                changed += 1
     _bump(session)
-    return added
+    return changed
 
 
 def deny(session: Session, items: list[ServiceAccessRights]) -> int:
-    removed = 0
+    """Removes rights, or only the listed operations of a right (the right goes with its last operation).
+    Answers how many rights were removed or narrowed."""
+    changed = 0
     for item in items:
         service = _service_for(session, item)
-        clients = {right.client(DEFAULT_MEMBER_CLASS) for right in item.rights}
-        for r in list(service.rights):
-            if (r.client_class, r.client_code, r.client_application) in clients:
-                service.rights.remove(r)
-                removed += 1
+        existing = {(r.client_class, r.client_code, r.client_application): r for r in service.rights}
+        for right in item.rights:
+            current = existing.pop(right.client(DEFAULT_MEMBER_CLASS), None)
+            if current is not None and _narrow(service, current, endpoint_list(right.endpoints)):
+                changed += 1
     _bump(session)
-    return removed
+    return changed
+
+
+def _narrow(service: Service, right: AccessRight, endpoints: list[dict] | None) -> bool:
+    if endpoints is None:
+        service.rights.remove(right)
+        return True
+    if right.endpoints is None:
+        raise RegistryError(
+            f"the right of {right.client_code}/{right.client_application} on {service.code} covers the whole "
+            "service, so operations cannot be taken out of it: deny the right, then allow the operations it keeps"
+        )
+    kept = [e for e in right.endpoints if e not in endpoints]
+    if kept == right.endpoints:
+        return False
+    if kept:
+        right.endpoints = kept
+    else:
+        service.rights.remove(right)
+    return True
 
 
 def allowed_pairs(
@@ -270,7 +322,16 @@ class ServiceEntry:
     id: str  # INSTANCE/CLASS/MEMBER/APPLICATION/SERVICE
     url: str
     enabled: bool
-    allowed: frozenset[str]  # client ids INSTANCE/CLASS/MEMBER/APPLICATION
+    allowed: frozenset[str]  # client ids INSTANCE/CLASS/MEMBER/APPLICATION holding a right, whole or limited
+    # Clients whose right is limited to some operations; a client in `allowed` but not here has every one.
+    operations: Mapping[str, Operations] = field(default_factory=dict)
+
+    def allows(self, client_id: str, method: str, path: str) -> bool:
+        """See Snapshot.allows."""
+        if client_id not in self.allowed:
+            return False
+        limited = self.operations.get(client_id)
+        return limited is None or limited.permit(method, path)
 
 
 @dataclass
@@ -288,6 +349,14 @@ class Snapshot:
             return False
         return hmac.compare_digest(expected, hash_secret(secret))
 
+    def allows(self, client_id: str, service_id: str, method: str, path: str) -> bool:
+        """May the client call `method path` of the service? `path` is the raw request path below the service
+        as received (still percent-encoded: it is decoded once here, as the provider's server does; '' for the
+        service root; no query string). Rights only: whether the service exists and is enabled is the
+        caller's question (they are different errors)."""
+        entry = self.services.get(service_id)
+        return entry is not None and entry.allows(client_id, method, path)
+
 
 def load_snapshot(session: Session) -> Snapshot:
     inst = instance(session)
@@ -299,12 +368,15 @@ def load_snapshot(session: Session) -> Snapshot:
             client_id = f"{inst.code}/{m.member_class}/{m.code}/{a.code}"
             snap.clients[client_id] = a.secret_hash
             for s in a.services:
-                allowed = frozenset(
-                    f"{inst.code}/{r.client_class}/{r.client_code}/{r.client_application}" for r in s.rights
-                )
+                holders = {f"{inst.code}/{r.client_class}/{r.client_code}/{r.client_application}": r for r in s.rights}
+                operations = {c: Operations(r.endpoints) for c, r in holders.items() if r.endpoints is not None}
                 sid = f"{client_id}/{s.code}"
                 snap.services[sid] = ServiceEntry(
-                    id=sid, url=s.service_url.rstrip("/"), enabled=s.enabled, allowed=allowed
+                    id=sid,
+                    url=s.service_url.rstrip("/"),
+                    enabled=s.enabled,
+                    allowed=frozenset(holders),
+                    operations=operations,
                 )
     return snap
 

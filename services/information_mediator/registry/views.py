@@ -9,10 +9,12 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
+from ..audit import refusals
 from ..audit import service as audit
 from . import service as registry
 from .conf import IMConf, ServiceAccessRights
@@ -46,19 +48,27 @@ def error(status: int, type_: str, message: str) -> JSONResponse:
     )
 
 
-def _refused() -> JSONResponse:
+def _refusal(request: Request, action: str) -> JSONResponse | None:
+    """None for the administrator. Anyone else is refused before the body is read, counted in memory and
+    audited in aggregate (audit/refusals.py); a source refused too often in one second gets 429."""
+    if audit.is_admin(request, request.app.state.admin_token):
+        return None
+    source = request.client.host if request.client else "unknown"
+    query = request.scope.get("query_string", b"")[:200].decode("latin-1")
+    path = request.url.path + ("?" + query if query else "")
+    if refusals.for_app(request.app.state).refuse(source, action, path):
+        limited = error(429, "Client.TooManyRequests", "too many refused administrative calls; retry later")
+        limited.headers["Retry-After"] = "1"
+        return limited
     return error(401, "Client.Unauthorized", "administrator credential required (Authorization: Bearer <token>)")
 
 
 def _admin_call(
     request: Request, action: str, work: Callable[[], tuple[int, Any]], detail: str | None = None
 ) -> JSONResponse:
-    """Runs an administrative request and audits it whatever the outcome."""
+    """Runs an administrative request of the administrator and audits it whatever the outcome."""
     im = request.app.state.im_runtime
     db = request.app.state.db
-    if not audit.is_admin(request, request.app.state.admin_token):
-        audit.record(db, "anonymous", action, 401, detail)
-        return _refused()
     try:
         status, payload = work()
     except (ValueError, ValidationError) as exc:
@@ -87,6 +97,8 @@ def _parse(raw: bytes, content_type: str) -> Any:
 
 
 async def _apply(request: Request, action: str, replace: bool, require_new: bool) -> JSONResponse:
+    if refused := _refusal(request, action):
+        return refused
     raw, content_type = await request.body(), request.headers.get("content-type", "")
 
     def work() -> tuple[int, Any]:
@@ -97,7 +109,7 @@ async def _apply(request: Request, action: str, replace: bool, require_new: bool
             registry.apply_conf(session, conf, replace=replace)
         return 201, f"configuration of instance {conf.instance} applied"
 
-    return _admin_call(request, action, work, detail=_excerpt(raw))
+    return await run_in_threadpool(_admin_call, request, action, work, _excerpt(raw))
 
 
 def _excerpt(raw: bytes) -> str:
@@ -106,8 +118,8 @@ def _excerpt(raw: bytes) -> str:
 
 @router.get("/config", summary="List IM configuration", operation_id="listIMconf")
 def list_conf(request: Request) -> JSONResponse:
-    if not audit.is_admin(request, request.app.state.admin_token):
-        return _refused()
+    if refused := _refusal(request, "config.read"):
+        return refused
     with request.app.state.db.session() as session:
         return JSONResponse(registry.export_conf(session))
 
@@ -139,8 +151,8 @@ async def replace_conf(request: Request) -> JSONResponse:
 
 @router.get("/status", summary="Check status", operation_id="checkIMconf")
 def status(request: Request) -> JSONResponse:
-    if not audit.is_admin(request, request.app.state.admin_token):
-        return _refused()
+    if refused := _refusal(request, "status.read"):
+        return refused
     snap = request.app.state.im_runtime.snapshot
     return JSONResponse(
         {
@@ -163,8 +175,8 @@ def get_allowed(
     pageSize: int = Query(100, ge=1, le=10000),
     nextPageToken: str | None = None,
 ) -> JSONResponse:
-    if not audit.is_admin(request, request.app.state.admin_token):
-        return _refused()
+    if refused := _refusal(request, "rights.read"):
+        return refused
     try:
         offset = int(base64.urlsafe_b64decode(nextPageToken.encode()).decode()) if nextPageToken else 0
     except ValueError:
@@ -197,12 +209,15 @@ def _group(pairs: Sequence[registry.AllowedPair]) -> list[dict]:
                 "memberClass": right.client_class,
                 "memberCode": right.client_code,
                 "applicationId": right.client_application,
+                **({"endpoints": right.endpoints} if right.endpoints is not None else {}),
             }
         )
     return list(grouped.values())
 
 
 async def _rights_change(request: Request, action: str, change: Callable[[Session, list], int]) -> JSONResponse:
+    if refused := _refusal(request, action):
+        return refused
     raw, content_type = await request.body(), request.headers.get("content-type", "")
 
     def work() -> tuple[int, Any]:
@@ -211,7 +226,7 @@ async def _rights_change(request: Request, action: str, change: Callable[[Sessio
             count = change(session, items)
         return 200, {"changed": count}
 
-    return _admin_call(request, action, work, detail=_excerpt(raw))
+    return await run_in_threadpool(_admin_call, request, action, work, _excerpt(raw))
 
 
 @router.patch(
@@ -228,7 +243,8 @@ async def set_denied(request: Request) -> JSONResponse:
 
 @router.get("/audit", summary="Audit log of administrative requests (newest first)", tags=["Monitoring"])
 def audit_log(request: Request, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
-    if not audit.is_admin(request, request.app.state.admin_token):
-        return _refused()
+    if refused := _refusal(request, "audit.read"):
+        return refused
+    refusals.for_app(request.app.state).flush()  # what is still being counted is part of the log
     with request.app.state.db.session() as session:
         return JSONResponse({"entries": audit.recent(session, limit)})

@@ -5,29 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..messagelog.models import LogRecord
 from ..monitoring.metrics import statistics
+from .access import TRACE_PAGE, page_viewer_token, remember_viewer, require_reader
+from .redaction import redact_path
 
 router = APIRouter(tags=["Monitoring"])
+private = [Depends(require_reader)]
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
-def _row(r: LogRecord) -> dict:
+def _row(r: LogRecord, show_identifiers: bool) -> dict:
     return {
         "seq": r.seq,
         "chain": r.chain,
         "messageId": r.message_id,
+        "correlationId": r.correlation_id,
         "kind": r.kind,
         "client": r.client,
         "service": r.service,
         "method": r.method,
-        "path": r.path,
+        "path": r.path if show_identifiers else redact_path(r.path),
         "status": r.status,
         "errorType": r.error_type,
         "requestAt": r.request_at.isoformat(),
@@ -39,7 +43,7 @@ def _row(r: LogRecord) -> dict:
     }
 
 
-@router.get("/api/v1/trace", summary="Recent exchanges across the IM, newest first")
+@router.get("/api/v1/trace", summary="Recent exchanges across the IM, newest first", dependencies=private)
 def trace(
     request: Request,
     client: str | None = None,
@@ -56,18 +60,23 @@ def trace(
         stmt = stmt.where(LogRecord.client.contains(client))
     if service:
         stmt = stmt.where(LogRecord.service.contains(service))
-    if messageId:
-        stmt = stmt.where(LogRecord.message_id == messageId)
+    if messageId:  # one exchange by the IM's id, or every exchange of the action a client correlated
+        stmt = stmt.where(or_(LogRecord.message_id == messageId, LogRecord.correlation_id == messageId))
     if kind:
         stmt = stmt.where(LogRecord.kind == kind)
     if afterId is not None:
         stmt = stmt.where(LogRecord.id > afterId)
     with request.app.state.db.session() as session:
         rows = list(session.scalars(stmt))
-    return JSONResponse({"exchanges": [dict(_row(r), id=r.id) for r in rows]})
+    show = request.app.state.im_runtime.settings.trace_identifiers
+    return JSONResponse({"exchanges": [dict(_row(r, show), id=r.id) for r in rows]})
 
 
-@router.get("/api/v1/monitoring", summary="Per service and client: counts, failures, latency and sizes")
+@router.get(
+    "/api/v1/monitoring",
+    summary="Per service and client: counts, failures, latency and sizes",
+    dependencies=private,
+)
 def monitoring(
     request: Request, since: datetime | None = None, service: str | None = None, client: str | None = None
 ) -> JSONResponse:
@@ -75,16 +84,24 @@ def monitoring(
         return JSONResponse({"statistics": statistics(session, since, service, client)})
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True, dependencies=private)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.im_runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/ui/trace", response_class=HTMLResponse, include_in_schema=False)
-def trace_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "trace.html", {"instance": request.app.state.im_runtime.snapshot.instance}
+@router.get(TRACE_PAGE, response_class=HTMLResponse, include_in_schema=False)
+def trace_page(request: Request, token: str | None = None) -> HTMLResponse:
+    viewer_token = page_viewer_token(request, token)
+    page = templates.TemplateResponse(
+        request,
+        "trace.html",
+        {"instance": request.app.state.im_runtime.snapshot.instance, "viewer_token": viewer_token},
     )
+    if viewer_token:
+        remember_viewer(request, page, viewer_token)
+    page.headers["Cache-Control"] = "no-store"  # the page holds the token
+    page.headers["Referrer-Policy"] = "no-referrer"  # and its URL may
+    return page
 
 
 @router.get(

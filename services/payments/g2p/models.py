@@ -21,6 +21,8 @@ class Programme(Base):
     # Source BBs / registering institutions whose batches default to this programme.
     source_bb_ids: Mapped[str] = mapped_column(String(400), default="")
     is_default: Mapped[bool] = mapped_column(default=False)
+    # The IM client id (INSTANCE/CLASS/MEMBER/APPLICATION) of the only application that may spend the fund.
+    owner_client: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 # Batch status: received -> processing -> completed (or failed: nothing payable / not funded).

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts import funding_account
+from ..authorization import check_owner
 from ..fsps.service import load_directory
 from ..mapper.service import lookup
 from .models import PrepaymentValidation
@@ -28,7 +29,10 @@ def find(session: Session, source: str | None, batch_id: str, request_id: str | 
     return session.scalars(stmt.order_by(PrepaymentValidation.id.desc()).limit(1)).first()
 
 
-def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | None) -> dict:
+def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | None, caller: str | None) -> dict:
+    """`caller` (the verified client id) must own the programme whose funding is checked (NotAllowed)."""
+    programme = choose_programme(session, program_id, body.SourceBBID)
+    check_owner(programme, caller)
     first = session.scalar(
         select(PrepaymentValidation).where(
             PrepaymentValidation.source_bb_id == body.SourceBBID, PrepaymentValidation.request_id == body.RequestID
@@ -39,7 +43,6 @@ def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | Non
     check_unique_instruction_ids(
         [NewInstruction(i.InstructionID, i.Amount, i.Currency, None) for i in body.CreditInstructions]
     )
-    programme = choose_programme(session, program_id, body.SourceBBID)
     mapped = {
         b.payee_identity: b
         for b in lookup(session, body.SourceBBID, [i.PayeeFunctionalID for i in body.CreditInstructions])

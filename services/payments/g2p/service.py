@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..authorization import check_owner
 from ..base import bulk_insert, iso, plain, refresh_statistics, utcnow
 from .models import Batch, Instruction, Programme
 from .schemas import V3Transaction
@@ -82,8 +83,13 @@ def submit(
     program_id: str | None = None,
     tenant: str | None = None,
     callback_url: str | None = None,
+    caller: str | None = None,
 ) -> tuple[Batch, dict]:
-    """Stores a batch for background processing; a retried request id returns the first batch and answer."""
+    """Stores a batch for background processing; a retried request id returns the first batch and answer.
+
+    `caller` (the verified client id) must own the programme (NotAllowed), also for a retry."""
+    programme = choose_programme(session, program_id, source)
+    check_owner(programme, caller)
     first = find_batch(session, api, source, request_id)
     if first is not None:
         return first, json.loads(first.ack)
@@ -92,7 +98,6 @@ def submit(
         select(Batch.id).where(Batch.source_bb_id == source, Batch.client_batch_id == client_batch_id)
     ):
         raise BatchRejected(f"duplicate payment: BatchID {client_batch_id!r} was already submitted")
-    programme = choose_programme(session, program_id, source)
     batch_id = str(uuid.uuid4())
     ack = {k: (batch_id if v == "{batchId}" else v) for k, v in ack.items()}
     batch = Batch(

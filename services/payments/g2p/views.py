@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession, im_caller
+from services.common.assertion import VerifiedCall
 from services.common.errors import summarize
 
+from ..authorization import NotAllowed, check_source
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
 from ..outbox.service import enqueue
 from . import prevalidation, service
@@ -24,6 +26,13 @@ from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transact
 from .service import STATUS_FILTER, BatchRejected, NewInstruction
 
 router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
+
+
+Caller = Depends(im_caller)
+
+
+def _client(caller: VerifiedCall | None) -> str | None:
+    return caller.client if caller else None
 
 
 def _wake(request: Request) -> None:
@@ -39,9 +48,13 @@ def prepayment_validation(
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
     try:
-        result = prevalidation.validate(session, body, program_id)
+        check_source(request.app.state.settings, caller, body.SourceBBID)
+        result = prevalidation.validate(session, body, program_id, _client(caller))
+    except NotAllowed as exc:
+        raise fail_v1(403, str(exc), body.RequestID) from exc
     except BatchRejected as exc:
         raise fail_v1(400, str(exc), body.RequestID) from exc
     if x_callback_url:
@@ -50,7 +63,16 @@ def prepayment_validation(
 
 
 @router.post("/prepayment-validation-response", summary="Fetch the outcome of a pre-payment validation (API 1.0)")
-def prepayment_validation_response(body: V1ValidationResultRequest, session: Session = DBSession) -> dict:
+def prepayment_validation_response(
+    body: V1ValidationResultRequest,
+    request: Request,
+    session: Session = DBSession,
+    caller: VerifiedCall | None = Caller,
+) -> dict:
+    try:
+        check_source(request.app.state.settings, caller, body.SourceBBID)
+    except NotAllowed as exc:
+        raise fail_v1(403, str(exc), body.RequestID or "") from exc
     found = prevalidation.find(session, body.SourceBBID, body.BatchID, None)
     if found is None:
         raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID or "")
@@ -64,6 +86,7 @@ def bulk_payment_v1(
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
     instructions = [
         NewInstruction(
@@ -76,6 +99,7 @@ def bulk_payment_v1(
         "PaymentsBatchID": "{batchId}",
     }
     try:
+        check_source(request.app.state.settings, caller, body.SourceBBID)
         _, answer = service.submit(
             session,
             api="v1",
@@ -86,7 +110,10 @@ def bulk_payment_v1(
             client_batch_id=body.BatchID,
             program_id=program_id,
             callback_url=x_callback_url,
+            caller=_client(caller),
         )
+    except NotAllowed as exc:
+        raise fail_v1(403, str(exc), body.RequestID) from exc
     except BatchRejected as exc:
         raise fail_v1(400, str(exc), body.RequestID) from exc
     session.commit()
@@ -133,7 +160,12 @@ async def batch_transactions(
     callback_url: str = Header(alias="X-Callback-URL", min_length=1, max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
+    caller: VerifiedCall | None = Caller,
 ) -> JSONResponse:
+    try:
+        check_source(request.app.state.settings, caller, institution)
+    except NotAllowed as exc:
+        raise fail_v3(403, str(exc), correlation_id) from exc
     # Validated one transaction at a time, each dropped once converted: peak memory stays ~1/2 of
     # validating the whole 100 000-item array into models at once.
     try:
@@ -166,10 +198,13 @@ async def batch_transactions(
                 program_id=program_id,
                 tenant=tenant,
                 callback_url=callback_url,
+                caller=_client(caller),
             )[1]
 
     try:
         answer = await run_in_threadpool(store)
+    except NotAllowed as exc:
+        raise fail_v3(403, str(exc), correlation_id) from exc
     except BatchRejected as exc:
         raise fail_v3(400, str(exc), correlation_id) from exc
     _wake(request)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession, im_caller
+from services.common.assertion import VerifiedCall
+from services.common.errors import APIError
 
+from ..authorization import NotAllowed, check_source
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from ..settings import PaymentsSettings
 from . import service
@@ -18,8 +23,24 @@ router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller), De
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 
 
+Caller = Depends(im_caller)
+
+
 def _settings(request: Request) -> PaymentsSettings:
     return request.app.state.settings
+
+
+def _source_of_caller(
+    request: Request,
+    caller: VerifiedCall | None,
+    source: str | None,
+    fail: Callable[[int, str, str], APIError],
+    request_id: str,
+) -> None:
+    try:
+        check_source(_settings(request), caller, source)
+    except NotAllowed as exc:
+        raise fail(403, str(exc), request_id) from exc
 
 
 @router.post("/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)")
@@ -28,7 +49,9 @@ def register_v1(
     request: Request,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
+    _source_of_caller(request, caller, body.SourceBBID, fail_v1, body.RequestID)
     entries = [
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
@@ -52,7 +75,9 @@ def update_v1(
     request: Request,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
+    _source_of_caller(request, caller, body.SourceBBID, fail_v1, body.RequestID)
     entries = [
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
@@ -77,6 +102,7 @@ def register_v3(
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-ID", max_length=12),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
     request_id = body.RequestID or body.requestID
     beneficiaries = body.Beneficiaries if body.Beneficiaries is not None else body.beneficiaries
@@ -88,6 +114,7 @@ def register_v3(
         raise fail_v1(400, "header X-Callback-URL is required", request_id)
     if not beneficiaries:
         raise fail_v1(400, "Beneficiaries must list at least one beneficiary", request_id)
+    _source_of_caller(request, caller, institution, fail_v1, request_id)
     entries = [
         Entry(
             b.payeeIdentity,
@@ -117,7 +144,9 @@ def update_v3(
     request: Request,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
+    _source_of_caller(request, caller, body.sourceBBID, fail_v3, body.requestID)
     entries = [
         Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
         for b in body.beneficiaries
@@ -138,11 +167,14 @@ def update_v3(
 @router.get("/beneficiary/", summary="Beneficiary details by functional id (v3)")
 @router.get("/beneficiary", include_in_schema=False)
 def lookup_v3(
+    request: Request,
     session: Session = DBSession,
     payee_identity: str = Query(alias="payeeIdentity", min_length=1, max_length=20),
     request_id: str = Query(alias="requestId", min_length=1, max_length=12),
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
+    _source_of_caller(request, caller, institution, fail_v3, request_id)
     found = service.lookup(session, institution, [payee_identity])
     return {"requestId": request_id, "paymentModalityList": [service.modality_view(b) for b in found]}
 
@@ -150,9 +182,12 @@ def lookup_v3(
 @router.put("/beneficiary", summary="Bulk beneficiary lookup (v3)")
 def bulk_lookup_v3(
     body: V3BulkLookupRequest,
+    request: Request,
     session: Session = DBSession,
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
+    caller: VerifiedCall | None = Caller,
 ) -> dict:
+    _source_of_caller(request, caller, institution, fail_v3, body.requestId)
     if any(not p or len(p) > 20 for p in body.payeePartyIds):
         raise fail_v3(400, "payeePartyIds must be 1 to 20 characters each", body.requestId)
     found = service.lookup(session, institution, body.payeePartyIds)

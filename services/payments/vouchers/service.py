@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from services.common.keys import load_or_create_secret
 
 from ..accounts import funding_account, merchant_code
+from ..authorization import check_owner
 from ..base import iso, utcnow
+from ..g2p.models import Programme
 from ..ledger.service import InsufficientFunds, ensure_account, transfer
 from ..outbox.service import _fernet
 from ..settings import PaymentsSettings
@@ -59,6 +61,11 @@ def group_or_fail(session: Session, code: str | None) -> VoucherGroup:
     if group is None:
         raise VoucherError("invalid_group", "invalid voucher group")
     return group
+
+
+def check_funder(session: Session, group: VoucherGroup, caller: str | None) -> None:
+    """Vouchers commit their group's programme fund: only the programme's owner issues them (NotAllowed)."""
+    check_owner(session.get(Programme, group.programme_code), caller)
 
 
 def check_issue(session: Session, group: VoucherGroup, amount: Decimal, currency: str, planned: int = 1) -> None:

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from services.common.app import DBSession, im_caller
 from services.common.errors import APIError
 
+from ..authorization import NotAllowed, check_source
 from ..base import iso, plain
 from ..envelopes import valid_callback_url
 from ..seed import load_seed
 from . import service
+from .models import VoucherGroup
 from .service import VoucherError
 
 router = APIRouter(
@@ -101,6 +103,26 @@ def _issuers(seed_file: Path) -> frozenset[str]:
 def check_bb(request: Request, bb: str) -> None:
     if bb not in _issuers(request.app.state.settings.seed_file):
         raise fail(460, "GovStack building block does not exist")
+    check_caller_is(request, bb)
+
+
+def check_caller_is(request: Request, bb: str) -> None:
+    """The verified caller must be configured for the Gov_Stack_BB it names (403 otherwise)."""
+    try:
+        check_source(request.app.state.settings, im_caller(request), bb)
+    except NotAllowed as exc:
+        raise fail(403, str(exc)) from exc
+
+
+def check_funder(request: Request, session: Session, group_code: str | None) -> None:
+    caller = im_caller(request)
+    group = session.get(VoucherGroup, group_code) if group_code else None
+    if group is None or caller is None:
+        return  # an unknown group is refused (454) with the other checks
+    try:
+        service.check_funder(session, group, caller.client)
+    except NotAllowed as exc:
+        raise fail(403, str(exc)) from exc
 
 
 @router.post(
@@ -127,6 +149,9 @@ def preactivate(
         Gov_Stack_BB=body.Gov_Stack_BB,
     )
     settings = request.app.state.settings
+    if body.Gov_Stack_BB in _issuers(settings.seed_file):  # before the replay: it holds a voucher secret
+        check_caller_is(request, body.Gov_Stack_BB)
+        check_funder(request, session, body.voucher_group)
     if correlation_id:
         first = service.replayed_answer(session, settings, body.Gov_Stack_BB, correlation_id)
         if first is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.app import DBSession, im_caller
 from services.common.errors import APIError
 
+from ..authorization import NotAllowed, check_source
 from ..base import iso, plain, utcnow
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from ..outbox.service import enqueue
@@ -115,6 +116,12 @@ def create(
         raise fail_v1(400, "header X-Callback-URL is required", body.requestID)
     issuer = institution or "v3"
     settings = request.app.state.settings
+    try:
+        _check_funders(request, session, body, institution)
+    except NotAllowed as exc:
+        raise fail_v1(403, str(exc), body.requestID) from exc
+    except VoucherError as exc:
+        raise fail_v1(400, exc.message, body.requestID) from exc
     first = service.replayed_answer(session, settings, issuer, body.requestID)
     if first is not None:
         return first
@@ -165,6 +172,16 @@ def create(
     answer = v1_body(SUCCESS, f"{len(issued)} vouchers created; details sent to the callback URL", body.requestID)
     service.remember_answer(settings, issued[0].voucher, answer)
     return answer
+
+
+def _check_funders(request: Request, session: Session, body: CreationRequest, institution: str | None) -> None:
+    """Before anything, even a replayed answer (it holds voucher secrets): the caller is the institution it
+    names and owns the programme of every group it issues from."""
+    caller = im_caller(request)
+    check_source(request.app.state.settings, caller, institution)
+    if caller is not None:
+        for code in {i.groupCode for i in body.voucherInstructions}:
+            service.check_funder(session, service.group_or_fail(session, code), caller.client)
 
 
 def _each(

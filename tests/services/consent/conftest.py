@@ -5,12 +5,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fastapi.testclient import TestClient
 from joserfc import jws
 from joserfc.jwk import ECKey
 
 from services.consent.app import create_app
 from services.consent.settings import ConsentSettings
+from tests.support import mediated_client
 
 USCT = "da-usct-enrollment"
 PERMIT = "da-construction-permit-owner"
@@ -24,6 +24,7 @@ def settings(db_fields, tmp_path):
         data_dir=tmp_path,
         seed=True,
         im_client=None,
+        callback_allow_list=["http://127.0.0.1:9/"],
         webhook_retry_base_seconds=0.05,
         webhook_poll_seconds=0.05,
         webhook_max_attempts=4,
@@ -32,7 +33,7 @@ def settings(db_fields, tmp_path):
 
 @pytest.fixture
 def client(settings):
-    with TestClient(create_app(settings)) as c:
+    with mediated_client(create_app(settings)) as c:
         yield c
 
 

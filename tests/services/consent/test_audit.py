@@ -108,7 +108,7 @@ def test_audit_reads_and_verification_log(client, individual):
     client.get(f"/service/verification/consent-record/{record['id']}/")
     log = client.get("/audit/verifications/", params={"individualId": individual}).json()["verifications"]
     assert len(log) == 2 and all(e["consent"] is True and e["consentRecordId"] == record["id"] for e in log)
-    assert log[0]["caller"] == "direct"
+    assert log[0]["caller"] == "SANDBOX/GOV/TEST-MEMBER/TESTER"
 
 
 def test_audit_reports_a_forged_stored_signature(client, individual, holder, settings):

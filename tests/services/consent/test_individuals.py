@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from services.consent.seed import individual_id_for
 from tests.services.consent.conftest import assert_400
+from tests.support import mediated_client
 
 
 def test_seeded_residents_are_individuals_with_stable_ids(client):
@@ -56,13 +57,12 @@ def test_individual_bad_input(client):
 
 
 def test_seed_is_idempotent_across_restarts(settings):
-    from fastapi.testclient import TestClient
 
     from services.consent.app import create_app
 
     snapshots = []
     for _ in range(2):
-        with TestClient(create_app(settings)) as client:
+        with mediated_client(create_app(settings)) as client:
             snapshots.append(
                 (
                     client.get("/config/individuals/", params={"limit": 1000}).json(),

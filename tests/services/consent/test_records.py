@@ -289,7 +289,8 @@ def test_delegated_signature_by_the_consent_bb_is_verifiable_with_its_jwks(clien
     assert stored.status_code == 200, stored.text
     signature, revision = stored.json()["signature"], stored.json()["revision"]
     assert signature["verificationMethod"] == "JWS-delegated" and signature["verificationSignedAs"] == "delegate"
-    assert json.loads(signature["verificationArtifact"]) == {"requestedBy": "direct", "evidence": "otp-session-42"}
+    artifact = json.loads(signature["verificationArtifact"])
+    assert artifact == {"requestedBy": "SANDBOX/GOV/TEST-MEMBER/TESTER", "evidence": "otp-session-42"}
     keys = KeySet.import_key_set(client.get("/.well-known/jwks.json").json())
     assert jws.deserialize_compact(signature["signature"], keys).payload.decode() == revision["serializedSnapshot"]
     assert verify(client, individual, requireSigned="true")["consent"] is True

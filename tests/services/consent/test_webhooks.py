@@ -5,12 +5,16 @@ import hmac
 import json
 import time
 
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from services.consent.app import create_app
 from tests.services.consent.conftest import HEADER, USCT, Receiver, assert_400, new_individual
-from tests.support import wait_until
+from tests.support import IMSigner, wait_until
 
 SECRET = "s3cret-webhook-key"
+USCT_APP, PAYMENTS_APP = "SANDBOX/GOV/SOCIAL-WELFARE/USCT", "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+IM = "http://im.test:8000"
 
 
 def _hook(client, url, **extra):
@@ -19,11 +23,17 @@ def _hook(client, url, **extra):
     return r.json()["webhook"]
 
 
+def allow(client, *urls):
+    """Allow-lists webhook targets outside the IM (a test receiver's port is known only once it listens)."""
+    client.app.state.settings.callback_allow_list.extend(urls)
+
+
 def _expected_signature(body: bytes) -> str:
     return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
 def test_webhook_crud_never_reveals_the_secret(client, settings):
+    allow(client, "https://example.org/", "http://x.example/")
     hook = _hook(client, "https://example.org/hook", subscribedEvents=["consent.given"])
     assert hook["secretKey"] == SECRET and hook["disabled"] is False and hook["contentType"] == "application/json"
     read = client.get(f"/config/webhook/{hook['id']}/").json()["webhook"]
@@ -51,6 +61,7 @@ def test_webhook_crud_never_reveals_the_secret(client, settings):
 
 
 def test_webhook_bad_input(client):
+    allow(client, "http://x/")
     for bad in (
         {"payloadUrl": "ftp://x"},
         {},
@@ -67,6 +78,7 @@ def test_webhook_bad_input(client):
 
 def test_events_are_delivered_signed_and_only_when_subscribed(client):
     with Receiver() as receiver:
+        allow(client, receiver.url)
         _hook(client, receiver.url, subscribedEvents=["consent.given", "consent.withdrawn"])
         person = new_individual(client)
         record = client.post(
@@ -90,6 +102,7 @@ def test_events_are_delivered_signed_and_only_when_subscribed(client):
 
 def test_failed_deliveries_are_retried_with_backoff_and_do_not_block(client):
     with Receiver(statuses=[500, 503]) as receiver:
+        allow(client, receiver.url)
         hook = _hook(client, receiver.url, subscribedEvents=["data_agreement.updated"])
         agreement = client.get(f"/config/data-agreement/{USCT}/").json()["dataAgreement"]
         client.put(
@@ -110,6 +123,7 @@ def test_failed_deliveries_are_retried_with_backoff_and_do_not_block(client):
 
 def test_dead_target_gives_up_without_failing_requests(client):
     dead = "http://127.0.0.1:9/unreachable"
+    allow(client, dead)
     hook = _hook(client, dead)
     started = time.monotonic()
     person = new_individual(client)
@@ -125,9 +139,6 @@ def test_dead_target_gives_up_without_failing_requests(client):
 
 
 def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from services.consent.app import create_app
     from services.consent.settings import ConsentSettings
 
     with Receiver() as receiver:
@@ -139,8 +150,10 @@ def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, t
             im_client_secret="im-secret",
             webhook_retry_base_seconds=0.05,
             webhook_poll_seconds=0.05,
+            callback_allow_list=[receiver.url],
         )
-        with TestClient(create_app(settings)) as client:
+        app = create_app(settings)
+        with IMSigner(USCT_APP).attach(TestClient(app), app) as client:  # a webhook on its own IM service
             _hook(
                 client,
                 im_url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/consent",
@@ -154,3 +167,38 @@ def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, t
     assert len(im_calls) == 1
     assert im_calls[0]["headers"]["Information-Mediator-Client"] == "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT"
     assert im_calls[0]["headers"]["Information-Mediator-Client-Secret"] == "im-secret"
+
+
+def _as_usct(settings):
+    app = create_app(settings.model_copy(update={"im_url": IM}))
+    return IMSigner(USCT_APP).attach(TestClient(app), app)
+
+
+def test_a_webhook_naming_another_members_im_service_is_refused_and_nothing_stored(settings):
+    """Deliveries to an IM URL carry Consent's IM credential: a controller may name only its own services."""
+    with _as_usct(settings) as client:
+        for url in (
+            f"{IM}/r1/{PAYMENTS_APP}/g2p/bulk-payment",
+            f"{IM}/r1/{USCT_APP}/callbacks/../../../../PAYMENTS-AUTHORITY/PAYMENTS/g2p/bulk-payment",
+            "http://attacker.example/hook",
+        ):
+            refused = client.post("/config/webhook/", json={"webhook": {"payloadUrl": url}})
+            assert "payloadUrl" in assert_400(refused)["message"], url
+        assert client.get("/config/webhooks/").json()["webhooks"] == []
+
+        own = f"{IM}/r1/{USCT_APP}/callbacks/consent"
+        hook = _hook(client, own)
+        moved = client.put(
+            f"/config/webhook/{hook['id']}/", json={"webhook": {"payloadUrl": f"{IM}/r1/{PAYMENTS_APP}/g2p/x"}}
+        )
+        assert "payloadUrl" in assert_400(moved)["message"]
+        assert client.get(f"/config/webhook/{hook['id']}/").json()["webhook"]["payloadUrl"] == own
+
+
+def test_without_a_verified_caller_only_allow_listed_webhooks_are_accepted(settings):
+    listed = "https://receiver.example/consent/"
+    direct = settings.model_copy(update={"im_url": IM, "require_im_assertion": False, "callback_allow_list": [listed]})
+    with TestClient(create_app(direct)) as client:  # nobody the IM vouches for
+        refused = client.post("/config/webhook/", json={"webhook": {"payloadUrl": f"{IM}/r1/{USCT_APP}/callbacks/c"}})
+        assert_400(refused)
+        assert _hook(client, listed + "hook")["payloadUrl"] == listed + "hook"

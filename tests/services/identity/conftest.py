@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import httpx
 import pytest
 
@@ -15,16 +18,22 @@ def identity_settings(db: dict, data_dir, **overrides) -> IdentitySettings:  # n
     return IdentitySettings(**values)
 
 
+@contextmanager
+def running_identity(db: dict, data_dir, **overrides) -> Iterator[LiveServer]:  # noqa: ANN001
+    """A real uvicorn server running an Identity app on `db`; `.url` is also the issuer, `.app` the app."""
+    port = free_port()
+    app = create_app(identity_settings(db, data_dir, port=port, **overrides))
+    with LiveServer(app, port=port) as server:
+        server.app = app
+        yield server
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    """One running Identity service (real uvicorn) per test module; `.url` is also the issuer."""
+    """One running Identity service per test module (a module may define its own with other settings)."""
     tmp = tmp_path_factory.mktemp("identity")
-    with fresh_database(tmp, "identity") as db:
-        port = free_port()
-        app = create_app(identity_settings(db, tmp, port=port))
-        with LiveServer(app, port=port) as server:
-            server.app = app
-            yield server
+    with fresh_database(tmp, "identity") as db, running_identity(db, tmp) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import uuid
 from html import unescape
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from joserfc.jwk import RSAKey
@@ -15,6 +17,24 @@ KOFI = {"vid": "9038952310", "uin": "9369006020", "name": "Kofi Mensah", "birthd
 AMINA_VID = "2405176278"
 OTP = "111111"
 PIN = "1234"
+REDIRECT = "https://rp.example/callback"
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+# PKCE is required at /authorize: tests send this challenge and redeem codes with this verifier.
+VERIFIER = "test-pkce-verifier-" + "v" * 40
+PKCE = {"code_challenge": s256(VERIFIER), "code_challenge_method": "S256"}
+
+
+def authorize_url(client_id: str, scope: str = "openid", **params: str) -> str:
+    """A /authorize path with PKCE (override or drop it with `code_challenge=None` and the like)."""
+    query = {"client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": scope, **PKCE}
+    query.update(params)
+    return "/authorize?" + urlencode({k: v for k, v in query.items() if v is not None})
+
 
 _KEYS: list[RSAKey] = []
 
@@ -109,3 +129,59 @@ class Browser:
 
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+# -- single authentication attempts, each in a login of its own (how a guesser works around the per-login limit)
+
+NOW = "2026-11-22T10:00:00.000Z"
+
+
+def page_attempt(base_url: str, client_id: str, individual_id: str, factor: str, challenge: str) -> httpx.Response:
+    """One PIN or OTP attempt on the login pages, in a new login; the answer page (consent page if it worked)."""
+    browser = Browser(base_url)
+    page = browser.open(authorize_url(client_id)).text
+    if factor == "OTP":
+        page = browser.send_otp(page, individual_id).text
+    return browser.authenticate(page, individual_id, factor, challenge)
+
+
+def authenticated(response: httpx.Response) -> bool:
+    return response.status_code == 200 and "Share your data" in response.text
+
+
+def wallet_attempt(base_url: str, client_id: str, individual_id: str, factor: str, challenge: str) -> dict:
+    """One attempt through the wallet (linked authorization) in a new login; the envelope answered."""
+    browser = Browser(base_url)
+    page = browser.open(authorize_url(client_id)).text
+    transaction_id = re.search(r"const tx = \"([^\"]+)\"", page).group(1)
+    headers = {"X-XSRF-TOKEN": browser.http.cookies["XSRF-TOKEN"]}
+    linked = browser.http.post(
+        "/linked-authorization/link-code",
+        json={"requestTime": NOW, "request": {"transactionId": transaction_id}},
+        headers=headers,
+    ).json()
+    link_code = linked["response"]["linkCode"]
+    with httpx.Client(base_url=base_url, timeout=30) as wallet:
+        details = wallet.post(
+            "/linked-authorization/link-transaction", json={"requestTime": NOW, "request": {"linkCode": link_code}}
+        ).json()["response"]
+        if factor == "OTP":
+            wallet.post(
+                "/linked-authorization/send-otp",
+                json={
+                    "requestTime": NOW,
+                    "request": {"linkedTransactionId": details["linkTransactionId"], "individualId": individual_id},
+                },
+            )
+        answer = wallet.post(
+            "/linked-authorization/authenticate",
+            json={
+                "requestTime": NOW,
+                "request": {
+                    "linkedTransactionId": details["linkTransactionId"],
+                    "individualId": individual_id,
+                    "challengeList": [{"authFactorType": factor, "challenge": challenge, "format": "number"}],
+                },
+            },
+        )
+    return {"status": answer.status_code, **answer.json()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services.identity.helpers import ADMIN_TOKEN, client_key, client_request, new_client_id, register
+from tests.services.identity.helpers import ADMIN_TOKEN, PKCE, client_key, client_request, new_client_id, register
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -101,7 +101,7 @@ def test_update_changes_the_client(http):
         "errors": [],
     }
     # the new redirect URI is accepted, the old one no longer
-    params = {"client_id": client_id, "response_type": "code", "scope": "openid"}
+    params = {"client_id": client_id, "response_type": "code", "scope": "openid", **PKCE}
     assert (
         http.get("/authorize", params={**params, "redirect_uri": "https://rp.example/new-callback"}).status_code == 200
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from services.common import demo_world
 from services.identity.identities.numbers import verhoeff_valid
 from tests.services.identity.helpers import ADMIN_TOKEN, KOFI
 
@@ -53,8 +54,14 @@ def verify(http, individual_id: str, *predicates, request_id: str | None = None)
     return response.json()
 
 
-def enroll_new(http) -> str:  # noqa: ANN001
-    response = http.put("/enrollment", headers=ADMIN, json=enrollment(uuid.uuid4().hex, dict(NEW_FIELDS)))
+def unique_email() -> str:
+    return f"zara.{uuid.uuid4().hex[:10]}@example.org"
+
+
+def enroll_new(http, **fields) -> str:  # noqa: ANN001
+    """A new resident (NEW_FIELDS with an e-mail address of its own, or `fields`); returns the VID."""
+    body = enrollment(uuid.uuid4().hex, {**NEW_FIELDS, "email": unique_email(), **fields})
+    response = http.put("/enrollment", headers=ADMIN, json=body)
     assert response.status_code == 201, response.text
     return response.json()["response"][0]["vid"]
 
@@ -109,25 +116,26 @@ def test_multi_step_enrollment_merges_steps_until_finalized(http):
 
 
 def test_update_enrollment_changes_only_given_fields_and_keeps_history(http):
-    vid = enroll_new(http)
+    old_email, new_email = unique_email(), unique_email()
+    vid = enroll_new(http, email=old_email)
     update = http.put(
         "/enrollment",
         headers=ADMIN,
-        json=enrollment(uuid.uuid4().hex, {"VID": vid, "email": "zara.new@example.org"}, process="UPDATE"),
+        json=enrollment(uuid.uuid4().hex, {"VID": vid, "email": new_email}, process="UPDATE"),
     )
     assert update.status_code == 200, update.text
     assert (
         verify(
             http,
             vid,
-            {"type": "email_matches", "value": "zara.new@example.org"},
+            {"type": "email_matches", "value": new_email},
             {"type": "name_matches", "value": "Zara Okonkwo"},
         )["verified"]
         is True
     )
     history = http.get(f"/identities/{vid}/history", headers=ADMIN).json()["history"]
     assert [h["action"] for h in history] == ["created", "alias_added", "updated"]
-    assert history[-1]["changes"] == {"email": {"old": "zara@example.org", "new": "zara.new@example.org"}}
+    assert history[-1]["changes"] == {"email": {"old": old_email, "new": new_email}}
     unknown = http.put(
         "/enrollment",
         headers=ADMIN,
@@ -221,3 +229,48 @@ def test_vids_can_be_issued_and_revoked(http):
     assert verify(http, new_vid, {"type": "exists"})["verified"] is True
     actions = [h["action"] for h in http.get(f"/identities/{new_vid}/history", headers=ADMIN).json()["history"]]
     assert actions[-2:] == ["vid_issued", "vid_revoked"]
+
+
+def test_an_email_address_names_one_resident(http):
+    enrollment_id = uuid.uuid4().hex
+    taken = dict(NEW_FIELDS, email="Kofi.Mensah@Example.org ")  # the demo resident's, in other letters
+    refused = http.put("/enrollment", headers=ADMIN, json=enrollment(enrollment_id, taken))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["response"] is None
+    assert refused.json()["errors"] == [
+        {"errorCode": "duplicate_email", "message": "this e-mail address belongs to another resident"}
+    ]
+    # nothing was created: the same enrollment id with an address of its own goes through
+    own = http.put("/enrollment", headers=ADMIN, json=enrollment(enrollment_id, dict(taken, email=unique_email())))
+    assert own.status_code == 201, own.text
+    vid = own.json()["response"][0]["vid"]
+
+    def update(email: str):  # noqa: ANN202
+        return http.put(
+            "/enrollment", headers=ADMIN, json=enrollment(uuid.uuid4().hex, {"VID": vid, "email": email}, "UPDATE")
+        )
+
+    moved = update("amina.haddad@example.org")
+    assert moved.status_code == 409 and moved.json()["errors"][0]["errorCode"] == "duplicate_email"
+    assert verify(http, "2405176278", {"type": "email_matches", "value": "amina.haddad@example.org"})["verified"]
+    assert not verify(http, vid, {"type": "email_matches", "value": "amina.haddad@example.org"})["verified"]
+    mine = unique_email()
+    assert update(mine).status_code == 200
+    assert update(mine.upper()).status_code == 200  # one's own address, in other letters, is no conflict
+
+
+def test_a_multi_step_enrollment_is_checked_when_finalized(http):
+    enrollment_id = uuid.uuid4().hex
+    step = http.put(
+        "/enrollment",
+        headers=ADMIN,
+        json=enrollment(enrollment_id, {"fullName": "Late Mail", "email": "kofi.mensah@example.org"}, finalize=False),
+    )
+    assert step.status_code == 200
+    final = http.put("/enrollment", headers=ADMIN, json=enrollment(enrollment_id, {"dateOfBirth": "1990-01-01"}))
+    assert final.status_code == 409 and final.json()["errors"][0]["errorCode"] == "duplicate_email"
+
+
+def test_the_demo_world_gives_every_resident_an_address_of_their_own():
+    emails = [r["email"].strip().lower() for r in demo_world.residents() if r.get("email")]
+    assert emails and len(emails) == len(set(emails))

@@ -13,7 +13,17 @@ from cryptography import x509
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
-from tests.services.identity.helpers import ADMIN_TOKEN, KOFI, PIN, Browser, client_key, new_client_id, register
+from tests.services.identity.helpers import (
+    ADMIN_TOKEN,
+    KOFI,
+    PIN,
+    PKCE,
+    VERIFIER,
+    Browser,
+    client_key,
+    new_client_id,
+    register,
+)
 
 REDIRECT = "https://rp.example/callback"
 NOW = "2026-11-22T10:00:00.000Z"
@@ -48,7 +58,9 @@ class QRLogin:
             token_endpoint_auth_method=PrivateKeyJWT(discovery["token_endpoint"]),
         )
         self.client.register_client_auth_method(PrivateKeyJWT(discovery["token_endpoint"]))
-        self.url, self.state = self.client.create_authorization_url(discovery["authorization_endpoint"], nonce="n")
+        self.url, self.state = self.client.create_authorization_url(
+            discovery["authorization_endpoint"], nonce="n", **PKCE
+        )
         self.browser = Browser(live.url)
         page = self.browser.open(self.url).text
         self.transaction_id = re.search(r"const tx = \"([^\"]+)\"", page).group(1)
@@ -143,7 +155,9 @@ def test_wallet_login_by_qr_code_end_to_end(live, http, rp, discovery):
         "/linked-authorization/link-auth-code", {"transactionId": login.transaction_id, "linkedCode": link_code}
     ).json()["response"]
     assert auth_code["redirectUri"] == REDIRECT and auth_code["state"] == login.state and auth_code["nonce"] == "n"
-    token = login.client.fetch_token(discovery["token_endpoint"], code=auth_code["code"], state=login.state)
+    token = login.client.fetch_token(
+        discovery["token_endpoint"], code=auth_code["code"], state=login.state, code_verifier=VERIFIER
+    )
     jwks = http.get("/.well-known/jwks.json").json()
     assert jwt.decode(token["id_token"], jwks)["acr"] == "idbb:acr:static-code"
     info = jwt.decode(login.client.get(discovery["userinfo_endpoint"]).text, jwks)
@@ -228,5 +242,5 @@ def test_wallet_binding_then_wallet_local_authentication(live, http, rp, discove
     code = login.call(
         "/linked-authorization/link-auth-code", {"transactionId": login.transaction_id, "linkedCode": link_code}
     ).json()["response"]["code"]
-    token = login.client.fetch_token(discovery["token_endpoint"], code=code, state=login.state)
+    token = login.client.fetch_token(discovery["token_endpoint"], code=code, state=login.state, code_verifier=VERIFIER)
     assert jwt.decode(token["id_token"], http.get("/.well-known/jwks.json").json())["acr"] == "idbb:acr:linked-wallet"

@@ -20,6 +20,8 @@ from tests.services.identity.helpers import (
     KOFI,
     OTP,
     PIN,
+    PKCE,
+    VERIFIER,
     Browser,
     client_key,
     new_client_id,
@@ -161,8 +163,9 @@ def test_psut_is_stable_per_client_and_different_across_clients(live, http, rp, 
 
 
 def code_for(live, client_id, discovery, redirect_uri=REDIRECT, **params) -> str:  # noqa: ANN001
+    """A fresh code for the client, made with the PKCE challenge of VERIFIER unless `params` give another."""
     client = OAuth2Client(client_id, redirect_uri=redirect_uri, scope="openid profile")
-    url, _ = client.create_authorization_url(discovery["authorization_endpoint"], **params)
+    url, _ = client.create_authorization_url(discovery["authorization_endpoint"], **{**PKCE, **params})
     return query_of(Browser(live.url).login_with_otp(url))["code"]
 
 
@@ -172,7 +175,7 @@ def assertion(client_id, key, audience, **claims) -> str:  # noqa: ANN001
     return signed.decode() if isinstance(signed, bytes) else signed
 
 
-def token_request(http, client_id, code, client_assertion, redirect_uri=REDIRECT):  # noqa: ANN001
+def token_request(http, client_id, code, client_assertion, redirect_uri=REDIRECT, code_verifier=VERIFIER):  # noqa: ANN001
     return http.post(
         "/oauth/token",
         data={
@@ -182,6 +185,7 @@ def token_request(http, client_id, code, client_assertion, redirect_uri=REDIRECT
             "redirect_uri": redirect_uri,
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": client_assertion,
+            **({"code_verifier": code_verifier} if code_verifier else {}),
         },
     )
 
@@ -340,7 +344,7 @@ def test_authorize_errors_about_client_or_redirect_stay_on_the_page(http, rp):
 def test_wrong_otp_is_refused_then_the_right_one_works(live, rp, discovery):
     client_id, _ = rp
     client = OAuth2Client(client_id, redirect_uri=REDIRECT, scope="openid")
-    url, _ = client.create_authorization_url(discovery["authorization_endpoint"])
+    url, _ = client.create_authorization_url(discovery["authorization_endpoint"], **PKCE)
     browser = Browser(live.url)
     page = browser.send_otp(browser.open(url).text, KOFI["vid"]).text
     wrong = browser.authenticate(page, KOFI["vid"], "OTP", "000000")
@@ -355,7 +359,7 @@ def test_wrong_otp_is_refused_then_the_right_one_works(live, rp, discovery):
 def test_attempt_limit_redirects_access_denied(live, rp, discovery):
     client_id, _ = rp
     client = OAuth2Client(client_id, redirect_uri=REDIRECT, scope="openid")
-    url, state = client.create_authorization_url(discovery["authorization_endpoint"])
+    url, state = client.create_authorization_url(discovery["authorization_endpoint"], **PKCE)
     browser = Browser(live.url)
     page = browser.send_otp(browser.open(url).text, KOFI["vid"]).text
     responses = [browser.authenticate(page, KOFI["vid"], "OTP", "000000") for _ in range(3)]
@@ -370,7 +374,7 @@ def test_pin_login_and_acr_values_are_honoured(live, http, rp, discovery, jwks):
     client_id, key = rp
     client = oauth_client(client_id, key, discovery, scope="openid profile")
     url, state = client.create_authorization_url(
-        discovery["authorization_endpoint"], nonce="n-1", acr_values="idbb:acr:static-code"
+        discovery["authorization_endpoint"], nonce="n-1", acr_values="idbb:acr:static-code", **PKCE
     )
     browser = Browser(live.url)
     page = browser.open(url).text
@@ -380,7 +384,9 @@ def test_pin_login_and_acr_values_are_honoured(live, http, rp, discovery, jwks):
     consent_page = browser.authenticate(page, KOFI["vid"], "PIN", PIN)
     assert consent_page.status_code == 200, consent_page.text
     location = browser.consent(consent_page.text).headers["location"]
-    token = client.fetch_token(discovery["token_endpoint"], authorization_response=location, state=state)
+    token = client.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, state=state, code_verifier=VERIFIER
+    )
     assert verify_id_token(token, jwks, client_id, "n-1", discovery["issuer"])["acr"] == "idbb:acr:static-code"
 
 
@@ -411,3 +417,49 @@ def test_key_rotation_keeps_old_tokens_verifiable(live, http, rp, discovery):
     _, new_token, _ = login(live, client_id, key, discovery)
     new_kid = json.loads(base64.urlsafe_b64decode(new_token["id_token"].split(".")[0] + "=="))["kid"]
     assert new_kid != old_kid and new_kid in kids
+
+
+@pytest.mark.parametrize(
+    "pkce",
+    [
+        {},  # none at all
+        {"code_challenge": PKCE["code_challenge"]},  # no method: RFC 7636 would take it as plain
+        {"code_challenge": VERIFIER[:43], "code_challenge_method": "plain"},
+        {"code_challenge": "short", "code_challenge_method": "S256"},
+        {"code_challenge_method": "S256"},
+    ],
+)
+def test_authorize_requires_pkce_with_s256(http, rp, pkce):
+    client_id, _ = rp
+    params = {"client_id": client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid"}
+    refused = http.get("/authorize", params={**params, **pkce, "state": "s-pkce"})
+    assert refused.status_code == 303, refused.text[:300]
+    assert query_of(refused.headers["location"]) == {
+        "error": "invalid_request",
+        "error_description": "PKCE is required: code_challenge with code_challenge_method=S256",
+        "state": "s-pkce",
+    }
+
+
+@pytest.mark.parametrize("mistake", ["wrong_verifier", "no_verifier", "wrong_redirect_uri", "other_client"])
+def test_a_failed_exchange_burns_the_code(live, http, rp, discovery, mistake):
+    client_id, key = rp
+    code = code_for(live, client_id, discovery)
+    audience = discovery["token_endpoint"]
+    if mistake == "other_client":
+        other_id = new_client_id()
+        register(http, other_id, client_key(1))
+        failed = token_request(http, other_id, code, assertion(other_id, client_key(1), audience))
+    else:
+        failed = token_request(
+            http,
+            client_id,
+            code,
+            assertion(client_id, key, audience),
+            redirect_uri="https://rp.example/other" if mistake == "wrong_redirect_uri" else REDIRECT,
+            code_verifier={"wrong_verifier": "w" * 50, "no_verifier": None}.get(mistake, VERIFIER),
+        )
+    assert failed.status_code == 400
+    retry = token_request(http, client_id, code, assertion(client_id, key, audience))
+    assert retry.status_code == 400, "the code must not survive a failed exchange"
+    assert retry.json()["error"] == "invalid_transaction"

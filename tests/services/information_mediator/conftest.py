@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, InvalidAssertion
+from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, Exchange, InvalidAssertion
+from services.common.guard import target
 from services.common.im_client import hash_secret
 from services.information_mediator.app import create_app
 from services.information_mediator.settings import IMSettings
@@ -32,8 +33,18 @@ def provider_app(im_url_holder: dict) -> FastAPI:
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         verified = None
+        expected = Exchange(
+            client="",
+            service=request.headers.get("X-Road-Service", ""),
+            method=request.method,
+            path=target(request.scope),
+            body_sha256=hashlib.sha256(body).hexdigest(),
+        )
         try:
-            verified = AssertionVerifier(im_url_holder["url"]).verify(request.headers.get(ASSERTION_HEADER)).client
+            if "verifier" not in im_url_holder:
+                im_url_holder["verifier"] = AssertionVerifier(im_url_holder["url"])
+            verified = im_url_holder["verifier"].verify(request.headers.get(ASSERTION_HEADER), expected)
+            verified = verified.client
         except InvalidAssertion as exc:
             verified = f"invalid: {exc}"
         return JSONResponse(

@@ -22,11 +22,21 @@ def test_allowed_call_reaches_the_provider_with_xroad_headers(stack):
     assert r.headers["X-Provider"] == "yes"  # provider headers pass back unchanged
 
 
-def test_client_message_id_is_kept(stack):
+def test_the_im_assigns_message_ids_and_keeps_the_clients_as_correlation(stack):
     r = stack.call("GET", "echo", headers={"X-Road-Id": "my-message-42"})
     assert r.status_code == 200, r.text
-    assert r.headers["X-Road-Id"] == "my-message-42"
-    assert r.json()["headers"]["x-road-id"] == "my-message-42"
+    assigned = r.headers["X-Road-Id"]
+    assert assigned != "my-message-42" and r.headers["X-Road-Correlation-Id"] == "my-message-42"
+    seen = r.json()["headers"]
+    assert seen["x-road-id"] == assigned and seen["x-road-correlation-id"] == "my-message-42"
+    again = stack.call("GET", "echo", headers={"X-Road-Id": "my-message-42"})
+    assert again.headers["X-Road-Id"] not in (assigned, "my-message-42")  # a client cannot reuse an id
+
+
+def test_a_malformed_or_overlong_client_message_id_is_refused(stack):
+    for bad in ("x" * 200, "a b", "a/b"):
+        r = stack.call("GET", "echo", headers={"X-Road-Id": bad})
+        assert r.status_code == 400 and r.headers["X-Road-Error"] == "Client.BadRequest"
 
 
 def test_provider_sees_the_authenticated_client_and_a_valid_assertion(stack):
@@ -139,9 +149,9 @@ def test_query_string_and_encoded_path_segments_pass_through(stack):
     assert seen["query"] == "x=1&y=%26z&x=2"
 
 
-def test_large_body_is_streamed_both_ways(stack):
+def test_large_bodies_both_ways_within_the_services_limit(stack):
     _add_root_service(stack)
-    size = 24 * 1024 * 1024
+    size = 12 * 1024 * 1024
     block = os.urandom(1024 * 1024)
 
     def chunks():
@@ -154,10 +164,15 @@ def test_large_body_is_streamed_both_ways(stack):
     r = stack.call("POST", "root", "/upload", content=chunks())
     assert r.status_code == 200
     assert r.json()["size"] == size and r.json()["sha256"] == expected.hexdigest()
-    assert r.json()["chunks"] > 1  # arrived in pieces, not as one buffered blob
     assert r.headers["X-Road-Request-Hash"] == expected.hexdigest()
     down = stack.call("GET", "root", "/download?size=8000000")
     assert down.status_code == 200 and len(down.content) == 8_000_000
+
+
+def test_a_body_over_the_limit_is_refused_before_reaching_the_provider(stack):
+    _add_root_service(stack)
+    r = stack.call("POST", "root", "/upload", content=b"x" * (16 * 1024 * 1024 + 1))
+    assert r.status_code == 413 and r.headers["X-Road-Error"] == "Client.RequestTooLarge"
 
 
 def test_hop_by_hop_headers_are_not_forwarded(stack):
@@ -174,20 +189,20 @@ def test_every_exchange_is_logged_and_monitored(stack):
     stack.call("GET", "echo")
     stack.call("GET", "echo", client=OTHER, secret=OTHER_SECRET)
     stack.flush_log()
-    rows = stack.http.get("/api/v1/trace", params={"service": "PROVIDER-ORG"}).json()["exchanges"]
+    rows = stack.admin("GET", "/api/v1/trace", params={"service": "PROVIDER-ORG"}).json()["exchanges"]
     assert {(x["client"], x["status"]) for x in rows} >= {(CLIENT, 200), (OTHER, 403)}
     denied = next(x for x in rows if x["status"] == 403)
     assert denied["errorType"] == "Client.AccessDenied"
-    stats = stack.http.get("/api/v1/monitoring", params={"service": f"{PROVIDER}/echo"}).json()["statistics"]
+    stats = stack.admin("GET", "/api/v1/monitoring", params={"service": f"{PROVIDER}/echo"}).json()["statistics"]
     by_client = {s["client"]: s for s in stats}
     assert by_client[CLIENT]["successes"] >= 1 and by_client[OTHER]["failures"] >= 1
-    metrics = stack.http.get("/metrics").text
+    metrics = stack.admin("GET", "/metrics").text
     assert 'im_requests_total{client="SANDBOX/GOV/CLIENT-ORG/CLIENT"' in metrics
     assert "im_request_duration_seconds_bucket" in metrics
 
 
 def test_trace_page_renders(stack):
-    r = stack.http.get("/ui/trace")
+    r = stack.admin("GET", "/ui/trace")
     assert r.status_code == 200 and "message trace" in r.text
 
 

@@ -126,10 +126,10 @@ def test_push_reaches_every_subscriber_through_the_im_and_status_counts(ps, rece
     with ps.app.state.db.session() as session:
         kinds = session.execute(select(LogRecord.kind, LogRecord.client).where(LogRecord.message_id == event_id)).all()
     assert sorted(kinds) == sorted([("event", PUB), ("event", ROOM), ("event", ROOM)])
-    trace = ps.http.get("/api/v1/trace", params={"kind": "event", "messageId": event_id}).json()["exchanges"]
+    trace = ps.admin("GET", "/api/v1/trace", params={"kind": "event", "messageId": event_id}).json()["exchanges"]
     assert len(trace) == 3 and {x["kind"] for x in trace} == {"event"}
-    assert ps.http.get("/api/v1/trace", params={"kind": "rest", "messageId": event_id}).json()["exchanges"] == []
-    assert "pub/sub events" in ps.http.get("/ui/trace").text
+    assert ps.admin("GET", "/api/v1/trace", params={"kind": "rest", "messageId": event_id}).json()["exchanges"] == []
+    assert "pub/sub events" in ps.admin("GET", "/ui/trace").text
     # Another publisher cannot read the status; the room owner can.
     assert ps.as_(STRANGER, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 404
     assert ps.as_(ROOM, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 200

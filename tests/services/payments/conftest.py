@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
+
+from tests.support import mediated_client
 
 from .support import make_app
 
@@ -13,5 +14,5 @@ def app(db_fields, tmp_path):
 
 @pytest.fixture
 def client(app):
-    with TestClient(app) as c:
+    with mediated_client(app) as c:
         yield c

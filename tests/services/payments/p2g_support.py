@@ -5,8 +5,10 @@ payer FI; `Bank`, a browser on the bank pages."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from services.common import demo_world
+from services.common.assertion import ASSERTION_HEADER
 from services.payments.accounts import fsp_settlement_account, treasury_account
 from services.payments.ledger.service import transfer
 from services.payments.p2g.models import BillPayment
@@ -23,7 +26,8 @@ from tests.support import LiveServer, wait_until
 
 from .support import assert_ledger_consistent, balance
 
-MUNICIPALITY = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT/callbacks"
+PERMIT = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
+MUNICIPALITY = PERMIT + "/callbacks"
 DIRECT_PREFIX = "/r1/" + MUNICIPALITY  # the biller seen as if the IM were its own host (tests without an IM)
 
 
@@ -36,6 +40,7 @@ class FakeBiller:
         self.lock = threading.Lock()
         self.hub_url = ""  # where the status update goes: {hub}/billTransferRequests
         self.hub_headers: dict[str, str] = {}
+        self.assert_as: Callable[[bytes], str] | None = None  # an IM assertion for a status update's body
         app = FastAPI()
         for prefix in prefixes:
             app.include_router(self._router(prefix))
@@ -121,8 +126,12 @@ class FakeBiller:
         if status == "RJC":
             body["rejectReason"] = "Dup"
         headers = {"X-CorrelationID": "st" + mark["billId"][-10:], "X-Platform-TenantId": "sandbox", **self.hub_headers}
+        content = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+        if self.assert_as is not None:
+            headers[ASSERTION_HEADER] = self.assert_as(content)
         async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.post(f"{self.hub_url}/billTransferRequests", json=body, headers=headers)
+            response = await client.post(f"{self.hub_url}/billTransferRequests", content=content, headers=headers)
         self._record("hub", f"status-{response.status_code}", None, response.json())
 
     def of_kind(self, kind: str) -> list[dict]:

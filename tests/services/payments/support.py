@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
+import yaml
 from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
@@ -13,10 +15,16 @@ from services.payments.app import create_app
 from services.payments.g2p.models import Instruction
 from services.payments.ledger.models import JournalEntry, LedgerAccount, Posting
 from services.payments.ledger.service import balance_from_postings, unbalanced_entries
-from services.payments.settings import PaymentsSettings
+from services.payments.seed import load_seed
+from services.payments.settings import DEFAULT_SEED_FILE, PaymentsSettings
 from tests.support import LiveServer, wait_until
 
 SOURCE = "USCT"
+# The client id `tests.support.mediated_client` signs as, and the source BB ids the tests use.
+TEST_CLIENT = "SANDBOX/GOV/TEST-MEMBER/TESTER"
+TEST_SOURCES = [SOURCE, "MOSW", "OTHER", "OTHER-BB", "KILL"]
+# Allow-listed in every test app: a callback target nobody listens on.
+DEAD_TARGET = "http://127.0.0.1:9/"
 OPENING = Decimal("50000000")
 
 
@@ -28,9 +36,29 @@ def make_app(db_fields: dict, tmp_path, **overrides) -> FastAPI:
         callback_backoff_seconds=0.05,
         callback_timeout_seconds=2,
         im_client=None,
+        callback_allow_list=[DEAD_TARGET],
     )
     fields.update(overrides)
+    fields.setdefault("seed_file", seed_for_tests(tmp_path))
     return create_app(PaymentsSettings(**db_fields, **fields))
+
+
+def seed_for_tests(directory: Path) -> Path:
+    """seed.yaml with the tests' signed client (`mediated_client`) owning every programme and allowed every
+    source the tests name; the tests through a real IM use the real seed.yaml."""
+    config = load_seed(DEFAULT_SEED_FILE)
+    for programme in config["programmes"]:
+        programme["owner"] = TEST_CLIENT
+    config["sources"][TEST_CLIENT] = TEST_SOURCES
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "payments-seed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def allow_callbacks(app: FastAPI, *urls: str) -> None:
+    """Adds callback targets to the app's allow-list (a test receiver's port is known only once it exists)."""
+    app.state.settings.callback_allow_list.extend(urls)
 
 
 class Recorder:

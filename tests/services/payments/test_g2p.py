@@ -7,11 +7,13 @@ from decimal import Decimal
 
 from services.payments.seed import load_seed, resident_accounts
 from services.payments.settings import DEFAULT_SEED_FILE
+from tests.support import mediated_client
 
 from .support import (
     OPENING,
     Recorder,
     all_details,
+    allow_callbacks,
     assert_ledger_consistent,
     balance,
     bulk_payment,
@@ -34,6 +36,7 @@ def test_v1_batch_settles_in_the_ledger_and_reports(client, app):
     instructions = [(f"ins{n:013d}", r["uin"], "120.25") for n, r in enumerate(good)]
     instructions += [("insclosed0000001", CLOSED[0]["uin"], "50"), ("insunknown000001", "0000000000", "70")]
     with Recorder() as target:
+        allow_callbacks(app, target.url)
         response = bulk_payment(
             client,
             "pay000000001",
@@ -203,6 +206,7 @@ def test_prepayment_validation_reports_failures_without_paying(client, app):
         ],
     }
     with Recorder() as target:
+        allow_callbacks(app, target.url)
         response = client.post("/prepayment-validation", json=body, headers={"X-Callback-URL": target.url})
         assert response.status_code == 200
         assert response.json()["ResponseCode"] == "00" and response.json()["NumberFailedCases"] == 2
@@ -238,6 +242,7 @@ def test_v3_batch_transactions_summary_details_and_callback(client, app):
     register_all(client)
     momo = next(r for r in OPEN if r["modality"] == "01")
     with Recorder() as target:
+        allow_callbacks(app, target.url)
         txs = [v3_tx(f"tx{n}", r["uin"], 10) for n, r in enumerate(OPEN[:4])]
         txs.append(
             {
@@ -312,17 +317,17 @@ def test_v3_batch_errors(client):
 
 
 def test_callback_to_a_dead_target_is_retried_without_slowing_the_request(db_fields, tmp_path):
-    from fastapi.testclient import TestClient
     from sqlalchemy import select
 
     from services.payments.outbox.models import OutboxMessage
-    from tests.support import free_port, wait_until
+    from tests.support import free_port, mediated_client, wait_until
 
     from .support import make_app
 
     app = make_app(db_fields, tmp_path, callback_max_attempts=3, callback_backoff_seconds=0.05)
     dead = f"http://127.0.0.1:{free_port()}/cb"
-    with TestClient(app) as client:
+    allow_callbacks(app, dead)
+    with mediated_client(app) as client:
         started = time.monotonic()
         client.post(
             "/register-beneficiary",
@@ -348,13 +353,12 @@ def test_callback_to_a_dead_target_is_retried_without_slowing_the_request(db_fie
 
 
 def test_callback_refused_then_accepted_is_retried_until_delivered(db_fields, tmp_path):
-    from fastapi.testclient import TestClient
 
     from .support import make_app
 
     with Recorder(status=503) as target:
-        app = make_app(db_fields, tmp_path)
-        with TestClient(app) as client:
+        app = make_app(db_fields, tmp_path, callback_allow_list=[target.url])
+        with mediated_client(app) as client:
             client.post(
                 "/register-beneficiary",
                 headers={"X-Callback-URL": target.url + "/cb"},
@@ -376,6 +380,8 @@ def test_callback_refused_then_accepted_is_retried_until_delivered(db_fields, tm
 def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, tmp_path):
     from fastapi.testclient import TestClient
 
+    from tests.support import IMSigner
+
     from .support import make_app
 
     with Recorder() as im:
@@ -386,7 +392,8 @@ def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, t
             im_client="SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS",
             im_client_secret="s3cret",
         )
-        with TestClient(app) as client:
+        usct = IMSigner("SANDBOX/GOV/SOCIAL-WELFARE/USCT")  # a callback on its own IM service
+        with usct.attach(TestClient(app), app) as client:
             url = im.url + "/r1/SANDBOX/GOV/SOCIAL-WELFARE/USCT/callbacks/payments/onboarding"
             client.post(
                 "/register-beneficiary",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 from services.payments.g2p.models import Instruction
 from services.payments.seed import load_seed, resident_accounts
 from services.payments.settings import DEFAULT_SEED_FILE
+from tests.support import mediated_client
 
 from .support import OPENING, all_details, assert_ledger_consistent, balance, bulk_payment, drain, make_app, register
 
@@ -41,7 +41,7 @@ def test_random_batches_keep_the_ledger_right(db_fields, tmp_path):
     app = make_app(db_fields, tmp_path, worker_enabled=False)
     counter = itertools.count()
     paid_ids: set[str] = set()
-    with TestClient(app) as client:
+    with mediated_client(app) as client:
         register(client, [(r["uin"], r["modality"], r["address"]) for r in REGISTERED.values()])
 
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

@@ -7,7 +7,7 @@ import json
 from services.payments.seed import load_seed, resident_accounts
 from services.payments.settings import DEFAULT_SEED_FILE
 
-from .support import Recorder, register
+from .support import Recorder, allow_callbacks, register
 
 RESIDENTS = resident_accounts(load_seed(DEFAULT_SEED_FILE))
 
@@ -19,6 +19,7 @@ def v1_register_body(request_id="reg000000001", source="USCT", beneficiaries=Non
 def test_v1_registration_is_acknowledged_and_outcome_called_back(client):
     open_acc = RESIDENTS[0]
     with Recorder() as target:
+        allow_callbacks(client.app, target.url)
         body = v1_register_body(
             beneficiaries=[
                 {
@@ -83,6 +84,7 @@ def test_registering_the_same_id_again_later_is_a_duplicate(client):
     entry = [(acc["uin"], acc["modality"], acc["address"])]
     register(client, entry, "reg000000001")
     with Recorder() as target:
+        allow_callbacks(client.app, target.url)
         body = v1_register_body(
             "reg000000002",
             beneficiaries=[
@@ -118,6 +120,7 @@ def test_v1_update_changes_address_and_reports_unknown_ids(client):
     a, b = RESIDENTS[0], RESIDENTS[2]
     register(client, [(a["uin"], a["modality"], a["address"])])
     with Recorder() as target:
+        allow_callbacks(client.app, target.url)
         body = v1_register_body(
             "upd000000001",
             beneficiaries=[
@@ -229,6 +232,7 @@ def test_a_registration_that_loses_a_race_is_a_duplicate_not_an_error(client, mo
     monkeypatch.setattr(service, "_existing", lambda *args: set())  # the check ran before the winner committed
     other = RESIDENTS[3]
     with Recorder() as target:
+        allow_callbacks(client.app, target.url)
         body = v1_register_body(
             "reg000000002",
             beneficiaries=[
@@ -251,6 +255,7 @@ def test_a_registration_that_loses_a_race_is_a_duplicate_not_an_error(client, mo
     assert acc["uin"] in json.dumps(outcome["failedCases"]) and other["uin"] not in json.dumps(outcome["failedCases"])
     monkeypatch.undo()
     with Recorder() as target:  # the id that did not race was registered
+        allow_callbacks(client.app, target.url)
         body = v1_register_body(
             "reg000000003",
             beneficiaries=[

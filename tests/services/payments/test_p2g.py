@@ -14,7 +14,7 @@ from services.common import demo_world
 from services.payments.ledger.models import JournalEntry
 from services.payments.outbox.models import OutboxMessage
 from services.payments.p2g.models import Biller, BillPayment, RequestToPay
-from tests.support import LiveServer, wait_until
+from tests.support import IMSigner, LiveServer, wait_until
 
 from .p2g_support import (
     COLLECTION,
@@ -23,6 +23,7 @@ from .p2g_support import (
     OWNER_ACCOUNT,
     PAYER_FI,
     PAYMENTS,
+    PERMIT,
     POOR_UIN,
     Bank,
     FakeBiller,
@@ -39,7 +40,10 @@ def hub(db_fields, tmp_path):
         app = make_app(db_fields, tmp_path, im_url=biller.url, im_client=PAYMENTS, p2g_ack_wait_seconds=1)
         with LiveServer(app) as server:
             biller.hub_url = server.url
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            # Every call is signed as the IM would sign the municipality's: its rtpUpdate callbacks are its own.
+            signer = IMSigner(PERMIT)
+            biller.assert_as = lambda content: signer.assertion(app, "POST", "/billTransferRequests", content)
+            with signer.attach(httpx.Client(base_url=server.url, timeout=30), app) as http:
                 yield Hub(app, http, biller)
 
 
@@ -355,7 +359,7 @@ def test_request_to_pay_refuses_bad_input(hub):
         "X-CorrelationID": "rtp-x",
         "X-Platform-TenantId": "sandbox",
         "X-billerId": "NOBODY",
-        "X-Callback-URL": f"{hub.biller.url}/rtpUpdate",
+        "X-Callback-URL": f"{hub.biller.url}{DIRECT_PREFIX}/rtpUpdate",
     }
     unknown_biller = hub.http.post("/rtpRequest", headers=headers, json={"rtpId": 1, "billID": "MSC-1"})
     assert unknown_biller.status_code == 400 and "unknown biller" in unknown_biller.json()["responseDescription"]

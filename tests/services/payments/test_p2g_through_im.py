@@ -107,12 +107,14 @@ def test_request_to_pay_and_bill_payment_through_the_im(make_db_fields, tmp_path
         hub = Hub(payments_app, http, biller)
         assert wait_until(lambda: (p := hub.payment("MSC-VIAIM0000001")) is not None and p.status == "acknowledged", 20)
         # The bill is checked when the RTP arrives, and again when the customer accepts: that inquiry, the
-        # mark-bill-paid and the rtpUpdate come from the Payments application with the message id of the click.
+        # mark-bill-paid and the rtpUpdate come from the Payments application, correlated with the action that
+        # caused them (the IM gives every exchange its own message id).
         at_rtp, at_click = biller.wait_for("inquiry", 2)
-        assert at_rtp["headers"]["x-road-id"] == sent.headers["x-road-id"]
+        assert at_rtp["headers"]["x-road-correlation-id"] == sent.headers["x-road-id"]
         calls = [at_click, biller.wait_for("mark")[0], biller.wait_for("rtpUpdate")[0]]
         assert {c["headers"]["x-road-client"] for c in [at_rtp, *calls]} == {PAYMENTS}
-        assert len({c["headers"]["x-road-id"] for c in calls}) == 1
+        assert len({c["headers"]["x-road-correlation-id"] for c in calls}) == 1
+        assert len({c["headers"]["x-road-id"] for c in calls}) == 3
         assert biller.wait_for("rtpUpdate")[0]["json"]["rtpStatus"] == "00"
         assert biller.wait_for("status-202")[0]["json"]["responseCode"] == "00"
         assert hub.balance(OWNER_ACCOUNT) == 10000 - 450

@@ -17,7 +17,7 @@ from services.payments.g2p.models import Instruction
 from services.payments.ledger.models import JournalEntry
 from tests.support import free_port, wait_until
 
-from .support import OPENING, assert_ledger_consistent, balance
+from .support import DEAD_TARGET, OPENING, assert_ledger_consistent, balance, seed_for_tests
 
 ROOT = Path(__file__).resolve().parents[3]
 COUNT = 8000
@@ -32,6 +32,10 @@ def start(db_fields: dict, data_dir: Path) -> tuple[subprocess.Popen, str]:
         "PAYMENTS_SETTLE_CHUNK_SIZE": "100",
         "PAYMENTS_LOG_LEVEL": "WARNING",
         "PAYMENTS_IM_CLIENT": "",
+        # This test is about resuming batches after a crash, driven directly: the IM's checks are tested elsewhere.
+        "PAYMENTS_REQUIRE_IM_ASSERTION": "false",
+        "PAYMENTS_CALLBACK_ALLOW_LIST": f'["{DEAD_TARGET}"]',
+        "PAYMENTS_SEED_FILE": str(seed_for_tests(data_dir)),
     }
     if db_fields["database_schema"]:
         env["PAYMENTS_DATABASE_SCHEMA"] = db_fields["database_schema"]

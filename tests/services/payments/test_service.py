@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.support import mediated_client
+
 from .support import make_app
 
 
@@ -36,15 +38,15 @@ def test_health_ready_openapi_and_docs(client):
 
 def test_seed_is_idempotent_across_restarts(db_fields, tmp_path):
     for _ in range(2):
-        with TestClient(make_app(db_fields, tmp_path)) as client:
+        with mediated_client(make_app(db_fields, tmp_path)) as client:
             accounts = {a["accountCode"]: a for a in client.get("/ledger/accounts").json()}
             assert accounts["FUND:USCT:USD"]["balance"] == 50000000
             assert accounts["FUND:FOODVOUCH:USD"]["balance"] == 250000
             assert len(client.get("/fsps").json()) == 3
 
 
-def test_calls_without_the_im_assertion_are_refused_when_required(db_fields, tmp_path):
-    with TestClient(make_app(db_fields, tmp_path, require_im_assertion=True)) as client:
+def test_calls_without_the_im_assertion_are_refused(db_fields, tmp_path):
+    with TestClient(make_app(db_fields, tmp_path)) as client:
         response = client.post("/bulk-payment", json={})
         assert response.status_code == 401 and response.json()["ResponseCode"] == "01"
         assert client.get("/health").status_code == 200

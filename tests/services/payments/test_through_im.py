@@ -8,6 +8,7 @@ import httpx
 from services.common.im_client import hash_secret
 from services.information_mediator.app import create_app as create_im
 from services.information_mediator.settings import IMSettings
+from services.payments.settings import DEFAULT_SEED_FILE
 from tests.support import LiveServer, free_port
 
 from .support import Recorder, make_app
@@ -73,6 +74,7 @@ def test_register_and_pay_through_the_im_with_callbacks_back_through_it(make_db_
         im_url=im_url,
         im_client=PAYMENTS,
         im_client_secret=PAYMENTS_SECRET,
+        seed_file=DEFAULT_SEED_FILE,  # USCT owns its programme, as configured
     )
     im_app = create_im(
         IMSettings(**make_db_fields("im"), data_dir=tmp_path / "im", admin_token=ADMIN, registry_poll_seconds=0.2)

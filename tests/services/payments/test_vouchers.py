@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from services.payments.vouchers.models import Voucher
 
-from .support import Recorder, assert_ledger_consistent, balance
+from .support import Recorder, allow_callbacks, assert_ledger_consistent, balance
 
 BB = "USCT"
 MERCHANT = {
@@ -222,6 +222,7 @@ def test_concurrent_redemptions_pay_once(client, app):
 
 def test_v3_voucher_life_cycle(client, app):
     with Recorder() as target:
+        allow_callbacks(client.app, target.url)
         created = client.post(
             "/vouchers",
             headers={"X-Callback-URL": target.url + "/vouchers", "X-Registering-Institution-Id": "USCT"},

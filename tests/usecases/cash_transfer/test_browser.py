@@ -7,6 +7,7 @@ import pytest
 from sandbox.demo_cash_transfer import ENROLLMENT_OFFICER_VID, PAYMENT_OFFICER_VID
 from services.common import demo_world
 from tests.usecases import browser as chromium
+from tests.usecases.cash_transfer import consent_webhooks as webhooks
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 ARTIFACTS = chromium.ARTIFACTS / "cash_transfer"
@@ -27,16 +28,24 @@ def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
     assert officer.url.endswith("/officer")
     row = officer.locator("tr[data-candidate]").filter(has_text="none").first
     name = row.get_attribute("data-candidate")
+    before = webhooks.known_deliveries(stack)
     row.locator("text=Request consent").click()
     officer.wait_for_selector("#behind-the-scenes")
     assert "CONSENT/consent" in officer.inner_text("#behind-the-scenes")
     _shot(officer, "02-officer-consent-requested.png")
+    # As in a live demo, Consent's webhook about the new record arrives before the candidate acts.
+    webhooks.wait_for_new_deliveries(stack, before, {"consent.refused"})
 
     vid = next(r["vid"] for r in demo_world.residents() if r["name"] == name)
     resident = _login(browser, base, vid, "03-beneficiary")
     assert resident.url.endswith("/me")
+    assert "requested" in resident.inner_text("#consent")
+    before = webhooks.known_deliveries(stack)
     resident.click("#give")
     resident.wait_for_selector("#behind-the-scenes")
+    assert "given" in resident.inner_text("#consent")
+    webhooks.wait_for_new_deliveries(stack, before, {"consent.given"})
+    resident.reload()
     assert "given" in resident.inner_text("#consent")
     _shot(resident, "04-beneficiary-consent-given.png")
 

@@ -102,7 +102,8 @@ class IMRuntime:
         `StoreError` if it could not be stored. The proxy awaits this before the response completes."""
         record = exchange.record(self.settings.log_body_limit)
         self.metrics.observe(record)
-        await self.writer.store(record)
+        async with asyncio.timeout(self.settings.log_store_timeout):
+            await self.writer.store(record)
 
     def exchange_done(self, exchange: Exchange) -> None:
         """Queues the exchange for the message log without waiting for the commit (see `log_exchange`)."""

@@ -51,6 +51,8 @@ class IMSettings(ServiceSettings):
     # Concurrent exchanges per client application; a call waits this long for a slot, then gets 429.
     max_concurrent_per_client: int = 128
     client_slot_wait_seconds: float = 5.0
+    # An exchange whose log record is not committed within this time fails (the response is cut short).
+    log_store_timeout: float = 10.0
     # ---- One member cannot stall everyone (issue 16, finding 6): pub/sub schemas and events, refused admin calls.
     pubsub_max_schema_bytes: int = 64 * 1024  # an event type's JSON Schema, serialised
     pubsub_max_event_bytes: int = 256 * 1024  # one published event, serialised

@@ -213,6 +213,9 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     row = connection.execute(_CODE, {"code_hash": secrets_.keyed_hash("code", code)}).first()
     if row is None:
         raise TokenError("invalid_transaction", "unknown authorization code")
+    if row.client_id != client.client_id:  # before the replay check: only its own client may revoke its tokens
+        connection.execute(_BURN_CODE, {"tid": row.id})
+        raise TokenError("invalid_transaction", "unknown authorization code")
     if row.code_used:
         # A replayed code: the tokens issued for it are revoked too (RFC 6749 4.1.2).
         connection.execute(_REVOKE_TOKENS, {"tid": row.id})
@@ -221,7 +224,7 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     if aware(row.code_expires_at) <= utcnow():
         raise TokenError("invalid_transaction", "authorization code expired")
     try:
-        _check_code_binding(row, client, form)
+        _check_code_binding(row, form)
     except TokenError:
         connection.execute(_BURN_CODE, {"tid": row.id})
         raise
@@ -234,9 +237,7 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     )
 
 
-def _check_code_binding(row: Row, client: ClientRow, form: dict) -> None:
-    if row.client_id != client.client_id:
-        raise TokenError("invalid_transaction", "unknown authorization code")
+def _check_code_binding(row: Row, form: dict) -> None:
     redirect_uri = _required(form, "redirect_uri")
     if not hmac.compare_digest(redirect_uri, row.redirect_uri):
         raise TokenError("invalid_redirect_uri", "redirect_uri differs from the one of the authorize request")

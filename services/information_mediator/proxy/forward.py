@@ -8,6 +8,7 @@ metaservices, pub/sub, admin APIs) fall through to the routes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import re
@@ -213,6 +214,11 @@ class ProxyMiddleware:
             ex.status, ex.error_type = err.status, err.type
             await self.im.log_exchange(ex)
             await _send_error(send, err, ex)
+        except Exception:  # the client went away mid-relay, or the log failed: log what happened, best effort
+            ex.error_type = ex.error_type or "Server.ServerProxy.Aborted"
+            with contextlib.suppress(Exception):
+                await self.im.log_exchange(ex)
+            raise
 
     def _authenticate(self, headers: Headers) -> str:
         claimed = next((v for k, v in headers if k in CLIENT_HEADERS), None)

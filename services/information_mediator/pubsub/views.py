@@ -235,7 +235,7 @@ def _log_publication(
         "response_body": response_body if settings.log_bodies else None,
     }
     call.runtime.metrics.observe(record)
-    call.runtime.writer.submit(record)
+    call.runtime.writer.store_blocking(record)  # in the durable log before the publish is acknowledged
 
 
 def _own_event(session: Session, call: Call, event_type: str, event_id: str) -> Event:

@@ -463,3 +463,16 @@ def test_a_failed_exchange_burns_the_code(live, http, rp, discovery, mistake):
     retry = token_request(http, client_id, code, assertion(client_id, key, audience))
     assert retry.status_code == 400, "the code must not survive a failed exchange"
     assert retry.json()["error"] == "invalid_transaction"
+
+
+def test_another_client_presenting_a_used_code_revokes_nothing(live, http, rp, discovery):
+    client_id, key = rp
+    code = code_for(live, client_id, discovery)
+    audience = discovery["token_endpoint"]
+    issued = token_request(http, client_id, code, assertion(client_id, key, audience))
+    assert issued.status_code == 200
+    other_id = new_client_id()
+    register(http, other_id, client_key(1))
+    assert token_request(http, other_id, code, assertion(other_id, client_key(1), audience)).status_code == 400
+    bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    assert http.get("/oidc/userinfo", headers=bearer).status_code == 200

@@ -35,6 +35,7 @@ POSTS = [
     "/authorize/authenticate",
     "/authorize/consent",
     "/admin/wallet-partners",
+    "/admin/identities/9038952310/unlock",
 ]
 
 
@@ -78,3 +79,10 @@ def test_openapi_docs_health_and_ready(http):
         assert path in paths
     assert http.get("/docs").status_code == 200
     assert http.get("/health").status_code == 200 and http.get("/ready").status_code == 200
+
+
+def test_odd_verification_audit_queries(http):
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    for params in ({"individualId": ["1", "2"]}, {"individualId": "x" * 5000}, {"individualId": " "}, {"caller": "a"}):
+        response = http.get("/admin/verification-audit", params=params, headers=admin)
+        assert response.status_code in (400, 404), (params, response.text)

@@ -116,15 +116,20 @@ with httpx.Client(base_url=url, timeout=30) as http, ThreadPoolExecutor(4) as po
 
 
 def test_a_flood_of_refused_admin_calls_does_not_slow_mediated_calls(stack):
-    quiet = statistics.median(_mediated_latencies(stack, 50))
+    def p50() -> float:  # the best of three rounds: the machine may be shared with other work
+        return min(statistics.median(_mediated_latencies(stack, 30)) for _ in range(3))
+
+    quiet = p50()
     # From another process, as an attacker would: in this one its threads would compete for our GIL.
-    flood = subprocess.Popen([sys.executable, "-c", FLOOD, stack.im.url, "2000", "100000"])  # unpaced
+    flood = subprocess.Popen([sys.executable, "-c", FLOOD, stack.im.url, "3000", "100000"])  # unpaced
     try:
         time.sleep(0.5)
-        loud = statistics.median(_mediated_latencies(stack, 50))
+        loud = p50()
+        still_flooding = flood.poll() is None
         assert flood.wait(timeout=120) == 0
     finally:
         flood.kill()
+    assert still_flooding, "the flood ended before the measurement did"
     # Each refused call used to write its audit row on the event loop: p50 went from 6 ms to 100 ms. What is
-    # left is the cost of answering a request at all (generous: the machine may be shared).
-    assert loud < quiet + 0.1, f"p50 of mediated calls {quiet * 1000:.1f} ms -> {loud * 1000:.1f} ms"
+    # left is the cost of answering a request at all.
+    assert loud < quiet + 0.05, f"p50 of mediated calls {quiet * 1000:.1f} ms -> {loud * 1000:.1f} ms"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -39,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "bench-admin-token"
 REDIRECT = "https://bench.example/callback"
 VIDS = ["9038952310", "2405176278"]
+# PKCE is required (S256): one verifier serves every login of the benchmark.
+VERIFIER = "bench-pkce-verifier-" + "v" * 40
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
 
 def free_port() -> int:
@@ -57,6 +62,8 @@ def start_server(port: int, workers: int, data_dir: Path) -> subprocess.Popen:
         # codes made in the login phase must outlive it (the default 60 s is for real logins)
         "IDENTITY_AUTH_CODE_TTL_SECONDS": "3600",
         "IDENTITY_TRANSACTION_TTL_SECONDS": "3600",
+        # every login of the benchmark is one client's: far past the per-client rate limit meant for real clients
+        "IDENTITY_AUTH_RATE_LIMIT": "1000000",
     }
     env["IDENTITY_DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{data_dir / 'identity.db'}")
     # Migrate, seed and create the signing key once, so that the workers start on a ready database.
@@ -126,6 +133,8 @@ async def login(base: str, client_id: str, index: int) -> str:
                     "state": f"s{index}",
                     "nonce": uuid.uuid4().hex,
                     "acr_values": "idbb:acr:generated-code",
+                    "code_challenge": CHALLENGE,
+                    "code_challenge_method": "S256",
                 },
             )
         ).text
@@ -225,6 +234,7 @@ async def bench(base: str, codes: int, concurrency: int) -> None:
                     "code": code,
                     "client_id": client_id,
                     "redirect_uri": REDIRECT,
+                    "code_verifier": VERIFIER,
                     "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                     "client_assertion": assertion,
                 }

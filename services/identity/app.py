@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.common.app import create_service_app
 from services.common.guard import RouteTable
 from services.identity import envelope
+from services.identity.admin import router as admin_router
 from services.identity.clients.views import router as clients_router
 from services.identity.enrollment import views as enrollment_views
 from services.identity.identities.seed import seed_residents
@@ -81,6 +82,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             enrollment_views.router,
             verification_router,
             identities_router,
+            admin_router,
         ],
         seed=_seed,
         error_render=oauth_render,

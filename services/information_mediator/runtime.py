@@ -57,7 +57,9 @@ class IMRuntime:
                 sock_read=self.settings.provider_timeout,
             ),
             # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
-            connector=aiohttp.TCPConnector(limit=500, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3),
+            connector=aiohttp.TCPConnector(
+                limit=self.settings.provider_connections, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3
+            ),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )

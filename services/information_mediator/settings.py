@@ -48,6 +48,8 @@ class IMSettings(ServiceSettings):
     max_request_bytes: int = 16 * 1024 * 1024
     max_request_bytes_per_service: dict[str, int] = {"SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/g2p": 128 * 1024 * 1024}
     request_body_timeout: float = 30.0
+    # Connections to providers shared by all clients (a request holds one only once its body is read).
+    provider_connections: int = 500
     # Concurrent exchanges per client application; a call waits this long for a slot, then gets 429.
     max_concurrent_per_client: int = 128
     client_slot_wait_seconds: float = 5.0

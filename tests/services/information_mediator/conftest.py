@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -170,18 +172,12 @@ class Stack:
         self.runtime.writer.flush()
 
 
-@pytest.fixture
-def stack(db_fields, tmp_path):
+@contextmanager
+def running_stack(db_fields: dict, tmp_path, **overrides) -> Iterator[Stack]:
     holder: dict = {}
     with LiveServer(provider_app(holder)) as provider:
-        settings = IMSettings(
-            **db_fields,
-            data_dir=tmp_path,
-            admin_token=ADMIN,
-            provider_timeout=1.0,
-            connect_timeout=1.0,
-            registry_poll_seconds=0.2,
-        )
+        fields = {"provider_timeout": 1.0, "connect_timeout": 1.0, "registry_poll_seconds": 0.2, **overrides}
+        settings = IMSettings(**db_fields, data_dir=tmp_path, admin_token=ADMIN, **fields)
         app = create_app(settings)
         with LiveServer(app) as im:
             holder["url"] = im.url
@@ -190,3 +186,9 @@ def stack(db_fields, tmp_path):
             assert response.status_code == 201, response.text
             yield s
             s.http.close()
+
+
+@pytest.fixture
+def stack(db_fields, tmp_path):
+    with running_stack(db_fields, tmp_path) as s:
+        yield s

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 
+from .audit import refusals
 from .directory.views import router as directory_router
 from .proxy.forward import ProxyMiddleware
 from .pubsub.views import router as pubsub_router
@@ -45,6 +46,7 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
         await runtime.start()
 
     async def stop(app: FastAPI) -> None:
+        refusals.for_app(app.state).close()  # counts of refused admin calls not yet written reach the audit log
         await runtime.stop()
 
     app = create_service_app(

@@ -230,7 +230,8 @@ def test_cancelled_event_is_not_delivered_and_retry_by_id_is_idempotent(ps, rece
     not TEST_DATABASE_URL, reason="replicas share a PostgreSQL database (row locks); SQLite has one writer"
 )
 def test_two_replicas_on_one_database_do_not_deliver_twice(ps, receivers, db_fields, tmp_path):
-    ps.subscribe(SUB)
+    # Enough attempts to outlast publishing 60 events (each logged durably before it is acknowledged).
+    ps.subscribe(SUB, options={"maxAttempts": 40})
     receivers[0].stop()
     ids = [ps.publish(i) for i in range(60)]
     replica = PubSubStack(db_fields, tmp_path / "replica", receivers, node_id="im-2").start()

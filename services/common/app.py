@@ -17,8 +17,8 @@ from .assertion import AssertionVerifier, VerifiedCall
 from .database import Database
 from .errors import ErrorRenderer, default_render, install_error_handlers
 from .guard import IMGuardMiddleware, RouteTable
-from .limits import BodyLimitMiddleware
 from .im_client import CORRELATION_HEADER, MESSAGE_ID_HEADER, IMClient, current_message_id, new_message_id
+from .limits import BodyLimitMiddleware
 from .logs import configure_logging
 from .settings import ServiceSettings
 

@@ -29,10 +29,29 @@ sys.path.insert(0, str(ROOT))
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
+# Direct calls are served as they come (as nginx would); a mediated call carries the IM's assertion and is
+# served only once it is verified as every sandbox provider does (services/common/guard.py).
 PROVIDER = """
+import hashlib, os
+from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, Exchange, InvalidAssertion
+from services.common.guard import target
+
+VERIFIER = AssertionVerifier(os.environ["BENCH_IM_URL"])
+SERVICE = "SANDBOX/GOV/BENCH-ORG/PROVIDER/data"
+NAME = ASSERTION_HEADER.lower().encode()
+EMPTY = hashlib.sha256(b"").hexdigest()
+
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
+    token = next((v.decode() for k, v in scope["headers"] if k == NAME), None)
+    if token is not None:
+        try:
+            VERIFIER.verify(token, Exchange("", SERVICE, scope["method"], target(scope), EMPTY))
+        except InvalidAssertion:
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
     body = b'{"status": "ok", "items": [1, 2, 3]}'
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -69,6 +88,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="im-bench-"))
     (tmp / "provider.py").write_text(PROVIDER)
     p_port, im_port = free_port(), free_port()
+    provider_env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_IM_URL=f"http://127.0.0.1:{im_port}")
     provider = subprocess.Popen(
         [
             sys.executable,
@@ -82,6 +102,7 @@ def main() -> None:
             "--no-access-log",
         ],
         cwd=tmp,
+        env=provider_env,
     )
     env = dict(
         os.environ,
@@ -140,7 +161,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
     print(
-        f"concurrency {args.connections}, {args.duration} s each, message log on "
+        f"concurrency {args.connections}, {args.duration} s each, message log on, provider verifies assertions "
         f"({'PostgreSQL' if args.database_url else 'SQLite'})"
     )
     print(f"direct:   {direct['rps']:8.0f} req/s  p50 {direct['p50']:6.2f} ms  p99 {direct['p99']:6.2f} ms")

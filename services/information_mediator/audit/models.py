@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.database import UTCDateTime
 
 from ..base import Base
 
@@ -13,7 +15,7 @@ class AuditEntry(Base):
 
     __tablename__ = "im_audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(128))
     outcome: Mapped[str] = mapped_column(String(32))

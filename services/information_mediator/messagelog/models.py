@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.database import UTCDateTime
 
 from ..base import Base
 
@@ -30,8 +32,8 @@ class LogRecord(Base):
     path: Mapped[str] = mapped_column(String(2048))
     status: Mapped[int] = mapped_column(Integer)
     error_type: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    request_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    response_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    response_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_ms: Mapped[float] = mapped_column(Float)
     request_size: Mapped[int] = mapped_column(BigInteger)
     response_size: Mapped[int] = mapped_column(BigInteger)

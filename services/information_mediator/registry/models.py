@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from services.common.database import UTCDateTime
 
 from ..base import Base
 
@@ -55,7 +57,7 @@ class Service(Base):
     description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     openapi_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    openapi_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    openapi_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     application: Mapped[Application] = relationship(back_populates="services")
     rights: Mapped[list[AccessRight]] = relationship(
         back_populates="service",

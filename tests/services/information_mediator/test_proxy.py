@@ -215,3 +215,18 @@ def test_a_connection_the_provider_closed_while_idle_is_not_an_error(stack):
     for _ in range(3):
         r = stack.call("GET", "echo")
         assert r.status_code == 200, r.text
+
+
+def test_times_in_the_trace_monitoring_and_audit_carry_their_utc_offset(stack):
+    """On SQLite they came back without an offset (ARCHITECTURE §5: times are UTC, ISO 8601)."""
+    from datetime import datetime
+
+    stack.call("GET", "echo")
+    stack.flush_log()
+    row = stack.admin("GET", "/api/v1/trace").json()["exchanges"][0]
+    assert datetime.fromisoformat(row["requestAt"]).utcoffset().total_seconds() == 0
+    stats = stack.admin("GET", "/api/v1/monitoring").json()["statistics"]
+    last = [s for s in stats if s.get("lastRequestAt")]
+    assert last and all(datetime.fromisoformat(s["lastRequestAt"]).utcoffset() is not None for s in last)
+    entry = stack.admin("GET", "/api/v1/audit").json()["entries"][0]
+    assert datetime.fromisoformat(entry["at"]).utcoffset() is not None

@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # webhooks.schemas imports this module: importing webhooks.se
     from services.consent.webhooks.service import SecretBox
 
 INDIVIDUAL_HEADER = "X-ConsentBB-IndividualId"
+# Largest integer the API takes: columns are INTEGER (int32 on PostgreSQL); bigger values are a 400, not a 500.
+MAX_INT = 2**31 - 1
 
 
 class SpecModel(BaseModel):
@@ -32,8 +34,8 @@ class Page:
 # Dependencies are `async def` on purpose: FastAPI runs sync dependencies in the thread pool, one hop each.
 async def page(
     request: Request,
-    offset: Annotated[int, Query(ge=0, description="Index of the first item")] = 0,
-    limit: Annotated[int | None, Query(ge=1, description="Number of items (default 100, capped)")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT, description="Index of the first item")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Number of items (default 100, capped)")] = None,
 ) -> Page:
     cap = request.app.state.settings.max_page_size
     return Page(offset, min(limit or 100, cap))

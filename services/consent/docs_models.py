@@ -3,7 +3,7 @@ dicts, these models describe them for `/docs` without re-validating every answer
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Revision(BaseModel):
@@ -45,7 +45,7 @@ class Policy(BaseModel):
     url: str
     jurisdiction: str | None = None
     industrySector: str | None = None
-    dataRetentionPeriodDays: int | None = None
+    dataRetentionPeriodDays: int | None = Field(None, ge=0, le=2**31 - 1)
     geographicRestriction: str | None = None
     storageLocation: str | None = None
 

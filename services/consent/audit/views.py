@@ -12,6 +12,7 @@ from services.consent.agreements import service as agreements
 from services.consent.api import Page, page
 from services.consent.audit import service
 from services.consent.docs_models import doc
+from services.consent.errors import bad_request
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
 from services.consent.verification import service as verification
@@ -29,7 +30,14 @@ def consent_records(session: DB, paging: Paging, dataAgreementId: str | None = N
 
 @router.get("/audit/consent-record/{consentRecordId}/", operation_id="auditConsentRecordRead")
 def consent_record(consentRecordId: str, session: DB) -> dict:
-    """The record, its full revision history (`revisions`) and the integrity check of that chain."""
+    """The record, its full revision history (`revisions`) and the integrity check of that chain. A
+    forgotten record is a 400 whose `tombstone` is the revision recording the forgetting."""
+    tombstone = None if records.exists(session, consentRecordId) else revisions.find_tombstone(session, consentRecordId)
+    if tombstone is not None:
+        raise bad_request(
+            f"consent record {consentRecordId!r} was forgotten (right to be forgotten)",
+            tombstone=revisions.to_api(tombstone),
+        )
     record = records.get(session, consentRecordId)
     history = revisions.history(session, revisions.CONSENT_RECORD, record.id)
     return {
@@ -61,7 +69,9 @@ def data_agreement(dataAgreementId: str, session: DB) -> dict:
 def revision_search(
     session: DB,
     paging: Paging,
-    schemaName: Annotated[Literal["Policy", "DataAgreement", "ConsentRecord"] | None, Query()] = None,
+    schemaName: Annotated[
+        Literal["Policy", "DataAgreement", "ConsentRecord", "ConsentRecordTombstone"] | None, Query()
+    ] = None,
     objectId: str | None = None,
     authorizedBy: Annotated[str | None, Query(description="authorizedByOther or authorizedByIndividual")] = None,
     since: Annotated[datetime | None, Query(description="UTC ISO 8601, inclusive")] = None,

@@ -56,6 +56,10 @@ def get(session: Session, record_id: str) -> ConsentRecord:
     return record
 
 
+def exists(session: Session, record_id: str) -> bool:
+    return session.get(ConsentRecord, record_id) is not None
+
+
 def get_for_individual(session: Session, record_id: str, individual_ref: str | None) -> ConsentRecord:
     """The record, locked for update (PostgreSQL), if it belongs to the individual."""
     individual = individuals.resolve(session, individual_ref)
@@ -387,10 +391,10 @@ def listing(session: Session, offset: int, limit: int, agreement_id: str | None 
     )
 
 
-def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]:
+def forget(session: Session, individual_ref: str | None, by: str = "direct") -> dict[str, list[str]]:
     """Right to be forgotten: delete the individual's records that need not be kept, i.e. those of a
     `forgettable` agreement that do not hold consent (refused or withdrawn). Everything else is retained
-    because it is the evidence that processing was lawful."""
+    because it is the evidence that processing was lawful. Each deleted record leaves a tombstone."""
     individual = individuals.resolve(session, individual_ref)
     rows = (
         session.execute(
@@ -403,7 +407,11 @@ def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]
     )
     deleted, retained = [], []
     for record, forgettable in rows:
-        (deleted if forgettable and not record.opt_in else retained).append(record.id)
+        if forgettable and not record.opt_in:
+            _tombstone(session, record, by)  # before its revisions go: it names the newest one's hash
+            deleted.append(record.id)
+        else:
+            retained.append(record.id)
     if deleted:
         revision_ids = select(Revision.id).where(
             Revision.schema_name == revisions.CONSENT_RECORD, Revision.object_id.in_(deleted)
@@ -418,6 +426,21 @@ def forget(session: Session, individual_ref: str | None) -> dict[str, list[str]]
         for record_id in deleted:
             events.emit(session, events.CONSENT_DELETED, {"consentRecordId": record_id})
     return {"deleted": sorted(deleted), "retained": sorted(retained)}
+
+
+def _tombstone(session: Session, record: ConsentRecord, by: str) -> None:
+    """What remains of a forgotten record: which record of which agreement, when and by whom; no
+    individual and no snapshot (the newest hash commits to the deleted history without revealing it)."""
+    newest = revisions.head(session, revisions.CONSENT_RECORD, record.id)
+    data = {
+        "event": "consent record forgotten",
+        "consentRecordId": record.id,
+        "dataAgreementId": record.data_agreement_id,
+        "dataAgreementRevisionId": record.data_agreement_revision_id,
+        "revisionsDeleted": newest.seq if newest else 0,
+        "lastRevisionHash": newest.serialized_hash if newest else None,
+    }
+    revisions.append_tombstone(session, data, by_other=by)
 
 
 def _existing(session: Session, agreement_revision_id: str, individual_id: str) -> ConsentRecord | None:

@@ -190,7 +190,8 @@ def list_agreement_records(
     operation_id="serviceIndividualConsentRecordDeleteAll",
     responses=doc(docs_models.Forgotten),
 )
-def forget(session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None) -> dict:
+def forget(session: DB, header: Individual, by: Caller, individualId: Annotated[str | None, Query()] = None) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements
-    (with their revisions and signatures); lists what was deleted and what must be retained."""
-    return service.forget(session, header or individualId)
+    (with their revisions and signatures), leaving a tombstone per record in the audit; lists what was
+    deleted and what must be retained."""
+    return service.forget(session, header or individualId, by)

@@ -23,6 +23,11 @@ from services.consent.revisions.models import Revision
 POLICY = "Policy"
 DATA_AGREEMENT = "DataAgreement"
 CONSENT_RECORD = "ConsentRecord"
+# Forgotten consent records leave a tombstone in one chain of their own (object TOMBSTONE_CHAIN): deleting a
+# tombstone then breaks that chain, which the audit verifies like any other. Its first link only opens it,
+# so that even the first tombstone has a predecessor whose successor link would dangle.
+TOMBSTONE = "ConsentRecordTombstone"
+TOMBSTONE_CHAIN = "forgotten-consent-records"
 
 
 def canonical_json(value: Any) -> str:
@@ -182,6 +187,31 @@ def _store(
         previous.successor_id = revision.id
     session.flush()
     return revision
+
+
+def append_tombstone(session: Session, data: dict[str, Any], *, by_other: str) -> Revision:
+    """Append to the tombstone chain (opened on first use); its first link is locked (PostgreSQL) so
+    concurrent forgets queue instead of racing for the same seq."""
+    opening = session.scalars(
+        select(Revision)
+        .where(Revision.schema_name == TOMBSTONE, Revision.object_id == TOMBSTONE_CHAIN, Revision.seq == 1)
+        .with_for_update()
+    ).first()
+    if opening is None:
+        append(session, TOMBSTONE, TOMBSTONE_CHAIN, {"event": "tombstone chain opened"}, by_other=by_other)
+    return append(session, TOMBSTONE, TOMBSTONE_CHAIN, data, by_other=by_other)
+
+
+def find_tombstone(session: Session, record_id: str) -> Revision | None:
+    needle = f'"consentRecordId":{canonical_json(record_id)}'
+    candidates = session.scalars(
+        select(Revision).where(
+            Revision.schema_name == TOMBSTONE,
+            Revision.object_id == TOMBSTONE_CHAIN,
+            Revision.serialized_snapshot.contains(needle, autoescape=True),
+        )
+    )
+    return next((r for r in candidates if object_data(r).get("consentRecordId") == record_id), None)
 
 
 def object_data(revision: Revision) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from services.common.keys import load_or_create_secret
 from usecases.common import oidc
 from usecases.common.login_views import login_router
 from usecases.common.routes import route_table
+from usecases.common.security import SecurityMiddleware
 
 from . import api, auth, callbacks, pages
 from .models import LoginState, UserSession
@@ -31,7 +32,7 @@ def render_error(request: Request, status: int, message: str, details: list) -> 
 
 def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Unconditional social cash transfer (USCT)",
         description="Officers find candidates, obtain consent, enroll and pay them; every building-block "
@@ -43,6 +44,8 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         on_startup=_startup,
         route_table=route_table(callbacks=("/callbacks",), pages=("/officer", "/payments", "/me")),
     )
+    app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
+    return app
 
 
 def _startup(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,11 +15,12 @@ from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
 from usecases.common.db import Registry as DBSession
+from usecases.common.security import csrf_token_for, form_guard
 
 from . import auth, bb, service
 from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder, UserSession
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(auth.SESSION_COOKIE))])
 templates = common_pages.templates_for(Path(__file__).parent)
 HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "beneficiary": "/me"}
 
@@ -33,6 +34,7 @@ async def _page(request: Request, name: str, user: UserSession | None, **context
             "user": user,
             "panel": await common_pages.panel(request),
             "error": request.query_params.get("error"),
+            "csrf_token": csrf_token_for(request, auth.SESSION_COOKIE),
             "home": HOME,
             **context,
         },
@@ -44,7 +46,7 @@ _back, _message = common_pages.back, common_pages.message
 
 async def _form(request: Request) -> dict:
     form = await request.form()
-    return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form}
+    return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form if k != "csrf_token"}
 
 
 def _user_or_login(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from . import oidc
+from services.common.errors import APIError
+
+from . import oidc, security
 from .db import Registry as DBSession
 
 # (db session, settings, verified userinfo claims) -> cookie token of a new session
 OpenSession = Callable[[Session, object, dict], str]
+NOT_THIS_BROWSER = {
+    "error": "invalid_request",
+    "message": "this login was not started in this browser (or took too long); start again at /login",
+}
 
 
 def login_router(login_model: type, session_model: type, open_session: OpenSession, cookie: str) -> APIRouter:
@@ -24,9 +31,19 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
         next: str = Query(default="/", max_length=200),  # the query parameter's name
         session: Session = DBSession,
     ) -> RedirectResponse:
-        return RedirectResponse(
-            oidc.start_login(session, request.app.state.settings, login_model, next), status_code=303
+        settings = request.app.state.settings
+        url, state = oidc.start_login(session, settings, login_model, next)
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            security.login_cookie(cookie),
+            state,
+            max_age=security.LOGIN_COOKIE_SECONDS,
+            path="/auth",
+            httponly=True,
+            samesite="lax",
+            secure=security.is_https(settings),
         )
+        return response
 
     @router.get("/auth/callback", summary="OIDC redirect URI: redeem the code, verify, open a session")
     async def callback(
@@ -35,9 +52,12 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
         state: str | None = Query(default=None, max_length=200),
         error: str | None = Query(default=None, max_length=100),
         session: Session = DBSession,
-    ) -> RedirectResponse:
+    ) -> Response:
         if error or not code or not state:
-            return RedirectResponse(f"/?login_error={error or 'invalid_request'}", status_code=303)
+            return _forget_login(RedirectResponse(f"/?login_error={error or 'invalid_request'}", status_code=303))
+        bound = request.cookies.get(security.login_cookie(cookie), "")
+        if not hmac.compare_digest(bound.encode(), state.encode()):
+            return _forget_login(JSONResponse(NOT_THIS_BROWSER, status_code=400))
         settings = request.app.state.settings
         try:
             claims, next_url = await oidc.finish_login(
@@ -45,13 +65,30 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
             )
         except oidc.LoginFailed as exc:
             session.commit()  # the login state is spent either way
-            return RedirectResponse(f"/?login_error={str(exc)[:80]}", status_code=303)
+            return _forget_login(RedirectResponse(f"/?login_error={str(exc)[:80]}", status_code=303))
         token = open_session(session, settings, claims)
-        response = RedirectResponse(next_url, status_code=303)
-        response.set_cookie(cookie, token, httponly=True, samesite="lax", max_age=settings.session_hours * 3600)
+        response = _forget_login(RedirectResponse(next_url, status_code=303))
+        response.set_cookie(
+            cookie,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=security.is_https(settings),
+            max_age=settings.session_hours * 3600,
+        )
         return response
 
-    @router.post("/logout", summary="End the session")
+    def _forget_login(response: Response) -> Response:
+        response.delete_cookie(security.login_cookie(cookie), path="/auth")
+        return response
+
+    @router.get("/auth/csrf", summary="The CSRF token cookie-authenticated /api/ calls send as X-CSRF-Token")
+    def csrf(request: Request, session: Session = DBSession) -> dict:
+        if oidc.current_user(request, session, session_model, cookie) is None or not request.cookies.get(cookie):
+            raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
+        return {"csrfToken": security.csrf_token_for(request, cookie)}
+
+    @router.post("/logout", summary="End the session", dependencies=[Depends(security.form_guard(cookie))])
     def logout(request: Request, session: Session = DBSession) -> RedirectResponse:
         user = oidc.current_user(request, session, session_model, cookie)
         if user is not None:

@@ -44,8 +44,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_login(session: Session, settings: UseCaseSettings, login_model: type, next_url: str = "/") -> str:
-    """Stores state, nonce and PKCE verifier; returns the Identity /authorize URL for the browser."""
+def start_login(session: Session, settings: UseCaseSettings, login_model: type, next_url: str = "/") -> tuple[str, str]:
+    """Stores state, nonce and PKCE verifier; returns the Identity /authorize URL for the browser and the
+    state (the caller binds it to the browser with a cookie)."""
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     session.add(login_model(state=state, nonce=nonce, code_verifier=verifier, next_url=safe_next(next_url)))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -63,7 +64,7 @@ def start_login(session: Session, settings: UseCaseSettings, login_model: type, 
             "claims": json.dumps({"userinfo": {c: {"essential": True} for c in OIDC_CLAIMS}}),
         }
     )
-    return f"{settings.identity_url.rstrip('/')}/authorize?{query}"
+    return f"{settings.identity_url.rstrip('/')}/authorize?{query}", state
 
 
 def safe_next(url: str) -> str:

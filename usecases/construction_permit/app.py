@@ -13,6 +13,7 @@ from services.common.app import create_service_app
 from usecases.common import oidc
 from usecases.common.login_views import login_router
 from usecases.common.routes import route_table
+from usecases.common.security import SecurityMiddleware
 
 from . import api, auth, biller, notifications, pages, permit
 from .models import LoginState, UserSession
@@ -63,6 +64,7 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
         route_table=ROUTES,
     )
     app.add_exception_handler(biller.Refused, biller.refused)
+    app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
     return app
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,13 +16,14 @@ from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
 from usecases.common.db import Registry as DBSession
+from usecases.common.security import csrf_token_for, form_guard
 
 from . import auth, bb, notifications, permit, rules, service
 from .api import application_view
 from .models import Application, UserSession
 from .settings import OFFICER_ROLES
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(auth.SESSION_COOKIE))])
 templates = common_pages.templates_for(Path(__file__).parent)
 # what each officer works on first
 QUEUES = {
@@ -52,6 +53,7 @@ async def _page(
             "panel": await common_pages.panel(request),
             "notification_count": count,
             "error": request.query_params.get("error"),
+            "csrf_token": csrf_token_for(request, auth.SESSION_COOKIE),
             "settings": request.app.state.settings,
             **context,
         },
@@ -64,7 +66,7 @@ def _login_first(request: Request) -> RedirectResponse:
 
 async def _form(request: Request) -> dict:
     form = await request.form()
-    return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form}
+    return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form if k != "csrf_token"}
 
 
 def _personas() -> list[dict]:

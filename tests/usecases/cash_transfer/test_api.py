@@ -93,7 +93,8 @@ def test_pages_show_the_im_exchanges_an_action_caused(officer):
     page = officer.get("/officer")
     assert page.status_code == 200 and "Candidates" in page.text
     candidate = _candidate(officer, 3)
-    done = officer.post("/officer/consent", data={"candidateId": candidate["id"]})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    done = officer.post("/officer/consent", data={"candidateId": candidate["id"], "csrf_token": token})
     assert done.status_code == 303
     panel = officer.get(done.headers["location"])
     assert "Behind the scenes" in panel.text

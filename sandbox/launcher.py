@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ class Sandbox:
     admin_token: str = ""
     viewer_token: str = ""  # the IM's read-only token for the trace, monitoring and metrics
     client_secrets: dict[str, str] = field(default_factory=dict)
+    # Each start's id, handed to every process and echoed by its /health, so that a port held by another
+    # program is not taken for our process.
+    launch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def im_url(self) -> str:
@@ -73,6 +77,7 @@ class Sandbox:
                 f"{p}PUBLIC_URL": process.url,
                 f"{p}DATA_DIR": str(self.data_dir / process.name),
                 f"{p}IM_URL": self.im_url,
+                f"{p}LAUNCH_ID": self.launch_id,
                 **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
             }
         )
@@ -124,15 +129,20 @@ class Supervisor:
                     if self.children[name].poll() is not None:
                         raise LaunchError(f"{name} exited during start-up:\n{self.log_tail(name)}")
                     try:
-                        if http.get(self.sandbox.url(name) + "/health").status_code == 200:
+                        if self._answers_as_our_child(http, name):
                             pending.discard(name)
-                    except httpx.HTTPError:
+                    except (httpx.HTTPError, ValueError):
                         pass
                 if pending and time.monotonic() > deadline:
                     name = sorted(pending)[0]
                     raise LaunchError(f"{name} did not become healthy in {START_TIMEOUT:.0f} s:\n{self.log_tail(name)}")
                 if pending:
                     time.sleep(0.05)
+
+    def _answers_as_our_child(self, http: httpx.Client, name: str) -> bool:
+        """Healthy, and it is the process we started: another program on the port answers with another id."""
+        response = http.get(self.sandbox.url(name) + "/health")
+        return response.status_code == 200 and response.json().get("launch") == self.sandbox.launch_id
 
     def dead_child(self) -> str | None:
         return next((n for n, p in self.children.items() if p.poll() is not None), None)

@@ -10,7 +10,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", summary="Liveness")
 def health(request: Request) -> dict:
-    return {"status": "UP", "service": request.app.state.settings.service_name}
+    settings = request.app.state.settings
+    body = {"status": "UP", "service": settings.service_name}
+    if settings.launch_id:
+        body["launch"] = settings.launch_id
+    return body
 
 
 @router.get("/ready", summary="Readiness: the database is reachable")

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     public_url: str | None = None
     seed: bool = True
+    # Set by the launcher for each start and echoed by /health (see sandbox/launcher.py `wait_healthy`).
+    launch_id: str | None = None
 
     # Outgoing calls through the Information Mediator.
     im_url: str = "http://127.0.0.1:8000"

@@ -31,6 +31,15 @@ class RunningSandbox:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, timeout: float = 60) -> RunningSandbox:
+        """Starts `sandbox up`; once more on fresh ports if one of ours was taken meanwhile by another test
+        (free ports are only free until someone binds them; `sandbox up` then fails and says so)."""
+        self._start(timeout)
+        if self.proc.returncode is not None and b"address already in use" in self.output:
+            self.ports = {name: free_port() for name in self.ports}
+            self._start(timeout)
+        return self
+
+    def _start(self, timeout: float) -> None:
         args = [sys.executable, "-m", "sandbox.cli", "up", "--data-dir", str(self.data_dir)]
         args += [a for name, port in self.ports.items() for a in ("--port", f"{name}={port}")]
         args += [a for name in self.only for a in ("--only", name)]
@@ -40,9 +49,9 @@ class RunningSandbox:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.output = self.proc.stdout.read()
-                return self
+                return
             if state.exists():
-                return self
+                return
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"sandbox up did not finish starting:\n{self.output.decode(errors='replace')}")

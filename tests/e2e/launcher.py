@@ -30,11 +30,11 @@ class RunningSandbox:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    def start(self, timeout: float = 60) -> RunningSandbox:
+    def start(self, timeout: float = 60, retry_taken_port: bool = True) -> RunningSandbox:
         """Starts `sandbox up`; once more on fresh ports if one of ours was taken meanwhile by another test
         (free ports are only free until someone binds them; `sandbox up` then fails and says so)."""
         self._start(timeout)
-        if self.proc.returncode is not None and b"address already in use" in self.output:
+        if retry_taken_port and self.proc.returncode is not None and b"address already in use" in self.output:
             self.ports = {name: free_port() for name in self.ports}
             self._start(timeout)
         return self

@@ -88,7 +88,7 @@ def test_a_service_that_cannot_start_is_reported_and_the_others_are_stopped(tmp_
     blocker.bind(("127.0.0.1", sandbox.ports["information_mediator"]))
     blocker.listen()
     try:
-        sandbox.start()
+        sandbox.start(retry_taken_port=False)
         sandbox.proc.wait(timeout=60)
         output = (sandbox.output + sandbox.proc.stdout.read()).decode(errors="replace")
     finally:

@@ -107,8 +107,3 @@ class IMRuntime:
         async with asyncio.timeout(self.settings.log_store_timeout):
             await self.writer.store(record)
 
-    def exchange_done(self, exchange: Exchange) -> None:
-        """Queues the exchange for the message log without waiting for the commit (see `log_exchange`)."""
-        record = exchange.record(self.settings.log_body_limit)
-        self.metrics.observe(record)
-        self.writer.submit(record)

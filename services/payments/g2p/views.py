@@ -25,7 +25,7 @@ from .models import Batch
 from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transaction
 from .service import STATUS_FILTER, BatchRejected, NewInstruction
 
-router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
+router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(valid_callback_url)])
 
 
 Caller = Depends(im_caller)

@@ -18,7 +18,7 @@ from . import service
 from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest
 from .service import Entry
 
-router = APIRouter(tags=["Account mapper"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
+router = APIRouter(tags=["Account mapper"], dependencies=[Depends(valid_callback_url)])
 
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 

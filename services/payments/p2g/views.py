@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller, im_client
+from services.common.app import DBSession, im_client
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
@@ -24,7 +24,7 @@ from . import service
 from .models import Biller, RequestToPay
 from .service import Caller, P2GError
 
-router = APIRouter(tags=["P2G bill payments"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
+router = APIRouter(tags=["P2G bill payments"], dependencies=[Depends(valid_callback_url)])
 
 
 def error_body(path: str, reason: str, request_id: str) -> dict:

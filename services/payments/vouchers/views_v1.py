@@ -26,7 +26,7 @@ from .service import VoucherError
 router = APIRouter(
     prefix="/vouchers",
     tags=["Vouchers (API 1.0)"],
-    dependencies=[Depends(im_caller), Depends(valid_callback_url)],
+    dependencies=[Depends(valid_callback_url)],
 )
 
 AMOUNT = re.compile(r"^([0]|([1-9][0-9]{0,17}))([.][0-9]{0,3}[0-9])?$")

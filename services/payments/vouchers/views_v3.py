@@ -24,7 +24,7 @@ from . import service
 from .models import Merchant, Voucher, VoucherGroup
 from .service import VoucherError
 
-router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(im_caller), Depends(valid_callback_url)])
+router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(valid_callback_url)])
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000"), decimal_places=4)]
 

@@ -106,4 +106,3 @@ class IMRuntime:
         self.metrics.observe(record)
         async with asyncio.timeout(self.settings.log_store_timeout):
             await self.writer.store(record)
-

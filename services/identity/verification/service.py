@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -55,32 +57,58 @@ def _names(session: Session, identity: Identity) -> set[str]:
     return {normalized(n) for n in names if n}
 
 
+def _subject(value: Any) -> tuple[str, str]:
+    if not isinstance(value, dict):
+        raise VerificationError('subject_matches needs {"clientId": ..., "sub": ...}')
+    client_id, sub = value.get("clientId"), value.get("sub")
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 50 or not isinstance(sub, str):
+        raise VerificationError("subject_matches needs a clientId (1 to 50 characters) and a sub")
+    if not 1 <= len(sub) <= 128:
+        raise VerificationError("subject_matches needs a sub of 1 to 128 characters")
+    return client_id, sub
+
+
 def _digits(value: Any) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a predicate may consult besides the identity."""
+
+    session: Session
+    secrets: Secrets
+    today: date
+
+
 PREDICATES = {
-    # name: (value check, answer(session, identity, value, today))
-    "exists": (lambda v: None, lambda s, i, v, t: True),
+    # name: (value check, answer(asked, identity, value))
+    "exists": (lambda v: None, lambda a, i, v: True),
     "age_over": (
         _age_bound,
-        lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or -1) >= v,
+        lambda a, i, v: (identities.age_on((i.attributes or {}).get("birthdate"), a.today) or -1) >= v,
     ),
     "age_under": (
         _age_bound,
-        lambda s, i, v, t: (identities.age_on((i.attributes or {}).get("birthdate"), t) or 10**3) < v,
+        lambda a, i, v: (identities.age_on((i.attributes or {}).get("birthdate"), a.today) or 10**3) < v,
     ),
-    "name_matches": (_text, lambda s, i, v, t: normalized(v) in _names(s, i)),
-    "birthdate_equals": (_date, lambda s, i, v, t: (i.attributes or {}).get("birthdate") == v.isoformat()),
-    "gender_equals": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("gender", "")) == normalized(v)),
+    "name_matches": (_text, lambda a, i, v: normalized(v) in _names(a.session, i)),
+    "birthdate_equals": (_date, lambda a, i, v: (i.attributes or {}).get("birthdate") == v.isoformat()),
+    "gender_equals": (_text, lambda a, i, v: normalized((i.attributes or {}).get("gender", "")) == normalized(v)),
     "phone_matches": (
         _text,
-        lambda s, i, v, t: bool(_digits(v)) and _digits((i.attributes or {}).get("phone_number")) == _digits(v),
+        lambda a, i, v: bool(_digits(v)) and _digits((i.attributes or {}).get("phone_number")) == _digits(v),
     ),
-    "email_matches": (_text, lambda s, i, v, t: normalized((i.attributes or {}).get("email", "")) == normalized(v)),
+    "email_matches": (_text, lambda a, i, v: normalized((i.attributes or {}).get("email", "")) == normalized(v)),
     "locality_equals": (
         _text,
-        lambda s, i, v, t: normalized(((i.attributes or {}).get("address") or {}).get("locality", "")) == normalized(v),
+        lambda a, i, v: normalized(((i.attributes or {}).get("address") or {}).get("locality", "")) == normalized(v),
+    ),
+    # The person behind the VID/UIN is the one a client knows by this pairwise subject (its `sub` claim):
+    # how a relying party links a login to a record it holds, without e-mail or the UIN leaving Identity.
+    "subject_matches": (
+        _subject,
+        lambda a, i, v: hmac.compare_digest(a.secrets.psut(i.uin, v[0]), v[1]),
     ),
 }
 
@@ -114,6 +142,8 @@ def canonical(value: Any) -> str:
     """One form per question, so that rephrasing it (case, spacing) does not make it a new one."""
     if value is None:
         return ""
+    if isinstance(value, tuple):
+        return "\x00".join(value)
     return normalized(value) if isinstance(value, str) else str(value)
 
 
@@ -139,8 +169,9 @@ def verify(
     identity = identities.find_by_individual_id(session, individual_id)
     questions = [(kind, canonical(value)) for kind, value in predicates]
     audit.admit(session, secrets_, quota, caller, identity, request_id, questions)
+    asked = Asked(session, secrets_, today)
     results = [
-        {"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](session, identity, value, today))}
+        {"type": kind, "result": bool(identity is not None and PREDICATES[kind][1](asked, identity, value))}
         for kind, value in predicates
     ]
     response = {

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.jose import JsonWebEncryption, JsonWebKey, jwt
@@ -16,6 +17,7 @@ from authlib.oidc.core import CodeIDToken
 from cryptography import x509
 
 from tests.services.identity.helpers import (
+    ADMIN_TOKEN,
     AMINA_VID,
     KOFI,
     OTP,
@@ -476,3 +478,27 @@ def test_another_client_presenting_a_used_code_revokes_nothing(live, http, rp, d
     assert token_request(http, other_id, code, assertion(other_id, client_key(1), audience)).status_code == 400
     bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
     assert http.get("/oidc/userinfo", headers=bearer).status_code == 200
+
+
+def test_a_relying_party_links_a_login_to_a_vid_by_its_pairwise_subject(live, http, rp, discovery):
+    """Issue 17 (roles and links by stable identifiers): the `subject_matches` predicate says whether the person
+    behind a VID is the one a client knows by a `sub`, so no relying party needs e-mail to link a login."""
+    client_id, key = rp
+    _, token, nonce = login(live, client_id, key, discovery)
+    keys = JsonWebKey.import_key_set(http.get("/.well-known/jwks.json").json())  # keys may have rotated meanwhile
+    sub = verify_id_token(token, keys, client_id, nonce, discovery["issuer"])["sub"]
+
+    def matches(vid: str, **value: str) -> httpx.Response:
+        body = {
+            "requestId": uuid.uuid4().hex,
+            "individualId": vid,
+            "predicates": [{"type": "subject_matches", "value": {"clientId": client_id, "sub": sub, **value}}],
+        }
+        return http.post("/v1/verification", json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    assert matches(KOFI["vid"]).json()["verified"] is True
+    assert matches(KOFI["uin"]).json()["verified"] is True
+    assert matches(AMINA_VID).json()["verified"] is False  # another resident
+    assert matches(KOFI["vid"], clientId="another-client").json()["verified"] is False  # pairwise per client
+    bad = matches(KOFI["vid"], sub="")
+    assert bad.status_code == 400 and "sub" in bad.json()["error_description"]

@@ -25,9 +25,9 @@ def ok(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def failed(errors: list[tuple[str, str]], status: int = 200) -> JSONResponse:
+    # No `"response": null`: the spec's `response` is an object and not nullable, so an error omits it.
     body = {
         "responseTime": iso(),
-        "response": None,
         "errors": [{"errorCode": code, "errorMessage": message} for code, message in errors],
     }
     return JSONResponse(body, status_code=status)

@@ -73,7 +73,7 @@ def by_linked_id(session: Session, linked_id: Any) -> AuthTransaction:
         raise EnvelopeError("invalid_transaction_id", "linkedTransactionId is required")
     transaction = session.scalar(select(AuthTransaction).where(AuthTransaction.link_transaction_id == linked_id))
     if transaction is None or oidc.live_transaction(session, transaction.id) is None:
-        raise EnvelopeError("invalid_transaction", "unknown or expired linked transaction")
+        raise EnvelopeError("invalid_transaction_id", "unknown or expired linked transaction")
     return transaction
 
 

@@ -244,3 +244,12 @@ def test_wallet_binding_then_wallet_local_authentication(live, http, rp, discove
     ).json()["response"]["code"]
     token = login.client.fetch_token(discovery["token_endpoint"], code=code, state=login.state, code_verifier=VERIFIER)
     assert jwt.decode(token["id_token"], http.get("/.well-known/jwks.json").json())["acr"] == "idbb:acr:linked-wallet"
+
+
+@pytest.mark.parametrize("path", ["/linked-authorization/authenticate", "/linked-authorization/consent"])
+def test_an_unknown_linked_transaction_id_follows_the_spec(http, path):
+    """CONFORMANCE.md: where the spec offers both codes, an unknown id is `invalid_transaction_id`, and an error
+    envelope carries no `"response": null` (the spec's `response` is a non-nullable object)."""
+    answer = wallet_post(http, path, {"linkedTransactionId": "no-such-transaction", "challengeList": []})
+    assert answer["errors"][0]["errorCode"] == "invalid_transaction_id"
+    assert "response" not in answer and answer["responseTime"]

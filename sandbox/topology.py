@@ -57,6 +57,8 @@ class Topology:
     domain: str
     processes: dict[str, Process]
     applications: list[Application]
+    # Instances the IM federates with, passed to it as IMconf's `federation` (services/information_mediator/README.md).
+    federation: list[dict] = field(default_factory=list)
 
     def application_of(self, process: str) -> Application | None:
         return next((a for a in self.applications if a.process == process), None)
@@ -111,7 +113,8 @@ class Topology:
                     ],
                 }
             )
-        return {"domain": self.domain, "instance": self.instance, "members": list(members.values())}
+        doc = {"domain": self.domain, "instance": self.instance, "members": list(members.values())}
+        return doc | ({"federation": self.federation} if self.federation else {})
 
 
 @cache
@@ -142,4 +145,5 @@ def load(overrides: dict[str, int] | None = None) -> Topology:
         for m in raw.get("members", [])
         for a in m.get("applications", [])
     ]
-    return Topology(raw["instance"], raw["domain"], processes, applications).with_ports(overrides or {})
+    topology = Topology(raw["instance"], raw["domain"], processes, applications, raw.get("federation") or [])
+    return topology.with_ports(overrides or {})

@@ -39,6 +39,7 @@ class Secrets:
 
 
 def hash_pin(pin: str) -> str:
+    """scrypt hash of a knowledge factor: a PIN or a password."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=2**12, r=8, p=1)
     return f"scrypt$4096${salt.hex()}${digest.hex()}"

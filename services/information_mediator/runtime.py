@@ -15,6 +15,7 @@ from services.common.assertion import sign_assertion
 from services.common.database import Database
 from services.common.keys import load_or_create_ed25519
 
+from .directory.openapi_docs import DeclaredSpec
 from .messagelog.writer import MessageLogWriter
 from .monitoring.metrics import Metrics
 from .proxy.forward import Exchange
@@ -37,6 +38,8 @@ class IMRuntime:
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
         self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
         self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
+        # Fetched descriptions of federated services, per (service id, specUrl); dropped when the registry changes.
+        self.declared_specs: dict[tuple[str, str], DeclaredSpec] = {}
         self._poller: asyncio.Task | None = None
         self.pubsub = DeliveryWorker(self)  # PUSH deliveries
 
@@ -47,6 +50,7 @@ class IMRuntime:
     def reload(self) -> None:
         with self.db.session() as session:
             self.snapshot = load_snapshot(session)
+        self.declared_specs = {}
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(

@@ -36,6 +36,7 @@ ACRS = {
 GRANT_TYPES = {"authorization_code"}
 AUTH_METHODS = {"private_key_jwt"}
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
+ENC_KEY_MESSAGE = "encPublicKey must be a public RSA JWK (2048 bits or more)"
 
 
 def _text(value: Any, low: int, high: int) -> bool:
@@ -94,13 +95,13 @@ def common_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
         errors.append(("invalid_grant_type", 'grantTypes must be ["authorization_code"]'))
     if not _list(request.get("clientAuthMethods"), AUTH_METHODS):
         errors.append(("invalid_client_auth", 'clientAuthMethods must be ["private_key_jwt"]'))
-    if (
-        "encPublicKey" in request
-        and request["encPublicKey"] is not None
-        and public_rsa_key(request["encPublicKey"], "enc") is None
-    ):
-        errors.append(("invalid_public_key", "encPublicKey must be a public RSA JWK (2048 bits or more)"))
     return errors
+
+
+def _enc_key_invalid(request: dict[str, Any]) -> bool:
+    """The extension field `encPublicKey` (userinfo encryption), when given, must be a usable RSA JWK."""
+    enc = request.get("encPublicKey")
+    return enc is not None and public_rsa_key(enc, "enc") is None
 
 
 def create_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
@@ -112,6 +113,8 @@ def create_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
         errors.append(("invalid_rp_id", "relyingPartyId must be 1 to 50 characters"))
     if public_rsa_key(request.get("publicKey")) is None:
         errors.append(("invalid_public_key", "publicKey must be a public RSA signing JWK (2048 bits or more)"))
+    if _enc_key_invalid(request):
+        errors.append(("invalid_public_key", ENC_KEY_MESSAGE))
     return errors + common_errors(request)
 
 
@@ -119,4 +122,6 @@ def update_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
     errors = common_errors(request)
     if request.get("status") not in ("active", "inactive"):
         errors.append(("invalid_request", "status must be active or inactive"))
+    if _enc_key_invalid(request):  # the update's error codes have no invalid_public_key (the key is fixed)
+        errors.append(("invalid_request", ENC_KEY_MESSAGE))
     return errors

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/client-mgmt", tags=["Client Management"])
 
 
 def _unauthorized() -> JSONResponse:
-    return envelope.failed([("unauthorized", "administrator bearer token required")], 401)
+    response = envelope.failed([("unauthorized", "administrator bearer token required")], 401)
+    response.headers["WWW-Authenticate"] = "Bearer"  # RFC 7235: a 401 names its scheme
+    return response
 
 
 @router.post("/oidc-client", summary="Create OIDC Client Endpoint", response_model=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,8 @@ from services.identity.signing.keyring import Keyring
 
 PROCESSES = {"NEW", "UPDATE"}
 PIN_FIELD = "pin"
+PASSWORD_FIELD = "password"  # the alphanumeric knowledge factor
+PASSWORD = re.compile(r"[A-Za-z0-9]{8,128}")
 DUPLICATE_EMAIL = "duplicate_email"
 
 
@@ -33,14 +36,16 @@ class EnrollmentError(Exception):
 
 
 def envelope(payload: dict, response: list | None, errors: list[dict]) -> dict:
-    return {
-        "id": payload.get("id") or "govstack.enrollment",
-        "version": payload.get("version") or "v1",
+    """enrollment.yaml's enrollmentResponse. Its `response` (an array) and `metaData` (an object) are not
+    nullable: an error answer omits `response`, and there is no metadata to send."""
+    body = {
+        "id": payload.get("id") if isinstance(payload.get("id"), str) else "govstack.enrollment",
+        "version": payload.get("version") if isinstance(payload.get("version"), str) else "v1",
         "responsetime": iso(),
-        "metaData": None,
-        "response": response,
-        "errors": errors,
     }
+    if response is not None:
+        body["response"] = response
+    return {**body, "errors": errors}
 
 
 def _validated(request: Any) -> tuple[str, str, dict]:
@@ -63,7 +68,7 @@ def _validated(request: Any) -> tuple[str, str, dict]:
 def _packet(keyring: Keyring, enrollment: Enrollment, status: str, vid: str | None) -> dict:
     digest = hashlib.sha256(
         json.dumps(
-            {k: v for k, v in enrollment.fields.items() if k != "__pin_hash"}, sort_keys=True, default=str
+            {k: v for k, v in enrollment.fields.items() if not k.startswith("__")}, sort_keys=True, default=str
         ).encode()
     ).hexdigest()
     item = {
@@ -102,6 +107,9 @@ def enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tup
     pin = fields.pop(PIN_FIELD, None)
     if pin is not None and (not isinstance(pin, str) or not pin.isdigit() or not 4 <= len(pin) <= 12):
         raise EnrollmentError("invalid_field", "pin must be 4 to 12 digits")
+    password = fields.pop(PASSWORD_FIELD, None)
+    if password is not None and (not isinstance(password, str) or not PASSWORD.fullmatch(password)):
+        raise EnrollmentError("invalid_field", "password must be 8 to 128 letters and digits")
     if enrollment is None:
         enrollment = Enrollment(id=enrollment_id, process=process, fields={}, status="pending", caller=caller)
         session.add(enrollment)
@@ -110,6 +118,8 @@ def enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tup
     merged = {**enrollment.fields, **fields}
     if pin is not None:
         merged["__pin_hash"] = hash_pin(pin)
+    if password is not None:
+        merged["__password_hash"] = hash_pin(password)
     enrollment.fields = merged
     enrollment.ref_id = request.get("refId") or enrollment.ref_id
     enrollment.source = request.get("source") or enrollment.source
@@ -143,6 +153,7 @@ def _email_race() -> Iterator[None]:
 def _finalize(session: Session, enrollment: Enrollment, caller: str) -> tuple[int, str | None]:
     fields = dict(enrollment.fields)
     pin_hash = fields.pop("__pin_hash", None)
+    password_hash = fields.pop("__password_hash", None)
     try:
         attributes = fields_.attributes(fields)
         alias_values = fields_.aliases(fields)
@@ -168,6 +179,8 @@ def _finalize(session: Session, enrollment: Enrollment, caller: str) -> tuple[in
         vid, status = None, 200
     if pin_hash:
         identity.pin_hash = pin_hash
+    if password_hash:
+        identity.password_hash = password_hash
     if alias_values:
         identities.add_aliases(session, identity, "name", alias_values, source=source)
     enrollment.identity_id = identity.id

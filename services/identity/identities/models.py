@@ -18,6 +18,9 @@ class Identity(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)  # OIDC standard claim names
     pin_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # An alphanumeric knowledge factor (a password), hashed like the PIN; checked for a PIN challenge whose
+    # format is `alpha-numeric` (oidc/service.py).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The e-mail address in lower case: unique, so that an address names at most one resident.
     email_key: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -32,7 +35,8 @@ class Identity(Base):
 class Vid(Base):
     __tablename__ = "idn_vid"
 
-    vid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Generated VIDs are 10 digits; fixture records (the conformance profile) use longer alphanumeric ones.
+    vid: Mapped[str] = mapped_column(String(64), primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("idn_identity.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -34,9 +35,14 @@ CLAIM_NAMES = (
 )
 
 
+# UINs and generated VIDs are digits; a VID may also be alphanumeric with hyphens (the conformance fixtures'
+# `n3fy2qkg9r7h2`, a UUID), so an individual id is looked up as long as it has that shape.
+INDIVIDUAL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
 def find_by_individual_id(session: Session, individual_id: str | None) -> Identity | None:
     """The active identity a UIN or an unrevoked VID points at."""
-    if not individual_id or not individual_id.isdigit():
+    if not isinstance(individual_id, str) or not INDIVIDUAL_ID.fullmatch(individual_id):
         return None
     vid = session.get(Vid, individual_id)
     if vid is not None:

@@ -53,7 +53,7 @@ def issue_vid(individual_id: str, request: Request, session: Session = DBSession
 @router.delete("/vids/{vid}", summary="Revoke a VID", response_model=None)
 def revoke_vid(vid: str, request: Request, session: Session = DBSession) -> dict | JSONResponse:
     caller = relying_party(request)
-    record = session.get(Vid, vid) if vid.isdigit() else None
+    record = session.get(Vid, vid) if service.INDIVIDUAL_ID.fullmatch(vid) else None
     if record is None:
         return _not_found()
     service.revoke_vid(session, record, source="api", actor=caller)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from services.identity.identities.service import find_by_individual_id
 from services.identity.linked.models import WalletBinding, WalletPartner
 from services.identity.oidc import service as oidc
 from services.identity.oidc.models import AuthTransaction
-from services.identity.security import Secrets, check_pin
+from services.identity.security import Secrets
 from services.identity.settings import IdentitySettings
 from services.identity.signing.keyring import Keyring
 
@@ -37,12 +38,30 @@ def generate_link_code(
 ) -> tuple[str, Any]:
     if "WLA" not in oidc.allowed_factors(transaction):
         raise EnvelopeError("invalid_transaction", "wallet login is not allowed for this client or acr")
+    if transaction.code_hash is not None:
+        raise EnvelopeError("invalid_transaction", "this login is complete: its authorization code was handed out")
     if transaction.status != "started" or transaction.linked_at is not None:
-        raise EnvelopeError("invalid_transaction", "this login is already in progress")
+        restart_link(transaction)
     code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(12))
     transaction.link_code = secrets_.keyed_hash("link", code)
     transaction.link_code_expires_at = utcnow() + timedelta(seconds=settings.link_code_ttl_seconds)
     return code, transaction.link_code_expires_at
+
+
+def restart_link(transaction: AuthTransaction) -> None:
+    """A new link code starts the wallet login afresh (the page shows a new QR code): a wallet linked before, its
+    authentication and consent are dropped, so the next wallet must link and authenticate again. The failed
+    attempts stay counted. Only the page that holds the transaction's XSRF token can ask for it."""
+    transaction.link_transaction_id = None
+    transaction.linked_at = None
+    transaction.status = "started"
+    transaction.identity_id = None
+    transaction.auth_time = None
+    transaction.acr = None
+    transaction.otp_hash = None
+    transaction.otp_identity_id = None
+    transaction.accepted_claims = []
+    transaction.permitted_scopes = []
 
 
 def by_link_code(session: Session, secrets_: Secrets, link_code: Any) -> AuthTransaction | None:
@@ -77,18 +96,26 @@ def by_linked_id(session: Session, linked_id: Any) -> AuthTransaction:
     return transaction
 
 
-def challenges(challenge_list: Any) -> list[oidc.Challenge]:
+CHALLENGE_FORMATS = ("alpha-numeric", "jwt", "encoded-json", "number")  # the spec's AuthChallenge.format
+
+
+def challenges(challenge_list: Any, none_code: str = "invalid_no_of_challenges") -> list[oidc.Challenge]:
+    """The spec's AuthChallenge list; an empty one is `none_code` (each endpoint's own error code)."""
     if not isinstance(challenge_list, list) or not challenge_list:
-        raise EnvelopeError("invalid_no_of_challenges", "challengeList must hold at least one challenge")
+        raise EnvelopeError(none_code, "challengeList must hold at least one challenge")
     out = []
     for item in challenge_list:
         if (
             not isinstance(item, dict)
             or not isinstance(item.get("challenge"), str)
             or item.get("authFactorType") not in ("OTP", "PIN", "WLA", "BIO")
+            or item.get("format") not in CHALLENGE_FORMATS
         ):
-            raise EnvelopeError("invalid_request", "each challenge needs authFactorType, challenge and format")
-        out.append(oidc.Challenge(item["authFactorType"], item["challenge"]))
+            raise EnvelopeError(
+                "invalid_request",
+                f"each challenge needs authFactorType, challenge and format (one of {list(CHALLENGE_FORMATS)})",
+            )
+        out.append(oidc.Challenge(item["authFactorType"], item["challenge"], item["format"]))
     return out
 
 
@@ -107,8 +134,6 @@ def register_partner(session: Session, secrets_: Secrets, partner_id: str) -> st
 
 def partner_valid(session: Session, secrets_: Secrets, partner_id: str | None, api_key: str | None) -> bool:
     partner = session.get(WalletPartner, partner_id) if partner_id else None
-    import hmac
-
     return (
         partner is not None
         and api_key is not None
@@ -146,7 +171,7 @@ def bind_wallet(
     if key is None:
         raise EnvelopeError("invalid_public_key", "publicKey must be a public RSA (2048+) or EC P-256 JWK")
     identity = find_by_individual_id(session, request.get("individualId"))
-    proof = challenges(request.get("challengeList"))
+    proof = challenges(request.get("challengeList"), "invalid_auth_challenge")
     if identity is None:
         raise EnvelopeError("invalid_auth_challenge", "authentication failed")
     _authenticate_binding(session, settings, identity, proof)
@@ -201,7 +226,7 @@ def _authenticate_binding(
 
 def _binding_challenge_ok(settings: IdentitySettings, identity: Identity, challenge: oidc.Challenge) -> bool:
     if challenge.factor == "PIN":
-        return check_pin(challenge.value, identity.pin_hash)
+        return oidc.knowledge_factor_valid(identity, challenge)
     # There is no OTP transaction for a binding; the sandbox accepts its sandbox OTP as the delivered code.
     return challenge.factor == "OTP" and settings.sandbox_mode and challenge.value == settings.sandbox_otp
 

@@ -43,6 +43,13 @@ class AuthFailed(Exception):
 class Challenge:
     factor: str  # OTP, PIN, WLA
     value: str
+    format: str = "number"  # the spec's AuthChallenge.format; a PIN challenge in `alpha-numeric` is the password
+
+
+def knowledge_factor_valid(identity: Identity, challenge: Challenge) -> bool:
+    """A PIN challenge: the resident's password when its format is `alpha-numeric`, else the resident's PIN."""
+    stored = identity.password_hash if challenge.format == "alpha-numeric" else identity.pin_hash
+    return check_pin(challenge.value, stored)
 
 
 def new_id() -> str:
@@ -154,7 +161,7 @@ def _verify_challenge(
         expected = secrets_.keyed_hash("otp", transaction.id, str(identity.id), challenge.value)
         return hmac.compare_digest(expected, transaction.otp_hash)
     if challenge.factor == "PIN":
-        return check_pin(challenge.value, identity.pin_hash)
+        return knowledge_factor_valid(identity, challenge)
     if challenge.factor == "WLA":
         return wallet_assertion_valid(session, identity, challenge.value, transaction)
     return False

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from services.identity.oidc import tokens
-from services.identity.oidc.claims import ACR_FACTORS, SCOPE_CLAIMS, SUPPORTED_SCOPES
+from services.identity.oidc.claims import ACR_FACTORS, SCOPE_CLAIMS
 from services.identity.security import bearer
 
 router = APIRouter(tags=["OIDC"])
@@ -30,7 +30,9 @@ def discovery(request: Request) -> dict:
         "userinfo_endpoint": f"{issuer}/oidc/userinfo",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "registration_endpoint": f"{issuer}/client-mgmt/oidc-client",
-        "scopes_supported": SUPPORTED_SCOPES,
+        # The spec's enum lists `openid` only; OIDC Discovery lets a provider leave supported scopes unadvertised.
+        # `profile`, `email`, `phone` and `address` work all the same (their claims are in claims_supported).
+        "scopes_supported": ["openid"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],

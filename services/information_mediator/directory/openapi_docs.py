@@ -1,21 +1,41 @@
-"""Providers' OpenAPI documents, fetched from each service's `specUrl` and cached in the registry."""
+"""Providers' OpenAPI documents, fetched from each service's `specUrl` and cached (in the registry for a service
+of this instance, in memory for one of a federated instance), or declared inline (federated instances)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 import yaml
-
-from ..registry.models import Service
 
 REFRESH_AFTER = timedelta(minutes=5)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-async def document(http: httpx.AsyncClient, service: Service) -> dict | None:
+class SpecSource(Protocol):
+    """Where a service's description comes from and its cached copy (a registry `Service` is one)."""
+
+    spec_url: str | None
+    openapi_json: str | None
+    openapi_fetched_at: datetime | None
+
+
+@dataclass
+class DeclaredSpec:
+    """The description of a federated service: inline (no `spec_url`), or fetched and cached here."""
+
+    spec_url: str | None
+    openapi_json: str | None = None
+    openapi_fetched_at: datetime | None = None
+
+
+async def document(http: httpx.AsyncClient, service: SpecSource) -> dict | None:
     """The service's OpenAPI document (refreshed every few minutes), or None when it cannot be had."""
+    if not service.spec_url:
+        return json.loads(service.openapi_json) if service.openapi_json else None
     fetched = service.openapi_fetched_at
     if fetched is not None and fetched.tzinfo is None:
         fetched = fetched.replace(tzinfo=UTC)

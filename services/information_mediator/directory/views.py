@@ -1,104 +1,160 @@
 """Directory metaservices (GovStack IM spec 8.2): listClients, listMethods, allowedMethods, getOpenAPI.
 
-Served with and without the `/r1` prefix. Items follow X-Road's REST metaservice shape with GovStack
-naming; keys without a value are omitted rather than sent as null.
+Served with and without the `/r1` prefix, for this instance and for the instances it federates with. Answers
+follow `GovStack_IM_Directory_Services_API.yaml`: the spec's members only (`instanceId`, `objectType` as
+`MEMBER | APPLICATION | SERVICE`), keys without a value omitted rather than sent as null; errors are a JSON
+string (400, or 502 when a provider's service description cannot be had).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from ..proxy.forward import CLIENT_HEADERS
+from ..registry import federation
 from ..registry import service as registry
-from ..registry.models import Application
+from ..registry.conf import FederatedServiceConf
+from ..registry.service import ServiceEntry
 from . import openapi_docs
 
+if TYPE_CHECKING:
+    from ..runtime import IMRuntime
+
 router = APIRouter(tags=["Directory (metaservices)"])
+JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+YAML_MEDIA_TYPE = "text/yaml; charset=utf-8"
+
+Ids = tuple[str, str, str, str]  # instance, member class, member code, application
+
+
+@dataclass
+class Listed:
+    """A service of a provider as the directory shows it."""
+
+    code: str
+    spec: openapi_docs.SpecSource
+    entry: ServiceEntry | None  # its access rights, from the registry snapshot
 
 
 def _string_error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse(message, status_code=status)
+    return JSONResponse(message, status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+# ---- listClients ---------------------------------------------------------------------------------
 
 
 @router.get("/listClients", summary="List clients defined in the instance", operation_id="listClients")
 @router.get("/r1/listClients", include_in_schema=False)
 def list_clients(request: Request, instanceId: str | None = None) -> JSONResponse:
     with request.app.state.db.session() as session:
-        inst = registry.instance(session)
-        if inst is None or (instanceId and instanceId != inst.code):
-            return JSONResponse({"member": []})
-        items = []
-        for m in registry.members(session):
-            ident = {"GovStackInstance": inst.code, "memberClass": m.member_class, "memberCode": m.code}
-            items.append({"name": m.name, "id": {"objectType": {"object_type": "MEMBER"}, **ident}})
-            for a in m.applications:
-                items.append(
-                    {
-                        "name": m.name,
-                        "id": {"objectType": {"object_type": "SUBSYSTEM"}, **ident, "applicationCode": a.code},
-                    }
-                )
+        own = registry.instance(session)
+        if own is not None and instanceId in (None, "", own.code):
+            local = registry.members(session)
+            members = [(m.name, m.member_class, m.code, [a.code for a in m.applications]) for m in local]
+            return _clients(own.code, members)
+        declared = federation.federated_instance(session, instanceId) if instanceId else None
+    if declared is None:
+        return JSONResponse({"member": []})
+    members = [(m.name, m.member_class, m.code, [a.id for a in m.applications]) for m in declared.members]
+    return _clients(declared.instance, members)
+
+
+def _clients(instance: str, members: list[tuple[str, str, str, list[str]]]) -> JSONResponse:
+    """Each member, then each of its applications (X-Road's subsystems), in the spec's client list shape."""
+    items = []
+    for name, member_class, code, applications in sorted(members, key=lambda m: (m[1], m[2])):
+        ident = {"instanceId": instance, "memberClass": member_class, "memberCode": code}
+        items.append({"name": name, "id": {"objectType": "MEMBER", **ident}})
+        items += [
+            {"name": name, "id": {"objectType": "APPLICATION", **ident, "applicationCode": app}}
+            for app in sorted(applications)
+        ]
     return JSONResponse({"member": items})
 
 
-def _provider(
-    session: Session, instance: str, member_class: str, member_code: str, application: str
-) -> Application | str:
-    inst = registry.instance(session)
-    if inst is None or instance != inst.code:
-        return f"unknown instance {instance!r}"
-    app = registry.find_application(session, member_class, member_code, application)
-    if app is None:
-        return f"unknown application {instance}/{member_class}/{member_code}/{application}"
-    return app
+# ---- the provider's services ---------------------------------------------------------------------
+
+
+def _services(session: Session, im: IMRuntime, ids: Ids) -> list[Listed] | str:
+    """The services of the provider application `ids` (this instance or a federated one), or an error."""
+    prefix = "/".join(ids)
+    own = registry.instance(session)
+    if own is not None and ids[0] == own.code:
+        app = registry.find_application(session, *ids[1:])
+        if app is None:
+            return f"unknown application {prefix}"
+        return [Listed(s.code, s, im.snapshot.services.get(f"{prefix}/{s.code}")) for s in app.services]
+    found = federation.federated_application(session, *ids)
+    if found is None:
+        known = ids[0] in im.snapshot.federated_instances
+        return f"unknown application {prefix}" if known else f"unknown instance {ids[0]!r}"
+    return [
+        Listed(s.id, _declared_spec(im, f"{prefix}/{s.id}", s), im.snapshot.federated.get(f"{prefix}/{s.id}"))
+        for s in found[1].services
+    ]
+
+
+def _declared_spec(im: IMRuntime, service_id: str, service: FederatedServiceConf) -> openapi_docs.DeclaredSpec:
+    if service.spec_url is None:
+        return openapi_docs.DeclaredSpec(None, json.dumps(service.openapi))
+    # Fetched documents are kept per service and URL until the registry changes (see IMRuntime.reload).
+    return im.declared_specs.setdefault((service_id, service.spec_url), openapi_docs.DeclaredSpec(service.spec_url))
 
 
 def _caller(request: Request) -> str | None:
-    return next((v.decode("latin-1") for k, v in request.scope["headers"] if k in CLIENT_HEADERS), None)
+    """The `X-GovStack-Client` the spec requires (or another client header): who asks, not a proof of it."""
+    claimed = next((v.decode("latin-1") for k, v in request.scope["headers"] if k in CLIENT_HEADERS), "")
+    return claimed.strip() or None
 
 
-async def _methods(
-    request: Request, ids: tuple[str, str, str, str], service_id: str | None, only_allowed: bool
-) -> Response:
-    caller = _caller(request) if only_allowed else None
-    if only_allowed and not caller:
-        return _string_error("allowedMethods needs the caller's identity in the X-GovStack-Client header")
+# ---- listMethods / allowedMethods ----------------------------------------------------------------
+
+
+async def _methods(request: Request, ids: Ids, service_id: str | None, operation: str) -> Response:
+    caller = _caller(request)
+    if caller is None:
+        return _string_error(f"{operation} needs the caller's identity in the X-GovStack-Client header")
+    only_allowed = operation == "allowedMethods"
     im = request.app.state.im_runtime
     with request.app.state.db.session() as session:
-        app = _provider(session, *ids)
-        if isinstance(app, str):
-            return _string_error(app)
+        services = _services(session, im, ids)
+        if isinstance(services, str):
+            return _string_error(services)
         items = []
-        for service in app.services:
+        for service in services:
             if service_id and service.code != service_id:
                 continue
-            sid = f"{'/'.join(ids)}/{service.code}"
-            entry = im.snapshot.services.get(sid)
+            entry = service.entry
             if only_allowed and (entry is None or caller not in entry.allowed):
                 continue
-            doc = await openapi_docs.document(im.fetcher, service)
-            item = {
-                "objectType": {"object_type": "SERVICE"},
-                "serviceType": "REST",
-                "GovStackInstance": ids[0],
-                "memberClass": ids[1],
-                "memberCode": ids[2],
-                "applicationCode": ids[3],
-                "serviceCode": service.code,
-            }
-            version = openapi_docs.version(doc)
-            if version:
-                item["serviceVersion"] = version
+            doc = await openapi_docs.document(im.fetcher, service.spec)
             limited = entry.operations.get(caller) if only_allowed and entry is not None else None
             # A right limited to some operations lists them as granted (patterns included), like X-Road's.
             listed = list(limited.endpoints) if limited is not None else openapi_docs.endpoints(doc)
-            item["endpointList"] = {"member": listed}
-            items.append(item)
+            items.append(_service_item(ids, service.code, openapi_docs.version(doc), listed))
     return JSONResponse({"member": items})
+
+
+def _service_item(ids: Ids, code: str, version: str | None, endpoints: list[dict]) -> dict:
+    instance, member_class, member_code, application = ids
+    return {
+        "objectType": "SERVICE",
+        "serviceType": "REST",
+        "instanceId": instance,
+        "memberClass": member_class,
+        "memberCode": member_code,
+        "applicationCode": application,
+        "serviceCode": code,
+        **({"serviceVersion": version} if version else {}),
+        "endpointList": {"member": endpoints},
+    }
 
 
 @router.get(
@@ -115,7 +171,7 @@ async def list_methods(
     applicationCode: str,
     serviceId: str | None = None,
 ) -> Response:
-    return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, False)
+    return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, "listMethods")
 
 
 @router.get(
@@ -132,12 +188,18 @@ async def allowed_methods(
     applicationCode: str,
     serviceId: str | None = None,
 ) -> Response:
-    return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, True)
+    ids = (instanceId, memberClass, memberCode, applicationCode)
+    return await _methods(request, ids, serviceId, "allowedMethods")
+
+
+# ---- getOpenAPI ----------------------------------------------------------------------------------
 
 
 @router.get(
     "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI",
     summary="OpenAPI description of a REST service",
+    description="The description as a JSON string (`application/json`, the default) or as YAML text "
+    "(`Accept: text/yaml`).",
     operation_id="getOpenAPI",
 )
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI", include_in_schema=False)
@@ -149,17 +211,51 @@ async def get_openapi(
     applicationCode: str,
     serviceCode: str | None = None,
 ) -> Response:
+    if _caller(request) is None:
+        return _string_error("getOpenAPI needs the caller's identity in the X-GovStack-Client header")
     if not serviceCode:
         return _string_error("the serviceCode query parameter is required")
     im = request.app.state.im_runtime
     with request.app.state.db.session() as session:
-        app = _provider(session, instanceId, memberClass, memberCode, applicationCode)
-        if isinstance(app, str):
-            return _string_error(app)
-        service = next((s for s in app.services if s.code == serviceCode), None)
+        services = _services(session, im, (instanceId, memberClass, memberCode, applicationCode))
+        if isinstance(services, str):
+            return _string_error(services)
+        service = next((s for s in services if s.code == serviceCode), None)
         if service is None:
             return _string_error(f"unknown serviceCode {serviceCode!r}")
-        doc = await openapi_docs.document(im.fetcher, service)
+        doc = await openapi_docs.document(im.fetcher, service.spec)
     if doc is None:
         return _string_error(f"the OpenAPI description of {serviceCode!r} cannot be fetched from its specUrl", 502)
-    return Response(json.dumps(doc), media_type="application/json; charset=utf-8")
+    if prefers_yaml(request.headers.get("accept")):
+        return Response(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), media_type=YAML_MEDIA_TYPE)
+    return Response(json.dumps(json.dumps(doc)), media_type=JSON_MEDIA_TYPE)
+
+
+def prefers_yaml(accept: str | None) -> bool:
+    """Accept negotiation between the two documented forms: JSON unless the client prefers `text/yaml`."""
+    return bool(accept) and _quality(accept, "text", "yaml") > _quality(accept, "application", "json")
+
+
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """The q-value the most specific matching media range of `accept` gives `kind/subtype` (0: none)."""
+    best, best_specificity = 0.0, -1
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        range_kind, _, range_subtype = media.lower().partition("/")
+        if range_kind not in (kind, "*") or range_subtype not in (subtype, "*"):
+            continue
+        specificity = (range_kind != "*") + (range_subtype != "*")
+        if specificity > best_specificity:
+            best, best_specificity = _q(params), specificity
+    return best
+
+
+def _q(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0

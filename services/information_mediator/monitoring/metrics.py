@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..messagelog.models import LogRecord
-from ..proxy.errors import UNKNOWN_SERVICE
+from ..proxy.errors import NO_PEER, UNKNOWN_SERVICE
 
 # A refused call is recorded without a client (the claimed one is not trusted); it is counted under this name.
 UNAUTHENTICATED = "(unauthenticated)"
@@ -44,8 +44,9 @@ class Metrics:
 
 
 def _service_label(record: dict) -> str:
-    """The service, once the call is known to be genuine: made-up names would each add a time series."""
-    if not record["client"] or record["error_type"] == UNKNOWN_SERVICE[0]:
+    """The service, once the call is known to be genuine: made-up names would each add a time series (a call into
+    a federated instance may name any service: it is answered NoPeer without being checked)."""
+    if not record["client"] or record["error_type"] in (UNKNOWN_SERVICE[0], NO_PEER[0]):
         return "-"
     return record["service"] or "-"
 

@@ -14,6 +14,7 @@ REQUEST_TIMEOUT = ("Client.RequestTimeout", 408)
 REQUEST_TOO_LARGE = ("Client.RequestTooLarge", 413)
 TOO_MANY_REQUESTS = ("Client.TooManyRequests", 429)
 NETWORK_ERROR = ("Server.ServerProxy.NetworkError", 502)
+NO_PEER = ("Server.NoPeer", 503)  # a service of a federated instance: no peer IM of that instance is configured
 TIMEOUT = ("Server.ServerProxy.Timeout", 504)
 
 

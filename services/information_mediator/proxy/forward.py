@@ -36,6 +36,7 @@ from .errors import (
     BAD_REQUEST,
     INVALID_CLIENT,
     NETWORK_ERROR,
+    NO_PEER,
     REQUEST_TIMEOUT,
     REQUEST_TOO_LARGE,
     SERVICE_DISABLED,
@@ -175,7 +176,8 @@ def authenticate_client(snapshot: Snapshot, claimed: str | None, secret: str | N
     if parts[0] != snapshot.instance:
         raise IMError(INVALID_CLIENT, f"unknown instance {parts[0]!r}")
     if not snapshot.authenticate(client_id, secret):
-        raise IMError(AUTHENTICATION_FAILED, f"client {client_id} could not be authenticated")
+        missing = "" if secret else " (missing header Information-Mediator-Client-Secret)"
+        raise IMError(AUTHENTICATION_FAILED, f"client {client_id} could not be authenticated{missing}")
     return client_id
 
 
@@ -245,6 +247,9 @@ class ProxyMiddleware:
     def _authorize(self, service_id: str, client_id: str, method: str, rest: bytes) -> ServiceEntry:
         entry = self.im.snapshot.services.get(service_id)
         if entry is None:
+            instance = service_id.split("/", 1)[0]
+            if instance in self.im.snapshot.federated_instances:
+                raise IMError(NO_PEER, f"no peer IM configured for instance {instance}: {service_id} cannot be reached")
             raise IMError(UNKNOWN_SERVICE, f"unknown service {service_id}")
         if not entry.enabled:
             raise IMError(SERVICE_DISABLED, f"service {service_id} is disabled")

@@ -2,9 +2,11 @@
 
 Both spellings of the spec are accepted: `specUrl`/`serviceUrl` (the OpenAPI) and `spec_url`/`service_url`
 (the spec's sample configuration). Extensions: `enabled` and `description` on a service, `secretHash`
-(`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right, and
-`endpoints` on a right: the operations (`{method, path}`, syntax in `endpoints.py`) it is limited to; a right
-without `endpoints` covers the whole service.
+(`sha256:<hex>` of the application's credential) on an application, `memberClass` on a right,
+`endpoints` on a right: the operations (`{method, path}`, syntax in `endpoints.py`) it is limited to (a right
+without `endpoints` covers the whole service), and `federation`: the instances this one federates with
+(X-Road federation), their members, applications and services, each service with its OpenAPI description
+as a URL (`specUrl`) or inline (`openapi`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .endpoints import MAX_PER_RIGHT, normalise_method, normalise_path
 
@@ -106,17 +109,25 @@ class ServiceConf(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id(cls, v: Any) -> str:
-        code = _identifier(v, "service id")
-        if code in RESERVED_SERVICE_CODES:
-            raise ValueError(f"service id {code!r} is reserved by the IM")
-        return code
+        return _service_code(v)
 
     @field_validator("spec_url", "service_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an absolute http(s) URL")
-        return v
+        return _http_url(v)
+
+
+def _http_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an absolute http(s) URL")
+    return v
+
+
+def _service_code(v: Any) -> str:
+    code = _identifier(v, "service id")
+    if code in RESERVED_SERVICE_CODES:
+        raise ValueError(f"service id {code!r} is reserved by the IM")
+    return code
 
 
 class ApplicationConf(BaseModel):
@@ -152,11 +163,145 @@ class MemberConf(BaseModel):
         return _identifier(v, "class and code")
 
 
+# ---- federation: what this instance knows of the instances it federates with ----------------------------
+
+
+class FederatedRight(BaseModel):
+    """A client the federated instance lets call its service. That instance decides (X-Road: the provider's
+    side); the directory's allowedMethods answers from what is declared here."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    instance: str | None = None  # default: the service's own instance
+    member_class: str = Field(default="GOV", validation_alias=AliasChoices("memberClass", "member_class", "class"))
+    member: str
+    application: str
+
+    @field_validator("instance", "member_class", "member", "application", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> Any:
+        return None if v is None else _identifier(v, "instance, class, member and application")
+
+    def client_id(self, own_instance: str) -> str:
+        return f"{self.instance or own_instance}/{self.member_class}/{self.member}/{self.application}"
+
+
+class FederatedServiceConf(BaseModel):
+    """A service of a federated instance: no service URL (it is reached through that instance's IM), its
+    OpenAPI description by URL or inline."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    id: str
+    spec_url: str | None = Field(default=None, validation_alias=AliasChoices("specUrl", "spec_url"))
+    openapi: dict[str, Any] | None = None
+    description: str | None = Field(default=None, max_length=1024)
+    rights: list[FederatedRight] = []
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        return _service_code(v)
+
+    @field_validator("spec_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else _http_url(v)
+
+    @field_validator("openapi", mode="before")
+    @classmethod
+    def _openapi(cls, v: Any) -> Any:
+        """An OpenAPI document: an object, or its JSON or YAML text."""
+        if isinstance(v, str):
+            try:
+                v = yaml.safe_load(v)
+            except yaml.YAMLError as exc:
+                raise ValueError("openapi is neither a JSON nor a YAML document") from exc
+        if v is not None and not (isinstance(v, dict) and isinstance(v.get("openapi", v.get("swagger")), str)):
+            raise ValueError("openapi must be an OpenAPI document (an object with an 'openapi' version string)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_description(self) -> FederatedServiceConf:
+        if (self.spec_url is None) == (self.openapi is None):
+            raise ValueError(f"service {self.id!r} needs its OpenAPI description: specUrl or openapi, one of them")
+        return self
+
+
+class FederatedApplicationConf(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    services: list[FederatedServiceConf] = []
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        return _identifier(v, "application id")
+
+
+class FederatedMemberConf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    name: str = Field(min_length=1, max_length=255)
+    member_class: str = Field(validation_alias=AliasChoices("class", "memberClass", "member_class"))
+    code: str
+    applications: list[FederatedApplicationConf] = []
+
+    @field_validator("member_class", "code", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> str:
+        return _identifier(v, "class and code")
+
+
+class FederatedInstanceConf(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    instance: str = Field(validation_alias=AliasChoices("instance", "instanceId"))
+    members: list[FederatedMemberConf] = []
+
+    @field_validator("instance", mode="before")
+    @classmethod
+    def _instance(cls, v: Any) -> str:
+        return _identifier(v, "instance")
+
+    def declaration(self) -> dict:
+        """The declaration as stored and exported (the document's own spelling, no empty values)."""
+        return {"instance": self.instance, "members": [_member_declaration(m) for m in self.members]}
+
+
+def _member_declaration(member: FederatedMemberConf) -> dict:
+    return {
+        "name": member.name,
+        "class": member.member_class,
+        "code": member.code,
+        "applications": [
+            {"id": a.id, "services": [_service_declaration(s) for s in a.services]} for a in member.applications
+        ],
+    }
+
+
+def _service_declaration(service: FederatedServiceConf) -> dict:
+    out: dict[str, Any] = {"id": service.id}
+    if service.spec_url:
+        out["specUrl"] = service.spec_url
+    if service.openapi is not None:
+        out["openapi"] = service.openapi
+    if service.description:
+        out["description"] = service.description
+    out["rights"] = [
+        {
+            **({"instance": r.instance} if r.instance else {}),
+            "memberClass": r.member_class,
+            "member": r.member,
+            "application": r.application,
+        }
+        for r in service.rights
+    ]
+    return out
+
+
 class IMConf(BaseModel):
     model_config = ConfigDict(extra="ignore")
     domain: str
     instance: str
     members: list[MemberConf] = []
+    federation: list[FederatedInstanceConf] = []
 
     @field_validator("instance", mode="before")
     @classmethod

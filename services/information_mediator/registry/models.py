@@ -77,3 +77,14 @@ class AccessRight(Base):
     # The operations ([{"method", "path"}], see registry/endpoints.py) the right is limited to; NULL: every one.
     endpoints: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     service: Mapped[Service] = relationship(back_populates="rights")
+
+
+class FederatedInstance(Base):
+    """An instance this one federates with (X-Road federation): its members, applications and services as
+    declared in the configuration (`conf.FederatedInstanceConf.declaration()`), for the directory. Its
+    services are reached through that instance's own IM, never through a service URL of ours."""
+
+    __tablename__ = "im_federated_instance"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(128), unique=True)
+    declaration: Mapped[dict] = mapped_column(JSON)

@@ -23,6 +23,7 @@ from .conf import (
     endpoint_list,
 )
 from .endpoints import Operations
+from .federation import apply_federation, check_federation, export_federation, federated_instances, service_rights
 from .models import AccessRight, Application, Instance, Member, Service
 
 AllowedPair: TypeAlias = Row[tuple[Service, AccessRight, Application, Member]]
@@ -64,6 +65,7 @@ def export_conf(session: Session) -> dict:
     inst = instance(session)
     if inst is None:
         return {"domain": "", "instance": "", "members": []}
+    federation = export_federation(session)
     return {
         "domain": inst.domain,
         "instance": inst.code,
@@ -101,6 +103,7 @@ def export_conf(session: Session) -> dict:
             }
             for m in members(session)
         ],
+        **({"federation": federation} if federation else {}),
     }
 
 
@@ -191,8 +194,10 @@ def _check_unique(conf: IMConf) -> None:
 
 
 def apply_conf(session: Session, conf: IMConf, *, replace: bool) -> None:
-    """Create or merge (`replace=False`: parts not described stay) or replace the whole registry."""
+    """Create or merge (`replace=False`: parts not described stay; a federated instance listed replaces what was
+    known of it) or replace the whole registry."""
     _check_unique(conf)
+    check_federation(conf.federation, conf.instance)
     inst = instance(session)
     if inst is not None and inst.code != conf.instance and not replace:
         raise RegistryError(f"this IM serves instance {inst.code!r}, not {conf.instance!r}")
@@ -209,6 +214,7 @@ def apply_conf(session: Session, conf: IMConf, *, replace: bool) -> None:
     by_name.update({m.name: (m.member_class, m.code) for m in conf.members})
     for member_conf in conf.members:
         _apply_member(session, current, member_conf, by_name)
+    apply_federation(session, conf.federation, replace=replace)
     inst.version += 1
 
 
@@ -340,6 +346,13 @@ class Snapshot:
     version: int = -1
     clients: dict[str, str | None] = field(default_factory=dict)  # client id -> secret hash
     services: dict[str, ServiceEntry] = field(default_factory=dict)
+    # Services of federated instances (reached through their own IM; `allowed` as that instance declares).
+    federated: dict[str, ServiceEntry] = field(default_factory=dict)
+    federated_instances: frozenset[str] = frozenset()
+
+    def entry(self, service_id: str) -> ServiceEntry | None:
+        """A service of this instance or of a federated one."""
+        return self.services.get(service_id) or self.federated.get(service_id)
 
     def authenticate(self, client_id: str, secret: str | None) -> bool:
         if client_id not in self.clients:
@@ -378,6 +391,10 @@ def load_snapshot(session: Session) -> Snapshot:
                     allowed=frozenset(holders),
                     operations=operations,
                 )
+    declared = federated_instances(session)
+    snap.federated_instances = frozenset(d.instance for d in declared)
+    for sid, allowed in (item for d in declared for item in service_rights(d).items()):
+        snap.federated[sid] = ServiceEntry(id=sid, url="", enabled=True, allowed=allowed)
     return snap
 
 

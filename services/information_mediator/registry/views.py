@@ -161,6 +161,7 @@ def status(request: Request) -> JSONResponse:
             "configurationVersion": snap.version,
             "applications": len(snap.clients),
             "services": len(snap.services),
+            "federatedInstances": len(snap.federated_instances),
         }
     )
 
@@ -172,7 +173,7 @@ def get_allowed(
     memberCode: str | None = None,
     applicationId: str | None = None,
     serviceId: str | None = None,
-    pageSize: int = Query(100, ge=1, le=10000),
+    pageSize: float = Query(100, ge=1, le=10000),  # the spec's `number`: a fraction is cut to a whole count
     nextPageToken: str | None = None,
 ) -> JSONResponse:
     if refused := _refusal(request, "rights.read"):
@@ -183,10 +184,11 @@ def get_allowed(
         return error(400, "Client.BadRequest", "nextPageToken is not one this IM issued")
     with request.app.state.db.session() as session:
         pairs = registry.allowed_pairs(session, memberClass, memberCode, applicationId, serviceId)
-    page = pairs[offset : offset + pageSize]
+    size = int(pageSize)
+    page = pairs[offset : offset + size]
     body: dict[str, Any] = {"allowList": _group(page)}
-    if offset + pageSize < len(pairs):
-        body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + pageSize).encode()).decode()
+    if offset + size < len(pairs):
+        body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
     return JSONResponse(body)
 
 
@@ -204,11 +206,15 @@ def _group(pairs: Sequence[registry.AllowedPair]) -> list[dict]:
                 "rights": [],
             },
         )
+        # The spec's AllowedApplication describes memberClass/memberCode/applicationId but requires member and
+        # application: both spellings are sent, so that a client reading either finds its values.
         item["rights"].append(
             {
                 "memberClass": right.client_class,
                 "memberCode": right.client_code,
                 "applicationId": right.client_application,
+                "member": right.client_code,
+                "application": right.client_application,
                 **({"endpoints": right.endpoints} if right.endpoints is not None else {}),
             }
         )
@@ -221,7 +227,8 @@ async def _rights_change(request: Request, action: str, change: Callable[[Sessio
     raw, content_type = await request.body(), request.headers.get("content-type", "")
 
     def work() -> tuple[int, Any]:
-        items = _RIGHTS.validate_python(_parse(raw, content_type))
+        # The spec's request body is optional: none is a change of nothing.
+        items = _RIGHTS.validate_python(_parse(raw, content_type)) if raw.strip() else []
         with request.app.state.db.session() as session:
             count = change(session, items)
         return 200, {"changed": count}

@@ -149,7 +149,9 @@ def authenticated(response: httpx.Response) -> bool:
     return response.status_code == 200 and "Share your data" in response.text
 
 
-def wallet_attempt(base_url: str, client_id: str, individual_id: str, factor: str, challenge: str) -> dict:
+def wallet_attempt(
+    base_url: str, client_id: str, individual_id: str, factor: str, challenge: str, fmt: str = "number"
+) -> dict:
     """One attempt through the wallet (linked authorization) in a new login; the envelope answered."""
     browser = Browser(base_url)
     page = browser.open(authorize_url(client_id)).text
@@ -180,7 +182,7 @@ def wallet_attempt(base_url: str, client_id: str, individual_id: str, factor: st
                 "request": {
                     "linkedTransactionId": details["linkTransactionId"],
                     "individualId": individual_id,
-                    "challengeList": [{"authFactorType": factor, "challenge": challenge, "format": "number"}],
+                    "challengeList": [{"authFactorType": factor, "challenge": challenge, "format": fmt}],
                 },
             },
         )

@@ -53,13 +53,9 @@ def test_allow_with_endpoints_round_trips_through_config_rights_snapshot_and_dir
     }
     assert "endpoints" not in _right_of(stack, "CLIENT")  # untouched: the whole service
     listed = stack.admin("GET", "/api/v1/rights/allow", params={"serviceId": "echo"}).json()["allowList"][0]["rights"]
-    assert {
-        "memberClass": "GOV",
-        "memberCode": "CLIENT-ORG",
-        "applicationId": "OTHER",
-        "endpoints": STORED_ITEMS,
-    } in listed
-    assert {"memberClass": "GOV", "memberCode": "CLIENT-ORG", "applicationId": "CLIENT"} in listed
+    both = {"memberClass": "GOV", "memberCode": "CLIENT-ORG", "member": "CLIENT-ORG"}  # the spec's two spellings
+    assert {**both, "applicationId": "OTHER", "application": "OTHER", "endpoints": STORED_ITEMS} in listed
+    assert {**both, "applicationId": "CLIENT", "application": "CLIENT"} in listed
 
     snapshot = stack.runtime.snapshot
     assert snapshot.allows(OTHER, ECHO, "GET", "/items/42")
@@ -75,7 +71,10 @@ def test_allow_with_endpoints_round_trips_through_config_rights_snapshot_and_dir
     assert _allowed_endpoints(stack, OTHER) == STORED_ITEMS
     whole = _allowed_endpoints(stack, CLIENT)
     assert {"method": "POST", "path": "/upload"} in whole and len(whole) > 2
-    listed_methods = stack.http.get(f"/r1/{PROVIDER}/listMethods", params={"serviceId": "echo"}).json()["member"]
+    listed = stack.http.get(
+        f"/r1/{PROVIDER}/listMethods", params={"serviceId": "echo"}, headers={"X-GovStack-Client": OTHER}
+    )
+    listed_methods = listed.json()["member"]
     assert {"method": "POST", "path": "/upload"} in listed_methods[0]["endpointList"]["member"]
 
 

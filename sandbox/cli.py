@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import httpx
@@ -19,7 +19,24 @@ from rich.table import Table
 from services.common import demo_world
 
 from . import topology as topo
-from .launcher import LaunchError, Sandbox, Supervisor, pid_alive, read_state, register_topology, run_hooks, write_state
+from .launcher import (
+    Interrupted,
+    LaunchError,
+    Sandbox,
+    Supervisor,
+    launcher_running,
+    lock_data_dir,
+    read_state,
+    register_topology,
+    remove_state,
+    run_hooks,
+    services_running,
+    starting,
+    stop_sandbox,
+    taken_port_advice,
+    write_state,
+)
+from .processes import port_free
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 DATA_DIR = click.option(
@@ -55,16 +72,62 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
             module, _, attribute = self.lazy[name].partition(":")
-            return getattr(importlib.import_module(module), attribute)
+            command = getattr(importlib.import_module(module), attribute)
+            process = OPERATOR_PROCESSES.get(name)
+            return OperatorGroup(command, process) if process else command
         return super().get_command(ctx, name)
 
 
-# Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module.
+# Services contribute `sandbox <name> ...` commands through a `cli` group in their `cli` module; they read
+# the data of that service's process in the sandbox of the current folder.
 OPERATOR_COMMANDS = {"im": "services.information_mediator.cli:cli", "consent": "services.consent.cli:cli"}
+OPERATOR_PROCESSES = {"im": topo.IM, "consent": "consent"}
 DEMOS = {
     "cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
     "construction-permit": "sandbox.demo_construction_permit:construction_permit",
 }
+SANDBOX_DATA_DIR = Path("var")  # where `sandbox up` keeps its data by default, relative to the current folder
+EXPLICIT_PLACE = ("--data-dir", "--database-url", "--help", "-h")
+
+
+class NoSandboxHere(click.ClickException):
+    exit_code = 2
+
+
+class OperatorGroup(click.Group):
+    """A service's operator commands, pointed at that service's data in the sandbox of the current folder
+    (`var/<process>`), unless its environment or an option names the place."""
+
+    def __init__(self, group: click.Group, process: str):
+        super().__init__(group.name, commands=group.commands, help=group.help)
+        self.process = process
+        self._args: list[str] = []
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self._args = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if not any(arg.split("=")[0] in EXPLICIT_PLACE for arg in self._args):
+            point_at_sandbox_data(self.process, SANDBOX_DATA_DIR)
+        return super().invoke(ctx)
+
+
+def point_at_sandbox_data(process: str, data_dir: Path) -> None:
+    """Sets `<PROCESS>_DATA_DIR` to the process's data in `data_dir`, or says that there is no sandbox."""
+    prefix = f"{process.upper()}_"
+    if os.environ.get(f"{prefix}DATA_DIR"):
+        return
+    here = data_dir / process
+    if here.is_dir():
+        os.environ[f"{prefix}DATA_DIR"] = str(here)
+        return
+    if os.environ.get(f"{prefix}DATABASE_URL") or os.environ.get("DATABASE_URL"):
+        return
+    raise NoSandboxHere(
+        f"no sandbox in this folder: {here} does not exist. Run this command in the folder where you ran "
+        f"`sandbox up`, or set {prefix}DATA_DIR to the {process} data directory."
+    )
 
 
 @click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS)
@@ -77,51 +140,103 @@ def main() -> None:
 @click.option("--port", "ports", multiple=True, metavar="NAME=PORT", help="Override a process's port (repeatable).")
 @click.option("--only", multiple=True, help="Start only these processes (the IM always starts).")
 def up(data_dir: Path, ports: tuple[str, ...], only: tuple[str, ...]) -> None:
-    """Start every service, register the topology in the IM, seed, and print where everything is."""
+    """Start every service, register the topology in the IM, seed, print where everything is, and keep the
+    services running (one that dies is restarted) until Ctrl-C or `sandbox stop`."""
     started_at = time.monotonic()
     try:
         topology = topo.load(_ports(ports))
     except KeyError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    state = read_state(data_dir)
-    if state and pid_alive(state["launcher_pid"]):
-        raise click.ClickException(
-            f"a sandbox already runs from {data_dir} (pid {state['launcher_pid']}); see `sandbox status`"
-        )
-    names = [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
+        raise click.BadParameter(str(exc.args[0]), param_hint="--port") from exc
+    names = _processes_to_start(topology, only)
+    lock = _refuse_a_second_sandbox(data_dir)  # noqa: F841 - held until this process exits
+    _refuse_taken_ports(topology, names)
     sandbox = Sandbox(data_dir=data_dir, topology=topology)
-    sandbox.prepare_secrets()
-    supervisor = Supervisor(sandbox)
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    supervisor = Supervisor(sandbox, say=_say)
+    _stop_on_signals(supervisor)
+    exit_code = 0
     try:
+        sandbox.prepare_secrets()
         with console.status(f"starting {', '.join(names)}…"):
             supervisor.start_all(names)
             register_topology(sandbox)
             run_hooks(sandbox)
+            supervisor.raise_if_stopping()
         write_state(sandbox, supervisor)
-        _print_welcome(sandbox, time.monotonic() - started_at)
-        while not stopping:
-            dead = supervisor.dead_child()
-            if dead:
-                raise LaunchError(f"{dead} stopped unexpectedly:\n{supervisor.log_tail(dead)}")
-            time.sleep(0.5)
+        try:
+            _print_welcome(sandbox, time.monotonic() - started_at)
+        except OSError:
+            pass  # the terminal is gone (SIGHUP follows): supervise until the stop request arrives
+        supervisor.supervise(on_change=lambda: write_state(sandbox, supervisor))
+        _say("stopping…")
+    except Interrupted:
+        _say("start-up interrupted: stopping what had started…")
+        exit_code = 130
     except (LaunchError, httpx.HTTPError) as exc:
-        console.print(f"[bold red]sandbox could not start:[/] {exc}")
+        _say(f"[bold red]sandbox could not start:[/] {exc}")
+        exit_code = 1
+    finally:  # whatever happened (a failing hook, say): never leave the processes behind
         supervisor.stop_all()
+        remove_state(data_dir)
+    _say("stopped.")
+    sys.exit(exit_code)
+
+
+def _processes_to_start(topology: topo.Topology, only: tuple[str, ...]) -> list[str]:
+    unknown = [name for name in only if name not in topology.processes]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown process {', '.join(map(repr, unknown))}; known: {', '.join(topology.processes)}",
+            param_hint="--only",
+        )
+    return [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
+
+
+def _refuse_a_second_sandbox(data_dir: Path) -> IO:
+    """The data directory's lock, once no other sandbox starts or runs from it."""
+    lock = lock_data_dir(data_dir)
+    state = read_state(data_dir)
+    if lock is None or (state and launcher_running(state)):
+        pid = f" (launcher pid {state['launcher_pid']})" if state else " (it is starting)"
+        raise click.ClickException(
+            f"a sandbox already runs from {data_dir}{pid}: `sandbox status` shows it, `sandbox stop` stops it"
+        )
+    if state is None:
+        return lock
+    leftovers = services_running(state)
+    if leftovers:
+        listed = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
+        raise click.ClickException(
+            f"processes of an earlier sandbox from {data_dir} still run without their launcher: {listed}. "
+            "`sandbox stop` stops them."
+        )
+    remove_state(data_dir)  # what a launcher that died left: nothing runs any more
+    return lock
+
+
+def _refuse_taken_ports(topology: topo.Topology, names: list[str]) -> None:
+    """Before anything starts: every port must be free (a program answering on one is not our service)."""
+    ports = {name: topology.processes[name].port for name in names}
+    taken = [taken_port_advice(name, port) for name, port in ports.items() if not port_free(port)]
+    if taken:
+        console.print("[bold red]sandbox could not start:[/] " + "\n".join(taken), soft_wrap=True)
         sys.exit(1)
-    except BaseException:  # a failing hook, say: never leave the processes behind
-        supervisor.stop_all()
-        raise
-    console.print("stopping…")
-    supervisor.stop_all()
-    (data_dir / "sandbox.json").unlink(missing_ok=True)
+
+
+def _stop_on_signals(supervisor: Supervisor) -> None:
+    """Ctrl-C, SIGTERM (`sandbox stop`) and SIGHUP (the terminal closed) stop the sandbox and everything
+    it started; `nohup sandbox up` keeps ignoring SIGHUP."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+            continue
+        signal.signal(sig, supervisor.request_stop)
+
+
+def _say(message: str) -> None:
+    """Print, unless the terminal is gone (after SIGHUP): stopping must go on all the same."""
+    try:
+        console.print(message, soft_wrap=True)
+    except OSError:
+        pass
 
 
 def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
@@ -182,22 +297,61 @@ def serve(name: str) -> None:
 @main.command()
 @DATA_DIR
 def status(data_dir: Path) -> None:
-    """List what runs where."""
+    """Say whether a sandbox runs from this folder and list its processes (exit 0 only if all are UP)."""
     state = read_state(data_dir)
-    table = Table(title="sandbox status")
+    if state is None:
+        if starting(data_dir):
+            console.print(f"A sandbox is starting from {data_dir}.")
+        elif not data_dir.is_dir():
+            console.print(f"No sandbox in this folder ({data_dir.resolve()} does not exist). `sandbox up` starts one.")
+        else:
+            console.print(f"The sandbox in {data_dir} is stopped. `sandbox up` starts it.")
+        sys.exit(1)
+    running = launcher_running(state)
+    leftovers = services_running(state)
+    table = Table(title=f"sandbox in {data_dir}")
     for col in ("process", "URL", "pid", "health"):
         table.add_column(col)
-    processes = (
-        state["processes"] if state else {n: {"url": p.url, "pid": None} for n, p in topo.load().processes.items()}
-    )
+    healthy = True
     with httpx.Client(timeout=1.0) as http:
-        for name, info in processes.items():
-            try:
-                health = "UP" if http.get(info["url"] + "/health").status_code == 200 else "DOWN"
-            except httpx.HTTPError:
-                health = "DOWN"
-            table.add_row(name, info["url"], str(info.get("pid") or "-"), health)
+        for name, info in state["processes"].items():
+            health = _health(http, info["url"], state.get("launch"))
+            healthy &= health == "UP"
+            alive = running or name in leftovers
+            table.add_row(name, info["url"], str(info["pid"]) if alive else f"{info['pid']} (gone)", health)
     console.print(table)
+    if not running:
+        console.print(
+            f"The launcher (pid {state['launcher_pid']}) is gone: this state is stale. "
+            + ("`sandbox stop` stops what it left running." if leftovers else "`sandbox up` starts the sandbox again.")
+        )
+        sys.exit(1)
+    console.print(f"Running (launcher pid {state['launcher_pid']}); `sandbox stop` stops it.")
+    sys.exit(0 if healthy else 1)
+
+
+def _health(http: httpx.Client, url: str, launch: str | None) -> str:
+    """UP when our process answers; another program answering on the port is named as such."""
+    try:
+        response = http.get(url + "/health")
+        ours = launch is None or response.json().get("launch") == launch
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return "DOWN"
+    if not ours:
+        return "another program answers"
+    return "UP" if response.status_code == 200 else f"DOWN ({response.status_code})"
+
+
+@main.command()
+@DATA_DIR
+def stop(data_dir: Path) -> None:
+    """Stop the sandbox that runs from this folder, whichever terminal started it."""
+    if stop_sandbox(data_dir, _say):
+        console.print("sandbox stopped.")
+    elif starting(data_dir):
+        raise click.ClickException(f"a sandbox is starting from {data_dir}: stop it once it is up, or Ctrl-C it")
+    else:
+        console.print(f"No sandbox runs from {data_dir}: nothing to stop.")
 
 
 @main.command()
@@ -206,8 +360,8 @@ def status(data_dir: Path) -> None:
 def reset(data_dir: Path, yes: bool) -> None:
     """Wipe the sandbox's data (databases, keys, secrets, logs); the next `up` reseeds."""
     state = read_state(data_dir)
-    if state and pid_alive(state["launcher_pid"]):
-        raise click.ClickException("the sandbox is running: stop it first (Ctrl-C in its terminal)")
+    if starting(data_dir) or (state and (launcher_running(state) or services_running(state))):
+        raise click.ClickException("the sandbox is running: stop it first (`sandbox stop`, or Ctrl-C in its terminal)")
     if not yes:
         click.confirm(f"Delete everything under {data_dir}?", abort=True)
     shutil.rmtree(data_dir, ignore_errors=True)

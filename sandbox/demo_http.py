@@ -81,12 +81,17 @@ def wait(what: str, check: Callable[[], object], timeout: float) -> object:
     raise DemoFailed(f"timed out waiting for {what}")
 
 
+# The demos' option that gives a process's URL (the use case's own is --url).
+URL_OPTIONS = {"payments": "--payments-url"}
+
+
 def base_url(data_dir: Path, url: str | None, process: str) -> str:
     if url:
         return url.rstrip("/")
     state = data_dir / "sandbox.json"
     if not state.exists():
-        raise click.ClickException(f"no running sandbox in {data_dir} (start it with `sandbox up`) or pass --url")
+        option = URL_OPTIONS.get(process, "--url")
+        raise click.ClickException(f"no running sandbox in {data_dir} (start it with `sandbox up`) or pass {option}")
     return json.loads(state.read_text())["processes"][process]["url"].rstrip("/")
 
 

@@ -1,19 +1,23 @@
 """`sandbox up`: start every written service as its own uvicorn process, wait for health, register the
-topology in the IM, run the use cases' set-up hooks, print where everything is, and supervise."""
+topology in the IM, run the use cases' set-up hooks, print where everything is, and supervise; the state
+file (`<data dir>/sandbox.json`) lets `sandbox status`, `sandbox stop` and the demos find a running sandbox."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlencode
 
 import httpx
@@ -21,13 +25,24 @@ import httpx
 from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_secret
 
+from .processes import command_of, describe_holder, pid_alive
 from .topology import IM, Process, Topology
 
 START_TIMEOUT = 45.0
+SUPERVISE_INTERVAL = 0.5
+RESTART_DELAYS = (1, 2, 4, 8, 16, 30)  # seconds before the 1st, 2nd, ... restart after consecutive failures
+STEADY_SECONDS = 60.0  # a process up this long has recovered: its next failure starts the back-off again
+STOP_SECONDS = 30.0  # how long `sandbox stop` waits for the launcher to stop everything
+STATE_FILE = "sandbox.json"
+LOCK_FILE = "sandbox.lock"  # held by the launcher while it starts and runs: one sandbox per data directory
 
 
 class LaunchError(RuntimeError):
     pass
+
+
+class Interrupted(LaunchError):
+    """A stop was asked for (Ctrl-C, SIGTERM, SIGHUP) before the sandbox was up."""
 
 
 @dataclass
@@ -78,6 +93,7 @@ class Sandbox:
                 f"{p}DATA_DIR": str(self.data_dir / process.name),
                 f"{p}IM_URL": self.im_url,
                 f"{p}LAUNCH_ID": self.launch_id,
+                "SANDBOX_LAUNCHER_PID": str(os.getpid()),  # the service stops when this launcher is gone
                 **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
             }
         )
@@ -95,57 +111,118 @@ class Sandbox:
 
 
 class Supervisor:
+    """Starts the processes, then keeps them running: one that dies is restarted with back-off and reported,
+    its siblings run on. Only a stop request (Ctrl-C, SIGTERM, SIGHUP: `request_stop`) ends it."""
+
     def __init__(self, sandbox: Sandbox, say: Callable[[str], None] = print):
         self.sandbox = sandbox
         self.say = say
         self.children: dict[str, subprocess.Popen] = {}
         self.logs_dir = sandbox.data_dir / "logs"
+        self.stop_requested = threading.Event()
+        self._recovery: dict[str, Recovery] = {}
+
+    def request_stop(self, *_: object) -> None:
+        """A signal handler: set a flag only, the start-up and supervision loops act on it."""
+        self.stop_requested.set()
+
+    def raise_if_stopping(self) -> None:
+        if self.stop_requested.is_set():
+            raise Interrupted("stopped during start-up")
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
 
     def log_tail(self, name: str, lines: int = 25) -> str:
-        path = self.logs_dir / f"{name}.log"
+        path = self.log_path(name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
     def start_all(self, names: list[str]) -> None:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            process = self.sandbox.topology.processes[name]
-            log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
-            self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.serve", name],
-                env=self.sandbox.env_for(process),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.raise_if_stopping()
+            self._spawn(name)
         self.wait_healthy(names)
         self.sandbox.running = names
+
+    def _spawn(self, name: str) -> None:
+        with open(self.log_path(name), "ab") as log:  # the child keeps its own copy of the descriptor
+            self.children[name] = subprocess.Popen(
+                [sys.executable, "-m", "sandbox.serve", name],
+                env=self.sandbox.env_for(self.sandbox.topology.processes[name]),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C and a closing terminal reach the launcher, which stops them
+            )
 
     def wait_healthy(self, names: list[str]) -> None:
         pending = set(names)
         deadline = time.monotonic() + START_TIMEOUT
         with httpx.Client(timeout=1.0) as http:
             while pending:
+                self.raise_if_stopping()
                 for name in sorted(pending):
                     if self.children[name].poll() is not None:
-                        raise LaunchError(f"{name} exited during start-up:\n{self.log_tail(name)}")
-                    try:
-                        if self._answers_as_our_child(http, name):
-                            pending.discard(name)
-                    except (httpx.HTTPError, ValueError):
-                        pass
+                        raise LaunchError(self._start_failure(name))
+                    if self._answers_as_our_child(http, name):
+                        pending.discard(name)
                 if pending and time.monotonic() > deadline:
                     name = sorted(pending)[0]
                     raise LaunchError(f"{name} did not become healthy in {START_TIMEOUT:.0f} s:\n{self.log_tail(name)}")
                 if pending:
                     time.sleep(0.05)
 
+    def _start_failure(self, name: str) -> str:
+        tail = self.log_tail(name)
+        if "address already in use" not in tail:
+            return f"{name} exited during start-up:\n{tail}"
+        port = self.sandbox.topology.processes[name].port
+        return f"{name} exited during start-up: {taken_port_advice(name, port)}\n{tail}"
+
     def _answers_as_our_child(self, http: httpx.Client, name: str) -> bool:
         """Healthy, and it is the process we started: another program on the port answers with another id."""
-        response = http.get(self.sandbox.url(name) + "/health")
-        return response.status_code == 200 and response.json().get("launch") == self.sandbox.launch_id
+        try:
+            response = http.get(self.sandbox.url(name) + "/health")
+            return response.status_code == 200 and response.json().get("launch") == self.sandbox.launch_id
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
 
-    def dead_child(self) -> str | None:
-        return next((n for n, p in self.children.items() if p.poll() is not None), None)
+    def supervise(self, on_change: Callable[[], None] = lambda: None) -> None:
+        """Until a stop is requested: restart each process that dies, after a growing pause, and report it.
+        `on_change` runs after every restart (the launcher rewrites its state file with the new pid)."""
+        with httpx.Client(timeout=1.0) as http:
+            while not self.stop_requested.wait(SUPERVISE_INTERVAL):
+                if self.tend(http):
+                    on_change()
+
+    def tend(self, http: httpx.Client) -> bool:
+        """One round of supervision; True if a process was started again."""
+        now, restarted = time.monotonic(), False
+        for name, proc in list(self.children.items()):
+            recovery = self._recovery.setdefault(name, Recovery())
+            if recovery.restart_at is not None:
+                if now >= recovery.restart_at:
+                    recovery.restart_at, recovery.awaiting_health = None, True
+                    self._spawn(name)
+                    restarted = True
+            elif proc.poll() is not None:
+                self._report_death(name, proc.returncode, recovery, now)
+            elif recovery.awaiting_health and self._answers_as_our_child(http, name):
+                recovery.awaiting_health, recovery.up_since = False, now
+                self.say(f"{name} is running again (pid {proc.pid}, restart {recovery.failures})")
+            elif recovery.failures and not recovery.awaiting_health and now - recovery.up_since > STEADY_SECONDS:
+                recovery.failures = 0
+        return restarted
+
+    def _report_death(self, name: str, code: int, recovery: Recovery, now: float) -> None:
+        recovery.failures += 1
+        delay = RESTART_DELAYS[min(recovery.failures, len(RESTART_DELAYS)) - 1]
+        recovery.restart_at, recovery.awaiting_health = now + delay, False
+        self.say(
+            f"{name} stopped unexpectedly ({exit_description(code)}); restarting it in {delay} s "
+            f"(failure {recovery.failures}); the other processes keep running. "
+            f"Last lines of {self.log_path(name)}:\n{self.log_tail(name, 8)}"
+        )
 
     def stop_all(self) -> None:
         for proc in self.children.values():
@@ -157,6 +234,39 @@ class Supervisor:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+
+
+@dataclass
+class Recovery:
+    """A supervised process's restarts: consecutive failures (reset after a steady run), when the next start
+    is due while it is down, and whether a restarted process has not answered /health yet."""
+
+    failures: int = 0
+    restart_at: float | None = None
+    awaiting_health: bool = False
+    up_since: float = 0.0
+
+
+def exit_description(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def taken_port_advice(name: str, port: int) -> str:
+    """Port N of `name` is taken, by whom, and how to get out of it."""
+    holder = describe_holder(port)
+    advice = (
+        f"port {port} of {name} is taken (address already in use) by {holder}. Stop that program, or give "
+        f"{name} another port: `sandbox up --port {name}=PORT` (or SANDBOX_{name.upper()}_PORT=PORT)."
+    )
+    if "sandbox.serve" in holder:
+        advice += " It is a sandbox service left running: `sandbox stop` in its folder stops it."
+    return advice
 
 
 def register_topology(sandbox: Sandbox) -> None:
@@ -181,28 +291,112 @@ def run_hooks(sandbox: Sandbox) -> None:
             getattr(importlib.import_module(module), function)(sandbox)
 
 
+def lock_data_dir(data_dir: Path) -> IO | None:
+    """The data directory's lock, held until the launcher exits (however it exits); None if another
+    launcher holds it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / LOCK_FILE, "a")  # noqa: SIM115 - held for the launcher's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def starting(data_dir: Path) -> bool:
+    """Whether a launcher holds the lock of a data directory that has no state file yet (it is starting)."""
+    if not (data_dir / LOCK_FILE).exists() or (data_dir / STATE_FILE).exists():
+        return False
+    lock = lock_data_dir(data_dir)
+    if lock is None:
+        return True
+    lock.close()
+    return False
+
+
 def write_state(sandbox: Sandbox, supervisor: Supervisor) -> Path:
-    path = sandbox.data_dir / "sandbox.json"
-    path.write_text(
-        json.dumps(
-            {
-                "launcher_pid": os.getpid(),
-                "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
-            },
-            indent=2,
-        )
-    )
+    path = sandbox.data_dir / STATE_FILE
+    state = {
+        "launcher_pid": os.getpid(),
+        "launch": sandbox.launch_id,
+        "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
+    }
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(state, indent=2))
+    partial.replace(path)  # whoever reads it (status, stop, demos) sees the old file or the new one
     return path
 
 
 def read_state(data_dir: Path) -> dict | None:
-    path = data_dir / "sandbox.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def pid_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
+        state = json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and "launcher_pid" in state else None
+
+
+def remove_state(data_dir: Path) -> None:
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def launcher_running(state: dict) -> bool:
+    """Whether the launcher that wrote `state` still runs (a pid reused by another program does not count)."""
+    pid = state["launcher_pid"]
+    if not pid_alive(pid):
         return False
+    command = command_of(pid)
+    return command is None or "sandbox" in command
+
+
+def services_running(state: dict) -> dict[str, int]:
+    """The processes of `state` that still run, by name: what a launcher that died left behind."""
+    running = {}
+    for name, info in state.get("processes", {}).items():
+        pid = info.get("pid")
+        command = command_of(pid) if pid_alive(pid) else None
+        if command and "sandbox.serve" in command and command.split()[-1] == name:
+            running[name] = pid
+    return running
+
+
+def stop_sandbox(data_dir: Path, say: Callable[[str], None]) -> bool:
+    """Stops the sandbox that runs from `data_dir`, whichever terminal started it; False if none was there.
+
+    The launcher is asked to stop (SIGTERM: it stops its processes and removes its state file); processes
+    that a dead launcher left behind are stopped one by one."""
+    state = read_state(data_dir)
+    if state is None:
+        return False
+    if launcher_running(state):
+        pid = state["launcher_pid"]
+        say(f"stopping the sandbox (launcher pid {pid})…")
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone([pid], STOP_SECONDS):
+            say(f"the launcher did not stop in {STOP_SECONDS:.0f} s: killing it")
+            _kill(pid)
+    leftovers = services_running(state)
+    for name, pid in leftovers.items():
+        say(f"stopping {name} (pid {pid}), left running without its launcher")
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(list(leftovers.values()), 10):
+        for pid in leftovers.values():
+            _kill(pid)
+    remove_state(data_dir)
+    return True
+
+
+def _wait_gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,35 +1,103 @@
 """Runs one service in the foreground: `python -m sandbox.serve <name>` (what `sandbox up` starts for each
-process and what each container runs through `sandbox serve`). It imports only that service."""
+process and what each container runs through `sandbox serve`). It imports only that service.
+
+The port is `<PROCESS>_PORT`, else `SANDBOX_<PROCESS>_PORT`, else the topology's. The log gets one line
+when the service listens (address, versions, database), then one access line per request (see
+`services.common.logs.AccessLogMiddleware`). Started by `sandbox up`, the service stops by itself when the
+launcher is gone, however the launcher died.
+"""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import signal
 import sys
+import threading
+import time
+from importlib import metadata
+from typing import Any
+
+import uvicorn
 
 from . import topology
 
+log = logging.getLogger("sandbox.serve")
+LAUNCHER_PID = "SANDBOX_LAUNCHER_PID"
+
 
 def serve(name: str) -> None:
-    import uvicorn
-
     from services.common.limits import HTTPLimits
+    from services.common.logs import AccessLogMiddleware
 
     process = topology.load().processes.get(name)
     if process is None:
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(topology.load().processes)}")
+    os.environ.setdefault(f"{process.env_prefix}PORT", str(process.port))  # the settings read it too
     app = importlib.import_module(process.module).create_app()
     settings = app.state.settings
-    uvicorn.run(
-        app,
-        host=os.environ.get(f"{process.env_prefix}HOST", settings.host or "127.0.0.1"),
-        port=settings.port or process.port,
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its errors (a port in use) in our format
+    config = uvicorn.Config(
+        AccessLogMiddleware(app),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
         log_level="warning",
         access_log=False,
         proxy_headers=False,
         server_header=False,
         **HTTPLimits.from_env().uvicorn_options(),  # head size and time, keep-alive, connections
     )
+    stop_with_launcher()
+    Server(config, start_line=_start_line(name, app, settings)).run()
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, logging one line once it listens."""
+
+    def __init__(self, config: uvicorn.Config, start_line: str):
+        super().__init__(config)
+        self.start_line = start_line
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            log.info(self.start_line)
+
+
+def _start_line(name: str, app: Any, settings: Any) -> str:
+    from sqlalchemy.engine import make_url
+
+    url, schema = settings.resolved_database()
+    database = make_url(url).render_as_string(hide_password=True) + (f" (schema {schema})" if schema else "")
+    return (
+        f"{name} listening on http://{settings.host}:{settings.port} — {app.title} {app.version}, "
+        f"bb-sandbox {_package_version()}, database {database}"
+    )
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("bb-sandbox")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def stop_with_launcher() -> None:
+    """Under `sandbox up`: stop (as on Ctrl-C) once the launcher that started us is gone, even if it was
+    killed without a chance to stop us."""
+    launcher = int(os.environ.get(LAUNCHER_PID) or 0)
+    if not launcher:
+        return
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(1)
+        log.warning("the launcher (pid %s) is gone: stopping", launcher)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Assembles a service: database and migrations, health, error shapes, message ids, IM client, seeds."""
+"""Assembles a service: database and migrations, health, error shapes, message ids, IM client, seeds, and
+interactive API docs that need no network."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,6 +25,7 @@ from .logs import configure_logging
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+DOCS_ASSETS = "/docs/assets"  # under /docs: public wherever /docs is (guard.py)
 
 
 class MessageIdMiddleware:
@@ -88,7 +91,10 @@ def create_service_app(
                 await app.state.im.aclose()
             db.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # Swagger UI at /docs (and ReDoc at /redoc) from files the package ships: the docs work offline.
+    app = FastAPIOffline(
+        title=title, description=description, version=version, lifespan=lifespan, static_url=DOCS_ASSETS
+    )
     app.state.settings = settings
     app.state.db = db
     app.state.im = (

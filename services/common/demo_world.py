@@ -24,5 +24,12 @@ def with_role(role: str) -> list[dict[str, Any]]:
     return [r for r in residents() if role in r["roles"]]
 
 
+def functional_id(uin: str) -> str:
+    """The resident's payee functional id: 20 characters, the Payments 1.0 API's `PayeeFunctionalID` format.
+
+    A registry names its beneficiaries to Payments by this id, never by the UIN (the foundational id)."""
+    return next(r["functional_id"] for r in residents() if r["uin"] == uin)
+
+
 def sandbox_otp() -> str:
     return str(load()["otp"])

@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .logs import LOG_REASON, path_template
+
 log = logging.getLogger(__name__)
 
 ErrorRenderer = Callable[[Request, int, str, list[dict[str, Any]]], Response]
@@ -43,9 +45,25 @@ def describe_validation_errors(exc: RequestValidationError) -> list[dict[str, An
     """Pydantic errors as `{field, message}` pairs a client can read (no input echoed back)."""
     out = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            out.append({"field": "body", "message": _where_json_breaks(err, exc.body)})
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
         out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
     return out
+
+
+def _where_json_breaks(err: dict[str, Any], document: Any) -> str:
+    """'invalid JSON at line 2, column 5: Expecting value' from FastAPI's error (which gives the offset)."""
+    reason = (err.get("ctx") or {}).get("error") or "not JSON"
+    offset = next((p for p in err.get("loc", ()) if isinstance(p, int)), None)
+    if offset is None or not isinstance(document, str | bytes):
+        return f"invalid JSON: {reason}"
+    before = document[:offset]
+    newline = "\n" if isinstance(before, str) else b"\n"
+    line = before.count(newline) + 1
+    column = offset - (before.rfind(newline) + 1) + 1
+    return f"invalid JSON at line {line}, column {column}: {reason}"
 
 
 def summarize(details: list[dict[str, Any]]) -> str:
@@ -77,6 +95,7 @@ def install_error_handlers(
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         details = describe_validation_errors(exc)
+        setattr(request.state, LOG_REASON, "invalid " + ", ".join(sorted({d["field"] for d in details})))
         return renderer_for(request)(request, 400, summarize(details), details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -88,5 +107,6 @@ def install_error_handlers(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, path_template(request.scope))
+        setattr(request.state, LOG_REASON, f"unhandled {type(exc).__name__}, traceback above")
         return renderer_for(request)(request, 500, "internal error", [])

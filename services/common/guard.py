@@ -20,12 +20,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .assertion import ASSERTION_HEADER, AssertionVerifier, Exchange, InvalidAssertion
+from .logs import LOG_REASON
 
 log = logging.getLogger(__name__)
 
 PUBLIC = "(public)"
 ALWAYS_PUBLIC = ("/health", "/ready", "/docs", "/openapi.json", "/redoc")
 _ASSERTION = ASSERTION_HEADER.lower().encode()
+MISSING_ASSERTION = (
+    f"missing header {ASSERTION_HEADER}: this route answers only requests forwarded by the Information Mediator "
+    "(call it through the IM's /r1/... address with your application's credentials)"
+)
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -109,6 +114,8 @@ class IMGuardMiddleware:
             return await self.app(scope, receive, send)  # the operator's own credential, checked by the route too
         if owner is None:
             return await self._refuse(scope, receive, send, 404, "not found")
+        if token is None:
+            return await self._refuse(scope, receive, send, 401, MISSING_ASSERTION)
         try:
             body = await read_body(receive, state.settings.max_request_bytes)
         except BodyTooLarge:
@@ -133,6 +140,7 @@ class IMGuardMiddleware:
         await self.app(scope, replay(body, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+        scope.setdefault("state", {})[LOG_REASON] = message.split(":")[0]
         request = Request(scope)
         render = getattr(scope["app"].state, "error_renderer", None)
         response: Response = (

@@ -19,6 +19,7 @@ from .p2g.views import p2g_error
 from .p2g.views import router as p2g_router
 from .seed import seed
 from .settings import PaymentsSettings
+from .vouchers.views_v1 import error_body as voucher_v1_error
 from .vouchers.views_v1 import router as vouchers_v1_router
 from .vouchers.views_v3 import router as vouchers_v3_router
 from .worker import Worker
@@ -28,15 +29,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 ERROR_SHAPES = {
     "/register-beneficiary": envelopes.v1_error,
     "/update-beneficiary-details": envelopes.v1_error,
-    "/prepayment-validation": envelopes.v1_error,
+    "/prepayment-validation": envelopes.v1_validation_answer,
+    "/prepayment-validation-response": envelopes.v1_error,
     "/bulk-payment": envelopes.v1_error,
     "/identityAccountMapper": envelopes.v3_mapper_error,
     "/beneficiary": envelopes.v3_error,
     "/batchtransactions": envelopes.v3_error,
     "/api/v1/batch": envelopes.v3_error,
     "/vouchers": envelopes.v3_voucher_error,
-    "/vouchers/voucher_": envelopes.message_error,
-    "/vouchers/voucherstatuscheck": envelopes.message_error,
+    "/vouchers/voucher_": voucher_v1_error,
+    "/vouchers/voucherstatuscheck": voucher_v1_error,
     "/bills": p2g_error,
     "/billTransferRequests": p2g_error,
     "/rtpRequest": p2g_error,

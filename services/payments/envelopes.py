@@ -20,6 +20,7 @@ from services.common.errors import APIError
 
 BODY_KEY = "payments.raw_body"
 SUCCESS, FAILURE = "00", "01"
+V1_ID_LENGTH = 12  # RequestID, SourceBBID, BatchID of the 1.0 files
 
 
 class BodyCacheMiddleware:
@@ -67,16 +68,34 @@ def request_id_of(request: Request) -> str:
     return request.headers.get("X-CorrelationID", "")[:40] or request.query_params.get("requestId", "")[:40]
 
 
-def v1_body(code: str, description: str, request_id: str) -> dict[str, Any]:
-    return {"ResponseCode": code, "ResponseDescription": description[:200], "RequestID": request_id}
+def v1_body(code: str, description: str, request_id: str | None) -> dict[str, Any]:
+    """The 1.0 answer; `RequestID` only when there is one to echo (the files give it no `required`)."""
+    body = {"ResponseCode": code, "ResponseDescription": description[:200]}
+    if request_id:
+        body["RequestID"] = request_id
+    return body
 
 
 def v3_body(code: str, description: str, request_id: str) -> dict[str, Any]:
     return {"responseCode": code, "responseDescription": description[:200], "requestID": request_id}
 
 
+def v1_request_id(request: Request) -> str | None:
+    """The client's RequestID when it has the 1.0 files' format (exactly 12 characters), else None: an answer
+    never echoes a value its schema does not allow."""
+    request_id = request_id_of(request)
+    return request_id if len(request_id) == V1_ID_LENGTH else None
+
+
 def v1_error(request: Request, status: int, message: str, details: list) -> Response:
-    return JSONResponse(v1_body(FAILURE, message, request_id_of(request)), status_code=status)
+    return JSONResponse(v1_body(FAILURE, message, v1_request_id(request)), status_code=status)
+
+
+def v1_validation_answer(request: Request, status: int, message: str, details: list) -> Response:
+    """`/prepayment-validation` documents one answer, 200: invalid input is ResponseCode "01" with a description."""
+    if status == 400:
+        status = 200
+    return v1_error(request, status, message, details)
 
 
 def v3_error(request: Request, status: int, message: str, details: list) -> Response:
@@ -84,15 +103,13 @@ def v3_error(request: Request, status: int, message: str, details: list) -> Resp
 
 
 def v3_mapper_error(request: Request, status: int, message: str, details: list) -> Response:
-    # RegisterBeneficiaryRequest.yml documents a PascalCase 400; the other mapper operations use camelCase.
+    # RegisterBeneficiaryRequest.yml documents a PascalCase 400 (RequestID up to 12 characters); the other
+    # mapper operations use camelCase.
     if request.method == "POST":
-        return v1_error(request, status, message, details)
+        request_id = request_id_of(request)
+        body = v1_body(FAILURE, message, request_id if len(request_id) <= V1_ID_LENGTH else None)
+        return JSONResponse(body, status_code=status)
     return v3_error(request, status, message, details)
-
-
-def message_error(request: Request, status: int, message: str, details: list) -> Response:
-    """The 1.0 voucher API's `{"message": ...}` error body."""
-    return JSONResponse({"message": message}, status_code=status)
 
 
 def v3_voucher_error(request: Request, status: int, message: str, details: list) -> Response:
@@ -106,7 +123,7 @@ def v3_voucher_error(request: Request, status: int, message: str, details: list)
     return v1_error(request, status, message, details)
 
 
-def fail_v1(status: int, description: str, request_id: str) -> APIError:
+def fail_v1(status: int, description: str, request_id: str | None) -> APIError:
     return APIError(status, v1_body(FAILURE, description, request_id))
 
 

@@ -8,7 +8,7 @@ from .ledger.models import JournalEntry, LedgerAccount, Posting
 from .mapper.models import Beneficiary, MapperRequest
 from .outbox.models import OutboxMessage
 from .p2g.models import Biller, BillInquiry, BillPayment, RequestToPay
-from .vouchers.models import Merchant, Voucher, VoucherGroup
+from .vouchers.models import Merchant, Voucher, VoucherGroup, VoucherIssuer
 
 __all__ = [
     "Base",
@@ -27,6 +27,7 @@ __all__ = [
     "Merchant",
     "Voucher",
     "VoucherGroup",
+    "VoucherIssuer",
     "BankCustomer",
     "Biller",
     "BillInquiry",

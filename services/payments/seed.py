@@ -21,7 +21,7 @@ from .ledger.models import JournalEntry
 from .ledger.service import ensure_account, transfer
 from .p2g.models import Biller
 from .settings import PaymentsSettings
-from .vouchers.models import Merchant, VoucherGroup
+from .vouchers.models import Merchant, VoucherGroup, VoucherIssuer
 
 
 def load_seed(path: Path) -> dict:
@@ -29,7 +29,8 @@ def load_seed(path: Path) -> dict:
 
 
 def resident_accounts(config: dict) -> list[dict]:
-    """Each demo resident's account: deterministic FSP and address, a few closed."""
+    """Each demo resident's account: deterministic FSP and address, a few closed; `functional_id` is the id a
+    registry names the resident by in the mapper (20 characters, demo_world.yaml)."""
     fsps = config["fsps"]
     closed = set(config.get("closed_accounts_for_uins", []))
     out = []
@@ -42,6 +43,7 @@ def resident_accounts(config: dict) -> list[dict]:
         out.append(
             {
                 "uin": resident["uin"],
+                "functional_id": resident["functional_id"],
                 "fsp": fsp["code"],
                 "address": address,
                 "modality": modality,
@@ -55,8 +57,8 @@ def resident_accounts(config: dict) -> list[dict]:
 def seed(session: Session, settings: PaymentsSettings) -> None:
     config = load_seed(settings.seed_file)
     _seed_fsps(session, config)
-    _seed_programmes(session, config)
-    _seed_vouchers(session, config)
+    seed_programmes(session, config)
+    seed_voucher_setup(session, config)
     _seed_billers(session, config)
     _seed_bank(session, config)
 
@@ -81,7 +83,8 @@ def _seed_fsps(session: Session, config: dict) -> None:
     session.flush()
 
 
-def _seed_programmes(session: Session, config: dict) -> None:
+def seed_programmes(session: Session, config: dict) -> None:
+    """Programmes of `config` (owner re-applied), each funded once from the treasury."""
     for p in config["programmes"]:
         programme = session.get(Programme, p["code"])
         if programme is None:
@@ -116,7 +119,10 @@ def _seed_programmes(session: Session, config: dict) -> None:
                 )
 
 
-def _seed_vouchers(session: Session, config: dict) -> None:
+def seed_voucher_setup(session: Session, config: dict) -> None:
+    """Voucher issuers, groups and merchants of `config` that do not exist yet (merchants hold `currency`)."""
+    known = set(session.scalars(select(VoucherIssuer.code)))
+    session.add_all(VoucherIssuer(code=str(code)) for code in config.get("voucher_issuers", []) if code not in known)
     for g in config.get("voucher_groups", []):
         if session.get(VoucherGroup, g["code"]) is None:
             session.add(

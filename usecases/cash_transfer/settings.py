@@ -17,12 +17,7 @@ class CashTransferSettings(UseCaseSettings):
 
     oidc_client_id: str = "usct-cash-transfer"
     data_agreement_id: str = "da-usct-enrollment"
-    source_bb_id: str = "USCT"
-    # Roles from identity claims: "<claim>=<value>" -> role. Anyone matching a candidate is a beneficiary.
-    role_claims: dict[str, str] = {
-        "email=kofi.mensah@example.org": "enrollment_officer",
-        "email=amina.haddad@example.org": "payment_officer",
-    }
+    source_bb_id: str = "USCTREGISTRY"  # SourceBBID: exactly 12 characters (Payments 1.0)
 
     @property
     def callback_base(self) -> str:

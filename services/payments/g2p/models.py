@@ -45,6 +45,8 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ack: Mapped[str | None] = mapped_column(Text, nullable=True)  # first answer, replayed on retry
+    # SHA-256 of what the first request asked (body and programme): a retry must ask the same.
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Instruction(Base):
@@ -85,4 +87,5 @@ class PrepaymentValidation(Base):
     source_bb_id: Mapped[str] = mapped_column(String(20), default="")
     batch_id: Mapped[str] = mapped_column(String(50), index=True)
     result: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

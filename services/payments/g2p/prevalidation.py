@@ -8,6 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..accounts import funding_account
@@ -17,7 +18,13 @@ from ..mapper.service import lookup
 from .models import PrepaymentValidation
 from .processing import NO_FUNDING_ACCOUNT, NOT_CREDITABLE, NOT_FUNDED, NOT_REGISTERED
 from .schemas import V1BulkPaymentRequest
-from .service import BatchRejected, NewInstruction, check_unique_instruction_ids, choose_programme
+from .service import (
+    BatchRejected,
+    NewInstruction,
+    check_same_request,
+    check_unique_instruction_ids,
+    choose_programme,
+)
 
 
 def find(session: Session, source: str | None, batch_id: str, request_id: str | None) -> PrepaymentValidation | None:
@@ -33,13 +40,10 @@ def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | Non
     """`caller` (the verified client id) must own the programme whose funding is checked (NotAllowed)."""
     programme = choose_programme(session, program_id, body.SourceBBID)
     check_owner(programme, caller)
-    first = session.scalar(
-        select(PrepaymentValidation).where(
-            PrepaymentValidation.source_bb_id == body.SourceBBID, PrepaymentValidation.request_id == body.RequestID
-        )
-    )
+    request_hash = body.fingerprint(program_id)
+    first = _replay(session, body, request_hash)
     if first is not None:
-        return json.loads(first.result)
+        return first
     check_unique_instruction_ids(
         [NewInstruction(i.InstructionID, i.Amount, i.Currency, None) for i in body.CreditInstructions]
     )
@@ -81,13 +85,34 @@ def validate(session: Session, body: V1BulkPaymentRequest, program_id: str | Non
         "NumberFailedCases": len(failed),
         "FailedCases": failed,
     }
-    session.add(
-        PrepaymentValidation(
-            request_id=body.RequestID, source_bb_id=body.SourceBBID, batch_id=body.BatchID, result=json.dumps(result)
+    try:
+        with session.begin_nested():
+            session.add(
+                PrepaymentValidation(
+                    request_id=body.RequestID,
+                    source_bb_id=body.SourceBBID,
+                    batch_id=body.BatchID,
+                    result=json.dumps(result),
+                    request_hash=request_hash,
+                )
+            )
+            session.flush()
+    except IntegrityError:  # a concurrent retry stored its result first: that is the first answer
+        return _replay(session, body, request_hash) or result
+    return result
+
+
+def _replay(session: Session, body: V1BulkPaymentRequest, request_hash: str) -> dict | None:
+    """The first result for this (SourceBBID, RequestID), if any; ReusedRequestID if it was another request."""
+    first = session.scalar(
+        select(PrepaymentValidation).where(
+            PrepaymentValidation.source_bb_id == body.SourceBBID, PrepaymentValidation.request_id == body.RequestID
         )
     )
-    session.flush()
-    return result
+    if first is None:
+        return None
+    check_same_request(first.request_hash, request_hash, "RequestID", body.RequestID)
+    return json.loads(first.result)
 
 
 __all__ = ["BatchRejected", "find", "validate"]

@@ -27,6 +27,19 @@ class BatchRejected(Exception):
     """The whole batch is refused (nothing stored)."""
 
 
+class ReusedRequestID(BatchRejected):
+    """A request id already used for a different request (a retry must repeat the request exactly)."""
+
+    def __init__(self, name: str, request_id: str):
+        super().__init__(f"{name} {request_id!r} was already used for a different request; send a new {name}")
+
+
+def check_same_request(first_hash: str | None, request_hash: str | None, name: str, request_id: str) -> None:
+    """Raises ReusedRequestID unless a replayed request asks what the first asked (unknown hashes pass)."""
+    if first_hash and request_hash and first_hash != request_hash:
+        raise ReusedRequestID(name, request_id)
+
+
 @dataclass
 class NewInstruction:
     instruction_id: str
@@ -84,14 +97,18 @@ def submit(
     tenant: str | None = None,
     callback_url: str | None = None,
     caller: str | None = None,
+    request_hash: str | None = None,
+    request_id_name: str = "RequestID",
 ) -> tuple[Batch, dict]:
-    """Stores a batch for background processing; a retried request id returns the first batch and answer.
+    """Stores a batch for background processing; a retried request id returns the first batch and answer,
+    a request id reused for another request (`request_hash` differs) is ReusedRequestID.
 
     `caller` (the verified client id) must own the programme (NotAllowed), also for a retry."""
     programme = choose_programme(session, program_id, source)
     check_owner(programme, caller)
     first = find_batch(session, api, source, request_id)
     if first is not None:
+        check_same_request(first.request_hash, request_hash, request_id_name, request_id)
         return first, json.loads(first.ack)
     check_unique_instruction_ids(instructions)
     if client_batch_id and session.scalar(
@@ -114,6 +131,7 @@ def submit(
         total_amount=sum((i.amount for i in instructions), Decimal(0)),
         created_at=utcnow(),
         ack=json.dumps(ack),
+        request_hash=request_hash,
     )
     try:
         with session.begin_nested():
@@ -124,6 +142,7 @@ def submit(
         first = find_batch(session, api, source, request_id)
         if first is None:
             raise
+        check_same_request(first.request_hash, request_hash, request_id_name, request_id)
         return first, json.loads(first.ack)
     for start in range(0, len(instructions), 10000):  # rows built per chunk: memory stays flat
         bulk_insert(

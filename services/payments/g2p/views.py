@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from services.common.assertion import VerifiedCall
 from services.common.errors import summarize
 
 from ..authorization import NotAllowed, check_source
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
+from ..envelopes import FAILURE, SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
 from ..outbox.service import enqueue
 from . import prevalidation, service
 from .models import Batch
@@ -41,7 +42,15 @@ def _wake(request: Request) -> None:
         worker.wake()
 
 
-@router.post("/prepayment-validation", summary="Validate a batch before paying it (API 1.0)")
+@router.post(
+    "/prepayment-validation",
+    summary="Validate a batch before paying it (API 1.0)",
+    description=(
+        "Prepaymentvalidation.yaml documents a single answer, 200: invalid input is answered 200 with "
+        '`ResponseCode` "01" and a description (403 only when the IM-verified caller may not use the source or '
+        "programme)."
+    ),
+)
 def prepayment_validation(
     body: V1BulkPaymentRequest,
     request: Request,
@@ -56,13 +65,17 @@ def prepayment_validation(
     except NotAllowed as exc:
         raise fail_v1(403, str(exc), body.RequestID) from exc
     except BatchRejected as exc:
-        raise fail_v1(400, str(exc), body.RequestID) from exc
+        return v1_body(FAILURE, str(exc), body.RequestID)
     if x_callback_url:
         enqueue(session, request.app.state.settings, "g2p.prepayment_validation", x_callback_url, result)
     return result
 
 
-@router.post("/prepayment-validation-response", summary="Fetch the outcome of a pre-payment validation (API 1.0)")
+@router.post(
+    "/prepayment-validation-response",
+    summary="Fetch the outcome of a pre-payment validation (API 1.0)",
+    description="In no spec file: the stored outcome by `BatchID` (or `Source_BatchID`), optionally `SourceBBID`.",
+)
 def prepayment_validation_response(
     body: V1ValidationResultRequest,
     request: Request,
@@ -72,10 +85,10 @@ def prepayment_validation_response(
     try:
         check_source(request.app.state.settings, caller, body.SourceBBID)
     except NotAllowed as exc:
-        raise fail_v1(403, str(exc), body.RequestID or "") from exc
+        raise fail_v1(403, str(exc), body.RequestID) from exc
     found = prevalidation.find(session, body.SourceBBID, body.BatchID, None)
     if found is None:
-        raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID or "")
+        raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID)
     return json.loads(found.result)
 
 
@@ -111,6 +124,7 @@ def bulk_payment_v1(
             program_id=program_id,
             callback_url=x_callback_url,
             caller=_client(caller),
+            request_hash=body.fingerprint(program_id),
         )
     except NotAllowed as exc:
         raise fail_v1(403, str(exc), body.RequestID) from exc
@@ -168,8 +182,10 @@ async def batch_transactions(
         raise fail_v3(403, str(exc), correlation_id) from exc
     # Validated one transaction at a time, each dropped once converted: peak memory stays ~1/2 of
     # validating the whole 100 000-item array into models at once.
+    raw_body = await request.body()
+    request_hash = hashlib.sha256(raw_body + b"\n" + (program_id or "").encode()).hexdigest()
     try:
-        raw = json.loads(await request.body())
+        raw = json.loads(raw_body)
     except ValueError as exc:
         raise fail_v3(400, "the body is not valid JSON", correlation_id) from exc
     if not isinstance(raw, list) or not raw:
@@ -184,7 +200,7 @@ async def batch_transactions(
             ]
             raise fail_v3(400, summarize(details[:5]), correlation_id) from exc
         raw[index] = None
-    del raw
+    del raw, raw_body
 
     def store() -> dict:
         with request.app.state.db.session() as session:
@@ -199,6 +215,8 @@ async def batch_transactions(
                 tenant=tenant,
                 callback_url=callback_url,
                 caller=_client(caller),
+                request_hash=request_hash,
+                request_id_name="X-CorrelationID",
             )[1]
 
     try:

@@ -39,4 +39,6 @@ class MapperRequest(Base):
     source_bb_id: Mapped[str] = mapped_column(String(20))
     request_id: Mapped[str] = mapped_column(String(40))
     response: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the first request's body: a retry must send the same body.
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

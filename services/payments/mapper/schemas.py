@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Str12 = Field(min_length=1, max_length=12)
@@ -11,19 +13,23 @@ class _Body(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
-# --- 1.0 API (Registerbeneficiary.yaml, UpdateBeneficiary.yaml) ---
+# --- 1.0 API (Registerbeneficiary.yaml, UpdateBeneficiary.yaml): exact lengths, as the files give them ---
 class V1Beneficiary(_Body):
-    PayeeFunctionalID: str = Field(min_length=1, max_length=20)
-    PaymentModality: str | None = Field(default=None, max_length=2)
+    PayeeFunctionalID: str = Field(min_length=20, max_length=20)
+    PaymentModality: str | None = Field(default=None, min_length=2, max_length=2)
     FinancialAddress: str | None = Field(default=None, max_length=30)
     # Not in the 1.0 file, accepted so a client can name the institution explicitly.
     BankingInstitutionCode: str | None = Field(default=None, max_length=11)
 
 
 class V1BeneficiaryRequest(_Body):
-    RequestID: str = Str12
-    SourceBBID: str = Field(min_length=1, max_length=12)
+    RequestID: str = Field(min_length=12, max_length=12)
+    SourceBBID: str = Field(min_length=12, max_length=12)
     Beneficiaries: list[V1Beneficiary] = Field(min_length=1)
+
+    def fingerprint(self) -> str:
+        """A retry with this RequestID must send the same beneficiaries."""
+        return body_fingerprint(self)
 
 
 # --- v3 API (G2P API YAMLs) ---
@@ -35,6 +41,10 @@ class V3RegisterBeneficiary(_Body):
     FinancialAddress: str | None = Field(default=None, max_length=30)
     financialAddress: str | None = Field(default=None, max_length=30)
     bankingInstitutionCode: str | None = Field(default=None, max_length=11)
+
+
+def body_fingerprint(body: BaseModel) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
 class V3RegisterRequest(_Body):

@@ -43,7 +43,15 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def replay(session: Session, operation: str, source: str, request_id: str) -> dict | None:
+class ReusedRequestID(Exception):
+    """A request id already used for a different request of this operation and source."""
+
+    def __init__(self, request_id: str):
+        super().__init__(f"RequestID {request_id!r} was already used for a different request; send a new RequestID")
+
+
+def replay(session: Session, operation: str, source: str, request_id: str, request_hash: str | None) -> dict | None:
+    """The first answer to this request id, if any; ReusedRequestID if the first request was another one."""
     row = session.scalar(
         select(MapperRequest).where(
             MapperRequest.operation == operation,
@@ -51,12 +59,24 @@ def replay(session: Session, operation: str, source: str, request_id: str) -> di
             MapperRequest.request_id == request_id,
         )
     )
-    return json.loads(row.response) if row else None
+    if row is None:
+        return None
+    if row.request_hash and request_hash and row.request_hash != request_hash:
+        raise ReusedRequestID(request_id)
+    return json.loads(row.response)
 
 
-def remember(session: Session, operation: str, source: str, request_id: str, response: dict) -> None:
+def remember(
+    session: Session, operation: str, source: str, request_id: str, response: dict, request_hash: str | None
+) -> None:
     session.add(
-        MapperRequest(operation=operation, source_bb_id=source, request_id=request_id, response=json.dumps(response))
+        MapperRequest(
+            operation=operation,
+            source_bb_id=source,
+            request_id=request_id,
+            response=json.dumps(response),
+            request_hash=request_hash,
+        )
     )
     session.flush()
 
@@ -249,9 +269,11 @@ def run_once(
     work: Callable[[], list[Failure]],
     ack: dict,
     id_key: str,
+    request_hash: str | None = None,
 ) -> dict:
-    """Runs a mapper request once per (operation, source, request id) and queues its outcome callback."""
-    first = replay(session, operation, source, request_id)
+    """Runs a mapper request once per (operation, source, request id) and queues its outcome callback; a
+    request id reused for another request (`request_hash` differs) is ReusedRequestID."""
+    first = replay(session, operation, source, request_id, request_hash)
     if first is not None:
         return first
     failures = work()
@@ -259,8 +281,8 @@ def run_once(
         enqueue(session, settings, f"mapper.{operation}", callback_url, outcome_callback(request_id, failures, id_key))
     try:
         with session.begin_nested():
-            remember(session, operation, source, request_id, ack)
+            remember(session, operation, source, request_id, ack, request_hash)
     except IntegrityError:  # a concurrent retry won the race; its answer is the first answer
         session.rollback()
-        return replay(session, operation, source, request_id) or ack
+        return replay(session, operation, source, request_id, request_hash) or ack
     return ack

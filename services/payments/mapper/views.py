@@ -15,7 +15,7 @@ from ..authorization import NotAllowed, check_source
 from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
 from ..settings import PaymentsSettings
 from . import service
-from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest
+from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest, body_fingerprint
 from .service import Entry
 
 router = APIRouter(tags=["Account mapper"], dependencies=[Depends(valid_callback_url)])
@@ -43,6 +43,14 @@ def _source_of_caller(
         raise fail(403, str(exc), request_id) from exc
 
 
+def _run_once(fail: Callable[[int, str, str], APIError], **request: object) -> dict:
+    """`service.run_once`, a conflicting reuse of the request id answered 400 in the path's error shape."""
+    try:
+        return service.run_once(**request)
+    except service.ReusedRequestID as exc:
+        raise fail(400, str(exc), request["request_id"]) from exc
+
+
 @router.post("/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)")
 def register_v1(
     body: V1BeneficiaryRequest,
@@ -56,9 +64,10 @@ def register_v1(
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
     ]
-    return service.run_once(
-        session,
-        _settings(request),
+    return _run_once(
+        fail_v1,
+        session=session,
+        settings=_settings(request),
         operation="register",
         source=body.SourceBBID,
         request_id=body.RequestID,
@@ -66,6 +75,7 @@ def register_v1(
         work=lambda: service.register(session, body.SourceBBID, entries),
         ack=v1_body(SUCCESS, RECEIVED, body.RequestID),
         id_key="payeeIdentity",
+        request_hash=body.fingerprint(),
     )
 
 
@@ -82,9 +92,10 @@ def update_v1(
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
     ]
-    return service.run_once(
-        session,
-        _settings(request),
+    return _run_once(
+        fail_v1,
+        session=session,
+        settings=_settings(request),
         operation="update",
         source=body.SourceBBID,
         request_id=body.RequestID,
@@ -92,6 +103,7 @@ def update_v1(
         work=lambda: service.update_beneficiaries(session, body.SourceBBID, entries),
         ack=v1_body(SUCCESS, RECEIVED, body.RequestID),
         id_key="payeeFunctionalID",
+        request_hash=body.fingerprint(),
     )
 
 
@@ -125,9 +137,10 @@ def register_v3(
         for b in beneficiaries
     ]
     ack = {"responseCode": SUCCESS, "responseDescription": RECEIVED, "requestID": request_id}
-    return service.run_once(
-        session,
-        _settings(request),
+    return _run_once(
+        fail_v1,
+        session=session,
+        settings=_settings(request),
         operation="register",
         source=institution,
         request_id=request_id,
@@ -135,6 +148,7 @@ def register_v3(
         work=lambda: service.register(session, institution, entries),
         ack=ack,
         id_key="payeeIdentity",
+        request_hash=body_fingerprint(body),
     )
 
 
@@ -151,9 +165,10 @@ def update_v3(
         Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
         for b in body.beneficiaries
     ]
-    return service.run_once(
-        session,
-        _settings(request),
+    return _run_once(
+        fail_v3,
+        session=session,
+        settings=_settings(request),
         operation="update",
         source=body.sourceBBID,
         request_id=body.requestID,
@@ -161,6 +176,7 @@ def update_v3(
         work=lambda: service.update_beneficiaries(session, body.sourceBBID, entries),
         ack=v3_body(SUCCESS, RECEIVED, body.requestID),
         id_key="payeeFunctionalID",
+        request_hash=body_fingerprint(body),
     )
 
 

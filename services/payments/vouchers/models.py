@@ -22,6 +22,15 @@ class VoucherGroup(Base):
     max_amount: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
 
+class VoucherIssuer(Base):
+    """A building block that may issue, activate, redeem and cancel vouchers through the 1.0 API (Gov_Stack_BB):
+    `voucher_issuers` of seed.yaml, plus the conformance fixtures' when they are loaded."""
+
+    __tablename__ = "voucher_issuers"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
 class Merchant(Base):
     __tablename__ = "merchants"
 
@@ -56,5 +65,8 @@ class Voucher(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     merchant_id: Mapped[str | None] = mapped_column(String(10), nullable=True)
     entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # How many times the voucher was restored after a redemption (conformance fixtures only): the ledger entry
+    # of a redemption is `vch-<serial>` (then `vch-<serial>-<cycle>`), so each cycle pays out at most once.
+    cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The first issuance answer (it holds the secret), encrypted, so a retried request gets it back.
     issue_response: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -45,7 +45,7 @@ def secret_hash(settings: PaymentsSettings, secret: str) -> str:
     return hmac.new(_pepper(settings.keys_dir), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def _digits(n: int) -> str:
+def random_digits(n: int) -> str:
     """n random digits, never starting with 0 (the 1.0 API carries numbers as integers)."""
     return secrets.choice("123456789") + "".join(secrets.choice("0123456789") for _ in range(n - 1))
 
@@ -95,7 +95,7 @@ def issue(
 ) -> Issued:
     serial_len, secret_len = (16, 16) if api == "v1" else (10, 6)
     while True:
-        serial, secret = _digits(serial_len), _digits(secret_len)
+        serial, secret = random_digits(serial_len), random_digits(secret_len)
         hashed = secret_hash(settings, secret)
         if session.get(Voucher, serial) is None and (
             api != "v1" or session.scalar(select(Voucher.serial_number).where(Voucher.secret_hash == hashed)) is None
@@ -125,15 +125,27 @@ def remember_answer(settings: PaymentsSettings, voucher: Voucher, answer: dict) 
     voucher.issue_response = _fernet(settings.keys_dir).encrypt(json.dumps(answer).encode()).decode()
 
 
-def replayed_answer(session: Session, settings: PaymentsSettings, issuer: str, request_id: str) -> dict | None:
-    voucher = session.scalar(
+def replayed_voucher(session: Session, issuer: str, request_id: str) -> Voucher | None:
+    """The voucher a request with this id issued first (its answer is kept), if any."""
+    return session.scalar(
         select(Voucher).where(
             Voucher.issuer == issuer, Voucher.request_id == request_id, Voucher.issue_response.is_not(None)
         )
     )
-    if voucher is None:
-        return None
+
+
+def first_answer(settings: PaymentsSettings, voucher: Voucher) -> dict:
     return json.loads(_fernet(settings.keys_dir).decrypt(voucher.issue_response.encode()))
+
+
+def replayed_answer(session: Session, settings: PaymentsSettings, issuer: str, request_id: str) -> dict | None:
+    voucher = replayed_voucher(session, issuer, request_id)
+    return first_answer(settings, voucher) if voucher is not None else None
+
+
+def same_issue(voucher: Voucher, group: str, amount: Decimal, currency: str) -> bool:
+    """Whether a retried issuance asks for what the first one issued."""
+    return voucher.group_code == group and voucher.amount == amount and voucher.currency == currency
 
 
 def is_expired(voucher: Voucher) -> bool:
@@ -184,11 +196,17 @@ def find_merchant(session: Session, *, merchant_id: str | None = None, name: str
     return None
 
 
+def redemption_entry_id(voucher: Voucher) -> str:
+    """`vch-<serial>`; a restored conformance fixture redeemed again is `vch-<serial>-<cycle>` (paid once per cycle)."""
+    return f"vch-{voucher.serial_number}" + (f"-{voucher.cycle}" if voucher.cycle else "")
+
+
 def redeem(session: Session, voucher: Voucher | None, merchant: Merchant | None, *, override: bool = False) -> Voucher:
     """Debits the group's programme funding account and credits the merchant; the voucher becomes redeemed.
 
     Claiming the voucher (activated -> redeemed) is a conditional UPDATE in the same transaction as the
-    posting, and the entry id is `vch-<serial>`: a voucher is paid out at most once, even under races.
+    posting, and the entry id is `vch-<serial>` (`redemption_entry_id`): a voucher is paid out at most once, even
+    under races.
     """
     if voucher is None or voucher.status != "activated":
         state = "unknown" if voucher is None else voucher.status
@@ -211,12 +229,11 @@ def redeem(session: Session, voucher: Voucher | None, merchant: Merchant | None,
         currency=voucher.currency,
         owner=merchant.id,
     )
+    entry_id = redemption_entry_id(voucher)
     claimed = session.execute(
         update(Voucher)
         .where(Voucher.serial_number == voucher.serial_number, Voucher.status == "activated")
-        .values(
-            status="redeemed", redeemed_at=utcnow(), merchant_id=merchant.id, entry_id=f"vch-{voucher.serial_number}"
-        )
+        .values(status="redeemed", redeemed_at=utcnow(), merchant_id=merchant.id, entry_id=entry_id)
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
@@ -225,7 +242,7 @@ def redeem(session: Session, voucher: Voucher | None, merchant: Merchant | None,
         with session.begin_nested():
             transfer(
                 session,
-                f"vch-{voucher.serial_number}",
+                entry_id,
                 "voucher_redemption",
                 funding,
                 credit,

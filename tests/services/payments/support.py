@@ -19,10 +19,10 @@ from services.payments.seed import load_seed
 from services.payments.settings import DEFAULT_SEED_FILE, PaymentsSettings
 from tests.support import LiveServer, wait_until
 
-SOURCE = "USCT"
+SOURCE = "USCTREGISTRY"  # the 1.0 API's SourceBBID has exactly 12 characters
 # The client id `tests.support.mediated_client` signs as, and the source BB ids the tests use.
 TEST_CLIENT = "SANDBOX/GOV/TEST-MEMBER/TESTER"
-TEST_SOURCES = [SOURCE, "MOSW", "OTHER", "OTHER-BB", "KILL"]
+TEST_SOURCES = [SOURCE, "USCT", "MOSW", "OTHER", "OTHER-BB", "KILL"]
 # Allow-listed in every test app: a callback target nobody listens on.
 DEAD_TARGET = "http://127.0.0.1:9/"
 OPENING = Decimal("50000000")

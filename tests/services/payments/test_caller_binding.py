@@ -29,7 +29,8 @@ from .support import OPENING, assert_ledger_consistent, balance, drain, make_app
 IM = "http://im.test:8000"
 USCT = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"  # owns programmes USCT and FOODVOUCH in seed.yaml
 PERMIT = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"  # a member with a source of its own, no programme
-PERMIT_SOURCE = "PERMITS"
+PERMIT_SOURCE = "PERMITSOURCE"  # 12 characters, as the 1.0 API's SourceBBID
+USCT_SOURCE = "USCTREGISTRY"  # seed.yaml: a source of USCT
 ALLOWED = "https://receiver.example/hooks/"
 FUND = "FUND:USCT:USD"
 PAYEE = next(r for r in resident_accounts(load_seed(DEFAULT_SEED_FILE)) if r["status"] == "open")
@@ -70,13 +71,17 @@ class Hub:
             return balance(session, FUND)
 
 
-def registration(request_id: str, source: str = "USCT", address: str = PAYEE["address"]) -> dict:
-    beneficiary = {"PayeeFunctionalID": PAYEE["uin"], "PaymentModality": PAYEE["modality"], "FinancialAddress": address}
+def registration(request_id: str, source: str = USCT_SOURCE, address: str = PAYEE["address"]) -> dict:
+    beneficiary = {
+        "PayeeFunctionalID": PAYEE["functional_id"],
+        "PaymentModality": PAYEE["modality"],
+        "FinancialAddress": address,
+    }
     return {"RequestID": request_id, "SourceBBID": source, "Beneficiaries": [beneficiary]}
 
 
-def bulk(request_id: str, source: str = "USCT", amount: int = 25) -> dict:
-    instruction = {"InstructionID": f"i{request_id}", "PayeeFunctionalID": PAYEE["uin"], "Amount": amount}
+def bulk(request_id: str, source: str = USCT_SOURCE, amount: int = 25) -> dict:
+    instruction = {"InstructionID": f"ins0{request_id}", "PayeeFunctionalID": PAYEE["functional_id"], "Amount": amount}
     return {
         "RequestID": request_id,
         "SourceBBID": source,
@@ -88,7 +93,7 @@ def bulk(request_id: str, source: str = "USCT", amount: int = 25) -> dict:
 def v3_transaction() -> dict:
     return {
         "requestId": "t1",
-        "creditParty": [{"key": "functionalId", "value": PAYEE["uin"]}],
+        "creditParty": [{"key": "functionalId", "value": PAYEE["functional_id"]}],
         "debitParty": [{"key": "programme", "value": "USCT"}],
         "paymentMode": "mojaloop",
         "amount": 5,
@@ -156,9 +161,13 @@ def test_without_a_verified_caller_only_allow_listed_callbacks_are_accepted(db_f
     app = make_app(db_fields, tmp_path, im_url=IM, require_im_assertion=False, callback_allow_list=[ALLOWED])
     with TestClient(app) as client:  # a direct call: nobody the IM vouches for
         own = im_service(USCT, "callbacks/x")
-        refused = client.post("/register-beneficiary", json=registration("r1"), headers={"X-Callback-URL": own})
+        refused = client.post(
+            "/register-beneficiary", json=registration("reg000000011"), headers={"X-Callback-URL": own}
+        )
         assert refused.status_code == 400 and "X-Callback-URL" in refused.json()["ResponseDescription"]
-        listed = client.post("/register-beneficiary", json=registration("r2"), headers={"X-Callback-URL": ALLOWED})
+        listed = client.post(
+            "/register-beneficiary", json=registration("reg000000012"), headers={"X-Callback-URL": ALLOWED}
+        )
         assert listed.status_code == 200, listed.text
 
 
@@ -208,11 +217,15 @@ def test_a_source_bb_id_counts_only_for_the_application_configured_for_it(hub):
     assert as_usct.status_code == 403
     lookup = hub.client.get(
         "/beneficiary/",
-        params={"payeeIdentity": PAYEE["uin"], "requestId": "lookup1"},
+        params={"payeeIdentity": PAYEE["functional_id"], "requestId": "lookup1"},
         headers={
-            "registeringInstitutionId": "USCT",
+            "registeringInstitutionId": USCT_SOURCE,
             "Information-Mediator-Assertion": hub.signer.assertion(
-                hub.app, "GET", f"/beneficiary/?payeeIdentity={PAYEE['uin']}&requestId=lookup1", b"", client_id=PERMIT
+                hub.app,
+                "GET",
+                f"/beneficiary/?payeeIdentity={PAYEE['functional_id']}&requestId=lookup1",
+                b"",
+                client_id=PERMIT,
             ),
         },
     )

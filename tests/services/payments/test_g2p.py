@@ -11,6 +11,7 @@ from tests.support import mediated_client
 
 from .support import (
     OPENING,
+    SOURCE,
     Recorder,
     all_details,
     allow_callbacks,
@@ -27,14 +28,17 @@ CLOSED = [r for r in RESIDENTS if r["status"] == "closed"]
 
 
 def register_all(client) -> None:
-    register(client, [(r["uin"], r["modality"], r["address"]) for r in RESIDENTS])
+    register(client, [(r["functional_id"], r["modality"], r["address"]) for r in RESIDENTS])
 
 
 def test_v1_batch_settles_in_the_ledger_and_reports(client, app):
     register_all(client)
     good = OPEN[:5]
-    instructions = [(f"ins{n:013d}", r["uin"], "120.25") for n, r in enumerate(good)]
-    instructions += [("insclosed0000001", CLOSED[0]["uin"], "50"), ("insunknown000001", "0000000000", "70")]
+    instructions = [(f"ins{n:013d}", r["functional_id"], "120.25") for n, r in enumerate(good)]
+    instructions += [
+        ("insclosed0000001", CLOSED[0]["functional_id"], "50"),
+        ("insunknown000001", "00000000000000000000", "70"),
+    ]
     with Recorder() as target:
         allow_callbacks(app, target.url)
         response = bulk_payment(
@@ -91,7 +95,7 @@ def test_v1_batch_settles_in_the_ledger_and_reports(client, app):
 
 def test_retried_request_returns_first_answer_and_never_pays_twice(client, app):
     register_all(client)
-    instructions = [("ins0000000000001", OPEN[0]["uin"], "10")]
+    instructions = [("ins0000000000001", OPEN[0]["functional_id"], "10")]
     first = bulk_payment(client, "pay000000002", "batch0000002", instructions).json()
     wait_settled(client, first["PaymentsBatchID"])
     again = bulk_payment(client, "pay000000002", "batch0000002", instructions)
@@ -113,7 +117,7 @@ def test_duplicate_payments_inside_a_batch(client, app):
         client,
         "pay000000004",
         "batch0000004",
-        [("ins0000000000001", OPEN[0]["uin"], "10"), ("ins0000000000001", OPEN[1]["uin"], "10")],
+        [("ins0000000000001", OPEN[0]["functional_id"], "10"), ("ins0000000000001", OPEN[1]["functional_id"], "10")],
     )
     assert same_ids.status_code == 400
     assert same_ids.json()["ResponseCode"] == "01" and "duplicate" in same_ids.json()["ResponseDescription"]
@@ -122,14 +126,16 @@ def test_duplicate_payments_inside_a_batch(client, app):
         "pay000000005",
         "batch0000005",
         [
-            ("ins0000000000001", OPEN[0]["uin"], "10"),
-            ("ins0000000000002", OPEN[0]["uin"], "10"),
-            ("ins0000000000003", OPEN[0]["uin"], "11"),
+            ("ins0000000000001", OPEN[0]["functional_id"], "10"),
+            ("ins0000000000002", OPEN[0]["functional_id"], "10"),
+            ("ins0000000000003", OPEN[0]["functional_id"], "11"),
         ],
     ).json()
     summary = wait_settled(client, same_payment["PaymentsBatchID"])
     assert (summary["completed"], summary["failed"]) == (2, 1)
-    reused_batch_id = bulk_payment(client, "pay000000006", "batch0000005", [("ins0000000000009", OPEN[0]["uin"], "1")])
+    reused_batch_id = bulk_payment(
+        client, "pay000000006", "batch0000005", [("ins0000000000009", OPEN[0]["functional_id"], "1")]
+    )
     assert reused_batch_id.status_code == 400 and "BatchID" in reused_batch_id.json()["ResponseDescription"]
 
 
@@ -140,12 +146,27 @@ def test_batch_beyond_the_funding_fails_without_moving_money(client, app):
         headers={"X-Program-Id": "FOODVOUCH"},
         json={
             "RequestID": "pay000000007",
-            "SourceBBID": "USCT",
+            "SourceBBID": SOURCE,
             "BatchID": "batch0000007",
             "CreditInstructions": [
-                {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 200000, "Currency": "USD"},
-                {"InstructionID": "i2", "PayeeFunctionalID": OPEN[1]["uin"], "Amount": 60000, "Currency": "USD"},
-                {"InstructionID": "i3", "PayeeFunctionalID": OPEN[2]["uin"], "Amount": 5, "Currency": "EUR"},
+                {
+                    "InstructionID": "ins0000000000001",
+                    "PayeeFunctionalID": OPEN[0]["functional_id"],
+                    "Amount": 200000,
+                    "Currency": "USD",
+                },
+                {
+                    "InstructionID": "ins0000000000002",
+                    "PayeeFunctionalID": OPEN[1]["functional_id"],
+                    "Amount": 60000,
+                    "Currency": "USD",
+                },
+                {
+                    "InstructionID": "ins0000000000003",
+                    "PayeeFunctionalID": OPEN[2]["functional_id"],
+                    "Amount": 5,
+                    "Currency": "EUR",
+                },
             ],
         },
     )
@@ -159,10 +180,15 @@ def test_batch_beyond_the_funding_fails_without_moving_money(client, app):
         headers={"X-Program-Id": "NOPE"},
         json={
             "RequestID": "pay000000008",
-            "SourceBBID": "USCT",
+            "SourceBBID": SOURCE,
             "BatchID": "batch0000008",
             "CreditInstructions": [
-                {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 1, "Currency": "USD"}
+                {
+                    "InstructionID": "ins0000000000001",
+                    "PayeeFunctionalID": OPEN[0]["functional_id"],
+                    "Amount": 1,
+                    "Currency": "USD",
+                }
             ],
         },
     )
@@ -172,9 +198,11 @@ def test_batch_beyond_the_funding_fails_without_moving_money(client, app):
 def test_v1_bulk_payment_validation_errors(client):
     base = {
         "RequestID": "pay000000009",
-        "SourceBBID": "USCT",
-        "BatchID": "b9",
-        "CreditInstructions": [{"InstructionID": "i1", "PayeeFunctionalID": "1", "Amount": 1, "Currency": "USD"}],
+        "SourceBBID": SOURCE,
+        "BatchID": "batch0000009",
+        "CreditInstructions": [
+            {"InstructionID": "ins0000000000001", "PayeeFunctionalID": "0" * 20, "Amount": 1, "Currency": "USD"}
+        ],
     }
     bad = [
         {**base, "CreditInstructions": []},
@@ -197,12 +225,27 @@ def test_prepayment_validation_reports_failures_without_paying(client, app):
     register_all(client)
     body = {
         "RequestID": "pre000000001",
-        "SourceBBID": "USCT",
+        "SourceBBID": SOURCE,
         "BatchID": "batch0000010",
         "CreditInstructions": [
-            {"InstructionID": "i1", "PayeeFunctionalID": OPEN[0]["uin"], "Amount": 5, "Currency": "USD"},
-            {"InstructionID": "i2", "PayeeFunctionalID": CLOSED[0]["uin"], "Amount": 5, "Currency": "USD"},
-            {"InstructionID": "i3", "PayeeFunctionalID": "nobody", "Amount": 5, "Currency": "USD"},
+            {
+                "InstructionID": "ins0000000000001",
+                "PayeeFunctionalID": OPEN[0]["functional_id"],
+                "Amount": 5,
+                "Currency": "USD",
+            },
+            {
+                "InstructionID": "ins0000000000002",
+                "PayeeFunctionalID": CLOSED[0]["functional_id"],
+                "Amount": 5,
+                "Currency": "USD",
+            },
+            {
+                "InstructionID": "ins0000000000003",
+                "PayeeFunctionalID": "nobody-at-all-000000",
+                "Amount": 5,
+                "Currency": "USD",
+            },
         ],
     }
     with Recorder() as target:
@@ -215,7 +258,7 @@ def test_prepayment_validation_reports_failures_without_paying(client, app):
         "/prepayment-validation-response", json={"RequestID": "pre000000002", "BatchID": "batch0000010"}
     )
     assert fetched.status_code == 200
-    assert {c["InstructionID"] for c in fetched.json()["FailedCases"]} == {"i2", "i3"}
+    assert {c["InstructionID"] for c in fetched.json()["FailedCases"]} == {"ins0000000000002", "ins0000000000003"}
     missing = client.post("/prepayment-validation-response", json={"RequestID": "x", "BatchID": "none"})
     assert missing.status_code == 404 and missing.json()["ResponseCode"] == "01"
     assert client.post("/prepayment-validation-response", json={}).status_code == 400
@@ -223,7 +266,7 @@ def test_prepayment_validation_reports_failures_without_paying(client, app):
         assert balance(session, "FUND:USCT:USD") == OPENING
 
 
-V3_HEADERS = {"X-CorrelationID": "corr-0001", "Platform-TenantId": "sandbox", "X-Registering-Institution-Id": "USCT"}
+V3_HEADERS = {"X-CorrelationID": "corr-0001", "Platform-TenantId": "sandbox", "X-Registering-Institution-Id": SOURCE}
 
 
 def v3_tx(request_id, payee, amount, key="functionalId"):
@@ -243,7 +286,7 @@ def test_v3_batch_transactions_summary_details_and_callback(client, app):
     momo = next(r for r in OPEN if r["modality"] == "01")
     with Recorder() as target:
         allow_callbacks(app, target.url)
-        txs = [v3_tx(f"tx{n}", r["uin"], 10) for n, r in enumerate(OPEN[:4])]
+        txs = [v3_tx(f"tx{n}", r["functional_id"], 10) for n, r in enumerate(OPEN[:4])]
         txs.append(
             {
                 **v3_tx("tx-direct", momo["address"], 7, key="msisdn"),
@@ -334,8 +377,8 @@ def test_callback_to_a_dead_target_is_retried_without_slowing_the_request(db_fie
             headers={"X-Callback-URL": dead},
             json={
                 "RequestID": "reg000000001",
-                "SourceBBID": "USCT",
-                "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+                "SourceBBID": SOURCE,
+                "Beneficiaries": [{"PayeeFunctionalID": "1" * 20, "PaymentModality": "09"}],
             },
         )
         assert time.monotonic() - started < 1.0
@@ -364,8 +407,8 @@ def test_callback_refused_then_accepted_is_retried_until_delivered(db_fields, tm
                 headers={"X-Callback-URL": target.url + "/cb"},
                 json={
                     "RequestID": "reg000000001",
-                    "SourceBBID": "USCT",
-                    "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+                    "SourceBBID": SOURCE,
+                    "Beneficiaries": [{"PayeeFunctionalID": "1" * 20, "PaymentModality": "09"}],
                 },
             )
             target.wait_for(2)
@@ -400,8 +443,8 @@ def test_callbacks_under_the_im_cross_it_with_this_service_identity(db_fields, t
                 headers={"X-Callback-URL": url},
                 json={
                     "RequestID": "reg000000001",
-                    "SourceBBID": "USCT",
-                    "Beneficiaries": [{"PayeeFunctionalID": "1", "PaymentModality": "09"}],
+                    "SourceBBID": SOURCE,
+                    "Beneficiaries": [{"PayeeFunctionalID": "1" * 20, "PaymentModality": "09"}],
                 },
             )
             call = im.wait_for(1)[0]
@@ -419,8 +462,12 @@ def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(c
         json={
             "RequestID": "v3reg0000011",
             "Beneficiaries": [
-                {"payeeIdentity": a["uin"], "PaymentModality": a["modality"], "FinancialAddress": a["address"]},
-                {"payeeIdentity": b["uin"], "PaymentModality": "02"},
+                {
+                    "payeeIdentity": a["functional_id"],
+                    "PaymentModality": a["modality"],
+                    "FinancialAddress": a["address"],
+                },
+                {"payeeIdentity": b["functional_id"], "PaymentModality": "02"},
             ],
         },
     )
@@ -429,7 +476,7 @@ def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(c
         "/batchtransactions",
         params={"type": "raw"},
         headers={**headers, "X-CorrelationID": "corr-0002", "X-Callback-URL": "http://127.0.0.1:9/x"},
-        json=[v3_tx("t1", a["uin"], 3), v3_tx("t2", b["uin"], 4)],
+        json=[v3_tx("t1", a["functional_id"], 3), v3_tx("t2", b["functional_id"], 4)],
     )
     batch_id = response.json()["batchId"]
     summary = wait_settled(client, batch_id)
@@ -442,6 +489,6 @@ def test_v3_batch_without_institution_uses_any_source_and_skips_voucher_payees(c
         "/batchtransactions",
         params={"type": "raw"},
         headers={**V3_HEADERS, "X-CorrelationID": "corr-0003", "X-Callback-URL": "http://127.0.0.1:9/x"},
-        json=[v3_tx("t3", a["uin"], 3)],
+        json=[v3_tx("t3", a["functional_id"], 3)],
     )
     assert wait_settled(client, scoped.json()["batchId"])["failed"] == 1

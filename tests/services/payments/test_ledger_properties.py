@@ -22,11 +22,11 @@ from tests.support import mediated_client
 from .support import OPENING, all_details, assert_ledger_consistent, balance, bulk_payment, drain, make_app, register
 
 RESIDENTS = resident_accounts(load_seed(DEFAULT_SEED_FILE))
-REGISTERED = {r["uin"]: r for r in RESIDENTS[:12]}
-PAYEES = list(REGISTERED) + ["UNKNOWN0001", "UNKNOWN0002"]
+REGISTERED = {r["functional_id"]: r for r in RESIDENTS[:12]}
+PAYEES = list(REGISTERED) + ["UNKNOWN0000000000001", "UNKNOWN0000000000002"]  # 20 characters, as the spec
 
 instruction = st.tuples(
-    st.sampled_from([f"INS{n:04d}" for n in range(60)]),  # small pool: ids recur across batches
+    st.sampled_from([f"INS{n:013d}" for n in range(60)]),  # 16 characters; small pool: ids recur across batches
     st.sampled_from(PAYEES),
     st.sampled_from([Decimal("1"), Decimal("2.50"), Decimal("10"), Decimal("0.01"), Decimal("999.99")]),
 )
@@ -42,14 +42,14 @@ def test_random_batches_keep_the_ledger_right(db_fields, tmp_path):
     counter = itertools.count()
     paid_ids: set[str] = set()
     with mediated_client(app) as client:
-        register(client, [(r["uin"], r["modality"], r["address"]) for r in REGISTERED.values()])
+        register(client, [(r["functional_id"], r["modality"], r["address"]) for r in REGISTERED.values()])
 
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
         @given(batches)
         def check(batch):
             n = next(counter)
             rows = [(iid, payee, str(amount)) for iid, payee, amount in batch]
-            response = bulk_payment(client, f"prop{n:08d}", f"pb{n:010d}", rows)
+            response = bulk_payment(client, f"prop{n:08d}", f"pb{n:010d}", rows)  # 12-character ids
             if len({iid for iid, _, _ in batch}) < len(batch):
                 assert response.status_code == 400  # repeated instruction id: whole batch refused
                 return

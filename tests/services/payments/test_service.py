@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from tests.support import mediated_client
 
-from .support import make_app
+from .support import SOURCE, make_app
 
 
 def test_health_ready_openapi_and_docs(client):
@@ -63,7 +63,7 @@ def test_unusable_callback_urls_are_refused_in_each_shape(client):
     v1 = client.post(
         "/register-beneficiary",
         headers=bad,
-        json={"RequestID": "reg000000001", "SourceBBID": "USCT", "Beneficiaries": [{"PayeeFunctionalID": "1"}]},
+        json={"RequestID": "reg000000001", "SourceBBID": SOURCE, "Beneficiaries": [{"PayeeFunctionalID": "1" * 20}]},
     )
     assert v1.status_code == 400 and v1.json()["ResponseCode"] == "01" and v1.json()["RequestID"] == "reg000000001"
     v3 = client.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from services.common import demo_world
 from services.common.im_client import hash_secret
 from services.information_mediator.app import create_app as create_im
 from services.information_mediator.settings import IMSettings
@@ -15,6 +16,7 @@ from .support import Recorder, make_app
 
 ADMIN = "test-admin-token"
 USCT, USCT_SECRET = "SANDBOX/GOV/SOCIAL-WELFARE/USCT", "usct-secret"
+PAYEE_ID = demo_world.functional_id("9369006020")  # Kofi Mensah, account SNB9369006020
 PAYMENTS, PAYMENTS_SECRET = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS", "payments-secret"
 
 
@@ -95,9 +97,9 @@ def test_register_and_pay_through_the_im_with_callbacks_back_through_it(make_db_
             headers=headers,
             json={
                 "RequestID": "reg000000001",
-                "SourceBBID": "USCT",
+                "SourceBBID": "USCTREGISTRY",
                 "Beneficiaries": [
-                    {"PayeeFunctionalID": "9369006020", "PaymentModality": "00", "FinancialAddress": "SNB9369006020"}
+                    {"PayeeFunctionalID": PAYEE_ID, "PaymentModality": "00", "FinancialAddress": "SNB9369006020"}
                 ],
             },
         )
@@ -115,12 +117,12 @@ def test_register_and_pay_through_the_im_with_callbacks_back_through_it(make_db_
             headers=headers,
             json={
                 "RequestID": "pay000000001",
-                "SourceBBID": "USCT",
+                "SourceBBID": "USCTREGISTRY",
                 "BatchID": "batch0000001",
                 "CreditInstructions": [
                     {
                         "InstructionID": "ins0000000000001",
-                        "PayeeFunctionalID": "9369006020",
+                        "PayeeFunctionalID": PAYEE_ID,
                         "Amount": 150,
                         "Currency": "USD",
                     }

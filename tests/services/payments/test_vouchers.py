@@ -62,7 +62,8 @@ def test_v1_voucher_life_cycle_moves_money_once(client, app):
     )
     assert again.status_code == 461
     assert client.get(f"/vouchers/voucherstatuscheck/{serial}").status_code == 458
-    assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB}).status_code == 463
+    cancel = {"voucherserialnumber": serial, "Gov_Stack_BB": BB}
+    assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json=cancel).status_code == 463
 
     with app.state.db.session() as session:
         assert balance(session, "FUND:FOODVOUCH:USD") == Decimal("250000") - Decimal("25.5")
@@ -100,7 +101,7 @@ def test_v1_documented_error_codes(client):
     assert client.patch("/vouchers/voucher_activation", json={}).status_code == 400
 
     assert client.get("/vouchers/voucherstatuscheck/123").status_code == 456
-    assert client.get("/vouchers/voucherstatuscheck/abc").status_code == 400
+    assert client.get("/vouchers/voucherstatuscheck/abc").status_code == 456  # a string naming no voucher
 
     serial = preactivate(client).json()["voucher_serial_number"]
     cancelled = client.patch(
@@ -108,8 +109,12 @@ def test_v1_documented_error_codes(client):
     )
     assert cancelled.status_code == 200
     assert client.get(f"/vouchers/voucherstatuscheck/{serial}").json()["voucher_status"] == "Purged"
-    assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB}).status_code == 464
-    assert client.patch("/vouchers/voucherstatuscheck/999", json={"Gov_Stack_BB": BB}).status_code == 463
+    again = client.patch(
+        f"/vouchers/voucherstatuscheck/{serial}", json={"Gov_Stack_BB": BB, "voucherserialnumber": serial}
+    )
+    assert again.status_code == 464
+    unknown = client.patch("/vouchers/voucherstatuscheck/999", json={"Gov_Stack_BB": BB, "voucherserialnumber": 999})
+    assert unknown.status_code == 463
     assert client.patch(f"/vouchers/voucherstatuscheck/{serial}", json={}).status_code == 400
     assert (
         client.patch(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Header, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from services.common.app import im_caller
+from services.consent.access import principal_of
 
 if TYPE_CHECKING:  # webhooks.schemas imports this module: importing webhooks.service here would be circular
     from services.consent.signatures.service import Signer
@@ -51,9 +51,8 @@ async def individual_header(
 
 async def caller(request: Request) -> str:
     """Who made the call, for `Revision.authorizedByOther` and the verification log: the client application
-    the IM vouches for (checked by the IM guard), or `direct` when the checks are off."""
-    call = im_caller(request)
-    return call.client if call is not None else "direct"
+    the IM vouches for (checked by the IM guard), else `operator` (the operator's token, or checks off)."""
+    return principal_of(request).label
 
 
 def id_of(value: Any) -> str | None:

@@ -10,10 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from services.common.app import create_service_app
 from services.common.guard import RouteTable
 from services.consent import errors
+from services.consent.access import is_operator, load_admin_token
 from services.consent.agreements.views import router as agreements_router
 from services.consent.audit.views import router as audit_router
 from services.consent.individuals.views import router as individuals_router
 from services.consent.policies.views import router as policies_router
+from services.consent.proofs.identity import IdentitySubjects
+from services.consent.proofs.service import IndividualProofs
+from services.consent.proofs.tokens import IdentityKeys, ProofVerifier
 from services.consent.records.views import router as records_router
 from services.consent.seed import seed
 from services.consent.settings import ConsentSettings
@@ -47,6 +51,16 @@ def _document_400_not_422(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi
+
+
+def _individual_proofs(settings: ConsentSettings, app: FastAPI) -> IndividualProofs:
+    """Proofs are checked against Identity's keys; who a subject is, Identity says through the IM."""
+    verifier = ProofVerifier(
+        IdentityKeys(settings.identity_url), settings.issuer, settings.individual_proof_max_age_seconds
+    )
+    im = app.state.im
+    subjects = IdentitySubjects.through_im(im, settings.identity_verification_service) if im is not None else None
+    return IndividualProofs(verifier, subjects)
 
 
 def create_app(settings: ConsentSettings | None = None) -> FastAPI:
@@ -89,6 +103,9 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(IntegrityError, errors.conflict)
     _document_400_not_422(app)
+    app.state.admin_token = load_admin_token(settings)
+    app.state.is_operator = is_operator  # the operator may call without the IM (guard.py), checked per route too
+    app.state.individual_proofs = _individual_proofs(settings, app)
     app.state.signer = signer
     app.state.webhook_box = box
     app.state.webhook_worker = None

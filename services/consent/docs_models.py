@@ -48,6 +48,9 @@ class Policy(BaseModel):
     dataRetentionPeriodDays: int | None = Field(None, ge=0, le=2**31 - 1)
     geographicRestriction: str | None = None
     storageLocation: str | None = None
+    owner: str | None = Field(
+        None, description="Extension (policy endpoints): the member that may change it; null: the operator"
+    )
 
 
 class Controller(BaseModel):
@@ -84,6 +87,7 @@ class DataAgreement(BaseModel):
     compatibleWithVersion: str | None = None
     lifecycle: Lifecycle | None = None
     dataAttributes: list[DataAgreementAttribute] = []
+    dataConsumers: list[str] = Field([], description="Extension: members besides the controller that may verify")
     signature: Signature | None = None
 
 

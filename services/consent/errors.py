@@ -1,8 +1,10 @@
 """The Consent API's error shape: the spec documents only `400 bad input parameter`, so every client error
-(bad body, bad query, an id that does not resolve, a forbidden state change) is a 400 with this body."""
+(bad body, bad query, an id that does not resolve, a forbidden state change) is a 400 with this body; a
+call its caller may not make is a 403 in the same shape (`"error": "forbidden"`)."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
@@ -10,9 +12,29 @@ from fastapi.responses import JSONResponse, Response
 
 from services.common.errors import APIError
 
+# Starlette's own texts for an unknown route or method, and the IM guard's for a path no service lists.
+_ROUTING_TEXTS = {"Not Found", "not found", "Method Not Allowed"}
+
+
+def _error_name(status: int) -> str:
+    if status == 400:
+        return "bad input parameter"
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "error"
+
+
+def _routing_message(request: Request, status: int) -> str:
+    if status == 405:
+        return f"method {request.method} is not allowed on {request.url.path}"
+    return f"no such path: {request.method} {request.url.path}"
+
 
 def render(request: Request, status: int, message: str, details: list[dict[str, Any]]) -> Response:
-    body: dict[str, Any] = {"error": "bad input parameter" if status == 400 else "error", "message": message}
+    if status in (404, 405) and message in _ROUTING_TEXTS:
+        message = _routing_message(request, status)
+    body: dict[str, Any] = {"error": _error_name(status), "message": message}
     if details:
         body["details"] = details
     return JSONResponse(body, status_code=status)
@@ -20,6 +42,14 @@ def render(request: Request, status: int, message: str, details: list[dict[str, 
 
 def bad_request(message: str, **extra: Any) -> APIError:
     return APIError(400, {"error": "bad input parameter", "message": message, **extra})
+
+
+def forbidden(message: str) -> APIError:
+    return APIError(403, {"error": "forbidden", "message": message})
+
+
+def unavailable(message: str) -> APIError:
+    return APIError(503, {"error": "service unavailable", "message": message}, {"Retry-After": "1"})
 
 
 def not_found(kind: str, object_id: str) -> APIError:

@@ -4,6 +4,7 @@ from services.consent.agreements.models import DataAgreement
 from services.consent.db import Base
 from services.consent.individuals.models import Individual
 from services.consent.policies.models import Policy
+from services.consent.proofs.models import IndividualSubject
 from services.consent.records.models import ConsentRecord
 from services.consent.revisions.models import Revision
 from services.consent.signatures.models import Signature
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "DataAgreement",
     "Individual",
+    "IndividualSubject",
     "Policy",
     "ConsentRecord",
     "Revision",

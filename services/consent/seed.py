@@ -32,6 +32,10 @@ SOCIAL_POLICY = "pol-sandbox-social-protection"
 MUNICIPAL_POLICY = "pol-sandbox-municipal-services"
 IDENTITY_PROVIDER = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY"
 SEEDER = "seed"
+WELFARE = "SANDBOX/GOV/SOCIAL-WELFARE"
+MUNICIPALITY = "SANDBOX/GOV/MUNICIPALITY"
+# A seeded policy belongs to the controller of the agreements that use it.
+POLICY_OWNERS = {SOCIAL_POLICY: WELFARE, MUNICIPAL_POLICY: MUNICIPALITY}
 _NAMESPACE = uuid.UUID("0b6f7c1e-7a4e-4d0e-9a51-6f1f3c0c5e01")
 
 POLICIES = {
@@ -72,7 +76,7 @@ AGREEMENTS = {
     USCT_AGREEMENT: DataAgreementIn(
         version="1.0.0",
         controller={
-            "id": "SANDBOX/GOV/SOCIAL-WELFARE",
+            "id": WELFARE,
             "name": "Ministry of Social Welfare",
             "url": "https://sandbox.localhost/social-welfare",
         },
@@ -103,7 +107,7 @@ AGREEMENTS = {
     PERMIT_AGREEMENT: DataAgreementIn(
         version="1.0.0",
         controller={
-            "id": "SANDBOX/GOV/MUNICIPALITY",
+            "id": MUNICIPALITY,
             "name": "Municipality of Sandbox City",
             "url": "https://sandbox.localhost/municipality",
         },
@@ -136,8 +140,11 @@ def individual_id_for(uin: str) -> str:
 
 def seed(session: Session, signer: Signer) -> None:
     for policy_id, data in POLICIES.items():
-        if session.get(Policy, policy_id) is None:
-            policies.create(session, data, SEEDER, policy_id=policy_id)
+        policy = session.get(Policy, policy_id)
+        if policy is None:
+            policies.create(session, data, SEEDER, policy_id=policy_id, owner=POLICY_OWNERS[policy_id])
+        elif policy.owner is None:
+            policy.owner = POLICY_OWNERS[policy_id]  # seeded before policies had owners
     for agreement_id, data in AGREEMENTS.items():
         if session.get(DataAgreement, agreement_id) is None:
             agreements.create(session, signer, data, SEEDER, agreement_id=agreement_id)

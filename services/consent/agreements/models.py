@@ -29,6 +29,8 @@ class DataAgreement(Base):
     lifecycle: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # DataAgreementAttribute rows (id, name, sensitivity, category), revisioned with the agreement.
     data_attributes: Mapped[list] = mapped_column(JSON, default=list)
+    # Members (INSTANCE/CLASS/MEMBER) besides the controller that may verify consent; revisioned.
+    data_consumers: Mapped[list | None] = mapped_column(JSON, nullable=True)
     signature_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

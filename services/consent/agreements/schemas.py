@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from services.consent.api import SpecModel
 
+MEMBER_ID = re.compile(r"^[^/\s]+/[^/\s]+/[^/\s]+$")  # INSTANCE/CLASS/MEMBER, as the IM names a member
 LAWFUL_BASES = ("consent", "legal_obligation", "contract", "vital_interest", "public_task", "legitimate_interest")
 
 
@@ -37,6 +39,19 @@ class DataAgreementIn(SpecModel):
     compatibleWithVersion: str | dict[str, Any] | None = None
     lifecycle: str | dict[str, Any] | None = None
     dataAttributes: list[AttributeIn] = Field(default_factory=list, max_length=500)
+    dataConsumers: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Extension: members (INSTANCE/CLASS/MEMBER) besides the controller that may verify consent",
+    )
+
+    @field_validator("dataConsumers")
+    @classmethod
+    def _member_ids(cls, value: list[str]) -> list[str]:
+        for member in value:
+            if len(member) > 64 or not MEMBER_ID.match(member):
+                raise ValueError("each data consumer is a member id INSTANCE/CLASS/MEMBER (at most 64 characters)")
+        return list(dict.fromkeys(value))
 
     @field_validator("lifecycle")
     @classmethod

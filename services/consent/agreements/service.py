@@ -1,9 +1,11 @@
 """Data agreements: what personal data an organisation processes, for which purpose, under which
-lawful basis and policy. Every change writes a revision, signed by the organisation's key."""
+lawful basis and policy. Every change writes a revision, signed by the organisation's key. An agreement
+belongs to its controller (`controller.id`, an IM member): only it or the operator changes it, and the
+members it names as `dataConsumers` (extension) may verify consent to it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +14,7 @@ from services.consent.agreements.models import DataAgreement
 from services.consent.agreements.schemas import DataAgreementIn
 from services.consent.api import id_of
 from services.consent.db import new_id
-from services.consent.errors import bad_request, not_found
+from services.consent.errors import bad_request, forbidden, not_found
 from services.consent.policies import service as policies
 from services.consent.revisions import service as revisions
 from services.consent.revisions.models import Revision
@@ -20,12 +22,15 @@ from services.consent.signatures import service as signatures
 from services.consent.signatures.models import Signature
 from services.consent.webhooks import events
 
+if TYPE_CHECKING:
+    from services.consent.access import Principal
+
 
 def serialize(agreement: DataAgreement) -> dict[str, Any]:
     controller = None
     if agreement.controller_name is not None:
         controller = {"id": agreement.controller_id, "name": agreement.controller_name, "url": agreement.controller_url}
-    return {
+    data = {
         "version": agreement.version,
         "controller": controller,
         "policy": agreement.policy_id,
@@ -41,11 +46,15 @@ def serialize(agreement: DataAgreement) -> dict[str, Any]:
         "dataAttributes": agreement.data_attributes or [],
         "deleted": agreement.deleted,
     }
+    if agreement.data_consumers:  # absent when empty: revisions written before the extension stay current
+        data["dataConsumers"] = agreement.data_consumers
+    return data
 
 
 def as_api(session: Session, agreement_id: str, data: dict[str, Any], signature_id: str | None) -> dict[str, Any]:
     """API shape: the policy is embedded as it was at the revision the agreement points to."""
     out = {"id": agreement_id, **{k: v for k, v in data.items() if k != "deleted"}}
+    out["dataConsumers"] = data.get("dataConsumers", [])
     policy_revision = revisions.get(session, data["policyRevision"]) if data.get("policyRevision") else None
     out["policy"] = policies.as_api(data["policy"], revisions.object_data(policy_revision)) if policy_revision else None
     out["lifecycle"] = {"id": data["lifecycle"], "name": data["lifecycle"]} if data.get("lifecycle") else None
@@ -60,10 +69,36 @@ def get_live(session: Session, agreement_id: str, *, for_update: bool = False) -
     return agreement
 
 
-def read(session: Session, agreement_id: str, *, include_deleted: bool = False) -> tuple[dict, Revision]:
+def controlled(session: Session, agreement_id: str, who: Principal | None) -> DataAgreement:
+    """The agreement (deleted ones too) if `who` controls it (or is the operator, or None: internal)."""
+    agreement = session.get(DataAgreement, agreement_id)
+    if agreement is None:
+        raise not_found("data agreement", agreement_id)
+    if who is not None:
+        who.require(agreement.controller_id, "the data agreement's controller")
+    return agreement
+
+
+def may_verify(who: Principal, controller_id: str | None, consumers: list[str] | None) -> bool:
+    return who.acts_for(controller_id) or (who.member is not None and who.member in (consumers or []))
+
+
+def require_verifier(who: Principal, controller_id: str | None, consumers: list[str] | None) -> None:
+    if not may_verify(who, controller_id, consumers):
+        raise forbidden(
+            f"only the data agreement's controller ({controller_id}), a member it names in dataConsumers or the "
+            f"operator may verify consent to it; the caller acts for {who.member}"
+        )
+
+
+def read(
+    session: Session, agreement_id: str, *, include_deleted: bool = False, who: Principal | None = None
+) -> tuple[dict, Revision]:
     agreement = session.get(DataAgreement, agreement_id)
     if agreement is None or (agreement.deleted and not include_deleted):
         raise not_found("data agreement", agreement_id)
+    if who is not None:
+        who.require(agreement.controller_id, "the data agreement's controller")
     out = as_api(session, agreement.id, serialize(agreement), agreement.signature_id)
     if include_deleted:
         out["deleted"] = agreement.deleted
@@ -78,47 +113,102 @@ def read_revision(session: Session, agreement_id: str, revision_id: str) -> tupl
 
 
 def create(
-    session: Session, signer: signatures.Signer, data: DataAgreementIn, by: str, agreement_id: str | None = None
+    session: Session,
+    signer: signatures.Signer,
+    data: DataAgreementIn,
+    by: str,
+    agreement_id: str | None = None,
+    who: Principal | None = None,
 ) -> tuple[dict, Revision]:
     agreement = DataAgreement(id=agreement_id or new_id())
     _apply(session, agreement, data, previous_policy=None)
+    agreement.controller_id = _controller_id(data, None, who)
     session.add(agreement)
     session.flush()
     revision = _revise(session, signer, agreement, by)
-    events.emit(session, events.AGREEMENT_CREATED, {"dataAgreementId": agreement.id, "revisionId": revision.id})
+    _emit(session, events.AGREEMENT_CREATED, agreement, revision)
     return as_api(session, agreement.id, serialize(agreement), agreement.signature_id), revision
 
 
 def update(
-    session: Session, signer: signatures.Signer, agreement_id: str, data: DataAgreementIn, by: str
+    session: Session,
+    signer: signatures.Signer,
+    agreement_id: str,
+    data: DataAgreementIn,
+    by: str,
+    who: Principal | None = None,
 ) -> tuple[dict, Revision]:
-    agreement = get_live(session, agreement_id, for_update=True)
+    agreement = _get_controlled(session, agreement_id, who)
+    current_controller = agreement.controller_id
     _apply(session, agreement, data, previous_policy=(agreement.policy_id, agreement.policy_revision_id))
+    agreement.controller_id = _controller_id(data, current_controller, who)
     session.flush()
     revision = _revise(session, signer, agreement, by)
-    events.emit(session, events.AGREEMENT_UPDATED, {"dataAgreementId": agreement.id, "revisionId": revision.id})
+    _emit(session, events.AGREEMENT_UPDATED, agreement, revision)
     return as_api(session, agreement.id, serialize(agreement), agreement.signature_id), revision
 
 
-def delete(session: Session, signer: signatures.Signer, agreement_id: str, by: str) -> Revision:
-    agreement = get_live(session, agreement_id, for_update=True)
+def delete(
+    session: Session, signer: signatures.Signer, agreement_id: str, by: str, who: Principal | None = None
+) -> Revision:
+    agreement = _get_controlled(session, agreement_id, who)
     agreement.deleted = True
     agreement.active = False
     session.flush()
     revision = _revise(session, signer, agreement, by)
-    events.emit(session, events.AGREEMENT_DELETED, {"dataAgreementId": agreement.id, "revisionId": revision.id})
+    _emit(session, events.AGREEMENT_DELETED, agreement, revision)
     return revision
 
 
+def _get_controlled(session: Session, agreement_id: str, who: Principal | None) -> DataAgreement:
+    agreement = get_live(session, agreement_id, for_update=True)
+    if who is not None:
+        who.require(agreement.controller_id, "the data agreement's controller")
+    return agreement
+
+
+def _controller_id(data: DataAgreementIn, current: str | None, who: Principal | None) -> str | None:
+    """The controller the agreement names: the one sent, else the one it had. A member may name only itself."""
+    chosen = None if data.controller is None else (data.controller.id or current)
+    if who is not None and not who.operator and (chosen is None or chosen != who.member):
+        raise forbidden(
+            f"a data agreement's controller.id must be the calling member ({who.member}), not {chosen or 'missing'}"
+        )
+    if data.controller is not None and chosen is None:
+        chosen = new_id()  # the operator's (or the seed's) agreement for an organisation outside the IM
+    return chosen
+
+
+def _emit(session: Session, event: str, agreement: DataAgreement, revision: Revision) -> None:
+    data = {"dataAgreementId": agreement.id, "revisionId": revision.id}
+    events.emit(session, event, data, agreement.controller_id)
+
+
 def listing(
-    session: Session, offset: int, limit: int, *, include_deleted: bool = False, only_active: bool = False
+    session: Session,
+    offset: int,
+    limit: int,
+    *,
+    include_deleted: bool = False,
+    only_active: bool = False,
+    controller: str | None = None,
+    verifier: Principal | None = None,
 ) -> list[dict]:
+    """Agreements, oldest first; with `controller`, only those it controls; with `verifier`, only those it may
+    verify consent to (as controller or data consumer; agreements are few, so that filter runs here)."""
     query = select(DataAgreement)
+    if controller is not None:
+        query = query.where(DataAgreement.controller_id == controller)
     if not include_deleted:
         query = query.where(DataAgreement.deleted.is_(False))
+    query = query.order_by(DataAgreement.created_at, DataAgreement.id)
     if only_active:
         query = query.where(DataAgreement.active.is_(True))
-    rows = session.scalars(query.order_by(DataAgreement.created_at, DataAgreement.id).offset(offset).limit(limit)).all()
+    if verifier is None:
+        rows = list(session.scalars(query.offset(offset).limit(limit)))
+    else:
+        mine = [a for a in session.scalars(query) if may_verify(verifier, a.controller_id, a.data_consumers)]
+        rows = mine[offset : offset + limit]
     out = []
     for agreement in rows:
         item = as_api(session, agreement.id, serialize(agreement), agreement.signature_id)
@@ -144,7 +234,6 @@ def _apply(
     previous_policy: tuple[str | None, str | None] | None,
 ) -> None:
     agreement.version = data.version
-    agreement.controller_id = (data.controller.id or new_id()) if data.controller else None
     agreement.controller_name = data.controller.name if data.controller else None
     agreement.controller_url = data.controller.url if data.controller else None
     agreement.policy_id, agreement.policy_revision_id = _policy_pointer(session, data, previous_policy)
@@ -159,6 +248,7 @@ def _apply(
         raise not_found("data agreement (compatibleWithVersion)", compatible)
     agreement.compatible_with_version_id = compatible
     agreement.lifecycle = data.lifecycle
+    agreement.data_consumers = data.dataConsumers or None
     agreement.data_attributes = [
         {
             "id": a.id or new_id(),

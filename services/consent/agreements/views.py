@@ -7,15 +7,16 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models
+from services.consent.access import Principal, principal
 from services.consent.agreements import service
 from services.consent.agreements.schemas import DataAgreementBody
-from services.consent.api import Page, caller, page, signer, wake_webhooks
+from services.consent.api import Page, page, signer, wake_webhooks
 from services.consent.docs_models import doc
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
 DB = Annotated[Session, DBSession]
-Caller = Annotated[str, Depends(caller)]
+Who = Annotated[Principal, Depends(principal)]
 Paging = Annotated[Page, Depends(page)]
 Signer = Annotated[object, Depends(signer)]
 
@@ -27,9 +28,10 @@ Signer = Annotated[object, Depends(signer)]
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.AgreementAndRevision),
 )
-def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
-    """Create a DataAgreement (its first revision is signed with the organisation's key)."""
-    agreement, revision = service.create(session, key, body.dataAgreement, by)
+def create_agreement(body: DataAgreementBody, session: DB, who: Who, key: Signer) -> dict:
+    """Create a DataAgreement (its first revision is signed with the organisation's key). `controller.id` must
+    be the calling member (INSTANCE/CLASS/MEMBER); the operator may name any controller."""
+    agreement, revision = service.create(session, key, body.dataAgreement, who.label, who=who)
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
@@ -39,8 +41,9 @@ def create_agreement(body: DataAgreementBody, session: DB, by: Caller, key: Sign
     operation_id="configDataAgreementRead",
     responses=doc(docs_models.AgreementAndRevision),
 )
-def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = None) -> dict:
-    """The latest version of an agreement (or, extension, the one at `revisionId`)."""
+def read_agreement(dataAgreementId: str, session: DB, who: Who, revisionId: str | None = None) -> dict:
+    """The latest version of an agreement (or, extension, the one at `revisionId`); its controller only."""
+    service.controlled(session, dataAgreementId, who)
     if revisionId:
         agreement, revision = service.read_revision(session, dataAgreementId, revisionId)
     else:
@@ -55,8 +58,9 @@ def read_agreement(dataAgreementId: str, session: DB, revisionId: str | None = N
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.AgreementAndRevision),
 )
-def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, by: Caller, key: Signer) -> dict:
-    agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, by)
+def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, who: Who, key: Signer) -> dict:
+    """A new revision of the agreement; its controller only, and the controller stays the same member."""
+    agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, who.label, who=who)
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
 
 
@@ -67,9 +71,9 @@ def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB,
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.RevisionOnly),
 )
-def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer) -> dict:
+def delete_agreement(dataAgreementId: str, session: DB, who: Who, key: Signer) -> dict:
     """Delete (terminate) an agreement: a final revision records it; existing consent stops verifying."""
-    return {"revision": revisions.to_api(service.delete(session, key, dataAgreementId, by))}
+    return {"revision": revisions.to_api(service.delete(session, key, dataAgreementId, who.label, who=who))}
 
 
 @router.get(
@@ -78,9 +82,10 @@ def delete_agreement(dataAgreementId: str, session: DB, by: Caller, key: Signer)
     operation_id="configDataAgreementList",
     responses=doc(docs_models.Agreements),
 )
-def list_agreements(session: DB, paging: Paging) -> dict:
-    """The spec names this list `dataAgreement` here and `dataAgreements` elsewhere: both keys are sent."""
-    items = service.listing(session, paging.offset, paging.limit)
+def list_agreements(session: DB, paging: Paging, who: Who) -> dict:
+    """The caller's own agreements. The spec names this list `dataAgreement` here and `dataAgreements`
+    elsewhere: both keys are sent."""
+    items = service.listing(session, paging.offset, paging.limit, controller=who.scope)
     return {"dataAgreements": items, "dataAgreement": items}
 
 
@@ -104,9 +109,10 @@ def service_read_agreement(dataAgreementId: str, session: DB, revisionId: str | 
     operation_id="serviceVerificationDataAgreementList",
     responses=doc(docs_models.Agreements),
 )
-def verification_agreements(session: DB, paging: Paging) -> dict:
-    """Active agreements a data consumer can verify consent against."""
-    return {"dataAgreements": service.listing(session, paging.offset, paging.limit, only_active=True)}
+def verification_agreements(session: DB, paging: Paging, who: Who) -> dict:
+    """Active agreements the caller can verify consent against (as their controller or a data consumer)."""
+    items = service.listing(session, paging.offset, paging.limit, only_active=True, verifier=who)
+    return {"dataAgreements": items}
 
 
 @router.get(
@@ -114,8 +120,8 @@ def verification_agreements(session: DB, paging: Paging) -> dict:
     tags=["config"],
     operation_id="configDataAgreementRevisionsList",
 )
-def agreement_revisions(dataAgreementId: str, session: DB, paging: Paging) -> dict:
-    """Extension: the agreement's revision history, oldest first."""
-    agreement, _ = service.read(session, dataAgreementId, include_deleted=True)
+def agreement_revisions(dataAgreementId: str, session: DB, paging: Paging, who: Who) -> dict:
+    """Extension: the agreement's revision history, oldest first; its controller only."""
+    agreement, _ = service.read(session, dataAgreementId, include_deleted=True, who=who)
     history = revisions.history(session, revisions.DATA_AGREEMENT, dataAgreementId, paging.offset, paging.limit)
     return {"dataAgreement": agreement, "revisions": [revisions.to_api(r) for r in history]}

@@ -5,6 +5,9 @@ the snapshot names the object, its schema and its predecessor's hash, and the st
 agrees; each revision's `successor` is the next one and the last has none; the newest snapshot equals the
 object as it is stored now (catches edits of the live row); and every JWS signature over a revision
 verifies. The first break of each object is reported.
+
+A controller's audit covers its own objects: the policies it owns, the agreements it controls, the records
+on them, and the tombstones of its forgotten records (the tombstone chain's integrity is everyone's).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from services.consent.agreements import service as agreements
@@ -34,11 +37,50 @@ LIVE: dict[str, tuple[type, Callable[[Any], dict]]] = {
 }
 
 
-def verify_all(session: Session) -> dict[str, Any]:
+def visible_revisions(session: Session, member: str) -> ColumnElement[bool]:
+    """SQL condition: the revision is of one of `member`'s objects (or a tombstone of one of its records)."""
+    own_agreements = select(DataAgreement.id).where(DataAgreement.controller_id == member)
+    own_records = select(ConsentRecord.id).where(ConsentRecord.data_agreement_id.in_(own_agreements))
+    own_policies = select(Policy.id).where(Policy.owner == member)
+    clauses = [
+        and_(Revision.schema_name == revisions.POLICY, Revision.object_id.in_(own_policies)),
+        and_(Revision.schema_name == revisions.DATA_AGREEMENT, Revision.object_id.in_(own_agreements)),
+        and_(Revision.schema_name == revisions.CONSENT_RECORD, Revision.object_id.in_(own_records)),
+    ]
+    # A tombstone names its record's agreement in its snapshot, canonical JSON: match that text.
+    tombstones = [
+        Revision.serialized_snapshot.contains(
+            f'"dataAgreementId":{revisions.canonical_json(agreement_id)}', autoescape=True
+        )
+        for agreement_id in session.scalars(own_agreements)
+    ]
+    if tombstones:
+        clauses.append(and_(Revision.schema_name == revisions.TOMBSTONE, or_(*tombstones)))
+    return or_(*clauses)
+
+
+def _owned_objects(session: Session, member: str) -> set[tuple[str, str]]:
+    own_agreements = select(DataAgreement.id).where(DataAgreement.controller_id == member)
+    own = {(revisions.DATA_AGREEMENT, a) for a in session.scalars(own_agreements)}
+    own |= {(revisions.POLICY, p) for p in session.scalars(select(Policy.id).where(Policy.owner == member))}
+    records = select(ConsentRecord.id).where(ConsentRecord.data_agreement_id.in_(own_agreements))
+    own |= {(revisions.CONSENT_RECORD, r) for r in session.scalars(records)}
+    return own
+
+
+def verify_all(session: Session, member: str | None = None) -> dict[str, Any]:
+    """Every chain (or, with `member`, that member's objects' chains and the tombstone chain)."""
+    own = _owned_objects(session, member) if member is not None else None
+
+    def visible(key: tuple[str, str]) -> bool:
+        return own is None or key in own or key[0] == revisions.TOMBSTONE
+
     breaks: list[dict[str, Any]] = []
     objects = revision_count = 0
     signed = _signatures_by_revision(session)
     for (schema_name, object_id), chain in _chains(session):
+        if not visible((schema_name, object_id)):
+            continue
         objects += 1
         revision_count += len(chain)
         problem = _check_chain(session, schema_name, object_id, chain, signed)
@@ -53,7 +95,7 @@ def verify_all(session: Session) -> dict[str, Any]:
                     "problem": message,
                 }
             )
-    breaks.extend(_orphans(session))
+    breaks.extend(o for o in _orphans(session) if visible((o["schemaName"], o["objectId"])))
     return {"ok": not breaks, "objectsChecked": objects, "revisionsChecked": revision_count, "breaks": breaks}
 
 
@@ -94,6 +136,11 @@ def _chains(session: Session) -> Iterator[tuple[tuple[str, str], list[Revision]]
         chain.append(revision)
     if chain:
         yield key, chain
+
+
+def signatures_of(session: Session, revision_ids: list[str]) -> dict[str, list[Signature]]:
+    """The completed signatures over these revisions, by revision id."""
+    return _signatures_by_revision(session, revision_ids)
 
 
 def _signatures_by_revision(session: Session, revision_ids: list[str] | None = None) -> dict[str, list[Signature]]:

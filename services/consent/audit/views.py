@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models
+from services.consent.access import Principal, principal
 from services.consent.agreements import service as agreements
 from services.consent.api import Page, page
 from services.consent.audit import service
@@ -15,47 +16,59 @@ from services.consent.docs_models import doc
 from services.consent.errors import bad_request
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
+from services.consent.signatures import service as signatures
 from services.consent.verification import service as verification
 
 router = APIRouter(tags=["auditor"])
 DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
+Who = Annotated[Principal, Depends(principal)]
 
 
 @router.get("/audit/consent-records/", operation_id="auditConsentRecordList", responses=doc(docs_models.Records))
-def consent_records(session: DB, paging: Paging, dataAgreementId: str | None = None) -> dict:
-    rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
+def consent_records(session: DB, paging: Paging, who: Who, dataAgreementId: str | None = None) -> dict:
+    """Records of the caller's agreements (all of them for the operator), oldest first."""
+    if dataAgreementId is not None:
+        agreements.controlled(session, dataAgreementId, who)
+    rows = records.listing(session, paging.offset, paging.limit, dataAgreementId, controller=who.scope)
     return {"consentRecords": [records.as_api(r) for r in rows]}
 
 
 @router.get("/audit/consent-record/{consentRecordId}/", operation_id="auditConsentRecordRead")
-def consent_record(consentRecordId: str, session: DB) -> dict:
-    """The record, its full revision history (`revisions`) and the integrity check of that chain. A
-    forgotten record is a 400 whose `tombstone` is the revision recording the forgetting."""
+def consent_record(consentRecordId: str, session: DB, who: Who) -> dict:
+    """The record, its full revision history (`revisions`), the signatures over its revisions (`signatures`,
+    with the evidence each rests on) and the integrity check of that chain. A forgotten record is a 400 whose
+    `tombstone` is the revision recording the forgetting."""
     tombstone = None if records.exists(session, consentRecordId) else revisions.find_tombstone(session, consentRecordId)
     if tombstone is not None:
+        agreements.controlled(session, revisions.object_data(tombstone)["dataAgreementId"], who)
         raise bad_request(
             f"consent record {consentRecordId!r} was forgotten (right to be forgotten)",
             tombstone=revisions.to_api(tombstone),
         )
     record = records.get(session, consentRecordId)
+    agreements.controlled(session, record.data_agreement_id, who)
     history = revisions.history(session, revisions.CONSENT_RECORD, record.id)
+    signed = service.signatures_of(session, [r.id for r in history])
     return {
         "consentRecord": records.as_api(record),
         "revisions": [revisions.to_api(r) for r in history],
+        "signatures": [signatures.to_api(s) for r in history for s in signed.get(r.id, [])],
         "integrity": service.verify_object(session, revisions.CONSENT_RECORD, record.id),
     }
 
 
 @router.get("/audit/data-agreements/", operation_id="auditDataAgreementList", responses=doc(docs_models.Agreements))
-def data_agreements(session: DB, paging: Paging) -> dict:
-    """Every agreement, deleted ones included (`deleted: true`)."""
-    return {"dataAgreements": agreements.listing(session, paging.offset, paging.limit, include_deleted=True)}
+def data_agreements(session: DB, paging: Paging, who: Who) -> dict:
+    """The caller's agreements (every one for the operator), deleted ones included (`deleted: true`)."""
+    items = agreements.listing(session, paging.offset, paging.limit, include_deleted=True, controller=who.scope)
+    return {"dataAgreements": items}
 
 
 @router.get("/audit/data-agreement/{dataAgreementId}/", operation_id="auditDataAgreementRead")
-def data_agreement(dataAgreementId: str, session: DB) -> dict:
-    agreement, revision = agreements.read(session, dataAgreementId, include_deleted=True)
+def data_agreement(dataAgreementId: str, session: DB, who: Who) -> dict:
+    """One of the caller's agreements, its history and the integrity check of that chain."""
+    agreement, revision = agreements.read(session, dataAgreementId, include_deleted=True, who=who)
     history = revisions.history(session, revisions.DATA_AGREEMENT, dataAgreementId)
     return {
         "dataAgreement": agreement,
@@ -69,6 +82,7 @@ def data_agreement(dataAgreementId: str, session: DB) -> dict:
 def revision_search(
     session: DB,
     paging: Paging,
+    who: Who,
     schemaName: Annotated[
         Literal["Policy", "DataAgreement", "ConsentRecord", "ConsentRecordTombstone"] | None, Query()
     ] = None,
@@ -78,7 +92,8 @@ def revision_search(
     until: Annotated[datetime | None, Query(description="UTC ISO 8601, exclusive")] = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> dict:
-    """Extension: every object's revision history, filtered and sorted by time (spec 6.3)."""
+    """Extension: every object's revision history, filtered and sorted by time (spec 6.3); a controller's
+    objects only (policies it owns, its agreements, their records and tombstones)."""
     rows = revisions.search(
         session,
         paging.offset,
@@ -89,6 +104,7 @@ def revision_search(
         since=_utc(since),
         until=_utc(until),
         newest_first=order == "desc",
+        where=None if who.scope is None else service.visible_revisions(session, who.scope),
     )
     return {"revisions": [revisions.to_api(r) for r in rows]}
 
@@ -100,20 +116,29 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/audit/integrity/", operation_id="auditIntegrityVerify")
-def integrity(session: DB) -> dict:
-    """Extension: recompute every revision chain and signature; `ok: false` lists the first break per object."""
-    return service.verify_all(session)
+def integrity(session: DB, who: Who) -> dict:
+    """Extension: recompute every revision chain and signature; `ok: false` lists the first break per object.
+    A controller's report covers its own objects and the tombstone chain."""
+    return service.verify_all(session, who.scope)
 
 
 @router.get("/audit/verifications/", operation_id="auditVerificationList")
 def verifications(
-    request: Request, session: DB, paging: Paging, dataAgreementId: str | None = None, individualId: str | None = None
+    request: Request,
+    session: DB,
+    paging: Paging,
+    who: Who,
+    dataAgreementId: str | None = None,
+    individualId: str | None = None,
 ) -> dict:
-    """Extension: the consent checks data consumers made, newest first."""
+    """Extension: the consent checks data consumers made of the caller's agreements, newest first."""
+    if dataAgreementId is not None:
+        agreements.controlled(session, dataAgreementId, who)
     writer = getattr(request.app.state, "verification_log", None)
     if writer is not None:
         writer.flush()
-    return {"verifications": verification.history(session, paging.offset, paging.limit, dataAgreementId, individualId)}
+    rows = verification.history(session, paging.offset, paging.limit, dataAgreementId, individualId, who.scope)
+    return {"verifications": rows}
 
 
 @router.get("/.well-known/jwks.json", tags=["auditor"], operation_id="jwks")

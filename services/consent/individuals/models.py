@@ -16,4 +16,6 @@ class Individual(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     external_id_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     identity_provider_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The member that registered it (None: the operator or the seed); it sees and may update the individual.
+    registered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

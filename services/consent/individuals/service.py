@@ -1,16 +1,27 @@
-"""Individuals: the Consent BB's handle on a person, linked to an external (foundational/functional) id."""
+"""Individuals: the Consent BB's handle on a person, linked to an external (foundational/functional) id.
+
+A member sees the individuals it registered and those with a record on one of its agreements; it updates
+only those it registered. The operator sees and updates all. Resolving a reference for a record on one's
+own agreement (`resolve`) is not restricted: that is how a controller asks a known person for consent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from services.consent.errors import bad_request, not_found
+from services.consent.agreements.models import DataAgreement
+from services.consent.errors import bad_request, forbidden, not_found
 from services.consent.individuals.models import Individual
 from services.consent.individuals.schemas import IndividualIn
+from services.consent.proofs.service import forget_subjects
+from services.consent.records.models import ConsentRecord
+
+if TYPE_CHECKING:
+    from services.consent.access import Principal
 
 
 def as_api(individual: Individual) -> dict[str, Any]:
@@ -58,24 +69,47 @@ def resolve_many(session: Session, refs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def create(session: Session, data: IndividualIn, individual_id: str | None = None) -> Individual:
-    _ensure_unique(session, data, None)
+def visible_to(member: str) -> ColumnElement[bool]:
+    """Individuals `member` registered, or with a record on one of its agreements."""
+    own_agreements = select(DataAgreement.id).where(DataAgreement.controller_id == member)
+    on_own = select(ConsentRecord.individual_id).where(ConsentRecord.data_agreement_id.in_(own_agreements))
+    return or_(Individual.registered_by == member, Individual.id.in_(on_own))
+
+
+def create(
+    session: Session,
+    data: IndividualIn,
+    individual_id: str | None = None,
+    registered_by: str | None = None,
+    who: Principal | None = None,
+) -> Individual:
+    _ensure_unique(session, data, None, who)
     individual = Individual(
         **({"id": individual_id} if individual_id else {}),
         external_id=data.externalId,
         external_id_type=data.externalIdType,
         identity_provider_id=data.identityProviderId,
+        registered_by=registered_by,
     )
     session.add(individual)
     session.flush()
     return individual
 
 
-def update(session: Session, individual_id: str, data: IndividualIn) -> Individual:
+def update(session: Session, individual_id: str, data: IndividualIn, who: Principal | None = None) -> Individual:
     individual = session.get(Individual, individual_id)
     if individual is None:
         raise not_found("individual", individual_id)
-    _ensure_unique(session, data, individual.id)
+    if who is not None:
+        who.require(individual.registered_by, "the member that registered the individual")
+    _ensure_unique(session, data, individual.id, who)
+    if (data.externalId, data.externalIdType) != (individual.external_id, individual.external_id_type):
+        if who is not None and not who.operator and _on_others_agreements(session, individual.id, who.member):
+            raise forbidden(
+                "the individual has consent records on other controllers' agreements: changing whom it names "
+                "would change whose consent those are; only the operator may"
+            )
+        forget_subjects(session, individual.id)
     individual.external_id = data.externalId
     individual.external_id_type = data.externalIdType
     individual.identity_provider_id = data.identityProviderId
@@ -83,17 +117,43 @@ def update(session: Session, individual_id: str, data: IndividualIn) -> Individu
     return individual
 
 
-def get(session: Session, individual_id: str) -> Individual:
+def get(session: Session, individual_id: str, who: Principal | None = None) -> Individual:
     individual = session.get(Individual, individual_id)
     if individual is None:
         raise not_found("individual", individual_id)
+    if who is not None and not _sees(session, who, individual):
+        raise forbidden(
+            f"individual {individual_id!r} was registered by another member and has no record on your "
+            f"agreements; the caller acts for {who.member}"
+        )
     return individual
 
 
+def _on_others_agreements(session: Session, individual_id: str, member: str | None) -> bool:
+    others = select(DataAgreement.id).where(DataAgreement.controller_id.is_distinct_from(member))
+    query = select(ConsentRecord.id).where(
+        ConsentRecord.individual_id == individual_id, ConsentRecord.data_agreement_id.in_(others)
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _sees(session: Session, who: Principal, individual: Individual) -> bool:
+    if who.scope is None:
+        return True
+    query = select(Individual.id).where(Individual.id == individual.id, visible_to(who.scope))
+    return session.scalar(query) is not None
+
+
 def listing(
-    session: Session, offset: int, limit: int, external_id: str | None = None, external_id_type: str | None = None
+    session: Session,
+    offset: int,
+    limit: int,
+    external_id: str | None = None,
+    external_id_type: str | None = None,
+    member: str | None = None,
 ) -> list[Individual]:
-    query = select(Individual)
+    """Individuals, oldest first; with `member`, only those it sees."""
+    query = select(Individual) if member is None else select(Individual).where(visible_to(member))
     if external_id is not None:
         query = query.where(Individual.external_id == external_id)
     if external_id_type is not None:
@@ -101,7 +161,7 @@ def listing(
     return list(session.scalars(query.order_by(Individual.created_at, Individual.id).offset(offset).limit(limit)))
 
 
-def _ensure_unique(session: Session, data: IndividualIn, own_id: str | None) -> None:
+def _ensure_unique(session: Session, data: IndividualIn, own_id: str | None, who: Principal | None) -> None:
     if data.externalId is None:
         return
     query = select(Individual.id).where(Individual.external_id == data.externalId)
@@ -112,4 +172,7 @@ def _ensure_unique(session: Session, data: IndividualIn, own_id: str | None) -> 
     )
     existing = session.scalars(query).first()
     if existing is not None and existing != own_id:
-        raise bad_request("an individual with this externalId and externalIdType already exists", individualId=existing)
+        message = "an individual with this externalId and externalIdType already exists"
+        if who is not None and not _sees(session, who, session.get(Individual, existing)):
+            raise bad_request(message)  # another member's: its id is not for this caller
+        raise bad_request(message, individualId=existing)

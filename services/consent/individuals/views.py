@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models
+from services.consent.access import Principal, principal
 from services.consent.api import Page, page
 from services.consent.docs_models import doc
 from services.consent.individuals import service
@@ -15,6 +16,7 @@ from services.consent.individuals.schemas import IndividualBody
 router = APIRouter()
 DB = Annotated[Session, DBSession]
 Paging = Annotated[Page, Depends(page)]
+Who = Annotated[Principal, Depends(principal)]
 
 
 @router.post(
@@ -23,8 +25,9 @@ Paging = Annotated[Page, Depends(page)]
     operation_id="configIndividualCreate",
     responses=doc(docs_models.IndividualOnly),
 )
-def config_create(body: IndividualBody, session: DB) -> dict:
-    return {"individual": service.as_api(service.create(session, body.individual))}
+def config_create(body: IndividualBody, session: DB, who: Who) -> dict:
+    """Register an individual; the calling member sees and updates it from then on."""
+    return {"individual": service.as_api(service.create(session, body.individual, registered_by=who.scope, who=who))}
 
 
 @router.get(
@@ -33,15 +36,19 @@ def config_create(body: IndividualBody, session: DB) -> dict:
     operation_id="configIndividualRead",
     responses=doc(docs_models.IndividualOnly),
 )
-def config_read(individualId: str, session: DB) -> dict:
-    return {"individual": service.as_api(service.get(session, individualId))}
+def config_read(individualId: str, session: DB, who: Who) -> dict:
+    """An individual the caller registered or has a record of on one of its agreements."""
+    return {"individual": service.as_api(service.get(session, individualId, who))}
 
 
 @router.get(
     "/config/individuals/", tags=["config"], operation_id="configIndividualList", responses=doc(docs_models.Individuals)
 )
-def config_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
-    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)
+def config_list(
+    session: DB, paging: Paging, who: Who, externalId: str | None = None, externalIdType: str | None = None
+) -> dict:
+    """The individuals the caller sees (all of them for the operator)."""
+    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType, who.scope)
     return {"individuals": [service.as_api(i) for i in rows]}
 
 
@@ -51,9 +58,9 @@ def config_list(session: DB, paging: Paging, externalId: str | None = None, exte
     operation_id="serviceIndividualCreate",
     responses=doc(docs_models.IndividualOnly),
 )
-def service_create(body: IndividualBody, session: DB) -> dict:
+def service_create(body: IndividualBody, session: DB, who: Who) -> dict:
     """Register an individual (400 if the externalId + externalIdType pair is already known)."""
-    return {"individual": service.as_api(service.create(session, body.individual))}
+    return {"individual": service.as_api(service.create(session, body.individual, registered_by=who.scope, who=who))}
 
 
 @router.get(
@@ -62,8 +69,9 @@ def service_create(body: IndividualBody, session: DB) -> dict:
     operation_id="serviceIndividualRead",
     responses=doc(docs_models.IndividualOnly),
 )
-def service_read(individualId: str, session: DB) -> dict:
-    return {"individual": service.as_api(service.get(session, individualId))}
+def service_read(individualId: str, session: DB, who: Who) -> dict:
+    """An individual the caller registered or has a record of on one of its agreements."""
+    return {"individual": service.as_api(service.get(session, individualId, who))}
 
 
 @router.put(
@@ -72,8 +80,9 @@ def service_read(individualId: str, session: DB) -> dict:
     operation_id="serviceIndividualUpdate",
     responses=doc(docs_models.IndividualOnly),
 )
-def service_update(individualId: str, body: IndividualBody, session: DB) -> dict:
-    return {"individual": service.as_api(service.update(session, individualId, body.individual))}
+def service_update(individualId: str, body: IndividualBody, session: DB, who: Who) -> dict:
+    """Change an individual's external id; only the member that registered it (or the operator)."""
+    return {"individual": service.as_api(service.update(session, individualId, body.individual, who))}
 
 
 @router.get(
@@ -82,7 +91,9 @@ def service_update(individualId: str, body: IndividualBody, session: DB) -> dict
     operation_id="serviceIndividualList",
     responses=doc(docs_models.Individuals),
 )
-def service_list(session: DB, paging: Paging, externalId: str | None = None, externalIdType: str | None = None) -> dict:
-    """Individuals, optionally only those with an externalId (how a registration finds an existing one)."""
-    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType)
+def service_list(
+    session: DB, paging: Paging, who: Who, externalId: str | None = None, externalIdType: str | None = None
+) -> dict:
+    """Individuals the caller sees, optionally only those with an externalId (how a registration finds one)."""
+    rows = service.listing(session, paging.offset, paging.limit, externalId, externalIdType, who.scope)
     return {"individuals": [service.as_api(i) for i in rows]}

@@ -21,4 +21,6 @@ class Policy(Base):
     geographic_restriction: Mapped[str | None] = mapped_column(String(255), nullable=True)
     storage_location: Mapped[str | None] = mapped_column(String(255), nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The member (INSTANCE/CLASS/MEMBER) that may change or delete it; None: only the operator. Not revisioned.
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.api import Page, caller, page
+from services.consent.access import Principal, principal
+from services.consent.api import Page, page
 from services.consent.docs_models import doc
 from services.consent.policies import service
 from services.consent.policies.schemas import PolicyBody
@@ -15,16 +16,16 @@ from services.consent.revisions import service as revisions
 
 router = APIRouter()
 DB = Annotated[Session, DBSession]
-Caller = Annotated[str, Depends(caller)]
+Who = Annotated[Principal, Depends(principal)]
 Paging = Annotated[Page, Depends(page)]
 
 
 @router.post(
     "/config/policy/", tags=["config"], operation_id="configPolicyCreate", responses=doc(docs_models.PolicyAndRevision)
 )
-def create_policy(body: PolicyBody, session: DB, by: Caller) -> dict:
-    """Create a Policy; returns it with its first Revision."""
-    policy, revision = service.create(session, body.policy, by)
+def create_policy(body: PolicyBody, session: DB, who: Who) -> dict:
+    """Create a Policy; returns it with its first Revision. It belongs to the calling member (`owner`)."""
+    policy, revision = service.create(session, body.policy, who.label, owner=who.scope)
     return {"policy": policy, "revision": revisions.to_api(revision)}
 
 
@@ -46,9 +47,9 @@ def read_policy(policyId: str, session: DB, revisionId: str | None = None) -> di
     operation_id="configPolicyUpdate",
     responses=doc(docs_models.PolicyAndRevision),
 )
-def update_policy(policyId: str, body: PolicyBody, session: DB, by: Caller) -> dict:
-    """Update a policy (new revision); agreements keep the policy revision they point to."""
-    policy, revision = service.update(session, policyId, body.policy, by)
+def update_policy(policyId: str, body: PolicyBody, session: DB, who: Who) -> dict:
+    """Update a policy (new revision); agreements keep the policy revision they point to. Its owner only."""
+    policy, revision = service.update(session, policyId, body.policy, who.label, who)
     return {"policy": policy, "revision": revisions.to_api(revision)}
 
 
@@ -58,9 +59,9 @@ def update_policy(policyId: str, body: PolicyBody, session: DB, by: Caller) -> d
     operation_id="configPolicyDelete",
     responses=doc(docs_models.RevisionOnly),
 )
-def delete_policy(policyId: str, session: DB, by: Caller) -> dict:
-    """Delete a policy (a final revision records it); refused while an active agreement uses it."""
-    return {"revision": revisions.to_api(service.delete(session, policyId, by))}
+def delete_policy(policyId: str, session: DB, who: Who) -> dict:
+    """Delete a policy (a final revision records it); refused while an active agreement uses it. Its owner only."""
+    return {"revision": revisions.to_api(service.delete(session, policyId, who.label, who))}
 
 
 @router.get(

@@ -4,13 +4,17 @@ Two ways in: a direct create (unsigned; `state` says so), or draft → sign → 
 signature over the record's first revision snapshot is verified before anything is stored. Changing
 `optIn` (withdrawal or re-consent) writes a new revision; the old signature no longer covers the record,
 so its state returns to `unsigned` until the new revision is signed.
+
+Who may (`access`, None for the service's own callers such as the seed and benchmarks): the controller of the
+record's agreement or the operator; a change that expresses the individual's will (consent given, changed or
+withdrawn, a signature, being forgotten) needs the individual's proof besides (the operator's does not).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
@@ -29,6 +33,9 @@ from services.consent.revisions.models import Revision
 from services.consent.signatures import service as signatures
 from services.consent.signatures.models import Signature
 from services.consent.webhooks import events
+
+if TYPE_CHECKING:
+    from services.consent.access import Access
 
 CLOCK_SKEW = timedelta(minutes=5)
 RECORD_KEYS = {"dataAgreement", "dataAgreementRevision", "dataAgreementRevisionHash", "individual", "optIn"}
@@ -60,15 +67,30 @@ def exists(session: Session, record_id: str) -> bool:
     return session.get(ConsentRecord, record_id) is not None
 
 
-def get_for_individual(session: Session, record_id: str, individual_ref: str | None) -> ConsentRecord:
-    """The record, locked for update (PostgreSQL), if it belongs to the individual."""
-    individual = individuals.resolve(session, individual_ref)
+def get_for_individual(
+    session: Session, record_id: str, individual_ref: str | None, access: Access | None = None
+) -> tuple[ConsentRecord, Individual]:
+    """The record, locked for update (PostgreSQL), if the caller controls its agreement and it belongs to
+    the individual."""
     record = session.get(ConsentRecord, record_id, with_for_update=True)
     if record is None:
         raise not_found("consent record", record_id)
+    if access is not None:
+        access.control(controller_of(session, record.data_agreement_id))
+    individual = individuals.resolve(session, individual_ref)
     if record.individual_id != individual.id:
         raise bad_request("this consent record belongs to another individual")
-    return record
+    return record, individual
+
+
+def controller_of(session: Session, agreement_id: str) -> str | None:
+    agreement = session.get(DataAgreement, agreement_id)
+    return agreement.controller_id if agreement is not None else None
+
+
+def _expresses_will(existing: ConsentRecord | None, opt_in: bool) -> bool:
+    """Giving consent, or changing an answer; a first refusal (a consent request not yet answered) does not."""
+    return opt_in if existing is None else existing.opt_in != opt_in
 
 
 def head_revision(session: Session, record: ConsentRecord) -> Revision:
@@ -92,11 +114,21 @@ def agreement_revision(session: Session, agreement_id: str, revision_id: str | N
 
 
 def create(
-    session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None, opt_in: bool, by: str
+    session: Session,
+    agreement_id: str,
+    individual_ref: str | None,
+    revision_id: str | None,
+    opt_in: bool,
+    by: str,
+    access: Access | None = None,
 ) -> tuple[ConsentRecord, Revision]:
-    individual = individuals.resolve(session, individual_ref)
     agreement, da_revision = agreement_revision(session, agreement_id, revision_id)
+    if access is not None:
+        access.control(agreement.controller_id)
+    individual = individuals.resolve(session, individual_ref)
     existing = _existing(session, da_revision.id, individual.id)
+    if access is not None and _expresses_will(existing, opt_in):
+        access.individual_will(session, individual, "give consent" if opt_in else "withdraw consent")
     if existing is not None:
         # A retry, or a change of mind expressed by creating again: one record per agreement revision.
         if existing.opt_in == opt_in:
@@ -121,11 +153,19 @@ def create(
 
 
 def draft(
-    session: Session, agreement_id: str, individual_ref: str | None, revision_id: str | None, opt_in: bool, by: str
+    session: Session,
+    agreement_id: str,
+    individual_ref: str | None,
+    revision_id: str | None,
+    opt_in: bool,
+    by: str,
+    access: Access | None = None,
 ) -> tuple[dict, dict]:
     """An unsaved record and the Signature the individual must complete: nothing is stored."""
-    individual = individuals.resolve(session, individual_ref)
     agreement, da_revision = agreement_revision(session, agreement_id, revision_id)
+    if access is not None:
+        access.control(agreement.controller_id)
+    individual = individuals.resolve(session, individual_ref)
     data = {
         "dataAgreement": agreement.id,
         "dataAgreementRevision": da_revision.id,
@@ -149,10 +189,16 @@ def draft(
 
 
 def submit(
-    session: Session, signer: signatures.Signer, record_in: ConsentRecordIn, signature_in: SignatureIn, by: str
+    session: Session,
+    signer: signatures.Signer,
+    record_in: ConsentRecordIn,
+    signature_in: SignatureIn,
+    by: str,
+    access: Access | None = None,
 ) -> tuple[ConsentRecord, Revision, Signature]:
     """Store a signed draft: the signature must be a valid JWS over exactly the draft's snapshot (or, with
-    method `JWS-delegated`, the Consent BB signs it on the calling application's word)."""
+    method `JWS-delegated`, the Consent BB signs it on the word of the agreement's controller, who passes the
+    individual's proof)."""
     snapshot = _required(signature_in.verificationPayload, "signature.verificationPayload")
     delegated = _is_delegated(signature_in.verificationMethod)
     if delegated:
@@ -164,10 +210,13 @@ def submit(
     data = parsed["objectData"]
     if signature_in.verificationPayloadHash and signature_in.verificationPayloadHash != revisions.sha256_hex(snapshot):
         raise bad_request("signature.verificationPayloadHash is not the SHA-256 of verificationPayload")
-    individual = _match_record_to_snapshot(session, record_in, data)
     agreement, da_revision = agreement_revision(session, data["dataAgreement"], data["dataAgreementRevision"])
+    if access is not None:
+        access.control(agreement.controller_id)
+    individual = _match_record_to_snapshot(session, record_in, data)
     if da_revision.serialized_hash != data["dataAgreementRevisionHash"]:
         raise bad_request("dataAgreementRevisionHash does not match the agreement revision")
+    proof = access.individual_will(session, individual, "sign a consent record") if access is not None else None
     timestamp = _snapshot_time(parsed["timestamp"])
     try:
         header = signatures.verify_jws(token, signed_by, snapshot)
@@ -207,7 +256,14 @@ def submit(
         by_other=parsed.get("authorizedByOther"),
     )
     signature = _signature_row(
-        signature_in, token, signed_by, header, revision, without_reference=True, delegated_by=by if delegated else None
+        signature_in,
+        token,
+        signed_by,
+        header,
+        revision,
+        without_reference=True,
+        delegated_by=by if delegated else None,
+        proof=proof,
     )
     session.add(signature)
     session.flush()
@@ -220,10 +276,15 @@ def submit(
 
 
 def update(
-    session: Session, record_id: str, individual_ref: str | None, record_in: ConsentRecordIn, by: str
+    session: Session,
+    record_id: str,
+    individual_ref: str | None,
+    record_in: ConsentRecordIn,
+    by: str,
+    access: Access | None = None,
 ) -> tuple[ConsentRecord, Revision]:
     """Only `optIn` may change (opt-in, opt-out, withdrawal); every other field is fixed by its revision."""
-    record = get_for_individual(session, record_id, individual_ref)
+    record, individual = get_for_individual(session, record_id, individual_ref, access)
     if record_in.optIn is None:
         raise bad_request("consentRecord.optIn is required")
     for key, column in (
@@ -236,6 +297,8 @@ def update(
             raise bad_request(f"consentRecord.{key} cannot be changed")
     if record_in.optIn == record.opt_in:
         return record, head_revision(session, record)
+    if access is not None:
+        access.individual_will(session, individual, "give consent" if record_in.optIn else "withdraw consent")
     return set_opt_in(session, record, record_in.optIn, by)
 
 
@@ -258,10 +321,14 @@ def set_opt_in(session: Session, record: ConsentRecord, opt_in: bool, by: str) -
 
 
 def create_signature(
-    session: Session, record_id: str, individual_ref: str | None, signature_in: SignatureIn
+    session: Session,
+    record_id: str,
+    individual_ref: str | None,
+    signature_in: SignatureIn,
+    access: Access | None = None,
 ) -> Signature:
     """An unsigned Signature over the record's current revision: what the individual must sign."""
-    record = get_for_individual(session, record_id, individual_ref)
+    record, _ = get_for_individual(session, record_id, individual_ref, access)
     _check_method(signature_in.verificationMethod)
     revision = head_revision(session, record)
     fields = signatures.unsigned_for(revision.serialized_snapshot, object_reference=revision.id)
@@ -292,12 +359,15 @@ def sign(
     individual_ref: str | None,
     signature_in: SignatureIn,
     by: str,
+    access: Access | None = None,
 ) -> Signature:
     """Attach the individual's JWS over the record's current revision (or, with method `JWS-delegated`,
-    the Consent BB's signature on the calling application's word); the record becomes `signed`."""
-    record = get_for_individual(session, record_id, individual_ref)
+    the Consent BB's signature on the word of the agreement's controller, with the individual's proof); the
+    record becomes `signed`."""
+    record, individual = get_for_individual(session, record_id, individual_ref, access)
     revision = head_revision(session, record)
     delegated = _is_delegated(signature_in.verificationMethod)
+    proof = access.individual_will(session, individual, "sign a consent record") if access is not None else None
     if delegated:
         if record.signature is not None and record.signature.object_reference == revision.id:
             return record.signature  # already signed: a retry
@@ -326,6 +396,7 @@ def sign(
             revision,
             without_reference=False,
             delegated_by=by if delegated else None,
+            proof=proof,
         )
         session.add(row)
     else:
@@ -336,8 +407,10 @@ def sign(
         row.verification_signed_as = (
             "delegate" if delegated else (signature_in.verificationSignedAs or row.verification_signed_as)
         )
-        if delegated:
-            row.verification_artifact = _delegation_artifact(by, signature_in.verificationArtifact)
+        if delegated or proof is not None:
+            row.verification_artifact = _artifact(
+                signature_in.verificationArtifact or row.verification_artifact, by if delegated else None, proof
+            )
         row.timestamp = utcnow()
         row.payload = signatures.final_payload(signatures.to_api(row))
     session.flush()
@@ -349,7 +422,11 @@ def sign(
     return row
 
 
-def current(session: Session, individual_ref: str | None, agreement_id: str) -> ConsentRecord:
+def current(
+    session: Session, individual_ref: str | None, agreement_id: str, access: Access | None = None
+) -> ConsentRecord:
+    if access is not None:
+        access.control(controlled_agreement(session, agreement_id))
     individual = individuals.resolve(session, individual_ref)
     record = session.scalars(
         select(ConsentRecord)
@@ -362,6 +439,19 @@ def current(session: Session, individual_ref: str | None, agreement_id: str) -> 
     return record
 
 
+def controlled_agreement(session: Session, agreement_id: str) -> str | None:
+    """The controller of an agreement that exists (deleted or not), for an access check."""
+    agreement = session.get(DataAgreement, agreement_id)
+    if agreement is None:
+        raise not_found("data agreement", agreement_id)
+    return agreement.controller_id
+
+
+def of_controller(member: str) -> Any:
+    """SQL condition: the record is on one of `member`'s agreements."""
+    return ConsentRecord.data_agreement_id.in_(select(DataAgreement.id).where(DataAgreement.controller_id == member))
+
+
 def for_individual(
     session: Session,
     individual_ref: str | None,
@@ -369,12 +459,18 @@ def for_individual(
     limit: int,
     agreement_id: str | None = None,
     current_only: bool = True,
+    access: Access | None = None,
 ) -> list[ConsentRecord]:
-    """The individual's records: the current one per agreement, or every one for one agreement."""
+    """The individual's records: the current one per agreement, or every one for one agreement; only those
+    on agreements the caller controls."""
+    if access is not None and agreement_id is not None:
+        access.control(controlled_agreement(session, agreement_id))
     individual = individuals.resolve(session, individual_ref)
     query = select(ConsentRecord).where(ConsentRecord.individual_id == individual.id)
     if agreement_id is not None:
         query = query.where(ConsentRecord.data_agreement_id == agreement_id)
+    if access is not None and access.principal.scope is not None:
+        query = query.where(of_controller(access.principal.scope))
     rows = session.scalars(query.order_by(ConsentRecord.created_at.desc(), ConsentRecord.id.desc())).unique().all()
     if current_only:
         seen: set[str] = set()
@@ -382,34 +478,44 @@ def for_individual(
     return rows[offset : offset + limit]
 
 
-def listing(session: Session, offset: int, limit: int, agreement_id: str | None = None) -> list[ConsentRecord]:
+def listing(
+    session: Session, offset: int, limit: int, agreement_id: str | None = None, controller: str | None = None
+) -> list[ConsentRecord]:
+    """Records, oldest first; of one agreement, and (with `controller`) only on that member's agreements."""
     query = select(ConsentRecord)
     if agreement_id is not None:
         query = query.where(ConsentRecord.data_agreement_id == agreement_id)
+    if controller is not None:
+        query = query.where(of_controller(controller))
     return list(
         session.scalars(query.order_by(ConsentRecord.created_at, ConsentRecord.id).offset(offset).limit(limit)).unique()
     )
 
 
-def forget(session: Session, individual_ref: str | None, by: str = "direct") -> dict[str, list[str]]:
+def forget(
+    session: Session, individual_ref: str | None, by: str = "direct", access: Access | None = None
+) -> dict[str, list[str]]:
     """Right to be forgotten: delete the individual's records that need not be kept, i.e. those of a
     `forgettable` agreement that do not hold consent (refused or withdrawn). Everything else is retained
-    because it is the evidence that processing was lawful. Each deleted record leaves a tombstone."""
+    because it is the evidence that processing was lawful. Each deleted record leaves a tombstone.
+    A controller forgets (and lists) only records on its own agreements, with the individual's proof."""
     individual = individuals.resolve(session, individual_ref)
-    rows = (
-        session.execute(
-            select(ConsentRecord, DataAgreement.forgettable)
-            .join(DataAgreement, DataAgreement.id == ConsentRecord.data_agreement_id)
-            .where(ConsentRecord.individual_id == individual.id)
-        )
-        .unique()
-        .all()
+    query = (
+        select(ConsentRecord, DataAgreement.forgettable)
+        .join(DataAgreement, DataAgreement.id == ConsentRecord.data_agreement_id)
+        .where(ConsentRecord.individual_id == individual.id)
     )
-    deleted, retained = [], []
+    if access is not None:
+        access.individual_will(session, individual, "forget the individual's consent records")
+        if access.principal.scope is not None:
+            query = query.where(DataAgreement.controller_id == access.principal.scope)
+    rows = session.execute(query).unique().all()
+    deleted, retained, deleted_on = [], [], {}
     for record, forgettable in rows:
         if forgettable and not record.opt_in:
             _tombstone(session, record, by)  # before its revisions go: it names the newest one's hash
             deleted.append(record.id)
+            deleted_on[record.id] = record.data_agreement_id
         else:
             retained.append(record.id)
     if deleted:
@@ -423,8 +529,10 @@ def forget(session: Session, individual_ref: str | None, by: str = "direct") -> 
                 Revision.schema_name == revisions.CONSENT_RECORD, Revision.object_id.in_(deleted)
             )
         )
-        for record_id in deleted:
-            events.emit(session, events.CONSENT_DELETED, {"consentRecordId": record_id})
+        for record_id, agreement_id in deleted_on.items():
+            events.emit(
+                session, events.CONSENT_DELETED, {"consentRecordId": record_id}, controller_of(session, agreement_id)
+            )
     return {"deleted": sorted(deleted), "retained": sorted(retained)}
 
 
@@ -453,6 +561,7 @@ def _existing(session: Session, agreement_revision_id: str, individual_id: str) 
 
 
 def _emit(session: Session, event: str, record: ConsentRecord, revision: Revision) -> None:
+    controller = controller_of(session, record.data_agreement_id)
     events.emit(
         session,
         event,
@@ -465,6 +574,7 @@ def _emit(session: Session, event: str, record: ConsentRecord, revision: Revisio
             "state": record.state,
             "revisionId": revision.id,
         },
+        controller,
     )
 
 
@@ -484,9 +594,17 @@ def _is_delegated(method: str | None) -> bool:
     return bool(method) and method.upper() == signatures.DELEGATED.upper()
 
 
-def _delegation_artifact(by: str, artifact: str | None) -> str:
-    """What the delegated signature rests on: who asked, and whatever evidence they passed along."""
-    return revisions.canonical_json({"requestedBy": by, "evidence": artifact})
+def _artifact(artifact: str | None, delegated_by: str | None, proof: dict[str, Any] | None) -> str | None:
+    """What a signature rests on. Delegated: who asked, the evidence they passed along and the individual's
+    proof; the individual's own JWS: the artifact sent, plus the proof when there was one."""
+    if delegated_by is None and proof is None:
+        return artifact
+    out: dict[str, Any] = {"evidence": artifact}
+    if delegated_by is not None:
+        out["requestedBy"] = delegated_by
+    if proof is not None:
+        out["individualProof"] = proof
+    return revisions.canonical_json(out)
 
 
 def _parse_draft_snapshot(snapshot: str) -> dict[str, Any]:
@@ -545,6 +663,7 @@ def _signature_row(
     revision: Revision,
     without_reference: bool,
     delegated_by: str | None = None,
+    proof: dict[str, Any] | None = None,
 ) -> Signature:
     delegated = delegated_by is not None
     row = Signature(
@@ -553,9 +672,7 @@ def _signature_row(
         verification_method=signatures.DELEGATED if delegated else signatures.METHOD,
         verification_payload=revision.serialized_snapshot,
         verification_payload_hash=revision.serialized_hash,
-        verification_artifact=_delegation_artifact(delegated_by, signature_in.verificationArtifact)
-        if delegated
-        else signature_in.verificationArtifact,
+        verification_artifact=_artifact(signature_in.verificationArtifact, delegated_by, proof),
         verification_signed_by=signed_by,
         verification_signed_as="delegate" if delegated else (signature_in.verificationSignedAs or "individual"),
         verification_jws_header=json.dumps(header, sort_keys=True),

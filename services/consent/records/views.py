@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.api import Page, caller, individual_header, page, signer, wake_webhooks
+from services.consent.access import Access, access
+from services.consent.api import Page, individual_header, page, signer, wake_webhooks
 from services.consent.docs_models import doc
 from services.consent.records import service
 from services.consent.records.schemas import SignatureBody, SubmitBody, UpdateBody
@@ -16,7 +17,7 @@ from services.consent.signatures import service as signatures
 
 router = APIRouter(tags=["service"], dependencies=[Depends(wake_webhooks)])
 DB = Annotated[Session, DBSession]
-Caller = Annotated[str, Depends(caller)]
+Acc = Annotated[Access, Depends(access)]
 Paging = Annotated[Page, Depends(page)]
 Individual = Annotated[str | None, Depends(individual_header)]
 Signer = Annotated[object, Depends(signer)]
@@ -30,7 +31,7 @@ Signer = Annotated[object, Depends(signer)]
 def create_record(
     dataAgreementId: str,
     session: DB,
-    by: Caller,
+    acc: Acc,
     header: Individual,
     individualId: Annotated[str | None, Query()] = None,
     revisionId: str | None = None,
@@ -40,8 +41,12 @@ def create_record(
 
     Idempotent: the same call again returns the same record; a different `optIn` changes it (new revision).
     The record is `unsigned` (use the signature endpoints, or the draft flow, for a signed record).
+    The agreement's controller only; giving consent or changing an answer needs the individual's proof
+    (`X-ConsentBB-Individual-Proof`), a consent request (`optIn=false`, first record) does not.
     """
-    record, revision = service.create(session, dataAgreementId, individualId or header, revisionId, optIn, by)
+    record, revision = service.create(
+        session, dataAgreementId, individualId or header, revisionId, optIn, acc.by, access=acc
+    )
     return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision)}
 
 
@@ -51,10 +56,15 @@ def create_record(
     responses=doc(docs_models.RecordAndRevision),
 )
 def read_record(
-    dataAgreementId: str, session: DB, header: Individual, individualId: Annotated[str | None, Query()] = None
+    dataAgreementId: str,
+    session: DB,
+    acc: Acc,
+    header: Individual,
+    individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
-    """The individual's current record for the agreement (individual from `X-ConsentBB-IndividualId`)."""
-    record = service.current(session, header or individualId, dataAgreementId)
+    """The individual's current record for the agreement (individual from `X-ConsentBB-IndividualId`); the
+    agreement's controller only."""
+    record = service.current(session, header or individualId, dataAgreementId, acc)
     return {
         "consentRecord": service.as_api(record),
         "revision": revisions.to_api(service.head_revision(session, record)),
@@ -68,7 +78,7 @@ def read_record(
 )
 def draft_record(
     session: DB,
-    by: Caller,
+    acc: Acc,
     header: Individual,
     dataAgreementId: str,
     individualId: Annotated[str | None, Query()] = None,
@@ -78,7 +88,9 @@ def draft_record(
     """An unsaved ConsentRecord and the Signature to complete: sign `signature.verificationPayload` as a
     compact JWS, put it in `signature.signature` and your public JWK in `signature.verificationSignedBy`,
     then POST both to `/service/individual/record/consent-record/`."""
-    record, signature = service.draft(session, dataAgreementId, individualId or header, revisionId, optIn, by)
+    record, signature = service.draft(
+        session, dataAgreementId, individualId or header, revisionId, optIn, acc.by, access=acc
+    )
     return {"consentRecord": record, "signature": signature}
 
 
@@ -87,10 +99,11 @@ def draft_record(
     operation_id="serviceIndividualConsentRecordSignatureCreate",
     responses=doc(docs_models.RecordRevisionSignature),
 )
-def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dict:
+def submit_record(body: SubmitBody, session: DB, acc: Acc, key: Signer) -> dict:
     """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
-    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
-    record, revision, signature = service.submit(session, key, body.consentRecord, body.signature, by)
+    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the controller's word.
+    The agreement's controller only, with the individual's proof (`X-ConsentBB-Individual-Proof`)."""
+    record, revision, signature = service.submit(session, key, body.consentRecord, body.signature, acc.by, acc)
     return {
         "consentRecord": service.as_api(record),
         "revision": revisions.to_api(revision),
@@ -104,10 +117,10 @@ def submit_record(body: SubmitBody, session: DB, by: Caller, key: Signer) -> dic
     responses=doc(docs_models.Records),
 )
 def list_records(
-    session: DB, header: Individual, paging: Paging, individualId: Annotated[str | None, Query()] = None
+    session: DB, acc: Acc, header: Individual, paging: Paging, individualId: Annotated[str | None, Query()] = None
 ) -> dict:
-    """The individual's current record for each agreement."""
-    rows = service.for_individual(session, header or individualId, paging.offset, paging.limit)
+    """The individual's current record for each agreement the caller controls."""
+    rows = service.for_individual(session, header or individualId, paging.offset, paging.limit, access=acc)
     return {"consentRecords": [service.as_api(r) for r in rows]}
 
 
@@ -120,12 +133,13 @@ def update_record(
     consentRecordId: str,
     body: UpdateBody,
     session: DB,
-    by: Caller,
+    acc: Acc,
     header: Individual,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
-    """Change `optIn` (opt-in, opt-out, withdraw): a new revision; the record is `unsigned` until re-signed."""
-    record, revision = service.update(session, consentRecordId, header or individualId, body.consentRecord, by)
+    """Change `optIn` (opt-in, opt-out, withdraw): a new revision; the record is `unsigned` until re-signed.
+    The agreement's controller only, with the individual's proof (`X-ConsentBB-Individual-Proof`)."""
+    record, revision = service.update(session, consentRecordId, header or individualId, body.consentRecord, acc.by, acc)
     return {"consentRecord": service.as_api(record), "revision": revisions.to_api(revision)}
 
 
@@ -138,11 +152,12 @@ def create_signature(
     consentRecordId: str,
     body: SignatureBody,
     session: DB,
+    acc: Acc,
     header: Individual,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """An unsigned Signature over the record's current revision (`verificationPayload` is what to sign)."""
-    row = service.create_signature(session, consentRecordId, header or individualId, body.signature)
+    row = service.create_signature(session, consentRecordId, header or individualId, body.signature, acc)
     return {"signature": signatures.to_api(row)}
 
 
@@ -156,13 +171,15 @@ def sign_record(
     body: SignatureBody,
     session: DB,
     header: Individual,
-    by: Caller,
+    acc: Acc,
     key: Signer,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies.
-    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the caller's word."""
-    row = service.sign(session, key, consentRecordId, header or individualId, body.signature, by)
+    With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the controller's word.
+    The agreement's controller only, with the individual's proof (`X-ConsentBB-Individual-Proof`), kept as
+    evidence with the signature."""
+    row = service.sign(session, key, consentRecordId, header or individualId, body.signature, acc.by, acc)
     return {"signature": signatures.to_api(row)}
 
 
@@ -174,13 +191,20 @@ def sign_record(
 def list_agreement_records(
     dataAgreementId: str,
     session: DB,
+    acc: Acc,
     header: Individual,
     paging: Paging,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """Every record the individual has for the agreement (one per agreement revision), newest first."""
     rows = service.for_individual(
-        session, header or individualId, paging.offset, paging.limit, agreement_id=dataAgreementId, current_only=False
+        session,
+        header or individualId,
+        paging.offset,
+        paging.limit,
+        agreement_id=dataAgreementId,
+        current_only=False,
+        access=acc,
     )
     return {"consentRecords": [service.as_api(r) for r in rows]}
 
@@ -190,8 +214,9 @@ def list_agreement_records(
     operation_id="serviceIndividualConsentRecordDeleteAll",
     responses=doc(docs_models.Forgotten),
 )
-def forget(session: DB, header: Individual, by: Caller, individualId: Annotated[str | None, Query()] = None) -> dict:
+def forget(session: DB, header: Individual, acc: Acc, individualId: Annotated[str | None, Query()] = None) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements
     (with their revisions and signatures), leaving a tombstone per record in the audit; lists what was
-    deleted and what must be retained."""
-    return service.forget(session, header or individualId, by)
+    deleted and what must be retained. Needs the individual's proof (`X-ConsentBB-Individual-Proof`); a
+    controller forgets records of its own agreements only."""
+    return service.forget(session, header or individualId, acc.by, acc)

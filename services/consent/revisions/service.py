@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from services.consent.db import iso, new_id, utcnow
@@ -101,9 +101,10 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
     newest_first: bool = False,
+    where: ColumnElement[bool] | None = None,
 ) -> list[Revision]:
-    """Revision histories filtered and sorted for auditors (spec 6.3)."""
-    query = select(Revision)
+    """Revision histories filtered (`where`: any further SQL condition) and sorted for auditors (spec 6.3)."""
+    query = select(Revision) if where is None else select(Revision).where(where)
     if schema_name:
         query = query.where(Revision.schema_name == schema_name)
     if object_id:

@@ -9,12 +9,15 @@ individual, time); the checks are handed to the verification log writer, which b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from services.consent.agreements.models import DataAgreement
+from services.consent.agreements.service import require_verifier
 from services.consent.db import iso, utcnow
 from services.consent.errors import bad_request, not_found
 from services.consent.records.models import SIGNED, ConsentRecord
@@ -23,6 +26,9 @@ from services.consent.verification.models import VerificationLog
 
 MAX_INDIVIDUALS = 1000
 LogSink = Callable[[list[dict]], None]
+
+if TYPE_CHECKING:
+    from services.consent.access import Principal
 
 
 def verify(
@@ -34,7 +40,10 @@ def verify(
     revision_id: str | None = None,
     require_signed: bool = False,
     sink: LogSink | None = None,
+    who: Principal | None = None,
 ) -> tuple[list[dict], list[dict[str, Any]]]:
+    """Answer for each reference; `who` (None: the service itself) must control the agreement or be one of its
+    data consumers."""
     refs = list(dict.fromkeys(r.strip() for r in refs if r and r.strip()))
     if not refs:
         raise bad_request("at least one individualId is required")
@@ -42,9 +51,12 @@ def verify(
         raise bad_request(f"at most {MAX_INDIVIDUALS} individuals per request")
     if revision_id and not _is_agreement_revision(connection, agreement_id, revision_id):
         raise not_found("revision of this data agreement", revision_id)
-    deleted, resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
-    if deleted is None:
+    agreement, resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
+    if agreement is None:
         raise not_found("data agreement", agreement_id)
+    deleted, controller_id, consumers = agreement
+    if who is not None:
+        require_verifier(who, controller_id, consumers)
     answers = []
     for ref in refs:
         record = latest.get(resolved.get(ref, ""))
@@ -98,9 +110,18 @@ def log_record_read(record: ConsentRecord, caller: str, sink: LogSink) -> None:
 
 
 def history(
-    session: Session, offset: int, limit: int, agreement_id: str | None = None, individual_ref: str | None = None
+    session: Session,
+    offset: int,
+    limit: int,
+    agreement_id: str | None = None,
+    individual_ref: str | None = None,
+    controller: str | None = None,
 ) -> list[dict[str, Any]]:
+    """The verification log, newest first; with `controller`, only checks of that member's agreements."""
     query = select(VerificationLog)
+    if controller is not None:
+        own = select(DataAgreement.id).where(DataAgreement.controller_id == controller)
+        query = query.where(VerificationLog.data_agreement_id.in_(own))
     if agreement_id:
         query = query.where(VerificationLog.data_agreement_id == agreement_id)
     if individual_ref:
@@ -141,17 +162,17 @@ def _is_agreement_revision(connection: Connection, agreement_id: str, revision_i
 
 def _lookup(
     connection: Connection, agreement_id: str, refs: list[str], revision_id: str | None
-) -> tuple[bool | None, dict[str, str], dict[str, dict]]:
-    """One statement (one round trip) for the hot path: the agreement's `deleted` flag, every reference
-    (id or externalId) resolved, and each individual's records for the agreement, newest first.
-    Returns (deleted, or None if the agreement does not exist; reference -> individual id;
-    individual id -> latest record in API shape). An externalId shared by several individuals resolves
-    to none of them."""
+) -> tuple[tuple[bool, str | None, list[str]] | None, dict[str, str], dict[str, dict]]:
+    """One statement (one round trip) for the hot path: the agreement's `deleted` flag, controller and data
+    consumers, every reference (id or externalId) resolved, and each individual's records for the agreement,
+    newest first. Returns ((deleted, controller id, consumers), or None if the agreement does not exist;
+    reference -> individual id; individual id -> latest record in API shape). An externalId shared by
+    several individuals resolves to none of them."""
     p = _placeholder(connection)
     marks = ", ".join([p] * len(refs))
     revision_filter = f" AND r.data_agreement_revision_id = {p}" if revision_id else ""
     sql = (
-        "SELECT a.deleted, i.id, i.external_id, r.id, r.data_agreement_revision_id, "
+        "SELECT a.deleted, a.controller_id, a.data_consumers, i.id, i.external_id, r.id, r.data_agreement_revision_id, "
         "r.data_agreement_revision_hash, r.opt_in, r.state, r.signature_id "
         "FROM consent_data_agreement a "
         f"LEFT JOIN consent_individual i ON (i.id IN ({marks}) OR i.external_id IN ({marks})) "
@@ -160,12 +181,14 @@ def _lookup(
         "ORDER BY r.created_at DESC, r.id DESC"
     )
     params = (*refs, *refs, *((revision_id,) if revision_id else ()), agreement_id)
-    deleted: bool | None = None
+    agreement: tuple[bool, str | None, list[str]] | None = None
     by_external: dict[str, str | None] = {}
     ids: set[str] = set()
     latest: dict[str, dict] = {}
     for (
         agreement_deleted,
+        controller_id,
+        consumers,
         individual_id,
         external_id,
         record_id,
@@ -175,7 +198,8 @@ def _lookup(
         state,
         signature_id,
     ) in connection.exec_driver_sql(sql, params):
-        deleted = bool(agreement_deleted)
+        if agreement is None:
+            agreement = (bool(agreement_deleted), controller_id, _json_list(consumers))
         if individual_id is None:
             continue
         if individual_id not in ids:
@@ -198,7 +222,14 @@ def _lookup(
         found = ref if ref in ids else by_external.get(ref)
         if found:
             resolved[ref] = found
-    return deleted, resolved, latest
+    return agreement, resolved, latest
+
+
+def _json_list(value: Any) -> list[str]:
+    """A JSON column read through the driver: text on SQLite, already decoded on PostgreSQL."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, list) else []
 
 
 def direct_sink(connection: Connection | Session) -> LogSink:

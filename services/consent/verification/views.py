@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from services.common.app import DBSession
 from services.common.errors import APIError
 from services.consent import docs_models
-from services.consent.api import Page, SpecModel, caller, page
+from services.consent.access import Principal, principal
+from services.consent.agreements import service as agreements
+from services.consent.api import Page, SpecModel, page
 from services.consent.docs_models import doc
 from services.consent.errors import bad_request
 from services.consent.records import service as records
@@ -21,7 +23,7 @@ from services.consent.verification.log_writer import LogWriteError, LogWriter
 
 router = APIRouter(tags=["service"])
 DB = Annotated[Session, DBSession]
-Caller = Annotated[str, Depends(caller)]
+Who = Annotated[Principal, Depends(principal)]
 Paging = Annotated[Page, Depends(page)]
 
 
@@ -37,7 +39,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def _verify(
-    request: Request, agreement_id: str, refs: list[str], by: str, revision_id: str | None, require_signed: bool
+    request: Request, agreement_id: str, refs: list[str], who: Principal, revision_id: str | None, require_signed: bool
 ) -> JSONResponse:
     """The hot path: the session is opened here rather than by a dependency (no extra thread-pool hops),
     and the answer, already plain JSON types, skips FastAPI's encoder. The checks are logged once the
@@ -49,10 +51,11 @@ def _verify(
             connection,
             agreement_id,
             refs,
-            by,
+            who.label,
             revision_id=revision_id,
             require_signed=require_signed,
             sink=checks.extend if writer else None,
+            who=who,
         )
         connection.commit()
     if writer:
@@ -65,7 +68,9 @@ def _log(writer: LogWriter, checks: list[dict]) -> None:
     try:
         writer.store(checks)
     except LogWriteError as exc:
-        raise APIError(503, {"error": "error", "message": "the check could not be logged; retry"}) from exc
+        raise APIError(
+            503, {"error": "service unavailable", "message": "the check could not be logged; retry"}
+        ) from exc
 
 
 @router.get(
@@ -75,7 +80,7 @@ def _log(writer: LogWriter, checks: list[dict]) -> None:
 )
 def verify_records(
     request: Request,
-    by: Caller,
+    who: Who,
     paging: Paging,
     dataAgreementId: Annotated[str | None, Query(description="The agreement to verify consent for")] = None,
     individualId: Annotated[
@@ -86,13 +91,15 @@ def verify_records(
 ) -> JSONResponse:
     """Does valid consent exist now? With `dataAgreementId` and one or more `individualId`s: the latest
     record of each (`consentRecords`) and a yes/no per individual (`verifications`, extension); every
-    check is logged for the auditor. With only `dataAgreementId`: that agreement's records, paged."""
+    check is logged for the auditor. With only `dataAgreementId`: that agreement's records, paged.
+    The agreement's controller, the members it names in `dataConsumers`, or the operator."""
     refs = _split(individualId)
     if refs:
         if not dataAgreementId:
             raise bad_request("dataAgreementId is required to verify consent")
-        return _verify(request, dataAgreementId, refs, by, revisionId, requireSigned)
+        return _verify(request, dataAgreementId, refs, who, revisionId, requireSigned)
     with request.app.state.db.session() as session:
+        _require_verifier(session, dataAgreementId, who)
         rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
         return JSONResponse({"consentRecords": [records.as_api(r) for r in rows]})
 
@@ -102,9 +109,19 @@ def verify_records(
     operation_id="serviceVerificationConsentRecordBulk",
     responses=doc(docs_models.VerificationAnswer),
 )
-def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -> JSONResponse:
+def verify_records_bulk(request: Request, body: VerificationQuery, who: Who) -> JSONResponse:
     """Extension: the same check for up to 1000 individuals in a JSON body (no URL length limit)."""
-    return _verify(request, body.dataAgreementId, body.individualIds, by, body.revisionId, body.requireSigned)
+    return _verify(request, body.dataAgreementId, body.individualIds, who, body.revisionId, body.requireSigned)
+
+
+def _require_verifier(session: Session, agreement_id: str | None, who: Principal) -> None:
+    """Listing records without naming an agreement is the operator's; else the agreement's verifiers'."""
+    if agreement_id is None:
+        if not who.operator:
+            raise bad_request("dataAgreementId is required")
+        return
+    agreement = agreements.controlled(session, agreement_id, None)
+    agreements.require_verifier(who, agreement.controller_id, agreement.data_consumers)
 
 
 @router.get(
@@ -112,10 +129,12 @@ def verify_records_bulk(request: Request, body: VerificationQuery, by: Caller) -
     operation_id="serviceVerificationConsentRecordRead",
     responses=doc(docs_models.RecordAndRevision),
 )
-def verify_record(request: Request, consentRecordId: str, session: DB, by: Caller) -> dict:
+def verify_record(request: Request, consentRecordId: str, session: DB, who: Who) -> dict:
+    """One record, for a verifier of its agreement (the check is logged)."""
     record = records.get(session, consentRecordId)
+    _require_verifier(session, record.data_agreement_id, who)
     writer = getattr(request.app.state, "verification_log", None)
-    service.log_record_read(record, by, partial(_log, writer) if writer else service.direct_sink(session))
+    service.log_record_read(record, who.label, partial(_log, writer) if writer else service.direct_sink(session))
     return {
         "consentRecord": records.as_api(record),
         "revision": revisions.to_api(records.head_revision(session, record)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.consent.db import iso, new_id, utcnow
@@ -37,9 +37,11 @@ ALL = [
 ]
 
 
-def emit(session: Session, event: str, data: dict[str, Any]) -> int:
-    """Queue `event` for every enabled webhook subscribed to it (an empty subscription list means all)."""
-    hooks = session.scalars(select(Webhook).where(Webhook.disabled.is_(False))).all()
+def emit(session: Session, event: str, data: dict[str, Any], member: str | None) -> int:
+    """Queue `event` for every enabled webhook subscribed to it (an empty subscription list means all) that
+    belongs to `member` (the controller of the agreement, the owner of the policy) or to the operator."""
+    owners = or_(Webhook.owner.is_(None), Webhook.owner == member) if member else Webhook.owner.is_(None)
+    hooks = session.scalars(select(Webhook).where(Webhook.disabled.is_(False), owners)).all()
     now = utcnow()
     count = 0
     for hook in hooks:

@@ -18,6 +18,9 @@ class Webhook(Base):
     # Encrypted (Fernet) with a key kept under the data directory: HMAC signing needs the secret itself.
     secret_encrypted: Mapped[str] = mapped_column(Text)
     subscribed_events: Mapped[list] = mapped_column(JSON, default=list)
+    # The member that registered it: only it manages the webhook, which gets events of its own objects only.
+    # None: the operator's (events of every object).
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -1,5 +1,7 @@
 """Webhook subscriptions. The HMAC secret must be usable to sign deliveries, so it is stored encrypted
-(Fernet, key derived from `var/keys/consent-webhook-secret-key`), and never returned after creation."""
+(Fernet, key derived from `var/keys/consent-webhook-secret-key`), and never returned after creation.
+A webhook belongs to the member that registered it (`owner`): only it (or the operator) reads or changes it,
+and it is sent only the events of that member's agreements and policies (`events.emit`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import base64
 import hashlib
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
@@ -18,6 +20,9 @@ from services.consent.db import iso
 from services.consent.errors import not_found
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 from services.consent.webhooks.schemas import WebhookIn
+
+if TYPE_CHECKING:
+    from services.consent.access import Principal
 
 MASK = "********"
 
@@ -46,7 +51,7 @@ def as_api(hook: Webhook, secret: str | None = None) -> dict[str, Any]:
     }
 
 
-def create(session: Session, box: SecretBox, data: WebhookIn) -> dict[str, Any]:
+def create(session: Session, box: SecretBox, data: WebhookIn, owner: str | None = None) -> dict[str, Any]:
     secret = data.secretKey or secrets.token_urlsafe(32)
     hook = Webhook(
         payload_url=data.payloadUrl,
@@ -54,6 +59,7 @@ def create(session: Session, box: SecretBox, data: WebhookIn) -> dict[str, Any]:
         disabled=data.disabled,
         secret_encrypted=box.seal(secret),
         subscribed_events=data.subscribedEvents,
+        owner=owner,
     )
     session.add(hook)
     session.flush()
@@ -61,15 +67,19 @@ def create(session: Session, box: SecretBox, data: WebhookIn) -> dict[str, Any]:
     return as_api(hook, secret)
 
 
-def get(session: Session, webhook_id: str) -> Webhook:
+def get(session: Session, webhook_id: str, who: Principal | None = None) -> Webhook:
     hook = session.get(Webhook, webhook_id)
     if hook is None:
         raise not_found("webhook", webhook_id)
+    if who is not None:
+        who.require(hook.owner, "the member that registered the webhook")
     return hook
 
 
-def update_hook(session: Session, box: SecretBox, webhook_id: str, data: WebhookIn) -> dict[str, Any]:
-    hook = get(session, webhook_id)
+def update_hook(
+    session: Session, box: SecretBox, webhook_id: str, data: WebhookIn, who: Principal | None = None
+) -> dict[str, Any]:
+    hook = get(session, webhook_id, who)
     hook.payload_url = data.payloadUrl
     hook.content_type = data.contentType
     hook.disabled = data.disabled
@@ -80,8 +90,8 @@ def update_hook(session: Session, box: SecretBox, webhook_id: str, data: Webhook
     return as_api(hook)
 
 
-def delete(session: Session, webhook_id: str) -> None:
-    hook = get(session, webhook_id)
+def delete(session: Session, webhook_id: str, who: Principal | None = None) -> None:
+    hook = get(session, webhook_id, who)
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == hook.id, WebhookDelivery.status == "pending")
@@ -90,13 +100,17 @@ def delete(session: Session, webhook_id: str) -> None:
     session.delete(hook)
 
 
-def listing(session: Session, offset: int, limit: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Webhook).order_by(Webhook.created_at, Webhook.id).offset(offset).limit(limit))
+def listing(session: Session, offset: int, limit: int, owner: str | None = None) -> list[dict[str, Any]]:
+    """Webhooks, oldest first; with `owner`, only that member's."""
+    query = select(Webhook) if owner is None else select(Webhook).where(Webhook.owner == owner)
+    rows = session.scalars(query.order_by(Webhook.created_at, Webhook.id).offset(offset).limit(limit))
     return [as_api(h) for h in rows]
 
 
-def deliveries(session: Session, webhook_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
-    get(session, webhook_id)
+def deliveries(
+    session: Session, webhook_id: str, offset: int, limit: int, who: Principal | None = None
+) -> list[dict[str, Any]]:
+    get(session, webhook_id, who)
     rows = session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook_id)

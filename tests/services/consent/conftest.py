@@ -5,16 +5,25 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi.testclient import TestClient
 from joserfc import jws
 from joserfc.jwk import ECKey
 
 from services.consent.app import create_app
 from services.consent.settings import ConsentSettings
-from tests.support import mediated_client
+from tests.support import IMSigner
 
 USCT = "da-usct-enrollment"
 PERMIT = "da-construction-permit-owner"
 HEADER = "X-ConsentBB-IndividualId"
+PROOF = "X-ConsentBB-Individual-Proof"
+ADMIN = "test-consent-admin-token"
+OPERATOR = {"Authorization": f"Bearer {ADMIN}"}
+# IM clients (INSTANCE/CLASS/MEMBER/APPLICATION) and their members, as in sandbox/topology.yaml and seed.py
+USCT_APP = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
+PERMIT_APP = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
+PAYMENTS_APP = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+WELFARE, MUNICIPALITY = "SANDBOX/GOV/SOCIAL-WELFARE", "SANDBOX/GOV/MUNICIPALITY"
 
 
 @pytest.fixture
@@ -24,6 +33,7 @@ def settings(db_fields, tmp_path):
         data_dir=tmp_path,
         seed=True,
         im_client=None,
+        admin_token=ADMIN,
         callback_allow_list=["http://127.0.0.1:9/"],
         webhook_retry_base_seconds=0.05,
         webhook_poll_seconds=0.05,
@@ -32,9 +42,37 @@ def settings(db_fields, tmp_path):
 
 
 @pytest.fixture
-def client(settings):
-    with mediated_client(create_app(settings)) as c:
+def im():
+    """Plays the IM toward the app: one key, any number of client applications."""
+    return IMSigner()
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app, im):
+    """The operator (admin token), calling through the IM: may do everything, the individual's proof aside."""
+    with im.attach(TestClient(app, headers=OPERATOR), app) as c:
         yield c
+
+
+def as_client(app, im, client_id):
+    """A member application calling through the IM (no operator token); start the app with `client` first."""
+    return im.attach(TestClient(app), app, client_id=client_id)
+
+
+@pytest.fixture
+def usct(app, im, client):
+    return as_client(app, im, USCT_APP)
+
+
+@pytest.fixture
+def town(app, im, client):
+    """The municipality's construction-permit application."""
+    return as_client(app, im, PERMIT_APP)
 
 
 @pytest.fixture
@@ -70,6 +108,13 @@ class Holder:
 @pytest.fixture
 def holder():
     return Holder()
+
+
+def assert_403(response):
+    assert response.status_code == 403, (response.status_code, response.text)
+    body = response.json()
+    assert body["error"] == "forbidden" and body["message"]
+    return body
 
 
 def assert_400(response):

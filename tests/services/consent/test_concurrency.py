@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from services.consent.app import create_app
-from tests.services.consent.conftest import USCT
+from tests.services.consent.conftest import OPERATOR, USCT
 from tests.support import IMSigner, LiveServer
 
 POLICY = {"name": "P", "version": "1", "url": "https://example.org/p"}
@@ -13,7 +13,10 @@ POLICY = {"name": "P", "version": "1", "url": "https://example.org/p"}
 
 def test_concurrent_writes_never_fork_a_chain_or_answer_500(settings):
     app = create_app(settings)
-    with LiveServer(app) as server, IMSigner().attach(httpx.Client(base_url=server.url, timeout=30), app) as client:
+    with (
+        LiveServer(app) as server,
+        IMSigner().attach(httpx.Client(base_url=server.url, timeout=30, headers=OPERATOR), app) as client,
+    ):
         policy_id = client.post("/config/policy/", json={"policy": POLICY}).json()["policy"]["id"]
         person = client.post("/service/individual/", json={"individual": {"externalId": "race"}}).json()["individual"][
             "id"

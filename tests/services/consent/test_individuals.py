@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from services.consent.seed import individual_id_for
-from tests.services.consent.conftest import assert_400
+from tests.services.consent.conftest import OPERATOR, assert_400
 from tests.support import mediated_client
 
 
@@ -15,7 +15,7 @@ def test_seeded_residents_are_individuals_with_stable_ids(client):
             "identityProviderId": "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY",
         }
     ]
-    assert len(client.get("/config/individuals/", params={"limit": 1000}).json()["individuals"]) == 36
+    assert len(client.get("/config/individuals/", params={"limit": 1000}).json()["individuals"]) == 37
 
 
 def test_individual_create_read_update_list(client):
@@ -62,7 +62,7 @@ def test_seed_is_idempotent_across_restarts(settings):
 
     snapshots = []
     for _ in range(2):
-        with mediated_client(create_app(settings)) as client:
+        with mediated_client(create_app(settings), headers=OPERATOR) as client:
             snapshots.append(
                 (
                     client.get("/config/individuals/", params={"limit": 1000}).json(),

@@ -95,7 +95,10 @@ def test_a_check_the_log_cannot_store_is_not_answered(client, tmp_path):
         client.app.state.verification_log.stop()
         client.app.state.verification_log = working
         empty.dispose()
-    assert r.status_code == 503 and r.json() == {"error": "error", "message": "the check could not be logged; retry"}
+    assert r.status_code == 503 and r.json() == {
+        "error": "service unavailable",
+        "message": "the check could not be logged; retry",
+    }
 
 
 def _consent_env(db_fields: dict, data_dir: object) -> dict[str, str]:

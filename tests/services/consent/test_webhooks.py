@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from services.consent.app import create_app
-from tests.services.consent.conftest import HEADER, USCT, Receiver, assert_400, new_individual
+from tests.services.consent.conftest import ADMIN, HEADER, OPERATOR, USCT, Receiver, assert_400, new_individual
 from tests.support import IMSigner, wait_until
 
 SECRET = "s3cret-webhook-key"
@@ -148,6 +148,7 @@ def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, t
             data_dir=tmp_path,
             im_url=im_url,
             im_client_secret="im-secret",
+            admin_token=ADMIN,
             webhook_retry_base_seconds=0.05,
             webhook_poll_seconds=0.05,
             callback_allow_list=[receiver.url],
@@ -161,7 +162,10 @@ def test_webhook_under_the_im_is_sent_with_this_service_im_identity(db_fields, t
             )
             _hook(client, receiver.url, subscribedEvents=["consent.given"])
             person = new_individual(client)
-            client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person})
+            given = client.post(  # the operator records consent (no individual's proof needed) for USCT's agreement
+                f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person}, headers=OPERATOR
+            )
+            assert given.status_code == 200, given.text
             assert wait_until(lambda: len(receiver.requests) >= 2, timeout=10)
     im_calls = [r for r in receiver.requests if r["headers"].get("Information-Mediator-Client")]
     assert len(im_calls) == 1

@@ -48,6 +48,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The service is measured alone, without the IM in front: the operator's credential authorises the calls.
+OPERATOR = {"Authorization": "Bearer bench-operator-token"}
+
+
 def prepare(settings: ConsentSettings, count: int) -> list[str]:
     db = Database(*settings.resolved_database())
     db.migrate(MIGRATIONS)
@@ -76,7 +80,7 @@ async def run_for(seconds: float, concurrency: int, make_request) -> tuple[int, 
     latencies: list[float] = []
     totals = {"requests": 0, "checks": 0}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30, headers=OPERATOR) as client:
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
@@ -127,7 +131,8 @@ WRK_SINGLE = """
 local ids = {%s}
 math.randomseed(os.time())
 request = function()
-  return wrk.format("GET", "%s?dataAgreementId=%s&individualId=" .. ids[math.random(#ids)])
+  return wrk.format("GET", "%s?dataAgreementId=%s&individualId=" .. ids[math.random(#ids)],
+                    {["Authorization"] = "Bearer bench-operator-token"})
 end
 """
 
@@ -139,7 +144,8 @@ request = function()
   local picked = {}
   for i = 1, n do picked[i] = '"' .. ids[math.random(#ids)] .. '"' end
   local body = '{"dataAgreementId": "%s", "individualIds": [' .. table.concat(picked, ",") .. ']}'
-  return wrk.format("POST", "%s", {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer bench-operator-token"}
+  return wrk.format("POST", "%s", headers, body)
 end
 """
 
@@ -175,10 +181,14 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
 
 def check_answers(base: str, ids: list[str], expected: dict[str, bool], bulk: int) -> None:
     sample = random.sample(ids, min(bulk, len(ids)))
-    r = httpx.post(base + URL, json={"dataAgreementId": USCT_AGREEMENT, "individualIds": sample}, timeout=30)
+    r = httpx.post(
+        base + URL, json={"dataAgreementId": USCT_AGREEMENT, "individualIds": sample}, timeout=30, headers=OPERATOR
+    )
     r.raise_for_status()
     assert all(a["consent"] is expected[a["individualId"]] for a in r.json()["verifications"])
-    single = httpx.get(base + URL, params={"dataAgreementId": USCT_AGREEMENT, "individualId": sample[0]}).json()
+    single = httpx.get(
+        base + URL, params={"dataAgreementId": USCT_AGREEMENT, "individualId": sample[0]}, headers=OPERATOR
+    ).json()
     assert single["verifications"][0]["consent"] is expected[sample[0]]
     print(f"answers checked: {len(sample) + 1} verifications correct")
 
@@ -199,7 +209,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
         port = free_port()
-        env = {**os.environ, "CONSENT_DATA_DIR": tmp, "CONSENT_PORT": str(port), "CONSENT_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "CONSENT_DATA_DIR": tmp,
+            "CONSENT_PORT": str(port),
+            "CONSENT_LOG_LEVEL": "WARNING",
+            "CONSENT_ADMIN_TOKEN": OPERATOR["Authorization"].removeprefix("Bearer "),
+        }
         if args.database_url:
             env["CONSENT_DATABASE_URL"] = args.database_url
         settings = ConsentSettings(data_dir=Path(tmp), database_url=args.database_url)

@@ -38,7 +38,7 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         description="Officers find candidates, obtain consent, enroll and pay them; every building-block "
         "call goes through the Information Mediator.",
         migrations_dir=HERE / "migrations",
-        routers=[api.router, callbacks.router, _login, pages.router],
+        routers=[api.router, callbacks.router, _login, pages.admin, pages.router],
         seed=seed,
         error_render=render_error,
         on_startup=_startup,

@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from services.common.errors import APIError
 from services.common.im_client import IMClient
-from usecases.common import bb as consent
+from usecases.common import bb as shared
 from usecases.common.bb import call
 
 from .settings import PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
 
 
 async def verify_consents(im: IMClient, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:
-    return await consent.verify_consents(im, settings.data_agreement_id, uins)
+    return await shared.verify_consents(im, settings.data_agreement_id, uins)
 
 
 async def create_consent_request(im: IMClient, settings: CashTransferSettings, uin: str) -> str:
-    return await consent.create_consent_request(im, settings.data_agreement_id, uin)
+    return await shared.create_consent_request(im, settings.data_agreement_id, uin)
 
 
 async def read_agreement(im: IMClient, settings: CashTransferSettings) -> dict:
-    return await consent.read_agreement(im, settings.data_agreement_id)
+    return await shared.read_agreement(im, settings.data_agreement_id)
 
 
-set_consent = consent.set_consent
+async def set_consent(
+    im: IMClient,
+    settings: CashTransferSettings,
+    record_id: str | None,
+    uin: str,
+    opt_in: bool,
+    evidence: dict,
+    proof: str | None,
+) -> str:
+    return await shared.set_consent(im, settings.data_agreement_id, record_id, uin, opt_in, evidence, proof)
+
+
+async def subject_matches(im: IMClient, settings: CashTransferSettings, uin: str, sub: str) -> bool:
+    return await shared.subject_matches(im, settings, uin, sub)
 
 
 # Payments ---------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.database import declarative_base
 from usecases.common.models import LoginStateColumns, UserSessionColumns
+from usecases.common.roles import RoleAssignmentColumns
 
 Base = declarative_base()
 
@@ -27,7 +28,9 @@ class Candidate(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     uin: Mapped[str] = mapped_column(String(20), unique=True)  # links to the Identity resident; never shown
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str] = mapped_column(String(200), index=True)  # contact only: never links or grants anything
+    # the beneficiary's pairwise subject at our OIDC client, once Identity confirmed it is this UIN's person
+    sub: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     phone: Mapped[str] = mapped_column(String(40))
     locality: Mapped[str] = mapped_column(String(100))
     consent_record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -86,6 +89,12 @@ class LoginState(LoginStateColumns, Base):
 class UserSession(UserSessionColumns, Base):
     __tablename__ = "usct_session"
     candidate_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class RoleAssignment(RoleAssignmentColumns, Base):
+    """Officers and administrators (usecases/common/roles.py)."""
+
+    __tablename__ = "usct_role_assignment"
 
 
 class CallbackReceived(Base):

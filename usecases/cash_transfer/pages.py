@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import demo_world
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
+from usecases.common.admin_views import admin_router
 from usecases.common.db import Registry as DBSession
 from usecases.common.security import csrf_token_for, form_guard
 
@@ -22,7 +24,12 @@ from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrd
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(auth.SESSION_COOKIE))])
 templates = common_pages.templates_for(Path(__file__).parent)
-HOME = {"enrollment_officer": "/officer", "payment_officer": "/payments", "beneficiary": "/me"}
+HOME = {
+    "enrollment_officer": "/officer",
+    "payment_officer": "/payments",
+    "administrator": "/admin",
+    "beneficiary": "/me",
+}
 
 
 async def _page(request: Request, name: str, user: UserSession | None, **context: Any) -> HTMLResponse:
@@ -65,7 +72,13 @@ async def home(request: Request, session: Session = DBSession) -> Response:
     user = auth.current_user(request, session)
     if user is not None and user.roles and not request.query_params.get("error"):
         return RedirectResponse(HOME[user.roles[0]], status_code=303)
-    return await _page(request, "home.html", user, login_error=request.query_params.get("login_error"))
+    return await _page(
+        request,
+        "home.html",
+        user,
+        login_error=request.query_params.get("login_error"),
+        administrator=demo_world.with_role("administrator")[0],
+    )
 
 
 @router.get("/officer", response_class=HTMLResponse)
@@ -230,3 +243,10 @@ async def me_consent(request: Request, session: Session = DBSession) -> Response
         return _back("/me", "consent", _message(exc))
     service.record_action(session, current_message_id.get(), f"consent: {decision}", user)
     return _back("/me", f"consent: {decision}")
+
+
+async def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
+    return await _page(request, "admin.html", user, **context)
+
+
+admin = admin_router(auth.ROLES, auth.SESSION_COOKIE, _admin_page)

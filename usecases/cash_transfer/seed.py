@@ -1,4 +1,5 @@
-"""Seeds the registry from the demo world: every resident with the `candidate` role, and two packages."""
+"""Seeds the registry from the demo world: every resident with the `candidate` role, two packages, and the
+officers' and administrator's role assignments (pending until their first login)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common import demo_world
+from usecases.common import roles
 
+from .auth import ROLES
 from .models import Candidate, Package
 from .settings import CashTransferSettings
 
@@ -29,6 +32,7 @@ def seed(session: Session, settings: CashTransferSettings) -> None:
                     locality=r["address"]["locality"],
                 )
             )
+    roles.seed(session, ROLES)
     for pid, name, description, minor, currency in PACKAGES:
         if session.get(Package, pid) is None:
             session.add(Package(id=pid, name=name, description=description, amount_minor=minor, currency=currency))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common import demo_world
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
@@ -17,6 +19,8 @@ from .models import Action, Candidate, Enrollment, Package, PaymentOrder, UserSe
 from .settings import CashTransferSettings
 
 CENT = Decimal("0.01")
+MAX_LINK_QUESTIONS = 3  # namesake candidates asked about at one login
+log = logging.getLogger(__name__)
 
 
 def refuse(status: int, error: str, message: str, details: list | None = None) -> APIError:
@@ -110,6 +114,34 @@ async def refresh_consent(
             c.consent_status, c.consent_updated_at = "withdrawn", utcnow()
 
 
+async def link_candidate(
+    session: Session, im: IMClient, settings: CashTransferSettings, claims: dict
+) -> Candidate | None:
+    """The candidate this login is: the one linked to its `sub` before, else a candidate with the verified
+    name whose UIN Identity confirms to be this person (`subject_matches`), linked from now on. The name only
+    narrows whom to ask about; e-mail plays no part."""
+    sub, name = claims["sub"], str(claims.get("name") or "").strip()
+    linked = session.scalars(select(Candidate).where(Candidate.sub == sub)).first()
+    if linked is not None or not name:
+        return linked
+    namesakes = session.scalars(
+        select(Candidate)
+        .where(Candidate.sub.is_(None), func.lower(Candidate.name) == name.lower())
+        .order_by(Candidate.id)
+        .limit(MAX_LINK_QUESTIONS)
+    ).all()
+    for candidate in namesakes:
+        try:
+            confirmed = await bb.subject_matches(im, settings, candidate.uin, sub)
+        except APIError:
+            log.warning("Identity did not answer; the candidate is linked at a later login")
+            return None
+        if confirmed:
+            candidate.sub = sub
+            return candidate
+    return None
+
+
 def get_candidate(session: Session, candidate_id: str) -> Candidate:
     candidate = session.get(Candidate, candidate_id)
     if candidate is None:
@@ -133,18 +165,19 @@ async def decide_consent(
     user: UserSession,
     decision: str,
 ) -> None:
-    """The beneficiary's own decision: give, refuse or withdraw (signed by Consent on our word)."""
+    """The beneficiary's own decision: give, refuse or withdraw, with their proof (the signed userinfo of their
+    login); Consent signs it on our word."""
     if decision not in ("give", "refuse", "withdraw"):
         raise refuse(400, "invalid_request", "decision must be give, refuse or withdraw")
-    if candidate.consent_record_id is None:
-        candidate.consent_record_id = await bb.create_consent_request(im, settings, candidate.uin)
     evidence = {
         "method": "OIDC login at the Identity BB",
         "sub": user.sub,
         "at": utcnow().isoformat(),
         "decision": decision,
     }
-    await bb.set_consent(im, candidate.consent_record_id, candidate.uin, decision == "give", evidence)
+    candidate.consent_record_id = await bb.set_consent(
+        im, settings, candidate.consent_record_id, candidate.uin, decision == "give", evidence, user.proof
+    )
     new = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}[decision]
     candidate.consent_status, candidate.consent_updated_at = new, utcnow()
 
@@ -202,7 +235,7 @@ async def enroll(
     enrollment = Enrollment(
         candidate_id=candidate.id,
         package_id=package.id,
-        functional_id=candidate.uin,
+        functional_id=demo_world.functional_id(candidate.uin),
         mapper_request_id=short_id(),
         enrolled_by=user.name,
     )
@@ -215,7 +248,9 @@ async def enroll(
         session.rollback()
         return enrollment_of(session, candidate.id)
     try:
-        await bb.register_beneficiary(im, settings, enrollment.mapper_request_id, candidate.uin, candidate.phone)
+        await bb.register_beneficiary(
+            im, settings, enrollment.mapper_request_id, enrollment.functional_id, candidate.phone
+        )
     except APIError:
         session.delete(enrollment)  # not registered: the officer may try again
         session.commit()

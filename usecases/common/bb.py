@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -10,9 +11,12 @@ import httpx
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
-from .settings import CONSENT
+from .settings import CONSENT, IDENTITY_VERIFICATION, UseCaseSettings
 
 RECORD = "/service/individual/record/consent-record/{id}/"
+NEW_RECORD = "/service/individual/record/data-agreement/{id}/"
+# The resident's own proof (the signed userinfo of their login) on every Consent call that expresses their will
+PROOF_HEADER = "X-ConsentBB-Individual-Proof"
 
 
 class BBError(APIError):
@@ -74,35 +78,57 @@ async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> Non
 
 
 async def create_consent_request(im: IMClient, agreement_id: str, individual_id: str) -> str:
-    """A consent record that does not (yet) hold consent: the individual decides when they log in."""
-    answer = await call(
-        im,
-        CONSENT,
-        "POST",
-        f"/service/individual/record/data-agreement/{agreement_id}/",
-        "Consent",
-        params={"individualId": individual_id, "optIn": "false"},
-    )
+    """A consent record that does not (yet) hold consent: the individual decides when they log in. An officer
+    asks this, so it carries no proof of the individual. When the individual has already opted in under this
+    agreement, Consent keeps that answer (a request without their proof may not withdraw it, 403): their
+    current record is the one they decide on."""
+    path = NEW_RECORD.format(id=agreement_id)
+    params = {"individualId": individual_id, "optIn": "false"}
+    answer = await call(im, CONSENT, "POST", path, "Consent", ok=(200, 201, 403), params=params)
+    if "consentRecord" not in answer:
+        answer = await call(im, CONSENT, "GET", path, "Consent", ok=(200,), params={"individualId": individual_id})
     return answer["consentRecord"]["id"]
 
 
-async def set_consent(im: IMClient, record_id: str, individual_id: str, opt_in: bool, evidence: dict) -> None:
-    """Opt in or out, then have Consent sign the new revision on our word (the resident logged in by OIDC)."""
-    path = RECORD.format(id=record_id)
+async def set_consent(
+    im: IMClient,
+    agreement_id: str,
+    record_id: str | None,
+    individual_id: str,
+    opt_in: bool,
+    evidence: dict,
+    proof: str | None,
+) -> str:
+    """The individual's own decision: opt in or out (a new record when there is none yet), then have Consent
+    sign the new revision on our word. Each call carries the individual's proof. Returns the record id."""
+    headers = {PROOF_HEADER: proof} if proof else {}
+    if record_id is None:
+        answer = await call(
+            im,
+            CONSENT,
+            "POST",
+            NEW_RECORD.format(id=agreement_id),
+            "Consent",
+            params={"individualId": individual_id, "optIn": str(opt_in).lower()},
+            headers=headers,
+        )
+        record_id = answer["consentRecord"]["id"]
+    else:
+        await call(
+            im,
+            CONSENT,
+            "PUT",
+            RECORD.format(id=record_id),
+            "Consent",
+            params={"individualId": individual_id},
+            json={"consentRecord": {"optIn": opt_in}},
+            headers=headers,
+        )
     await call(
         im,
         CONSENT,
         "PUT",
-        path,
-        "Consent",
-        params={"individualId": individual_id},
-        json={"consentRecord": {"optIn": opt_in}},
-    )
-    await call(
-        im,
-        CONSENT,
-        "PUT",
-        path + "signature/",
+        RECORD.format(id=record_id) + "signature/",
         "Consent",
         params={"individualId": individual_id},
         json={
@@ -111,8 +137,37 @@ async def set_consent(im: IMClient, record_id: str, individual_id: str, opt_in: 
                 "verificationArtifact": json.dumps(evidence, sort_keys=True),
             }
         },
+        headers=headers,
     )
+    return record_id
 
 
 async def read_agreement(im: IMClient, agreement_id: str) -> dict:
     return await call(im, CONSENT, "GET", f"/service/data-agreement/{agreement_id}/", "Consent")
+
+
+# Identity ---------------------------------------------------------------------------------------------------
+
+
+async def verify_person(im: IMClient, individual_id: str, predicates: list[dict]) -> list[bool]:
+    """Yes/no answers about the person behind a VID or UIN (Identity's verification API); nothing else leaves
+    Identity. An unknown VID answers no to everything."""
+    answer = await call(
+        im,
+        IDENTITY_VERIFICATION,
+        "POST",
+        "/v1/verification",
+        "Identity",
+        ok=(200,),
+        json={"requestId": uuid.uuid4().hex, "individualId": individual_id, "predicates": predicates},
+    )
+    return [bool(r.get("result")) for r in answer.get("results", [])]
+
+
+def subject_predicate(settings: UseCaseSettings, sub: str) -> dict:
+    """Is the person behind the VID/UIN the one our OIDC client knows by this pairwise `sub`?"""
+    return {"type": "subject_matches", "value": {"clientId": settings.oidc_client_id, "sub": sub}}
+
+
+async def subject_matches(im: IMClient, settings: UseCaseSettings, individual_id: str, sub: str) -> bool:
+    return (await verify_person(im, individual_id, [subject_predicate(settings, sub)]) + [False])[0]

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
+from services.common.im_client import IMClient
 
 from . import oidc, security
 from .db import Registry as DBSession
 
-# (db session, settings, verified userinfo claims) -> cookie token of a new session
-OpenSession = Callable[[Session, object, dict], str]
+# (db session, settings, IM client, the verified login) -> cookie token of a new session
+OpenSession = Callable[[Session, object, IMClient, oidc.Login], Awaitable[str]]
 NOT_THIS_BROWSER = {
     "error": "invalid_request",
     "message": "this login was not started in this browser (or took too long); start again at /login",
@@ -60,14 +61,12 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
             return _forget_login(JSONResponse(NOT_THIS_BROWSER, status_code=400))
         settings = request.app.state.settings
         try:
-            claims, next_url = await oidc.finish_login(
-                session, settings, request.app.state.im, login_model, code, state
-            )
+            login = await oidc.finish_login(session, settings, request.app.state.im, login_model, code, state)
         except oidc.LoginFailed as exc:
             session.commit()  # the login state is spent either way
             return _forget_login(RedirectResponse(f"/?login_error={str(exc)[:80]}", status_code=303))
-        token = open_session(session, settings, claims)
-        response = _forget_login(RedirectResponse(next_url, status_code=303))
+        token = await open_session(session, settings, request.app.state.im, login)
+        response = _forget_login(RedirectResponse(login.next_url, status_code=303))
         response.set_cookie(
             cookie,
             token,

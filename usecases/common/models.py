@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -35,3 +35,5 @@ class UserSessionColumns:
     name: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The signed userinfo JWT of the login: the resident's proof for the Consent calls that express their will
+    proof: Mapped[str | None] = mapped_column(Text, nullable=True)

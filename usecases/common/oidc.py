@@ -1,7 +1,8 @@
 """Login through the Identity BB: OIDC code flow with PKCE and `private_key_jwt`; token, JWKS and
 userinfo calls go through the IM; the ID token and the signed userinfo are always verified.
 
-Each use case keeps its own tables (`LoginStateColumns`, `UserSessionColumns`) and decides roles."""
+Each use case keeps its own tables (`LoginStateColumns`, `UserSessionColumns`) and decides roles from its
+role assignments (`roles.py`), never from a claim such as e-mail."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -27,13 +29,23 @@ from services.common.keys import load_or_create_rsa
 from .models import UserSessionColumns, aware, utcnow
 from .settings import IDENTITY_OIDC, OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
-SCOPE = "openid profile email phone"
+SCOPE = "openid profile phone"
 
 _Session = TypeVar("_Session", bound=UserSessionColumns)  # a use case's session table
 
 
 class LoginFailed(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Login:
+    """A finished login: the verified userinfo claims, the signed userinfo JWT they came in (the resident's
+    proof for Consent) and where the browser goes next."""
+
+    claims: dict
+    proof: str
+    next_url: str
 
 
 def client_key(settings: UseCaseSettings) -> RSAKey:
@@ -116,8 +128,8 @@ async def finish_login(
     login_model: type,
     code: str,
     state: str,
-) -> tuple[dict, str]:
-    """Redeems the code, verifies ID token and userinfo; returns (verified userinfo claims, next url)."""
+) -> Login:
+    """Redeems the code, verifies ID token and userinfo."""
     login = session.get(login_model, state)
     if login is None or utcnow() - aware(login.created_at) > timedelta(minutes=10):
         raise LoginFailed("unknown or expired login")
@@ -142,32 +154,25 @@ async def finish_login(
     )
     if info.status_code != 200:
         raise LoginFailed(f"userinfo refused: {info.status_code}")
-    userinfo = verified(info.text.strip(), keys, settings)
+    signed_userinfo = info.text.strip()  # our client registers no encryption key: a JWS, never a JWE
+    userinfo = verified(signed_userinfo, keys, settings)
     if userinfo.get("sub") != id_claims.get("sub"):
         raise LoginFailed("userinfo is about someone else")
-    return userinfo, login.next_url
-
-
-def roles_for(settings: UseCaseSettings, claims: dict) -> list[str]:
-    roles = []
-    for rule, role in settings.role_claims.items():
-        claim, _, value = rule.partition("=")
-        if str(claims.get(claim, "")).strip().lower() == value.strip().lower():
-            roles.append(role)
-    return roles
+    return Login(claims=userinfo, proof=signed_userinfo, next_url=login.next_url)
 
 
 def new_session(
-    settings: UseCaseSettings, session_model: type, claims: dict, roles: list[str], **extra: Any
+    settings: UseCaseSettings, session_model: type, login: Login, roles: list[str], **extra: Any
 ) -> tuple[str, object]:
     """A session row (not yet added) and the token for the cookie."""
     token = secrets.token_urlsafe(32)
     row = session_model(
         token_hash=token_hash(token),
-        sub=claims["sub"],
-        name=claims.get("name") or "resident",
+        sub=login.claims["sub"],
+        name=login.claims.get("name") or "resident",
         roles=roles,
         expires_at=utcnow() + timedelta(hours=settings.session_hours),
+        proof=login.proof,
         **extra,
     )
     return token, row

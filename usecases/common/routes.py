@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.common.guard import RouteTable
 
-USER_FACING = ("/", "/api", "/login", "/auth", "/logout", "/static")
+USER_FACING = ("/", "/api", "/login", "/auth", "/logout", "/static", "/admin")
 
 
 def route_table(callbacks: tuple[str, ...], pages: tuple[str, ...]) -> RouteTable:

@@ -9,7 +9,7 @@ from services.common.settings import ServiceSettings
 IDENTITY_OIDC = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/oidc"
 IDENTITY_VERIFICATION = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/verification"
 CONSENT = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
-OIDC_CLAIMS = ["name", "email", "phone_number", "birthdate"]  # asked for at login, registered with the client
+OIDC_CLAIMS = ["name", "phone_number", "birthdate"]  # asked for at login, registered with the client
 OIDC_KEY_NAME = "oidc-client"  # the private_key_jwt key under keys_dir
 
 
@@ -19,8 +19,6 @@ class UseCaseSettings(ServiceSettings):
     # The issuer the ID token and userinfo must carry (Identity's public URL).
     identity_issuer: str | None = None
     oidc_client_id: str = ""
-    # Roles from identity claims: "<claim>=<value>" -> role.
-    role_claims: dict[str, str] = {}
     session_hours: int = 8
     trace_delay_seconds: float = 0.15
     # The IM's read-only viewer token, for the trace API and the trace page links (the launcher passes it).

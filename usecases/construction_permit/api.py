@@ -104,6 +104,14 @@ def _answer(request: Request, session: Session, application: Application, user: 
     return {"application": application_view(session, application, user), "messageId": current_message_id.get()}
 
 
+@router.get("/roles", summary="The logged-in user's name and roles (from role assignments)")
+def roles(request: Request, session: Session = DBSession) -> dict:
+    user = auth.current_user(request, session)
+    if user is None:
+        return {"authenticated": False, "roles": []}
+    return {"authenticated": True, "name": user.name, "roles": user.roles}
+
+
 @router.get("/parcels/{parcel_id}", summary="A parcel of the land registry (owner is not disclosed)")
 def get_parcel(parcel_id: str) -> dict:
     parcel = rules.parcels().get(parcel_id.upper())
@@ -149,13 +157,15 @@ async def start(
 @router.get("/applications", summary="The applications you may see (officers: all)")
 async def list_applications(request: Request, session: Session = DBSession) -> dict:
     user = auth.require_user(request, session)
-    await service.link_parties(session, request.app.state.im, user)
+    await service.link_parties(session, request.app.state.im, request.app.state.settings, user)
     return {"applications": [application_view(session, a, user) for a in service.visible_applications(session, user)]}
 
 
 @router.get("/applications/{application_id}", summary="One application with its documents, clearances and history")
 async def get_application(application_id: str, request: Request, session: Session = DBSession) -> dict:
-    await service.link_parties(session, request.app.state.im, auth.require_user(request, session))
+    await service.link_parties(
+        session, request.app.state.im, request.app.state.settings, auth.require_user(request, session)
+    )
     user, application = _visible(request, session, application_id)
     return {"application": application_view(session, application, user)}
 
@@ -208,7 +218,7 @@ def download(application_id: str, document_id: int, request: Request, session: S
 @router.put("/applications/{application_id}/consent", summary="The owner gives or refuses consent (Consent BB)")
 async def consent(application_id: str, request: Request, body: dict, session: Session = DBSession) -> dict:
     user = auth.require_user(request, session)
-    await service.link_parties(session, request.app.state.im, user)
+    await service.link_parties(session, request.app.state.im, request.app.state.settings, user)
     application = service.get_application(session, application_id)
     await service.decide_consent(
         session,

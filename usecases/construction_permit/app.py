@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from services.common.app import create_service_app
-from usecases.common import oidc
+from usecases.common import oidc, roles
 from usecases.common.login_views import login_router
 from usecases.common.routes import route_table
 from usecases.common.security import SecurityMiddleware
@@ -29,7 +30,7 @@ ROUTES = route_table(
 
 def render_error(request: Request, status: int, message: str, details: list) -> JSONResponse:
     """The P2G error shape on the biller endpoints the hub calls; `{error, message}` everywhere else."""
-    if request.url.path.startswith(("/api/", "/login", "/auth/", "/callbacks/")) or request.url.path == "/":
+    if request.url.path.startswith(("/api/", "/login", "/auth/", "/callbacks/", "/admin")) or request.url.path == "/":
         body = {"error": "invalid_request" if status in (400, 422) else "error", "message": message}
         if details:
             body["details"] = details
@@ -56,8 +57,10 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
             biller.router,
             notifications.router,
             login_router(LoginState, UserSession, auth.open_session, auth.SESSION_COOKIE),
+            pages.admin,
             pages.router,
         ],
+        seed=seed,
         error_render=render_error,
         on_startup=_startup,
         on_shutdown=_shutdown,
@@ -66,6 +69,11 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
     app.add_exception_handler(biller.Refused, biller.refused)
     app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
     return app
+
+
+def seed(session: Session, settings: ConstructionPermitSettings) -> None:
+    """The demo world's officers, mayor and administrator, pending until their first login."""
+    roles.seed(session, auth.ROLES)
 
 
 def _startup(app: FastAPI) -> None:

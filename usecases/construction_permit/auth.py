@@ -1,5 +1,6 @@
-"""Who is logged in: the OIDC login is `usecases.common.oidc`; officers get their roles from identity
-claims, every other resident may apply or act as an owner."""
+"""Who is logged in: the OIDC login is `usecases.common.oidc`; officers, the mayor and administrators get their
+roles from role assignments (`usecases.common.roles`, keyed by the login's pairwise `sub`); every other resident
+may apply or act as an owner, architect or contractor."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
-from usecases.common import oidc
+from services.common.im_client import IMClient
+from usecases.common import oidc, roles
 
-from .models import UserSession
-from .settings import ConstructionPermitSettings
+from .models import RoleAssignment, UserSession
+from .settings import OFFICER_ROLES, ConstructionPermitSettings
 
 SESSION_COOKIE = "permit_session"
+ROLES = roles.RoleTables(
+    assignments=RoleAssignment,
+    sessions=UserSession,
+    assignable=(*OFFICER_ROLES, roles.ADMINISTRATOR),
+    invalid_status=422,
+)
 
 
-def open_session(session: Session, settings: ConstructionPermitSettings, claims: dict) -> str:
-    token, row = oidc.new_session(
-        settings, UserSession, claims, oidc.roles_for(settings, claims), email=str(claims.get("email", "")).lower()
-    )
+async def open_session(session: Session, settings: ConstructionPermitSettings, im: IMClient, login: oidc.Login) -> str:
+    held = await roles.roles_at_login(session, im, settings, ROLES, login.claims)
+    token, row = oidc.new_session(settings, UserSession, login, held)
     session.add(row)
     return token
 
@@ -32,3 +39,8 @@ def require_user(request: Request, session: Session) -> UserSession:
     if user is None:
         raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
     return user
+
+
+def officer_roles(user: UserSession) -> set[str]:
+    """The roles that act on applications (an administrator manages roles and reads no application)."""
+    return set(user.roles) & set(OFFICER_ROLES)

@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-import uuid
-
 from services.common.im_client import IMClient
 from usecases.common import bb
-from usecases.common.settings import IDENTITY_VERIFICATION
 
 from .settings import PAYMENTS_P2G, ConstructionPermitSettings
 
 # Identity ---------------------------------------------------------------------------------------------------
 
 
-async def _verify(im: IMClient, vid: str, predicates: list[dict]) -> list[bool]:
-    answer = await bb.call(
-        im,
-        IDENTITY_VERIFICATION,
-        "POST",
-        "/v1/verification",
-        "Identity",
-        ok=(200,),
-        json={"requestId": uuid.uuid4().hex, "individualId": vid, "predicates": predicates},
-    )
-    return [bool(r.get("result")) for r in answer.get("results", [])]
-
-
-async def check_people(im: IMClient, people: dict[str, tuple[str, str, str]]) -> dict[str, tuple[bool, bool]]:
-    """role -> (vid, name, applicant's e-mail) becomes role -> (the VID exists with this name,
-    the VID is the applicant's own). Only yes/no answers leave Identity."""
+async def check_people(
+    im: IMClient, settings: ConstructionPermitSettings, applicant_sub: str, people: dict[str, tuple[str, str]]
+) -> dict[str, tuple[bool, bool]]:
+    """role -> (vid, name) becomes role -> (the VID exists with this name, the VID's person is the applicant:
+    `subject_matches` with the applicant's pairwise `sub`). Only yes/no answers leave Identity."""
     answers = {}
-    for role, (vid, name, email) in people.items():
-        predicates = [{"type": "exists", "value": True}, {"type": "name_matches", "value": name}]
-        if email:
-            predicates.append({"type": "email_matches", "value": email})
-        results = await _verify(im, vid, predicates) + [False]
-        answers[role] = (results[0] and results[1], bool(email) and results[2])
+    for role, (vid, name) in people.items():
+        predicates = [
+            {"type": "exists", "value": True},
+            {"type": "name_matches", "value": name},
+            bb.subject_predicate(settings, applicant_sub),
+        ]
+        exists, named, mine = (await bb.verify_person(im, vid, predicates) + [False] * 3)[:3]
+        answers[role] = (exists and named, mine)
     return answers
 
 
-async def email_matches(im: IMClient, vid: str, email: str) -> bool:
-    return bool(email) and all(await _verify(im, vid, [{"type": "email_matches", "value": email}]))
+async def is_person(im: IMClient, settings: ConstructionPermitSettings, vid: str, sub: str) -> bool:
+    """Is the person behind this party's VID the one logged in with this `sub`?"""
+    return await bb.subject_matches(im, settings, vid, sub)
 
 
 # Consent ----------------------------------------------------------------------------------------------------
@@ -52,8 +41,17 @@ async def ask_owner_consent(im: IMClient, settings: ConstructionPermitSettings, 
     return await bb.create_consent_request(im, settings.owner_agreement_id, owner_vid)
 
 
-async def set_owner_consent(im: IMClient, record_id: str, owner_vid: str, given: bool, evidence: dict) -> None:
-    await bb.set_consent(im, record_id, owner_vid, given, evidence)
+async def set_owner_consent(
+    im: IMClient,
+    settings: ConstructionPermitSettings,
+    record_id: str,
+    owner_vid: str,
+    given: bool,
+    evidence: dict,
+    proof: str | None,
+) -> None:
+    """The owner's own decision, with their proof (the signed userinfo of their login)."""
+    await bb.set_consent(im, settings.owner_agreement_id, record_id, owner_vid, given, evidence, proof)
 
 
 async def owner_consent_valid(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.database import declarative_base
 from usecases.common.models import LoginStateColumns, UserSessionColumns
+from usecases.common.roles import RoleAssignmentColumns
 
 Base = declarative_base()
 
@@ -83,7 +84,7 @@ class Party(Base):
     role: Mapped[str] = mapped_column(String(20))  # owner | architect | contractor
     vid: Mapped[str] = mapped_column(String(20), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    # the logged-in person proven to be this party (Identity: the VID's e-mail matches theirs)
+    # the logged-in person proven to be this party (Identity: `subject_matches` on the VID for their login)
     sub: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
 
 
@@ -152,4 +153,9 @@ class LoginState(LoginStateColumns, Base):
 
 class UserSession(UserSessionColumns, Base):
     __tablename__ = "cp_session"
-    email: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RoleAssignment(RoleAssignmentColumns, Base):
+    """Officers, the mayor and administrators (usecases/common/roles.py)."""
+
+    __tablename__ = "cp_role_assignment"

@@ -15,6 +15,7 @@ from services.common import demo_world
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
+from usecases.common.admin_views import admin_router
 from usecases.common.db import Registry as DBSession
 from usecases.common.security import csrf_token_for, form_guard
 
@@ -37,7 +38,7 @@ PERSONAS = [
     ("applicant (lead architect)", "architect"),
     ("property owner", "property_owner"),
     ("contractor", "contractor"),
-] + [(r.replace("_", " "), r) for r in OFFICER_ROLES]
+] + [(r.replace("_", " "), r) for r in (*OFFICER_ROLES, "administrator")]
 
 
 async def _page(
@@ -100,7 +101,7 @@ async def _viewer(request: Request, session: Session) -> UserSession | None:
     user = auth.current_user(request, session)
     if user is not None:
         with contextlib.suppress(APIError):  # Identity unreachable: show what is already linked
-            await service.link_parties(session, request.app.state.im, user)
+            await service.link_parties(session, request.app.state.im, request.app.state.settings, user)
     return user
 
 
@@ -118,7 +119,7 @@ async def applications(request: Request, session: Session = DBSession) -> Respon
         session,
         applications=rows,
         queue=[a for a in rows if a["state"] in queue],
-        is_officer=bool(user.roles),
+        is_officer=bool(auth.officer_roles(user)),
         parcel=_parcel(request.query_params.get("parcel")),
         building_types=rules.building_types(),
     )
@@ -330,3 +331,10 @@ async def verify(request: Request, permit_number: str = "", code: str = "", sess
 )
 def jwks(request: Request) -> dict:
     return permit.public_jwks(request.app.state.settings)
+
+
+async def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
+    return await _page(request, "admin.html", user, session, **context)
+
+
+admin = admin_router(auth.ROLES, auth.SESSION_COOKIE, _admin_page)

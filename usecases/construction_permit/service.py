@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
-from . import bb, billing, permit, rules, states
+from . import auth, bb, billing, permit, rules, states
 from .models import Application, Bill, Clearance, Document, HistoryEntry, Party, UserSession, new_public_id, utcnow
 from .settings import ConstructionPermitSettings
 
@@ -53,7 +53,7 @@ def parties(session: Session, application: Application) -> dict[str, Party]:
 
 def roles_on(session: Session, user: UserSession, application: Application) -> set[str]:
     """The user's officer roles plus what they are on this application (applicant, owner, ...)."""
-    roles = set(user.roles)
+    roles = auth.officer_roles(user)
     if application.applicant_sub == user.sub:
         roles.add("applicant")
     roles |= {p.role for p in parties(session, application).values() if p.sub == user.sub}
@@ -65,7 +65,7 @@ def may_see(session: Session, user: UserSession, application: Application) -> bo
 
 
 def visible_applications(session: Session, user: UserSession) -> list[Application]:
-    if user.roles:  # officers see every application
+    if auth.officer_roles(user):  # officers see every application
         return list(session.scalars(select(Application).order_by(Application.created_at.desc())))
     mine = select(Party.application_id).where(Party.sub == user.sub)
     return list(
@@ -198,13 +198,15 @@ async def start_application(
     named = {role: _party_input(data, role) for role in PARTY_ROLES}
     if named["owner"][0] != parcel.owner_vid:
         raise invalid(f"the land registry names another owner for {parcel.id}")
-    checks = await bb.check_people(im, {role: (vid, name, user.email) for role, (vid, name) in named.items()})
+    checks = await bb.check_people(im, settings, user.sub, named)
     wrong = [role for role, (matches, _) in checks.items() if not matches]
     if wrong:
         raise invalid(f"Identity does not confirm the VID and name of: {', '.join(wrong)}")
     is_me = {role for role, (_, mine) in checks.items() if mine}
     if not is_me & {"owner", "architect"}:
-        raise invalid("the applicant must be the owner or the lead architect (your e-mail must match one of them)")
+        raise invalid(
+            "the applicant must be the owner or the lead architect (Identity must confirm you are one of them)"
+        )
     application = Application(
         id=new_public_id("APP-"),
         applicant_sub=user.sub,
@@ -236,10 +238,11 @@ async def start_application(
     return application
 
 
-async def link_parties(session: Session, im: IMClient, user: UserSession) -> None:
+async def link_parties(session: Session, im: IMClient, settings: ConstructionPermitSettings, user: UserSession) -> None:
     """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
-    with their name are candidates, and Identity confirms that the VID's e-mail is the one in their verified
-    userinfo (a yes/no answer; the VID itself is never learnt from the login).
+    with their verified name are candidates, and Identity confirms that the VID's person is the one our OIDC
+    client knows by their `sub` (`subject_matches`, a yes/no answer; the VID itself is never learnt from the
+    login, and e-mail plays no part).
 
     New links are committed at once, after the last Identity call: the caller's next queries (which
     applications, which notifications) select by `Party.sub` in SQL, and the registry session never
@@ -247,7 +250,7 @@ async def link_parties(session: Session, im: IMClient, user: UserSession) -> Non
     candidates = session.scalars(
         select(Party).where(Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)
     ).all()
-    mine = [party for party in candidates if await bb.email_matches(im, party.vid, user.email)]
+    mine = [party for party in candidates if await bb.is_person(im, settings, party.vid, user.sub)]
     for party in mine:
         party.sub = user.sub
     if mine:
@@ -348,7 +351,9 @@ async def decide_consent(
         "sub": user.sub,
         "at": utcnow().isoformat(),
     }
-    await bb.set_owner_consent(im, application.consent_record_id, owner.vid, decision == "give", evidence)
+    await bb.set_owner_consent(
+        im, settings, application.consent_record_id, owner.vid, decision == "give", evidence, user.proof
+    )
     application.consent_status = "given" if decision == "give" else "refused"
     record(
         session,

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common import demo_world
 from usecases.common.settings import UseCaseSettings, identity_overrides
 
 PAYMENTS_P2G = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/p2g"
@@ -15,10 +13,6 @@ CALLBACKS = IM_CLIENT + "/callbacks"
 OFFICER_ROLES = ("permit_officer", "civil_protection_officer", "utilities_officer", "mayor")
 
 
-def _officers_by_email() -> dict[str, str]:
-    return {f"email={r['email']}": role for role in OFFICER_ROLES for r in demo_world.with_role(role)}
-
-
 class ConstructionPermitSettings(UseCaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSTRUCTION_PERMIT_", extra="ignore")
     service_name: str = "construction_permit"
@@ -26,8 +20,6 @@ class ConstructionPermitSettings(UseCaseSettings):
     im_client: str | None = IM_CLIENT
 
     oidc_client_id: str = "construction-permit"
-    # Officer roles from identity claims ("<claim>=<value>" -> role); every logged-in resident may apply.
-    role_claims: dict[str, str] = Field(default_factory=_officers_by_email)
     owner_agreement_id: str = "da-construction-permit-owner"
     municipality: str = "Municipality of Sandbox City"
     # Browser-facing Payments URL, for the link to the simulated bank (the launcher passes SANDBOX_PAYMENTS_URL)

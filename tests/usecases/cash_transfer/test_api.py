@@ -34,7 +34,7 @@ def _candidate(officer, index: int) -> dict:
     return [c for c in rows if not c["enrolled"] and c["consentStatus"] == "none"][index]
 
 
-def test_roles_come_from_the_verified_identity_claims(officer, payer, base):
+def test_roles_come_from_the_role_assignments(officer, payer, base):
     assert officer.get("/api/v1/roles").json()["roles"] == ["enrollment_officer"]
     assert payer.get("/api/v1/roles").json()["roles"] == ["payment_officer"]
     assert httpx.get(base + "/api/v1/roles").json() == {"authenticated": False, "roles": []}
@@ -145,18 +145,15 @@ def test_a_withdrawal_made_at_consent_reaches_the_officers_by_webhook(stack, off
     vid = next(r["vid"] for r in demo_world.residents() if r["name"] == candidate["name"])
     resident = login(base, vid, OTP)
     record = resident.put("/api/v1/consent", json={"decision": "give"}).json()["candidate"]["consentRecordId"]
-    # The resident withdraws somewhere else (directly at the Consent BB, through the IM).
-    client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
-    url = (
-        stack.url("information_mediator") + "/r1/SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
-        f"/service/individual/record/consent-record/{record}/"
-    )
+    # The consent is withdrawn somewhere else: at the Consent BB, by its operator (a use case may withdraw it
+    # only with the resident's own proof, which only the resident's login gives it).
+    operator = (stack.data_dir / "consent" / "secrets" / "consent-admin-token").read_text().strip()
     uin = next(r["uin"] for r in demo_world.residents() if r["vid"] == vid)
     changed = httpx.put(
-        url,
+        stack.url("consent") + f"/service/individual/record/consent-record/{record}/",
         params={"individualId": uin},
         json={"consentRecord": {"optIn": False}},
-        headers={"Information-Mediator-Client": client, "Information-Mediator-Client-Secret": stack.secret(client)},
+        headers={"Authorization": f"Bearer {operator}"},
     )
     assert changed.status_code == 200, changed.text
     # /beneficiaries/me reads our registry only (no live check): the webhook must have updated it.

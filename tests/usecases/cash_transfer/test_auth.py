@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from usecases.cash_transfer.settings import CashTransferSettings
-from usecases.common import oidc
+from usecases.common import oidc, roles
 
 SETTINGS = CashTransferSettings(identity_url="http://idp.test")
 PROVIDER = RSAKey.generate_key(2048, {"kid": "p1", "alg": "RS256", "use": "sig"})
@@ -54,9 +54,7 @@ def test_a_replayed_id_token_with_another_nonce_is_refused():
         oidc.verified(_token(PROVIDER), KEYS, SETTINGS, nonce="other")
 
 
-def test_roles_come_from_the_configured_claim_mapping():
-    assert oidc.roles_for(SETTINGS, {"email": "Kofi.Mensah@example.org"}) == ["enrollment_officer"]
-    assert oidc.roles_for(SETTINGS, {"email": "amina.haddad@example.org"}) == ["payment_officer"]
-    assert oidc.roles_for(SETTINGS, {"email": "someone@example.org"}) == []
-    custom = CashTransferSettings(role_claims={"phone_number=+999 1": "payment_officer"})
-    assert oidc.roles_for(custom, {"phone_number": "+999 1"}) == ["payment_officer"]
+def test_role_assignments_narrow_by_a_normalised_name():
+    assert roles.name_key("  Élise   Dupont-Martin ") == roles.name_key("elise dupont martin")
+    assert roles.name_key("Kofi Mensah") != roles.name_key("Kofi Diallo")
+    assert roles.name_key("   ") == ""

@@ -78,3 +78,30 @@ def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
     resident.goto(base + "/me")
     assert "paid" in resident.inner_text("#payments")
     _shot(resident, "08-beneficiary-paid.png")
+
+
+def test_the_administrator_grants_a_role_that_binds_at_first_login_and_revokes_it(browser, stack):
+    base = stack.url("cash_transfer")
+    ruth = demo_world.with_role("civil_protection_officer")[0]  # nobody in this programme yet
+    admin = _login(browser, base, demo_world.with_role("administrator")[0]["vid"], "11-administrator")
+    assert admin.url.endswith("/admin")
+    admin.fill("input[name=vid]", ruth["vid"])
+    admin.fill("input[name=name]", ruth["name"])
+    admin.select_option("select[name=role]", "enrollment_officer")
+    admin.click("#grant button")
+    admin.wait_for_selector("#behind-the-scenes")
+    assert "IDENTITY/verification" in admin.inner_text("#behind-the-scenes")  # Identity confirmed VID and name
+    row = admin.locator("#assignments tr", has_text=ruth["vid"])
+    assert "pending" in row.inner_text()
+    _shot(admin, "12-administrator-granted.png")
+
+    officer = _login(browser, base, ruth["vid"], "13-new-officer")
+    assert officer.url.endswith("/officer")  # bound at her first login
+    admin.goto(base + "/admin")
+    assert "active" in admin.locator("#assignments tr", has_text=ruth["vid"]).inner_text()
+    admin.locator("#assignments tr", has_text=ruth["vid"]).locator("text=Revoke").click()
+    admin.wait_for_selector("#behind-the-scenes")
+    assert "revoked" in admin.locator("#assignments tr", has_text=ruth["vid"]).inner_text()
+    _shot(admin, "14-administrator-revoked.png")
+    officer.goto(base + "/officer")
+    assert "/officer" not in officer.url and "enrollment_officer role" in officer.inner_text("#error")

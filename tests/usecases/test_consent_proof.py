@@ -1,0 +1,75 @@
+"""The resident's proof travels on exactly the Consent calls that express the resident's will (issue 17): their
+own decision (a new record with their answer, a changed record, its signature) carries the signed userinfo of
+their login in `X-ConsentBB-Individual-Proof`; an officer's consent request (optIn=false) carries none.
+
+The calls are recorded at the HTTP transport of the use case's IM client: what is checked is what leaves the
+use case, whatever the Consent BB then does with it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+
+from services.common.im_client import IMClient
+from usecases.common import bb
+
+PROOF = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwc3V0LTEifQ.c2ln"
+
+
+def _recording_client(post_status: int = 201) -> tuple[IMClient, list[httpx.Request]]:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.method == "POST" and post_status == 403:
+            return httpx.Response(403, json={"error": "forbidden", "message": "to withdraw consent needs ..."})
+        return httpx.Response(post_status if request.method == "POST" else 200, json={"consentRecord": {"id": "rec-1"}})
+
+    im = IMClient("http://im.test", "SANDBOX/GOV/SOCIAL-WELFARE/USCT", "secret")
+    im._async = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    return im, sent
+
+
+def _proofs(sent: list[httpx.Request]) -> list[tuple[str, str, str | None]]:
+    return [(r.method, r.url.path.rsplit("/consent/", 1)[1], r.headers.get(bb.PROOF_HEADER)) for r in sent]
+
+
+def test_the_residents_decision_on_an_existing_record_carries_the_proof():
+    im, sent = _recording_client()
+    record = asyncio.run(bb.set_consent(im, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, PROOF))
+    assert record == "rec-1"
+    assert _proofs(sent) == [
+        ("PUT", "service/individual/record/consent-record/rec-1/", PROOF),
+        ("PUT", "service/individual/record/consent-record/rec-1/signature/", PROOF),
+    ]
+    assert json.loads(sent[0].content) == {"consentRecord": {"optIn": True}}
+
+
+def test_a_record_the_resident_creates_with_their_answer_carries_the_proof():
+    im, sent = _recording_client()
+    asyncio.run(bb.set_consent(im, "da-1", None, "uin-1", True, {"decision": "give"}, PROOF))
+    assert _proofs(sent) == [
+        ("POST", "service/individual/record/data-agreement/da-1/", PROOF),
+        ("PUT", "service/individual/record/consent-record/rec-1/signature/", PROOF),
+    ]
+    assert sent[0].url.params["optIn"] == "true"
+
+
+def test_an_officers_consent_request_carries_no_proof():
+    im, sent = _recording_client()
+    asyncio.run(bb.create_consent_request(im, "da-1", "uin-1"))
+    assert _proofs(sent) == [("POST", "service/individual/record/data-agreement/da-1/", None)]
+    assert sent[0].url.params["optIn"] == "false"
+
+
+def test_a_request_to_someone_who_already_consented_keeps_their_answer_and_finds_their_record():
+    """Consent refuses a request without proof that would withdraw a given consent; the request then reads the
+    current record (what the individual decides on) instead of failing."""
+    im, sent = _recording_client(post_status=403)
+    assert asyncio.run(bb.create_consent_request(im, "da-1", "vid-1")) == "rec-1"
+    assert _proofs(sent) == [
+        ("POST", "service/individual/record/data-agreement/da-1/", None),
+        ("GET", "service/individual/record/data-agreement/da-1/", None),
+    ]

@@ -8,14 +8,24 @@ use case, whatever the Consent BB then does with it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import time
 
 import httpx
+import pytest
 
 from services.common.im_client import IMClient
 from usecases.common import bb
 
-PROOF = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwc3V0LTEifQ.c2ln"
+
+def _token(**claims: object) -> str:
+    """A JWS-shaped token (its signature is Consent's to check, not the use case's)."""
+    part = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+PROOF = _token(sub="psut-1", iat=int(time.time()))
 
 
 def _recording_client(post_status: int = 201) -> tuple[IMClient, list[httpx.Request]]:
@@ -73,3 +83,14 @@ def test_a_request_to_someone_who_already_consented_keeps_their_answer_and_finds
         ("POST", "service/individual/record/data-agreement/da-1/", None),
         ("GET", "service/individual/record/data-agreement/da-1/", None),
     ]
+
+
+def test_a_decision_on_a_login_older_than_consent_accepts_asks_to_log_in_again():
+    """Consent takes a proof at most an hour old; the use case says so before calling it, in words the resident
+    can act on, and sends nothing."""
+    im, sent = _recording_client()
+    stale = _token(sub="psut-1", iat=int(time.time()) - 3700)
+    with pytest.raises(bb.APIError) as refused:
+        asyncio.run(bb.set_consent(im, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, stale))
+    assert refused.value.status_code == 401 and "log in again" in refused.value.body["message"]
+    assert sent == []

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
 import httpx
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
 
 from services.common.errors import APIError
 from services.common.im_client import IMClient
@@ -17,6 +20,8 @@ RECORD = "/service/individual/record/consent-record/{id}/"
 NEW_RECORD = "/service/individual/record/data-agreement/{id}/"
 # The resident's own proof (the signed userinfo of their login) on every Consent call that expresses their will
 PROOF_HEADER = "X-ConsentBB-Individual-Proof"
+# Consent takes a proof at most this old (its CONSENT_INDIVIDUAL_PROOF_MAX_AGE_SECONDS); a minute kept in hand.
+PROOF_MAX_AGE_SECONDS = 3600 - 60
 
 
 class BBError(APIError):
@@ -45,6 +50,23 @@ async def call(
 
 
 # Consent ----------------------------------------------------------------------------------------------------
+
+
+def require_fresh(proof: str | None) -> None:
+    """A login older than Consent accepts as proof is refused here, in words the resident can act on."""
+    try:
+        issued = json.loads(extract_compact(proof.encode()).payload).get("iat") if proof else None
+    except (JoseError, ValueError, AttributeError):
+        issued = None
+    if not isinstance(issued, int) or time.time() - issued > PROOF_MAX_AGE_SECONDS:
+        raise APIError(
+            401,
+            {
+                "error": "login_required",
+                "message": "Your login is more than an hour old: please log out and log in again to confirm "
+                "this decision.",
+            },
+        )
 
 
 async def verify_consents(im: IMClient, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:
@@ -101,6 +123,7 @@ async def set_consent(
 ) -> str:
     """The individual's own decision: opt in or out (a new record when there is none yet), then have Consent
     sign the new revision on our word. Each call carries the individual's proof. Returns the record id."""
+    require_fresh(proof)
     headers = {PROOF_HEADER: proof} if proof else {}
     if record_id is None:
         answer = await call(

@@ -267,6 +267,7 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
         "architect",
         "property_owner",
         "mayor",
+        "administrator",
     ):
         person = demo_world.with_role(role)[0]
         logins.add_row(role.replace("_", " "), person["name"], person["vid"])

@@ -14,12 +14,15 @@ from typing import IO, Any
 import click
 import httpx
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
 from services.common import demo_world
 
 from . import topology as topo
+from .conformance import profile as profiles
 from .launcher import (
+    DEFAULT_PROFILE,
     Interrupted,
     LaunchError,
     Sandbox,
@@ -42,9 +45,17 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 DATA_DIR = click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
-    default=Path("var"),
+    default=None,
+    help="Where the sandbox keeps its databases, keys, secrets and logs [default: var; var/conformance for the "
+    "conformance profile].",
+)
+PROFILE = click.option(
+    "--profile",
+    type=click.Choice(profiles.PROFILES),
+    default=DEFAULT_PROFILE,
     show_default=True,
-    help="Where the sandbox keeps its databases, keys, secrets and logs.",
+    help="Which sandbox: the default one, or the conformance profile (GovStack's compliance checks only: "
+    "its fixtures, spec paths served without the IM, Consent over HTTPS; README, 'Conformance profile').",
 )
 
 
@@ -82,11 +93,12 @@ class LazyGroup(click.Group):
 # the data of that service's process in the sandbox of the current folder.
 OPERATOR_COMMANDS = {"im": "services.information_mediator.cli:cli", "consent": "services.consent.cli:cli"}
 OPERATOR_PROCESSES = {"im": topo.IM, "consent": "consent"}
+PROFILE_COMMANDS = {"conformance": "sandbox.conformance.cli:conformance"}
 DEMOS = {
     "cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
     "construction-permit": "sandbox.demo_construction_permit:construction_permit",
 }
-SANDBOX_DATA_DIR = Path("var")  # where `sandbox up` keeps its data by default, relative to the current folder
+SANDBOX_DATA_DIR = profiles.SANDBOX_DATA_DIR  # where `sandbox up` keeps its data by default
 EXPLICIT_PLACE = ("--data-dir", "--database-url", "--help", "-h")
 
 
@@ -130,40 +142,63 @@ def point_at_sandbox_data(process: str, data_dir: Path) -> None:
     )
 
 
-@click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS)
+@click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS | PROFILE_COMMANDS)
 def main() -> None:
     """GovStack building-block sandbox."""
 
 
 @main.command()
 @DATA_DIR
+@PROFILE
 @click.option("--port", "ports", multiple=True, metavar="NAME=PORT", help="Override a process's port (repeatable).")
 @click.option("--only", multiple=True, help="Start only these processes (the IM always starts).")
-def up(data_dir: Path, ports: tuple[str, ...], only: tuple[str, ...]) -> None:
+@click.option(
+    "--consent-https-port",
+    type=int,
+    default=profiles.DEFAULT_HTTPS_PORT,
+    show_default=True,
+    envvar="SANDBOX_CONSENT_HTTPS_PORT",
+    help="The conformance profile's HTTPS port of Consent.",
+)
+def up(
+    data_dir: Path | None, profile: str, ports: tuple[str, ...], only: tuple[str, ...], consent_https_port: int
+) -> None:
     """Start every service, register the topology in the IM, seed, print where everything is, and keep the
     services running (one that dies is restarted) until Ctrl-C or `sandbox stop`."""
     started_at = time.monotonic()
+    data_dir = data_dir or profiles.data_dir_of(profile)
     try:
         topology = topo.load(_ports(ports))
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="--port") from exc
     names = _processes_to_start(topology, only)
+    conformance = profile == profiles.PROFILE
+    _refuse_the_other_profiles_data(data_dir, profile)
     lock = _refuse_a_second_sandbox(data_dir)  # noqa: F841 - held until this process exits
-    _refuse_taken_ports(topology, names)
+    https_port = consent_https_port if conformance and profiles.HTTPS_PROCESS in names else None
+    _refuse_taken_ports(topology, names, https_port)
+    profiles.mark_data_dir(data_dir, profile)
+    if conformance:
+        _print_banner()
     sandbox = Sandbox(data_dir=data_dir, topology=topology)
     supervisor = Supervisor(sandbox, say=_say)
     _stop_on_signals(supervisor)
     exit_code = 0
     try:
         sandbox.prepare_secrets()
+        if conformance:
+            profiles.prepare(sandbox, names, consent_https_port)
         with console.status(f"starting {', '.join(names)}…"):
             supervisor.start_all(names)
             register_topology(sandbox)
             run_hooks(sandbox)
+            fixtures = _load_fixtures(sandbox) if conformance else []
             supervisor.raise_if_stopping()
         write_state(sandbox, supervisor)
         try:
             _print_welcome(sandbox, time.monotonic() - started_at)
+            if conformance:
+                _print_conformance(sandbox, fixtures)
         except OSError:
             pass  # the terminal is gone (SIGHUP follows): supervise until the stop request arrives
         supervisor.supervise(on_change=lambda: write_state(sandbox, supervisor))
@@ -191,6 +226,24 @@ def _processes_to_start(topology: topo.Topology, only: tuple[str, ...]) -> list[
     return [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
 
 
+def _refuse_the_other_profiles_data(data_dir: Path, profile: str) -> None:
+    """One data directory never serves both profiles (the fixtures stay out of the default sandbox)."""
+    found = profiles.profile_of_data(data_dir)
+    if found is None or found == profile:
+        return
+    start = "`sandbox up`" if found == DEFAULT_PROFILE else f"`sandbox up --profile {found}`"
+    raise click.ClickException(
+        f"{data_dir} holds the data of the {found} sandbox: start it with {start}, or give the {profile} "
+        f"sandbox its own --data-dir (by default it uses {profiles.data_dir_of(profile)})"
+    )
+
+
+def _load_fixtures(sandbox: Sandbox) -> list[str]:
+    from .conformance.fixtures import load_fixtures
+
+    return load_fixtures(sandbox)
+
+
 def _refuse_a_second_sandbox(data_dir: Path) -> IO:
     """The data directory's lock, once no other sandbox starts or runs from it."""
     lock = lock_data_dir(data_dir)
@@ -213,12 +266,20 @@ def _refuse_a_second_sandbox(data_dir: Path) -> IO:
     return lock
 
 
-def _refuse_taken_ports(topology: topo.Topology, names: list[str]) -> None:
+def _refuse_taken_ports(topology: topo.Topology, names: list[str], https_port: int | None = None) -> None:
     """Before anything starts: every port must be free (a program answering on one is not our service)."""
     ports = {name: topology.processes[name].port for name in names}
     taken = [taken_port_advice(name, port) for name, port in ports.items() if not port_free(port)]
+    if https_port is not None and not port_free(https_port):
+        taken.append(
+            f"port {https_port} of Consent's HTTPS listener is taken by another program: give it another port "
+            "with `--consent-https-port PORT` (or SANDBOX_CONSENT_HTTPS_PORT=PORT)."
+        )
     if taken:
         console.print("[bold red]sandbox could not start:[/] " + "\n".join(taken), soft_wrap=True)
+        running = _another_profile_running(None)
+        if running:
+            console.print(running, soft_wrap=True)
         sys.exit(1)
 
 
@@ -254,6 +315,9 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
     for name in sandbox.running:
         url = sandbox.url(name)
         table.add_row(name, url, f"{url}/docs", extras.get(name, ""))
+        if name in sandbox.https_urls:
+            https = sandbox.https_urls[name]
+            table.add_row(f"{name} (https)", https, f"{https}/docs", "the same service with TLS (certificate below)")
     console.print(table)
     logins = Table(title="Demo logins (VID + OTP)")
     logins.add_column("persona")
@@ -284,6 +348,33 @@ def _print_welcome(sandbox: Sandbox, seconds: float) -> None:
     console.print("Press Ctrl-C to stop.")
 
 
+def _print_banner() -> None:
+    console.print(Panel(profiles.BANNER, border_style="bold red", style="bold"))
+
+
+def _print_conformance(sandbox: Sandbox, fixtures: list[str]) -> None:
+    """The banner again, the fixtures, and how the checks reach Consent over HTTPS."""
+    _print_banner()
+    console.print("Conformance fixtures:\n  " + "\n  ".join(fixtures), soft_wrap=True)
+    https = sandbox.https_urls.get(profiles.HTTPS_PROCESS)
+    if https:
+        cert = profiles.certificate_file(sandbox.data_dir).resolve()
+        console.print(
+            f"Consent over HTTPS: [bold]{https}[/] with a self-signed certificate made for this machine, {cert}. "
+            f"For the checks: CONSENTBB_API_HOST={https} and trust that file: SSL_CERT_FILE={cert} (Python, "
+            f"OpenSSL), REQUESTS_CA_BUNDLE={cert} (requests), NODE_EXTRA_CA_CERTS={cert} (Node.js), "
+            f"curl --cacert {cert}.",
+            soft_wrap=True,
+        )
+    if "identity" in sandbox.running:
+        token = sandbox.data_dir / "identity" / "secrets" / "identity-admin-token"
+        console.print(f"Identity's client-management token (Authorization: Bearer …): {token}.", soft_wrap=True)
+    console.print(
+        "After a run of the checks (they use up vouchers and transactions): `sandbox conformance reseed`.",
+        soft_wrap=True,
+    )
+
+
 @main.command()
 @click.argument("name")
 def serve(name: str) -> None:
@@ -297,20 +388,26 @@ def serve(name: str) -> None:
 
 @main.command()
 @DATA_DIR
-def status(data_dir: Path) -> None:
+@PROFILE
+def status(data_dir: Path | None, profile: str) -> None:
     """Say whether a sandbox runs from this folder and list its processes (exit 0 only if all are UP)."""
+    data_dir, start = data_dir or profiles.data_dir_of(profile), _up_command(profile)
     state = read_state(data_dir)
     if state is None:
         if starting(data_dir):
             console.print(f"A sandbox is starting from {data_dir}.")
         elif not data_dir.is_dir():
-            console.print(f"No sandbox in this folder ({data_dir.resolve()} does not exist). `sandbox up` starts one.")
+            console.print(f"No sandbox in this folder ({data_dir.resolve()} does not exist). `{start}` starts one.")
+        elif profiles.profile_of_data(data_dir) is None:
+            console.print(f"No {profile} sandbox in this folder yet ({data_dir} holds none). `{start}` starts one.")
         else:
-            console.print(f"The sandbox in {data_dir} is stopped. `sandbox up` starts it.")
+            console.print(f"The sandbox in {data_dir} is stopped. `{start}` starts it.")
+        _mention_another_profile(data_dir)
         sys.exit(1)
     running = launcher_running(state)
     leftovers = services_running(state)
-    table = Table(title=f"sandbox in {data_dir}")
+    which = state.get("profile", DEFAULT_PROFILE)
+    table = Table(title=f"sandbox in {data_dir}" + ("" if which == DEFAULT_PROFILE else f" (profile {which})"))
     for col in ("process", "URL", "pid", "health"):
         table.add_column(col)
     healthy = True
@@ -321,14 +418,42 @@ def status(data_dir: Path) -> None:
             alive = running or name in leftovers
             table.add_row(name, info["url"], str(info["pid"]) if alive else f"{info['pid']} (gone)", health)
     console.print(table)
+    for name, url in (state.get("https") or {}).items():
+        console.print(f"{name} also serves HTTPS at {url} (certificate {profiles.certificate_file(data_dir)}).")
     if not running:
         console.print(
             f"The launcher (pid {state['launcher_pid']}) is gone: this state is stale. "
             + ("`sandbox stop` stops what it left running." if leftovers else "`sandbox up` starts the sandbox again.")
         )
         sys.exit(1)
-    console.print(f"Running (launcher pid {state['launcher_pid']}); `sandbox stop` stops it.")
+    stop_command = "sandbox stop" + ("" if which == DEFAULT_PROFILE else f" --profile {which}")
+    console.print(f"Running (launcher pid {state['launcher_pid']}); `{stop_command}` stops it.")
     sys.exit(0 if healthy else 1)
+
+
+def _up_command(profile: str) -> str:
+    return "sandbox up" + ("" if profile == DEFAULT_PROFILE else f" --profile {profile}")
+
+
+def _another_profile_running(data_dir: Path | None) -> str | None:
+    """'The conformance profile runs from var/conformance …' when a sandbox of another profile runs from this
+    folder (the profiles' default data directories), else None."""
+    for other in profiles.PROFILES:
+        place = profiles.data_dir_of(other)
+        state = read_state(place)
+        if place != data_dir and state and launcher_running(state):
+            option = "" if other == DEFAULT_PROFILE else f" --profile {other}"
+            return (
+                f"The {other} sandbox runs from {place} (`sandbox status{option}` shows it, "
+                f"`sandbox stop{option}` stops it)."
+            )
+    return None
+
+
+def _mention_another_profile(data_dir: Path) -> None:
+    running = _another_profile_running(data_dir)
+    if running:
+        console.print(running, soft_wrap=True)
 
 
 def _health(http: httpx.Client, url: str, launch: str | None) -> str:
@@ -345,27 +470,38 @@ def _health(http: httpx.Client, url: str, launch: str | None) -> str:
 
 @main.command()
 @DATA_DIR
-def stop(data_dir: Path) -> None:
+@PROFILE
+def stop(data_dir: Path | None, profile: str) -> None:
     """Stop the sandbox that runs from this folder, whichever terminal started it."""
+    data_dir = data_dir or profiles.data_dir_of(profile)
     if stop_sandbox(data_dir, _say):
         console.print("sandbox stopped.")
     elif starting(data_dir):
         raise click.ClickException(f"a sandbox is starting from {data_dir}: stop it once it is up, or Ctrl-C it")
     else:
         console.print(f"No sandbox runs from {data_dir}: nothing to stop.")
+        _mention_another_profile(data_dir)
 
 
 @main.command()
 @DATA_DIR
+@PROFILE
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def reset(data_dir: Path, yes: bool) -> None:
-    """Wipe the sandbox's data (databases, keys, secrets, logs); the next `up` reseeds."""
+def reset(data_dir: Path | None, profile: str, yes: bool) -> None:
+    """Wipe the sandbox's data (databases, keys, secrets, logs); the next `up` reseeds. The other profile's
+    data (var/conformance inside var) is kept."""
+    data_dir = data_dir or profiles.data_dir_of(profile)
     state = read_state(data_dir)
     if starting(data_dir) or (state and (launcher_running(state) or services_running(state))):
-        raise click.ClickException("the sandbox is running: stop it first (`sandbox stop`, or Ctrl-C in its terminal)")
+        stop_command = "sandbox stop" + ("" if profile == DEFAULT_PROFILE else f" --profile {profile}")
+        raise click.ClickException(
+            f"the sandbox is running: stop it first (`{stop_command}`, or Ctrl-C in its terminal)"
+        )
+    kept = _other_profiles_data(data_dir)
     if not yes:
-        click.confirm(f"Delete everything under {data_dir}?", abort=True)
-    shutil.rmtree(data_dir, ignore_errors=True)
+        also = f" (keeping {', '.join(map(str, kept))})" if kept else ""
+        click.confirm(f"Delete everything under {data_dir}{also}?", abort=True)
+    _wipe(data_dir, kept)
     shared = os.environ.get("DATABASE_URL", "")
     if shared.startswith("postgresql"):
         from sqlalchemy import create_engine, text
@@ -373,9 +509,29 @@ def reset(data_dir: Path, yes: bool) -> None:
         engine = create_engine(shared)
         with engine.begin() as conn:
             for name in topo.load().processes:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{profiles.schema_of(name, profile)}" CASCADE'))
         engine.dispose()
-    console.print(f"sandbox data wiped; `sandbox up` will reseed ({data_dir}).")
+    console.print(f"sandbox data wiped; `{_up_command(profile)}` will reseed ({data_dir}).")
+
+
+def _other_profiles_data(data_dir: Path) -> list[Path]:
+    """The data directories of other profiles inside `data_dir` (var/conformance inside var)."""
+    own = profiles.profile_of_data(data_dir) or DEFAULT_PROFILE
+    children = [child for child in data_dir.iterdir() if child.is_dir()] if data_dir.is_dir() else []
+    return [child for child in children if profiles.profile_of_data(child) not in (None, own)]
+
+
+def _wipe(data_dir: Path, kept: list[Path]) -> None:
+    if not kept:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        return
+    for child in data_dir.iterdir():
+        if child in kept:
+            continue
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 @main.group()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -35,6 +35,7 @@ STEADY_SECONDS = 60.0  # a process up this long has recovered: its next failure 
 STOP_SECONDS = 30.0  # how long `sandbox stop` waits for the launcher to stop everything
 STATE_FILE = "sandbox.json"
 LOCK_FILE = "sandbox.lock"  # held by the launcher while it starts and runs: one sandbox per data directory
+DEFAULT_PROFILE = "default"
 
 
 class LaunchError(RuntimeError):
@@ -58,6 +59,11 @@ class Sandbox:
     # Each start's id, handed to every process and echoed by its /health, so that a port held by another
     # program is not taken for our process.
     launch_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # What a profile (`sandbox up --profile`, sandbox/conformance/) adds: its name, each process's extra
+    # environment (applied last), and the HTTPS addresses it serves besides the processes' own URLs.
+    profile: str = DEFAULT_PROFILE
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    https_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def im_url(self) -> str:
@@ -107,6 +113,7 @@ class Sandbox:
             client = app.client_id(self.topology.instance)
             env[f"{p}IM_CLIENT"] = client
             env[f"{p}IM_CLIENT_SECRET"] = self.client_secrets[client]
+        env.update(self.extra_env.get(process.name, {}))
         return env
 
 
@@ -320,12 +327,28 @@ def write_state(sandbox: Sandbox, supervisor: Supervisor) -> Path:
     state = {
         "launcher_pid": os.getpid(),
         "launch": sandbox.launch_id,
+        "profile": sandbox.profile,
+        "database": shared_database(),
         "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
+        "https": sandbox.https_urls,
     }
     partial = path.with_suffix(".json.tmp")
     partial.write_text(json.dumps(state, indent=2))
     partial.replace(path)  # whoever reads it (status, stop, demos) sees the old file or the new one
     return path
+
+
+def shared_database() -> str | None:
+    """The `DATABASE_URL` the sandbox runs on, without its password (None: each service's SQLite file), so that
+    a command run later beside it can tell whether it sees the same database."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def read_state(data_dir: Path) -> dict | None:

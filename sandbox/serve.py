@@ -5,10 +5,16 @@ The port is `<PROCESS>_PORT`, else `SANDBOX_<PROCESS>_PORT`, else the topology's
 when the service listens (address, versions, database), then one access line per request (see
 `services.common.logs.AccessLogMiddleware`). Started by `sandbox up`, the service stops by itself when the
 launcher is gone, however the launcher died.
+
+With `<PROCESS>_HTTPS_PORT`, `<PROCESS>_TLS_CERT_FILE` and `<PROCESS>_TLS_KEY_FILE` (the conformance profile
+gives them to Consent) the same app also listens with TLS on that port, in the same process: one app, one
+database, one start-up; the plain port stays for the sandbox's own traffic (the IM, `/health`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -16,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 
@@ -38,27 +45,72 @@ def serve(name: str) -> None:
     app = importlib.import_module(process.module).create_app()
     settings = app.state.settings
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its errors (a port in use) in our format
-    config = uvicorn.Config(
-        AccessLogMiddleware(app),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
+    options = {
+        "host": settings.host,
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
         **HTTPLimits.from_env().uvicorn_options(),  # head size and time, keep-alive, connections
-    )
+    }
+    served = AccessLogMiddleware(app)
+    config = uvicorn.Config(served, port=settings.port, **options)
+    tls = _tls_listener(process.env_prefix, served, options, name)
     stop_with_launcher()
-    Server(config, start_line=_start_line(name, app, settings)).run()
+    Server(config, start_line=_start_line(name, app, settings), tls=tls).run()
+
+
+def _tls_listener(prefix: str, app: Any, options: dict[str, Any], name: str) -> TLSListener | None:
+    """The HTTPS listener the environment asks for (`<PREFIX>HTTPS_PORT` and the certificate files), if any."""
+    port = os.environ.get(f"{prefix}HTTPS_PORT")
+    if not port:
+        return None
+    config = uvicorn.Config(
+        app,
+        port=int(port),
+        ssl_certfile=os.environ[f"{prefix}TLS_CERT_FILE"],
+        ssl_keyfile=os.environ[f"{prefix}TLS_KEY_FILE"],
+        lifespan="off",  # the app starts and stops once, with the plain listener
+        **options,
+    )
+    return TLSListener(config, start_line=f"{name} listening on https://{config.host}:{port} (TLS)")
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, logging one line once it listens."""
+    """uvicorn's server, logging one line once it listens. With `tls`, a second listener of the same app: it
+    starts once this one (and so the app) is up, and stops before this one shuts the app down."""
+
+    def __init__(self, config: uvicorn.Config, start_line: str, tls: TLSListener | None = None):
+        super().__init__(config)
+        self.start_line = start_line
+        self.tls = tls
+        self._tls_task: asyncio.Task | None = None
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            log.info(self.start_line)
+            if self.tls is not None:
+                self._tls_task = asyncio.create_task(self.tls.serve())
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        if self._tls_task is not None:
+            self.tls.should_exit = True
+            await self._tls_task
+        await super().shutdown(sockets=sockets)
+
+
+class TLSListener(uvicorn.Server):
+    """The HTTPS listener beside `Server`: that server receives the signals and stops this one."""
 
     def __init__(self, config: uvicorn.Config, start_line: str):
         super().__init__(config)
         self.start_line = start_line
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
     async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets=sockets)

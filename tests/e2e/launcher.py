@@ -17,10 +17,13 @@ from tests.support import TEST_DATABASE_URL, free_port
 
 
 class RunningSandbox:
-    def __init__(self, data_dir: Path, only: tuple[str, ...] = (), extra_env: dict | None = None):
+    def __init__(
+        self, data_dir: Path, only: tuple[str, ...] = (), extra_env: dict | None = None, args: tuple[str, ...] = ()
+    ):
         self.data_dir = data_dir
         self.ports = {name: free_port() for name in topology.load().processes}
         self.only = only
+        self.args = args  # more options of `sandbox up`
         self.env = dict(os.environ, **(extra_env or {}))
         if TEST_DATABASE_URL:
             self.env["DATABASE_URL"] = TEST_DATABASE_URL
@@ -43,6 +46,7 @@ class RunningSandbox:
         args = [sys.executable, "-m", "sandbox.cli", "up", "--data-dir", str(self.data_dir)]
         args += [a for name, port in self.ports.items() for a in ("--port", f"{name}={port}")]
         args += [a for name in self.only for a in ("--only", name)]
+        args += self.args
         self.proc = subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         state = self.data_dir / "sandbox.json"

@@ -82,8 +82,12 @@ def verification_code(token: str) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
+# Base32 has the letters O and I but no digits 0 and 1: a code typed with the look-alike digit still matches.
+_LOOK_ALIKES = str.maketrans({"0": "O", "1": "I"})
+
+
 def normalized_code(code: str) -> str:
-    raw = "".join(ch for ch in code.upper() if ch.isalnum())
+    raw = "".join(ch for ch in code.upper().translate(_LOOK_ALIKES) if ch.isalnum())
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 

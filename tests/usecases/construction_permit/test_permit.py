@@ -77,6 +77,10 @@ def test_the_verification_code_is_short_stable_and_tied_to_the_seal(key):
     assert permit.normalized_code(code.lower().replace("-", " ")) == code
 
 
+def test_a_code_typed_with_look_alike_digits_or_in_lower_case_still_matches():
+    assert permit.normalized_code("abo0-1ix2 3456 7OIQ") == "ABOO-IIX2-3456-7OIQ"
+
+
 def test_the_pdf_is_deterministic_and_latin1_safe(key):
     token = permit.seal(FACTS, key)
     pdf = permit.render_pdf(FACTS, permit.verification_code(token), "http://city.test/verify?permit=x&code=y")

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from services.common import demo_world
 
+from . import bootstrap as boot
 from . import topology as topo
 from .conformance import profile as profiles
 from .launcher import (
@@ -30,9 +31,7 @@ from .launcher import (
     launcher_running,
     lock_data_dir,
     read_state,
-    register_topology,
     remove_state,
-    run_hooks,
     services_running,
     starting,
     stop_sandbox,
@@ -190,8 +189,7 @@ def up(
             profiles.prepare(sandbox, names, consent_https_port)
         with console.status(f"starting {', '.join(names)}…"):
             supervisor.start_all(names)
-            register_topology(sandbox)
-            run_hooks(sandbox)
+            boot.bootstrap(sandbox)
             fixtures = _load_fixtures(sandbox) if conformance else []
             supervisor.raise_if_stopping()
         write_state(sandbox, supervisor)
@@ -373,6 +371,38 @@ def _print_conformance(sandbox: Sandbox, fixtures: list[str]) -> None:
         "After a run of the checks (they use up vouchers and transactions): `sandbox conformance reseed`.",
         soft_wrap=True,
     )
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    envvar="SANDBOX_DATA_DIR",
+    help="A running `sandbox up`'s data directory, or the mounted credentials (SANDBOX_DATA_DIR).",
+)
+@click.option(
+    "--new-credentials",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Make every credential once under this directory (kept if there) and an env file per service; no call.",
+)
+def bootstrap(data_dir: Path, new_credentials: Path | None) -> None:
+    """Register the topology in the IM and run the use cases' set-up steps against running services
+    (idempotent; `sandbox up` does it, a container or a Kubernetes Job runs it)."""
+    if new_credentials is not None:
+        written = boot.new_credentials(new_credentials)
+        _say(f"credentials in {new_credentials}; env files: {', '.join(str(p) for p in written)}")
+        return
+    try:
+        sandbox = boot.deployed_sandbox(data_dir)
+        boot.wait_for_providers(sandbox, _say)
+        boot.bootstrap(sandbox)
+    except (LaunchError, httpx.HTTPError, RuntimeError) as exc:
+        _say(f"[bold red]bootstrap failed:[/] {exc}")
+        sys.exit(1)
+    _say(f"bootstrapped: {', '.join(sandbox.running)} (IM at {sandbox.im_url})")
 
 
 @main.command()

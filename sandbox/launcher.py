@@ -1,11 +1,11 @@
-"""`sandbox up`: start every written service as its own uvicorn process, wait for health, register the
-topology in the IM, run the use cases' set-up hooks, print where everything is, and supervise; the state
-file (`<data dir>/sandbox.json`) lets `sandbox status`, `sandbox stop` and the demos find a running sandbox."""
+"""`sandbox up`: start every written service as its own uvicorn process, wait for health, bootstrap them
+(sandbox/bootstrap.py: the topology in the IM, the use cases' set-up hooks), print where everything is, and
+supervise; the state file (`<data dir>/sandbox.json`) lets `sandbox status`, `sandbox stop` and the demos find
+a running sandbox."""
 
 from __future__ import annotations
 
 import fcntl
-import importlib
 import json
 import os
 import signal
@@ -22,7 +22,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_secret
 
 from .processes import command_of, describe_holder, pid_alive
@@ -64,6 +63,9 @@ class Sandbox:
     profile: str = DEFAULT_PROFILE
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     https_urls: dict[str, str] = field(default_factory=dict)
+    # What a browser uses, by process, when it differs from what the services call (behind a proxy, an
+    # ingress, or compose's published ports); see sandbox/bootstrap.py.
+    public_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def im_url(self) -> str:
@@ -71,6 +73,9 @@ class Sandbox:
 
     def url(self, process: str) -> str:
         return self.topology.processes[process].url
+
+    def public_url(self, process: str) -> str:
+        return self.public_urls.get(process) or self.url(process)
 
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
@@ -103,6 +108,14 @@ class Sandbox:
                 **{f"SANDBOX_{name.upper()}_URL": proc.url for name, proc in self.topology.processes.items()},
             }
         )
+        env.update(self.credentials_env(process))
+        env.update(self.extra_env.get(process.name, {}))
+        return env
+
+    def credentials_env(self, process: Process) -> dict[str, str]:
+        """The IM credentials one process gets (also written to env files by `sandbox bootstrap
+        --new-credentials` for containers)."""
+        p, env = process.env_prefix, {}
         if process.name == IM:  # the IM's credentials go to the IM only
             env["INFORMATION_MEDIATOR_ADMIN_TOKEN"] = self.admin_token
             env["INFORMATION_MEDIATOR_VIEWER_TOKEN"] = self.viewer_token
@@ -113,7 +126,6 @@ class Sandbox:
             client = app.client_id(self.topology.instance)
             env[f"{p}IM_CLIENT"] = client
             env[f"{p}IM_CLIENT_SECRET"] = self.client_secrets[client]
-        env.update(self.extra_env.get(process.name, {}))
         return env
 
 
@@ -274,28 +286,6 @@ def taken_port_advice(name: str, port: int) -> str:
     if "sandbox.serve" in holder:
         advice += " It is a sandbox service left running: `sandbox stop` in its folder stops it."
     return advice
-
-
-def register_topology(sandbox: Sandbox) -> None:
-    """Create the IM registry on the first start, merge it on later ones (runtime changes are kept)."""
-    hashes = {client: hash_secret(secret) for client, secret in sandbox.client_secrets.items()}
-    doc = sandbox.topology.imconf(hashes)
-    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
-    with httpx.Client(base_url=sandbox.im_url, headers=headers, timeout=15) as http:
-        status = http.get("/api/v1/status")
-        status.raise_for_status()
-        method = "POST" if status.json()["status"] == "NOT_CONFIGURED" else "PATCH"
-        response = http.request(method, "/api/v1/config", json=doc)
-        if response.status_code != 201:
-            raise LaunchError(f"the IM refused the topology: {response.status_code} {response.text}")
-
-
-def run_hooks(sandbox: Sandbox) -> None:
-    for name in sandbox.running:
-        hook = sandbox.topology.processes[name].on_up
-        if hook:
-            module, _, function = hook.partition(":")
-            getattr(importlib.import_module(module), function)(sandbox)
 
 
 def lock_data_dir(data_dir: Path) -> IO | None:

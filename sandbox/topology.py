@@ -20,6 +20,9 @@ class Process:
     module: str
     port: int
     on_up: str | None = None
+    # The address other services and the bootstrap call (a container's or Kubernetes Service's name); None:
+    # this machine's loopback on `port`, as under `sandbox up`.
+    address: str | None = None
 
     @property
     def available(self) -> bool:
@@ -35,7 +38,7 @@ class Process:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return (self.address or f"http://127.0.0.1:{self.port}").rstrip("/")
 
 
 @dataclass

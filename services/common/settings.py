@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 0
+    # What a browser uses to reach this service (issuer, redirect URIs, page links) when it is not host:port,
+    # e.g. behind a proxy, an ingress or compose's published ports. What other services call is their own
+    # setting (`im_url`, and e.g. Consent's `identity_url`).
     public_url: str | None = None
     seed: bool = True
     # Set by the launcher for each start and echoed by /health (see sandbox/launcher.py `wait_healthy`).
@@ -35,6 +38,8 @@ class ServiceSettings(BaseSettings):
 
     # Outgoing calls through the Information Mediator.
     im_url: str = "http://127.0.0.1:8000"
+    # The IM's address for browsers (links to its trace page); default: im_url.
+    im_public_url: str | None = None
     im_client: str | None = None  # SANDBOX/GOV/MEMBER/APPLICATION of this service
     im_client_secret: str | None = None
     # Serve non-public routes only to calls the IM vouches for (guard.py). Switching it off is for poking one
@@ -57,7 +62,13 @@ class ServiceSettings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        """What a browser uses: `public_url`, else host:port (loopback for a wildcard address such as 0.0.0.0)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
+        return self.public_url or f"http://{host}:{self.port}"
+
+    @property
+    def im_browser_url(self) -> str:
+        return (self.im_public_url or self.im_url).rstrip("/")
 
     def resolved_database(self) -> tuple[str, str | None]:
         """The SQLAlchemy URL and the PostgreSQL schema (None for SQLite or a dedicated database)."""

@@ -38,7 +38,7 @@ def subscribe_consent_webhook(im: IMClient, settings: CashTransferSettings, secr
 
 def on_up(sandbox: RunningSandbox) -> None:
     data_dir = sandbox.data_dir / "cash_transfer"
-    settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.url("cash_transfer"))
+    settings = CashTransferSettings(data_dir=data_dir, public_url=sandbox.public_url("cash_transfer"))
     if "identity" in sandbox.running:
         register_client(
             sandbox.url("identity"),

@@ -30,4 +30,6 @@ class RunningSandbox(SandboxDataDir, Protocol):
     @property
     def client_secrets(self) -> Mapping[str, str]: ...
 
-    def url(self, process: str) -> str: ...
+    def url(self, process: str) -> str: ...  # what the hook calls
+
+    def public_url(self, process: str) -> str: ...  # what a browser uses (redirect URIs, links)

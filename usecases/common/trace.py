@@ -29,4 +29,4 @@ async def exchanges(settings: UseCaseSettings, message_id: str, delay: float | N
 def trace_link(settings: UseCaseSettings, message_id: str) -> str:
     """The IM's trace page for this action, opening with the viewer token."""
     query = {"messageId": message_id} | ({"token": settings.im_viewer_token} if settings.im_viewer_token else {})
-    return f"{settings.im_url.rstrip('/')}/ui/trace?{urlencode(query)}"
+    return f"{settings.im_browser_url}/ui/trace?{urlencode(query)}"

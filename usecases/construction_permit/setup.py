@@ -27,7 +27,7 @@ EVENT_SCHEMA = {
 def on_up(sandbox: RunningSandbox) -> None:
     settings = ConstructionPermitSettings(
         data_dir=sandbox.data_dir / "construction_permit",
-        public_url=sandbox.url("construction_permit"),
+        public_url=sandbox.public_url("construction_permit"),
         im_url=sandbox.im_url,
     )
     if "identity" in sandbox.running:

@@ -21,6 +21,8 @@ class IdentitySettings(ServiceSettings):
 
     otp_ttl_seconds: int = 180
     otp_max_attempts: int = 3
+    otp_resend_seconds: int = 30  # a new OTP for the same login and resident no sooner than this
+    provider_name: str = "National Identity Authority"  # shown on the login pages
     transaction_ttl_seconds: int = 600
     auth_code_ttl_seconds: int = 60
     access_token_ttl_seconds: int = 600

@@ -1,13 +1,21 @@
-"""What the use cases' browser tests share (the `browser` fixture is in conftest.py): screenshots kept as
-artefacts, and the OIDC login through the Identity BB's pages."""
+"""What the use cases' browser tests share (the `browser` fixture is in conftest.py): every page state they
+visit is checked with axe-core and kept as screenshots at desktop and phone sizes, and the OIDC login goes
+through the Identity BB's pages."""
 
 from __future__ import annotations
 
+import fcntl
+import subprocess
+from functools import cache
 from pathlib import Path
 
 from services.common import demo_world
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+BLOCKING = ("serious", "critical")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -15,6 +23,16 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@cache
+def axe_source() -> str:
+    """axe-core from the npm registry (tests/usecases/axe/package-lock.json), installed on first use."""
+    with (AXE_DIR / ".install.lock").open("w") as lock:  # pytest-xdist workers install it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not AXE_JS.exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=AXE_DIR, check=True, capture_output=True)
+    return AXE_JS.read_text()
 
 
 def shot(page, path: Path) -> None:  # noqa: ANN001
@@ -28,6 +46,59 @@ def shot(page, path: Path) -> None:  # noqa: ANN001
             page.wait_for_timeout(300)
 
 
+def violations(page) -> list[dict]:  # noqa: ANN001
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source())  # through DevTools: the pages' CSP (script-src 'none') stays in force
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in found
+        if v["impact"] in BLOCKING
+    ]
+
+
+def check(page, path: Path) -> None:  # noqa: ANN001
+    """One page state: screenshots at both sizes (`<path>-desktop.png`, `<path>-phone.png`), then axe-core at
+    each size; fails on a serious or critical violation."""
+    original = page.viewport_size
+    problems = {}
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        shot(page, path.with_name(f"{path.stem}-{size}.png"))
+        if found := violations(page):
+            problems[size] = found
+    page.set_viewport_size(original)
+    assert not problems, f"axe-core on {page.url}: {problems}"
+
+
+def home(browser, base: str, path: Path) -> None:  # noqa: ANN001
+    """The use case's home page before anyone logs in, checked like every other state."""
+    page = browser.new_context(viewport={"width": 412, "height": 900}).new_page()
+    page.goto(base + "/")
+    assert page.locator("#personas a.persona-login").count() > 0  # "log in as…" links with the VID
+    assert "login_hint=" in page.get_attribute("#personas a.persona-login >> nth=0", "href")
+    check(page, path)
+    link = page.locator("#personas a.persona-login").first
+    vid = link.get_attribute("href").split("login_hint=")[1]
+    link.click()
+    assert page.input_value("#individual_id") == vid  # Identity's login page opens with the VID filled in
+    page.context.close()
+
+
+def journey(page) -> tuple[str, str]:  # noqa: ANN001
+    """(the tracker's current step, the "your next step" text); both must be on the page."""
+    current = page.locator("#tracker [aria-current=step] .label")
+    current_step = current.inner_text().split("(")[0].strip() if current.count() else "(all done)"
+    return current_step, page.inner_text("#next-step .next-text").strip()
+
+
+def behind_the_scenes(page) -> str:  # noqa: ANN001
+    """The panel's text, the raw calls (folded in <details>) included."""
+    page.wait_for_selector("#behind-the-scenes")
+    return page.text_content("#behind-the-scenes") or ""
+
+
 def login(browser, base: str, vid: str, consent_shot: Path | None = None):  # noqa: ANN001, ANN201
     """A new phone-sized browser context logged in to the use case at `base` with VID + OTP."""
     page = browser.new_context(viewport={"width": 412, "height": 900}).new_page()
@@ -39,7 +110,7 @@ def login(browser, base: str, vid: str, consent_shot: Path | None = None):  # no
     page.fill("#otp_value", demo_world.sandbox_otp())
     page.click("text=Verify")
     if consent_shot is not None:
-        shot(page, consent_shot)
+        shot(page, consent_shot.with_suffix(".png"))
     page.click("button[value=allow]")
     page.wait_for_url(lambda url: "/authorize" not in url)
     return page

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.usecases.browser import ARGS
+from tests.usecases.browser import ARGS, ARTIFACTS
 
 
 @pytest.fixture(scope="module")
@@ -17,3 +17,9 @@ def browser():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         yield browser
         browser.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """Where the browser tests left their screenshots (every page state, desktop and phone)."""
+    if ARTIFACTS.exists():
+        terminalreporter.write_line(f"browser test screenshots: {ARTIFACTS}")

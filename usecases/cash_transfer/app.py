@@ -11,6 +11,7 @@ from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 from usecases.common import oidc
 from usecases.common.login_views import login_router
+from usecases.common.pages import html_errors
 from usecases.common.routes import route_table
 from usecases.common.security import SecurityMiddleware
 
@@ -40,7 +41,7 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         migrations_dir=HERE / "migrations",
         routers=[api.router, callbacks.router, _login, pages.admin, pages.router],
         seed=seed,
-        error_render=render_error,
+        error_render=html_errors(pages.templates, render_error),
         on_startup=_startup,
         route_table=route_table(callbacks=("/callbacks",), pages=("/officer", "/payments", "/me")),
     )

@@ -49,6 +49,41 @@ async def _page(request: Request, name: str, user: UserSession | None, **context
 
 
 _back, _message = common_pages.back, common_pages.message
+JOURNEY = ["Consent requested", "Consent given", "Enrolled", "Account registered", "Paid"]
+BENEFICIARY_NEXT = [
+    "Nothing to do yet: the enrollment officer will ask for your consent.",
+    "Read what the programme will do with your data, then agree or refuse below.",
+    "Nothing to do: the enrollment officer can now enroll you.",
+    "Nothing to do: the Payments building block is registering your payment account.",
+    "Nothing to do: the payment officer will order your payment.",
+    "You have been paid. Nothing else to do.",
+]
+
+
+def stage(candidate: Candidate, enrollment: Enrollment | None, paid: bool = False) -> int:
+    """How far a candidate is on JOURNEY: the index of the step that comes next (len(JOURNEY) when paid)."""
+    if candidate.consent_status != "given":
+        return 0 if candidate.consent_status == "none" else 1
+    if enrollment is None:
+        return 2
+    if enrollment.onboarding_status != "onboarded":
+        return 3
+    return 5 if paid else 4
+
+
+def _personas(session: Session) -> list[dict]:
+    """Who to log in as in the demo: the officers, the administrator and the programme's candidates."""
+    staff = [
+        (label, demo_world.with_role(role)[0])
+        for label, role in (
+            ("enrollment officer", "enrollment_officer"),
+            ("payment officer", "payment_officer"),
+            ("administrator (role assignments)", "administrator"),
+        )
+    ]
+    names = set(session.scalars(select(Candidate.name)))
+    candidates = [("candidate", r) for r in demo_world.residents() if r["name"] in names][:6]
+    return [{"label": label, "name": r["name"], "vid": r["vid"]} for label, r in staff + candidates]
 
 
 async def _form(request: Request) -> dict:
@@ -77,7 +112,8 @@ async def home(request: Request, session: Session = DBSession) -> Response:
         "home.html",
         user,
         login_error=request.query_params.get("login_error"),
-        administrator=demo_world.with_role("administrator")[0],
+        personas=_personas(session),
+        otp=demo_world.sandbox_otp(),
     )
 
 
@@ -95,6 +131,7 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     packages = list(session.scalars(select(Package).order_by(Package.id)))
     waiting = any(e.onboarding_status == "pending" for e in enrolled.values())
+    stages = [stage(c, enrolled.get(c.id)) for c in rows]
     return await _page(
         request,
         "officer.html",
@@ -105,7 +142,26 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
         live=live,
         money=service.money,
         refresh=waiting,
+        **_officer_journey(stages),
     )
+
+
+def _officer_journey(stages: list[int]) -> dict:
+    to_ask, asked, to_enroll = stages.count(0), stages.count(1), stages.count(2)
+    if to_enroll:
+        step, text = 2, f"Enroll the {_people(to_enroll)} who gave consent."
+    elif to_ask:
+        step, text = 0, f"Request consent from a candidate ({_people(to_ask)} not asked yet)."
+    elif asked:
+        step, text = 1, f"Wait for the {_people(asked)} you asked to answer: they decide on their own page."
+    else:
+        step, text = 3, "Everyone is enrolled: the payment officer takes it from here."
+    detail = "Enroll appears only once a candidate has given consent."
+    return {"steps": common_pages.tracker(JOURNEY, step), "next_text": text, "next_detail": detail}
+
+
+def _people(count: int) -> str:
+    return f"{count} candidate{'s' if count != 1 else ''}"
 
 
 @router.post("/officer/consent")
@@ -161,16 +217,44 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
         o.status in ("ordered", "accepted") for o, _ in orders
     )
     received = session.scalars(select(CallbackReceived).order_by(CallbackReceived.id.desc()).limit(10)).all()
+    payable = {e.id for e, c, _ in rows if stage(c, e) == 4}
+    review = [(e, c, p) for e, c, p in rows if e.id in payable and e.id in request.query_params.getlist("review")]
     return await _page(
         request,
         "payments.html",
         user,
         beneficiaries=rows,
+        payable=payable,
+        review=review,
+        review_total=_total(review),
         orders=orders,
         money=service.money,
         refresh=waiting,
         callbacks=received,
+        **_payer_journey(rows, payable, bool(review)),
     )
+
+
+def _total(review: list[tuple[Enrollment, Candidate, Package]]) -> str:
+    """ "150.00 USD", summed per currency, for the confirmation before paying."""
+    sums: dict[str, int] = {}
+    for _, _, package in review:
+        sums[package.currency] = sums.get(package.currency, 0) + package.amount_minor
+    return " + ".join(f"{service.money(amount)} {currency}" for currency, amount in sums.items())
+
+
+def _payer_journey(rows: list, payable: set[str], reviewing: bool) -> dict:
+    pending = sum(1 for e, c, _ in rows if stage(c, e) == 3)
+    if reviewing:
+        step, text = 4, "Check the amount and confirm the payment."
+    elif payable:
+        step, text = 4, f"Select the {_people(len(payable))} ready to be paid and review the payment."
+    elif pending:
+        step, text = 3, f"Wait: the Payments building block is registering {_people(pending)}' accounts."
+    else:
+        step, text = 2, "Nobody is ready to be paid: the enrollment officer enrolls candidates first."
+    detail = "Only beneficiaries with consent given and a registered account can be paid."
+    return {"steps": common_pages.tracker(JOURNEY, step), "next_text": text, "next_detail": detail}
 
 
 @router.post("/payments/order")
@@ -216,10 +300,13 @@ async def me(request: Request, session: Session = DBSession) -> Response:
             .order_by(PaymentOrder.created_at.desc())
         ).all()
     )
+    reached = stage(candidate, enrollment, any(o.status == "paid" for o in orders))
     return await _page(
         request,
         "me.html",
         user,
+        steps=common_pages.tracker(JOURNEY, reached),
+        next_text=BENEFICIARY_NEXT[reached],
         candidate=candidate,
         agreement=agreement,
         enrollment=enrollment,

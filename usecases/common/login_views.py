@@ -30,10 +30,11 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
     def login(
         request: Request,
         next: str = Query(default="/", max_length=200),  # the query parameter's name
+        login_hint: str = Query(default="", max_length=20, pattern="^[0-9]*$"),  # a VID the login page prefills
         session: Session = DBSession,
     ) -> RedirectResponse:
         settings = request.app.state.settings
-        url, state = oidc.start_login(session, settings, login_model, next)
+        url, state = oidc.start_login(session, settings, login_model, next, login_hint)
         response = RedirectResponse(url, status_code=303)
         response.set_cookie(
             security.login_cookie(cookie),

@@ -56,7 +56,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_login(session: Session, settings: UseCaseSettings, login_model: type, next_url: str = "/") -> tuple[str, str]:
+def start_login(
+    session: Session, settings: UseCaseSettings, login_model: type, next_url: str = "/", login_hint: str = ""
+) -> tuple[str, str]:
     """Stores state, nonce and PKCE verifier; returns the Identity /authorize URL for the browser and the
     state (the caller binds it to the browser with a cookie)."""
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
@@ -75,6 +77,7 @@ def start_login(session: Session, settings: UseCaseSettings, login_model: type, 
             "acr_values": "idbb:acr:generated-code",
             "claims": json.dumps({"userinfo": {c: {"essential": True} for c in OIDC_CLAIMS}}),
         }
+        | ({"login_hint": login_hint} if login_hint else {})
     )
     return f"{settings.identity_url.rstrip('/')}/authorize?{query}", state
 

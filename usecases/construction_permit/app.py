@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from services.common.app import create_service_app
 from usecases.common import oidc, roles
 from usecases.common.login_views import login_router
+from usecases.common.pages import html_errors
 from usecases.common.routes import route_table
 from usecases.common.security import SecurityMiddleware
 
@@ -61,7 +62,7 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
             pages.router,
         ],
         seed=seed,
-        error_render=render_error,
+        error_render=html_errors(pages.templates, render_error),
         on_startup=_startup,
         on_shutdown=_shutdown,
         route_table=ROUTES,

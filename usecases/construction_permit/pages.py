@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ PERSONAS = [
 async def _page(
     request: Request, name: str, user: UserSession | None, session: Session, **context: Any
 ) -> HTMLResponse:
-    count = len(notifications.for_user(session, service.audiences_of(session, user), 99)) if user else 0
+    count = len(_notifications(session, user, 99)) if user else 0
     return templates.TemplateResponse(
         request,
         name,
@@ -59,6 +60,79 @@ async def _page(
             **context,
         },
     )
+
+
+def _notifications(session: Session, user: UserSession, limit: int = 50) -> list:
+    """Each event once, even when it reached this person twice (as applicant and as architect, say)."""
+    seen, rows = set(), []
+    for row in notifications.for_user(session, service.audiences_of(session, user), limit):
+        if row.event_id not in seen:
+            seen.add(row.event_id)
+            rows.append(row)
+    return rows
+
+
+PERMIT_JOURNEY = [
+    "Application drafted",
+    "Owner's consent",
+    "Submitted",
+    "Municipal review",
+    "Fee paid",
+    "Clearances",
+    "Signed and issued",
+]
+REACHED = {
+    "submitted": 3,
+    "visit_proposed": 3,
+    "visit_scheduled": 3,
+    "visit_done": 3,
+    "action_needed": 3,
+    "rejected": 3,
+    "awaiting_payment": 4,
+    "in_clearance": 5,
+    "awaiting_signature": 6,
+    "issued": 7,
+}
+WAITING = {
+    "draft": "The applicant completes the documents and submits the application.",
+    "submitted": "The permit officer reviews the application.",
+    "visit_proposed": "The applicant chooses one of the proposed field-visit slots.",
+    "visit_scheduled": "The permit officer visits the site and records the report.",
+    "visit_done": "The permit officer decides on the application.",
+    "action_needed": "The applicant sends the documents the permit officer asked for.",
+    "awaiting_payment": "The applicant pays the fee; the Payments building block confirms it.",
+    "in_clearance": "The utilities and civil-protection authorities give their clearances.",
+    "awaiting_signature": "The mayor signs the permit.",
+    "issued": "Nothing: the permit is issued. Download it or check it on the public page.",
+    "rejected": "Nothing: the application was refused (see the history for the reason).",
+}
+
+
+def _reached(view: dict) -> int:
+    if view["state"] == "draft":
+        return 2 if view["consentStatus"] == "given" else 1
+    return REACHED.get(view["state"], 3)
+
+
+def _next_step(view: dict) -> tuple[str, str]:
+    """What this person can do now on the application, or whom it waits for."""
+    roles, state = view["yourRoles"], view["state"]
+    kinds = service.DOCUMENT_KINDS
+    if "owner" in roles and state == "draft" and view["consentStatus"] == "requested":
+        return "Give or refuse your consent as the owner (below).", "Nothing is submitted without it."
+    if "applicant" in roles and state in ("draft", "action_needed") and view["missingDocuments"]:
+        missing = ", ".join(kinds[k] for k in view["missingDocuments"])
+        return f"Upload the missing documents: {missing}.", ""
+    if "applicant" in roles and state == "draft" and view["consentStatus"] != "given":
+        return "Wait for the owner's consent.", "The owner gives it after logging in with her own ID."
+    if "applicant" in roles and state == "awaiting_payment":
+        return f"Pay the fee of {view['fee']} USD at your bank.", "The application moves on once Payments confirms it."
+    labels = [ACTION_LABELS.get(a, a.replace("_", " ")) for a in view["actions"]]
+    if len(labels) == 1:
+        return f"{labels[0]}.", ""
+    if labels:
+        return "Decide: " + ", ".join(labels[:-1]) + f" or {labels[-1].lower()}.", "Under “What you can do”."
+    return "Nothing for you to do now. " + WAITING.get(state, ""), ""
 
 
 def _login_first(request: Request) -> RedirectResponse:
@@ -110,8 +184,15 @@ async def applications(request: Request, session: Session = DBSession) -> Respon
     user = await _viewer(request, session)
     if user is None:
         return _login_first(request)
+    return await _applications_page(request, session, user, request.query_params.get("parcel"))
+
+
+async def _applications_page(
+    request: Request, session: Session, user: UserSession, parcel_id: str | None, **context: Any
+) -> HTMLResponse:
     rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
     queue = set().union(*(QUEUES.get(r, set()) for r in user.roles)) if user.roles else set()
+    context = {"typed": {}, "errors": {}, **context}
     return await _page(
         request,
         "applications.html",
@@ -120,9 +201,42 @@ async def applications(request: Request, session: Session = DBSession) -> Respon
         applications=rows,
         queue=[a for a in rows if a["state"] in queue],
         is_officer=bool(auth.officer_roles(user)),
-        parcel=_parcel(request.query_params.get("parcel")),
+        parcel=_parcel(parcel_id),
         building_types=rules.building_types(),
+        **context,
     )
+
+
+PARTY_LABELS = {"owner": "owner", "architect": "lead architect", "contractor": "contractor"}
+FORM_ERRORS = (  # (a pattern of the API's message, the field, what to tell the person)
+    (r"^(owner|architect|contractor) is required", "{0}Vid", "Enter the {label}'s VID and full name."),
+    (r"^(owner|architect|contractor)\.vid must", "{0}Vid", "Enter the {label}'s VID: 6 to 20 digits."),
+    (r"^(owner|architect|contractor)\.name", "{0}Name", "Enter the {label}'s full name, as on the ID card."),
+    (r"^parcelId", "parcel", "This parcel is not in the land registry: check the parcel id."),
+    (r"^buildingType", "buildingType", "Choose a building type."),
+    (r"is not allowed in the", "buildingType", "This kind of building is not allowed in the parcel's zone."),
+    (r"^floorAreaM2 must be a number", "floorAreaM2", "Enter the floor area as a number of m², like 160."),
+    (r"at most ([0-9.]+) m²", "floorAreaM2", "Enter a floor area from 1 to {0} m² for this parcel."),
+    (r"names another owner", "ownerVid", "The land registry names someone else as this parcel's owner."),
+)
+
+
+def form_errors(message: str) -> dict[str, str]:
+    """The API's refusal of an application form as messages for people, keyed by the field they are about."""
+    if message.startswith("Identity does not confirm the VID and name of:"):
+        roles = [r.strip() for r in message.split(":", 1)[1].split(",")]
+        return {
+            f"{r}Vid": f"The National ID does not know this VID with this name for the {PARTY_LABELS.get(r, r)}: "
+            "check both."
+            for r in roles
+            if r in PARTY_LABELS
+        } or {"form": message}
+    for pattern, field, text in FORM_ERRORS:
+        if found := re.search(pattern, message):
+            groups = found.groups()
+            label = PARTY_LABELS.get(groups[0], "") if groups else ""
+            return {field.format(*groups): text.format(*groups, label=label)}
+    return {"form": message[:1].upper() + message[1:]}
 
 
 def _parcel(parcel_id: str | None) -> dict | None:
@@ -154,8 +268,15 @@ async def start(request: Request, session: Session = DBSession) -> Response:
             form.get("formId"),
         )
     except APIError as exc:
-        return common_pages.back(
-            f"/applications?parcel={form.get('parcelId') or ''}", "start an application", common_pages.message(exc)
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return await _applications_page(
+            request,
+            session,
+            user,
+            str(form.get("parcelId") or ""),
+            typed=form,
+            errors=form_errors(str(body.get("message") or common_pages.message(exc))),
+            panel=await common_pages.panel(request, current_message_id.get(), "start an application (refused)"),
         )
     request.app.state.publish_now.set()
     return common_pages.back(f"/applications/{application.id}", f"start {application.id}")
@@ -166,7 +287,10 @@ async def application_page(application_id: str, request: Request, session: Sessi
     user = await _viewer(request, session)
     if user is None:
         return _login_first(request)
-    application = service.get_application(session, application_id)
+    try:
+        application = service.get_application(session, application_id)
+    except APIError as exc:
+        return common_pages.error_page(templates, request, exc.status_code, common_pages.message(exc))
     if not service.may_see(session, user, application):
         return RedirectResponse("/applications?error=this+application+is+not+yours", status_code=303)
     view = application_view(session, application, user)
@@ -179,12 +303,16 @@ async def application_page(application_id: str, request: Request, session: Sessi
     waiting = application.state == "awaiting_payment" or any(
         h.event_id is None and h.audiences for h in service.history(session, application)
     )
+    next_text, next_detail = _next_step(view)
     return await _page(
         request,
         "application.html",
         user,
         session,
         a=view,
+        steps=common_pages.tracker(PERMIT_JOURNEY, _reached(view)),
+        next_text=next_text,
+        next_detail=next_detail,
         agreement=agreement,
         kinds=service.DOCUMENT_KINDS,
         labels=ACTION_LABELS,
@@ -213,6 +341,7 @@ async def _on_application(
     application_id: str,
     what: str,
     step: Callable[[UserSession, Application], Awaitable[None]],
+    why: str | None = None,
 ) -> Response:
     """Runs one step for the logged-in user and goes back to the application page with its exchanges."""
     user = auth.require_user(request, session)
@@ -223,7 +352,7 @@ async def _on_application(
     except APIError as exc:
         return common_pages.back(path, what, common_pages.message(exc))
     request.app.state.publish_now.set()
-    return common_pages.back(path, what)
+    return common_pages.back(path, what, why=why)
 
 
 @router.post("/applications/{application_id}/documents")
@@ -247,7 +376,8 @@ async def upload(application_id: str, request: Request, session: Session = DBSes
             current_message_id.get(),
         )
 
-    return await _on_application(request, session, application_id, "upload a document", step)
+    why = "the municipality keeps the plans itself; no building block holds documents"
+    return await _on_application(request, session, application_id, "upload a document", step, why)
 
 
 @router.post("/applications/{application_id}/consent")
@@ -284,7 +414,8 @@ async def take_action(application_id: str, action: str, request: Request, sessio
             current_message_id.get(),
         )
 
-    return await _on_application(request, session, application_id, action.replace("_", " "), step)
+    why = "the municipality decides this step itself; the people concerned hear of it through the IM's notifications"
+    return await _on_application(request, session, application_id, action.replace("_", " "), step, why)
 
 
 @router.post("/applications/{application_id}/request-to-pay")
@@ -302,8 +433,7 @@ async def notifications_page(request: Request, session: Session = DBSession) -> 
     user = auth.current_user(request, session)
     if user is None:
         return _login_first(request)
-    rows = notifications.for_user(session, service.audiences_of(session, user))
-    return await _page(request, "notifications.html", user, session, notifications=rows)
+    return await _page(request, "notifications.html", user, session, notifications=_notifications(session, user))
 
 
 @router.get("/verify", response_class=HTMLResponse)

@@ -20,8 +20,9 @@ from services.common.app import DBSession
 from services.identity import ratelimit
 from services.identity.clients.models import OidcClient
 from services.identity.clients.service import get_client
+from services.identity.identities.service import INDIVIDUAL_ID
 from services.identity.oidc import claims as claims_
-from services.identity.oidc import service
+from services.identity.oidc import login_view, service
 from services.identity.oidc.models import AuthTransaction
 
 router = APIRouter(tags=["OIDC"])
@@ -60,6 +61,7 @@ def error_redirect(redirect_uri: str, error: str, description: str, state: str |
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("provider_name", request.app.state.settings.provider_name)
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -118,7 +120,8 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
         nonce=q.get("nonce"),
         code_challenge=challenge,
     )
-    response = login_page(request, client, transaction, xsrf)
+    hint = q.get("login_hint") or ""  # OIDC's login_hint: a UIN or VID to prefill (the use cases' "log in as")
+    response = login_page(request, client, transaction, xsrf, login_hint=hint if INDIVIDUAL_ID.fullmatch(hint) else "")
     response.set_cookie(
         XSRF_COOKIE, xsrf, httponly=False, samesite="strict", secure=request.url.scheme == "https", path="/"
     )
@@ -128,6 +131,7 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
 def login_page(
     request: Request, client: OidcClient | None, transaction: AuthTransaction, xsrf: str, **extra: Any
 ) -> HTMLResponse:
+    settings = request.app.state.settings
     return page(
         request,
         "login.html",
@@ -137,8 +141,22 @@ def login_page(
         xsrf=xsrf,
         factors=service.allowed_factors(transaction),
         labels=CLAIM_LABELS,
+        demo_logins=login_view.demo_logins(settings),
+        sandbox_otp=settings.sandbox_otp if settings.sandbox_mode else None,
         **extra,
     )
+
+
+@router.get("/authorize/login", include_in_schema=False)
+def login_again(request: Request, transaction_id: str = "", session: Session = DBSession) -> Response:
+    """The first login page of a running login again ("change VID"), for the browser that holds its XSRF cookie."""
+    xsrf = request.cookies.get(XSRF_COOKIE)
+    transaction, refusal = _checked_transaction(request, session, {"transaction_id": transaction_id, "xsrf": xsrf})
+    if refusal:
+        return refusal
+    if transaction.status != "started":
+        return error_page(request, "invalid_transaction", "This login is already authenticated or finished.")
+    return login_page(request, get_client(session, transaction.client_id), transaction, xsrf)
 
 
 async def form_data(request: Request) -> dict:
@@ -166,10 +184,13 @@ def _checked_transaction(
     return transaction, None
 
 
-def _lockout(transaction: AuthTransaction) -> RedirectResponse:
-    return error_redirect(
+def _lockout(request: Request, client: OidcClient | None, transaction: AuthTransaction) -> HTMLResponse:
+    """The login is over: say why in words; the way back hands the client `access_denied`."""
+    back = error_redirect(
         transaction.redirect_uri, "access_denied", "too many failed authentication attempts", transaction.state
     )
+    reason = login_view.stopped_reason(request.app.state.settings)
+    return page(request, "stopped.html", 403, client=client, reason=reason, back=back.headers["location"])
 
 
 def _too_many(request: Request, client: OidcClient | None, transaction: AuthTransaction, form: dict) -> Response | None:
@@ -192,13 +213,19 @@ def send_otp(request: Request, form: dict = Depends(form_data), session: Session
     if limited := _too_many(request, client, transaction, form):
         return limited
     individual_id = (form.get("individual_id") or "").strip()
+    settings = request.app.state.settings
     try:
-        service.send_otp(session, request.app.state.settings, request.app.state.secrets, transaction, individual_id)
+        service.send_otp(session, settings, request.app.state.secrets, transaction, individual_id)
     except service.AuthFailed as exc:
         if exc.locked:
-            return _lockout(transaction)
-        return login_page(request, client, transaction, form["xsrf"], error=exc.message, status=400)
-    return login_page(request, client, transaction, form["xsrf"], otp_sent=True, individual_id=individual_id)
+            return _lockout(request, client, transaction)
+        message = login_view.in_words(exc, settings, transaction, "OTP")
+        typed = {"individual_id": individual_id}  # the page keeps what was typed
+        if exc.code == "send_otp_failed":  # a resend too soon: stay on the code page
+            typed = login_view.otp_context(session, settings, transaction, individual_id)
+        return login_page(request, client, transaction, form["xsrf"], error=message, status=400, **typed)
+    otp = login_view.otp_context(session, settings, transaction, individual_id)
+    return login_page(request, client, transaction, form["xsrf"], **otp)
 
 
 @router.post("/authorize/authenticate", include_in_schema=False)
@@ -211,24 +238,21 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
         return limited
     individual_id = (form.get("individual_id") or "").strip()
     factor = form.get("factor") or ""
-    challenge = service.Challenge(factor, form.get("challenge") or "")
+    challenge = service.Challenge(factor, "".join((form.get("challenge") or "").split()))
+    settings = request.app.state.settings
+    typed = {"individual_id": individual_id}  # an error page keeps what was typed, the code page its details
+    if factor == "OTP" and "OTP" in service.allowed_factors(transaction):
+        typed = login_view.otp_context(session, settings, transaction, individual_id)
+    if not challenge.value:  # nothing typed: say so, and do not use up an attempt
+        what = "the code we sent" if factor == "OTP" else "your PIN"
+        return login_page(request, client, transaction, form["xsrf"], error=f"Enter {what}.", status=400, **typed)
     try:
-        service.authenticate(
-            session, request.app.state.settings, request.app.state.secrets, transaction, individual_id, [challenge]
-        )
+        service.authenticate(session, settings, request.app.state.secrets, transaction, individual_id, [challenge])
     except service.AuthFailed as exc:
         if exc.locked:
-            return _lockout(transaction)
-        return login_page(
-            request,
-            client,
-            transaction,
-            form["xsrf"],
-            error=exc.message,
-            otp_sent=factor == "OTP",
-            individual_id=individual_id,
-            status=400,
-        )
+            return _lockout(request, client, transaction)
+        message = login_view.in_words(exc, settings, transaction, factor)
+        return login_page(request, client, transaction, form["xsrf"], error=message, status=400, **typed)
     return page(request, "consent.html", client=client, transaction=transaction, xsrf=form["xsrf"], labels=CLAIM_LABELS)
 
 

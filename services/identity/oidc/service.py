@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -121,7 +122,9 @@ def send_otp(
     transaction: AuthTransaction,
     individual_id: str,
 ) -> None:
-    """Generate an OTP for the resident (stored hashed). In sandbox mode the sandbox OTP is the code."""
+    """Generate an OTP for the resident (stored hashed). In sandbox mode the sandbox OTP is the code.
+
+    Another OTP for the same login and resident is refused until `otp_resend_seconds` have passed."""
     if "OTP" not in allowed_factors(transaction):
         raise AuthFailed("invalid_auth_factor", "OTP is not allowed for this login")
     identity = find_by_individual_id(session, individual_id)
@@ -132,11 +135,21 @@ def send_otp(
         lockout.refuse_if_locked(identity)
     except lockout.IdentityLocked as exc:
         raise AuthFailed("auth_failed", exc.message) from None
+    if wait := otp_resend_wait(settings, transaction, identity.id):
+        raise AuthFailed("send_otp_failed", f"a new code can be sent in {wait} s")
     code = settings.sandbox_otp if settings.sandbox_mode else f"{secrets.randbelow(10**6):06d}"
     transaction.otp_hash = secrets_.keyed_hash("otp", transaction.id, str(identity.id), code)
     transaction.otp_identity_id = identity.id
     transaction.otp_expires_at = utcnow() + timedelta(seconds=settings.otp_ttl_seconds)
     log.info("otp issued for transaction %s", transaction.id[:8])  # never the code, never the resident
+
+
+def otp_resend_wait(settings: IdentitySettings, transaction: AuthTransaction, identity_id: int | None = None) -> int:
+    """Seconds until another OTP may be sent for this login (to `identity_id`, if given; 0 for another resident)."""
+    if transaction.otp_expires_at is None or identity_id not in (None, transaction.otp_identity_id):
+        return 0
+    sent = aware(transaction.otp_expires_at) - timedelta(seconds=settings.otp_ttl_seconds)
+    return max(0, math.ceil((sent - utcnow()).total_seconds() + settings.otp_resend_seconds))
 
 
 def _count_failure(settings: IdentitySettings, transaction: AuthTransaction) -> None:

@@ -14,25 +14,31 @@ ARTIFACTS = chromium.ARTIFACTS / "cash_transfer"
 
 
 def _shot(page, name: str) -> None:  # noqa: ANN001
-    chromium.shot(page, ARTIFACTS / name)
+    chromium.check(page, ARTIFACTS / name)
 
 
 def _login(browser, base: str, vid: str, shot: str):  # noqa: ANN001, ANN202
-    return chromium.login(browser, base, vid, ARTIFACTS / f"{shot}-identity-consent.png")
+    return chromium.login(browser, base, vid, ARTIFACTS / f"{shot}-identity-consent")
 
 
 def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
     base = stack.url("cash_transfer")
+    chromium.home(browser, base, ARTIFACTS / "00-home")
 
     officer = _login(browser, base, ENROLLMENT_OFFICER_VID, "01-officer")
     assert officer.url.endswith("/officer")
+    step, next_step = chromium.journey(officer)
+    assert step == "Consent requested" and next_step.startswith("Request consent from a candidate")
+    _shot(officer, "01-officer-candidates")
     row = officer.locator("tr[data-candidate]").filter(has_text="none").first
     name = row.get_attribute("data-candidate")
+    assert row.locator("button", has_text="Enroll").count() == 0  # no Enroll before consent
     before = webhooks.known_deliveries(stack)
     row.locator("text=Request consent").click()
-    officer.wait_for_selector("#behind-the-scenes")
-    assert "CONSENT/consent" in officer.inner_text("#behind-the-scenes")
-    _shot(officer, "02-officer-consent-requested.png")
+    panel = chromium.behind_the_scenes(officer)
+    assert "CONSENT/consent" in panel and "Cash transfer → Consent BB: asked for consent" in panel
+    assert "waiting for" in officer.locator(f'tr[data-candidate="{name}"]').inner_text()
+    _shot(officer, "02-officer-consent-requested")
     # As in a live demo, Consent's webhook about the new record arrives before the candidate acts.
     webhooks.wait_for_new_deliveries(stack, before, {"consent.refused"})
 
@@ -40,20 +46,24 @@ def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
     resident = _login(browser, base, vid, "03-beneficiary")
     assert resident.url.endswith("/me")
     assert "requested" in resident.inner_text("#consent")
+    assert chromium.journey(resident)[0] == "Consent given"
+    assert "agree or refuse" in chromium.journey(resident)[1]
+    _shot(resident, "03-beneficiary-asked")
     before = webhooks.known_deliveries(stack)
     resident.click("#give")
-    resident.wait_for_selector("#behind-the-scenes")
+    assert "Consent BB" in chromium.behind_the_scenes(resident)
     assert "given" in resident.inner_text("#consent")
+    assert chromium.journey(resident)[0] == "Enrolled"
     webhooks.wait_for_new_deliveries(stack, before, {"consent.given"})
     resident.reload()
     assert "given" in resident.inner_text("#consent")
-    _shot(resident, "04-beneficiary-consent-given.png")
+    _shot(resident, "04-beneficiary-consent-given")
 
     officer.goto(base + "/officer")
-    officer.locator(f'tr[data-candidate="{name}"]').locator("text=Enroll").click()
-    officer.wait_for_selector("#behind-the-scenes")
-    assert "PAYMENTS/mapper" in officer.inner_text("#behind-the-scenes")
-    _shot(officer, "05-officer-enrolled.png")
+    assert chromium.journey(officer) == ("Enrolled", "Enroll the 1 candidate who gave consent.")
+    officer.locator(f'tr[data-candidate="{name}"]').locator("button", has_text="Enroll").click()
+    assert "PAYMENTS/mapper" in chromium.behind_the_scenes(officer)
+    _shot(officer, "05-officer-enrolled")
 
     payer = _login(browser, base, PAYMENT_OFFICER_VID, "06-payer")
     assert payer.url.endswith("/payments")
@@ -62,10 +72,16 @@ def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
             break
         payer.wait_for_timeout(300)
         payer.reload()
+    assert chromium.journey(payer)[0] == "Paid"
+    _shot(payer, "06-payer-ready")
     payer.locator(f'tr[data-beneficiary="{name}"] input[type=checkbox]').check()
     payer.click("#order")
-    payer.wait_for_selector("#behind-the-scenes")
-    assert "PAYMENTS/g2p" in payer.inner_text("#behind-the-scenes")
+    confirm = payer.inner_text("#confirm h2")
+    assert confirm.startswith("Pay ") and confirm.endswith(" to 1 beneficiary?")
+    assert "confirm the payment" in chromium.journey(payer)[1]
+    _shot(payer, "06-payer-confirm")
+    payer.click("#confirm-pay")
+    assert "PAYMENTS/g2p" in chromium.behind_the_scenes(payer)
     for _ in range(50):  # ordered -> accepted -> paid, from the bulk payment callback
         status = payer.locator(f'tr[data-order="{name}"]').first.inner_text()
         if "paid" in status or "failed" in status:
@@ -73,11 +89,16 @@ def test_the_three_personas_click_through_to_a_paid_status(browser, stack):
         payer.wait_for_timeout(300)
         payer.goto(base + "/payments")
     assert "paid" in payer.locator(f'tr[data-order="{name}"]').first.inner_text()
-    _shot(payer, "07-payer-paid.png")
+    _shot(payer, "07-payer-paid")
+
+    resident.goto(base + "/no-such-page")  # a page for people, not JSON
+    assert resident.inner_text("h1") == "Page not found"
+    _shot(resident, "09-not-found")
 
     resident.goto(base + "/me")
     assert "paid" in resident.inner_text("#payments")
-    _shot(resident, "08-beneficiary-paid.png")
+    assert chromium.journey(resident) == ("(all done)", "You have been paid. Nothing else to do.")
+    _shot(resident, "08-beneficiary-paid")
 
 
 def test_the_administrator_grants_a_role_that_binds_at_first_login_and_revokes_it(browser, stack):
@@ -89,11 +110,10 @@ def test_the_administrator_grants_a_role_that_binds_at_first_login_and_revokes_i
     admin.fill("input[name=name]", ruth["name"])
     admin.select_option("select[name=role]", "enrollment_officer")
     admin.click("#grant button")
-    admin.wait_for_selector("#behind-the-scenes")
-    assert "IDENTITY/verification" in admin.inner_text("#behind-the-scenes")  # Identity confirmed VID and name
+    assert "IDENTITY/verification" in chromium.behind_the_scenes(admin)  # Identity confirmed VID and name
     row = admin.locator("#assignments tr", has_text=ruth["vid"])
     assert "pending" in row.inner_text()
-    _shot(admin, "12-administrator-granted.png")
+    _shot(admin, "12-administrator-granted")
 
     officer = _login(browser, base, ruth["vid"], "13-new-officer")
     assert officer.url.endswith("/officer")  # bound at her first login
@@ -102,6 +122,6 @@ def test_the_administrator_grants_a_role_that_binds_at_first_login_and_revokes_i
     admin.locator("#assignments tr", has_text=ruth["vid"]).locator("text=Revoke").click()
     admin.wait_for_selector("#behind-the-scenes")
     assert "revoked" in admin.locator("#assignments tr", has_text=ruth["vid"]).inner_text()
-    _shot(admin, "14-administrator-revoked.png")
+    _shot(admin, "14-administrator-revoked")
     officer.goto(base + "/officer")
     assert "/officer" not in officer.url and "enrollment_officer role" in officer.inner_text("#error")

@@ -10,6 +10,7 @@ import pytest
 
 from services.common import demo_world
 from tests.usecases import browser as chromium
+from usecases.construction_permit.pages import ACTION_LABELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 ARTIFACTS = chromium.ARTIFACTS / "construction_permit"
@@ -23,7 +24,7 @@ def _person(role: str) -> dict:
 
 
 def _shot(page, name: str) -> None:  # noqa: ANN001
-    chromium.shot(page, ARTIFACTS / name)
+    chromium.check(page, ARTIFACTS / name)
 
 
 def _login(browser, base: str, person: dict):  # noqa: ANN001, ANN202
@@ -32,8 +33,9 @@ def _login(browser, base: str, person: dict):  # noqa: ANN001, ANN202
 
 def _act(page, url: str, action: str, shot: str) -> None:  # noqa: ANN001
     page.goto(url)
+    assert ACTION_LABELS[action].lower() in chromium.journey(page)[1].lower()  # the next-step box names it
     page.click(f"#action-{action} button[type=submit]")
-    page.wait_for_selector("#behind-the-scenes")
+    chromium.behind_the_scenes(page)
     _shot(page, shot)
 
 
@@ -52,6 +54,7 @@ def _state(page) -> str:  # noqa: ANN001
 
 def test_the_personas_click_from_application_to_a_verified_permit(browser, stack, tmp_path):
     base = stack.url("construction_permit")
+    chromium.home(browser, base, ARTIFACTS / "00-home")
 
     architect = _login(browser, base, MAYA)
     assert architect.url.endswith("/applications")
@@ -63,32 +66,53 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     for role, person in (("owner", GRACE), ("architect", MAYA), ("contractor", JONAS)):
         architect.fill(f"#{role}Vid", person["vid"])
         architect.fill(f"#{role}Name", person["name"])
-    _shot(architect, "01-architect-application-form.png")
+    architect.fill("#contractorName", "Jonas Tam")  # a typo: Identity does not confirm it
+    _shot(architect, "01-architect-application-form")
+    architect.click("#start")
+    architect.wait_for_selector("#error-summary")
+    assert "contractor" in architect.inner_text("#error-summary")
+    assert "check both" in architect.inner_text("#contractorVid-error")
+    assert architect.input_value("#floorAreaM2") == "160"  # what was typed is kept
+    assert architect.input_value("#ownerVid") == GRACE["vid"]
+    assert architect.input_value("#contractorName") == "Jonas Tam"
+    _shot(architect, "01-architect-form-error")
+    architect.fill("#contractorName", JONAS["name"])
     architect.click("#start")
     architect.wait_for_selector("#state")
     url = architect.url
     assert "/applications/" in url and _state(architect) == "draft"
     assert "requested" in architect.inner_text("#consent-status")
+    assert chromium.journey(architect) == ("Owner's consent", architect.inner_text("#next-step .next-text").strip())
+    assert chromium.journey(architect)[1].startswith("Upload the missing documents")
     for kind in ("site_plan", "detailed_plans", "cost_estimate", "property_title"):
         _upload(architect, kind, tmp_path)
-    _shot(architect, "02-architect-documents-uploaded.png")
+    _shot(architect, "02-architect-documents-uploaded")
 
     owner = _login(browser, base, GRACE)
+    owner.goto(base + "/applications/APP-NOSUCH1")
+    assert owner.inner_text("h1") == "Page not found"
+    _shot(owner, "03-owner-not-found")
     owner.goto(url)
+    assert chromium.journey(owner) == ("Owner's consent", "Give or refuse your consent as the owner (below).")
+    _shot(owner, "03-owner-asked")
     owner.click("#consent-give")
-    owner.wait_for_selector("#behind-the-scenes")
+    assert "CONSENT" in chromium.behind_the_scenes(owner)
     assert "given" in owner.inner_text("#consent-status")
-    assert "CONSENT" in owner.inner_text("#behind-the-scenes")
-    _shot(owner, "03-owner-consent-given.png")
+    assert chromium.journey(owner)[0] == "Submitted"
+    _shot(owner, "03-owner-consent-given")
 
-    _act(architect, url, "submit", "04-architect-submitted.png")
+    _act(architect, url, "submit", "04-architect-submitted")
     assert _state(architect) == "submitted"
 
     officer = _login(browser, base, _person("permit_officer"))
-    _act(officer, url, "approve_in_principle", "05-officer-approved.png")
+    _act(officer, url, "approve_in_principle", "05-officer-approved")
     assert _state(officer) == "awaiting payment"
 
     architect.goto(url)
+    assert chromium.journey(architect) == (
+        "Fee paid",
+        f"Pay the fee of {architect.inner_text('#fee').split(' USD')[0].split()[-1]} USD at your bank.",
+    )
     bank = architect.context.new_page()
     bank.goto(architect.get_attribute("#pay-at-bank", "href"))
     bank.fill("#login", MAYA["phone_number"])
@@ -96,7 +120,7 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     bank.click("button[type=submit]")
     bank.click("#pay")
     bank.wait_for_selector("text=paid")
-    _shot(bank, "06-bank-paid.png")
+    chromium.shot(bank, ARTIFACTS / "06-bank-paid.png")  # the Payments BB's page: its own area
 
     for _ in range(60):  # Payments' mark-bill-paid arrives through the IM in the background
         architect.reload()
@@ -106,20 +130,21 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     assert _state(architect) == "in clearance"
 
     utilities = _login(browser, base, _person("utilities_officer"))
-    _act(utilities, url, "grant_clearance", "07-utilities-cleared.png")
+    _act(utilities, url, "grant_clearance", "07-utilities-cleared")
     assert _state(utilities) == "awaiting signature"
 
     mayor = _login(browser, base, _person("mayor"))
-    _act(mayor, url, "sign", "08-mayor-signed.png")
+    _act(mayor, url, "sign", "08-mayor-signed")
     assert _state(mayor) == "issued"
     code = mayor.inner_text("#permit-code").strip()
+    assert chromium.journey(mayor)[0] == "(all done)"
 
     architect.goto(url)
-    architect.click("text=Check it on the public page")
+    architect.click("#permit a >> text=Check it on the public page")
     architect.wait_for_selector("#verdict")
     assert "Authentic permit" in architect.inner_text("#verdict")
-    _shot(architect, "09-public-verification.png")
+    _shot(architect, "09-public-verification")
     architect.fill("#code", "AAAA-" + code[5:])
     architect.click('form[action="/verify"] button[type=submit]')
     architect.wait_for_selector("#verdict >> text=Not a valid permit")
-    _shot(architect, "10-forged-code-refused.png")
+    _shot(architect, "10-forged-code-refused")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.launcher import RunningSandbox
 from tests.support import wait_until
+from tests.usecases.stack import running_stack
 
 from .test_cli import ROOT, sandbox
 
@@ -130,10 +131,9 @@ def test_a_killed_service_is_restarted_with_back_off_and_the_others_stay_up(tmp_
 @pytest.fixture(scope="module")
 def up(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sandbox-folder")
-    running = RunningSandbox(folder / "var", only=ONLY).start()
-    assert running.proc.poll() is None, running.output.decode()
-    yield folder, running
-    running.stop()
+    # Schemas of its own on PostgreSQL: the operator commands must read this sandbox's records only.
+    with running_stack(folder / "var", ("information_mediator", *ONLY), "supervised") as running:
+        yield folder, running
 
 
 def test_operator_commands_find_the_sandbox_of_the_current_folder(up):
@@ -142,10 +142,12 @@ def test_operator_commands_find_the_sandbox_of_the_current_folder(up):
     url = f"{running.url('information_mediator')}/r1/SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
     headers = {"Information-Mediator-Client": client, "Information-Mediator-Client-Secret": running.secret(client)}
     httpx.get(url + "/service/data-agreement/da-usct-enrollment/", headers=headers, timeout=10)
-    log = sandbox("im", "verify-log", cwd=folder)
+    # the operator's shell is the one `sandbox up` ran in: the same database settings, if any
+    shell = {k: v for k, v in running.env.items() if k == "DATABASE_URL" or k.endswith("_DATABASE_SCHEMA")}
+    log = sandbox("im", "verify-log", cwd=folder, env=shell)
     assert log.returncode == 0, log.stdout + log.stderr
     assert "message log intact" in log.stdout and " 0 records" not in log.stdout
-    audit = sandbox("consent", "audit", cwd=folder)
+    audit = sandbox("consent", "audit", cwd=folder, env=shell)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "every chain and signature verifies" in audit.stdout
 

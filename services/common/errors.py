@@ -4,6 +4,10 @@ A service installs `install_error_handlers(app, render)` where `render(request, 
 builds the body its spec documents; routers may override the shape for their own path prefix with
 `shapes={"/prefix": render}` (the longest matching prefix wins). Raise `APIError` to answer with an exact
 body and status from anywhere in a request.
+
+A service with pages for people sets `app.state.error_page` (`PageRenderer`): it answers a browser asking for
+a page with a page, and returns None for every other client, which gets the documented shape. Every error on
+a page route, an `APIError` included, then reaches a person as a page.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .logs import LOG_REASON, path_template
 log = logging.getLogger(__name__)
 
 ErrorRenderer = Callable[[Request, int, str, list[dict[str, Any]]], Response]
+PageRenderer = Callable[[Request, int, str], Response | None]
 
 
 class APIError(Exception):
@@ -66,6 +71,19 @@ def _where_json_breaks(err: dict[str, Any], document: Any) -> str:
     return f"invalid JSON at line {line}, column {column}: {reason}"
 
 
+def _as_page(request: Request, exc: APIError) -> Response | None:
+    """The service's error page for a browser's page request (see `PageRenderer`), else None."""
+    page: PageRenderer | None = getattr(request.app.state, "error_page", None)
+    if page is None:
+        return None
+    body = exc.body if isinstance(exc.body, dict) else {}
+    said = body.get("message") or body.get("reason") or body.get("error") or ""
+    response = page(request, exc.status_code, str(said))
+    if response is not None:
+        response.headers.update(exc.headers)
+    return response
+
+
 def summarize(details: list[dict[str, Any]]) -> str:
     return "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
 
@@ -88,6 +106,9 @@ def install_error_handlers(
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Response:
+        page = _as_page(request, exc)
+        if page is not None:
+            return page
         if isinstance(exc.body, (bytes, str)):
             return Response(exc.body, status_code=exc.status_code, headers=exc.headers)
         return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)

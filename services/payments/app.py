@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common import live
 from services.common.app import create_service_app
 from services.common.guard import RouteTable
 
@@ -106,5 +107,6 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         route_table=ROUTES,
     )
     app.state.worker = None
+    live.serve_script(app, "/bank/static")  # the bank pages' live refresh
     app.add_middleware(envelopes.BodyCacheMiddleware)
     return app

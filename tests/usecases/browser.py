@@ -49,7 +49,7 @@ def shot(page, path: Path) -> None:  # noqa: ANN001
 def violations(page) -> list[dict]:  # noqa: ANN001
     """axe-core's serious and critical findings on the page as it is now."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_source())  # through DevTools: the pages' CSP (script-src 'none') stays in force
+        page.evaluate(axe_source())  # through DevTools: the pages' CSP (script-src 'self') stays in force
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
@@ -58,18 +58,54 @@ def violations(page) -> list[dict]:  # noqa: ANN001
     ]
 
 
+# What axe-core leaves to people: headings in order (and the page title the largest), and the borders of
+# text fields at least 3:1 against white (WCAG 1.4.11).
+LAYOUT = """() => {
+  const headings = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")];
+  const size = (h) => parseFloat(getComputedStyle(h).fontSize);
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/[0-9.]+/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const fields = "input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select, textarea";
+  const title = Math.max(...headings.filter((h) => h.tagName === "H1").map(size));
+  return {
+    levels: headings.map((h) => Number(h.tagName[1])),
+    titleLargest: headings.every((h) => h.tagName === "H1" || size(h) < title),
+    weakBorders: [...document.querySelectorAll(fields)]
+      .filter((f) => 1.05 / (luminance(getComputedStyle(f).borderTopColor) + 0.05) < 3)
+      .map((f) => f.id || f.name),
+  };
+}"""
+
+
+def layout_problems(page) -> list[str]:  # noqa: ANN001
+    facts = page.evaluate(LAYOUT)
+    levels, problems = facts["levels"], []
+    if not levels or levels[0] != 1 or any(b > a + 1 for a, b in zip(levels, levels[1:], strict=False)):
+        problems.append(f"headings out of order: {levels}")
+    if not facts["titleLargest"]:
+        problems.append("a heading is as large as the page title")
+    if facts["weakBorders"]:
+        problems.append(f"field borders under 3:1: {facts['weakBorders']}")
+    return problems
+
+
 def check(page, path: Path) -> None:  # noqa: ANN001
     """One page state: screenshots at both sizes (`<path>-desktop.png`, `<path>-phone.png`), then axe-core at
-    each size; fails on a serious or critical violation."""
+    each size; fails on a serious or critical violation, headings out of order or faint field borders."""
     original = page.viewport_size
     problems = {}
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         shot(page, path.with_name(f"{path.stem}-{size}.png"))
-        if found := violations(page):
+        if found := violations(page) + layout_problems(page):
             problems[size] = found
     page.set_viewport_size(original)
-    assert not problems, f"axe-core on {page.url}: {problems}"
+    assert not problems, f"axe-core and layout on {page.url}: {problems}"
 
 
 def home(browser, base: str, path: Path) -> None:  # noqa: ANN001
@@ -114,3 +150,24 @@ def login(browser, base: str, vid: str, consent_shot: Path | None = None):  # no
     page.click("button[value=allow]")
     page.wait_for_url(lambda url: "/authorize" not in url)
     return page
+
+
+def updates_in_place(page, selector: str, text: str, timeout: float = 30_000) -> None:  # noqa: ANN001
+    """Waits until `selector` shows `text` by itself (static/live.js), without the page being reloaded."""
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.locator(selector, has_text=text).first.wait_for(timeout=timeout)
+    assert page.evaluate("() => window.notReloaded === true"), "the page was reloaded"
+
+
+def live_refreshes(page, milliseconds: float) -> int:  # noqa: ANN001
+    """How many times live.js fetched the page again during the next `milliseconds`."""
+    seen = []
+
+    def count(request) -> None:  # noqa: ANN001
+        if request.headers.get("x-live-refresh") == "1":
+            seen.append(request.url)
+
+    page.on("request", count)
+    page.wait_for_timeout(milliseconds)
+    page.remove_listener("request", count)
+    return len(seen)

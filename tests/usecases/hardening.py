@@ -72,6 +72,9 @@ def assert_security_headers(response: httpx.Response) -> None:
         assert response.headers.get(name) == value, (response.request.url, name)
     policy = response.headers.get("content-security-policy", "")
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy  # the pages' own live.js, nothing inline, nothing from elsewhere
+    scripts = re.findall(r"<script[^>]*>", response.text) if "html" in response.headers.get("content-type", "") else []
+    assert all(re.search(r'src="/static/[a-z]+\.js"', tag) for tag in scripts), scripts
 
 
 def assert_forms_need_the_token(client: httpx.Client, page: str, action: str, data: dict) -> None:
@@ -98,3 +101,35 @@ def assert_cross_origin_api_calls_need_the_token(client: httpx.Client, path: str
     allowed = client.post(path, json=body, headers={"Origin": other, "X-CSRF-Token": token})
     assert allowed.status_code != 403, allowed.text
     assert_security_headers(allowed)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def assert_page_errors_reach_people_as_pages(client: httpx.Client, action: str, data: dict, api: str) -> None:
+    """A refused form post (the CSRF guard raises an APIError) and an unknown page reach a browser as a page
+    people can read; an API client gets the documented JSON for the same error, and an API path stays JSON
+    for a browser too."""
+    refused = client.post(action, data=data, headers=BROWSER)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html"), refused.text
+    assert "You cannot do this" in refused.text and "reload the page" in refused.text
+    assert client.post(action, data=data).json()["error"] == "forbidden"
+    missing = client.get("/no-such-page", headers=BROWSER)
+    assert missing.status_code == 404 and "Page not found" in missing.text
+    unknown = client.get(api + "/no-such-thing", headers=BROWSER)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/json")
+
+
+def assert_logout_at_identity_ends_our_session(base: str, vid: str, cookie: str) -> None:
+    """Single sign-on's other half: the resident logs out at the Identity BB (not at the use case), and
+    Identity's back-channel logout token ends the use case's session too."""
+    http, location = callback_url(base, vid)
+    assert http.get(location).status_code == 303 and cookie in http.cookies
+    assert http.get("/auth/csrf").status_code == 200
+    identity = http.get("/login").headers["location"].split("/authorize")[0]
+    confirm = http.get(identity + "/oidc/logout")
+    assert confirm.status_code == 200, confirm.text
+    done = http.post(identity + "/oidc/logout", data={"token": _hidden(confirm.text, "token")})
+    assert done.status_code == 200 and 'id="logged-out"' in done.text, done.text
+    refused = http.get("/auth/csrf")
+    assert refused.status_code == 401, refused.text

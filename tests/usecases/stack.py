@@ -15,14 +15,17 @@ from tests.support import TEST_DATABASE_URL
 
 
 @contextlib.contextmanager
-def running_stack(data_dir: Path, processes: tuple[str, ...], tag: str) -> Iterator[RunningSandbox]:
-    """`processes` includes the IM first; each gets its own schema on PostgreSQL, dropped afterwards."""
+def running_stack(
+    data_dir: Path, processes: tuple[str, ...], tag: str, args: tuple[str, ...] = ()
+) -> Iterator[RunningSandbox]:
+    """`processes` includes the IM first; each gets its own schema on PostgreSQL, dropped afterwards. `args`: more
+    options of `sandbox up`."""
     schemas = {}
     if TEST_DATABASE_URL:
         run = uuid.uuid4().hex[:8]
         known = topology.load().processes
         schemas = {f"{known[n].env_prefix}DATABASE_SCHEMA": f"{tag}_{run}_{n}" for n in processes}
-    sandbox = RunningSandbox(data_dir, only=processes[1:], extra_env=schemas)
+    sandbox = RunningSandbox(data_dir, only=processes[1:], extra_env=schemas, args=args)
     try:
         with sandbox:
             assert sandbox.proc.poll() is None, sandbox.output.decode(errors="replace")

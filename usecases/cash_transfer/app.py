@@ -11,7 +11,7 @@ from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 from usecases.common import oidc
 from usecases.common.login_views import login_router
-from usecases.common.pages import html_errors
+from usecases.common.pages import html_errors, page_errors, serve_static
 from usecases.common.routes import route_table
 from usecases.common.security import SecurityMiddleware
 
@@ -45,6 +45,8 @@ def create_app(settings: CashTransferSettings | None = None) -> FastAPI:
         on_startup=_startup,
         route_table=route_table(callbacks=("/callbacks",), pages=("/officer", "/payments", "/me")),
     )
+    app.state.error_page = page_errors(pages.templates)  # errors raised as APIError, on pages too
+    serve_static(app)
     app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
     return app
 

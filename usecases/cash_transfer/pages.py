@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common import demo_world
+from services.common import demo_world, live
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
@@ -98,7 +99,8 @@ def _user_or_login(
     if user is None:
         return None, RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if role not in user.roles:
-        return None, RedirectResponse("/?error=" + quote(f"this page needs the {role} role"), status_code=303)
+        needed = f"this page needs the {role.replace('_', ' ')} role"
+        return None, RedirectResponse("/?error=" + quote(needed), status_code=303)
     return user, None
 
 
@@ -123,11 +125,7 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
     if away:
         return away
     rows = list(session.scalars(select(Candidate).order_by(Candidate.name)))
-    try:
-        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, rows)
-        live = True
-    except APIError:
-        live = False
+    checked = await _refresh_consent(request, session, rows)
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     packages = list(session.scalars(select(Package).order_by(Package.id)))
     waiting = any(e.onboarding_status == "pending" for e in enrolled.values())
@@ -139,11 +137,23 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
         candidates=rows,
         enrolled=enrolled,
         packages=packages,
-        live=live,
+        checked=checked,
         money=service.money,
         refresh=waiting,
         **_officer_journey(stages),
     )
+
+
+async def _refresh_consent(request: Request, session: Session, candidates: list[Candidate]) -> bool:
+    """Consent checked live at the Consent BB (False when it cannot answer); a live refresh of the page
+    (live.js) asks nothing and shows what Consent's webhook last told this service."""
+    if live.is_live_refresh(request):
+        return True
+    try:
+        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, candidates)
+    except APIError:
+        return False
+    return True
 
 
 def _officer_journey(stages: list[int]) -> dict:
@@ -200,12 +210,7 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
     rows = session.execute(
         select(Enrollment, Candidate, Package).join(Candidate).join(Package).order_by(Enrollment.created_at)
     ).all()
-    try:
-        await service.refresh_consent(
-            session, request.app.state.im, request.app.state.settings, [c for _, c, _ in rows]
-        )
-    except APIError:
-        pass
+    await _refresh_consent(request, session, [c for _, c, _ in rows])
     orders = session.execute(
         select(PaymentOrder, Candidate.name)
         .join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
@@ -273,7 +278,7 @@ async def payments_order(request: Request, session: Session = DBSession) -> Resp
     except APIError as exc:
         return _back("/payments", "order payment", _message(exc))
     service.record_action(session, current_message_id.get(), "order payment", user)
-    return _back("/payments", f"order payment for {len(orders)} beneficiaries")
+    return _back("/payments", f"order payment for {len(orders)} beneficiar{'y' if len(orders) == 1 else 'ies'}")
 
 
 @router.get("/me", response_class=HTMLResponse)
@@ -283,12 +288,10 @@ async def me(request: Request, session: Session = DBSession) -> Response:
         return away
     candidate = service.get_candidate(session, user.candidate_id)
     agreement = None
-    try:
-        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, [candidate])
-        answer = await bb.read_agreement(request.app.state.im, request.app.state.settings)
-        agreement = answer.get("dataAgreement", answer)
-    except APIError:
-        pass
+    if await _refresh_consent(request, session, [candidate]) and not live.is_live_refresh(request):
+        with contextlib.suppress(APIError):
+            answer = await bb.read_agreement(request.app.state.im, request.app.state.settings)
+            agreement = answer.get("dataAgreement", answer)
     enrollment = service.enrollment_of(session, candidate.id)
     package = session.get(Package, enrollment.package_id) if enrollment else None
     orders = (

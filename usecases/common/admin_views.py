@@ -80,8 +80,8 @@ def admin_router(tables: roles.RoleTables, cookie: str, render: Render) -> APIRo
                 session, request.app.state.im, request.app.state.settings, tables, vid, name, role, user.name
             )
         except APIError as exc:
-            return pages.back("/admin", f"grant {role}", pages.message(exc))
-        return pages.back("/admin", f"grant {role} to {name}")
+            return pages.back("/admin", f"grant {role.replace('_', ' ')}", pages.message(exc))
+        return pages.back("/admin", f"grant {role.replace('_', ' ')} to {name}")
 
     @forms.post("/admin/roles/{assignment_id}/revoke")
     def revoke_form(request: Request, assignment_id: int = AssignmentId, session: Session = DBSession) -> Response:

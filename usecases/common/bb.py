@@ -85,14 +85,19 @@ async def verify_consents(im: IMClient, agreement_id: str, individual_ids: list[
 
 
 async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> None:
-    """Registers the individual at Consent by an identifier we hold (e.g. a VID); known ones are kept."""
+    """Registers the individual at Consent by an identifier we hold (e.g. a VID), unless Consent knows them
+    already: a lookup first, so that a second application for the same person makes no call that fails."""
+    query = {"externalId": external_id, "externalIdType": id_type}
+    known = await call(im, CONSENT, "GET", "/service/individuals/", "Consent", ok=(200,), params=query)
+    if known.get("individuals"):
+        return
     answer = await call(
         im,
         CONSENT,
         "POST",
         "/service/individual/",
         "Consent",
-        ok=(200, 201, 400),
+        ok=(200, 201, 400),  # 400: registered in between by a concurrent request
         json={"individual": {"externalId": external_id, "externalIdType": id_type}},
     )
     if "individual" not in answer and "already exists" not in str(answer.get("message", "")):

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
@@ -87,6 +88,21 @@ def login_router(login_model: type, session_model: type, open_session: OpenSessi
         if oidc.current_user(request, session, session_model, cookie) is None or not request.cookies.get(cookie):
             raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
         return {"csrfToken": security.csrf_token_for(request, cookie)}
+
+    @router.post("/auth/backchannel-logout", summary="OIDC Back-Channel Logout: Identity ended the resident's login")
+    async def backchannel_logout(request: Request, session: Session = DBSession) -> Response:
+        """Identity POSTs `logout_token` when the resident logs out there: every session of that resident ends."""
+        try:
+            token = (await request.form()).get("logout_token")
+            if not isinstance(token, str) or not token:
+                raise oidc.LoginFailed("logout_token is required")
+            keys = await oidc.logout_keys(request.app.state.im)
+            sub = oidc.logout_subject(token, keys, request.app.state.settings)
+        except (oidc.LoginFailed, ValueError) as exc:
+            body = {"error": "invalid_request", "error_description": str(exc)[:200]}
+            return JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})
+        session.execute(delete(session_model).where(session_model.sub == sub))
+        return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
     @router.post("/logout", summary="End the session", dependencies=[Depends(security.form_guard(cookie))])
     def logout(request: Request, session: Session = DBSession) -> RedirectResponse:

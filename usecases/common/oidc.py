@@ -124,6 +124,24 @@ def verified(token: str, keys: KeySet, settings: UseCaseSettings, nonce: str | N
     return claims
 
 
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_subject(token: str, keys: KeySet, settings: UseCaseSettings) -> str:
+    """The `sub` of a valid OIDC Back-Channel Logout token from Identity (signature, iss, aud, exp, the logout
+    event, no nonce); raises LoginFailed otherwise."""
+    claims = verified(token, keys, settings)
+    if not isinstance(claims.get("events"), dict) or LOGOUT_EVENT not in claims["events"] or "nonce" in claims:
+        raise LoginFailed("not a logout token")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise LoginFailed("logout token without sub")
+    return claims["sub"]
+
+
+async def logout_keys(im: IMClient) -> KeySet:
+    return await _jwks(im)
+
+
 async def finish_login(
     session: Session,
     settings: UseCaseSettings,
@@ -198,5 +216,5 @@ def require_role(user: _Session | None, role: str) -> _Session:
     if user is None:
         raise APIError(401, {"error": "unauthorized", "message": "log in first (/login)"})
     if role not in user.roles:
-        raise APIError(403, {"error": "forbidden", "message": f"this needs the {role} role"})
+        raise APIError(403, {"error": "forbidden", "message": f"this needs the {role.replace('_', ' ')} role"})
     return user

@@ -7,11 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.common.errors import APIError, ErrorRenderer
+from services.common import live
+from services.common.errors import APIError, ErrorRenderer, PageRenderer
 from services.common.im_client import current_message_id
 
 from . import trace
@@ -23,6 +24,11 @@ def templates_for(package_dir: Path) -> Jinja2Templates:
     templates = Jinja2Templates(directory=[package_dir / "templates", COMMON_TEMPLATES])
     templates.env.filters["readable"] = readable
     return templates
+
+
+def serve_static(app: FastAPI) -> None:
+    """/static/live.js: the pages' own script (services/common/live.py), the only one the CSP allows."""
+    live.serve_script(app, "/static")
 
 
 def readable(moment: str | datetime | None) -> str:
@@ -51,6 +57,7 @@ DOINGS = (  # (method or "*", a fragment of the path, what the call does), the f
     ("POST", "record/data-agreement", "asked for consent"),
     ("GET", "record/data-agreement", "read the current consent"),
     ("GET", "data-agreement", "read the data agreement"),
+    ("GET", "/service/individuals", "looked the resident up"),
     ("POST", "/service/individual", "registered the resident"),
     ("*", "/verification", "verified facts about a person (yes/no)"),
     ("*", "register-beneficiary", "registered the payment account"),
@@ -166,12 +173,20 @@ def error_page(templates: Jinja2Templates, request: Request, status: int, messag
     return templates.TemplateResponse(request, "error_page.html", context, status_code=status)
 
 
+def page_errors(templates: Jinja2Templates) -> PageRenderer:
+    """`app.state.error_page`: a page people can read for a browser's page request, None for other clients."""
+
+    def page(request: Request, status: int, message: str) -> Response | None:
+        return error_page(templates, request, status, message) if wants_page(request) else None
+
+    return page
+
+
 def html_errors(templates: Jinja2Templates, render: ErrorRenderer) -> ErrorRenderer:
     """Errors as a page people can read for browsers; `render`'s documented shape for every other client."""
+    page = page_errors(templates)
 
     def render_for(request: Request, status: int, message: str, details: list) -> Response:
-        if not wants_page(request):
-            return render(request, status, message, details)
-        return error_page(templates, request, status, message)
+        return page(request, status, message) or render(request, status, message, details)
 
     return render_for

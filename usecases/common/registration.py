@@ -14,12 +14,14 @@ from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 def client_request(settings: UseCaseSettings, public_jwk: dict, client_name: str, relying_party: str) -> dict:
     uri = settings.redirect_uri
+    site = uri.rsplit("/auth/", 1)[0]
     return {
         "clientId": settings.oidc_client_id,
         "clientName": client_name,
         "relyingPartyId": relying_party,
-        "logoUri": uri.rsplit("/auth/", 1)[0] + "/static/logo.png",
+        "logoUri": site + "/static/logo.png",
         "redirectUris": [uri],
+        "backchannelLogoutUri": site + "/auth/backchannel-logout",  # a logout at Identity ends our sessions too
         "userClaims": OIDC_CLAIMS,
         "authContextRefs": ["idbb:acr:generated-code", "idbb:acr:static-code"],
         "grantTypes": ["authorization_code"],

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.common.app import create_service_app
 from usecases.common import oidc, roles
 from usecases.common.login_views import login_router
-from usecases.common.pages import html_errors
+from usecases.common.pages import html_errors, page_errors, serve_static
 from usecases.common.routes import route_table
 from usecases.common.security import SecurityMiddleware
 
@@ -68,6 +68,8 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
         route_table=ROUTES,
     )
     app.add_exception_handler(biller.Refused, biller.refused)
+    app.state.error_page = page_errors(pages.templates)  # errors raised as APIError, on pages too
+    serve_static(app)
     app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
     return app
 

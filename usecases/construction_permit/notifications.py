@@ -13,7 +13,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,11 +130,13 @@ def store(app: FastAPI, eid: str, rows: list[Notification]) -> None:
 
 
 def for_user(session: Session, audiences: list[str], limit: int = 50) -> list[Notification]:
+    """Newest first, each event once even when it reached this person under several audiences (Maya as the
+    applicant and as the architect, say)."""
+    first_copies = (
+        select(func.min(Notification.id)).where(Notification.audience.in_(audiences)).group_by(Notification.event_id)
+    )
     return list(
         session.scalars(
-            select(Notification)
-            .where(Notification.audience.in_(audiences))
-            .order_by(Notification.id.desc())
-            .limit(limit)
+            select(Notification).where(Notification.id.in_(first_copies)).order_by(Notification.id.desc()).limit(limit)
         )
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from services.common import demo_world
+from services.common import demo_world, live
 from services.common.errors import APIError
 from services.common.im_client import current_message_id
 from usecases.common import pages as common_pages
@@ -63,13 +63,7 @@ async def _page(
 
 
 def _notifications(session: Session, user: UserSession, limit: int = 50) -> list:
-    """Each event once, even when it reached this person twice (as applicant and as architect, say)."""
-    seen, rows = set(), []
-    for row in notifications.for_user(session, service.audiences_of(session, user), limit):
-        if row.event_id not in seen:
-            seen.add(row.event_id)
-            rows.append(row)
-    return rows
+    return notifications.for_user(session, service.audiences_of(session, user), limit)
 
 
 PERMIT_JOURNEY = [
@@ -171,9 +165,10 @@ async def home(request: Request, session: Session = DBSession) -> Response:
 
 
 async def _viewer(request: Request, session: Session) -> UserSession | None:
-    """The logged-in user (or None), first linked to the applications that name them."""
+    """The logged-in user (or None), first linked to the applications that name them (not on a live refresh
+    of the page by live.js, which asks no building block anything)."""
     user = auth.current_user(request, session)
-    if user is not None:
+    if user is not None and not live.is_live_refresh(request):
         with contextlib.suppress(APIError):  # Identity unreachable: show what is already linked
             await service.link_parties(session, request.app.state.im, request.app.state.settings, user)
     return user
@@ -295,7 +290,8 @@ async def application_page(application_id: str, request: Request, session: Sessi
         return RedirectResponse("/applications?error=this+application+is+not+yours", status_code=303)
     view = application_view(session, application, user)
     agreement = None
-    if "owner" in view["yourRoles"] and application.consent_status in ("requested", "given", "refused"):
+    owner_asked = "owner" in view["yourRoles"] and application.consent_status in ("requested", "given", "refused")
+    if owner_asked and not live.is_live_refresh(request):
         try:
             agreement = await bb.owner_agreement(request.app.state.im, request.app.state.settings)
         except APIError:
@@ -316,7 +312,7 @@ async def application_page(application_id: str, request: Request, session: Sessi
         agreement=agreement,
         kinds=service.DOCUMENT_KINDS,
         labels=ACTION_LABELS,
-        refresh=waiting and not request.query_params.get("mid"),
+        refresh=waiting,
         bank=f"{request.app.state.settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}",
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import APIError
 from services.common.im_client import IMClient
+from usecases.common.pages import readable
 
 from . import auth, bb, billing, permit, rules, states
 from .models import Application, Bill, Clearance, Document, HistoryEntry, Party, UserSession, new_public_id, utcnow
@@ -454,7 +455,7 @@ async def act(
             raise invalid("slot must be one of the proposed slots")
         application.visit_at = slot
         audiences += ["role:permit_officer"]
-        summary = f"{application.id}: field visit on {slot}"
+        summary = f"{application.id}: field visit on {readable(slot)}"
     elif action == "record_visit":
         note = application.visit_report = _text(form, "report", "what the visit found")
         summary = f"{application.id}: field visit report recorded"

@@ -42,7 +42,13 @@ class ConstructionPermitSettings(UseCaseSettings):
 
 
 def load_settings() -> ConstructionPermitSettings:
+    """The browser URLs a deployment gives every service (sandbox/bootstrap.py) unless our own are set: the
+    permit's QR code and verification link use the public URL, so that a phone in the room can open them."""
     overrides = identity_overrides("CONSTRUCTION_PERMIT_")
-    if "CONSTRUCTION_PERMIT_PAYMENTS_URL" not in os.environ and os.environ.get("SANDBOX_PAYMENTS_URL"):
-        overrides["payments_url"] = os.environ["SANDBOX_PAYMENTS_URL"]
+    for own, shared, field in (
+        ("CONSTRUCTION_PERMIT_PAYMENTS_URL", "SANDBOX_PAYMENTS_URL", "payments_url"),
+        ("CONSTRUCTION_PERMIT_PUBLIC_URL", "SANDBOX_CONSTRUCTION_PERMIT_URL", "public_url"),
+    ):
+        if own not in os.environ and os.environ.get(shared):
+            overrides[field] = os.environ[shared]
     return ConstructionPermitSettings(**overrides)

@@ -53,9 +53,12 @@ def apply(state: str, action: str, roles: set[str]) -> str:
     """The state after `action`, or Forbidden / InvalidTransition. Unknown actions are a programming error."""
     rule = ACTIONS[action]
     if not rule.roles & roles:
-        raise Forbidden(f"{action} needs one of the roles {sorted(rule.roles)}")
+        needed = " or ".join(r.replace("_", " ") for r in sorted(rule.roles))
+        raise Forbidden(f"{action.replace('_', ' ')} needs the role of {needed}")
     if state not in rule.from_states:
-        raise InvalidTransition(f"{action} is not possible while the application is {state}")
+        raise InvalidTransition(
+            f"{action.replace('_', ' ')} is not possible while the application is {state.replace('_', ' ')}"
+        )
     return rule.to_state
 
 

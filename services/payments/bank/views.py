@@ -1,5 +1,6 @@
-"""Online banking of the simulated payer bank (server-rendered, no JavaScript): log in, look up a bill by its
-id through the hub, pay it, and accept or refuse requests to pay."""
+"""Online banking of the simulated payer bank (server-rendered; services/common/live.py keeps the balance and
+the lists current): log in, look up a bill by its id through the hub, pay it, and accept or refuse requests
+to pay."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common import demo_world
+from services.common import demo_world, live
 
 from ..base import plain
 from ..p2g import service as p2g
@@ -46,7 +47,6 @@ def _render(request: Request, name: str, context: dict, status_code: int = 200) 
         "csrf": csrf,
         "message": request.query_params.get("message"),
         "error": request.query_params.get("error"),
-        "refresh": False,
         **context,
     }
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -79,9 +79,8 @@ def home(request: Request, billId: str = "") -> Response:  # the link the biller
                 request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"], "demo": DEMO_LOGINS}
             )
         context = _account_context(session, customer)
-        # Refresh while the biller has not confirmed a payment, unless a look-up (a call to the biller) is shown.
-        context.update(bill_id=bill_id, bill=None, lookup_error=None, refresh=context["refresh"] and not bill_id)
-        if bill_id:
+        context.update(bill_id=bill_id, bill=None, lookup_error=None)
+        if bill_id and not live.is_live_refresh(request):  # a live refresh asks the biller nothing
             context.update(_look_up(request, session, customer, bill_id))
         return _render(request, "home.html", context)
 
@@ -103,7 +102,6 @@ def _account_context(session: Session, customer: BankCustomer) -> dict:
         "inbox": inbox,
         "billers": names,
         "plain": plain,
-        "refresh": any(p.status == "awaiting_ack" for p in payments),
     }
 
 

@@ -35,6 +35,12 @@ def test_page_forms_carry_and_need_the_csrf_token(officer):
     hardening.assert_forms_need_the_token(officer, "/officer", "/officer/consent", {"candidateId": candidate["id"]})
 
 
+def test_errors_on_page_routes_reach_a_browser_as_pages(officer):
+    hardening.assert_page_errors_reach_people_as_pages(
+        officer, "/officer/consent", {"candidateId": "x"}, "/api/v1/candidates"
+    )
+
+
 def test_cross_origin_api_calls_need_the_csrf_token(officer):
     hardening.assert_cross_origin_api_calls_need_the_token(officer, "/api/v1/beneficiaries", {"candidateId": ""})
 
@@ -42,3 +48,7 @@ def test_cross_origin_api_calls_need_the_csrf_token(officer):
 def test_every_response_has_the_security_headers(officer, base):
     for response in (officer.get("/officer"), officer.get("/api/v1/roles"), officer.get("/login")):
         hardening.assert_security_headers(response)
+
+
+def test_a_logout_at_identity_ends_the_session_here(base):
+    hardening.assert_logout_at_identity_ends_our_session(base, ENROLLMENT_OFFICER_VID, COOKIE)

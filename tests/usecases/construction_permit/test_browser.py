@@ -89,6 +89,8 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     _shot(architect, "02-architect-documents-uploaded")
 
     owner = _login(browser, base, GRACE)
+    assert owner.url.endswith("/applications")  # her first page lists the application (issue 25's bug 2)
+    assert url.split("/applications/")[1].split("?")[0] in owner.inner_text("#mine")
     owner.goto(base + "/applications/APP-NOSUCH1")
     assert owner.inner_text("h1") == "Page not found"
     _shot(owner, "03-owner-not-found")
@@ -120,16 +122,20 @@ def test_the_personas_click_from_application_to_a_verified_permit(browser, stack
     bank.click("button[type=submit]")
     bank.click("#pay")
     bank.wait_for_selector("text=paid")
+    chromium.updates_in_place(bank, "#payments", "confirmed")  # the biller's acknowledgement, by itself
     chromium.shot(bank, ARTIFACTS / "06-bank-paid.png")  # the Payments BB's page: its own area
 
-    for _ in range(60):  # Payments' mark-bill-paid arrives through the IM in the background
-        architect.reload()
-        if _state(architect) != "awaiting payment":
-            break
-        architect.wait_for_timeout(500)
-    assert _state(architect) == "in clearance"
+    # Payments' mark-bill-paid arrives through the IM in the background: the page shows it by itself.
+    chromium.updates_in_place(architect, "#state", "in clearance")
+    assert "clearances" in chromium.journey(architect)[1]
 
     utilities = _login(browser, base, _person("utilities_officer"))
+    utilities.goto(url)
+    utilities.fill("#field-grant_clearance", "Connection to the grid agreed")  # typing: no refresh meanwhile
+    assert chromium.live_refreshes(utilities, 3000) == 0
+    utilities.locator("#field-grant_clearance").blur()
+    assert chromium.live_refreshes(utilities, 3500) >= 1
+    assert utilities.input_value("#field-grant_clearance") == "Connection to the grid agreed"  # kept
     _act(utilities, url, "grant_clearance", "07-utilities-cleared")
     assert _state(utilities) == "awaiting signature"
 

@@ -35,6 +35,12 @@ def test_page_forms_carry_and_need_the_csrf_token(jonas):
     hardening.assert_forms_need_the_token(jonas, "/applications", "/applications", {"parcelId": "SBX-0101-0042"})
 
 
+def test_errors_on_page_routes_reach_a_browser_as_pages(jonas):
+    hardening.assert_page_errors_reach_people_as_pages(
+        jonas, "/applications", {"parcelId": "SBX-0101-0042"}, "/api/v1/applications"
+    )
+
+
 def test_cross_origin_api_calls_need_the_csrf_token(jonas):
     hardening.assert_cross_origin_api_calls_need_the_token(jonas, "/api/v1/applications", {})
 
@@ -42,3 +48,7 @@ def test_cross_origin_api_calls_need_the_csrf_token(jonas):
 def test_every_response_has_the_security_headers(jonas, base):
     for response in (jonas.get("/applications"), jonas.get("/verify"), jonas.get("/api/v1/notifications")):
         hardening.assert_security_headers(response)
+
+
+def test_a_logout_at_identity_ends_the_session_here(base):
+    hardening.assert_logout_at_identity_ends_our_session(base, JONAS["vid"], COOKIE)

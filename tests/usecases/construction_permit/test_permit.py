@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import zlib
 from dataclasses import replace
 
 import pytest
@@ -15,7 +17,7 @@ from services.common.keys import load_or_create_ed25519
 from usecases.construction_permit import permit
 from usecases.construction_permit.app import HERE
 from usecases.construction_permit.models import Application
-from usecases.construction_permit.settings import ConstructionPermitSettings
+from usecases.construction_permit.settings import ConstructionPermitSettings, load_settings
 
 FACTS = permit.PermitFacts(
     permit_number="CP-2026-ABCDEFGH",
@@ -87,6 +89,26 @@ def test_the_pdf_is_deterministic_and_latin1_safe(key):
     assert pdf.startswith(b"%PDF") and pdf == permit.render_pdf(
         FACTS, permit.verification_code(token), "http://city.test/verify?permit=x&code=y"
     )
+
+
+def _pdf_text(pdf: bytes) -> bytes:
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+    return b"".join(zlib.decompress(s) if s.startswith(b"x") else s for s in streams)
+
+
+@pytest.mark.parametrize("variable", ["CONSTRUCTION_PERMIT_PUBLIC_URL", "SANDBOX_CONSTRUCTION_PERMIT_URL"])
+def test_the_qr_code_points_at_the_public_url_not_at_loopback(variable, monkeypatch, key):
+    """Issue 25: served on the network (all interfaces), the permit's QR code and link use the public URL
+    (the service's own, else the browser URL a deployment gives every service), which a phone can open."""
+    for name in ("CONSTRUCTION_PERMIT_PUBLIC_URL", "SANDBOX_CONSTRUCTION_PERMIT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONSTRUCTION_PERMIT_HOST", "0.0.0.0")
+    assert "127.0.0.1" in permit.verify_url(load_settings(), "CP-1", "C")  # nothing said: loopback
+    monkeypatch.setenv(variable, "http://192.0.2.7:8102")
+    url = permit.verify_url(load_settings(), FACTS.permit_number, "ABCD-EFGH-JKLM-NPQR")
+    assert url == f"http://192.0.2.7:8102/verify?permit={FACTS.permit_number}&code=ABCD-EFGH-JKLM-NPQR"
+    pdf = permit.render_pdf(FACTS, "ABCD-EFGH-JKLM-NPQR", url)
+    assert url.encode() in _pdf_text(pdf) and b"127.0.0.1" not in _pdf_text(pdf)
 
 
 def test_check_refuses_a_wrong_code_and_a_tampered_stored_seal(db_fields, tmp_path):

@@ -14,10 +14,15 @@ from services.common.guard import RouteTable
 from services.identity import envelope
 from services.identity.admin import router as admin_router
 from services.identity.clients.views import router as clients_router
+from services.identity.credentials import envelope as credential_envelope
+from services.identity.credentials import views as credential_views
+from services.identity.credentials.portal import router as portal_router
 from services.identity.enrollment import views as enrollment_views
 from services.identity.identities.seed import seed_residents
 from services.identity.identities.views import router as identities_router
 from services.identity.linked.views import router as linked_router
+from services.identity.notifications.views import router as inbox_router
+from services.identity.oidc.logout_view import router as logout_router
 from services.identity.oidc.pages import router as pages_router
 from services.identity.oidc.views import router as oidc_router
 from services.identity.security import Secrets, is_admin
@@ -41,6 +46,9 @@ def _seed(session: Session, settings: IdentitySettings) -> None:
     seed_residents(session, settings)
 
 
+# Credential-Management.yaml's paths (and /req/otp): the resident's session or the admin token, checked there.
+CREDENTIAL_PATHS = tuple(credential_views.API_IDS) + ("/resident",)
+
 # Which IM service each path belongs to (topology.yaml: IDENTITY-AUTHORITY/IDENTITY/<service>). OpenID Connect,
 # the login pages and the wallet APIs authenticate their callers themselves (client assertions, tokens, link
 # codes, the admin token), so they are public here; `oidc` through the IM reaches exactly those.
@@ -55,6 +63,8 @@ ROUTES = RouteTable(
         "/linked-authorization",
         "/wallet-binding",
         "/admin",
+        "/inbox",
+        *CREDENTIAL_PATHS,
     ),
 )
 
@@ -77,12 +87,16 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         routers=[
             oidc_router,
             pages_router,
+            logout_router,
             clients_router,
             linked_router,
             enrollment_views.router,
             verification_router,
             identities_router,
             admin_router,
+            inbox_router,
+            credential_views.router,
+            portal_router,
         ],
         seed=_seed,
         error_render=oauth_render,
@@ -91,9 +105,11 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             "/linked-authorization": envelope.render,
             "/wallet-binding": envelope.render,
             "/enrollment": enrollment_views.render,
+            **dict.fromkeys(credential_views.API_IDS, credential_envelope.render),
         },
         on_startup=on_startup,
         route_table=ROUTES,
     )
+    app.add_exception_handler(credential_envelope.CredentialError, credential_views.error_handler)
     app.state.is_operator = is_admin  # the administrator may call the relying-party APIs directly
     return app

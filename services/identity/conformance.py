@@ -165,6 +165,7 @@ def _restore_identity(session: Session, person: Person) -> Identity:
     identity.pin_hash = _same_or_new_hash(person.pin, identity.pin_hash)
     identity.password_hash = _same_or_new_hash(person.password, identity.password_hash)
     identity.auth_failures, identity.auth_lockouts, identity.locked_until = 0, 0, None
+    identity.blocked_factors = {}
     session.execute(delete(WalletBinding).where(WalletBinding.identity_id == identity.id))
     session.flush()
     return identity

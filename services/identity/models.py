@@ -2,10 +2,12 @@
 
 from services.identity.base import Base
 from services.identity.clients.models import OidcClient
+from services.identity.credentials.models import ResidentEvent
 from services.identity.enrollment.models import Enrollment
 from services.identity.identities.models import Alias, Identity, IdentityChange, Vid
 from services.identity.linked.models import WalletBinding, WalletPartner
-from services.identity.oidc.models import AuthTransaction, UsedAssertion
+from services.identity.notifications.models import Notification
+from services.identity.oidc.models import AuthTransaction, IdentitySession, UsedAssertion
 from services.identity.verification.models import VerificationQuestion, VerificationRecord
 
 __all__ = [
@@ -15,7 +17,10 @@ __all__ = [
     "Enrollment",
     "Identity",
     "IdentityChange",
+    "IdentitySession",
+    "Notification",
     "OidcClient",
+    "ResidentEvent",
     "UsedAssertion",
     "Vid",
     "VerificationQuestion",

@@ -36,6 +36,12 @@ class IdentitySettings(ServiceSettings):
     long_poll_seconds: float = 10.0
     wallet_binding_days: int = 365
 
+    # Single sign-on (oidc/sso.py): a provider session ends after this long without use, or this long after login.
+    session_idle_seconds: int = 1800
+    session_max_seconds: int = 8 * 3600
+    backchannel_logout_timeout_seconds: float = 3.0  # per relying party told of a logout
+    credential_days: int = 365  # lifetime of a shared credential (SD-JWT VC)
+
     signing_key_days: int = 90  # a signing key signs for this long, then stays published until tokens expire
 
     # Failed factors (PIN, OTP, wallet) counted per identity across logins: this many in a row lock it for

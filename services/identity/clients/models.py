@@ -19,6 +19,7 @@ class OidcClient(Base):
     auth_context_refs: Mapped[list] = mapped_column(JSON)
     public_key: Mapped[dict] = mapped_column(JSON)
     enc_public_key: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1024), nullable=True)  # OIDC BCL 1.0
     user_claims: Mapped[list] = mapped_column(JSON)
     grant_types: Mapped[list] = mapped_column(JSON)
     client_auth_methods: Mapped[list] = mapped_column(JSON)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from services.identity.base import utcnow
 from services.identity.clients.models import OidcClient
-from services.identity.clients.validation import public_rsa_key
+from services.identity.clients.validation import LOGOUT_URI_FIELDS, logout_uri, public_rsa_key
 
 
 class DuplicateClient(Exception):
@@ -32,6 +32,7 @@ def create_client(session: Session, request: dict[str, Any]) -> OidcClient:
         auth_context_refs=list(dict.fromkeys(request["authContextRefs"])),
         public_key=public_rsa_key(request["publicKey"]),
         enc_public_key=public_rsa_key(request["encPublicKey"], "enc") if request.get("encPublicKey") else None,
+        backchannel_logout_uri=logout_uri(request) or None,
         user_claims=list(dict.fromkeys(request["userClaims"])),
         grant_types=list(dict.fromkeys(request["grantTypes"])),
         client_auth_methods=list(dict.fromkeys(request["clientAuthMethods"])),
@@ -58,5 +59,7 @@ def update_client(session: Session, client: OidcClient, request: dict[str, Any])
     if "encPublicKey" in request:
         enc = request["encPublicKey"]
         client.enc_public_key = public_rsa_key(enc, "enc") if enc else None
+    if any(name in request for name in LOGOUT_URI_FIELDS):
+        client.backchannel_logout_uri = logout_uri(request) or None
     client.updated_at = utcnow()
     return client

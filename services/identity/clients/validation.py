@@ -95,7 +95,24 @@ def common_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
         errors.append(("invalid_grant_type", 'grantTypes must be ["authorization_code"]'))
     if not _list(request.get("clientAuthMethods"), AUTH_METHODS):
         errors.append(("invalid_client_auth", 'clientAuthMethods must be ["private_key_jwt"]'))
-    return errors
+    return errors + _logout_uri_errors(request)
+
+
+LOGOUT_URI_FIELDS = ("backchannelLogoutUri", "backchannel_logout_uri")  # camelCase like the spec, or OIDC's name
+
+
+def logout_uri(request: dict[str, Any]) -> Any:
+    """The extension field for OIDC Back-Channel Logout (either spelling); None when absent."""
+    return next((request[name] for name in LOGOUT_URI_FIELDS if name in request), None)
+
+
+def _logout_uri_errors(request: dict[str, Any]) -> list[tuple[str, str]]:
+    uri = logout_uri(request)
+    if uri is None or uri == "":
+        return []
+    if not _uri(uri) or urlsplit(uri).fragment:
+        return [("invalid_uri", "backchannelLogoutUri must be an http(s) URI without a fragment")]
+    return []
 
 
 def _enc_key_invalid(request: dict[str, Any]) -> bool:

@@ -30,6 +30,8 @@ class Identity(Base):
     auth_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     auth_lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Authentication factors blocked by the resident or the administrator (/block): factor -> until (ISO) or None
+    blocked_factors: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class Vid(Base):

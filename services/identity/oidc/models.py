@@ -36,6 +36,7 @@ class AuthTransaction(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     auth_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     acr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the SSO session it belongs to
 
     # consent
     accepted_claims: Mapped[list] = mapped_column(JSON, default=list)
@@ -63,3 +64,20 @@ class UsedAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(50), primary_key=True)
     jti: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IdentitySession(Base):
+    """A resident's single sign-on session at the provider (oidc/sso.py); the cookie holds a token, the row its
+    keyed hash."""
+
+    __tablename__ = "idn_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # keyed hash of the cookie's token
+    identity_id: Mapped[int] = mapped_column(Integer, index=True)
+    acr: Mapped[str] = mapped_column(String(64))
+    auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute expiry
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clients: Mapped[list] = mapped_column(JSON, default=list)  # client ids that received a code in it
+    consents: Mapped[dict] = mapped_column(JSON, default=dict)  # client id -> claims accepted in it

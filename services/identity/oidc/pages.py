@@ -20,10 +20,11 @@ from services.common.app import DBSession
 from services.identity import ratelimit
 from services.identity.clients.models import OidcClient
 from services.identity.clients.service import get_client
+from services.identity.identities.models import Identity
 from services.identity.identities.service import INDIVIDUAL_ID
 from services.identity.oidc import claims as claims_
-from services.identity.oidc import login_view, service
-from services.identity.oidc.models import AuthTransaction
+from services.identity.oidc import login_view, service, sso
+from services.identity.oidc.models import AuthTransaction, IdentitySession
 
 router = APIRouter(tags=["OIDC"])
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -48,6 +49,13 @@ CLAIM_LABELS = {
     "locale": "Locale",
     "zoneinfo": "Time zone",
 }
+
+
+def client_of(session: Session, client_id: str) -> OidcClient | None:
+    """The registered client, or the provider's own resident pages (a client that is not registered)."""
+    if client_id == service.PORTAL_CLIENT_ID:
+        return OidcClient(client_id=client_id, client_name="Your identity account", logo_uri="")
+    return get_client(session, client_id)
 
 
 def client_redirect(redirect_uri: str, params: dict) -> RedirectResponse:
@@ -91,8 +99,10 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
     scopes = (q.get("scope") or "").split()
     if "openid" not in scopes:
         return refuse("invalid_scope", "scope must contain openid")
-    if "none" in (q.get("prompt") or "").split():
-        return refuse("login_required", "this provider keeps no login session; prompt=none cannot succeed")
+    prompts = set((q.get("prompt") or "").split())
+    max_age = q.get("max_age")
+    if max_age is not None and not (max_age.isdigit() and len(max_age) <= 9):
+        return refuse("invalid_request", "max_age must be a number of seconds")
     try:
         claims_param = claims_.parse_claims_parameter(q.get("claims"))
     except claims_.ClaimsRequestError as exc:
@@ -105,6 +115,13 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
         return refuse("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256")
     if (state and len(state) > 256) or len(q.get("nonce") or "") > 512:
         return refuse("invalid_request", "state or nonce too long")
+    hint = q.get("login_hint") or ""  # OIDC's login_hint: a UIN or VID to prefill (the use cases' "log in as")
+    hint = hint if INDIVIDUAL_ID.fullmatch(hint) else ""
+    signed_in = None if "login" in prompts else sso.current(request, session)
+    if signed_in is not None and not sso.reusable(session, signed_in, acrs, max_age and int(max_age), hint):
+        signed_in = None
+    if "none" in prompts and signed_in is None:
+        return refuse("login_required", "the resident is not logged in at the provider")
     essential, voluntary = claims_.requested_claims(scopes, claims_param, client.user_claims)
     transaction, xsrf = service.start_transaction(
         session,
@@ -120,12 +137,56 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
         nonce=q.get("nonce"),
         code_challenge=challenge,
     )
-    hint = q.get("login_hint") or ""  # OIDC's login_hint: a UIN or VID to prefill (the use cases' "log in as")
-    response = login_page(request, client, transaction, xsrf, login_hint=hint if INDIVIDUAL_ID.fullmatch(hint) else "")
+    if signed_in is None:
+        response = login_page(request, client, transaction, xsrf, login_hint=hint)
+    else:  # single sign-on: no login page, consent is still asked per client
+        sso.resume(signed_in, transaction)
+        if "none" in prompts:
+            return _silent(request, session, client, transaction, signed_in)
+        identity = session.get(Identity, signed_in.identity_id)
+        switch = {
+            "resident": (identity.attributes or {}).get("name"),
+            "url": request.url.include_query_params(prompt="login"),
+        }
+        response = consent_page(request, client, transaction, xsrf, switch=switch)
     response.set_cookie(
         XSRF_COOKIE, xsrf, httponly=False, samesite="strict", secure=request.url.scheme == "https", path="/"
     )
     return response
+
+
+def _silent(
+    request: Request, session: Session, client: OidcClient, transaction: AuthTransaction, signed_in: IdentitySession
+) -> RedirectResponse:
+    """`prompt=none` with a session: a code at once if the resident already accepted what is required, in this
+    session, for this client; else `consent_required`."""
+    earlier = signed_in.consents.get(client.client_id)
+    if earlier is None or not set(transaction.essential_claims) <= set(earlier):
+        transaction.status = "failed"
+        return error_redirect(
+            transaction.redirect_uri, "consent_required", "the resident must consent first", transaction.state
+        )
+    requested = transaction.essential_claims + transaction.voluntary_claims
+    return _finish(request, session, transaction, [c for c in requested if c in earlier])
+
+
+def _finish(request: Request, session: Session, transaction: AuthTransaction, accepted: list[str]) -> Response:
+    """Consent given: the code goes to the client; the session and the resident's history remember the login."""
+    try:
+        service.give_consent(transaction, list(dict.fromkeys(accepted)))
+    except service.AuthFailed as exc:
+        return error_page(request, exc.code, exc.message)
+    code = service.issue_code(request.app.state.settings, request.app.state.secrets, transaction)
+    sso.remember_login(session, transaction, service.client_name(session, transaction.client_id))
+    return client_redirect(transaction.redirect_uri, {"code": code, "state": transaction.state})
+
+
+def consent_page(
+    request: Request, client: OidcClient | None, transaction: AuthTransaction, xsrf: str, switch: dict | None = None
+) -> HTMLResponse:
+    """The consent page; `switch` (single sign-on) names the logged-in resident and links to another login."""
+    context = {"client": client, "transaction": transaction, "xsrf": xsrf, "labels": CLAIM_LABELS, "switch": switch}
+    return page(request, "consent.html", **context)
 
 
 def login_page(
@@ -156,7 +217,7 @@ def login_again(request: Request, transaction_id: str = "", session: Session = D
         return refusal
     if transaction.status != "started":
         return error_page(request, "invalid_transaction", "This login is already authenticated or finished.")
-    return login_page(request, get_client(session, transaction.client_id), transaction, xsrf)
+    return login_page(request, client_of(session, transaction.client_id), transaction, xsrf)
 
 
 async def form_data(request: Request) -> dict:
@@ -209,7 +270,7 @@ def send_otp(request: Request, form: dict = Depends(form_data), session: Session
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
-    client = get_client(session, transaction.client_id)
+    client = client_of(session, transaction.client_id)
     if limited := _too_many(request, client, transaction, form):
         return limited
     individual_id = (form.get("individual_id") or "").strip()
@@ -233,7 +294,7 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
-    client = get_client(session, transaction.client_id)
+    client = client_of(session, transaction.client_id)
     if limited := _too_many(request, client, transaction, form):
         return limited
     individual_id = (form.get("individual_id") or "").strip()
@@ -253,7 +314,26 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
             return _lockout(request, client, transaction)
         message = login_view.in_words(exc, settings, transaction, factor)
         return login_page(request, client, transaction, form["xsrf"], error=message, status=400, **typed)
-    return page(request, "consent.html", client=client, transaction=transaction, xsrf=form["xsrf"], labels=CLAIM_LABELS)
+    previous = sso.current(request, session)
+    if previous is not None:  # another login in this browser replaces its session
+        end_session(request, session, previous)
+    _, token = sso.open_session(session, settings, request.app.state.secrets, transaction)
+    if transaction.client_id == service.PORTAL_CLIENT_ID:
+        transaction.status = "consented"  # nothing to consent to: the resident's own pages
+        response: Response = RedirectResponse("/resident", status_code=303)
+    else:
+        response = consent_page(request, client, transaction, form["xsrf"])
+    sso.set_cookie(request, response, token)
+    return response
+
+
+def end_session(request: Request, session: Session, row: IdentitySession) -> None:
+    """End a session and tell its relying parties (after the commit, so a slow one holds no database lock)."""
+    app = request.app
+    notices = sso.end(session, app.state.settings, app.state.secrets, app.state.keyring, row)
+    session.commit()
+    if notices:
+        sso.deliver(app.state.settings, notices)
 
 
 @router.post("/authorize/consent", include_in_schema=False)
@@ -266,10 +346,6 @@ def consent(request: Request, form: dict = Depends(form_data), session: Session 
     if form.get("decision") != "allow":
         transaction.status = "failed"
         return error_redirect(transaction.redirect_uri, "consent_rejected", "the resident declined", transaction.state)
-    accepted = list(form.get("claims") or []) + list(transaction.essential_claims)
-    try:
-        service.give_consent(transaction, list(dict.fromkeys(accepted)))
-    except service.AuthFailed as exc:
-        return error_page(request, exc.code, exc.message)
-    code = service.issue_code(request.app.state.settings, request.app.state.secrets, transaction)
-    return client_redirect(transaction.redirect_uri, {"code": code, "state": transaction.state})
+    if transaction.client_id == service.PORTAL_CLIENT_ID:
+        return error_page(request, "invalid_transaction", "This login is not waiting for consent.")
+    return _finish(request, session, transaction, list(form.get("claims") or []) + list(transaction.essential_claims))

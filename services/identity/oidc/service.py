@@ -19,15 +19,20 @@ from sqlalchemy.orm import Session
 
 from services.identity.base import aware, utcnow
 from services.identity.clients.models import OidcClient
+from services.identity.identities import factors as factors_
 from services.identity.identities import lockout
 from services.identity.identities.models import Identity
 from services.identity.identities.service import find_by_individual_id
+from services.identity.notifications.service import notify
 from services.identity.oidc.claims import ACR_FACTORS
 from services.identity.oidc.models import AuthTransaction
 from services.identity.security import Secrets, check_pin
 from services.identity.settings import IdentitySettings
 
 log = logging.getLogger(__name__)
+# The provider's own resident pages (credentials/portal.py) log residents in through the same login pages, as a
+# client that is not registered: its logins end at /resident instead of a redirect with a code.
+PORTAL_CLIENT_ID = "identity-resident-portal"
 
 
 class AuthFailed(Exception):
@@ -51,6 +56,13 @@ def knowledge_factor_valid(identity: Identity, challenge: Challenge) -> bool:
     """A PIN challenge: the resident's password when its format is `alpha-numeric`, else the resident's PIN."""
     stored = identity.password_hash if challenge.format == "alpha-numeric" else identity.pin_hash
     return check_pin(challenge.value, stored)
+
+
+def client_name(session: Session, client_id: str) -> str:
+    if client_id == PORTAL_CLIENT_ID:
+        return "your identity account"
+    client = session.get(OidcClient, client_id)
+    return client.client_name if client is not None else client_id
 
 
 def new_id() -> str:
@@ -135,12 +147,22 @@ def send_otp(
         lockout.refuse_if_locked(identity)
     except lockout.IdentityLocked as exc:
         raise AuthFailed("auth_failed", exc.message) from None
+    refuse_blocked(identity, ["OTP"])
     if wait := otp_resend_wait(settings, transaction, identity.id):
         raise AuthFailed("send_otp_failed", f"a new code can be sent in {wait} s")
     code = settings.sandbox_otp if settings.sandbox_mode else f"{secrets.randbelow(10**6):06d}"
     transaction.otp_hash = secrets_.keyed_hash("otp", transaction.id, str(identity.id), code)
     transaction.otp_identity_id = identity.id
     transaction.otp_expires_at = utcnow() + timedelta(seconds=settings.otp_ttl_seconds)
+    minutes = max(1, settings.otp_ttl_seconds // 60)
+    notify(
+        session,
+        identity,
+        "otp",
+        f"{settings.provider_name}: your one-time code",
+        f"Your code to log in to {client_name(session, transaction.client_id)} is {code}. It expires in {minutes} "
+        "minute(s). Never share it with anyone.",
+    )
     log.info("otp issued for transaction %s", transaction.id[:8])  # never the code, never the resident
 
 
@@ -150,6 +172,14 @@ def otp_resend_wait(settings: IdentitySettings, transaction: AuthTransaction, id
         return 0
     sent = aware(transaction.otp_expires_at) - timedelta(seconds=settings.otp_ttl_seconds)
     return max(0, math.ceil((sent - utcnow()).total_seconds() + settings.otp_resend_seconds))
+
+
+def refuse_blocked(identity: Identity, factors: list[str]) -> None:
+    """A factor the resident blocked is refused before it is checked (and costs no attempt)."""
+    for factor in factors:
+        if factors_.is_blocked(identity, factor):
+            name = factors_.FACTOR_NAMES.get(factor, factor)
+            raise AuthFailed("auth_failed", f"login with the {name} is blocked for this identity")
 
 
 def _count_failure(settings: IdentitySettings, transaction: AuthTransaction) -> None:
@@ -220,6 +250,7 @@ def authenticate(
         raise AuthFailed("invalid_no_of_challenges", f"use one of the factors {factors}")
     identity = find_by_individual_id(session, individual_id)
     if identity is not None:
+        refuse_blocked(identity, [c.factor for c in challenges])
         try:
             lockout.begin_attempt(session, identity)
         except lockout.IdentityLocked as exc:

@@ -54,6 +54,7 @@ _CODE = (
         _T.nonce,
         _T.scopes,
         _T.permitted_scopes,
+        _T.session_id,
         Identity.uin,
     )
     .join(Identity, Identity.id == _T.identity_id)
@@ -199,6 +200,7 @@ class Redeemed:
     nonce: str | None
     scopes: list
     access_token_id: str
+    session_id: str | None = None
 
 
 def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, form: dict) -> Redeemed:
@@ -233,7 +235,14 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
     if consumed.rowcount != 1:
         raise TokenError("invalid_transaction", "authorization code already used")
     return Redeemed(
-        row.id, row.uin, row.acr, aware(row.auth_time), row.nonce, row.permitted_scopes or row.scopes, token_id
+        row.id,
+        row.uin,
+        row.acr,
+        aware(row.auth_time),
+        row.nonce,
+        row.permitted_scopes or row.scopes,
+        token_id,
+        row.session_id,
     )
 
 
@@ -290,6 +299,8 @@ def issue_tokens(
     }
     if redeemed.nonce:
         id_claims["nonce"] = redeemed.nonce
+    if redeemed.session_id:  # the provider session (OIDC Back-Channel Logout's `sid`)
+        id_claims["sid"] = redeemed.session_id
     return {
         "id_token": keyring.sign(id_claims),
         "access_token": access_token,

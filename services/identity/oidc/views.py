@@ -30,6 +30,10 @@ def discovery(request: Request) -> dict:
         "userinfo_endpoint": f"{issuer}/oidc/userinfo",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "registration_endpoint": f"{issuer}/client-mgmt/oidc-client",
+        "end_session_endpoint": f"{issuer}/oidc/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         # The spec's enum lists `openid` only; OIDC Discovery lets a provider leave supported scopes unadvertised.
         # `profile`, `email`, `phone` and `address` work all the same (their claims are in claims_supported).
         "scopes_supported": ["openid"],

@@ -20,6 +20,7 @@ from rich.table import Table
 from services.common import demo_world
 
 from . import bootstrap as boot
+from . import member
 from . import topology as topo
 from .conformance import profile as profiles
 from .launcher import (
@@ -93,6 +94,7 @@ class LazyGroup(click.Group):
 OPERATOR_COMMANDS = {"im": "services.information_mediator.cli:cli", "consent": "services.consent.cli:cli"}
 OPERATOR_PROCESSES = {"im": topo.IM, "consent": "consent"}
 PROFILE_COMMANDS = {"conformance": "sandbox.conformance.cli:conformance"}
+KIT_COMMANDS = {"check": "sandbox.check.cli:check"}  # the conformance kit (sandbox/check/)
 DEMOS = {
     "cash-transfer": "sandbox.demo_cash_transfer:cash_transfer",
     "construction-permit": "sandbox.demo_construction_permit:construction_permit",
@@ -141,7 +143,7 @@ def point_at_sandbox_data(process: str, data_dir: Path) -> None:
     )
 
 
-@click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS | PROFILE_COMMANDS)
+@click.group(cls=LazyGroup, lazy=OPERATOR_COMMANDS | PROFILE_COMMANDS | KIT_COMMANDS)
 def main() -> None:
     """GovStack building-block sandbox."""
 
@@ -152,6 +154,14 @@ def main() -> None:
 @click.option("--port", "ports", multiple=True, metavar="NAME=PORT", help="Override a process's port (repeatable).")
 @click.option("--only", multiple=True, help="Start only these processes (the IM always starts).")
 @click.option(
+    "--replace",
+    "replacements",
+    multiple=True,
+    metavar="BLOCK[/SERVICE]=URL",
+    help="Route a building block's services (or one service) in the IM to an external implementation instead "
+    "of ours, e.g. payments=http://127.0.0.1:9002 (repeatable; README, 'Bring your own building block').",
+)
+@click.option(
     "--consent-https-port",
     type=int,
     default=profiles.DEFAULT_HTTPS_PORT,
@@ -160,16 +170,27 @@ def main() -> None:
     help="The conformance profile's HTTPS port of Consent.",
 )
 def up(
-    data_dir: Path | None, profile: str, ports: tuple[str, ...], only: tuple[str, ...], consent_https_port: int
+    data_dir: Path | None,
+    profile: str,
+    ports: tuple[str, ...],
+    only: tuple[str, ...],
+    replacements: tuple[str, ...],
+    consent_https_port: int,
 ) -> None:
     """Start every service, register the topology in the IM, seed, print where everything is, and keep the
     services running (one that dies is restarted) until Ctrl-C or `sandbox stop`."""
     started_at = time.monotonic()
     data_dir = data_dir or profiles.data_dir_of(profile)
     try:
-        topology = topo.load(_ports(ports))
+        topology = topo.load(_ports(ports), local=topo.local_file(data_dir))
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="--port") from exc
+    except topo.TopologyError as exc:
+        raise click.ClickException(f"{topo.local_file(data_dir)}: {exc}") from exc
+    try:
+        topology.replace(_replacements(replacements))
+    except topo.TopologyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--replace") from exc
     names = _processes_to_start(topology, only)
     conformance = profile == profiles.PROFILE
     _refuse_the_other_profiles_data(data_dir, profile)
@@ -195,6 +216,7 @@ def up(
         write_state(sandbox, supervisor)
         try:
             _print_welcome(sandbox, time.monotonic() - started_at)
+            _print_replaced(sandbox)
             if conformance:
                 _print_conformance(sandbox, fixtures)
         except OSError:
@@ -221,7 +243,39 @@ def _processes_to_start(topology: topo.Topology, only: tuple[str, ...]) -> list[
             f"unknown process {', '.join(map(repr, unknown))}; known: {', '.join(topology.processes)}",
             param_hint="--only",
         )
-    return [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
+    chosen = [n for n, p in topology.processes.items() if p.available and (not only or n in only or n == topo.IM)]
+    return [name for name in chosen if name not in topology.replaced]  # a replaced block runs elsewhere
+
+
+def _replacements(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        target, _, url = value.partition("=")
+        if not target or not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"expected BLOCK[/SERVICE]=URL, got {value!r}", param_hint="--replace")
+        out[target] = url
+    return out
+
+
+def _print_replaced(sandbox: Sandbox) -> None:
+    """The members of sandbox.local.yaml; what runs elsewhere, and what it must accept from the IM."""
+    for app in sandbox.topology.applications:
+        if app.process is None:
+            client = app.client_id(sandbox.topology.instance)
+            console.print(
+                f"member {client} (sandbox.local.yaml): secret in {member.secret_file(sandbox.data_dir, client)}",
+                soft_wrap=True,
+            )
+    for target, url in sandbox.topology.replaced.items():
+        app = sandbox.topology.application_of(target.partition("/")[0])
+        client = app.client_id(sandbox.topology.instance)
+        console.print(
+            f"[bold]{target}[/] is replaced by {url}: the IM forwards its services there with the header "
+            f"Information-Mediator-Assertion (an EdDSA JWT to verify against {sandbox.im_url}/.well-known/jwks.json). "
+            f"Its calls and callbacks go through the IM at {sandbox.im_url} as {client}, secret in "
+            f"{member.secret_file(sandbox.data_dir, client)}.",
+            soft_wrap=True,
+        )
 
 
 def _refuse_the_other_profiles_data(data_dir: Path, profile: str) -> None:
@@ -592,6 +646,114 @@ def db_revision(service: str, message: str) -> None:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
             command.revision(config, message=message, autogenerate=True)
+
+
+MEMBER_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=SANDBOX_DATA_DIR,
+    show_default=True,
+    help="The sandbox's data directory; the declaration goes to sandbox.local.yaml beside it.",
+)
+
+
+@main.group("member")
+def member_group() -> None:
+    """Your own application as a member: declared in sandbox.local.yaml, registered in the running IM at once."""
+
+
+@member_group.command("add")
+@click.argument("client", metavar="MEMBER/APPLICATION")
+@MEMBER_DATA_DIR
+@click.option("--name", default=None, help="The member's name [default: its code].")
+@click.option("--class", "member_class", default=None, help="The member class [default: GOV].")
+@click.option("--service", "services", multiple=True, metavar="NAME=URL", help="A service it offers (repeatable).")
+@click.option(
+    "--right",
+    "rights",
+    multiple=True,
+    metavar="PROVIDER/SERVICE[=METHOD PATH,...]",
+    help="A service it may call, e.g. PAYMENTS/g2p, or only some operations: 'PAYMENTS/g2p=POST /bulk-payment'.",
+)
+def member_add(
+    client: str, data_dir: Path, name: str | None, member_class: str | None, services: tuple, rights: tuple
+) -> None:
+    """Declare MEMBER/APPLICATION (again: its former services and rights are replaced) and print its credential."""
+    code, application = _member_application(client)
+    try:
+        change = member.add(
+            data_dir,
+            code,
+            application,
+            [member.parse_service(s) for s in services],
+            [member.parse_right(r) for r in rights],
+            name=name or "",
+            member_class=member_class or "",
+        )
+    except (topo.TopologyError, LaunchError, httpx.HTTPError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _say_member_change(change, data_dir, "declared", "registered")
+    if change.secret:
+        console.print(f"IM client: [bold]{change.client_id}[/]\nIM secret: [bold]{change.secret}[/] (shown once)")
+    else:
+        console.print(f"IM client: [bold]{change.client_id}[/] (its secret is unchanged)")
+    im = _im_url(data_dir)
+    console.print(
+        f"Call a service through the IM: {im}/r1/<INSTANCE>/<CLASS>/<MEMBER>/<APPLICATION>/<SERVICE>/<path> with "
+        f"the headers Information-Mediator-Client: {change.client_id} and Information-Mediator-Client-Secret "
+        f"(kept in {change.secret_file}).",
+        soft_wrap=True,
+    )
+
+
+@member_group.command("remove")
+@click.argument("client", metavar="MEMBER/APPLICATION")
+@MEMBER_DATA_DIR
+def member_remove(client: str, data_dir: Path) -> None:
+    """Remove MEMBER/APPLICATION: its declaration, its credential, and (when the sandbox runs) its registration."""
+    try:
+        change = member.remove(data_dir, *_member_application(client))
+    except (topo.TopologyError, LaunchError, httpx.HTTPError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _say_member_change(change, data_dir, "removed", "unregistered")
+
+
+@member_group.command("list")
+@MEMBER_DATA_DIR
+def member_list(data_dir: Path) -> None:
+    """The member applications declared in sandbox.local.yaml."""
+    table = Table(title=f"members of {topo.local_file(data_dir)}")
+    for column in ("IM client", "services", "may call"):
+        table.add_column(column)
+    for entry in member.listed(data_dir):
+        services = ", ".join(f"{s['id']}={s['url']}" for s in entry["services"])
+        calls = ", ".join(
+            f"{c['provider']}/{c['service']}" + (" (some operations)" if c.get("endpoints") else "")
+            for c in entry["calls"]
+        )
+        table.add_row(entry["client"], services, calls)
+    console.print(table)
+
+
+def _member_application(client: str) -> tuple[str, str]:
+    code, _, application = client.partition("/")
+    if not code or not application or "/" in application:
+        raise click.BadParameter(f"expected MEMBER/APPLICATION, got {client!r}", param_hint="MEMBER/APPLICATION")
+    return code, application
+
+
+def _say_member_change(change: member.Change, data_dir: Path, declared: str, registered: str) -> None:
+    where = "in the running sandbox's IM" if change.live else "in the IM at the next `sandbox up`"
+    console.print(
+        f"{change.client_id} {declared} in {topo.local_file(data_dir)}; {registered} {where}.", soft_wrap=True
+    )
+
+
+def _im_url(data_dir: Path) -> str:
+    state = read_state(data_dir)
+    if state and topo.IM in state.get("processes", {}):
+        return state["processes"][topo.IM]["url"]
+    return topo.load().processes[topo.IM].url
 
 
 @main.group(cls=LazyGroup, lazy=DEMOS)

@@ -6,7 +6,6 @@ step's IM message id, ends with a summary table, and exits non-zero on any failu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ import httpx
 from services.common import demo_world
 
 from . import demo_http
-from .demo_http import DemoFailed, ok, wait
+from .demo_http import DemoFailed, Progress, ok, wait
 
 ENROLLMENT_OFFICER_VID = "9038952310"
 PAYMENT_OFFICER_VID = "2405176278"
@@ -29,7 +28,7 @@ def _vid_of(name: str) -> str:
     return next(r["vid"] for r in demo_world.residents() if r["name"] == name)
 
 
-def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp: str, timeout: float = 60) -> dict:
+def run_journey(base_url: str, say: Progress, otp: str, timeout: float = 60) -> dict:
     """Runs the journey; `say(step, outcome, message_id)` reports each step. Returns the summary."""
     officer = login(base_url, ENROLLMENT_OFFICER_VID, otp)
     say("enrollment officer logs in (OIDC, VID + OTP)", "ok", None)
@@ -64,6 +63,7 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
     ok(wrong, 403)
     say("payment officer may not enroll", "refused (403)", None)
 
+    say.doing("enroll into Basic support; register in the account mapper (Payments)")
     enrolled = ok(
         officer.post("/api/v1/beneficiaries", json={"candidateId": candidate["id"], "packageId": "pkg-basic"})
     )
@@ -79,11 +79,13 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
         status = next(b["onboardingStatus"] for b in rows if b["id"] == beneficiary_id)
         return status if status != "pending" else None
 
+    say.doing("account mapper callback (Payments -> the use case)")
     onboarded = wait("the account mapper's callback", onboarding, timeout)
     if onboarded != "onboarded":
         raise DemoFailed(f"payment onboarding {onboarded}")
     say("account mapper callback: onboarded", onboarded, None)
 
+    say.doing("pre-payment validation, then bulk payment (Payments)")
     ordered = ok(payer.post("/api/v1/payment/order-payment", json={"beneficiaryIds": [beneficiary_id]}))
     order = ordered["paymentOrders"][0]
     say("pre-payment validation, then bulk payment", order["status"], ordered["messageId"])
@@ -93,6 +95,7 @@ def run_journey(base_url: str, say: Callable[[str, str, str | None], None], otp:
         row = next(o for o in rows if o["id"] == order["id"])
         return row if row["status"] in ("paid", "failed") else None
 
+    say.doing("bulk payment callback (Payments -> the use case)")
     final = wait("the bulk payment callback", paid, timeout)
     if final["status"] != "paid":
         raise DemoFailed(f"payment {final['status']}: {final['reason']}")
@@ -132,6 +135,7 @@ def cash_transfer(data_dir: Path, url: str | None, otp: str | None, timeout: flo
         "Cash transfer",
         lambda say: run_journey(base, say, otp or demo_world.sandbox_otp(), timeout),
         trace=demo_http.trace_page(data_dir),
+        data_dir=None if url else data_dir,
     )
 
 

@@ -19,7 +19,7 @@ import httpx
 from services.common import demo_world
 
 from . import demo_http
-from .demo_http import DemoFailed, Say, ok, wait
+from .demo_http import DemoFailed, Progress, ok, wait
 
 COOKIE = "permit_session"
 PARCEL = "SBX-0101-0042"
@@ -63,7 +63,7 @@ def pay_at_bank(payments_url: str, payer: dict, bill_id: str) -> str:
     return post("/bank/pay", home, **fields)
 
 
-def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float = 60) -> dict:
+def run_journey(base: str, payments_url: str, say: Progress, otp: str, timeout: float = 60) -> dict:
     architect, owner, contractor = _person("architect"), _person("property_owner"), _person("contractor")
     applicant = _login(base, "architect", otp)
     say(f"{architect['name']} (architect) logs in (OIDC, VID + OTP)", "ok", None)
@@ -164,6 +164,7 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
         approved["messageId"],
     )
 
+    say.doing(f"the architect pays {bill_id} at the bank (Payments' pages; inquiry and payment through the P2G hub)")
     paid_page = pay_at_bank(payments_url, architect, bill_id)
     if "paid" not in paid_page.lower():
         raise DemoFailed("the bank did not confirm the payment")
@@ -173,6 +174,7 @@ def run_journey(base: str, payments_url: str, say: Say, otp: str, timeout: float
         current = ok(applicant.get(f"/api/v1/applications/{app_id}"))["application"]
         return current if current["state"] != "awaiting_payment" else None
 
+    say.doing("Payments marks the bill paid (Payments -> the use case)")
     moved = wait("Payments' mark-bill-paid", cleared, timeout)
     say("Payments marks the bill paid; clearances start", moved["state"], None)
     again = pay_at_bank(payments_url, architect, bill_id)
@@ -240,4 +242,5 @@ def construction_permit(
         "Construction permit",
         lambda say: run_journey(base, payments, say, otp or demo_world.sandbox_otp(), timeout),
         trace=demo_http.trace_page(data_dir),
+        data_dir=None if url else data_dir,
     )

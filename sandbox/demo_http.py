@@ -16,7 +16,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-Say = Callable[[str, str, "str | None"], None]
+from . import topology
 
 
 class DemoFailed(Exception):
@@ -86,13 +86,105 @@ URL_OPTIONS = {"payments": "--payments-url"}
 
 
 def base_url(data_dir: Path, url: str | None, process: str) -> str:
+    """The process's URL: given, else from the running sandbox (a block `--replace`d there: its replacement)."""
     if url:
         return url.rstrip("/")
     state = data_dir / "sandbox.json"
     if not state.exists():
         option = URL_OPTIONS.get(process, "--url")
         raise click.ClickException(f"no running sandbox in {data_dir} (start it with `sandbox up`) or pass {option}")
-    return json.loads(state.read_text())["processes"][process]["url"].rstrip("/")
+    known = json.loads(state.read_text())
+    replaced = known.get("replaced") or {}
+    return (replaced.get(process) or known["processes"][process]["url"]).rstrip("/")
+
+
+class Trace:
+    """The running sandbox's IM trace (viewer token), to say which exchanges a failing step made."""
+
+    def __init__(self, data_dir: Path):
+        state = json.loads((data_dir / "sandbox.json").read_text())
+        self.im = state["processes"]["information_mediator"]["url"].rstrip("/")
+        self.replaced = state.get("replaced") or {}
+        self.headers = {"Authorization": "Bearer " + (data_dir / "secrets" / "im-viewer-token").read_text().strip()}
+
+    @classmethod
+    def of(cls, data_dir: Path) -> Trace | None:
+        try:
+            return cls(data_dir)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def exchanges(self, after: int | None = None) -> list[dict]:
+        params = {"kind": "rest", "limit": 200} | ({} if after is None else {"afterId": after})
+        try:
+            response = httpx.get(self.im + "/api/v1/trace", params=params, headers=self.headers, timeout=10)
+            return response.json()["exchanges"] if response.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, KeyError):
+            return []
+
+    def latest(self) -> int | None:
+        newest = self.exchanges()
+        return newest[0]["id"] if newest else None
+
+    def describe(self, exchange: dict) -> str:
+        """`USCT -> PAYMENTS/mapper POST /register-beneficiary: 500 (replaced block)`."""
+        client = exchange["client"].split("/", 2)[-1]
+        service = exchange["service"].split("/", 2)[-1]
+        failed = exchange["status"] is None or exchange["status"] >= 400 or exchange["errorType"]
+        replaced = next((url for target, url in self.replaced.items() if _of_block(exchange["service"], target)), None)
+        return (
+            ("✘ " if failed else "  ")
+            + f"{client} -> {service} {exchange['method']} {exchange['path']}: {exchange['status']}"
+            + (f" {exchange['errorType']}" if exchange["errorType"] else "")
+            + (f"  [replaced by {replaced}]" if replaced else "")
+        )
+
+
+def _of_block(service_id: str, target: str) -> bool:
+    """Whether an IM service id (INSTANCE/CLASS/MEMBER/APPLICATION/SERVICE) is a `--replace` target's."""
+    block, _, service = target.partition("/")
+    application = topology.load().application_of(block)
+    prefix = application.client_id(service_id.split("/")[0]) + "/" if application else "?"
+    return service_id.startswith(prefix) and service in ("", service_id.removeprefix(prefix))
+
+
+class Progress:
+    """What a journey reports: `say(step, outcome, message_id)` once a step passed, `say.doing(step)` before a
+    step worth naming should it fail. Marks the IM trace at each step, to show a failing step's exchanges."""
+
+    def __init__(self, console: Console, trace: Trace | None):
+        self.console = console
+        self.trace = trace
+        self.steps: list[tuple[str, str, str | None]] = []
+        self.current: str | None = None
+        self.mark = trace.latest() if trace else None
+
+    def __call__(self, step: str, outcome: str, message_id: str | None) -> None:
+        self.steps.append((step, outcome, message_id))
+        self.current = None
+        self.console.print(
+            f"[green]✔[/] [{len(self.steps):2d}] {step}: [bold]{outcome}[/]"
+            + (f"  [dim]IM message {message_id}[/]" if message_id else "")
+        )
+        if self.trace:
+            self.mark = self.trace.latest() or self.mark
+
+    def doing(self, step: str) -> None:
+        self.current = step
+
+    def report_failure(self, exc: Exception) -> None:
+        """Names the failing step and its call, then the exchanges it made through the IM (✘: failed)."""
+        after = f"the step after “{self.steps[-1][0]}”" if self.steps else "the first step"
+        self.console.print(
+            f"[red]✘ step {len(self.steps) + 1} failed:[/] [bold]{self.current or after}[/]\n"
+            f"  {type(exc).__name__}: {exc}",
+            soft_wrap=True,
+        )
+        exchanges = self.trace.exchanges(self.mark) if self.trace else []
+        if exchanges:
+            self.console.print("  Its exchanges through the IM (oldest first):", soft_wrap=True)
+            for exchange in reversed(exchanges):
+                self.console.print("    " + self.trace.describe(exchange), soft_wrap=True, markup=False)
 
 
 def trace_page(data_dir: Path) -> str:
@@ -104,25 +196,19 @@ def trace_page(data_dir: Path) -> str:
     return f"{im}/ui/trace?{urlencode({'token': token.read_text().strip()})}"
 
 
-def run_demo(title: str, journey: Callable[[Say], dict], trace: str) -> None:
-    """Runs `journey(say)` with a progress line per step, then a summary table; exits 1 on any failure.
+def run_demo(title: str, journey: Callable[[Progress], dict], trace: str, data_dir: Path | None = None) -> None:
+    """Runs `journey(say)` with a progress line per step, then a summary table; exits 1 on any failure, naming
+    the failing step, its call and (with the sandbox's `data_dir`) its exchanges through the IM.
     `trace` is the IM's trace page (see `trace_page`)."""
     console = Console(width=None if sys.stdout.isatty() else 150)
-    steps: list[tuple[str, str, str | None]] = []
-
-    def say(step: str, outcome: str, message_id: str | None) -> None:
-        steps.append((step, outcome, message_id))
-        console.print(
-            f"[green]✔[/] [{len(steps):2d}] {step}: [bold]{outcome}[/]"
-            + (f"  [dim]IM message {message_id}[/]" if message_id else "")
-        )
-
+    say = Progress(console, Trace.of(data_dir) if data_dir else None)
     try:
         with console.status(f"running the {title.lower()} journey…"):
             summary = journey(say)
-    except (DemoFailed, httpx.HTTPError, KeyError, StopIteration) as exc:
-        console.print(f"[red]✘ step {len(steps) + 1} failed:[/] {type(exc).__name__}: {exc}")
+    except (DemoFailed, httpx.HTTPError, KeyError, StopIteration, ValueError) as exc:
+        say.report_failure(exc)
         sys.exit(1)
+    steps = say.steps
     table = Table(title=f"{title}: summary")
     for column in ("#", "step", "outcome", "IM message id"):
         table.add_column(column)

@@ -321,6 +321,7 @@ def write_state(sandbox: Sandbox, supervisor: Supervisor) -> Path:
         "database": shared_database(),
         "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
         "https": sandbox.https_urls,
+        "replaced": sandbox.topology.replaced,  # `sandbox up --replace`: what runs elsewhere
     }
     partial = path.with_suffix(".json.tmp")
     partial.write_text(json.dumps(state, indent=2))

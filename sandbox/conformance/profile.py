@@ -8,11 +8,14 @@ In the profile, Identity, Payments and Consent serve their spec paths to direct 
 off: GovStack's checks call them so), Identity gets the settings its fixture file asks for, and Consent also
 listens with TLS (`<data dir>/tls/`). Consent keeps its plain port for the sandbox's own traffic: the IM's
 registry, its calls and the launcher's health checks stay as in the default sandbox, and nothing in the
-sandbox has to trust the certificate; only the checks, which need https, use the HTTPS port.
+sandbox has to trust the certificate; only the checks, which need https, use the HTTPS port. The direct
+providers may call back the conformance kit's callback server (`sandbox check`, http://127.0.0.1:8990/), unless
+`<SERVICE>_CALLBACK_ALLOW_LIST` says otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,8 +83,17 @@ def environment(topology: Topology) -> dict[str, dict[str, str]]:
         own = _separate_schema(name, prefix)
         if name in DIRECT_PROVIDERS:
             own[f"{prefix}REQUIRE_IM_ASSERTION"] = "false"
+            own[f"{prefix}CALLBACK_ALLOW_LIST"] = _kit_callbacks(prefix)
         env[name] = own
     return env
+
+
+def _kit_callbacks(prefix: str) -> str:
+    """The callback targets the profile allows: the conformance kit's callback server (`sandbox check`), unless
+    the environment names others."""
+    from sandbox.check.kit import DEFAULT_CALLBACK_PORT
+
+    return os.environ.get(f"{prefix}CALLBACK_ALLOW_LIST") or json.dumps([f"http://127.0.0.1:{DEFAULT_CALLBACK_PORT}/"])
 
 
 def _separate_schema(name: str, prefix: str) -> dict[str, str]:

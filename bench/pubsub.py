@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -22,7 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
+import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,8 +104,9 @@ def headers(client: str) -> dict:
 
 def setup(im: str, subscriber_url: str) -> None:
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    httpx.put(f"{im}/api/v1/config", json=conf(subscriber_url), headers=admin).raise_for_status()
-    httpx.post(
+    http = httpx.Client(timeout=60)  # a busy machine answers slowly
+    http.put(f"{im}/api/v1/config", json=conf(subscriber_url), headers=admin).raise_for_status()
+    http.post(
         f"{im}/r1/{ROOM}/api/v1/eventType", json={"eventType": "tick", "schema": SCHEMA}, headers=headers(ROOM)
     ).raise_for_status()
     rights = [
@@ -115,20 +119,21 @@ def setup(im: str, subscriber_url: str) -> None:
         }
         for code, clients in (("tick", [PUB]), ("tick.subscribe", SUBS))
     ]
-    httpx.patch(f"{im}/api/v1/rights/allow", json=rights, headers=admin).raise_for_status()
+    http.patch(f"{im}/api/v1/rights/allow", json=rights, headers=admin).raise_for_status()
     for s in SUBS:
-        httpx.post(
+        http.post(
             f"{im}/r1/{ROOM}/api/v1/subs/tick", json={"delivery": "PUSH", "serviceCode": "inbox"}, headers=headers(s)
         ).raise_for_status()
 
 
 async def publish_all(im: str, events: int, concurrency: int) -> tuple[float, int]:
+    """aiohttp rather than httpx here: the load generator shares the machine's cores with the IM."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(events):
         queue.put_nowait(n)
     failures = retries = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         nonlocal failures, retries
         while not queue.empty():
             n = queue.get_nowait()
@@ -136,18 +141,21 @@ async def publish_all(im: str, events: int, concurrency: int) -> tuple[float, in
             body = {"eventType": "tick", "id": f"bench-{n}", "event": {"n": n, "note": "x" * 64}}
             for _ in range(5):
                 try:
-                    r = await client.post(f"/r1/{ROOM}/pub/v1/tick", json=body)
+                    async with client.post(f"{im}/r1/{ROOM}/pub/v1/tick", json=body) as r:
+                        await r.read()
+                        status = r.status
                     break
-                except httpx.TransportError:
+                except (aiohttp.ClientError, OSError):
                     retries += 1
             else:
                 failures += 1
                 continue
-            if r.status_code != 201:
+            if status != 201:
                 failures += 1
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=im, headers=headers(PUB), limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(headers=headers(PUB), connector=connector, timeout=timeout) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -156,12 +164,34 @@ async def publish_all(im: str, events: int, concurrency: int) -> tuple[float, in
     return elapsed, failures
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux): unlike wall time, not inflated by other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drop_schema(url: str, schema: str) -> None:
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def profile(pid: int, output: str) -> subprocess.Popen:
+    """py-spy (`pip install py-spy`) in raw (collapsed stacks) format: samples of the thread holding the GIL
+    (where the IM's CPU goes), taken without pausing the process."""
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    options = ["-f", "raw", "-r", "50", "--nonblocking", "--gil"]
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-o", output, *options])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy samples of the IM while it publishes and delivers")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pubsub-bench-"))
     (tmp / "subscriber.py").write_text(SUBSCRIBER)
@@ -187,14 +217,19 @@ def main() -> None:
         INFORMATION_MEDIATOR_ADMIN_TOKEN=ADMIN,
         PYTHONPATH=str(ROOT),
     )
-    if args.database_url:
+    schema = f"pubsub_bench_{os.getpid()}"
+    if args.database_url:  # a schema of this run's own, dropped afterwards
         env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
+        env["INFORMATION_MEDIATOR_DATABASE_SCHEMA"] = schema
     im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         subscriber_url, im = f"http://127.0.0.1:{s_port}", f"http://127.0.0.1:{im_port}"
         wait_for_http(subscriber_url + "/", subscriber)
-        wait_for_http(im + "/health", im_proc)
+        wait_for_http(im + "/health", im_proc, timeout=120)  # a busy machine starts it slowly
         setup(im, subscriber_url)
+        profiler = profile(im_proc.pid, args.profile) if args.profile else None
+        cpu_before = cpu_seconds(im_proc.pid), cpu_seconds(subscriber.pid), time.process_time()
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         elapsed, failures = asyncio.run(publish_all(im, args.events, args.concurrency))
         expected = args.events - failures
@@ -208,10 +243,17 @@ def main() -> None:
                 break
             time.sleep(0.5)
         drained = time.perf_counter() - started
+        cpu_after = cpu_seconds(im_proc.pid), cpu_seconds(subscriber.pid), time.process_time()
+        load_after = os.getloadavg()[0]
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
     finally:
         for proc in (im_proc, subscriber):
             proc.terminate()
             proc.wait(timeout=15)
+        if args.database_url:
+            drop_schema(args.database_url, schema)
     lat = stats["latencies"]
     received = sum(stats["counts"].values())
     lost = len(SUBS) * expected - received
@@ -224,6 +266,12 @@ def main() -> None:
     print(f"delivered {received} of {len(SUBS) * expected} in {drained:.1f} s ({received / drained:.0f} deliveries/s)")
     print(f"publish-to-delivery latency: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms")
     print(f"lost: {lost}, duplicates: {stats['duplicates']}")
+    im_cpu, sub_cpu, pub_cpu = (1000 * (a - b) / args.events for a, b in zip(cpu_after, cpu_before, strict=True))
+    print(
+        f"CPU per event: IM {im_cpu:.2f} ms, subscriber {sub_cpu:.2f} ms, publisher {pub_cpu:.2f} ms "
+        f"(load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores); "
+        f"the IM alone on one core would take {1000 / im_cpu:.0f} events/s"
+    )
     if lost or failures:
         sys.exit(1)
 

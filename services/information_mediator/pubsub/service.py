@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, bindparam, func, literal, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from ..registry.models import Application, Service
 from ..registry.service import find_application, instance
@@ -161,71 +162,150 @@ def validate_event(schema_json: str, event: object, seconds: float) -> None:
 
 
 @dataclass
+class Publication:
+    """One publish request. `validated_against`: the schema the caller already checked `event` against."""
+
+    room: str
+    event_type: str
+    publisher: str
+    event: object
+    event_id: str | None = None
+    validated_against: str | None = None
+    validation_seconds: float = 1.0
+
+
+@dataclass
 class Published:
-    event: Event
+    event_id: str
     created: bool  # False when a retry named an event id that was already stored
     deliveries: int
+    leased: list[Claimed] = field(default_factory=list)  # PUSH deliveries leased to this node at once
 
 
-def publish(
-    session: Session,
-    room: str,
-    event_type_code: str,
-    publisher: str,
-    event: object,
-    event_id: str | None = None,
-    *,
-    validated_against: str | None = None,
-    validation_seconds: float = 1.0,
-) -> Published:
-    """`validated_against`: the schema the caller already checked `event` against, before taking the lock."""
-    # The lock serialises publications of one event type, so sequence order is commit order (FIFO).
-    event_type = get_event_type(session, room, event_type_code, lock=True)
-    if event_type is None:
-        raise PubSubError(NOT_FOUND, f"unknown event type {event_type_code} in room {room}")
-    if event_id is not None:
-        existing = session.scalar(select(Event).where(Event.event_id == event_id))
-        if existing is not None:
-            if (existing.room, existing.event_type, existing.publisher) != (room, event_type_code, publisher):
-                raise PubSubError(CONFLICT, f"event id {event_id} is already used")
-            return Published(existing, False, 0)
-    if event_type.schema_json != validated_against:  # not checked yet, or the type was replaced since
-        _schemas.pop((room, event_type_code), None)
-        validate_event(event_type.schema_json, event, validation_seconds)
+def publish_batch(
+    session: Session, items: list[Publication], node: str | None, lease_seconds: float
+) -> list[Published | PubSubError]:
+    """Stores many publications in one transaction (SQLAlchemy Core): their events, and one delivery per
+    active subscription. With a `node`, non-FIFO PUSH deliveries are stored already leased to it, and it
+    sends them without claiming them first; the others wait for a claim or a pull."""
+    types = _lock_event_types(session, {(p.room, p.event_type) for p in items})
+    stored = _stored_ids(session, [p.event_id for p in items if p.event_id is not None])
     at = now()
-    row = Event(
-        event_id=event_id or str(uuid.uuid4()),
-        room=room,
-        event_type=event_type_code,
-        publisher=publisher,
-        payload=json.dumps(event, separators=(",", ":")),
-        published_at=at,
+    results: list[Published | PubSubError] = []
+    new: list[tuple[int, Publication, dict]] = []
+    for index, p in enumerate(items):
+        try:
+            results.append(_check_publication(p, types, stored))
+        except PubSubError as err:
+            results.append(err)
+            continue
+        if results[-1] is None:
+            event_id = p.event_id or str(uuid.uuid4())
+            stored[event_id] = (p.room, p.event_type, p.publisher)  # a retry within this batch
+            row = {"event_id": event_id, "room": p.room, "event_type": p.event_type, "publisher": p.publisher}
+            row |= {"payload": json.dumps(p.event, separators=(",", ":")), "published_at": at}
+            new.append((index, p, row))
+    if new:
+        _store_events(session, new, results, at, node, lease_seconds)
+    return results
+
+
+def _lock_event_types(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(room, type) -> schema, the rows locked in id order: publications of one type are serialised, so
+    sequence order is commit order (FIFO), and two nodes lock in the same order."""
+    t = EventType.__table__.c
+    rows = session.execute(
+        select(t.room, t.event_type, t.schema_json)
+        .where(tuple_(t.room, t.event_type).in_(sorted(keys)))
+        .order_by(t.id)
+        .with_for_update()
     )
-    session.add(row)
-    session.flush()
-    subs = session.scalars(
-        select(Subscription).where(
-            Subscription.room == room, Subscription.event_type == event_type_code, Subscription.cancelled_at.is_(None)
-        )
+    return {(r.room, r.event_type): r.schema_json for r in rows}
+
+
+def _stored_ids(session: Session, event_ids: list[str]) -> dict[str, tuple[str, str, str]]:
+    if not event_ids:
+        return {}
+    t = Event.__table__.c
+    rows = session.execute(select(t.event_id, t.room, t.event_type, t.publisher).where(t.event_id.in_(event_ids)))
+    return {r.event_id: (r.room, r.event_type, r.publisher) for r in rows}
+
+
+def _check_publication(
+    p: Publication, types: dict[tuple[str, str], str], stored: dict[str, tuple[str, str, str]]
+) -> Published | None:
+    """None when `p` is to be stored; Published(created=False) for a retry of a stored event."""
+    schema_json = types.get((p.room, p.event_type))
+    if schema_json is None:
+        raise PubSubError(NOT_FOUND, f"unknown event type {p.event_type} in room {p.room}")
+    if p.event_id in stored:
+        if stored[p.event_id] != (p.room, p.event_type, p.publisher):
+            raise PubSubError(CONFLICT, f"event id {p.event_id} is already used")
+        return Published(p.event_id, False, 0)
+    if schema_json != p.validated_against:  # not checked yet, or the type was replaced since
+        _schemas.pop((p.room, p.event_type), None)
+        validate_event(schema_json, p.event, p.validation_seconds)
+    return None
+
+
+def _store_events(
+    session: Session,
+    new: list[tuple[int, Publication, dict]],
+    results: list[Published | PubSubError],
+    at: datetime,
+    node: str | None,
+    lease_seconds: float,
+) -> None:
+    conn = session.connection()
+    events = Event.__table__
+    pks = conn.execute(
+        events.insert().returning(events.c.id, sort_by_parameter_order=True), [row for _, _, row in new]
+    ).scalars()
+    subs = _active_subscriptions(session, {(p.room, p.event_type) for _, p, _ in new})
+    lease = at + timedelta(seconds=lease_seconds)
+    rows, leased = [], []  # leased: (result index, subscription, EventItem, index in rows)
+    for (index, p, event_row), pk in zip(new, pks, strict=True):
+        targets = subs.get((p.room, p.event_type), [])
+        results[index] = Published(event_row["event_id"], True, len(targets))
+        for s in targets:
+            at_once = node is not None and s.delivery == "PUSH" and not s.fifo
+            if at_once:
+                item = _item(event_row["event_id"], pk, p.publisher, p.event_type, p.event, at)
+                leased.append((index, s, item, len(rows)))
+            rows.append(
+                {
+                    "event_pk": pk,
+                    "subscription_id": s.id,
+                    "sequence": pk,
+                    "push": s.delivery == "PUSH",
+                    "fifo": s.fifo,
+                    "state": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "expires_at": at + timedelta(seconds=s.ttl),
+                    "updated_at": at,
+                    "lease_until": lease if at_once else None,
+                    "leased_by": node if at_once else None,
+                }
+            )
+    if not rows:
+        return
+    deliveries = Delivery.__table__
+    ids = conn.execute(deliveries.insert().returning(deliveries.c.id, sort_by_parameter_order=True), rows).scalars()
+    ids = list(ids)
+    for index, s, item, row in leased:
+        results[index].leased.append(_claimed(ids[row], 0, item, s, rows[row]["expires_at"]))
+
+
+def _active_subscriptions(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
+    t = Subscription.__table__.c
+    rows = session.execute(
+        select(Subscription.__table__).where(tuple_(t.room, t.event_type).in_(sorted(keys)), t.cancelled_at.is_(None))
     )
-    rows = [
-        {
-            "event_pk": row.id,
-            "subscription_id": s.id,
-            "sequence": row.id,
-            "push": s.delivery == "PUSH",
-            "fifo": s.fifo,
-            "state": PENDING,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "expires_at": at + timedelta(seconds=s.ttl),
-            "updated_at": at,
-        }
-        for s in subs
-    ]
-    if rows:
-        session.execute(Delivery.__table__.insert(), rows)
-    return Published(row, True, len(rows))
+    subs: dict[tuple[str, str], list] = {}
+    for r in rows:
+        subs.setdefault((r.room, r.event_type), []).append(r)
+    return subs
 
 
 def find_event(session: Session, room: str, event_type: str, event_id: str) -> Event:
@@ -238,19 +318,26 @@ def find_event(session: Session, room: str, event_type: str, event_id: str) -> E
 
 
 def event_item(event: Event) -> dict:
-    instance_id, member_class, member_code, application = split_room(event.publisher)
+    """The spec's EventItem of a stored event (an ORM row or a Core row of the event table)."""
+    return _item(
+        event.event_id, event.id, event.publisher, event.event_type, json.loads(event.payload), event.published_at
+    )
+
+
+def _item(event_id: str, sequence: int, publisher: str, event_type: str, event: object, published_at: datetime) -> dict:
+    instance_id, member_class, member_code, application = split_room(publisher)
     return {
-        "id": event.event_id,
-        "sequence": event.id,
+        "id": event_id,
+        "sequence": sequence,
         "publisherId": {
             "instanceId": instance_id,
             "memberClass": member_class,
             "memberCode": member_code,
             "applicationCode": application,
         },
-        "eventType": event.event_type,
-        "event": json.loads(event.payload),
-        "publishedAt": _aware(event.published_at).isoformat(),
+        "eventType": event_type,
+        "event": event,
+        "publishedAt": _aware(published_at).isoformat(),
     }
 
 
@@ -457,64 +544,81 @@ class Claimed:
     path: str
     policy: RetryPolicy
     expires_at: datetime
+    fifo: bool = False
+
+
+def _claimed(delivery_id: int, attempts: int, item: dict, sub: Any, expires_at: datetime) -> Claimed:
+    """`sub`: a subscription row (Core) or object."""
+    return Claimed(
+        delivery_id,
+        attempts,
+        item,
+        item["id"],
+        sub.room,
+        sub.subscriber,
+        sub.service_code or sub.event_type,
+        sub.path or "",
+        RetryPolicy(sub.max_attempts, sub.min_backoff, sub.max_backoff),
+        _aware(expires_at),
+        sub.fifo,
+    )
 
 
 def claim(session: Session, node: str, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Lease due PUSH deliveries. A FIFO subscription only ever offers its oldest pending delivery. On
-    PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two replicas from claiming the same row; the lease keeps
-    it claimed after this transaction commits."""
+    """Lease due PUSH deliveries (those not leased at publication: FIFO ones, retries, leases run out). A
+    FIFO subscription only ever offers its oldest pending delivery. On PostgreSQL `FOR UPDATE SKIP LOCKED`
+    keeps two nodes from claiming the same row; the lease keeps it claimed after this transaction commits."""
     at = now()
-    head = aliased(Delivery)
+    d, e, s = Delivery.__table__.c, Event.__table__.c, Subscription.__table__.c
+    head = Delivery.__table__.alias("head")
     oldest = (
-        select(func.min(head.sequence))
-        .where(head.subscription_id == Delivery.subscription_id, head.state == PENDING)
-        .correlate(Delivery)
+        select(func.min(head.c.sequence))
+        .where(head.c.subscription_id == d.subscription_id, head.c.state == PENDING)
+        .correlate(Delivery.__table__)
         .scalar_subquery()
     )
-    stmt = (
-        select(Delivery)
-        .where(
-            Delivery.state == PENDING,
-            Delivery.push.is_(True),
-            Delivery.next_attempt_at <= at,
-            (Delivery.lease_until.is_(None)) | (Delivery.lease_until < at),
-            (Delivery.fifo.is_(False)) | (Delivery.sequence == oldest),
+    rows = session.execute(
+        select(
+            d.id.label("delivery_id"),
+            d.attempts,
+            d.expires_at,
+            e.event_id,
+            e.id,
+            e.publisher,
+            e.event_type,
+            e.payload,
+            e.published_at,
+            s.room,
+            s.subscriber,
+            s.service_code,
+            s.path,
+            s.max_attempts,
+            s.min_backoff,
+            s.max_backoff,
+            s.fifo,
         )
-        .order_by(Delivery.next_attempt_at, Delivery.sequence)
+        .join(Event.__table__, e.id == d.event_pk)
+        .join(Subscription.__table__, s.id == d.subscription_id)
+        .where(
+            d.state == PENDING,
+            d.push.is_(True),
+            d.next_attempt_at <= at,
+            d.lease_until.is_(None) | (d.lease_until < at),
+            d.fifo.is_(False) | (d.sequence == oldest),
+        )
+        .order_by(d.next_attempt_at, d.sequence)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
-    )
-    deliveries = list(session.scalars(stmt))
-    if not deliveries:
+        .with_for_update(skip_locked=True, of=Delivery.__table__)
+    ).all()
+    if not rows:
         return []
     lease = at + timedelta(seconds=lease_seconds)
-    for d in deliveries:
-        d.lease_until, d.leased_by = lease, node
-    events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_({d.event_pk for d in deliveries})))}
-    subs = {
-        s.id: s
-        for s in session.scalars(
-            select(Subscription).where(Subscription.id.in_({d.subscription_id for d in deliveries}))
-        )
-    }
-    out = []
-    for d in deliveries:
-        s, e = subs[d.subscription_id], events[d.event_pk]
-        out.append(
-            Claimed(
-                d.id,
-                d.attempts,
-                event_item(e),
-                e.event_id,
-                s.room,
-                s.subscriber,
-                s.service_code or s.event_type,
-                s.path or "",
-                RetryPolicy(s.max_attempts, s.min_backoff, s.max_backoff),
-                _aware(d.expires_at),
-            )
-        )
-    return out
+    session.execute(
+        update(Delivery.__table__)
+        .where(d.id.in_([r.delivery_id for r in rows]))
+        .values(lease_until=lease, leased_by=node)
+    )
+    return [_claimed(r.delivery_id, r.attempts, event_item(r), r, r.expires_at) for r in rows]
 
 
 @dataclass
@@ -533,36 +637,48 @@ def backoff(policy: RetryPolicy, attempts: int) -> float:
 
 
 def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
-    """One executemany for the whole round: delivered, retry later, or given up (with the reason)."""
+    """Delivered ones in one UPDATE per status; retries and give-ups in one executemany."""
     at = now()
+    table = Delivery.__table__
+    done: dict[int | None, list[int]] = {}
     rows = []
     for o in outcomes:
         c = o.claimed
         attempts = c.attempts + 1
-        row = {
-            "b_id": c.delivery_id,
-            "attempts": attempts,
-            "last_status": o.status,
-            "updated_at": at,
-            "state": PENDING,
-            "delivered_at": None,
-            "last_error": None,
-            "next_attempt_at": at,
-        }
         if o.ok:
-            row.update(state=DELIVERED, delivered_at=at)
-        elif attempts >= c.policy.max_attempts:
-            row.update(state=FAILED, last_error=f"{o.error}; gave up after {attempts} attempts"[:500])
+            done.setdefault(o.status, []).append(c.delivery_id)
+            continue
+        row = {"b_id": c.delivery_id, "attempts": attempts, "last_status": o.status, "updated_at": at}
+        if attempts >= c.policy.max_attempts:
+            row |= {"state": FAILED, "last_error": f"{o.error}; gave up after {attempts} attempts"[:500]}
+            row["next_attempt_at"] = at
         else:
-            row.update(last_error=o.error[:500], next_attempt_at=at + timedelta(seconds=backoff(c.policy, attempts)))
+            row |= {"state": PENDING, "last_error": o.error[:500]}
+            row["next_attempt_at"] = at + timedelta(seconds=backoff(c.policy, attempts))
         rows.append(row)
-    table = Delivery.__table__
-    stmt = (
-        table.update()
-        .where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
-        .values(lease_until=None, leased_by=None)
-    )
-    session.connection().execute(stmt, rows)
+    conn = session.connection()
+    for status, ids in done.items():
+        conn.execute(
+            table.update()
+            .where(table.c.id.in_(ids), table.c.state == PENDING)
+            .values(
+                state=DELIVERED,
+                attempts=table.c.attempts + 1,
+                last_status=status,
+                last_error=None,
+                delivered_at=at,
+                updated_at=at,
+                lease_until=None,
+                leased_by=None,
+            )
+        )
+    if rows:
+        stmt = (
+            table.update()
+            .where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
+            .values(lease_until=None, leased_by=None)
+        )
+        conn.execute(stmt, rows)
 
 
 def release(session: Session, delivery_ids: list[int]) -> None:

@@ -184,24 +184,14 @@ def publish(
         service.event_type_schema, call.room, eventType
     )
     _checked(call, service.validate_event, schema_json, event, seconds)
-    published = call.run(
-        service.publish,
-        call.room,
-        eventType,
-        call.client,
-        event,
-        event_id,
-        validated_against=schema_json,
-        validation_seconds=seconds,
+    publication = service.Publication(
+        call.room, eventType, call.client, event, event_id, validated_against=schema_json, validation_seconds=seconds
     )
-    body = json.dumps({"id": published.event.event_id}).encode()
+    published = _checked(call, call.runtime.pubsub.publisher.publish, publication)
+    body = json.dumps({"id": published.event_id}).encode()
     if published.created:
-        _log_publication(
-            call, eventType, published.event.event_id, json.dumps(event).encode(), body, started, request_at
-        )
-        if published.deliveries:
-            call.runtime.pubsub.notify()
-    return JSONResponse({"id": published.event.event_id}, status_code=201)
+        _log_publication(call, eventType, published.event_id, json.dumps(event).encode(), body, started, request_at)
+    return JSONResponse({"id": published.event_id}, status_code=201)
 
 
 def _log_publication(

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from services.common.assertion import Exchange as AssertedExchange
 
 from ..registry.service import ServiceEntry
 from . import service
+from .publisher import PublishBatcher
 from .service import Claimed, Outcome
 
 if TYPE_CHECKING:  # the runtime creates this worker: importing it here would be circular
@@ -31,73 +33,161 @@ log = logging.getLogger(__name__)
 
 EXPIRE_EVERY = 1.0  # seconds between TTL sweeps
 COALESCE = 0.01  # seconds between a wake-up and the claim
+MAX_READY = 20_000  # deliveries waiting to be sent; beyond, new ones wait in the database for a claim
 
 
 class DeliveryWorker:
-    def __init__(self, runtime: IMRuntime, loops: int = 2):
+    """Deliveries come from two sources: the publisher hands over the ones it leased to this node when it
+    stored them (`accept`), and a claim loop leases the others from the database (FIFO ones, retries, other
+    nodes' expired leases), when told to (`notify`), after a FIFO delivery or a retry, and every poll
+    period. Up to `pubsub_batch` are sent at once; outcomes are recorded in group commits."""
+
+    def __init__(self, runtime: IMRuntime):
         self.rt = runtime
         self.settings = runtime.settings
-        self.loops = loops
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._last_expiry = 0.0
-        self._stopping = False
         # SQLite: writers queue here rather than in SQLite's busy handler, whose sleeps grow to 100 ms.
         self.write_lock = threading.Lock() if runtime.db.is_sqlite else nullcontext()
+        self.publisher = PublishBatcher(
+            runtime.db, self.settings.node_id, self.settings.pubsub_lease_seconds, self.write_lock, self
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()  # something to send, or a claim wanted
+        self._recorded = asyncio.Event()  # outcomes to record
+        self._ready: deque[Claimed] = deque()
+        self._sending: dict[asyncio.Task, Claimed] = {}
+        self._outcomes: list[Outcome] = []
+        self._claim_wanted = True
+        self._tasks: list[asyncio.Task] = []
+        self._recorder: asyncio.Task | None = None
+        self._last_expiry = 0.0
+        self._stopping = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        # SQLite has no row locks (FOR UPDATE is ignored): one claiming loop per database there.
-        loops = 1 if self.rt.db.is_sqlite else self.loops
-        self._tasks = [asyncio.create_task(self._run(), name=f"pubsub-push-{i}") for i in range(loops)]
+        self._wake, self._recorded = asyncio.Event(), asyncio.Event()
+        self._slots = asyncio.Semaphore(self.settings.pubsub_batch)
+        self._stopping = False
+        self._tasks = [asyncio.create_task(self._dispatch(), name="pubsub-dispatch")]
+        self._recorder = asyncio.create_task(self._record_loop(), name="pubsub-record")
+        self.publisher.start()
 
     async def stop(self, grace: float = 2.0) -> None:
-        """Let the loops finish their round (outcomes recorded), then cancel what is still sending."""
+        """No new publications; let the sends under way finish (outcomes recorded), cancel what is still
+        sending after `grace`, and give back the leases of deliveries not attempted."""
+        await asyncio.to_thread(self.publisher.stop)
         self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        self._wake.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sending:
+            _, pending = await asyncio.wait(list(self._sending), timeout=grace)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
+        unsent = [c.delivery_id for c in self._ready] + [c.delivery_id for c in self._sending.values()]
+        self._ready.clear()
+        self._recorded.set()
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
+        if unsent:
+            await asyncio.to_thread(self._release, unsent)
         self._tasks = []
 
+    # ---- from other threads ----------------------------------------------------------------------
+
     def notify(self) -> None:
-        """New deliveries are due (callable from any thread)."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        """Deliveries to claim from the database are due (callable from any thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._want_claim)
 
-    async def _run(self) -> None:
+    def wants_leased(self) -> bool:
+        """Whether the publisher should lease new deliveries to this node (it keeps up)."""
+        return not self._stopping and len(self._ready) < MAX_READY
+
+    def accept(self, published: list[service.Published]) -> None:
+        """Stored publications: their leased deliveries are sent; the others are claimed."""
+        leased = [c for p in published for c in p.leased]
+        claim = any(p.deliveries > len(p.leased) for p in published)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._take, leased, claim)
+
+    # ---- on the event loop -----------------------------------------------------------------------
+
+    def _want_claim(self) -> None:
+        self._claim_wanted = True
+        self._wake.set()
+
+    def _take(self, leased: list[Claimed], claim: bool) -> None:
+        if self._stopping:  # not sent here: their leases are given back
+            asyncio.ensure_future(asyncio.to_thread(self._release, [c.delivery_id for c in leased]))
+            return
+        self._ready.extend(leased)
+        self._claim_wanted = self._claim_wanted or claim
+        self._wake.set()
+
+    async def _dispatch(self) -> None:
+        next_poll = 0.0
         while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self._claim_async()
-            except Exception:  # a DB hiccup must not stop delivery
-                log.warning("pub/sub claim failed", exc_info=True)
-                claimed = []
-            if claimed:
-                await self._deliver(claimed)
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.pubsub_poll_seconds)
-                # Under load, let a few more publications arrive so that one round carries them all.
-                await asyncio.sleep(COALESCE)
-            except TimeoutError:
-                pass
+            if self._claim_wanted or time.monotonic() >= next_poll:
+                self._claim_wanted = False
+                next_poll = time.monotonic() + self.settings.pubsub_poll_seconds
+                try:
+                    claimed = await self._claim_async()
+                except Exception:  # a DB hiccup must not stop delivery
+                    log.warning("pub/sub claim failed", exc_info=True)
+                    claimed = []
+                self._ready.extend(claimed)
+                self._claim_wanted = len(claimed) >= self.settings.pubsub_batch  # more are waiting
+            while self._ready and not self._stopping:
+                await self._slots.acquire()
+                if self._stopping or not self._ready:
+                    self._slots.release()
+                    break
+                c = self._ready.popleft()
+                task = asyncio.create_task(self._send_one(c))
+                self._sending[task] = c
+            if not self._ready and not self._claim_wanted and not self._stopping:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_poll - time.monotonic()))
+                except TimeoutError:
+                    pass
+                if self._claim_wanted:  # under load, let a few more become due so one claim takes them all
+                    await asyncio.sleep(COALESCE)
 
-    async def _deliver(self, claimed: list[Claimed]) -> None:
+    async def _send_one(self, c: Claimed) -> None:
         try:
-            outcomes = await asyncio.gather(*(self._send(c) for c in claimed))
-        except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(self._release, [c.delivery_id for c in claimed]))
-            raise
-        try:
-            await asyncio.shield(asyncio.to_thread(self._record, outcomes))
-        except Exception:  # the leases run out and the deliveries are retried
-            log.warning("pub/sub outcome of %d deliveries not recorded", len(outcomes), exc_info=True)
+            outcome = await self._send(c)
+        finally:
+            self._slots.release()
+        self._sending.pop(asyncio.current_task(), None)
+        self._outcomes.append(outcome)
+        self._recorded.set()
+
+    async def _record_loop(self) -> None:
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            if outcomes:
+                try:
+                    await asyncio.shield(asyncio.to_thread(self._record, outcomes))
+                except Exception:  # the leases run out and the deliveries are retried
+                    log.warning("pub/sub outcome of %d deliveries not recorded", len(outcomes), exc_info=True)
+                self._after_record(outcomes)
+            if self._stopping and not self._sending and not self._outcomes:
+                return
+
+    def _after_record(self, outcomes: list[Outcome]) -> None:
+        """A FIFO subscription's next event is claimable now; a retry when its backoff has passed."""
+        if any(o.claimed.fifo for o in outcomes):
+            self._want_claim()
+        retries = [
+            service.backoff(o.claimed.policy, o.claimed.attempts + 1)
+            for o in outcomes
+            if not o.ok and o.claimed.attempts + 1 < o.claimed.policy.max_attempts
+        ]
+        if retries and self._loop is not None:
+            self._loop.call_later(min(retries), self._want_claim)
 
     async def _claim_async(self) -> list[Claimed]:
         """A claim committed by the thread while this task is cancelled is given back, not left leased."""

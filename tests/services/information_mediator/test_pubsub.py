@@ -1,15 +1,19 @@
-"""Publish/subscribe through the IM: event types, rights, PUSH with retries, restarts, FIFO, TTL, PULL."""
+"""Publish/subscribe through the IM: event types, rights, PUSH with retries, restarts, FIFO, TTL, PULL; group
+commits of concurrent publications and deliveries leased at publication, never claimed by another node."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
 
 from services.information_mediator.messagelog.models import LogRecord
-from services.information_mediator.pubsub.models import Event
+from services.information_mediator.pubsub import service
+from services.information_mediator.pubsub.models import Delivery, Event
+from services.information_mediator.pubsub.service import Publication, Published
 from tests.support import TEST_DATABASE_URL
 
 from .test_pubsub_support import PUB, ROOM, STRANGER, SUB, SUB2, PubSubStack, Receiver, wait_for
@@ -263,3 +267,103 @@ def test_malformed_bodies_get_400_in_the_im_shape(ps, path, method):
         assert r.status_code == 400, (content, r.text)
         assert r.headers["X-Road-Error"] == "Client.BadRequest" and set(r.json()) == {"type", "message", "detail"}
     assert _count_events(ps) == 0
+
+
+# ---- group commit and leases at publication ------------------------------------------------------
+
+
+def _publish(stack: PubSubStack, n: int, event_id: str | None = None) -> str:
+    body = {"event": {"n": n, "mother": "Jane"}} | ({"id": event_id} if event_id else {})
+    r = stack.as_(PUB, "POST", "/pub/v1/newBirth", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_concurrent_publishers_share_commits_and_each_event_arrives_once_in_order(ps, receivers):
+    ps.subscribe(SUB)
+    ps.subscribe(SUB2, options={"FIFO": True})
+    # 60 events from 12 threads; each client-chosen id is sent twice at once (a retry racing the original).
+    jobs = [(n, f"batch-{n}" if n % 3 == 0 else None) for n in range(60)]
+    jobs += [(n, event_id) for n, event_id in jobs if event_id]
+    with ThreadPoolExecutor(12) as pool:
+        ids = set(pool.map(lambda job: _publish(ps, *job), jobs))
+    assert len(ids) == 60 and _count_events(ps) == 60
+    assert wait_for(lambda: all(len(r.ids()) >= 60 for r in receivers), timeout=30)
+    time.sleep(0.3)  # a second copy would arrive now
+    for r in receivers:
+        assert Counter(r.ids()) == Counter(ids)
+    fifo = [e["sequence"] for e in receivers[1].received]
+    assert fifo == sorted(fifo)
+    assert wait_for(lambda: all(ps.status(i)["status"]["delivered"] == 2 for i in list(ids)[:5]))
+
+
+def test_a_delivery_leased_at_publication_is_not_claimed_by_another_node(ps, receivers):
+    ps.subscribe(SUB)
+    ps.subscribe(SUB2, options={"FIFO": True})
+    ps.stop()  # no worker of its own: this test plays the nodes
+    db = ps.app.state.db
+    with db.session() as session:
+        leased, refused = service.publish_batch(
+            session,
+            [Publication(ROOM, "newBirth", PUB, {"n": 1, "mother": "A"}), Publication(ROOM, "newBirth", PUB, {})],
+            "node-a",
+            60,
+        )
+    assert isinstance(leased, Published) and leased.deliveries == 2
+    assert [c.subscriber for c in leased.leased] == [SUB]  # the FIFO subscription's waits for a claim
+    assert isinstance(refused, service.PubSubError) and refused.kind == service.BAD  # not validated before
+    with db.session() as session:
+        claimed = service.claim(session, "node-b", 100, 60)
+    # node-b gets the FIFO deliveries, oldest first, one per subscription; never node-a's lease.
+    assert [(c.subscriber, c.message_id) for c in claimed] == [(SUB2, leased.event_id)]
+    with db.session() as session:
+        late = Publication(ROOM, "newBirth", PUB, {"n": 2, "mother": "B"})
+        backlog = service.publish_batch(session, [late], None, 60)
+        assert backlog[0].leased == []  # the worker is behind: stored for a claim
+        claimed = service.claim(session, "node-b", 100, 60)
+    assert [(c.subscriber, c.message_id) for c in claimed] == [(SUB, backlog[0].event_id)]
+    with db.session() as session:
+        holders = dict(session.execute(select(Delivery.id, Delivery.leased_by)).all())
+    assert holders[leased.leased[0].delivery_id] == "node-a"
+
+
+def test_refusals_in_a_batch_do_not_take_the_others_with_them(ps, receivers):
+    ps.stop()
+    with ps.app.state.db.session() as session:
+        results = service.publish_batch(
+            session,
+            [
+                Publication(ROOM, "newBirth", PUB, {"n": 1, "mother": "A"}, "same-id"),
+                Publication(ROOM, "noSuchType", PUB, {"n": 2}),
+                Publication(ROOM, "newBirth", SUB, {"n": 3, "mother": "C"}, "same-id"),
+                Publication(ROOM, "newBirth", PUB, {"n": "four"}),
+                Publication(ROOM, "newBirth", PUB, {"n": 1, "mother": "A"}, "same-id"),
+            ],
+            "node-a",
+            60,
+        )
+    kinds = [r.kind if isinstance(r, service.PubSubError) else r.created for r in results]
+    assert kinds == [True, service.NOT_FOUND, service.CONFLICT, service.BAD, False]
+    assert _count_events(ps) == 1
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="two nodes share a PostgreSQL database; SQLite has one writer")
+def test_two_nodes_publishing_at_once_deliver_every_event_once(ps, receivers, db_fields, tmp_path):
+    ps.subscribe(SUB)
+    ps.subscribe(SUB2, options={"FIFO": True})
+    other = PubSubStack(db_fields, tmp_path / "node-2", receivers, node_id="im-2").start()
+    try:
+        jobs = [(ps if n % 2 else other, n) for n in range(60)]
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(lambda job: _publish(*job), jobs))
+        assert wait_for(lambda: all(len(set(r.ids())) == 60 for r in receivers), timeout=30)
+        time.sleep(0.5)  # a second copy would arrive now
+        for r in receivers:
+            assert Counter(r.ids()) == Counter(ids)
+        fifo = [e["sequence"] for e in receivers[1].received]
+        assert fifo == sorted(fifo)
+        with ps.app.state.db.session() as session:
+            states = Counter(session.scalars(select(Delivery.state)))
+        assert states == {"delivered": 120}
+    finally:
+        other.stop()

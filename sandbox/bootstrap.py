@@ -28,23 +28,51 @@ from pathlib import Path
 import httpx
 
 from services.common.im_client import hash_secret
-from services.common.keys import load_or_create_rsa, load_or_create_secret
+from services.common.keys import load_or_create_ec, load_or_create_ed25519, load_or_create_rsa, load_or_create_secret
+from services.identity.settings import IdentitySettings
+from services.identity.signing.keyring import MOUNTED_KEY_FILE, make_mounted_key
 
 from . import topology as topo
 from .launcher import LaunchError, Sandbox, read_state
 
 WAIT_SECONDS = 120.0  # how long the bootstrap waits for the providers to answer /health
+REGISTRY_WAIT_SECONDS = 30.0  # how long it waits for every IM replica to load the topology
 IDENTITY_ADMIN_TOKEN = Path("identity/secrets/identity-admin-token")
-# Files a use case reads from its data directory that its set-up hook registers elsewhere: the OIDC client
-# key (its public part goes to Identity) and the secret of USCT's webhook at Consent.
-USE_CASE_FILES = {
+# The keys and secrets each service would otherwise make in its own data directory on its first start. Every
+# replica of a service must hold the same ones (one IM signature key for the message log and the assertions,
+# one Identity signing key and token keys, one Consent organisation key, one set of Payments' encryption
+# keys, ...): `--new-credentials` makes them once and a container mounts them read-only from its Secret at
+# the same path under /data (docker-compose.yml, deploy/k8s). The use cases' OIDC client keys and USCT's
+# webhook secret are also registered elsewhere by the bootstrap, which reads them here.
+SERVICE_FILES = {
+    "information_mediator": ["keys/information-mediator.ed25519.pem"],
+    "identity": [
+        "keys/oidc/signing.rsa.pem",
+        "keys/oidc/signing.json",
+        "secrets/identity-psut-key",
+        "secrets/identity-hash-key",
+        "secrets/identity-access-token-key",
+    ],
+    "payments": ["keys/payments-outbox.key", "keys/payments-voucher-pepper", "keys/payments-bank-session.key"],
+    "consent": ["keys/consent-organisation.p256.pem", "keys/consent-webhook-secret-key", "secrets/consent-admin-token"],
+    "cash_transfer": ["keys/oidc-client.rsa.pem", "secrets/consent-webhook-secret"],
+    "construction_permit": ["keys/oidc-client.rsa.pem", "keys/permit-seal.ed25519.pem"],
+}
+# The files among those that the bootstrap itself reads (it registers their public part or value elsewhere).
+BOOTSTRAP_FILES = {
     "cash_transfer": ["keys/oidc-client.rsa.pem", "secrets/consent-webhook-secret"],
     "construction_permit": ["keys/oidc-client.rsa.pem"],
 }
 
 
+def service_files(name: str) -> list[Path]:
+    """The credential files a container of `name` gets mounted under its data directory."""
+    return [Path(path) for path in SERVICE_FILES.get(name, [])]
+
+
 def bootstrap(sandbox: Sandbox) -> None:
     register_topology(sandbox)
+    wait_for_every_im_replica(sandbox)
     run_hooks(sandbox)
 
 
@@ -62,6 +90,28 @@ def register_topology(sandbox: Sandbox) -> None:
             raise LaunchError(f"the IM refused the topology: {response.status_code} {response.text}")
 
 
+def wait_for_every_im_replica(sandbox: Sandbox, answers: int = 4) -> None:
+    """With IM replicas behind one address, the one that took the topology has it at once and the others once
+    they poll the registry (every `INFORMATION_MEDIATOR_REGISTRY_POLL_SECONDS`, 2 s): wait until `answers`
+    status calls in a row (each on a new connection, so spread over the replicas) show the newest version.
+    Under `sandbox up` (one IM) that is the first `answers` calls."""
+    headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
+    deadline = time.monotonic() + REGISTRY_WAIT_SECONDS
+    newest, in_a_row = -1, 0
+    while in_a_row < answers:
+        response = httpx.get(sandbox.im_url + "/api/v1/status", headers=headers, timeout=15)
+        response.raise_for_status()
+        version = response.json()["configurationVersion"]
+        if version > newest:
+            newest, in_a_row = version, 1
+        else:
+            in_a_row = in_a_row + 1 if version == newest else 0
+        if in_a_row == 0:
+            if time.monotonic() > deadline:
+                raise LaunchError(f"an IM replica has not loaded the topology (version {newest}) in time")
+            time.sleep(0.2)
+
+
 def run_hooks(sandbox: Sandbox) -> None:
     for name in sandbox.running:
         hook = sandbox.topology.processes[name].on_up
@@ -73,11 +123,12 @@ def run_hooks(sandbox: Sandbox) -> None:
 def deployed_sandbox(data_dir: Path, environ: dict[str, str] | None = None) -> Sandbox:
     """The sandbox to bootstrap: a running `sandbox up` of `data_dir`, else the services the environment names."""
     environ = dict(os.environ if environ is None else environ)
-    topology = topo.load()
+    topology = topo.load(local=topo.local_file(data_dir))
     state = read_state(data_dir)
     if state is not None:
         urls = {name: info["url"] for name, info in state.get("processes", {}).items()}
         running, public = list(urls), {}
+        topology.replace(state.get("replaced") or {})
     else:
         urls = {name: _internal_url(name, environ) for name in topology.processes}
         urls = {name: url for name, url in urls.items() if url}
@@ -116,7 +167,7 @@ def credential_files(sandbox: Sandbox) -> list[Path]:
         Path("secrets") / _client_secret_name(app.client_id(sandbox.topology.instance))
         for app in sandbox.topology.applications
     ]
-    files += [Path(name) / path for name, paths in USE_CASE_FILES.items() for path in paths]
+    files += [Path(name) / path for name, paths in BOOTSTRAP_FILES.items() for path in paths]
     return files
 
 
@@ -147,16 +198,12 @@ def _healthy(http: httpx.Client, url: str) -> bool:
 
 def new_credentials(directory: Path) -> list[Path]:
     """Make (or keep) every credential under `directory`, and an env file per service; the paths written."""
-    sandbox = Sandbox(data_dir=directory, topology=topo.load())
+    sandbox = Sandbox(data_dir=directory, topology=topo.load(local=topo.local_file(directory)))
     sandbox.prepare_secrets()
     identity_token = load_or_create_secret(directory / IDENTITY_ADMIN_TOKEN.parent, IDENTITY_ADMIN_TOKEN.name)
-    for name, paths in USE_CASE_FILES.items():
-        for path in paths:
-            folder, file = (directory / name / path).parent, Path(path).name
-            if file.endswith(".rsa.pem"):
-                load_or_create_rsa(folder, file.removesuffix(".rsa.pem"))
-            else:
-                load_or_create_secret(folder, file)
+    for name in SERVICE_FILES:
+        for path in service_files(name):
+            make_credential(directory / name / path)
     written = []
     for process in sandbox.topology.processes.values():
         env = sandbox.credentials_env(process)
@@ -164,6 +211,23 @@ def new_credentials(directory: Path) -> list[Path]:
             env["IDENTITY_ADMIN_TOKEN"] = identity_token
         written.append(_write_env(directory / "env" / f"{process.name}.env", env))
     return written
+
+
+def make_credential(path: Path) -> None:
+    """Make the key or secret at `path` (its kind from its name) unless it is there."""
+    folder, file = path.parent, path.name
+    if path.parent.name == "oidc" and file.startswith(MOUNTED_KEY_FILE + "."):
+        identity = IdentitySettings()
+        ttl = max(identity.access_token_ttl_seconds, identity.id_token_ttl_seconds)
+        make_mounted_key(folder.parent, "GovStack sandbox Identity", identity.signing_key_days, ttl)
+    elif file.endswith(".rsa.pem"):
+        load_or_create_rsa(folder, file.removesuffix(".rsa.pem"))
+    elif file.endswith(".ed25519.pem"):
+        load_or_create_ed25519(folder, file.removesuffix(".ed25519.pem"))
+    elif file.endswith(".p256.pem"):
+        load_or_create_ec(folder, file.removesuffix(".p256.pem"))
+    else:
+        load_or_create_secret(folder, file)
 
 
 def _write_env(path: Path, env: dict[str, str]) -> Path:

@@ -79,6 +79,7 @@ def create_service_app(
         db.migrate(migrations_dir)
         if seed is not None and settings.seed:
             with db.session() as session:
+                db.take_turns(session, "seed")  # replicas starting together seed one after the other
                 seed(session, settings)
         if on_startup:
             await _maybe_await(on_startup(app))

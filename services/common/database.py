@@ -167,8 +167,8 @@ class Database:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
 
     def migrate(self, migrations_dir: Path) -> None:
-        """Apply the service's Alembic migrations up to head."""
-        self.ensure_schema()
+        """Apply the service's Alembic migrations up to head. Replicas starting together take turns (a
+        PostgreSQL advisory lock per schema): the first migrates, the others then find the schema at head."""
         if self.at_head(migrations_dir):
             return
         # Imported only when there is something to apply: Alembic costs each service process about 10 MB.
@@ -178,8 +178,18 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(migrations_dir))
         with self.engine.begin() as connection:
+            self.take_turns(connection, "migrate")
+            if self.schema and not self.is_sqlite:
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def take_turns(self, connection: Connection | Session, purpose: str) -> None:
+        """Wait for, and hold until this transaction ends, the lock of `purpose` on this schema: replicas
+        starting together migrate and seed one after the other (PostgreSQL; SQLite serialises writers itself)."""
+        if not self.is_sqlite:
+            key = f"{purpose} {self.schema or ''}"
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
     def at_head(self, migrations_dir: Path) -> bool:
         """Whether the database's Alembic version is the newest script's (without loading Alembic)."""

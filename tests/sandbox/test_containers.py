@@ -59,9 +59,11 @@ def test_compose_bootstraps_once_the_providers_are_healthy_and_the_use_cases_wai
     assert f"./{CREDENTIALS}:{env['SANDBOX_DATA_DIR']}:ro" in boot["volumes"]
 
 
-def test_every_credential_a_use_case_reads_from_its_data_directory_is_mounted_read_only():
+def test_every_key_and_secret_a_service_reads_from_its_data_directory_is_mounted_read_only():
     compose = _compose()
-    for name, files in bootstrap.USE_CASE_FILES.items():
+    for name in topology.load().processes:
+        files = bootstrap.service_files(name)
+        assert files, f"{name} keeps keys of its own"
         for path in files:
             assert f"./{CREDENTIALS}/{name}/{path}:/data/{path}:ro" in compose[name]["volumes"]
     # and the bootstrap's mount holds every credential it reads

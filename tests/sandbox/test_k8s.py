@@ -98,6 +98,29 @@ def _probe_sandbox() -> bootstrap.Sandbox:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_replica_mounts_its_services_keys_from_one_secret(rendered, overlay):
+    """Replicas sign, encrypt and verify with the same keys: each file a service would otherwise make in its own
+    /data comes read-only from the service's Secret; each IM replica writes its own log chain (its pod name)."""
+    docs = _docs(rendered[overlay])
+    deployments, secrets = _by_kind(docs, "Deployment"), _by_kind(docs, "Secret")
+    for name in topology.load().processes:
+        pod = deployments[_dash(name)]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        mounted = {}
+        for mount in container["volumeMounts"]:
+            secret = volumes[mount["name"]].get("secret")
+            if secret is not None:
+                assert mount["readOnly"] is True
+                assert mount["subPath"] in secrets[secret["secretName"]]["data"]
+                mounted[mount["mountPath"]] = mount["subPath"]
+        assert set(mounted) == {f"/data/{path}" for path in bootstrap.service_files(name)}
+    (im,) = deployments["information-mediator"]["spec"]["template"]["spec"]["containers"]
+    node = next(env for env in im["env"] if env["name"] == "INFORMATION_MEDIATOR_NODE_ID")
+    assert node["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_providers_are_reached_only_from_the_im_and_named_exceptions(rendered, overlay):
     policies = _by_kind(_docs(rendered[overlay]), "NetworkPolicy")
     assert policies["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}

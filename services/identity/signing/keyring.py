@@ -3,6 +3,12 @@
 Keys live under `<keys_dir>/oidc/`: `<kid>.rsa.pem` (0600, written by the kernel's key helper) and
 `<kid>.json` (certificate and lifetime). The newest key signs. A retired key stays in the JWKS until the
 last token it signed has expired, so relying parties can still verify those tokens.
+
+Replicas must sign with the same key: a deployment makes it before it starts (`sandbox bootstrap
+--new-credentials`, `make_mounted_key`) as `signing.rsa.pem` and `signing.json`, fixed file names that a
+Kubernetes Secret or a compose file can mount into every replica; the kid inside stays random. A replica
+rotates only its own directory, so with replicas the mounted key is replaced by the operator, before its
+`sign_until` (README, "Deploying").
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from joserfc.jwk import KeySet, RSAKey
 from services.common.keys import load_or_create_rsa
 from services.identity.base import iso, utcnow
 
+MOUNTED_KEY_FILE = "signing"  # the file name (without suffix) of a key made before deployment
+
 
 @dataclass
 class SigningKey:
@@ -35,6 +43,10 @@ class SigningKey:
     certificate: x509.Certificate
     sign_until: datetime
     retired_at: datetime | None
+    file: str = ""  # the name of its files in the key directory: the kid, or MOUNTED_KEY_FILE
+
+    def __post_init__(self) -> None:
+        self.file = self.file or self.kid
 
     def published_until(self, token_ttl: timedelta) -> datetime:
         ends = self.certificate.not_valid_after_utc
@@ -93,13 +105,14 @@ class Keyring:
         keys = {}
         for meta_path in self.dir.glob("*.json"):
             meta = json.loads(meta_path.read_text())
-            kid = meta["kid"]
+            kid, file = meta["kid"], meta_path.stem
             keys[kid] = SigningKey(
                 kid=kid,
-                key=load_or_create_rsa(self.dir, kid),
+                key=load_or_create_rsa(self.dir, file),
                 certificate=x509.load_pem_x509_certificate(meta["certificate"].encode()),
                 sign_until=datetime.fromisoformat(meta["sign_until"]),
                 retired_at=datetime.fromisoformat(meta["retired_at"]) if meta.get("retired_at") else None,
+                file=file,
             )
         with self._lock:
             self._keys = keys
@@ -109,17 +122,6 @@ class Keyring:
         """Other processes (replicas) may have rotated: re-read the directory now and then."""
         if time.monotonic() - self._loaded_at > max_age:
             self.reload()
-
-    def _write_meta(self, key: SigningKey) -> None:
-        meta = {
-            "kid": key.kid,
-            "certificate": key.certificate.public_bytes(serialization.Encoding.PEM).decode(),
-            "sign_until": key.sign_until.isoformat(),
-            "retired_at": key.retired_at.isoformat() if key.retired_at else None,
-        }
-        tmp = self.dir / f"{key.kid}.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(self.dir / f"{key.kid}.json")
 
     # -- rotation --------------------------------------------------------------------------------
     def rotate(self) -> SigningKey:
@@ -131,13 +133,8 @@ class Keyring:
             for old in self._keys.values():
                 if old.retired_at is None:
                     old.retired_at = now
-                    self._write_meta(old)
-            kid = secrets.token_urlsafe(12)
-            key = load_or_create_rsa(self.dir, kid)
-            sign_until = now + self.signing_period
-            cert = self_signed_certificate(key, self.issuer, sign_until + self.token_ttl)
-            signing_key = SigningKey(kid, key, cert, sign_until, None)
-            self._write_meta(signing_key)
+                    write_meta(self.dir, old)
+            signing_key = new_signing_key(self.dir, self.issuer, self.signing_period, self.token_ttl)
             self.reload()
             return signing_key
 
@@ -172,3 +169,37 @@ class Keyring:
 
     def key_set(self) -> KeySet:
         return KeySet([k.key for k in self.published()])
+
+
+def new_signing_key(
+    directory: Path, issuer: str, signing_period: timedelta, token_ttl: timedelta, file: str | None = None
+) -> SigningKey:
+    """A new key that signs from now on for `signing_period`, written to `directory` (named `file`, else its kid)."""
+    kid = secrets.token_urlsafe(12)
+    key = load_or_create_rsa(directory, file or kid)
+    sign_until = utcnow() + signing_period
+    cert = self_signed_certificate(key, issuer, sign_until + token_ttl)
+    signing_key = SigningKey(kid, key, cert, sign_until, None, file or kid)
+    write_meta(directory, signing_key)
+    return signing_key
+
+
+def make_mounted_key(keys_dir: Path, issuer: str, signing_days: int, token_ttl_seconds: int) -> None:
+    """The key every replica mounts (`<keys_dir>/oidc/signing.*`), made once; kept if it is there."""
+    directory = keys_dir / "oidc"
+    if not (directory / f"{MOUNTED_KEY_FILE}.json").exists():
+        period, ttl = timedelta(days=signing_days), timedelta(seconds=token_ttl_seconds)
+        new_signing_key(directory, issuer, period, ttl, MOUNTED_KEY_FILE)
+
+
+def write_meta(directory: Path, key: SigningKey) -> None:
+    meta = {
+        "kid": key.kid,
+        "certificate": key.certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        "sign_until": key.sign_until.isoformat(),
+        "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"{key.file}.json.tmp"
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(directory / f"{key.file}.json")

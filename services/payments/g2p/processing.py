@@ -237,19 +237,24 @@ def finish(session: Session, settings: PaymentsSettings, batch: Batch) -> None:
         enqueue(session, settings, "g2p.batch_status", status_callback_url(batch), body)
 
 
-def next_batch_id(session: Session) -> str | None:
-    return session.scalar(
-        select(Batch.id).where(Batch.status.in_(["received", "processing"])).order_by(Batch.created_at).limit(1)
-    )
+def claim_next_batch(session: Session) -> Batch | None:
+    """The oldest unfinished batch, locked until this transaction ends. Another replica's worker skips a batch
+    locked by one (SKIP LOCKED) and takes the next: each step of a batch is taken once (SQLite has one writer)."""
+    return session.scalars(
+        select(Batch)
+        .where(Batch.status.in_(["received", "processing"]))
+        .order_by(Batch.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
 
 
 def process_next(db: Database, settings: PaymentsSettings) -> bool:
     """Advances the oldest unfinished batch by one step (one transaction). False when there is nothing to do."""
     with db.session() as session:
-        batch_id = next_batch_id(session)
-        if batch_id is None:
+        batch = claim_next_batch(session)
+        if batch is None:
             return False
-        batch = session.get(Batch, batch_id, with_for_update=not db.is_sqlite)
         if batch.status == "received":
             validate(session, batch)
         elif settle_chunk(session, batch, settings.settle_chunk_size) == 0:

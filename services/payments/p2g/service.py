@@ -293,6 +293,7 @@ def resend_unacknowledged(db: Database, settings: PaymentsSettings) -> int:
             .where(BillPayment.status == "awaiting_ack", BillPayment.next_mark_at <= utcnow())
             .order_by(BillPayment.next_mark_at)
             .limit(20)
+            .with_for_update(skip_locked=True)  # another replica's worker takes the others
         ).all()
         for payment in due:
             last = session.get(OutboxMessage, payment.last_outbox_id) if payment.last_outbox_id else None

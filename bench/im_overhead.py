@@ -1,17 +1,26 @@
-"""IM overhead: the same call made directly to a provider and through the Information Mediator.
+"""IM overhead: the same call made directly to a provider, through nginx, and through the Information Mediator.
 
-    python bench/im_overhead.py [--duration 10] [--connections 50] [--database-url URL]
+    python bench/im_overhead.py [--duration 10] [--connections 50] [--rate 1000] [--database-url URL]
+                                [--profile /tmp/im.svg]
 
-Starts a minimal provider and a real IM (`sandbox serve information_mediator`, message log on) as separate
-processes on free ports, registers the provider in the IM, then drives both with `wrk` (Debian package
-`wrk`: `apt-get install wrk`) at the same concurrency, and prints throughput of each, their ratio, p50/p99
-latency and the p99 latency the IM adds. Targets (ARCHITECTURE §8): ≥ 1000 mediated req/s, ≥ 50 % of direct,
-p99 added ≤ 10 ms.
+Starts a minimal provider, nginx (Debian `nginx-light`) as a plain reverse proxy to it and a real IM
+(`sandbox serve information_mediator`: message log on, every check of the trust model active) as separate
+processes on free ports, registers the provider in the IM, then
+
+- drives all three with `wrk` (Debian `wrk`) at the same concurrency: throughput and p50/p99 of each, and the
+  IM's throughput as a share of nginx's (goal, ARCHITECTURE §8: >= 35 %);
+- with `--rate N` (0 to skip), offers each a fixed load of N req/s from an open-loop generator of its own (wrk
+  has no fixed rate; latency counts from when a request was due, so a stalled server is not hidden by fewer
+  requests): p50/p99/max of each and the p99 the IM adds over direct and over nginx (goal: <= 5 ms at 1 000).
+
+`--profile FILE` samples the IM with py-spy (`pip install py-spy`) during its wrk run (`.svg` flame graph,
+`.txt` collapsed stacks, `.json` speedscope). Needs: `apt-get install -y nginx-light wrk`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -19,8 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
+import httptools
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
-# Direct calls are served as they come (as nginx would); a mediated call carries the IM's assertion and is
-# served only once it is verified as every sandbox provider does (services/common/guard.py).
+# Direct and nginx calls are served as they come; a mediated call carries the IM's assertion and is served
+# only once it is verified as every sandbox provider does (services/common/guard.py).
 PROVIDER = """
 import hashlib, os
 from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, Exchange, InvalidAssertion
@@ -57,8 +68,43 @@ async def app(scope, receive, send):
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 """
+# A plain reverse proxy with keep-alive to the provider, as nginx is usually deployed in front of an app.
+NGINX = """
+worker_processes auto;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    upstream provider {{ server 127.0.0.1:{provider_port}; keepalive 128; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
 CLIENT = "SANDBOX/GOV/BENCH-ORG/CLIENT"
 SECRET = "bench-secret"
+ADMIN = {"Authorization": "Bearer bench-admin"}
+TARGET = "/items?page=1"
+MEDIATED = "/r1/SANDBOX/GOV/BENCH-ORG/PROVIDER/data" + TARGET
+CLIENT_HEADERS = {"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": SECRET}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc; child processes included)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, duration: int, connections: int, headers: dict[str, str]) -> dict:
@@ -69,7 +115,7 @@ def run_wrk(url: str, duration: int, connections: int, headers: dict[str, str]) 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "non2xx": int(errors.group(1)) if errors else 0}
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "errors": int(errors.group(1)) if errors else 0}
 
 
 def _ms(text: str) -> float:
@@ -77,101 +123,228 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the open-loop generator: one request at a time."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.done: asyncio.Future[int] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(self.parser.get_status_code())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("connection closed"))
+
+    async def request(self, raw: bytes) -> int:
+        self.done = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await self.done
+
+
+async def _open_loop(port: int, raw: bytes, rate: int, duration: int, connections: int) -> dict:
+    """Sends `rate` requests a second for `duration` seconds, each when it is due whatever came back before;
+    a request waits for a free connection if all are busy, and that wait counts in its latency."""
+    loop = asyncio.get_running_loop()
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(connections):
+        _, conn = await loop.create_connection(_Connection, "127.0.0.1", port)
+        idle.put_nowait(conn)
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(due: float) -> None:
+        nonlocal errors
+        conn = await idle.get()
+        try:
+            status = await conn.request(raw)
+        except ConnectionError:
+            errors += 1
+            _, conn = await loop.create_connection(_Connection, "127.0.0.1", port)
+        else:
+            errors += status != 200
+            latencies.append(time.perf_counter() - due)
+        idle.put_nowait(conn)
+
+    total, start, sent, tasks = rate * duration, time.perf_counter(), 0, []
+    while sent < total:
+        now = time.perf_counter()
+        while sent < total and start + sent / rate <= now:
+            tasks.append(asyncio.ensure_future(one(start + sent / rate)))
+            sent += 1
+        await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    while not idle.empty():
+        idle.get_nowait().transport.close()
+    latencies.sort()
+    at = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {"rps": len(latencies) / elapsed, "p50": at(0.50), "p99": at(0.99), "max": at(1.0), "errors": errors}
+
+
+def run_rate(port: int, path: str, headers: dict[str, str], rate: int, duration: int) -> dict:
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *(f"{k}: {v}" for k, v in headers.items())]
+    raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    try:
+        import uvloop
+
+        return uvloop.run(_open_loop(port, raw, rate, duration, connections=64))
+    except ImportError:
+        return asyncio.run(_open_loop(port, raw, rate, duration, connections=64))
+
+
+def start_nginx(tmp: Path, provider_port: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX.format(tmp=tmp, provider_port=provider_port, port=port))
+    proc = subprocess.Popen(["nginx", "-e", str(tmp / "nginx-error.log"), "-p", str(tmp), "-c", str(conf)])
+    return proc, port
+
+
+def configure_im(im_url: str, provider_url: str) -> None:
+    service = {
+        "id": "data",
+        "serviceUrl": provider_url,
+        "specUrl": provider_url + "/",
+        "rights": [{"member": "BENCH-ORG", "application": "CLIENT"}],
+    }
+    applications = [{"id": "CLIENT", "secretHash": hash_secret(SECRET)}, {"id": "PROVIDER", "services": [service]}]
+    conf = {
+        "domain": "bench",
+        "instance": "SANDBOX",
+        "members": [{"name": "Bench", "class": "GOV", "code": "BENCH-ORG", "applications": applications}],
+    }
+    httpx.put(im_url + "/api/v1/config", json=conf, headers=ADMIN).raise_for_status()
+
+
+def profiled(pid: int, path: str | None, duration: int) -> subprocess.Popen | None:
+    if not path:
+        return None
+    fmt = {".svg": "flamegraph", ".txt": "raw", ".json": "speedscope"}[Path(path).suffix]
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    args = [py_spy, "record", "--pid", str(pid), "-d", str(duration), "-f", fmt, "-o", path, "--nonblocking"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rate", type=int, default=1000, help="fixed offered load in req/s (0: skip)")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", default=None, help="py-spy output of the IM's wrk run (.svg, .txt, .json)")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install -y nginx-light wrk")
     tmp = Path(tempfile.mkdtemp(prefix="im-bench-"))
     (tmp / "provider.py").write_text(PROVIDER)
     p_port, im_port = free_port(), free_port()
-    provider_env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_IM_URL=f"http://127.0.0.1:{im_port}")
-    provider = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "provider:app",
-            "--port",
-            str(p_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=tmp,
-        env=provider_env,
-    )
-    env = dict(
-        os.environ,
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_IM_URL=f"http://127.0.0.1:{im_port}")
+    im_env = dict(
+        env,
         INFORMATION_MEDIATOR_PORT=str(im_port),
         INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
         INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin",
-        PYTHONPATH=str(ROOT),
     )
     if args.database_url:
-        env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
-    im = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
-    try:
+        im_env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
+    provider_cmd = [sys.executable, "-m", "uvicorn", "provider:app", "--port", str(p_port), "--log-level", "warning"]
+    im_log = (tmp / "im.log").open("w")  # one access line per request: kept, as in production, but not shown
+    with ExitStack() as running:
+        provider = subprocess.Popen([*provider_cmd, "--no-access-log"], cwd=tmp, env=env)
+        running.callback(_stop, provider)
+        nginx, nginx_port = start_nginx(tmp, p_port)
+        running.callback(_stop, nginx)
+        im = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.serve", "information_mediator"], env=im_env, cwd=ROOT, stderr=im_log
+        )
+        running.callback(_stop, im)
         provider_url, im_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{im_port}"
         wait_for_http(provider_url + "/", provider)
+        wait_for_http(f"http://127.0.0.1:{nginx_port}/", nginx)
         wait_for_http(im_url + "/health", im)
-        conf = {
-            "domain": "bench",
-            "instance": "SANDBOX",
-            "members": [
-                {
-                    "name": "Bench",
-                    "class": "GOV",
-                    "code": "BENCH-ORG",
-                    "applications": [
-                        {"id": "CLIENT", "secretHash": hash_secret(SECRET)},
-                        {
-                            "id": "PROVIDER",
-                            "services": [
-                                {
-                                    "id": "data",
-                                    "serviceUrl": provider_url,
-                                    "specUrl": provider_url + "/",
-                                    "rights": [{"member": "BENCH-ORG", "application": "CLIENT"}],
-                                }
-                            ],
-                        },
-                    ],
-                }
-            ],
+        configure_im(im_url, provider_url)
+        assert httpx.get(im_url + MEDIATED, headers=CLIENT_HEADERS).status_code == 200
+        # Each target, and the processes whose CPU time it costs (the machine may be shared: CPU per request
+        # is the steadier figure).
+        targets = {
+            "direct": (p_port, TARGET, {}, [provider.pid]),
+            "nginx": (nginx_port, TARGET, {}, [provider.pid, nginx.pid, *_children(nginx.pid)]),
+            "IM": (im_port, MEDIATED, CLIENT_HEADERS, [provider.pid, im.pid]),
         }
-        r = httpx.put(im_url + "/api/v1/config", json=conf, headers={"Authorization": "Bearer bench-admin"})
-        r.raise_for_status()
-        mediated_url = f"{im_url}/r1/SANDBOX/GOV/BENCH-ORG/PROVIDER/data/items?page=1"
-        headers = {"Information-Mediator-Client": CLIENT, "Information-Mediator-Client-Secret": SECRET}
-        assert httpx.get(mediated_url, headers=headers).status_code == 200
-        run_wrk(provider_url + "/items?page=1", 2, args.connections, {})  # warm-up
-        run_wrk(mediated_url, 2, args.connections, headers)
-        direct = run_wrk(provider_url + "/items?page=1", args.duration, args.connections, {})
-        mediated = run_wrk(mediated_url, args.duration, args.connections, headers)
+        closed, fixed = {}, {}
+        for name, (port, path, headers, pids) in targets.items():
+            url = f"http://127.0.0.1:{port}{path}"
+            run_wrk(url, 2, args.connections, headers)  # warm-up
+            sampler = profiled(im.pid, args.profile, args.duration) if name == "IM" else None
+            cpu, im_cpu = cpu_seconds(pids), cpu_seconds([im.pid])
+            closed[name] = run_wrk(url, args.duration, args.connections, headers)
+            served = closed[name]["rps"] * args.duration
+            closed[name]["cpu_us"] = (cpu_seconds(pids) - cpu) / served * 1e6
+            if name == "IM":
+                closed[name]["im_cpu_us"] = (cpu_seconds([im.pid]) - im_cpu) / served * 1e6
+            if sampler is not None:
+                sampler.wait()
+        if args.rate:
+            for name, (port, path, headers, _) in targets.items():
+                if closed[name]["rps"] < args.rate * 1.1:  # it could not keep up: latency would grow without end
+                    fixed[name] = None
+                    continue
+                fixed[name] = run_rate(port, path, headers, args.rate, args.duration)
         time.sleep(1)
-        logged = httpx.get(im_url + "/api/v1/monitoring", headers={"Authorization": "Bearer bench-admin"}).json()[
-            "statistics"
-        ]
-    finally:
-        for proc in (im, provider):
-            proc.terminate()
-            proc.wait(timeout=10)
+        logged = httpx.get(im_url + "/api/v1/monitoring", headers=ADMIN).json()["statistics"]
+    report(args, closed, fixed, sum(s["requests"] for s in logged))
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def report(args: argparse.Namespace, closed: dict, fixed: dict, logged: int) -> None:
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"wrk, {args.connections} connections, {args.duration} s each; message log on ({database}), provider")
+    print("verifies every IM assertion")
+    for name, r in closed.items():
+        print(
+            f"  {name:7} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  errors {r['errors']}"
+            f"  CPU {r['cpu_us']:5.0f} us/request (server side)"
+        )
+    im, nginx, direct = closed["IM"]["rps"], closed["nginx"]["rps"], closed["direct"]["rps"]
     print(
-        f"concurrency {args.connections}, {args.duration} s each, message log on, provider verifies assertions "
-        f"({'PostgreSQL' if args.database_url else 'SQLite'})"
+        f"  IM/nginx {im / nginx:.1%} (goal >= 35 %)   IM/direct {im / direct:.1%}   nginx/direct {nginx / direct:.1%}"
     )
-    print(f"direct:   {direct['rps']:8.0f} req/s  p50 {direct['p50']:6.2f} ms  p99 {direct['p99']:6.2f} ms")
-    print(
-        f"mediated: {mediated['rps']:8.0f} req/s  p50 {mediated['p50']:6.2f} ms  p99 {mediated['p99']:6.2f} ms"
-        f"  non-2xx {mediated['non2xx']}"
-    )
-    print(f"ratio mediated/direct: {mediated['rps'] / direct['rps']:.1%}")
-    print(f"p99 added by the IM: {mediated['p99'] - direct['p99']:.2f} ms")
-    print(f"exchanges in the message log: {sum(s['requests'] for s in logged)}")
+    print(f"  the IM process alone: {closed['IM']['im_cpu_us']:.0f} us CPU per exchange")
+    if fixed:
+        print(f"fixed rate {args.rate} req/s offered, open loop, {args.duration} s each")
+        for name, r in fixed.items():
+            if r is None:
+                print(f"  {name:7} not offered: its throughput above is below {args.rate * 1.1:.0f} req/s")
+                continue
+            print(
+                f"  {name:7} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  "
+                f"max {r['max']:7.2f} ms  errors {r['errors']}"
+            )
+        if all(fixed.values()):
+            added = fixed["IM"]["p99"] - fixed["direct"]["p99"]
+            over_nginx = fixed["IM"]["p99"] - fixed["nginx"]["p99"]
+            print(f"  p99 added by the IM: {added:.2f} ms over direct (goal <= 5 ms), {over_nginx:.2f} ms over nginx")
+    print(f"exchanges in the message log: {logged}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from .messagelog.writer import MessageLogWriter
 from .monitoring.metrics import Metrics
 from .proxy.forward import Exchange
 from .proxy.limits import ClientSlots
+from .proxy.upstream import UpstreamPool
 from .pubsub.worker import DeliveryWorker
 from .registry.service import Snapshot, load_snapshot, registry_version
 from .settings import IMSettings
@@ -36,7 +37,8 @@ class IMRuntime:
         self.client_slots = ClientSlots(settings.max_concurrent_per_client, settings.client_slot_wait_seconds)
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
-        self.http: aiohttp.ClientSession | None = None  # to providers (the hot path)
+        self.upstream: UpstreamPool | None = None  # to providers (the hot path)
+        self.http: aiohttp.ClientSession | None = None  # to subscribers (pub/sub PUSH deliveries)
         self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
         # Fetched descriptions of federated services, per (service id, specUrl); dropped when the registry changes.
         self.declared_specs: dict[tuple[str, str], DeclaredSpec] = {}
@@ -53,6 +55,10 @@ class IMRuntime:
         self.declared_specs = {}
 
     async def start(self) -> None:
+        # `connect_timeout` bounds the wait for a free connection too: a full pool answers Timeout, never hangs.
+        self.upstream = UpstreamPool(
+            self.settings.provider_connections, self.settings.connect_timeout, self.settings.provider_timeout
+        )
         self.http = aiohttp.ClientSession(
             # `connect` bounds the wait for a pooled connection too: a full pool answers Timeout, never hangs.
             timeout=aiohttp.ClientTimeout(
@@ -79,6 +85,8 @@ class IMRuntime:
         await self.pubsub.stop()
         self.writer.flush()
         self.writer.stop()
+        if self.upstream:
+            self.upstream.close()
         if self.http:
             await self.http.close()
         if self.fetcher:

@@ -34,6 +34,8 @@ OPTIONAL_HASHED_FIELDS = ("correlation_id",)
 
 
 def _canonical(value: object) -> str:
+    if type(value) is str:  # most fields: the quickest test first (the log hashes every exchange)
+        return value
     if value is None:
         return "\x00"
     if isinstance(value, datetime):

@@ -17,7 +17,7 @@ import threading
 from collections import defaultdict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.common.database import Database
@@ -35,6 +35,18 @@ Waiter = asyncio.Future[None] | concurrent.futures.Future[None] | None
 # A record and its waiter; flush() queues (None, future).
 Item = tuple[dict | None, Waiter]
 _STOP = None
+
+
+_HEAD = ChainHead.__table__
+READ_HEAD = select(_HEAD.c.seq, _HEAD.c.record_hash).where(_HEAD.c.chain == bindparam("head_chain")).with_for_update()
+INSERT_RECORDS = insert(LogRecord.__table__)
+_NEW_HEAD = {
+    "seq": bindparam("head_seq"),
+    "record_hash": bindparam("head_hash"),
+    "signature": bindparam("head_signature"),
+}
+INSERT_HEAD = insert(_HEAD).values(chain=bindparam("head_chain"), **_NEW_HEAD)
+MOVE_HEAD = update(_HEAD).where(_HEAD.c.chain == bindparam("head_chain")).values(**_NEW_HEAD)
 
 
 class StoreError(RuntimeError):
@@ -131,8 +143,10 @@ class MessageLogWriter:
         return [None] * len(rows)
 
     def _store(self, batch: list[dict]) -> None:
-        with self.db.session() as session:
-            head = session.get(ChainHead, self.chain, with_for_update=True)
+        """Chains, seals and inserts the batch and moves the signed head, in one transaction (prepared Core
+        statements: the ORM's bookkeeping cost more than the insert)."""
+        with self.db.engine.begin() as connection:
+            head = connection.execute(READ_HEAD, {"head_chain": self.chain}).first()
             seq, prev = (head.seq, head.record_hash) if head else (0, GENESIS)
             rows = []
             for record in batch:
@@ -144,11 +158,9 @@ class MessageLogWriter:
                 rows.append(row)
             # One signature seals the batch: through the hash chain it covers every record before it.
             seal = rows[-1]["signature"] = sign(self.key, prev)
-            session.connection().execute(insert(LogRecord.__table__), rows)  # Core: no ORM bookkeeping
-            if head is None:
-                session.add(ChainHead(chain=self.chain, seq=seq, record_hash=prev, signature=seal))
-            else:
-                head.seq, head.record_hash, head.signature = seq, prev, seal
+            connection.execute(INSERT_RECORDS, rows)
+            values = {"head_chain": self.chain, "head_seq": seq, "head_hash": prev, "head_signature": seal}
+            connection.execute(MOVE_HEAD if head else INSERT_HEAD, values)
 
 
 def _settle(outcomes: list[tuple[Waiter, Exception | None]]) -> None:

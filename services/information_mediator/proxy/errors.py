@@ -16,6 +16,8 @@ TOO_MANY_REQUESTS = ("Client.TooManyRequests", 429)
 NETWORK_ERROR = ("Server.ServerProxy.NetworkError", 502)
 NO_PEER = ("Server.NoPeer", 503)  # a service of a federated instance: no peer IM of that instance is configured
 TIMEOUT = ("Server.ServerProxy.Timeout", 504)
+# the provider answered but the exchange could not be written to the message log: its answer is withheld
+LOG_FAILURE = ("Server.ServerProxy.MessageLogFailure", 503)
 
 
 class IMError(Exception):

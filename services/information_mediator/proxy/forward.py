@@ -19,22 +19,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
-from yarl import URL
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.assertion import Exchange as AssertedExchange
 from services.common.guard import BodyTooLarge, read_body
 from services.common.im_client import CORRELATION_HEADER, SECRET_HEADER
 
+from ..messagelog.writer import StoreError
 from ..registry.service import ServiceEntry, Snapshot
 from .errors import (
     ACCESS_DENIED,
     AUTHENTICATION_FAILED,
     BAD_REQUEST,
     INVALID_CLIENT,
+    LOG_FAILURE,
     NETWORK_ERROR,
     NO_PEER,
     REQUEST_TIMEOUT,
@@ -44,6 +43,7 @@ from .errors import (
     UNKNOWN_SERVICE,
     IMError,
 )
+from .upstream import Origin, UpstreamClosed, UpstreamError, UpstreamResponse, UpstreamTimeout
 
 if TYPE_CHECKING:  # the runtime imports Exchange from here: importing it at run time would be circular
     from ..runtime import IMRuntime
@@ -92,8 +92,9 @@ DROP_RESPONSE = {
     b"x-road-request-hash",
     CORRELATION_HEADER.lower().encode(),
 }
-# aiohttp adds these on its own unless told not to; the client's own values pass through instead.
-SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+# An answer up to this size that the provider sent whole is held until the exchange is logged and then sent
+# in one piece, with its length; a longer one is streamed.
+HOLD_BYTES = 256 * 1024
 NOT_SERVICES = {"listMethods", "allowedMethods", "getOpenAPI", "api", "pub", "pull"}
 
 
@@ -214,7 +215,8 @@ class ProxyMiddleware:
                 await self._forward(scope, send, entry, client_id, rest, query, body, ex)
         except IMError as err:
             ex.status, ex.error_type = err.status, err.type
-            await self.im.log_exchange(ex)
+            with contextlib.suppress(StoreError):  # an error carries no provider data: answer it even unlogged
+                await self.im.log_exchange(ex)
             await _send_error(send, err, ex)
         except Exception:  # the client went away mid-relay, or the log failed: log what happened, best effort
             ex.error_type = ex.error_type or "Server.ServerProxy.Aborted"
@@ -273,69 +275,75 @@ class ProxyMiddleware:
         origin, base_path = _origin_and_path(entry.url)
         path = (base_path + rest.decode("latin-1")) or "/"
         target = path + ("?" + query.decode("latin-1") if query else "")
-        outgoing = CIMultiDict(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST
-        )
         assertion = self.im.sign(
             AssertedExchange(client_id, entry.id, scope["method"], target, ex.req_hasher.hexdigest(), ex.message_id)
         )
-        outgoing.update(
-            {
-                "Information-Mediator-Client": client_id,
-                "X-Road-Client": client_id,
-                "X-Road-Id": ex.message_id,
-                CORRELATION_HEADER: ex.correlation_id or ex.message_id,
-                "X-Road-Service": entry.id,
-                ASSERTION_HEADER: assertion,
-            }
-        )
+        outgoing = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in DROP_REQUEST]
+        outgoing += [
+            ("Information-Mediator-Client", client_id),
+            ("X-Road-Client", client_id),
+            ("X-Road-Id", ex.message_id),
+            (CORRELATION_HEADER, ex.correlation_id or ex.message_id),
+            ("X-Road-Service", entry.id),
+            (ASSERTION_HEADER, assertion),
+        ]
         has_body = bool(body) or any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        # A pooled connection may have been closed by the provider just as we reuse it: the buffered request can
-        # be sent again on a fresh connection (the provider never saw it, so the one-use assertion is unused).
-        for attempt in (1, 2):
-            try:
-                response = await self.im.http.request(
-                    scope["method"],
-                    URL(origin + target, encoded=True),
-                    headers=outgoing,
-                    data=body if has_body else None,
-                    allow_redirects=False,
-                    skip_auto_headers=SKIP_AUTO_HEADERS,
-                )
-                break
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-                raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-                if attempt == 2:
-                    raise IMError(NETWORK_ERROR, f"service {entry.id} closed the connection") from exc
-            except (aiohttp.ClientError, OSError) as exc:
-                raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
+        try:
+            response = await self.im.upstream.request(
+                origin, scope["method"], target, outgoing, body if has_body else None
+            )
+        except UpstreamTimeout as exc:
+            raise IMError(TIMEOUT, f"service {entry.id} did not answer in time") from exc
+        except UpstreamClosed as exc:
+            raise IMError(NETWORK_ERROR, f"service {entry.id} closed the connection") from exc
+        except UpstreamError as exc:
+            raise IMError(NETWORK_ERROR, f"service {entry.id} could not be reached") from exc
         try:
             await self._relay(send, response, client_id, entry.id, ex)
         finally:
             response.release()
 
     async def _relay(
-        self, send: Send, response: aiohttp.ClientResponse, client_id: str, service_id: str, ex: Exchange
+        self, send: Send, response: UpstreamResponse, client_id: str, service_id: str, ex: Exchange
     ) -> None:
+        """Relays the provider's answer. It completes only once the exchange is in the message log: an answer
+        that has arrived whole (up to HOLD_BYTES) goes out in one message after the commit, with its length;
+        a longer or slower one is streamed as it comes, and its last chunk waits for the commit."""
         ex.status = response.status
         headers = [(k, v) for k, v in response.raw_headers if k.lower() not in DROP_RESPONSE]
         headers += _xroad_headers(ex, client_id, service_id)
-        stream = response.content.iter_any()
+        stream = response.pieces()
+        held: list[bytes] = []
+        held_size = 0
         try:
-            first = await anext(stream, b"")
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            async for piece in stream:
+                _count(ex, piece, response=True)
+                held.append(piece)
+                held_size += len(piece)
+                if held_size > HOLD_BYTES or not response.ready:
+                    break
+            else:  # the whole body arrived: log, then answer in one go
+                try:
+                    await self.im.log_exchange(ex)
+                except StoreError as exc:
+                    raise IMError(LOG_FAILURE, "the exchange could not be written to the message log; retry") from exc
+                whole = b"".join(held)
+                if ex.method != "HEAD" and response.status not in (204, 304):
+                    headers.append((b"content-length", str(len(whole)).encode()))
+                await send({"type": "http.response.start", "status": response.status, "headers": headers})
+                await send({"type": "http.response.body", "body": whole, "more_body": False})
+                return
+        except UpstreamTimeout as exc:
             raise IMError(TIMEOUT, f"service {service_id} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             raise IMError(NETWORK_ERROR, f"service {service_id} broke the connection") from exc
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        chunk = first
+        await send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
         try:
-            while chunk:
-                _count(ex, chunk, response=True)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                chunk = await anext(stream, b"")
-        except (TimeoutError, aiohttp.ClientError):
+            async for piece in stream:
+                _count(ex, piece, response=True)
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except UpstreamError:
             ex.error_type = "Server.ServerProxy.NetworkError"  # headers already sent: the body is cut short
         # Durable before complete: if the log cannot store the exchange, the client sees a broken response.
         await self.im.log_exchange(ex)
@@ -356,10 +364,11 @@ def _count(ex: Exchange, chunk: bytes, response: bool) -> None:
 
 
 @functools.lru_cache(maxsize=1024)
-def _origin_and_path(service_url: str) -> tuple[str, str]:
-    """`http://host:port/base` -> ("http://host:port", "/base"): the provider sees `/base` + the rest."""
+def _origin_and_path(service_url: str) -> tuple[Origin, str]:
+    """`http://host:port/base` -> (("http", "host", port), "/base"): the provider sees `/base` + the rest."""
     parts = urlsplit(service_url)
-    return f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (parts.scheme, parts.hostname or "", port), parts.path.rstrip("/")
 
 
 def _correlation_id(headers: Headers) -> str | None:

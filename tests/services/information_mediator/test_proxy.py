@@ -230,3 +230,17 @@ def test_times_in_the_trace_monitoring_and_audit_carry_their_utc_offset(stack):
     assert last and all(datetime.fromisoformat(s["lastRequestAt"]).utcoffset() is not None for s in last)
     entry = stack.admin("GET", "/api/v1/audit").json()["entries"][0]
     assert datetime.fromisoformat(entry["at"]).utcoffset() is not None
+
+
+def test_an_answer_whose_exchange_cannot_be_logged_is_not_delivered(stack, monkeypatch):
+    """Durable before delivered: the provider's answer, held until its log record is committed, is replaced by
+    an error when the message log cannot store it."""
+    from services.information_mediator.messagelog.writer import StoreError
+
+    async def refuse(record: dict) -> None:
+        raise StoreError("the database is gone")
+
+    monkeypatch.setattr(stack.app.state.im_runtime.writer, "store", refuse)
+    r = stack.call("GET", "echo")
+    assert r.status_code == 503 and "verified_client" not in r.text
+    assert r.headers["x-road-error"] == "Server.ServerProxy.MessageLogFailure" and r.json()["detail"]

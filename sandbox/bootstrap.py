@@ -29,8 +29,6 @@ import httpx
 
 from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_ec, load_or_create_ed25519, load_or_create_rsa, load_or_create_secret
-from services.identity.settings import IdentitySettings
-from services.identity.signing.keyring import MOUNTED_KEY_FILE, make_mounted_key
 
 from . import topology as topo
 from .launcher import LaunchError, Sandbox, read_state
@@ -215,6 +213,10 @@ def new_credentials(directory: Path) -> list[Path]:
 
 def make_credential(path: Path) -> None:
     """Make the key or secret at `path` (its kind from its name) unless it is there."""
+    # Imported here: the launcher, which imports this module, need not hold Identity's modules in memory.
+    from services.identity.settings import IdentitySettings
+    from services.identity.signing.keyring import MOUNTED_KEY_FILE, make_mounted_key
+
     folder, file = path.parent, path.name
     if path.parent.name == "oidc" and file.startswith(MOUNTED_KEY_FILE + "."):
         identity = IdentitySettings()

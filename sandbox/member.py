@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_secret
-from services.information_mediator.registry.conf import IMConf
 
 from . import bootstrap as boot
 from . import topology as topo
@@ -93,6 +92,8 @@ def add(data_dir: Path, member: str, application: str, services: list[dict], cal
 
 def _check_with_the_im_rules(topology: topo.Topology) -> None:
     """The registry document passes the IM's own validation (identifiers, URLs), before anything is written."""
+    from services.information_mediator.registry.conf import IMConf  # imported only when a member is declared
+
     placeholder = {a.client_id(topology.instance): hash_secret("") for a in topology.applications}
     try:
         IMConf.model_validate(topology.imconf(placeholder))

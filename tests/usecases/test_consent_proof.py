@@ -28,11 +28,14 @@ def _token(**claims: object) -> str:
 PROOF = _token(sub="psut-1", iat=int(time.time()))
 
 
-def _recording_client(post_status: int = 201) -> tuple[IMClient, list[httpx.Request]]:
+def _recording_client(post_status: int = 201, opted_in: bool = False) -> tuple[IMClient, list[httpx.Request]]:
     sent: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         sent.append(request)
+        if request.url.path.endswith("/service/verification/consent-records/"):
+            found = {"consentRecordId": "rec-1", "optIn": True} if opted_in else {"consentRecordId": None}
+            return httpx.Response(200, json={"verifications": [found]})
         if request.method == "POST" and post_status == 403:
             return httpx.Response(403, json={"error": "forbidden", "message": "to withdraw consent needs ..."})
         return httpx.Response(post_status if request.method == "POST" else 200, json={"consentRecord": {"id": "rec-1"}})
@@ -70,16 +73,27 @@ def test_a_record_the_resident_creates_with_their_answer_carries_the_proof():
 def test_an_officers_consent_request_carries_no_proof():
     im, sent = _recording_client()
     asyncio.run(bb.create_consent_request(im, "da-1", "uin-1"))
-    assert _proofs(sent) == [("POST", "service/individual/record/data-agreement/da-1/", None)]
-    assert sent[0].url.params["optIn"] == "false"
+    assert _proofs(sent) == [
+        ("POST", "service/verification/consent-records/", None),  # is there an answer already? no
+        ("POST", "service/individual/record/data-agreement/da-1/", None),
+    ]
+    assert sent[1].url.params["optIn"] == "false"
 
 
 def test_a_request_to_someone_who_already_consented_keeps_their_answer_and_finds_their_record():
-    """Consent refuses a request without proof that would withdraw a given consent; the request then reads the
-    current record (what the individual decides on) instead of failing."""
+    """Consent would refuse a request without proof that withdraws a given consent: the current record (what the
+    individual decides on) is looked up first, and no request is made."""
+    im, sent = _recording_client(opted_in=True)
+    assert asyncio.run(bb.create_consent_request(im, "da-1", "vid-1")) == "rec-1"
+    assert _proofs(sent) == [("POST", "service/verification/consent-records/", None)]
+
+
+def test_a_request_that_races_the_individuals_consent_finds_their_record():
+    """Opted in between the look-up and the request: Consent refuses it (403) and the current record is read."""
     im, sent = _recording_client(post_status=403)
     assert asyncio.run(bb.create_consent_request(im, "da-1", "vid-1")) == "rec-1"
     assert _proofs(sent) == [
+        ("POST", "service/verification/consent-records/", None),
         ("POST", "service/individual/record/data-agreement/da-1/", None),
         ("GET", "service/individual/record/data-agreement/da-1/", None),
     ]

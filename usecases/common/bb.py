@@ -107,14 +107,30 @@ async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> Non
 async def create_consent_request(im: IMClient, agreement_id: str, individual_id: str) -> str:
     """A consent record that does not (yet) hold consent: the individual decides when they log in. An officer
     asks this, so it carries no proof of the individual. When the individual has already opted in under this
-    agreement, Consent keeps that answer (a request without their proof may not withdraw it, 403): their
-    current record is the one they decide on."""
+    agreement, Consent keeps that answer (a request without their proof may not withdraw it): their current
+    record is the one they decide on, so it is looked up first and no call is made that would be refused."""
+    current = await latest_consent_record(im, agreement_id, individual_id)
+    if current.get("optIn") and current.get("consentRecordId"):
+        return current["consentRecordId"]
     path = NEW_RECORD.format(id=agreement_id)
     params = {"individualId": individual_id, "optIn": "false"}
     answer = await call(im, CONSENT, "POST", path, "Consent", ok=(200, 201, 403), params=params)
-    if "consentRecord" not in answer:
+    if "consentRecord" not in answer:  # 403: opted in meanwhile, by a concurrent request
         answer = await call(im, CONSENT, "GET", path, "Consent", ok=(200,), params={"individualId": individual_id})
     return answer["consentRecord"]["id"]
+
+
+async def latest_consent_record(im: IMClient, agreement_id: str, individual_id: str) -> dict:
+    """Consent's verification answer for one individual: their latest record's id and `optIn`, if any."""
+    answer = await call(
+        im,
+        CONSENT,
+        "POST",
+        "/service/verification/consent-records/",
+        "Consent",
+        json={"dataAgreementId": agreement_id, "individualIds": [individual_id]},
+    )
+    return (answer.get("verifications") or [{}])[0]
 
 
 async def set_consent(

@@ -64,3 +64,14 @@ def test_a_second_application_for_the_same_owner_makes_no_call_that_fails(stack)
     calls = ok(maya.get(f"/api/v1/trace/{started['messageId']}"))["exchanges"]
     assert any("/service/individuals" in c["path"] for c in calls), calls  # looked up, not registered again
     assert [(c["method"], c["path"], c["status"]) for c in calls if c["status"] >= 400] == []
+
+
+def test_a_new_application_of_an_owner_who_consented_makes_no_call_that_fails(stack):
+    """Issue 25: an owner who has given consent is not asked again with a request Consent must refuse (403:
+    an officer's request may not withdraw her answer); her current record is looked up instead."""
+    maya, omar = _login(stack, MAYA), _login(stack, OMAR)
+    first = ok(maya.post("/api/v1/applications", json=_plan("SBX-0102-0007")), 201)["application"]["id"]
+    ok(omar.put(f"/api/v1/applications/{first}/consent", json={"decision": "give"}))
+    started = ok(maya.post("/api/v1/applications", json=_plan("SBX-0102-0007")), 201)
+    calls = ok(maya.get(f"/api/v1/trace/{started['messageId']}"))["exchanges"]
+    assert [(c["method"], c["path"], c["status"]) for c in calls if c["status"] >= 400] == []

@@ -322,6 +322,12 @@ def _refuse_taken_ports(topology: topo.Topology, names: list[str], https_port: i
     """Before anything starts: every port must be free (a program answering on one is not our service)."""
     ports = {name: topology.processes[name].port for name in names}
     taken = [taken_port_advice(name, port) for name, port in ports.items() if not port_free(port)]
+    shared = {port for port in ports.values() if list(ports.values()).count(port) > 1}
+    taken += [
+        f"port {port} is given to {' and '.join(n for n, p in ports.items() if p == port)}: each needs its own "
+        "(`--port NAME=PORT`)."
+        for port in sorted(shared)
+    ]
     if https_port is not None and not port_free(https_port):
         taken.append(
             f"port {https_port} of Consent's HTTPS listener is taken by another program: give it another port "

@@ -7,6 +7,7 @@ None ("could not tell"), never an exception.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -50,6 +51,27 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+# Ports are chosen below the kernel's ephemeral range (32768-60999 on Linux), where bind(0) and every outgoing
+# connection take theirs: a port found there may be handed to anything before the process meant for it binds.
+PORT_BAND_START, PORT_BAND_SIZE, PORT_BANDS = 20000, 1500, 8
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on now and that this process has not handed out before, in a band of its own per
+    pytest-xdist worker: sandboxes started side by side on free ports (tests, the pytest plugin) never get the
+    same port twice, even before their processes have bound them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = PORT_BAND_START + (int(worker) % PORT_BANDS if worker.isdigit() else 0) * PORT_BAND_SIZE
+    candidates = [port for port in range(low, low + PORT_BAND_SIZE) if port not in _handed_out]
+    random.shuffle(candidates)
+    for port in candidates:
+        if port_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {low}-{low + PORT_BAND_SIZE - 1}")
 
 
 def port_holder(port: int) -> int | None:

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -144,19 +143,14 @@ def _connect(data_dir: Path) -> GovStackSandbox:
     return GovStackSandbox(data_dir, {name: sandbox.url(name) for name in sandbox.topology.processes})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def _started(data_dir: Path, only: list[str], config: pytest.Config) -> Iterator[GovStackSandbox]:
     """`sandbox up` on free ports in `data_dir`, stopped (and its schemas dropped) at the end of the session."""
     from . import topology
+    from .processes import free_port
 
     names = list(topology.load().processes)
-    ports = {name: _free_port() for name in names}
+    ports = {name: free_port() for name in names}
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and "_DATABASE_" not in k}
     env.pop("SANDBOX_LAUNCHER_PID", None)
     database = config.getoption("--govstack-sandbox-database-url")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -15,13 +14,13 @@ import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
 
+from sandbox import processes
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return processes.free_port()
 
 
 @contextmanager

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 
 from sandbox import topology
+from sandbox.cli import main
 from sandbox.launcher import LaunchError, Sandbox, Supervisor
-from tests.support import LiveServer
+from tests.support import LiveServer, free_port
 
 
 def _impostor() -> FastAPI:
@@ -32,3 +34,18 @@ def test_a_port_held_by_another_program_fails_the_start_with_the_services_log(tm
         finally:
             supervisor.stop_all()
         assert "address already in use" in supervisor.log_tail("consent")
+
+
+def test_two_processes_given_one_port_are_refused_before_anything_starts(tmp_path):
+    """Seen in CI: Consent and the IM were handed the same free port; Consent bound it, the IM could not, and
+    Consent (same launch id) answered the IM's /health, so the start failed later on a 404."""
+    port = free_port()
+    args = ["up", "--data-dir", str(tmp_path / "var"), "--port", f"information_mediator={port}"]
+    result = CliRunner().invoke(main, [*args, "--port", f"consent={port}"])
+    assert result.exit_code == 1, result.output
+    assert f"port {port} is given to information_mediator and consent" in " ".join(result.output.split())
+
+
+def test_free_ports_are_never_handed_out_twice():
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == 200 and all(20000 <= p < 32768 for p in ports)

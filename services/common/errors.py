@@ -1,9 +1,14 @@
 """Error helpers: a service answers in its spec's error shape, never FastAPI's default 422.
 
 A service installs `install_error_handlers(app, render)` where `render(request, status, message, details)`
-builds the body its spec documents; routers may override the shape for their own path prefix with
-`shapes={"/prefix": render}` (the longest matching prefix wins). Raise `APIError` to answer with an exact
-body and status from anywhere in a request.
+builds the body its spec documents. A router whose spec documents another shape says so where it is made:
+`APIRouter(route_class=error_shape(render))`; its routes' errors (validation, 404/405 raised by a route,
+`DomainError`) then take that shape, also when the IM guard refuses a call before routing. (`shapes={"/prefix":
+render}`, the longest matching prefix winning, is the older way, kept for paths no route owns.)
+
+Errors a route cannot recover from are raised, not caught: `APIError` answers an exact body and status;
+a service's domain exceptions derive from `DomainError` and are rendered in the route's shape by one
+registered handler (a service overrides `DomainError.response` where its spec needs codes of its own).
 
 A service with pages for people sets `app.state.error_page` (`PageRenderer`): it answers a browser asking for
 a page with a page, and returns None for every other client, which gets the documented shape. Every error on
@@ -19,7 +24,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .logs import LOG_REASON, path_template
 
@@ -37,6 +44,43 @@ class APIError(Exception):
         self.status_code = status_code
         self.body = body
         self.headers = dict(headers or {})
+
+
+class DomainError(Exception):
+    """A refusal a service's logic decides (not found, conflict, not allowed…), raised from anywhere below a
+    route and answered by one handler in the shape of the route that was called."""
+
+    status_code = 400
+
+    def __init__(self, message: str, status_code: int | None = None, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details or []
+
+    def response(self, request: Request, render: ErrorRenderer) -> Response:
+        return render(request, self.status_code, self.message, self.details)
+
+
+def error_shape(render: ErrorRenderer) -> type[APIRoute]:
+    """A route class for `APIRouter(route_class=...)`: the routes it makes answer errors with `render`."""
+    return type(
+        f"ShapedRoute_{getattr(render, '__name__', 'render')}", (APIRoute,), {"error_renderer": staticmethod(render)}
+    )
+
+
+def route_renderer(scope: dict[str, Any]) -> ErrorRenderer | None:
+    """The error shape of the route serving `scope`: the one routing chose, or, before routing (middleware),
+    the first route that matches."""
+    route = scope.get("route")
+    if route is None and "app" in scope:
+        for candidate in scope["app"].router.routes:
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                route = candidate
+                break
+    return getattr(route, "error_renderer", None)
 
 
 def default_render(request: Request, status: int, message: str, details: list[dict[str, Any]]) -> Response:
@@ -96,6 +140,9 @@ def install_error_handlers(
     prefixes = sorted((shapes or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
 
     def renderer_for(request: Request) -> ErrorRenderer:
+        shaped = route_renderer(request.scope)
+        if shaped is not None:
+            return shaped
         path = request.url.path
         for prefix, fn in prefixes:
             if path.startswith(prefix):
@@ -112,6 +159,11 @@ def install_error_handlers(
         if isinstance(exc.body, (bytes, str)):
             return Response(exc.body, status_code=exc.status_code, headers=exc.headers)
         return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        setattr(request.state, LOG_REASON, exc.message[:200])
+        return exc.response(request, renderer_for(request))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

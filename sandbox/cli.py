@@ -169,6 +169,14 @@ def main() -> None:
     envvar="SANDBOX_CONSENT_HTTPS_PORT",
     help="The conformance profile's HTTPS port of Consent.",
 )
+@click.option(
+    "--mtls",
+    is_flag=True,
+    envvar="SANDBOX_MTLS",
+    help="Mutual TLS between the IM and the providers, as between X-Road security servers: a local CA under "
+    "<data dir>/tls/ca, and each provider serves its IM services only on a listener that takes the IM's client "
+    "certificate (README, 'Mutual TLS').",
+)
 def up(
     data_dir: Path | None,
     profile: str,
@@ -176,6 +184,7 @@ def up(
     only: tuple[str, ...],
     replacements: tuple[str, ...],
     consent_https_port: int,
+    mtls: bool,
 ) -> None:
     """Start every service, register the topology in the IM, seed, print where everything is, and keep the
     services running (one that dies is restarted) until Ctrl-C or `sandbox stop`."""
@@ -193,6 +202,10 @@ def up(
         raise click.BadParameter(str(exc), param_hint="--replace") from exc
     names = _processes_to_start(topology, only)
     conformance = profile == profiles.PROFILE
+    if conformance and mtls:
+        raise click.BadParameter(
+            "the conformance profile calls the blocks directly: it has no mutual TLS", param_hint="--mtls"
+        )
     _refuse_the_other_profiles_data(data_dir, profile)
     lock = _refuse_a_second_sandbox(data_dir)  # noqa: F841 - held until this process exits
     https_port = consent_https_port if conformance and profiles.HTTPS_PROCESS in names else None
@@ -208,6 +221,8 @@ def up(
         sandbox.prepare_secrets()
         if conformance:
             profiles.prepare(sandbox, names, consent_https_port)
+        if mtls:
+            sandbox.prepare_mtls(names)
         with console.status(f"starting {', '.join(names)}…"):
             supervisor.start_all(names)
             boot.bootstrap(sandbox)

@@ -24,7 +24,7 @@ import httpx
 
 from services.common.keys import load_or_create_secret
 
-from .processes import command_of, describe_holder, pid_alive
+from .processes import command_of, describe_holder, free_port, pid_alive
 from .topology import IM, Process, Topology
 
 START_TIMEOUT = 45.0
@@ -66,6 +66,9 @@ class Sandbox:
     # What a browser uses, by process, when it differs from what the services call (behind a proxy, an
     # ingress, or compose's published ports); see sandbox/bootstrap.py.
     public_urls: dict[str, str] = field(default_factory=dict)
+    # `sandbox up --mtls`: the IM reaches each provider on a listener of its own that takes only the IM's
+    # client certificate from the local CA (`prepare_mtls`).
+    mtls: bool = False
 
     @property
     def im_url(self) -> str:
@@ -92,6 +95,43 @@ class Sandbox:
             self.client_secrets[client] = load_or_create_secret(
                 self.secrets_dir(), "im-client-" + client.replace("/", "_")
             )
+
+    def prepare_mtls(self, names: list[str]) -> None:
+        """Mutual TLS between the IM and the providers, as between X-Road security servers: the local CA under
+        `<data dir>/tls/ca` (sandbox/local_ca.py), a server certificate and a second listener (a free port)
+        for every provider, which then serves its IM services there only, and the IM's client certificate."""
+        from .local_ca import LocalCA
+
+        ca = LocalCA(self.data_dir / "tls" / "ca").ensure()
+        ca_file = str(ca.cert_file.resolve())
+        taken = {process.port for process in self.topology.processes.values()}
+        for name in names:
+            if name == IM:
+                continue
+            process, pair = self.topology.processes[name], ca.server(name)
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            p = process.env_prefix
+            self.extra_env.setdefault(name, {}).update(
+                {
+                    f"{p}HTTPS_PORT": str(port),
+                    f"{p}TLS_CERT_FILE": str(pair.cert_file.resolve()),
+                    f"{p}TLS_KEY_FILE": str(pair.key_file.resolve()),
+                    f"{p}TLS_CLIENT_CA_FILE": ca_file,
+                    f"{p}REQUIRE_MTLS": "true",
+                }
+            )
+            process.mediated_address = f"https://127.0.0.1:{port}"
+        client = ca.client("information-mediator")
+        self.extra_env.setdefault(IM, {}).update(
+            {
+                "INFORMATION_MEDIATOR_UPSTREAM_CA_FILE": ca_file,
+                "INFORMATION_MEDIATOR_UPSTREAM_CERT_FILE": str(client.cert_file.resolve()),
+                "INFORMATION_MEDIATOR_UPSTREAM_KEY_FILE": str(client.key_file.resolve()),
+            }
+        )
+        self.mtls = True
 
     def env_for(self, process: Process) -> dict[str, str]:
         p = process.env_prefix
@@ -322,6 +362,10 @@ def write_state(sandbox: Sandbox, supervisor: Supervisor) -> Path:
         "processes": {n: {"pid": p.pid, "url": sandbox.url(n)} for n, p in supervisor.children.items()},
         "https": sandbox.https_urls,
         "replaced": sandbox.topology.replaced,  # `sandbox up --replace`: what runs elsewhere
+        # `sandbox up --mtls`: where the IM reaches each provider (its mutual-TLS listener)
+        "mtls": {
+            n: sandbox.topology.processes[n].mediated_url for n in supervisor.children if sandbox.mtls and n != IM
+        },
     }
     partial = path.with_suffix(".json.tmp")
     partial.write_text(json.dumps(state, indent=2))

@@ -8,7 +8,9 @@ launcher is gone, however the launcher died.
 
 With `<PROCESS>_HTTPS_PORT`, `<PROCESS>_TLS_CERT_FILE` and `<PROCESS>_TLS_KEY_FILE` (the conformance profile
 gives them to Consent) the same app also listens with TLS on that port, in the same process: one app, one
-database, one start-up; the plain port stays for the sandbox's own traffic (the IM, `/health`).
+database, one start-up; the plain port stays for the sandbox's own traffic (the IM, `/health`). With
+`<PROCESS>_TLS_CLIENT_CA_FILE` too (`sandbox up --mtls`), that listener takes only clients with a certificate
+from that CA (the IM's), and the IM's calls come in there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -66,12 +69,15 @@ def _tls_listener(prefix: str, app: Any, options: dict[str, Any], name: str) -> 
     port = os.environ.get(f"{prefix}HTTPS_PORT")
     if not port:
         return None
+    client_ca = os.environ.get(f"{prefix}TLS_CLIENT_CA_FILE")  # mutual TLS: only the IM's certificate gets in
+    client_auth = {"ssl_ca_certs": client_ca, "ssl_cert_reqs": ssl.CERT_REQUIRED} if client_ca else {}
     config = uvicorn.Config(
         app,
         port=int(port),
         ssl_certfile=os.environ[f"{prefix}TLS_CERT_FILE"],
         ssl_keyfile=os.environ[f"{prefix}TLS_KEY_FILE"],
         lifespan="off",  # the app starts and stops once, with the plain listener
+        **client_auth,
         **options,
     )
     return TLSListener(config, start_line=f"{name} listening on https://{config.host}:{port} (TLS)")

@@ -40,6 +40,9 @@ class Process:
     # The address other services and the bootstrap call (a container's or Kubernetes Service's name); None:
     # this machine's loopback on `port`, as under `sandbox up`.
     address: str | None = None
+    # Where the IM reaches the process's services, when not at `url`: its mutual-TLS listener under
+    # `sandbox up --mtls` (sandbox/launcher.py).
+    mediated_address: str | None = None
 
     @property
     def available(self) -> bool:
@@ -56,6 +59,10 @@ class Process:
     @property
     def url(self) -> str:
         return (self.address or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def mediated_url(self) -> str:
+        return (self.mediated_address or self.url).rstrip("/")
 
 
 @dataclass
@@ -125,7 +132,7 @@ class Topology:
         """
         members: dict[tuple[str, str], dict] = {}
         for app in self.applications:
-            base = self.processes[app.process].url if app.process else ""
+            base = self.processes[app.process].mediated_url if app.process else ""
             member = members.setdefault(
                 (app.member_class, app.member_code),
                 {
@@ -138,7 +145,7 @@ class Topology:
             member["applications"].append(
                 {
                     "id": app.code,
-                    "connection": "http",
+                    "connection": "https" if base.startswith("https://") else "http",
                     "secretHash": secret_hashes[app.client_id(self.instance)],
                     "services": [
                         {

@@ -5,6 +5,10 @@ are public (health, docs, login pages, endpoints with their own authentication s
 `IMGuardMiddleware` reads the request body (bounded), and for a path of a service checks the IM assertion
 against this exact exchange: the service, method, path, query and body hash, once. Paths the table does
 not list are refused: a new route is unreachable until someone decides who may call it.
+
+With `require_mtls` (`sandbox up --mtls`), the IM's calls are taken only on the service's TLS listener, which
+accepts no connection without the IM's client certificate (sandbox/serve.py): the plain port then serves a
+service's paths to the operator only.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ _ASSERTION = ASSERTION_HEADER.lower().encode()
 MISSING_ASSERTION = (
     f"missing header {ASSERTION_HEADER}: this route answers only requests forwarded by the Information Mediator "
     "(call it through the IM's /r1/... address with your application's credentials)"
+)
+PLAIN_PORT = (
+    "this route is served to the Information Mediator only over mutual TLS (this sandbox runs with --mtls): "
+    "call it through the IM's /r1/... address with your application's credentials"
 )
 
 
@@ -114,6 +122,8 @@ class IMGuardMiddleware:
             return await self.app(scope, receive, send)  # the operator's own credential, checked by the route too
         if owner is None:
             return await self._refuse(scope, receive, send, 404, "not found")
+        if state.settings.require_mtls and scope.get("scheme") != "https":
+            return await self._refuse(scope, receive, send, 403, PLAIN_PORT)
         if token is None:
             return await self._refuse(scope, receive, send, 401, MISSING_ASSERTION)
         try:

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     # Serve non-public routes only to calls the IM vouches for (guard.py). Switching it off is for poking one
     # service directly during development, and the service says so loudly in its log at every start.
     require_im_assertion: bool = True
+    # Mutual TLS with the IM (`sandbox up --mtls`): the IM's calls arrive only on the TLS listener that takes
+    # the IM's client certificate; on the plain port, non-public routes answer only the operator.
+    require_mtls: bool = False
     # The largest request body a service reads (bytes); the IM proxy has its own limit.
     max_request_bytes: int = 64 * 1024 * 1024
     # Callback and webhook targets accepted besides the caller's own IM services (callback_targets.py): URL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 import aiohttp
 import httpx
@@ -26,6 +27,17 @@ from .registry.service import Snapshot, load_snapshot, registry_version
 from .settings import IMSettings
 
 log = logging.getLogger(__name__)
+
+
+def upstream_tls(settings: IMSettings) -> ssl.SSLContext | None:
+    """The TLS context toward https providers: the local CA and the IM's client certificate under mutual TLS
+    (`sandbox up --mtls`), else None (the system's CAs)."""
+    if not settings.upstream_ca_file:
+        return None
+    context = ssl.create_default_context(cafile=settings.upstream_ca_file)
+    if settings.upstream_cert_file:
+        context.load_cert_chain(settings.upstream_cert_file, settings.upstream_key_file)
+    return context
 
 
 class IMRuntime:
@@ -56,8 +68,12 @@ class IMRuntime:
 
     async def start(self) -> None:
         # `connect_timeout` bounds the wait for a free connection too: a full pool answers Timeout, never hangs.
+        tls = upstream_tls(self.settings)
         self.upstream = UpstreamPool(
-            self.settings.provider_connections, self.settings.connect_timeout, self.settings.provider_timeout
+            self.settings.provider_connections,
+            self.settings.connect_timeout,
+            self.settings.provider_timeout,
+            ssl_context=tls,
         )
         self.http = aiohttp.ClientSession(
             # `connect` bounds the wait for a pooled connection too: a full pool answers Timeout, never hangs.
@@ -68,12 +84,16 @@ class IMRuntime:
             ),
             # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
             connector=aiohttp.TCPConnector(
-                limit=self.settings.provider_connections, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=3
+                limit=self.settings.provider_connections,
+                limit_per_host=0,
+                ttl_dns_cache=300,
+                keepalive_timeout=3,
+                ssl=tls if tls is not None else True,
             ),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        self.fetcher = httpx.AsyncClient(timeout=5, follow_redirects=True)
+        self.fetcher = httpx.AsyncClient(timeout=5, follow_redirects=True, verify=tls if tls is not None else True)
         self.reload()
         self.writer.start()
         self._poller = asyncio.create_task(self._poll_registry())

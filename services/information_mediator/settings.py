@@ -48,6 +48,11 @@ class IMSettings(ServiceSettings):
     max_request_bytes: int = 16 * 1024 * 1024
     max_request_bytes_per_service: dict[str, int] = {"SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/g2p": 128 * 1024 * 1024}
     request_body_timeout: float = 30.0
+    # Mutual TLS toward https providers (`sandbox up --mtls`): the CA their certificates come from, and the IM's
+    # client certificate and key. Without them, https providers are checked against the system's CAs.
+    upstream_ca_file: str | None = None
+    upstream_cert_file: str | None = None
+    upstream_key_file: str | None = None
     # Connections to providers shared by all clients (a request holds one only once its body is read).
     provider_connections: int = 500
     # Concurrent exchanges per client application; a call waits this long for a slot, then gets 429.

@@ -204,13 +204,20 @@ class UpstreamResponse:
 
 
 class UpstreamPool:
-    def __init__(self, limit: int, connect_timeout: float, read_timeout: float, keepalive: float = 3.0):
+    def __init__(
+        self,
+        limit: int,
+        connect_timeout: float,
+        read_timeout: float,
+        keepalive: float = 3.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.keepalive = keepalive
         self._slots = asyncio.Semaphore(limit)
         self._idle: dict[Origin, deque[_Connection]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context  # https providers; the system's CAs when None
 
     async def request(
         self, origin: Origin, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes | None

@@ -204,3 +204,17 @@ def test_per_service_ownership_of_the_payments_routes():
     assert PAYMENTS.owner("/bulk-payment") == "g2p"
     assert PAYMENTS.owner("/bills/123") == "p2g"
     assert PAYMENTS.owner("/bank/login") == PUBLIC
+
+
+def test_under_mutual_tls_the_ims_calls_are_served_only_on_the_tls_listener(tmp_path, db_fields, im):
+    app = _app(tmp_path, db_fields, require_mtls=True)
+    im.trust(app)
+    body = b'{"amount": 5}'
+    with TestClient(app, base_url="http://testserver") as plain:
+        refused = plain.post("/pay", content=body, headers=_signed(im, "pay", "POST", "/pay", body))
+        assert refused.status_code == 403 and "mutual TLS" in refused.json()["error"]
+        assert plain.get("/page").status_code == 200 and plain.get("/health").status_code == 200
+    # uvicorn's TLS listener (sandbox/serve.py) admits only the IM's client certificate and says https.
+    with TestClient(app, base_url="https://testserver") as tls:
+        served = tls.post("/pay", content=body, headers=_signed(im, "pay", "POST", "/pay", body))
+        assert served.status_code == 200 and served.json()["client"] == CALLER

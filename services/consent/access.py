@@ -9,14 +9,11 @@ the individual's proof (`X-ConsentBB-Individual-Proof`, see `proofs/`); the oper
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, Request
 from sqlalchemy.orm import Session
 
-from services.common.app import im_caller
 from services.common.keys import load_or_create_secret
 from services.consent.errors import forbidden, unavailable
 from services.consent.individuals.models import Individual
@@ -35,12 +32,6 @@ def load_admin_token(settings: ConsentSettings) -> str:
 def member_of(client: str) -> str:
     """`SANDBOX/GOV/SOCIAL-WELFARE/USCT` -> `SANDBOX/GOV/SOCIAL-WELFARE`."""
     return "/".join(client.split("/")[:3])
-
-
-def is_operator(request: Request) -> bool:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected: str = request.app.state.admin_token
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
 @dataclass(frozen=True)
@@ -72,15 +63,6 @@ class Principal:
 
     def _who(self) -> str:
         return f"the caller acts for {self.member}" if self.member else "the caller is not known through the IM"
-
-
-def principal_of(request: Request) -> Principal:
-    """The caller of this request (the IM guard has checked the assertion or the operator's token)."""
-    call = im_caller(request)
-    operator = is_operator(request)
-    if call is None and not request.app.state.settings.require_im_assertion:
-        operator = True  # checks switched off (development only; the service says so at start)
-    return Principal(client=call.client if call else None, operator=operator)
 
 
 class Access:
@@ -115,22 +97,3 @@ class Access:
             raise forbidden(f"{PROOF_HEADER} refused: {exc}") from exc
         except IdentityUnreachable as exc:
             raise unavailable(f"the individual's proof could not be checked: {exc}; retry") from exc
-
-
-async def principal(request: Request) -> Principal:
-    return principal_of(request)
-
-
-async def access(
-    request: Request,
-    proof: Annotated[
-        str | None,
-        Header(
-            alias=PROOF_HEADER,
-            description="The individual's proof: an ID token or signed userinfo JWT the Identity BB issued for "
-            "them (needed to give, change or withdraw consent, to sign and to be forgotten)",
-        ),
-    ] = None,
-) -> Access:
-    proofs = getattr(request.app.state, "individual_proofs", None)
-    return Access(principal_of(request), proofs, (proof or "").strip() or None)

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from services.common.app import create_service_app
 from services.common.guard import RouteTable
 from services.consent import errors
-from services.consent.access import is_operator, load_admin_token
+from services.consent.access import load_admin_token
 from services.consent.agreements.views import router as agreements_router
 from services.consent.audit.views import router as audit_router
+from services.consent.dependencies import is_operator
 from services.consent.individuals.views import router as individuals_router
 from services.consent.policies.views import router as policies_router
 from services.consent.proofs.identity import IdentitySubjects
@@ -95,7 +96,7 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
             audit_router,
             webhooks_router,
         ],
-        seed=lambda session, _settings: seed(session, signer),
+        seed=lambda session, _settings: seed(session, signer, settings),
         error_render=errors.render,
         on_startup=start_worker,
         on_shutdown=stop_worker,

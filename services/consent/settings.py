@@ -30,6 +30,12 @@ class ConsentSettings(ServiceSettings):
     identity_verification_service: str = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/verification"
     individual_proof_max_age_seconds: int = 3600
 
+    # IM members the demo seed names: the identity provider of seeded individuals, and the controllers of the
+    # seeded data agreements (and owners of their policies).
+    identity_provider_id: str = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY"
+    welfare_member: str = "SANDBOX/GOV/SOCIAL-WELFARE"
+    municipality_member: str = "SANDBOX/GOV/MUNICIPALITY"
+
     # Webhook delivery: exponential back-off `base * 2**attempt` seconds, capped, then given up.
     webhook_retry_base_seconds: float = 1.0
     webhook_retry_max_seconds: float = 300.0

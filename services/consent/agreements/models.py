@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, String, Text
+from sqlalchemy import JSON, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.consent.db import Base, new_id, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.consent.db import Base, new_id
 
 
 class DataAgreement(Base):
@@ -33,4 +35,4 @@ class DataAgreement(Base):
     data_consumers: Mapped[list | None] = mapped_column(JSON, nullable=True)
     signature_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

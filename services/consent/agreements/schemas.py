@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from services.consent.api import SpecModel
+from services.consent.schemas import SpecModel
 
 MEMBER_ID = re.compile(r"^[^/\s]+/[^/\s]+/[^/\s]+$")  # INSTANCE/CLASS/MEMBER, as the IM names a member
 LAWFUL_BASES = ("consent", "legal_obligation", "contract", "vital_interest", "public_task", "legitimate_interest")

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from services.consent.agreements.models import DataAgreement
 from services.consent.agreements.schemas import DataAgreementIn
-from services.consent.api import id_of
 from services.consent.db import new_id
 from services.consent.errors import bad_request, forbidden, not_found
 from services.consent.policies import service as policies
 from services.consent.revisions import service as revisions
 from services.consent.revisions.models import Revision
+from services.consent.schemas import id_of, present
 from services.consent.signatures import service as signatures
 from services.consent.signatures.models import Signature
 from services.consent.webhooks import events
@@ -59,7 +59,7 @@ def as_api(session: Session, agreement_id: str, data: dict[str, Any], signature_
     out["policy"] = policies.as_api(data["policy"], revisions.object_data(policy_revision)) if policy_revision else None
     out["lifecycle"] = {"id": data["lifecycle"], "name": data["lifecycle"]} if data.get("lifecycle") else None
     out["signature"] = signatures.to_api(session.get(Signature, signature_id)) if signature_id else None
-    return out
+    return present(out)
 
 
 def get_live(session: Session, agreement_id: str, *, for_update: bool = False) -> DataAgreement:

@@ -1,24 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.access import Principal, principal
 from services.consent.agreements import service
 from services.consent.agreements.schemas import DataAgreementBody
-from services.consent.api import Page, page, signer, wake_webhooks
+from services.consent.dependencies import DB, OrgSigner, Paging, Who, wake_webhooks
 from services.consent.docs_models import doc
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
-DB = Annotated[Session, DBSession]
-Who = Annotated[Principal, Depends(principal)]
-Paging = Annotated[Page, Depends(page)]
-Signer = Annotated[object, Depends(signer)]
 
 
 @router.post(
@@ -28,7 +19,7 @@ Signer = Annotated[object, Depends(signer)]
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.AgreementAndRevision),
 )
-def create_agreement(body: DataAgreementBody, session: DB, who: Who, key: Signer) -> dict:
+def create_agreement(body: DataAgreementBody, session: DB, who: Who, key: OrgSigner) -> dict:
     """Create a DataAgreement (its first revision is signed with the organisation's key). `controller.id` must
     be the calling member (INSTANCE/CLASS/MEMBER); the operator may name any controller."""
     agreement, revision = service.create(session, key, body.dataAgreement, who.label, who=who)
@@ -58,7 +49,7 @@ def read_agreement(dataAgreementId: str, session: DB, who: Who, revisionId: str 
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.AgreementAndRevision),
 )
-def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, who: Who, key: Signer) -> dict:
+def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB, who: Who, key: OrgSigner) -> dict:
     """A new revision of the agreement; its controller only, and the controller stays the same member."""
     agreement, revision = service.update(session, key, dataAgreementId, body.dataAgreement, who.label, who=who)
     return {"dataAgreement": agreement, "revision": revisions.to_api(revision)}
@@ -71,7 +62,7 @@ def update_agreement(dataAgreementId: str, body: DataAgreementBody, session: DB,
     dependencies=[Depends(wake_webhooks)],
     responses=doc(docs_models.RevisionOnly),
 )
-def delete_agreement(dataAgreementId: str, session: DB, who: Who, key: Signer) -> dict:
+def delete_agreement(dataAgreementId: str, session: DB, who: Who, key: OrgSigner) -> dict:
     """Delete (terminate) an agreement: a final revision records it; existing consent stops verifying."""
     return {"revision": revisions.to_api(service.delete(session, key, dataAgreementId, who.label, who=who))}
 

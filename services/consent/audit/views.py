@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
-from services.common.app import DBSession
+from services.common.clock import as_utc
 from services.consent import docs_models
-from services.consent.access import Principal, principal
 from services.consent.agreements import service as agreements
-from services.consent.api import Page, page
 from services.consent.audit import service
+from services.consent.dependencies import DB, OrgSigner, Paging, VerificationLog, Who
 from services.consent.docs_models import doc
 from services.consent.errors import bad_request
 from services.consent.records import service as records
@@ -20,9 +18,6 @@ from services.consent.signatures import service as signatures
 from services.consent.verification import service as verification
 
 router = APIRouter(tags=["auditor"])
-DB = Annotated[Session, DBSession]
-Paging = Annotated[Page, Depends(page)]
-Who = Annotated[Principal, Depends(principal)]
 
 
 @router.get("/audit/consent-records/", operation_id="auditConsentRecordList", responses=doc(docs_models.Records))
@@ -110,9 +105,7 @@ def revision_search(
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)
 
 
 @router.get("/audit/integrity/", operation_id="auditIntegrityVerify")
@@ -124,8 +117,8 @@ def integrity(session: DB, who: Who) -> dict:
 
 @router.get("/audit/verifications/", operation_id="auditVerificationList")
 def verifications(
-    request: Request,
     session: DB,
+    writer: VerificationLog,
     paging: Paging,
     who: Who,
     dataAgreementId: str | None = None,
@@ -134,7 +127,6 @@ def verifications(
     """Extension: the consent checks data consumers made of the caller's agreements, newest first."""
     if dataAgreementId is not None:
         agreements.controlled(session, dataAgreementId, who)
-    writer = getattr(request.app.state, "verification_log", None)
     if writer is not None:
         writer.flush()
     rows = verification.history(session, paging.offset, paging.limit, dataAgreementId, individualId, who.scope)
@@ -142,6 +134,6 @@ def verifications(
 
 
 @router.get("/.well-known/jwks.json", tags=["auditor"], operation_id="jwks")
-def jwks(request: Request) -> dict:
+def jwks(signer: OrgSigner) -> dict:
     """The Consent BB's public signing key(s): verify the organisation's signatures on data agreements."""
-    return request.app.state.signer.jwks()
+    return signer.jwks()

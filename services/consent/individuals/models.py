@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.consent.db import Base, new_id, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.consent.db import Base, new_id
 
 
 class Individual(Base):
@@ -18,4 +20,4 @@ class Individual(Base):
     identity_provider_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The member that registered it (None: the operator or the seed); it sees and may update the individual.
     registered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.consent.api import SpecModel
+from services.consent.schemas import SpecModel
 
 
 class IndividualIn(SpecModel):

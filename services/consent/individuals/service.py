@@ -19,18 +19,21 @@ from services.consent.individuals.models import Individual
 from services.consent.individuals.schemas import IndividualIn
 from services.consent.proofs.service import forget_subjects
 from services.consent.records.models import ConsentRecord
+from services.consent.schemas import present
 
 if TYPE_CHECKING:
     from services.consent.access import Principal
 
 
 def as_api(individual: Individual) -> dict[str, Any]:
-    return {
-        "id": individual.id,
-        "externalId": individual.external_id,
-        "externalIdType": individual.external_id_type,
-        "identityProviderId": individual.identity_provider_id,
-    }
+    return present(
+        {
+            "id": individual.id,
+            "externalId": individual.external_id,
+            "externalIdType": individual.external_id_type,
+            "identityProviderId": individual.identity_provider_id,
+        }
+    )
 
 
 def resolve(session: Session, ref: str | None) -> Individual:

@@ -1,22 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
-
-from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.access import Principal, principal
-from services.consent.api import Page, page
+from services.consent.dependencies import DB, Paging, Who
 from services.consent.docs_models import doc
 from services.consent.individuals import service
 from services.consent.individuals.schemas import IndividualBody
 
 router = APIRouter()
-DB = Annotated[Session, DBSession]
-Paging = Annotated[Page, Depends(page)]
-Who = Annotated[Principal, Depends(principal)]
 
 
 @router.post(

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.consent.db import Base, new_id, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.consent.db import Base, new_id
 
 
 class Policy(Base):
@@ -23,4 +25,4 @@ class Policy(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # The member (INSTANCE/CLASS/MEMBER) that may change or delete it; None: only the operator. Not revisioned.
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

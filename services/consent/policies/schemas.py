@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.consent.api import MAX_INT, SpecModel
+from services.consent.schemas import MAX_INT, SpecModel
 
 
 class PolicyIn(SpecModel):

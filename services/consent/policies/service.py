@@ -15,6 +15,7 @@ from services.consent.policies.models import Policy
 from services.consent.policies.schemas import PolicyIn
 from services.consent.revisions import service as revisions
 from services.consent.revisions.models import Revision
+from services.consent.schemas import present
 from services.consent.webhooks import events
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def serialize(policy: Policy) -> dict[str, Any]:
 
 
 def as_api(policy_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": policy_id, **{k: v for k, v in data.items() if k != "deleted"}}
+    return present({"id": policy_id, **{k: v for k, v in data.items() if k != "deleted"}})
 
 
 def _owned(policy: Policy, data: dict[str, Any]) -> dict[str, Any]:

@@ -2,22 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
-from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.access import Principal, principal
-from services.consent.api import Page, page
+from services.consent.dependencies import DB, Paging, Who
 from services.consent.docs_models import doc
 from services.consent.policies import service
 from services.consent.policies.schemas import PolicyBody
 from services.consent.revisions import service as revisions
 
 router = APIRouter()
-DB = Annotated[Session, DBSession]
-Who = Annotated[Principal, Depends(principal)]
-Paging = Annotated[Page, Depends(page)]
 
 
 @router.post(

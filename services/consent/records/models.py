@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.consent.db import Base, new_id, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.consent.db import Base, new_id
 from services.consent.signatures.models import Signature
 
 UNSIGNED = "unsigned"
@@ -29,7 +31,7 @@ class ConsentRecord(Base):
     opt_in: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(32), default=UNSIGNED)
     signature_id: Mapped[str | None] = mapped_column(ForeignKey("consent_signature.id"), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     signature: Mapped[Signature | None] = relationship(Signature, lazy="select")

@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
-from services.consent.api import SpecModel
+from services.consent.schemas import SpecModel
 
 
 class ConsentRecordIn(SpecModel):

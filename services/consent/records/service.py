@@ -13,16 +13,16 @@ withdrawn, a signature, being forgotten) needs the individual's proof besides (t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import as_utc, utcnow
 from services.consent.agreements.models import DataAgreement
-from services.consent.api import id_of
-from services.consent.db import new_id, utcnow
+from services.consent.db import new_id
 from services.consent.errors import bad_request, not_found
 from services.consent.individuals import service as individuals
 from services.consent.individuals.models import Individual
@@ -30,6 +30,7 @@ from services.consent.records.models import SIGNED, UNSIGNED, ConsentRecord
 from services.consent.records.schemas import ConsentRecordIn, SignatureIn
 from services.consent.revisions import service as revisions
 from services.consent.revisions.models import Revision
+from services.consent.schemas import id_of, present
 from services.consent.signatures import service as signatures
 from services.consent.signatures.models import Signature
 from services.consent.webhooks import events
@@ -53,7 +54,7 @@ def serialize(record: ConsentRecord) -> dict[str, Any]:
 
 def as_api(record: ConsentRecord) -> dict[str, Any]:
     """API shape; foreign keys (agreement, revision, individual, signature) are ids, as everywhere in this API."""
-    return {"id": record.id, **serialize(record), "state": record.state, "signature": record.signature_id}
+    return present({"id": record.id, **serialize(record), "state": record.state, "signature": record.signature_id})
 
 
 def get(session: Session, record_id: str) -> ConsentRecord:
@@ -184,7 +185,7 @@ def draft(
         by_other=by,
         signed_without_object_id=True,
     )
-    record = {"id": None, **data, "state": UNSIGNED, "signature": None}
+    record = {**data, "state": UNSIGNED}  # no id and no signature until the signed draft is submitted
     return record, signatures.unsigned_for(snapshot, object_reference=None, timestamp=now)
 
 
@@ -649,7 +650,7 @@ def _snapshot_time(value: Any) -> datetime:
         ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
         raise bad_request("the draft snapshot has no valid timestamp") from exc
-    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    ts = as_utc(ts)
     if ts > utcnow() + CLOCK_SKEW:
         raise bad_request("the draft snapshot is dated in the future")
     return ts

@@ -3,12 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
 from services.consent import docs_models
-from services.consent.access import Access, access
-from services.consent.api import Page, individual_header, page, signer, wake_webhooks
+from services.consent.dependencies import DB, CallerAccess, IndividualHeader, OrgSigner, Paging, wake_webhooks
 from services.consent.docs_models import doc
 from services.consent.records import service
 from services.consent.records.schemas import SignatureBody, SubmitBody, UpdateBody
@@ -16,11 +13,6 @@ from services.consent.revisions import service as revisions
 from services.consent.signatures import service as signatures
 
 router = APIRouter(tags=["service"], dependencies=[Depends(wake_webhooks)])
-DB = Annotated[Session, DBSession]
-Acc = Annotated[Access, Depends(access)]
-Paging = Annotated[Page, Depends(page)]
-Individual = Annotated[str | None, Depends(individual_header)]
-Signer = Annotated[object, Depends(signer)]
 
 
 @router.post(
@@ -31,8 +23,8 @@ Signer = Annotated[object, Depends(signer)]
 def create_record(
     dataAgreementId: str,
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     individualId: Annotated[str | None, Query()] = None,
     revisionId: str | None = None,
     optIn: bool = True,
@@ -58,8 +50,8 @@ def create_record(
 def read_record(
     dataAgreementId: str,
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """The individual's current record for the agreement (individual from `X-ConsentBB-IndividualId`); the
@@ -78,8 +70,8 @@ def read_record(
 )
 def draft_record(
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     dataAgreementId: str,
     individualId: Annotated[str | None, Query()] = None,
     revisionId: str | None = None,
@@ -99,7 +91,7 @@ def draft_record(
     operation_id="serviceIndividualConsentRecordSignatureCreate",
     responses=doc(docs_models.RecordRevisionSignature),
 )
-def submit_record(body: SubmitBody, session: DB, acc: Acc, key: Signer) -> dict:
+def submit_record(body: SubmitBody, session: DB, acc: CallerAccess, key: OrgSigner) -> dict:
     """Store a signed draft. Refused (400) unless the JWS verifies over exactly the draft's snapshot.
     With `verificationMethod: "JWS-delegated"` the Consent BB signs instead, on the controller's word.
     The agreement's controller only, with the individual's proof (`X-ConsentBB-Individual-Proof`)."""
@@ -117,7 +109,11 @@ def submit_record(body: SubmitBody, session: DB, acc: Acc, key: Signer) -> dict:
     responses=doc(docs_models.Records),
 )
 def list_records(
-    session: DB, acc: Acc, header: Individual, paging: Paging, individualId: Annotated[str | None, Query()] = None
+    session: DB,
+    acc: CallerAccess,
+    header: IndividualHeader,
+    paging: Paging,
+    individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """The individual's current record for each agreement the caller controls."""
     rows = service.for_individual(session, header or individualId, paging.offset, paging.limit, access=acc)
@@ -133,8 +129,8 @@ def update_record(
     consentRecordId: str,
     body: UpdateBody,
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """Change `optIn` (opt-in, opt-out, withdraw): a new revision; the record is `unsigned` until re-signed.
@@ -152,8 +148,8 @@ def create_signature(
     consentRecordId: str,
     body: SignatureBody,
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """An unsigned Signature over the record's current revision (`verificationPayload` is what to sign)."""
@@ -170,9 +166,9 @@ def sign_record(
     consentRecordId: str,
     body: SignatureBody,
     session: DB,
-    header: Individual,
-    acc: Acc,
-    key: Signer,
+    header: IndividualHeader,
+    acc: CallerAccess,
+    key: OrgSigner,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
     """Add the individual's JWS over the current revision; the record becomes `signed` if it verifies.
@@ -191,8 +187,8 @@ def sign_record(
 def list_agreement_records(
     dataAgreementId: str,
     session: DB,
-    acc: Acc,
-    header: Individual,
+    acc: CallerAccess,
+    header: IndividualHeader,
     paging: Paging,
     individualId: Annotated[str | None, Query()] = None,
 ) -> dict:
@@ -214,7 +210,9 @@ def list_agreement_records(
     operation_id="serviceIndividualConsentRecordDeleteAll",
     responses=doc(docs_models.Forgotten),
 )
-def forget(session: DB, header: Individual, acc: Acc, individualId: Annotated[str | None, Query()] = None) -> dict:
+def forget(
+    session: DB, header: IndividualHeader, acc: CallerAccess, individualId: Annotated[str | None, Query()] = None
+) -> dict:
     """Right to be forgotten: deletes the individual's refused/withdrawn records of forgettable agreements
     (with their revisions and signatures), leaving a tombstone per record in the audit; lists what was
     deleted and what must be retained. Needs the individual's proof (`X-ConsentBB-Individual-Proof`); a

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.database import UTCDateTime
 from services.consent.db import Base, new_id
 
 
@@ -21,7 +22,7 @@ class Revision(Base):
     signed_without_object_id: Mapped[bool] = mapped_column(Boolean, default=False)
     serialized_snapshot: Mapped[str] = mapped_column(Text)
     serialized_hash: Mapped[str] = mapped_column(String(64))
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     authorized_by_individual: Mapped[str | None] = mapped_column(String(64), nullable=True)
     authorized_by_other: Mapped[str | None] = mapped_column(String(255), nullable=True)
     successor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from services.consent.db import iso, new_id, utcnow
+from services.common.clock import iso, utcnow
+from services.consent.db import new_id
 from services.consent.revisions.models import Revision
+from services.consent.schemas import present
 
 POLICY = "Policy"
 DATA_AGREEMENT = "DataAgreement"
@@ -222,17 +224,19 @@ def object_data(revision: Revision) -> dict[str, Any]:
 def to_api(revision: Revision | None) -> dict[str, Any] | None:
     if revision is None:
         return None
-    return {
-        "id": revision.id,
-        "schemaName": revision.schema_name,
-        "objectId": revision.object_id,
-        "signedWithoutObjectId": revision.signed_without_object_id,
-        "serializedSnapshot": revision.serialized_snapshot,
-        "serializedHash": revision.serialized_hash,
-        "timestamp": iso(revision.timestamp),
-        "authorizedByIndividual": revision.authorized_by_individual,
-        "authorizedByOther": revision.authorized_by_other,
-        "successor": revision.successor_id,
-        "predecessorHash": revision.predecessor_hash,
-        "predecessorSignature": revision.predecessor_signature,
-    }
+    return present(
+        {
+            "id": revision.id,
+            "schemaName": revision.schema_name,
+            "objectId": revision.object_id,
+            "signedWithoutObjectId": revision.signed_without_object_id,
+            "serializedSnapshot": revision.serialized_snapshot,
+            "serializedHash": revision.serialized_hash,
+            "timestamp": iso(revision.timestamp),
+            "authorizedByIndividual": revision.authorized_by_individual,
+            "authorizedByOther": revision.authorized_by_other,
+            "successor": revision.successor_id,
+            "predecessorHash": revision.predecessor_hash,
+            "predecessorSignature": revision.predecessor_signature,
+        }
+    )

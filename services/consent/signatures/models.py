@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, String, Text
+from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.database import UTCDateTime
 from services.consent.db import Base, new_id
 
 
@@ -23,7 +24,7 @@ class Signature(Base):
     verification_signed_by: Mapped[str] = mapped_column(Text, default="")
     verification_signed_as: Mapped[str | None] = mapped_column(String(32), nullable=True)
     verification_jws_header: Mapped[str | None] = mapped_column(Text, nullable=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     signed_without_object_reference: Mapped[bool] = mapped_column(Boolean, default=False)
     object_type: Mapped[str] = mapped_column(String(32), default="revision")
     object_reference: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

@@ -18,10 +18,12 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
+from services.common.clock import iso, utcnow
 from services.common.keys import load_or_create_ec
-from services.consent.db import iso, new_id, utcnow
+from services.consent.db import new_id
 from services.consent.revisions.models import Revision
 from services.consent.revisions.service import canonical_json, sha256_hex
+from services.consent.schemas import present
 from services.consent.signatures.models import Signature
 
 METHOD = "JWS"
@@ -120,7 +122,7 @@ def unsigned_for(snapshot: str, *, object_reference: str | None, timestamp: date
         "signature": "",
     }
     fields["payload"] = final_payload(fields)
-    return fields
+    return present(fields)
 
 
 def sign_revision_as_organisation(signer: Signer, revision: Revision) -> Signature:
@@ -148,19 +150,21 @@ def sign_revision_as_organisation(signer: Signer, revision: Revision) -> Signatu
 def to_api(signature: Signature | None) -> dict[str, Any] | None:
     if signature is None:
         return None
-    return {
-        "id": signature.id,
-        "payload": signature.payload,
-        "signature": signature.signature,
-        "verificationMethod": signature.verification_method,
-        "verificationPayload": signature.verification_payload,
-        "verificationPayloadHash": signature.verification_payload_hash,
-        "verificationArtifact": signature.verification_artifact,
-        "verificationSignedBy": signature.verification_signed_by,
-        "verificationSignedAs": signature.verification_signed_as,
-        "verificationJwsHeader": signature.verification_jws_header,
-        "timestamp": iso(signature.timestamp),
-        "signedWithoutObjectReference": signature.signed_without_object_reference,
-        "objectType": signature.object_type,
-        "objectReference": signature.object_reference,
-    }
+    return present(
+        {
+            "id": signature.id,
+            "payload": signature.payload,
+            "signature": signature.signature,
+            "verificationMethod": signature.verification_method,
+            "verificationPayload": signature.verification_payload,
+            "verificationPayloadHash": signature.verification_payload_hash,
+            "verificationArtifact": signature.verification_artifact,
+            "verificationSignedBy": signature.verification_signed_by,
+            "verificationSignedAs": signature.verification_signed_as,
+            "verificationJwsHeader": signature.verification_jws_header,
+            "timestamp": iso(signature.timestamp),
+            "signedWithoutObjectReference": signature.signed_without_object_reference,
+            "objectType": signature.object_type,
+            "objectReference": signature.object_reference,
+        }
+    )

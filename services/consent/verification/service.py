@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso, utcnow
 from services.consent.agreements.models import DataAgreement
 from services.consent.agreements.service import require_verifier
-from services.consent.db import iso, utcnow
 from services.consent.errors import bad_request, not_found
 from services.consent.records.models import SIGNED, ConsentRecord
 from services.consent.revisions import service as revisions
+from services.consent.schemas import present
 from services.consent.verification.models import VerificationLog
 
 MAX_INDIVIDUALS = 1000
@@ -67,7 +68,7 @@ def verify(
                 "dataAgreementId": agreement_id,
                 "consent": consent,
                 "consentRecordId": record["id"] if record else None,
-                "dataAgreementRevisionId": record["dataAgreementRevision"] if record else None,
+                "dataAgreementRevisionId": record.get("dataAgreementRevision") if record else None,
                 "optIn": record["optIn"] if record else None,
                 "state": record["state"] if record else None,
             }
@@ -207,16 +208,18 @@ def _lookup(
             if external_id is not None:
                 by_external[external_id] = None if external_id in by_external else individual_id
         if record_id is not None and individual_id not in latest:
-            latest[individual_id] = {
-                "id": record_id,
-                "dataAgreement": agreement_id,
-                "dataAgreementRevision": revision,
-                "dataAgreementRevisionHash": revision_hash,
-                "individual": individual_id,
-                "optIn": bool(opt_in),
-                "state": state,
-                "signature": signature_id,
-            }
+            latest[individual_id] = present(
+                {
+                    "id": record_id,
+                    "dataAgreement": agreement_id,
+                    "dataAgreementRevision": revision,
+                    "dataAgreementRevisionHash": revision_hash,
+                    "individual": individual_id,
+                    "optIn": bool(opt_in),
+                    "state": state,
+                    "signature": signature_id,
+                }
+            )
     resolved = {}
     for ref in refs:
         found = ref if ref in ids else by_external.get(ref)

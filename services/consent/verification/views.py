@@ -3,28 +3,26 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
+from services.common.database import Database
 from services.common.errors import APIError
 from services.consent import docs_models
-from services.consent.access import Principal, principal
+from services.consent.access import Principal
 from services.consent.agreements import service as agreements
-from services.consent.api import Page, SpecModel, page
+from services.consent.dependencies import DB, ConsentDatabase, Paging, VerificationLog, Who
 from services.consent.docs_models import doc
 from services.consent.errors import bad_request
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
+from services.consent.schemas import SpecModel
 from services.consent.verification import service
 from services.consent.verification.log_writer import LogWriteError, LogWriter
 
 router = APIRouter(tags=["service"])
-DB = Annotated[Session, DBSession]
-Who = Annotated[Principal, Depends(principal)]
-Paging = Annotated[Page, Depends(page)]
 
 
 class VerificationQuery(SpecModel):
@@ -39,14 +37,19 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def _verify(
-    request: Request, agreement_id: str, refs: list[str], who: Principal, revision_id: str | None, require_signed: bool
+    db: Database,
+    writer: LogWriter | None,
+    agreement_id: str,
+    refs: list[str],
+    who: Principal,
+    revision_id: str | None,
+    require_signed: bool,
 ) -> JSONResponse:
     """The hot path: the session is opened here rather than by a dependency (no extra thread-pool hops),
     and the answer, already plain JSON types, skips FastAPI's encoder. The checks are logged once the
     connection is back in the pool, and answered once the log has committed them."""
-    writer = getattr(request.app.state, "verification_log", None)
     checks: list[dict] = []
-    with request.app.state.db.engine.connect() as connection:
+    with db.engine.connect() as connection:
         found, answers = service.verify(
             connection,
             agreement_id,
@@ -79,7 +82,8 @@ def _log(writer: LogWriter, checks: list[dict]) -> None:
     responses=doc(docs_models.VerificationAnswer),
 )
 def verify_records(
-    request: Request,
+    db: ConsentDatabase,
+    writer: VerificationLog,
     who: Who,
     paging: Paging,
     dataAgreementId: Annotated[str | None, Query(description="The agreement to verify consent for")] = None,
@@ -97,8 +101,8 @@ def verify_records(
     if refs:
         if not dataAgreementId:
             raise bad_request("dataAgreementId is required to verify consent")
-        return _verify(request, dataAgreementId, refs, who, revisionId, requireSigned)
-    with request.app.state.db.session() as session:
+        return _verify(db, writer, dataAgreementId, refs, who, revisionId, requireSigned)
+    with db.session() as session:
         _require_verifier(session, dataAgreementId, who)
         rows = records.listing(session, paging.offset, paging.limit, dataAgreementId)
         return JSONResponse({"consentRecords": [records.as_api(r) for r in rows]})
@@ -109,9 +113,11 @@ def verify_records(
     operation_id="serviceVerificationConsentRecordBulk",
     responses=doc(docs_models.VerificationAnswer),
 )
-def verify_records_bulk(request: Request, body: VerificationQuery, who: Who) -> JSONResponse:
+def verify_records_bulk(
+    db: ConsentDatabase, writer: VerificationLog, body: VerificationQuery, who: Who
+) -> JSONResponse:
     """Extension: the same check for up to 1000 individuals in a JSON body (no URL length limit)."""
-    return _verify(request, body.dataAgreementId, body.individualIds, who, body.revisionId, body.requireSigned)
+    return _verify(db, writer, body.dataAgreementId, body.individualIds, who, body.revisionId, body.requireSigned)
 
 
 def _require_verifier(session: Session, agreement_id: str | None, who: Principal) -> None:
@@ -129,11 +135,10 @@ def _require_verifier(session: Session, agreement_id: str | None, who: Principal
     operation_id="serviceVerificationConsentRecordRead",
     responses=doc(docs_models.RecordAndRevision),
 )
-def verify_record(request: Request, consentRecordId: str, session: DB, who: Who) -> dict:
+def verify_record(consentRecordId: str, session: DB, writer: VerificationLog, who: Who) -> dict:
     """One record, for a verifier of its agreement (the check is logged)."""
     record = records.get(session, consentRecordId)
     _require_verifier(session, record.data_agreement_id, who)
-    writer = getattr(request.app.state, "verification_log", None)
     service.log_record_read(record, who.label, partial(_log, writer) if writer else service.direct_sink(session))
     return {
         "consentRecord": records.as_api(record),

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from services.consent.db import iso, new_id, utcnow
+from services.common.clock import iso, utcnow
+from services.consent.db import new_id
 from services.consent.revisions.service import canonical_json
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.consent.api import SpecModel
+from services.consent.schemas import SpecModel
 from services.consent.webhooks import events
 
 

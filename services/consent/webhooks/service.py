@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso
 from services.common.keys import load_or_create_secret
-from services.consent.db import iso
 from services.consent.errors import not_found
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 from services.consent.webhooks.schemas import WebhookIn

@@ -1,31 +1,23 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.orm import Session
-
-from services.common.app import DBSession
 from services.common.callback_targets import RefusedTarget, check_callback_target
 from services.consent import docs_models
-from services.consent.access import Principal, principal
-from services.consent.api import Page, page, secret_box
+from services.consent.access import Principal
+from services.consent.dependencies import DB, Paging, Settings, WebhookSecrets, Who
 from services.consent.docs_models import doc
 from services.consent.errors import bad_request
+from services.consent.settings import ConsentSettings
 from services.consent.webhooks import events, service
 from services.consent.webhooks.schemas import WebhookBody
 
 router = APIRouter(tags=["notification"])
-DB = Annotated[Session, DBSession]
-Paging = Annotated[Page, Depends(page)]
-Box = Annotated[object, Depends(secret_box)]
-Who = Annotated[Principal, Depends(principal)]
 
 
-def check_target(request: Request, body: WebhookBody, who: Principal) -> None:
+def check_target(settings: ConsentSettings, body: WebhookBody, who: Principal) -> None:
     """Deliveries to an IM URL carry Consent's IM credential: the URL must be an IM service of the registering
     application (the controller) or allow-listed, never another member's (services/common/callback_targets.py)."""
-    settings = request.app.state.settings
     try:
         check_callback_target(body.webhook.payloadUrl, who.client, settings.im_url, settings.callback_allow_list)
     except RefusedTarget as exc:
@@ -33,11 +25,11 @@ def check_target(request: Request, body: WebhookBody, who: Principal) -> None:
 
 
 @router.post("/config/webhook/", operation_id="configWebhookCreate", responses=doc(docs_models.WebhookOnly))
-def create_webhook(body: WebhookBody, request: Request, session: DB, box: Box, who: Who) -> dict:
+def create_webhook(body: WebhookBody, settings: Settings, session: DB, box: WebhookSecrets, who: Who) -> dict:
     """Subscribe a URL to the events of the calling member's agreements and policies. The HMAC `secretKey`
     (yours, or generated) is returned only here. The URL is an IM service of the calling application (or on
     the operator's allow-list)."""
-    check_target(request, body, who)
+    check_target(settings, body, who)
     return {"webhook": service.create(session, box, body.webhook, owner=who.scope)}
 
 
@@ -48,10 +40,12 @@ def read_webhook(webhookId: str, session: DB, who: Who, revisionId: str | None =
 
 
 @router.put("/config/webhook/{webhookId}/", operation_id="configWebhookUpdate", responses=doc(docs_models.WebhookOnly))
-def update_webhook(webhookId: str, body: WebhookBody, request: Request, session: DB, box: Box, who: Who) -> dict:
+def update_webhook(
+    webhookId: str, body: WebhookBody, settings: Settings, session: DB, box: WebhookSecrets, who: Who
+) -> dict:
     """Replace a webhook's settings; send `secretKey` to rotate it (omit or send the mask to keep it)."""
     service.get(session, webhookId, who)
-    check_target(request, body, who)
+    check_target(settings, body, who)
     return {"webhook": service.update_hook(session, box, webhookId, body.webhook, who)}
 
 

@@ -1,15 +1,23 @@
-"""The 42 operations of the GovStack Consent OpenAPI exist at their exact paths, and no input gives 500/422."""
+"""The 42 operations of the GovStack Consent OpenAPI exist at their exact paths, no input gives 500/422, and the
+conformance kit (`sandbox check consent`) passes with only the deviations Consent declares."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
+from sandbox.check.cli import read_deviations, run_block
+from sandbox.check.kit import Config
 from sandbox.check.openapi import spec_file
+from services.consent.app import create_app
+from services.consent.conformance import reseed
+from tests.support import LiveServer, free_port
 
 # The specification ships with the conformance kit (sandbox/check/specs/).
 SPEC = spec_file("consent/consent-openapi.yaml")
+DEVIATIONS = Path(__file__).resolve().parents[3] / "sandbox" / "check" / "deviations" / "consent.yaml"
 
 
 def spec_operations() -> list[tuple[str, str]]:
@@ -81,3 +89,21 @@ def test_garbage_with_real_ids_never_gives_500_or_422(client, individual):
                 params={"optIn": "perhaps", "individualId": [individual, ""], "requireSigned": "2"},
             )
             assert r.status_code in (200, 400), (method, url, body, r.status_code, r.text)
+
+
+def test_the_conformance_kit_passes_with_only_the_declared_deviations(settings):
+    """Every call the kit makes, valid and invalid, and its workflows (the IM checks off: the kit calls Consent
+    directly, as the operator); tests/sandbox/test_check.py runs it through the conformance profile."""
+    callback_port = free_port()
+    direct = settings.model_copy(
+        update={"require_im_assertion": False, "callback_allow_list": [f"http://127.0.0.1:{callback_port}/"]}
+    )
+    reseed(direct)
+    server = LiveServer(create_app(direct)).start()
+    try:
+        config = Config("consent", server.url, callback_port=callback_port, deviations=read_deviations(DEVIATIONS))
+        results = run_block(config)
+    finally:
+        server.stop()
+    assert [f"{r.operation}: {r.name}: {r.problem}" for r in results if not r.passed] == []
+    assert len({r.operation for r in results if r.operation.startswith(("GET ", "POST ", "PUT ", "DELETE "))}) == 42

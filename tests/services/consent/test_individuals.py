@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from services.consent.seed import individual_id_for
+from fastapi.testclient import TestClient
+
+from services.consent.app import create_app
+from services.consent.seed import MUNICIPAL_POLICY, PERMIT_AGREEMENT, USCT_AGREEMENT, individual_id_for
 from tests.services.consent.conftest import OPERATOR, assert_400
 from tests.support import mediated_client
 
@@ -16,6 +19,23 @@ def test_seeded_residents_are_individuals_with_stable_ids(client):
         }
     ]
     assert len(client.get("/config/individuals/", params={"limit": 1000}).json()["individuals"]) == 37
+
+
+def test_the_seed_names_the_im_members_its_settings_give(settings):
+    members = {
+        "identity_provider_id": "TEST/GOV/IDP/IDENTITY",
+        "welfare_member": "TEST/GOV/WELFARE",
+        "municipality_member": "TEST/GOV/TOWN",
+    }
+    app = create_app(settings.model_copy(update={**members, "require_im_assertion": False}))
+    with TestClient(app) as client:
+        usct = client.get(f"/config/data-agreement/{USCT_AGREEMENT}/").json()["dataAgreement"]
+        permit = client.get(f"/config/data-agreement/{PERMIT_AGREEMENT}/").json()["dataAgreement"]
+        found = client.get("/service/individuals/", params={"externalId": "9369006020"}).json()["individuals"]
+        policy = client.get(f"/config/policy/{MUNICIPAL_POLICY}/").json()["policy"]
+    assert usct["controller"]["id"] == "TEST/GOV/WELFARE"
+    assert permit["controller"]["id"] == policy["owner"] == "TEST/GOV/TOWN"
+    assert found[0]["identityProviderId"] == "TEST/GOV/IDP/IDENTITY"
 
 
 def test_individual_create_read_update_list(client):

@@ -75,12 +75,24 @@ def route_renderer(scope: dict[str, Any]) -> ErrorRenderer | None:
     the first route that matches."""
     route = scope.get("route")
     if route is None and "app" in scope:
-        for candidate in scope["app"].router.routes:
-            match, _ = candidate.matches(scope)
-            if match is not Match.NONE:
-                route = candidate
-                break
+        route = _matching_route(scope["app"].router.routes, scope)
     return getattr(route, "error_renderer", None)
+
+
+def _matching_route(routes: list[Any], scope: dict[str, Any]) -> Any:
+    for candidate in routes:
+        match, _ = candidate.matches(scope)
+        if match is Match.NONE:
+            continue
+        # FastAPI keeps an included router whole (`original_router`): the route is found inside it.
+        while hasattr(candidate, "original_router"):
+            inner = getattr(candidate, "_match", None)
+            found = inner(scope)[2] if inner is not None else None
+            if found is None:
+                return candidate.original_router.route_class
+            candidate = found
+        return candidate
+    return None
 
 
 def default_render(request: Request, status: int, message: str, details: list[dict[str, Any]]) -> Response:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from services.common.app import create_service_app
 from services.common.errors import DomainError, error_shape
+from services.common.guard import RouteTable
 from services.common.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "empty_migrations"
@@ -32,7 +33,7 @@ class Body(BaseModel):
     amount: int
 
 
-def _app(tmp_path, db_fields):  # noqa: ANN001, ANN202
+def _app(tmp_path, db_fields, guarded: bool = False):  # noqa: ANN001, ANN202
     shaped = APIRouter(route_class=error_shape(coded))
     other = APIRouter()
 
@@ -48,8 +49,10 @@ def _app(tmp_path, db_fields):  # noqa: ANN001, ANN202
     def plain_thing(thing: str) -> dict:
         raise NotThere(f"no thing {thing}")
 
-    settings = ServiceSettings(service_name="kernel", data_dir=tmp_path, require_im_assertion=False, **db_fields)
+    settings = ServiceSettings(service_name="kernel", data_dir=tmp_path, require_im_assertion=guarded, **db_fields)
+    table = RouteTable(services={"things": ("/coded", "/plain")}) if guarded else None
     return create_service_app(
+        route_table=table,
         settings=settings,
         title="t",
         description="d",
@@ -74,3 +77,11 @@ def test_a_domain_error_takes_the_shape_of_the_route_that_raised_it(tmp_path, db
     with TestClient(_app(tmp_path, db_fields)) as c:
         assert c.get("/plain/things/y").json() == {"error": "no thing y"}
         assert c.get("/nowhere").json() == {"error": "Not Found"}
+
+
+def test_the_guard_refuses_before_routing_in_the_shape_of_the_route_asked_for(tmp_path, db_fields):
+    with TestClient(_app(tmp_path, db_fields, guarded=True)) as c:
+        coded = c.get("/coded/things/x")
+        assert coded.status_code == 401 and coded.json()["errorCode"] == "E401"
+        plain_ = c.get("/plain/things/y")
+        assert plain_.status_code == 401 and "error" in plain_.json()

@@ -36,11 +36,13 @@ def _registry(running: RunningSandbox) -> dict:
 
 def _webhooks(running: RunningSandbox) -> list[dict]:
     from services.common.im_client import IMClient
-    from usecases.common.settings import CONSENT
+    from usecases.common.settings import UseCaseSettings
 
     client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"
     im = IMClient(running.url("information_mediator"), client, running.secret(client))
-    listing = im.request_sync(CONSENT, "GET", "/config/webhooks/", params={"limit": 1000})
+    listing = im.request_sync(
+        UseCaseSettings.model_fields["consent_service"].default, "GET", "/config/webhooks/", params={"limit": 1000}
+    )
     listing.raise_for_status()
     return listing.json()["webhooks"]
 

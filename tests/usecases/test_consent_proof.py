@@ -7,7 +7,6 @@ use case, whatever the Consent BB then does with it."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from services.common.im_client import IMClient
 from usecases.common import bb
+from usecases.common.settings import UseCaseSettings
 
 
 def _token(**claims: object) -> str:
@@ -25,6 +25,7 @@ def _token(**claims: object) -> str:
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
 
 
+SETTINGS = UseCaseSettings()
 PROOF = _token(sub="psut-1", iat=int(time.time()))
 
 
@@ -41,7 +42,7 @@ def _recording_client(post_status: int = 201, opted_in: bool = False) -> tuple[I
         return httpx.Response(post_status if request.method == "POST" else 200, json={"consentRecord": {"id": "rec-1"}})
 
     im = IMClient("http://im.test", "SANDBOX/GOV/SOCIAL-WELFARE/USCT", "secret")
-    im._async = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    im._sync = httpx.Client(transport=httpx.MockTransport(answer))
     return im, sent
 
 
@@ -51,7 +52,7 @@ def _proofs(sent: list[httpx.Request]) -> list[tuple[str, str, str | None]]:
 
 def test_the_residents_decision_on_an_existing_record_carries_the_proof():
     im, sent = _recording_client()
-    record = asyncio.run(bb.set_consent(im, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, PROOF))
+    record = bb.set_consent(im, SETTINGS, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, PROOF)
     assert record == "rec-1"
     assert _proofs(sent) == [
         ("PUT", "service/individual/record/consent-record/rec-1/", PROOF),
@@ -62,7 +63,7 @@ def test_the_residents_decision_on_an_existing_record_carries_the_proof():
 
 def test_a_record_the_resident_creates_with_their_answer_carries_the_proof():
     im, sent = _recording_client()
-    asyncio.run(bb.set_consent(im, "da-1", None, "uin-1", True, {"decision": "give"}, PROOF))
+    bb.set_consent(im, SETTINGS, "da-1", None, "uin-1", True, {"decision": "give"}, PROOF)
     assert _proofs(sent) == [
         ("POST", "service/individual/record/data-agreement/da-1/", PROOF),
         ("PUT", "service/individual/record/consent-record/rec-1/signature/", PROOF),
@@ -72,7 +73,7 @@ def test_a_record_the_resident_creates_with_their_answer_carries_the_proof():
 
 def test_an_officers_consent_request_carries_no_proof():
     im, sent = _recording_client()
-    asyncio.run(bb.create_consent_request(im, "da-1", "uin-1"))
+    bb.create_consent_request(im, SETTINGS, "da-1", "uin-1")
     assert _proofs(sent) == [
         ("POST", "service/verification/consent-records/", None),  # is there an answer already? no
         ("POST", "service/individual/record/data-agreement/da-1/", None),
@@ -84,14 +85,14 @@ def test_a_request_to_someone_who_already_consented_keeps_their_answer_and_finds
     """Consent would refuse a request without proof that withdraws a given consent: the current record (what the
     individual decides on) is looked up first, and no request is made."""
     im, sent = _recording_client(opted_in=True)
-    assert asyncio.run(bb.create_consent_request(im, "da-1", "vid-1")) == "rec-1"
+    assert bb.create_consent_request(im, SETTINGS, "da-1", "vid-1") == "rec-1"
     assert _proofs(sent) == [("POST", "service/verification/consent-records/", None)]
 
 
 def test_a_request_that_races_the_individuals_consent_finds_their_record():
     """Opted in between the look-up and the request: Consent refuses it (403) and the current record is read."""
     im, sent = _recording_client(post_status=403)
-    assert asyncio.run(bb.create_consent_request(im, "da-1", "vid-1")) == "rec-1"
+    assert bb.create_consent_request(im, SETTINGS, "da-1", "vid-1") == "rec-1"
     assert _proofs(sent) == [
         ("POST", "service/verification/consent-records/", None),
         ("POST", "service/individual/record/data-agreement/da-1/", None),
@@ -105,6 +106,6 @@ def test_a_decision_on_a_login_older_than_consent_accepts_asks_to_log_in_again()
     im, sent = _recording_client()
     stale = _token(sub="psut-1", iat=int(time.time()) - 3700)
     with pytest.raises(bb.APIError) as refused:
-        asyncio.run(bb.set_consent(im, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, stale))
+        bb.set_consent(im, SETTINGS, "da-1", "rec-1", "uin-1", True, {"decision": "give"}, stale)
     assert refused.value.status_code == 401 and "log in again" in refused.value.body["message"]
     assert sent == []

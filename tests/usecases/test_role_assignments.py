@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from services.common.clock import utcnow
 from services.common.database import Database
 from services.common.errors import APIError
 from usecases.cash_transfer.auth import ROLES
 from usecases.cash_transfer.models import RoleAssignment, UserSession
 from usecases.common import roles
-from usecases.common.models import utcnow
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "usecases" / "cash_transfer" / "migrations"
 

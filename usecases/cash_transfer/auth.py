@@ -24,9 +24,9 @@ ROLES = roles.RoleTables(
 )
 
 
-async def open_session(session: Session, settings: CashTransferSettings, im: IMClient, login: oidc.Login) -> str:
-    held = await roles.roles_at_login(session, im, settings, ROLES, login.claims)
-    candidate = await service.link_candidate(session, im, settings, login.claims)
+def open_session(session: Session, settings: CashTransferSettings, im: IMClient, login: oidc.Login) -> str:
+    held = roles.roles_at_login(session, im, settings, ROLES, login.claims)
+    candidate = service.link_candidate(session, im, settings, login.claims)
     if candidate is not None:
         held.append(BENEFICIARY)
     token, row = oidc.new_session(settings, UserSession, login, held, candidate_id=candidate.id if candidate else None)

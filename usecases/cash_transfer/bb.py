@@ -7,22 +7,22 @@ from services.common.im_client import IMClient
 from usecases.common import bb as shared
 from usecases.common.bb import call
 
-from .settings import PAYMENTS_G2P, PAYMENTS_MAPPER, CashTransferSettings
+from .settings import CashTransferSettings
 
 
-async def verify_consents(im: IMClient, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:
-    return await shared.verify_consents(im, settings.data_agreement_id, uins)
+def verify_consents(im: IMClient, settings: CashTransferSettings, uins: list[str]) -> dict[str, bool]:
+    return shared.verify_consents(im, settings, settings.data_agreement_id, uins)
 
 
-async def create_consent_request(im: IMClient, settings: CashTransferSettings, uin: str) -> str:
-    return await shared.create_consent_request(im, settings.data_agreement_id, uin)
+def create_consent_request(im: IMClient, settings: CashTransferSettings, uin: str) -> str:
+    return shared.create_consent_request(im, settings, settings.data_agreement_id, uin)
 
 
-async def read_agreement(im: IMClient, settings: CashTransferSettings) -> dict:
-    return await shared.read_agreement(im, settings.data_agreement_id)
+def read_agreement(im: IMClient, settings: CashTransferSettings) -> dict:
+    return shared.read_agreement(im, settings, settings.data_agreement_id)
 
 
-async def set_consent(
+def set_consent(
     im: IMClient,
     settings: CashTransferSettings,
     record_id: str | None,
@@ -31,11 +31,11 @@ async def set_consent(
     evidence: dict,
     proof: str | None,
 ) -> str:
-    return await shared.set_consent(im, settings.data_agreement_id, record_id, uin, opt_in, evidence, proof)
+    return shared.set_consent(im, settings, settings.data_agreement_id, record_id, uin, opt_in, evidence, proof)
 
 
-async def subject_matches(im: IMClient, settings: CashTransferSettings, uin: str, sub: str) -> bool:
-    return await shared.subject_matches(im, settings, uin, sub)
+def subject_matches(im: IMClient, settings: CashTransferSettings, uin: str, sub: str) -> bool:
+    return shared.subject_matches(im, settings, uin, sub)
 
 
 # Payments ---------------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def _v1_ok(answer: dict, bb: str) -> dict:
     return answer
 
 
-async def register_beneficiary(
+def register_beneficiary(
     im: IMClient,
     settings: CashTransferSettings,
     request_id: str,
@@ -63,7 +63,15 @@ async def register_beneficiary(
     }
     headers = {"X-Callback-URL": settings.callback_base + "/callbacks/register-beneficiary"}
     return _v1_ok(
-        await call(im, PAYMENTS_MAPPER, "POST", "/register-beneficiary", "Payments mapper", json=body, headers=headers),
+        call(
+            im,
+            settings.payments_mapper_service,
+            "POST",
+            "/register-beneficiary",
+            "Payments mapper",
+            json=body,
+            headers=headers,
+        ),
         "Payments mapper",
     )
 
@@ -77,13 +85,13 @@ def _bulk_body(settings: CashTransferSettings, request_id: str, batch_id: str, i
     }
 
 
-async def prepayment_validation(
+def prepayment_validation(
     im: IMClient, settings: CashTransferSettings, request_id: str, batch_id: str, instructions: list[dict]
 ) -> dict:
     return _v1_ok(
-        await call(
+        call(
             im,
-            PAYMENTS_G2P,
+            settings.payments_g2p_service,
             "POST",
             "/prepayment-validation",
             "Payments g2p",
@@ -93,14 +101,14 @@ async def prepayment_validation(
     )
 
 
-async def bulk_payment(
+def bulk_payment(
     im: IMClient, settings: CashTransferSettings, request_id: str, batch_id: str, instructions: list[dict]
 ) -> dict:
     headers = {"X-Callback-URL": settings.callback_base + "/callbacks/bulk-payment"}
     return _v1_ok(
-        await call(
+        call(
             im,
-            PAYMENTS_G2P,
+            settings.payments_g2p_service,
             "POST",
             "/bulk-payment",
             "Payments g2p",
@@ -111,10 +119,10 @@ async def bulk_payment(
     )
 
 
-async def batch_detail(im: IMClient, payments_batch_id: str) -> list[dict]:
-    answer = await call(
+def batch_detail(im: IMClient, settings: CashTransferSettings, payments_batch_id: str) -> list[dict]:
+    answer = call(
         im,
-        PAYMENTS_G2P,
+        settings.payments_g2p_service,
         "GET",
         "/api/v1/batch/detail",
         "Payments g2p",

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.common.database import declarative_base
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime, declarative_base
 from usecases.common.models import LoginStateColumns, UserSessionColumns
 from usecases.common.roles import RoleAssignmentColumns
 
 Base = declarative_base()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -36,7 +33,7 @@ class Candidate(Base):
     consent_record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # none | requested | given | refused | withdrawn (our view; Consent's verification is the truth)
     consent_status: Mapped[str] = mapped_column(String(16), default="none")
-    consent_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    consent_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Package(Base):
@@ -60,7 +57,7 @@ class Enrollment(Base):
     onboarding_status: Mapped[str] = mapped_column(String(16), default="pending")
     onboarding_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     enrolled_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PaymentOrder(Base):
@@ -78,8 +75,8 @@ class PaymentOrder(Base):
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     ordered_by: Mapped[str] = mapped_column(String(200))
     client_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoginState(LoginStateColumns, Base):
@@ -104,7 +101,7 @@ class CallbackReceived(Base):
     reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     caller: Mapped[str | None] = mapped_column(String(200), nullable=True)
     body: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Action(Base):
@@ -115,4 +112,4 @@ class Action(Base):
     message_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

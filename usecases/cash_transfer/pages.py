@@ -11,17 +11,19 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from services.common import demo_world, live
 from services.common.errors import APIError
-from services.common.im_client import current_message_id
+from services.common.im_client import IMClient, current_message_id
 from usecases.common import pages as common_pages
 from usecases.common.admin_views import admin_router
-from usecases.common.db import Registry as DBSession
 from usecases.common.security import csrf_token_for, form_guard
 
 from . import auth, bb, service
+from .dependencies import DB, IM, FormFields, Settings
 from .models import CallbackReceived, Candidate, Enrollment, Package, PaymentOrder, UserSession
+from .settings import CashTransferSettings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(auth.SESSION_COOKIE))])
 templates = common_pages.templates_for(Path(__file__).parent)
@@ -33,14 +35,14 @@ HOME = {
 }
 
 
-async def _page(request: Request, name: str, user: UserSession | None, **context: Any) -> HTMLResponse:
+def _page(request: Request, name: str, user: UserSession | None, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
         {
             "refresh": False,
             "user": user,
-            "panel": await common_pages.panel(request),
+            "panel": common_pages.panel(request),
             "error": request.query_params.get("error"),
             "csrf_token": csrf_token_for(request, auth.SESSION_COOKIE),
             "home": HOME,
@@ -87,8 +89,7 @@ def _personas(session: Session) -> list[dict]:
     return [{"label": label, "name": r["name"], "vid": r["vid"]} for label, r in staff + candidates]
 
 
-async def _form(request: Request) -> dict:
-    form = await request.form()
+def _fields(form: FormData) -> dict:
     return {k: form.getlist(k) if k == "beneficiaryIds" else form.get(k) for k in form if k != "csrf_token"}
 
 
@@ -105,11 +106,11 @@ def _user_or_login(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: Session = DBSession) -> Response:
+def home(request: Request, session: DB) -> Response:
     user = auth.current_user(request, session)
     if user is not None and user.roles and not request.query_params.get("error"):
         return RedirectResponse(HOME[user.roles[0]], status_code=303)
-    return await _page(
+    return _page(
         request,
         "home.html",
         user,
@@ -120,17 +121,17 @@ async def home(request: Request, session: Session = DBSession) -> Response:
 
 
 @router.get("/officer", response_class=HTMLResponse)
-async def officer(request: Request, session: Session = DBSession) -> Response:
+def officer(request: Request, session: DB, im: IM, settings: Settings) -> Response:
     user, away = _user_or_login(request, session, "enrollment_officer")
     if away:
         return away
     rows = list(session.scalars(select(Candidate).order_by(Candidate.name)))
-    checked = await _refresh_consent(request, session, rows)
+    checked = _refresh_consent(request, session, im, settings, rows)
     enrolled = {e.candidate_id: e for e in session.scalars(select(Enrollment))}
     packages = list(session.scalars(select(Package).order_by(Package.id)))
     waiting = any(e.onboarding_status == "pending" for e in enrolled.values())
     stages = [stage(c, enrolled.get(c.id)) for c in rows]
-    return await _page(
+    return _page(
         request,
         "officer.html",
         user,
@@ -144,13 +145,15 @@ async def officer(request: Request, session: Session = DBSession) -> Response:
     )
 
 
-async def _refresh_consent(request: Request, session: Session, candidates: list[Candidate]) -> bool:
+def _refresh_consent(
+    request: Request, session: Session, im: IMClient, settings: CashTransferSettings, candidates: list[Candidate]
+) -> bool:
     """Consent checked live at the Consent BB (False when it cannot answer); a live refresh of the page
     (live.js) asks nothing and shows what Consent's webhook last told this service."""
     if live.is_live_refresh(request):
         return True
     try:
-        await service.refresh_consent(session, request.app.state.im, request.app.state.settings, candidates)
+        service.refresh_consent(session, im, settings, candidates)
     except APIError:
         return False
     return True
@@ -175,12 +178,12 @@ def _people(count: int) -> str:
 
 
 @router.post("/officer/consent")
-async def officer_consent(request: Request, session: Session = DBSession) -> Response:
+def officer_consent(request: Request, session: DB, posted: FormFields, im: IM, settings: Settings) -> Response:
     user = auth.require(request, session, "enrollment_officer")
-    form = await _form(request)
+    form = _fields(posted)
     try:
         candidate = service.get_candidate(session, str(form.get("candidateId")))
-        await service.request_consent(session, request.app.state.im, request.app.state.settings, candidate)
+        service.request_consent(session, im, settings, candidate)
     except APIError as exc:
         return _back("/officer", "request consent", _message(exc))
     service.record_action(session, current_message_id.get(), "request consent", user)
@@ -188,14 +191,12 @@ async def officer_consent(request: Request, session: Session = DBSession) -> Res
 
 
 @router.post("/officer/enroll")
-async def officer_enroll(request: Request, session: Session = DBSession) -> Response:
+def officer_enroll(request: Request, session: DB, posted: FormFields, im: IM, settings: Settings) -> Response:
     user = auth.require(request, session, "enrollment_officer")
-    form = await _form(request)
+    form = _fields(posted)
     try:
         candidate = service.get_candidate(session, str(form.get("candidateId")))
-        await service.enroll(
-            session, request.app.state.im, request.app.state.settings, candidate, str(form.get("packageId")), user
-        )
+        service.enroll(session, im, settings, candidate, str(form.get("packageId")), user)
     except APIError as exc:
         return _back("/officer", "enroll", _message(exc))
     service.record_action(session, current_message_id.get(), "enroll", user)
@@ -203,14 +204,14 @@ async def officer_enroll(request: Request, session: Session = DBSession) -> Resp
 
 
 @router.get("/payments", response_class=HTMLResponse)
-async def payments(request: Request, session: Session = DBSession) -> Response:
+def payments(request: Request, session: DB, im: IM, settings: Settings) -> Response:
     user, away = _user_or_login(request, session, "payment_officer")
     if away:
         return away
     rows = session.execute(
         select(Enrollment, Candidate, Package).join(Candidate).join(Package).order_by(Enrollment.created_at)
     ).all()
-    await _refresh_consent(request, session, [c for _, c, _ in rows])
+    _refresh_consent(request, session, im, settings, [c for _, c, _ in rows])
     orders = session.execute(
         select(PaymentOrder, Candidate.name)
         .join(Enrollment, PaymentOrder.enrollment_id == Enrollment.id)
@@ -224,7 +225,7 @@ async def payments(request: Request, session: Session = DBSession) -> Response:
     received = session.scalars(select(CallbackReceived).order_by(CallbackReceived.id.desc()).limit(10)).all()
     payable = {e.id for e, c, _ in rows if stage(c, e) == 4}
     review = [(e, c, p) for e, c, p in rows if e.id in payable and e.id in request.query_params.getlist("review")]
-    return await _page(
+    return _page(
         request,
         "payments.html",
         user,
@@ -263,14 +264,14 @@ def _payer_journey(rows: list, payable: set[str], reviewing: bool) -> dict:
 
 
 @router.post("/payments/order")
-async def payments_order(request: Request, session: Session = DBSession) -> Response:
+def payments_order(request: Request, session: DB, posted: FormFields, im: IM, settings: Settings) -> Response:
     user = auth.require(request, session, "payment_officer")
-    form = await _form(request)
+    form = _fields(posted)
     try:
-        orders = await service.order_payment(
+        orders = service.order_payment(
             session,
-            request.app.state.im,
-            request.app.state.settings,
+            im,
+            settings,
             list(form.get("beneficiaryIds") or []),
             user,
             None,
@@ -282,15 +283,15 @@ async def payments_order(request: Request, session: Session = DBSession) -> Resp
 
 
 @router.get("/me", response_class=HTMLResponse)
-async def me(request: Request, session: Session = DBSession) -> Response:
+def me(request: Request, session: DB, im: IM, settings: Settings) -> Response:
     user, away = _user_or_login(request, session, "beneficiary")
     if away:
         return away
     candidate = service.get_candidate(session, user.candidate_id)
     agreement = None
-    if await _refresh_consent(request, session, [candidate]) and not live.is_live_refresh(request):
+    if _refresh_consent(request, session, im, settings, [candidate]) and not live.is_live_refresh(request):
         with contextlib.suppress(APIError):
-            answer = await bb.read_agreement(request.app.state.im, request.app.state.settings)
+            answer = bb.read_agreement(im, settings)
             agreement = answer.get("dataAgreement", answer)
     enrollment = service.enrollment_of(session, candidate.id)
     package = session.get(Package, enrollment.package_id) if enrollment else None
@@ -304,7 +305,7 @@ async def me(request: Request, session: Session = DBSession) -> Response:
         ).all()
     )
     reached = stage(candidate, enrollment, any(o.status == "paid" for o in orders))
-    return await _page(
+    return _page(
         request,
         "me.html",
         user,
@@ -320,23 +321,21 @@ async def me(request: Request, session: Session = DBSession) -> Response:
 
 
 @router.post("/me/consent")
-async def me_consent(request: Request, session: Session = DBSession) -> Response:
+def me_consent(request: Request, session: DB, posted: FormFields, im: IM, settings: Settings) -> Response:
     user = auth.require(request, session, "beneficiary")
-    form = await _form(request)
+    form = _fields(posted)
     decision = str(form.get("decision"))
     try:
         candidate = service.get_candidate(session, user.candidate_id)
-        await service.decide_consent(
-            session, request.app.state.im, request.app.state.settings, candidate, user, decision
-        )
+        service.decide_consent(session, im, settings, candidate, user, decision)
     except APIError as exc:
         return _back("/me", "consent", _message(exc))
     service.record_action(session, current_message_id.get(), f"consent: {decision}", user)
     return _back("/me", f"consent: {decision}")
 
 
-async def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
-    return await _page(request, "admin.html", user, **context)
+def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
+    return _page(request, "admin.html", user, **context)
 
 
 admin = admin_router(auth.ROLES, auth.SESSION_COOKIE, _admin_page)

@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import demo_world
+from services.common.clock import utcnow
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
 from . import bb
-from .models import Action, Candidate, Enrollment, Package, PaymentOrder, UserSession, utcnow
+from .models import Action, Candidate, Enrollment, Package, PaymentOrder, UserSession
 from .settings import CashTransferSettings
 
 CENT = Decimal("0.01")
@@ -101,11 +102,11 @@ def order_view(o: PaymentOrder, name: str | None = None) -> dict:
 # Consent --------------------------------------------------------------------------------------------------------
 
 
-async def refresh_consent(
+def refresh_consent(
     session: Session, im: IMClient, settings: CashTransferSettings, candidates: list[Candidate]
 ) -> None:
     """Live status from Consent in one bulk call; a consent that disappeared shows as withdrawn."""
-    live = await bb.verify_consents(im, settings, [c.uin for c in candidates])
+    live = bb.verify_consents(im, settings, [c.uin for c in candidates])
     for c in candidates:
         valid = live.get(c.uin, False)
         if valid and c.consent_status != "given":
@@ -114,9 +115,7 @@ async def refresh_consent(
             c.consent_status, c.consent_updated_at = "withdrawn", utcnow()
 
 
-async def link_candidate(
-    session: Session, im: IMClient, settings: CashTransferSettings, claims: dict
-) -> Candidate | None:
+def link_candidate(session: Session, im: IMClient, settings: CashTransferSettings, claims: dict) -> Candidate | None:
     """The candidate this login is: the one linked to its `sub` before, else a candidate with the verified
     name whose UIN Identity confirms to be this person (`subject_matches`), linked from now on. The name only
     narrows whom to ask about; e-mail plays no part."""
@@ -132,7 +131,7 @@ async def link_candidate(
     ).all()
     for candidate in namesakes:
         try:
-            confirmed = await bb.subject_matches(im, settings, candidate.uin, sub)
+            confirmed = bb.subject_matches(im, settings, candidate.uin, sub)
         except APIError:
             log.warning("Identity did not answer; the candidate is linked at a later login")
             return None
@@ -149,15 +148,15 @@ def get_candidate(session: Session, candidate_id: str) -> Candidate:
     return candidate
 
 
-async def request_consent(session: Session, im: IMClient, settings: CashTransferSettings, candidate: Candidate) -> None:
-    await refresh_consent(session, im, settings, [candidate])
+def request_consent(session: Session, im: IMClient, settings: CashTransferSettings, candidate: Candidate) -> None:
+    refresh_consent(session, im, settings, [candidate])
     if candidate.consent_status == "given":
         raise refuse(409, "consent_already_given", "this candidate has already given consent")
-    candidate.consent_record_id = await bb.create_consent_request(im, settings, candidate.uin)
+    candidate.consent_record_id = bb.create_consent_request(im, settings, candidate.uin)
     candidate.consent_status, candidate.consent_updated_at = "requested", utcnow()
 
 
-async def decide_consent(
+def decide_consent(
     session: Session,
     im: IMClient,
     settings: CashTransferSettings,
@@ -175,7 +174,7 @@ async def decide_consent(
         "at": utcnow().isoformat(),
         "decision": decision,
     }
-    candidate.consent_record_id = await bb.set_consent(
+    candidate.consent_record_id = bb.set_consent(
         im, settings, candidate.consent_record_id, candidate.uin, decision == "give", evidence, user.proof
     )
     new = {"give": "given", "refuse": "refused", "withdraw": "withdrawn"}[decision]
@@ -213,7 +212,7 @@ def enrollment_of(session: Session, candidate_id: str) -> Enrollment | None:
     return session.scalars(select(Enrollment).where(Enrollment.candidate_id == candidate_id)).first()
 
 
-async def enroll(
+def enroll(
     session: Session,
     im: IMClient,
     settings: CashTransferSettings,
@@ -227,7 +226,7 @@ async def enroll(
     existing = enrollment_of(session, candidate.id)
     if existing is not None:
         return existing  # a retried enrollment answers the first one
-    await refresh_consent(session, im, settings, [candidate])
+    refresh_consent(session, im, settings, [candidate])
     if candidate.consent_status != "given":
         raise refuse(
             409, "consent_required", f"the candidate has not given consent (status: {candidate.consent_status})"
@@ -248,9 +247,7 @@ async def enroll(
         session.rollback()
         return enrollment_of(session, candidate.id)
     try:
-        await bb.register_beneficiary(
-            im, settings, enrollment.mapper_request_id, enrollment.functional_id, candidate.phone
-        )
+        bb.register_beneficiary(im, settings, enrollment.mapper_request_id, enrollment.functional_id, candidate.phone)
     except APIError:
         session.delete(enrollment)  # not registered: the officer may try again
         session.commit()
@@ -273,7 +270,7 @@ def onboarding_callback(session: Session, body: dict) -> int:
 # Payment orders --------------------------------------------------------------------------------------------------
 
 
-async def order_payment(
+def order_payment(
     session: Session,
     im: IMClient,
     settings: CashTransferSettings,
@@ -298,7 +295,7 @@ async def order_payment(
         else:
             rows.append(enrollment)
     candidates = [session.get(Candidate, e.candidate_id) for e in rows]
-    await refresh_consent(session, im, settings, candidates)
+    refresh_consent(session, im, settings, candidates)
     problems += [
         {"beneficiaryId": e.id, "reason": f"consent is {c.consent_status}"}
         for e, c in zip(rows, candidates, strict=True)
@@ -336,11 +333,11 @@ async def order_payment(
         }
         for fid, o in by_fid.items()
     ]
-    await _send(session, im, settings, request_id, batch_id, orders, instructions)
+    _send(session, im, settings, request_id, batch_id, orders, instructions)
     return orders
 
 
-async def _send(
+def _send(
     session: Session,
     im: IMClient,
     settings: CashTransferSettings,
@@ -350,7 +347,7 @@ async def _send(
     instructions: list[dict],
 ) -> None:
     try:
-        check = await bb.prepayment_validation(im, settings, request_id, batch_id, instructions)
+        check = bb.prepayment_validation(im, settings, request_id, batch_id, instructions)
     except APIError as exc:
         _fail(orders, exc.body.get("message", "pre-payment validation failed"))
         session.commit()
@@ -364,7 +361,7 @@ async def _send(
         session.commit()
         return
     try:
-        await bb.bulk_payment(im, settings, request_id, batch_id, good)
+        bb.bulk_payment(im, settings, request_id, batch_id, good)
     except APIError as exc:
         _fail([o for o in orders if o.status == "ordered"], exc.body.get("message", "bulk payment refused"))
         session.commit()
@@ -379,14 +376,16 @@ def _fail(orders: list[PaymentOrder], reason: str) -> None:
         o.status, o.reason, o.updated_at = "failed", reason[:200], utcnow()
 
 
-async def payment_callback(session: Session, im: IMClient, body: dict, correlation_id: str | None) -> int:
+def payment_callback(
+    session: Session, im: IMClient, settings: CashTransferSettings, body: dict, correlation_id: str | None
+) -> int:
     """BulkPaymentStatusUpdate: fetch the per-instruction outcome and advance each order to paid or failed."""
     request_id = correlation_id or body.get("requestId")
     orders = session.scalars(select(PaymentOrder).where(PaymentOrder.request_id == str(request_id))).all()
     if not orders:
         return 0
     payments_batch_id = str(body.get("batchId"))
-    details = await bb.batch_detail(im, payments_batch_id)
+    details = bb.batch_detail(im, settings, payments_batch_id)
     by_instruction = {d.get("transactionId"): d for d in details}
     changed = 0
     for o in orders:

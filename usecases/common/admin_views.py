@@ -5,7 +5,7 @@ CSRF token (`security.form_guard`), the API's cookie-authenticated writes pass t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -17,11 +17,12 @@ from services.common.errors import APIError
 from services.common.im_client import current_message_id
 
 from . import oidc, pages, roles
-from .db import Registry as DBSession
+from .dependencies import DB, IM, FormFields, Settings
+from .schemas import AS_BUILT, RoleAssignmentAnswer, RoleAssignmentList
 from .security import form_guard
 
 # (request, db session, the administrator, template context) -> the page (the use case's layout)
-Render = Callable[[Request, Session, object, dict], Awaitable[HTMLResponse]]
+Render = Callable[[Request, Session, object, dict], HTMLResponse]
 API = "/api/v1/admin/role-assignments"
 AssignmentId = Path(ge=1, le=2**31 - 1)
 
@@ -35,57 +36,61 @@ class Grant(BaseModel):
 def admin_router(tables: roles.RoleTables, cookie: str, render: Render) -> APIRouter:
     router = APIRouter(tags=["role assignments"])
 
-    def administrator(request: Request, session: Session) -> object:
+    def require_admin(request: Request, session: DB) -> object:
+        """The logged-in administrator, else 401 (no login) or 403."""
         user = oidc.current_user(request, session, tables.sessions, cookie)
         return oidc.require_role(user, roles.ADMINISTRATOR)
 
-    @router.get(API, summary="Role assignments (administrators only)")
-    def listing(request: Request, session: Session = DBSession) -> dict:
-        administrator(request, session)
+    admin = Depends(require_admin)  # a default, not an Annotated alias: this module's annotations are strings
+
+    @router.get(API, summary="Role assignments (administrators only)", response_model=RoleAssignmentList, **AS_BUILT)
+    def listing(session: DB, _: object = admin) -> dict:
         rows = roles.listing(session, tables)
         return {"roleAssignments": [roles.view(r) for r in rows], "roles": list(tables.assignable)}
 
-    @router.post(API, status_code=201, summary="Grant a role by VID and name; pending until their first login")
-    async def grant(body: Grant, request: Request, session: Session = DBSession) -> dict:
-        user = administrator(request, session)
-        row = await roles.grant(
-            session, request.app.state.im, request.app.state.settings, tables, body.vid, body.name, body.role, user.name
-        )
+    @router.post(
+        API,
+        status_code=201,
+        summary="Grant a role by VID and name; pending until their first login",
+        response_model=RoleAssignmentAnswer,
+        **AS_BUILT,
+    )
+    def grant(body: Grant, session: DB, im: IM, settings: Settings, user: object = admin) -> dict:
+        row = roles.grant(session, im, settings, tables, body.vid, body.name, body.role, user.name)
         return {"roleAssignment": roles.view(row), "messageId": current_message_id.get()}
 
-    @router.delete(API + "/{assignment_id}", summary="Revoke a role assignment (takes effect at once)")
-    def revoke(request: Request, assignment_id: int = AssignmentId, session: Session = DBSession) -> dict:
-        user = administrator(request, session)
+    @router.delete(
+        API + "/{assignment_id}",
+        summary="Revoke a role assignment (takes effect at once)",
+        response_model=RoleAssignmentAnswer,
+        **AS_BUILT,
+    )
+    def revoke(session: DB, user: object = admin, assignment_id: int = AssignmentId) -> dict:
         return {"roleAssignment": roles.view(roles.revoke(session, tables, assignment_id, user.name))}
 
     forms = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(cookie))])
 
     @forms.get("/admin", response_class=HTMLResponse)
-    async def page(request: Request, session: Session = DBSession) -> Response:
+    def page(request: Request, session: DB) -> Response:
         user = oidc.current_user(request, session, tables.sessions, cookie)
         if user is None:
             return RedirectResponse("/login?next=/admin", status_code=303)
         if roles.ADMINISTRATOR not in user.roles:
             return RedirectResponse("/?error=" + quote("this page needs the administrator role"), status_code=303)
         context = {"assignments": roles.listing(session, tables), "roles": tables.assignable, "status": roles.status}
-        return await render(request, session, user, context)
+        return render(request, session, user, context)
 
     @forms.post("/admin/roles")
-    async def grant_form(request: Request, session: Session = DBSession) -> Response:
-        user = administrator(request, session)
-        form = await request.form()
+    def grant_form(session: DB, im: IM, settings: Settings, form: FormFields, user: object = admin) -> Response:
         vid, name, role = (str(form.get(k) or "")[:200] for k in ("vid", "name", "role"))
         try:
-            await roles.grant(
-                session, request.app.state.im, request.app.state.settings, tables, vid, name, role, user.name
-            )
+            roles.grant(session, im, settings, tables, vid, name, role, user.name)
         except APIError as exc:
             return pages.back("/admin", f"grant {role.replace('_', ' ')}", pages.message(exc))
         return pages.back("/admin", f"grant {role.replace('_', ' ')} to {name}")
 
     @forms.post("/admin/roles/{assignment_id}/revoke")
-    def revoke_form(request: Request, assignment_id: int = AssignmentId, session: Session = DBSession) -> Response:
-        user = administrator(request, session)
+    def revoke_form(session: DB, user: object = admin, assignment_id: int = AssignmentId) -> Response:
         try:
             row = roles.revoke(session, tables, assignment_id, user.name)
         except APIError as exc:

@@ -14,7 +14,7 @@ from joserfc.jws import extract_compact
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
-from .settings import CONSENT, IDENTITY_VERIFICATION, UseCaseSettings
+from .settings import UseCaseSettings
 
 RECORD = "/service/individual/record/consent-record/{id}/"
 NEW_RECORD = "/service/individual/record/data-agreement/{id}/"
@@ -30,7 +30,7 @@ class BBError(APIError):
         super().__init__(502, {"error": "building_block_error", "message": f"{bb}: {detail}"})
 
 
-async def call(
+def call(
     im: IMClient,
     service: str,
     method: str,
@@ -41,7 +41,7 @@ async def call(
 ) -> dict:
     """The JSON answer, or BBError (502) when the block is unreachable or answers outside `ok`."""
     try:
-        response = await im.request(service, method, path, **kwargs)
+        response = im.request_sync(service, method, path, **kwargs)
     except httpx.HTTPError as exc:
         raise BBError(bb, None, f"unreachable ({type(exc).__name__})") from exc
     if response.status_code not in ok:
@@ -69,13 +69,15 @@ def require_fresh(proof: str | None) -> None:
         )
 
 
-async def verify_consents(im: IMClient, agreement_id: str, individual_ids: list[str]) -> dict[str, bool]:
+def verify_consents(
+    im: IMClient, settings: UseCaseSettings, agreement_id: str, individual_ids: list[str]
+) -> dict[str, bool]:
     """One bulk verification call for all the given individuals: id -> valid, signed consent."""
     if not individual_ids:
         return {}
-    answer = await call(
+    answer = call(
         im,
-        CONSENT,
+        settings.consent_service,
         "POST",
         "/service/verification/consent-records/",
         "Consent",
@@ -84,16 +86,16 @@ async def verify_consents(im: IMClient, agreement_id: str, individual_ids: list[
     return {i: bool(v.get("consent")) for i, v in zip(individual_ids, answer.get("verifications", []), strict=False)}
 
 
-async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> None:
+def ensure_individual(im: IMClient, settings: UseCaseSettings, external_id: str, id_type: str) -> None:
     """Registers the individual at Consent by an identifier we hold (e.g. a VID), unless Consent knows them
     already: a lookup first, so that a second application for the same person makes no call that fails."""
     query = {"externalId": external_id, "externalIdType": id_type}
-    known = await call(im, CONSENT, "GET", "/service/individuals/", "Consent", ok=(200,), params=query)
+    known = call(im, settings.consent_service, "GET", "/service/individuals/", "Consent", ok=(200,), params=query)
     if known.get("individuals"):
         return
-    answer = await call(
+    answer = call(
         im,
-        CONSENT,
+        settings.consent_service,
         "POST",
         "/service/individual/",
         "Consent",
@@ -104,27 +106,29 @@ async def ensure_individual(im: IMClient, external_id: str, id_type: str) -> Non
         raise BBError("Consent", None, str(answer.get("message") or answer)[:300])
 
 
-async def create_consent_request(im: IMClient, agreement_id: str, individual_id: str) -> str:
+def create_consent_request(im: IMClient, settings: UseCaseSettings, agreement_id: str, individual_id: str) -> str:
     """A consent record that does not (yet) hold consent: the individual decides when they log in. An officer
     asks this, so it carries no proof of the individual. When the individual has already opted in under this
     agreement, Consent keeps that answer (a request without their proof may not withdraw it): their current
     record is the one they decide on, so it is looked up first and no call is made that would be refused."""
-    current = await latest_consent_record(im, agreement_id, individual_id)
+    current = latest_consent_record(im, settings, agreement_id, individual_id)
     if current.get("optIn") and current.get("consentRecordId"):
         return current["consentRecordId"]
     path = NEW_RECORD.format(id=agreement_id)
     params = {"individualId": individual_id, "optIn": "false"}
-    answer = await call(im, CONSENT, "POST", path, "Consent", ok=(200, 201, 403), params=params)
+    answer = call(im, settings.consent_service, "POST", path, "Consent", ok=(200, 201, 403), params=params)
     if "consentRecord" not in answer:  # 403: opted in meanwhile, by a concurrent request
-        answer = await call(im, CONSENT, "GET", path, "Consent", ok=(200,), params={"individualId": individual_id})
+        answer = call(
+            im, settings.consent_service, "GET", path, "Consent", ok=(200,), params={"individualId": individual_id}
+        )
     return answer["consentRecord"]["id"]
 
 
-async def latest_consent_record(im: IMClient, agreement_id: str, individual_id: str) -> dict:
+def latest_consent_record(im: IMClient, settings: UseCaseSettings, agreement_id: str, individual_id: str) -> dict:
     """Consent's verification answer for one individual: their latest record's id and `optIn`, if any."""
-    answer = await call(
+    answer = call(
         im,
-        CONSENT,
+        settings.consent_service,
         "POST",
         "/service/verification/consent-records/",
         "Consent",
@@ -133,8 +137,9 @@ async def latest_consent_record(im: IMClient, agreement_id: str, individual_id: 
     return (answer.get("verifications") or [{}])[0]
 
 
-async def set_consent(
+def set_consent(
     im: IMClient,
+    settings: UseCaseSettings,
     agreement_id: str,
     record_id: str | None,
     individual_id: str,
@@ -147,9 +152,9 @@ async def set_consent(
     require_fresh(proof)
     headers = {PROOF_HEADER: proof} if proof else {}
     if record_id is None:
-        answer = await call(
+        answer = call(
             im,
-            CONSENT,
+            settings.consent_service,
             "POST",
             NEW_RECORD.format(id=agreement_id),
             "Consent",
@@ -158,9 +163,9 @@ async def set_consent(
         )
         record_id = answer["consentRecord"]["id"]
     else:
-        await call(
+        call(
             im,
-            CONSENT,
+            settings.consent_service,
             "PUT",
             RECORD.format(id=record_id),
             "Consent",
@@ -168,9 +173,9 @@ async def set_consent(
             json={"consentRecord": {"optIn": opt_in}},
             headers=headers,
         )
-    await call(
+    call(
         im,
-        CONSENT,
+        settings.consent_service,
         "PUT",
         RECORD.format(id=record_id) + "signature/",
         "Consent",
@@ -186,19 +191,19 @@ async def set_consent(
     return record_id
 
 
-async def read_agreement(im: IMClient, agreement_id: str) -> dict:
-    return await call(im, CONSENT, "GET", f"/service/data-agreement/{agreement_id}/", "Consent")
+def read_agreement(im: IMClient, settings: UseCaseSettings, agreement_id: str) -> dict:
+    return call(im, settings.consent_service, "GET", f"/service/data-agreement/{agreement_id}/", "Consent")
 
 
 # Identity ---------------------------------------------------------------------------------------------------
 
 
-async def verify_person(im: IMClient, individual_id: str, predicates: list[dict]) -> list[bool]:
+def verify_person(im: IMClient, settings: UseCaseSettings, individual_id: str, predicates: list[dict]) -> list[bool]:
     """Yes/no answers about the person behind a VID or UIN (Identity's verification API); nothing else leaves
     Identity. An unknown VID answers no to everything."""
-    answer = await call(
+    answer = call(
         im,
-        IDENTITY_VERIFICATION,
+        settings.identity_verification_service,
         "POST",
         "/v1/verification",
         "Identity",
@@ -213,5 +218,5 @@ def subject_predicate(settings: UseCaseSettings, sub: str) -> dict:
     return {"type": "subject_matches", "value": {"clientId": settings.oidc_client_id, "sub": sub}}
 
 
-async def subject_matches(im: IMClient, settings: UseCaseSettings, individual_id: str, sub: str) -> bool:
-    return (await verify_person(im, individual_id, [subject_predicate(settings, sub)]) + [False])[0]
+def subject_matches(im: IMClient, settings: UseCaseSettings, individual_id: str, sub: str) -> bool:
+    return (verify_person(im, settings, individual_id, [subject_predicate(settings, sub)]) + [False])[0]

@@ -1,15 +1,13 @@
-"""The session our routes use.
+"""The session the use cases' routes use (`DB` in `dependencies.py`).
 
-Most routes are async (they await building-block calls) while SQLAlchemy is sync. On SQLite the kernel
-BEGINs IMMEDIATE at the first write; a write transaction opened by an autoflush on the event loop and
-committed later (after the loop ran other requests) can block the loop on the database lock held by the
-very request that needs the loop to finish: a 30 s stall. So autoflush is off and the commit happens in
-one go right after the route returns, on the loop, with nothing written before it.
+Autoflush is off: a route writes when it says so (`session.flush()`) or when it returns, in one commit right
+after the route, so no write transaction of SQLite's is held open across a building-block call that may
+call us back (the callback would wait for the lock the caller holds).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 from fastapi import Depends
 from sqlalchemy.orm import Session
@@ -17,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.app import DBSession
 
 
-async def registry_session(session: Session = DBSession) -> AsyncIterator[Session]:
+def registry_session(session: Session = DBSession) -> Iterator[Session]:
     session.autoflush = False
     yield session
     session.commit()

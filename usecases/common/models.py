@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, String, Text
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite gives naive datetimes back; they are UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
 
 
 class LoginStateColumns:
@@ -24,7 +18,7 @@ class LoginStateColumns:
     nonce: Mapped[str] = mapped_column(String(64))
     code_verifier: Mapped[str] = mapped_column(String(128))
     next_url: Mapped[str] = mapped_column(String(200), default="/")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UserSessionColumns:
@@ -34,6 +28,6 @@ class UserSessionColumns:
     sub: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list] = mapped_column(JSON)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The signed userinfo JWT of the login: the resident's proof for the Consent calls that express their will
     proof: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -22,12 +22,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.orm import Session
 
+from services.common.clock import utcnow
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 from services.common.keys import load_or_create_rsa
 
-from .models import UserSessionColumns, aware, utcnow
-from .settings import IDENTITY_OIDC, OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
+from .models import UserSessionColumns
+from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
 
 SCOPE = "openid profile phone"
 
@@ -100,8 +101,8 @@ def client_assertion(settings: UseCaseSettings) -> str:
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
 
-async def _jwks(im: IMClient) -> KeySet:
-    response = await im.request(IDENTITY_OIDC, "GET", "/.well-known/jwks.json")
+def _jwks(im: IMClient, settings: UseCaseSettings) -> KeySet:
+    response = im.request_sync(settings.identity_oidc_service, "GET", "/.well-known/jwks.json")
     if response.status_code != 200:
         raise LoginFailed(f"JWKS unavailable ({response.status_code})")
     return KeySet.import_key_set(response.json())
@@ -138,11 +139,11 @@ def logout_subject(token: str, keys: KeySet, settings: UseCaseSettings) -> str:
     return claims["sub"]
 
 
-async def logout_keys(im: IMClient) -> KeySet:
-    return await _jwks(im)
+def logout_keys(im: IMClient, settings: UseCaseSettings) -> KeySet:
+    return _jwks(im, settings)
 
 
-async def finish_login(
+def finish_login(
     session: Session,
     settings: UseCaseSettings,
     im: IMClient,
@@ -152,7 +153,7 @@ async def finish_login(
 ) -> Login:
     """Redeems the code, verifies ID token and userinfo."""
     login = session.get(login_model, state)
-    if login is None or utcnow() - aware(login.created_at) > timedelta(minutes=10):
+    if login is None or utcnow() - login.created_at > timedelta(minutes=10):
         raise LoginFailed("unknown or expired login")
     session.delete(login)
     form = {
@@ -164,14 +165,17 @@ async def finish_login(
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": client_assertion(settings),
     }
-    response = await im.request(IDENTITY_OIDC, "POST", "/oauth/token", data=form)
+    response = im.request_sync(settings.identity_oidc_service, "POST", "/oauth/token", data=form)
     if response.status_code != 200:
         raise LoginFailed(f"token endpoint refused: {response.status_code} {response.text[:200]}")
     tokens = response.json()
-    keys = await _jwks(im)
+    keys = _jwks(im, settings)
     id_claims = verified(tokens["id_token"], keys, settings, nonce=login.nonce)
-    info = await im.request(
-        IDENTITY_OIDC, "GET", "/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    info = im.request_sync(
+        settings.identity_oidc_service,
+        "GET",
+        "/oidc/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
     if info.status_code != 200:
         raise LoginFailed(f"userinfo refused: {info.status_code}")
@@ -207,7 +211,7 @@ def current_user(request: Request, session: Session, session_model: type[_Sessio
     if not token:
         return None
     row = session.get(session_model, token_hash(token))
-    if row is None or aware(row.expires_at) < utcnow():
+    if row is None or row.expires_at < utcnow():
         return None
     return row
 

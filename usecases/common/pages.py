@@ -16,6 +16,7 @@ from services.common.errors import APIError, ErrorRenderer, PageRenderer
 from services.common.im_client import current_message_id
 
 from . import trace
+from .dependencies import settings_of
 
 COMMON_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -99,13 +100,13 @@ def story(exchange: dict) -> dict:
     }
 
 
-async def panel(request: Request, mid: str | None = None, action: str | None = None) -> dict | None:
+def panel(request: Request, mid: str | None = None, action: str | None = None) -> dict | None:
     """The IM exchanges of an action, named in the query (`?mid=...&action=...`) or here, for the panel."""
     mid = mid or request.query_params.get("mid")
     if not mid:
         return None
-    settings = request.app.state.settings
-    exchanges = await trace.exchanges(settings, mid)
+    settings = settings_of(request)
+    exchanges = trace.exchanges(settings, mid)
     return {
         "messageId": mid,
         "link": trace.trace_link(settings, mid),
@@ -164,7 +165,7 @@ def error_page(templates: Jinja2Templates, request: Request, status: int, messag
         "refresh": False,
         "user": None,
         "panel": None,
-        "settings": request.app.state.settings,
+        "settings": settings_of(request),
         "status": status,
         "heading": title,
         "advice": advice,

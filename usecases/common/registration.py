@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 
+from services.common.clock import iso, utcnow
 from services.common.keys import load_or_create_rsa
 
 from .hooks import SandboxDataDir
@@ -36,8 +35,7 @@ def register_client(
     key = load_or_create_rsa(settings.keys_dir, OIDC_KEY_NAME)
     public = {k: v for k, v in key.as_dict(private=False).items() if k in ("kty", "n", "e", "kid", "alg", "use")}
     request = client_request(settings, public, client_name, relying_party)
-    stamp = datetime.now(UTC)
-    now = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    now = iso(utcnow(), "milliseconds")
     headers = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=identity_url, headers=headers, timeout=15) as http:
         created = http.post("/client-mgmt/oidc-client", json={"requestTime": now, "request": request}).json()

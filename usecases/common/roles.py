@@ -14,15 +14,16 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, func, select
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from services.common import demo_world
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 
 from . import bb
-from .models import utcnow
 from .settings import UseCaseSettings
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,10 @@ class RoleAssignmentColumns:
     # the pairwise subject at our OIDC client, once Identity confirmed it is the VID's person (None: pending)
     sub: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     granted_by: Mapped[str] = mapped_column(String(200))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    bound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 def name_key(name: str) -> str:
@@ -97,7 +98,7 @@ def roles_of(session: Session, tables: RoleTables, sub: str) -> set[str]:
 # Login ------------------------------------------------------------------------------------------------------
 
 
-async def bind_pending(
+def bind_pending(
     session: Session, im: IMClient, settings: UseCaseSettings, tables: RoleTables, sub: str, name: str
 ) -> list[RoleAssignmentColumns]:
     """Binds the pending assignments of the person logging in: those with their verified name, confirmed by
@@ -112,7 +113,7 @@ async def bind_pending(
     bound = []
     for vid in list(dict.fromkeys(row.vid for row in pending))[:MAX_BINDING_QUESTIONS]:
         try:
-            confirmed = await bb.subject_matches(im, settings, vid, sub)
+            confirmed = bb.subject_matches(im, settings, vid, sub)
         except APIError:
             log.warning("Identity did not answer; a pending role assignment stays pending")
             continue
@@ -122,12 +123,12 @@ async def bind_pending(
     return bound
 
 
-async def roles_at_login(
+def roles_at_login(
     session: Session, im: IMClient, settings: UseCaseSettings, tables: RoleTables, claims: dict
 ) -> list[str]:
     """The roles of a verified login: its bound assignments and the pending ones Identity confirms now."""
     sub = claims["sub"]
-    bound = await bind_pending(session, im, settings, tables, sub, str(claims.get("name") or ""))
+    bound = bind_pending(session, im, settings, tables, sub, str(claims.get("name") or ""))
     return ordered(roles_of(session, tables, sub) | {row.role for row in bound}, tables.assignable)
 
 
@@ -159,7 +160,7 @@ def _valid(tables: RoleTables, vid: str, name: str, role: str) -> None:
         raise refused(status_code, "invalid_request", "name is required (at most 200 characters), as on the ID")
 
 
-async def grant(
+def grant(
     session: Session,
     im: IMClient,
     settings: UseCaseSettings,
@@ -178,7 +179,7 @@ async def grant(
     if existing is not None:
         return existing
     checks = [{"type": "exists", "value": True}, {"type": "name_matches", "value": name}]
-    if (await bb.verify_person(im, vid, checks)) != [True, True]:
+    if (bb.verify_person(im, settings, vid, checks)) != [True, True]:
         raise refused(
             tables.invalid_status, "identity_not_confirmed", "Identity does not confirm this VID with this name"
         )

@@ -1,4 +1,5 @@
-"""Settings every use case shares: its IM identity, its OIDC client at the Identity BB, sessions."""
+"""Settings every use case shares: its IM identity and the IM services it calls (identifiers as in
+sandbox/topology.yaml; tests/test_im_identifiers.py checks them), its OIDC client at the Identity BB, sessions."""
 
 from __future__ import annotations
 
@@ -6,9 +7,6 @@ import os
 
 from services.common.settings import ServiceSettings
 
-IDENTITY_OIDC = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/oidc"
-IDENTITY_VERIFICATION = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/verification"
-CONSENT = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
 OIDC_CLAIMS = ["name", "phone_number", "birthdate"]  # asked for at login, registered with the client
 OIDC_KEY_NAME = "oidc-client"  # the private_key_jwt key under keys_dir
 
@@ -24,6 +22,13 @@ class UseCaseSettings(ServiceSettings):
     # The IM's read-only viewer token, for the trace API and the trace page links (the launcher passes it).
     im_viewer_token: str | None = None
 
+    # IM services the use case calls, the application that calls back, and our own `callbacks` service
+    identity_oidc_service: str = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/oidc"
+    identity_verification_service: str = "SANDBOX/GOV/IDENTITY-AUTHORITY/IDENTITY/verification"
+    consent_service: str = "SANDBOX/GOV/DATA-PROTECTION-AUTHORITY/CONSENT/consent"
+    payments_client: str = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
+    callbacks_service: str = ""
+
     @property
     def issuer(self) -> str:
         return (self.identity_issuer or self.identity_url).rstrip("/")
@@ -31,6 +36,11 @@ class UseCaseSettings(ServiceSettings):
     @property
     def redirect_uri(self) -> str:
         return self.base_url.rstrip("/") + "/auth/callback"
+
+    @property
+    def callback_base(self) -> str:
+        """Where the building blocks reach our `callbacks` service through the IM."""
+        return f"{self.im_url.rstrip('/')}/r1/{self.callbacks_service}"
 
 
 def identity_overrides(prefix: str) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from urllib.parse import urlencode
 
 import httpx
@@ -10,14 +10,14 @@ import httpx
 from .settings import UseCaseSettings
 
 
-async def exchanges(settings: UseCaseSettings, message_id: str, delay: float | None = None) -> list[dict]:
+def exchanges(settings: UseCaseSettings, message_id: str, delay: float | None = None) -> list[dict]:
     """Oldest first, read with the IM's viewer token. The IM writes its message log in batches (≤ 50 ms
     behind), hence the short delay."""
-    await asyncio.sleep(settings.trace_delay_seconds if delay is None else delay)
+    time.sleep(settings.trace_delay_seconds if delay is None else delay)
     headers = {"Authorization": f"Bearer {settings.im_viewer_token}"} if settings.im_viewer_token else {}
     try:
-        async with httpx.AsyncClient(timeout=5, headers=headers) as http:
-            response = await http.get(
+        with httpx.Client(timeout=5, headers=headers) as http:
+            response = http.get(
                 settings.im_url.rstrip("/") + "/api/v1/trace", params={"messageId": message_id, "limit": 200}
             )
         rows = response.json().get("exchanges", []) if response.status_code == 200 else []

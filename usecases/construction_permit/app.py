@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -67,7 +66,6 @@ def create_app(settings: ConstructionPermitSettings | None = None) -> FastAPI:
         on_shutdown=_shutdown,
         route_table=ROUTES,
     )
-    app.add_exception_handler(biller.Refused, biller.refused)
     app.state.error_page = page_errors(pages.templates)  # errors raised as APIError, on pages too
     serve_static(app)
     app.add_middleware(SecurityMiddleware, cookie=auth.SESSION_COOKIE)
@@ -82,15 +80,13 @@ def seed(session: Session, settings: ConstructionPermitSettings) -> None:
 def _startup(app: FastAPI) -> None:
     oidc.client_key(app.state.settings)
     permit.seal_key(app.state.settings)
-    app.state.publish_now = asyncio.Event()
     app.state.publisher = (
-        asyncio.get_running_loop().create_task(notifications.publisher(app)) if app.state.im is not None else None
+        notifications.publisher(app.state.db, app.state.im, app.state.settings) if app.state.im is not None else None
     )
+    if app.state.publisher is not None:
+        app.state.publisher.start()
 
 
 async def _shutdown(app: FastAPI) -> None:
-    task = app.state.publisher
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if app.state.publisher is not None:
+        await asyncio.to_thread(app.state.publisher.stop)

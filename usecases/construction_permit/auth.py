@@ -23,8 +23,8 @@ ROLES = roles.RoleTables(
 )
 
 
-async def open_session(session: Session, settings: ConstructionPermitSettings, im: IMClient, login: oidc.Login) -> str:
-    held = await roles.roles_at_login(session, im, settings, ROLES, login.claims)
+def open_session(session: Session, settings: ConstructionPermitSettings, im: IMClient, login: oidc.Login) -> str:
+    held = roles.roles_at_login(session, im, settings, ROLES, login.claims)
     token, row = oidc.new_session(settings, UserSession, login, held)
     session.add(row)
     return token

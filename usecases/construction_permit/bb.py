@@ -5,12 +5,12 @@ from __future__ import annotations
 from services.common.im_client import IMClient
 from usecases.common import bb
 
-from .settings import PAYMENTS_P2G, ConstructionPermitSettings
+from .settings import ConstructionPermitSettings
 
 # Identity ---------------------------------------------------------------------------------------------------
 
 
-async def check_people(
+def check_people(
     im: IMClient, settings: ConstructionPermitSettings, applicant_sub: str, people: dict[str, tuple[str, str]]
 ) -> dict[str, tuple[bool, bool]]:
     """role -> (vid, name) becomes role -> (the VID exists with this name, the VID's person is the applicant:
@@ -22,26 +22,26 @@ async def check_people(
             {"type": "name_matches", "value": name},
             bb.subject_predicate(settings, applicant_sub),
         ]
-        exists, named, mine = (await bb.verify_person(im, vid, predicates) + [False] * 3)[:3]
+        exists, named, mine = (bb.verify_person(im, settings, vid, predicates) + [False] * 3)[:3]
         answers[role] = (exists and named, mine)
     return answers
 
 
-async def is_person(im: IMClient, settings: ConstructionPermitSettings, vid: str, sub: str) -> bool:
+def is_person(im: IMClient, settings: ConstructionPermitSettings, vid: str, sub: str) -> bool:
     """Is the person behind this party's VID the one logged in with this `sub`?"""
-    return await bb.subject_matches(im, settings, vid, sub)
+    return bb.subject_matches(im, settings, vid, sub)
 
 
 # Consent ----------------------------------------------------------------------------------------------------
 
 
-async def ask_owner_consent(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> str:
+def ask_owner_consent(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> str:
     """Consent knows residents by UIN, which never leaves Identity: the owner is registered by VID."""
-    await bb.ensure_individual(im, owner_vid, "vid")
-    return await bb.create_consent_request(im, settings.owner_agreement_id, owner_vid)
+    bb.ensure_individual(im, settings, owner_vid, "vid")
+    return bb.create_consent_request(im, settings, settings.owner_agreement_id, owner_vid)
 
 
-async def set_owner_consent(
+def set_owner_consent(
     im: IMClient,
     settings: ConstructionPermitSettings,
     record_id: str,
@@ -51,22 +51,22 @@ async def set_owner_consent(
     proof: str | None,
 ) -> None:
     """The owner's own decision, with their proof (the signed userinfo of their login)."""
-    await bb.set_consent(im, settings.owner_agreement_id, record_id, owner_vid, given, evidence, proof)
+    bb.set_consent(im, settings, settings.owner_agreement_id, record_id, owner_vid, given, evidence, proof)
 
 
-async def owner_consent_valid(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> bool:
-    return (await bb.verify_consents(im, settings.owner_agreement_id, [owner_vid])).get(owner_vid, False)
+def owner_consent_valid(im: IMClient, settings: ConstructionPermitSettings, owner_vid: str) -> bool:
+    return (bb.verify_consents(im, settings, settings.owner_agreement_id, [owner_vid])).get(owner_vid, False)
 
 
-async def owner_agreement(im: IMClient, settings: ConstructionPermitSettings) -> dict:
-    answer = await bb.read_agreement(im, settings.owner_agreement_id)
+def owner_agreement(im: IMClient, settings: ConstructionPermitSettings) -> dict:
+    answer = bb.read_agreement(im, settings, settings.owner_agreement_id)
     return answer.get("dataAgreement", answer)
 
 
 # Payments (P2G) ---------------------------------------------------------------------------------------------
 
 
-async def send_request_to_pay(
+def send_request_to_pay(
     im: IMClient,
     settings: ConstructionPermitSettings,
     rtp_id: int,
@@ -90,8 +90,8 @@ async def send_request_to_pay(
         "alias": {"aliasType": "01", "aliasId": payer_vid},
         "billDetails": {"billerName": settings.biller_name, "amount": amount},
     }
-    answer = await bb.call(
-        im, PAYMENTS_P2G, "POST", "/rtpRequest", "Payments p2g", ok=(200,), json=body, headers=headers
+    answer = bb.call(
+        im, settings.payments_p2g_service, "POST", "/rtpRequest", "Payments p2g", ok=(200,), json=body, headers=headers
     )
     if answer.get("responseCode") != "00":
         raise bb.BBError("Payments p2g", None, answer.get("responseDescription") or "request to pay refused")

@@ -5,43 +5,54 @@ choices where those files contradict each other."""
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field
 
-from services.common.app import DBSession, im_caller
+from services.common.app import im_caller
 from services.common.assertion import VerifiedCall
-from services.common.im_client import current_message_id
+from services.common.database import Database
+from services.common.errors import DomainError, ErrorRenderer
+from services.common.im_client import IMClient, current_message_id
+from usecases.common.schemas import AS_BUILT, Answer
 
 from . import billing, service
+from .dependencies import DB, IM, Databases, Settings, WakePublisher
 from .models import Bill
-from .settings import PAYMENTS_CLIENT, PAYMENTS_P2G
+from .settings import ConstructionPermitSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["P2G biller"])
 
 
-class Refused(Exception):
+class Refused(DomainError):
+    """A refusal in the P2G biller shape: `{code, reason, requestID}`."""
+
     def __init__(self, status: int, code: str, reason: str, request_id: str = ""):
-        self.status, self.code, self.reason, self.request_id = status, code, reason, request_id
+        super().__init__(reason, status)
+        self.code, self.request_id = code, request_id
+
+    def response(self, request: Request, render: ErrorRenderer) -> Response:
+        body = {"code": self.code, "reason": self.message, "requestID": self.request_id[:12]}
+        return JSONResponse(body, self.status_code)
 
 
-def refused(request: Request, exc: Refused) -> JSONResponse:
-    return JSONResponse({"code": exc.code, "reason": exc.reason, "requestID": exc.request_id[:12]}, exc.status)
-
-
-def from_hub(request: Request) -> VerifiedCall:
+async def from_hub(request: Request, settings: Settings) -> VerifiedCall:
     """Only the Payments hub, through the IM (its signed assertion), may call these endpoints."""
     correlation = request.headers.get("X-CorrelationID", "")
     caller = im_caller(request)  # verified by the IM guard (services/common/guard.py)
     if caller is None:
         raise Refused(401, "98", "biller endpoints are served only through the IM", correlation)
-    if caller.client != PAYMENTS_CLIENT:
-        raise Refused(403, "97", f"only {PAYMENTS_CLIENT} may call the biller endpoints", correlation)
+    if caller.client != settings.payments_client:
+        raise Refused(403, "97", f"only {settings.payments_client} may call the biller endpoints", correlation)
     return caller
+
+
+FromHub = Annotated[VerifiedCall, Depends(from_hub)]
 
 
 def correlation_id(request: Request) -> str:
@@ -51,7 +62,9 @@ def correlation_id(request: Request) -> str:
     return value
 
 
-async def json_object(request: Request, request_id: str) -> dict:
+async def hub_body(request: Request, _: FromHub) -> dict[str, Any]:
+    """The hub's JSON object, once the caller and the correlation id are checked (in that order)."""
+    request_id = correlation_id(request)
     try:
         body = await request.json()
     except ValueError:
@@ -59,6 +72,18 @@ async def json_object(request: Request, request_id: str) -> dict:
     if not isinstance(body, dict):
         raise Refused(400, "02", "the body must be a JSON object", request_id)
     return body
+
+
+HubBody = Annotated[dict[str, Any], Depends(hub_body)]
+
+
+class HubAnswer(Answer):
+    """Our acknowledgement to the hub (P2G)."""
+
+    response_code: str = Field(description="00: received")
+    reason: str | None = None
+    response_description: str | None = None
+    request_id: str = Field(alias="requestID")
 
 
 def text_field(body: dict, request_id: str, *names: str) -> str:
@@ -69,22 +94,33 @@ def text_field(body: dict, request_id: str, *names: str) -> str:
 
 
 @router.get("/bills/{bill_id}", summary="Bill inquiry from the Payments hub (billInquiryBillerRequest)")
-def bill_inquiry(
-    bill_id: str, request: Request, session: Session = DBSession, _: VerifiedCall = Depends(from_hub)
-) -> JSONResponse:
+def bill_inquiry(bill_id: str, request: Request, _: FromHub, session: DB, settings: Settings) -> JSONResponse:
     request_id = correlation_id(request)
     bill = session.get(Bill, bill_id)
     if bill is None:
         return JSONResponse(
             {"code": "01", "reason": "bill not found", "requestID": request_id[:12], "billId": bill_id}, 404
         )
-    return JSONResponse(billing.inquiry_answer(request.app.state.settings, bill, request_id))
+    return JSONResponse(billing.inquiry_answer(settings, bill, request_id))
 
 
-@router.post("/billTransferRequests", status_code=202, summary="Mark a bill paid (markBillPpaymentRequest)")
-async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _: VerifiedCall = Depends(from_hub)) -> dict:
+@router.post(
+    "/billTransferRequests",
+    status_code=202,
+    summary="Mark a bill paid (markBillPpaymentRequest)",
+    response_model=HubAnswer,
+    **AS_BUILT,
+)
+async def mark_bill_paid(
+    request: Request,
+    tasks: BackgroundTasks,
+    body: HubBody,
+    db: Databases,
+    im: IM,
+    settings: Settings,
+    wake: WakePublisher,
+) -> dict:
     request_id = correlation_id(request)
-    body = await json_object(request, request_id)
     bill_id = text_field(body, request_id, "billId", "billID")
     reference = text_field(body, request_id, "PaymentReferenceID", "paymentReferenceID")
     payer_fi = (
@@ -92,14 +128,13 @@ async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _: VerifiedCa
         or request.headers.get("X-Payer FI-ID")
         or request.headers.get("X-PayerFI-Id")
     )
-    status, reason = await run_in_threadpool(
-        record_payment, request.app, bill_id, reference, payer_fi, current_message_id.get()
-    )
-    request.app.state.publish_now.set()
+    status, reason = await run_in_threadpool(record_payment, db, bill_id, reference, payer_fi, current_message_id.get())
+    wake()
     # the status goes back once our answer (and the commit before it) is out
     tasks.add_task(
         send_status,
-        request.app,
+        im,
+        settings,
         request_id,
         body.get("requestID") or request_id,
         bill_id,
@@ -111,14 +146,14 @@ async def mark_bill_paid(request: Request, tasks: BackgroundTasks, _: VerifiedCa
 
 
 def record_payment(
-    app: FastAPI,
+    db: Database,
     bill_id: str,
     reference: str,
     payer_fi: str | None,
     message_id: str | None,
 ) -> tuple[str, str | None]:
     """In a worker thread with its own transaction: a write lock is never held across the event loop."""
-    with app.state.db.session() as session:
+    with db.session() as session:
         status, reason = billing.mark_paid(session, bill_id, reference, payer_fi)
         if status == "ACK":
             service.confirm_payment(session, session.get(Bill, bill_id), message_id)
@@ -126,7 +161,8 @@ def record_payment(
 
 
 async def send_status(
-    app: FastAPI,
+    im: IMClient,
+    settings: ConstructionPermitSettings,
     correlation: str,
     request_id: str,
     bill_id: str,
@@ -138,20 +174,22 @@ async def send_status(
     body = {"requestId": str(request_id)[:12], "billId": bill_id, "status": status}
     if reason:
         body["rejectReason"] = reason
-    settings = app.state.settings
     headers = {"X-CorrelationID": correlation, "X-Platform-TenantId": settings.tenant, "X-PayerFI-ID": payer_fi}
     try:
-        response = await app.state.im.request(PAYMENTS_P2G, "POST", "/billTransferRequests", json=body, headers=headers)
+        response = await im.request(
+            settings.payments_p2g_service, "POST", "/billTransferRequests", json=body, headers=headers
+        )
         if response.status_code >= 300:
             log.warning("hub refused the bill status update: HTTP %s", response.status_code)
     except httpx.HTTPError as exc:
         log.warning("bill status update not delivered (%s); the hub will resend", type(exc).__name__)
 
 
-@router.post("/rtpUpdate", summary="Outcome of a request to pay (billerRtpResponse)")
-async def rtp_update(request: Request, session: Session = DBSession, _: VerifiedCall = Depends(from_hub)) -> dict:
+@router.post(
+    "/rtpUpdate", summary="Outcome of a request to pay (billerRtpResponse)", response_model=HubAnswer, **AS_BUILT
+)
+def rtp_update(request: Request, body: HubBody, session: DB) -> dict:
     request_id = correlation_id(request)
-    body = await json_object(request, request_id)
     bill = session.get(Bill, text_field(body, request_id, "billId", "billID"))
     if bill is not None and body.get("rtpStatus") in ("00", "01"):
         bill.rtp_status = body["rtpStatus"]
@@ -162,10 +200,9 @@ async def rtp_update(request: Request, session: Session = DBSession, _: Verified
     "/transferRequests/{transfer_request_id}",
     status_code=202,
     summary="Status of a request to pay, pushed by the hub (rtpStatusUpdateResponse)",
+    response_model=HubAnswer,
+    **AS_BUILT,
 )
-async def transfer_request_status(
-    transfer_request_id: str, request: Request, _: VerifiedCall = Depends(from_hub)
-) -> dict:
+async def transfer_request_status(transfer_request_id: str, request: Request, _: HubBody) -> dict:
     request_id = correlation_id(request)
-    await json_object(request, request_id)
     return {"responseCode": "00", "reason": "received", "requestID": request_id[:12]}

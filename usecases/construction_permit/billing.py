@@ -9,7 +9,9 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import Bill, utcnow
+from services.common.clock import iso, utcnow
+
+from .models import Bill
 from .settings import ConstructionPermitSettings
 
 BILL_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -46,7 +48,7 @@ def inquiry_answer(settings: ConstructionPermitSettings, bill: Bill, request_id:
             "billerId": settings.biller_id,
             "billerName": settings.biller_name,
             "billStatus": bill.status,
-            "dueDate": bill.due_at.isoformat().replace("+00:00", "Z"),
+            "dueDate": iso(bill.due_at),
             "amountonDueDate": bill.amount,
             "amountAfterDueDate": bill.amount_after_due,
         },

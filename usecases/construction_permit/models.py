@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.common.database import declarative_base
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime, declarative_base
 from usecases.common.models import LoginStateColumns, UserSessionColumns
 from usecases.common.roles import RoleAssignmentColumns
 
 Base = declarative_base()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Bill(Base):
@@ -28,14 +25,14 @@ class Bill(Base):
     reference: Mapped[str] = mapped_column(String(64))  # what the bill is for, e.g. an application id
     amount: Mapped[int] = mapped_column(Integer)
     amount_after_due: Mapped[int] = mapped_column(Integer)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="UNPAID")  # UNPAID | PAID
     # the hub's payment reference; one payment per bill, a resent mark-bill-paid carries the same one
     payment_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
     payer_fi: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rtp_status: Mapped[str | None] = mapped_column(String(10), nullable=True)  # 00 accepted, 01 refused
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def new_public_id(prefix: str) -> str:
@@ -70,8 +67,8 @@ class Application(Base):
     permit_number: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
     permit_seal: Mapped[str | None] = mapped_column(Text, nullable=True)
     permit_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Party(Base):
@@ -99,7 +96,7 @@ class Document(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Clearance(Base):
@@ -111,7 +108,7 @@ class Clearance(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | granted | refused
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     note: Mapped[str | None] = mapped_column(String(1000), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class HistoryEntry(Base):
@@ -131,7 +128,7 @@ class HistoryEntry(Base):
     summary: Mapped[str] = mapped_column(String(500), default="")
     # the notification event published to the IM room for this entry (None until the IM took it)
     event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Notification(Base):
@@ -144,7 +141,7 @@ class Notification(Base):
     audience: Mapped[str] = mapped_column(String(220), index=True)  # "sub:<sub>" or "role:<role>"
     application_id: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoginState(LoginStateColumns, Base):

@@ -6,36 +6,39 @@ stores nothing twice)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.app import im_caller
+from services.common.assertion import VerifiedCall
+from services.common.database import Database
+from services.common.errors import APIError
+from services.common.im_client import IMClient
+from services.common.outbox import PollingLoop
+from usecases.common.schemas import AS_BUILT, CallbackAnswer
 
+from .dependencies import Databases, Settings
 from .models import HistoryEntry, Notification
-from .settings import IM_CLIENT, ConstructionPermitSettings
+from .settings import ConstructionPermitSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications (IM pub/sub)"])
-# Events are published under the room: /r1/<room>/pub/v1/... ("pub" takes the place of a service code).
-ROOM_PUB = IM_CLIENT + "/pub"
+IDLE_SECONDS = 5  # between looks at the outbox when no request says there is news
 
 
 def event_id(entry: HistoryEntry) -> str:
     return f"cp-history-{entry.id}"
 
 
-def publish_pending(app: FastAPI) -> int:
+def publish_pending(db: Database, im: IMClient, settings: ConstructionPermitSettings) -> int:
     """Publishes up to 20 unpublished entries (oldest first); returns how many the IM took."""
-    settings: ConstructionPermitSettings = app.state.settings
-    with app.state.db.session() as session:
+    with db.session() as session:
         pending = session.scalars(
             select(HistoryEntry).where(HistoryEntry.event_id.is_(None)).order_by(HistoryEntry.id).limit(20)
         ).all()
@@ -60,8 +63,8 @@ def publish_pending(app: FastAPI) -> int:
     published = 0
     for entry_id, eid, event in work:
         try:
-            response = app.state.im.request_sync(
-                ROOM_PUB,
+            response = im.request_sync(
+                settings.room + "/pub",  # events are published under the room: /r1/<room>/pub/v1/...
                 "POST",
                 f"/v1/{settings.event_type}",
                 json={"eventType": settings.event_type, "event": event, "id": eid},
@@ -72,34 +75,30 @@ def publish_pending(app: FastAPI) -> int:
         if response.status_code != 201:
             log.warning("the IM refused notification %s: HTTP %s", eid, response.status_code)
             break
-        with app.state.db.session() as session:
+        with db.session() as session:
             session.get(HistoryEntry, entry_id).event_id = eid
         published += 1
     return published
 
 
-async def publisher(app: FastAPI, idle_seconds: float = 0.5) -> None:
-    """Runs for the life of the process; a request that records an entry sets `app.state.publish_now`."""
-    while True:
-        try:
-            await asyncio.to_thread(publish_pending, app)
-        except Exception:  # keep publishing; the entries stay in the outbox
-            log.exception("publishing notifications failed")
-        try:
-            await asyncio.wait_for(app.state.publish_now.wait(), idle_seconds * 10)
-        except TimeoutError:
-            pass
-        app.state.publish_now.clear()
-        await asyncio.sleep(idle_seconds / 5)
+def publisher(db: Database, im: IMClient, settings: ConstructionPermitSettings) -> PollingLoop:
+    """Runs for the life of the process; a request that records an entry wakes it (`WakePublisher`)."""
+    return PollingLoop("permit-notifications", lambda: publish_pending(db, im, settings), IDLE_SECONDS)
 
 
-@router.post("/callbacks/events", summary="PUSH delivery from the IM room (each event at least once)")
-async def receive_event(request: Request) -> JSONResponse:
+async def from_our_room(request: Request, settings: Settings) -> VerifiedCall:
     caller = im_caller(request)  # verified by the IM guard (services/common/guard.py)
     if caller is None:
-        return JSONResponse({"error": "unauthorized", "message": "events arrive only through the IM"}, 401)
-    if caller.client != IM_CLIENT:
-        return JSONResponse({"error": "forbidden", "message": "only our own room delivers here"}, 403)
+        raise APIError(401, {"error": "unauthorized", "message": "events arrive only through the IM"})
+    if caller.client != settings.room:
+        raise APIError(403, {"error": "forbidden", "message": "only our own room delivers here"})
+    return caller
+
+
+async def room_event(
+    request: Request, _: Annotated[VerifiedCall, Depends(from_our_room)]
+) -> tuple[str, list[Notification]]:
+    """The delivered event's id and a notification row for each of its audiences."""
     try:
         item = await request.json()
         eid = str(request.headers.get("X-GovStack-Event-Id") or item.get("id"))[:64]
@@ -114,15 +113,26 @@ async def receive_event(request: Request) -> JSONResponse:
             for a in event["audiences"]
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
-        return JSONResponse({"error": "invalid_request", "message": "not an event of this room"}, 400)
-    await run_in_threadpool(store, request.app, eid, rows)
-    return JSONResponse({"received": eid}, 200)
+        raise APIError(400, {"error": "invalid_request", "message": "not an event of this room"}) from None
+    return eid, rows
 
 
-def store(app: FastAPI, eid: str, rows: list[Notification]) -> None:
-    """Idempotent (a redelivered event adds nothing), in a worker thread with its own transaction."""
+@router.post(
+    "/callbacks/events",
+    summary="PUSH delivery from the IM room (each event at least once)",
+    response_model=CallbackAnswer,
+    **AS_BUILT,
+)
+def receive_event(event: Annotated[tuple[str, list[Notification]], Depends(room_event)], db: Databases) -> dict:
+    eid, rows = event
+    store(db, eid, rows)
+    return {"received": eid}
+
+
+def store(db: Database, eid: str, rows: list[Notification]) -> None:
+    """Idempotent (a redelivered event adds nothing), in its own transaction."""
     try:
-        with app.state.db.session() as session:
+        with db.session() as session:
             known = set(session.scalars(select(Notification.audience).where(Notification.event_id == eid)))
             session.add_all([r for r in rows if r.audience not in known])
     except IntegrityError:

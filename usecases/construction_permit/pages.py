@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from services.common import demo_world, live
 from services.common.errors import APIError
-from services.common.im_client import current_message_id
+from services.common.im_client import IMClient, current_message_id
 from usecases.common import pages as common_pages
 from usecases.common.admin_views import admin_router
-from usecases.common.db import Registry as DBSession
+from usecases.common.dependencies import settings_of
 from usecases.common.security import csrf_token_for, form_guard
 
 from . import auth, bb, notifications, permit, rules, service
-from .api import application_view
+from .api import ApplicationStart, application_view
+from .dependencies import DB, IM, FormFields, Settings, WakePublisher
 from .models import Application, UserSession
-from .settings import OFFICER_ROLES
+from .settings import OFFICER_ROLES, ConstructionPermitSettings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(form_guard(auth.SESSION_COOKIE))])
 templates = common_pages.templates_for(Path(__file__).parent)
@@ -42,9 +44,7 @@ PERSONAS = [
 ] + [(r.replace("_", " "), r) for r in (*OFFICER_ROLES, "administrator")]
 
 
-async def _page(
-    request: Request, name: str, user: UserSession | None, session: Session, **context: Any
-) -> HTMLResponse:
+def _page(request: Request, name: str, user: UserSession | None, session: Session, **context: Any) -> HTMLResponse:
     count = len(_notifications(session, user, 99)) if user else 0
     return templates.TemplateResponse(
         request,
@@ -52,11 +52,11 @@ async def _page(
         {
             "refresh": False,
             "user": user,
-            "panel": await common_pages.panel(request),
+            "panel": common_pages.panel(request),
             "notification_count": count,
             "error": request.query_params.get("error"),
             "csrf_token": csrf_token_for(request, auth.SESSION_COOKIE),
-            "settings": request.app.state.settings,
+            "settings": settings_of(request),
             **context,
         },
     )
@@ -133,8 +133,7 @@ def _login_first(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
-async def _form(request: Request) -> dict:
-    form = await request.form()
+def _fields(form: FormData) -> dict:
     return {k: (form.getlist(k) if k == "slots" else form.get(k)) for k in form if k != "csrf_token"}
 
 
@@ -149,11 +148,11 @@ def _personas() -> list[dict]:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: Session = DBSession) -> Response:
+def home(request: Request, session: DB) -> Response:
     user = auth.current_user(request, session)
     if user is not None and not request.query_params.get("error"):
         return RedirectResponse("/applications", status_code=303)
-    return await _page(
+    return _page(
         request,
         "home.html",
         user,
@@ -164,31 +163,33 @@ async def home(request: Request, session: Session = DBSession) -> Response:
     )
 
 
-async def _viewer(request: Request, session: Session) -> UserSession | None:
+def _viewer(
+    request: Request, session: Session, im: IMClient, settings: ConstructionPermitSettings
+) -> UserSession | None:
     """The logged-in user (or None), first linked to the applications that name them (not on a live refresh
     of the page by live.js, which asks no building block anything)."""
     user = auth.current_user(request, session)
     if user is not None and not live.is_live_refresh(request):
         with contextlib.suppress(APIError):  # Identity unreachable: show what is already linked
-            await service.link_parties(session, request.app.state.im, request.app.state.settings, user)
+            service.link_parties(session, im, settings, user)
     return user
 
 
 @router.get("/applications", response_class=HTMLResponse)
-async def applications(request: Request, session: Session = DBSession) -> Response:
-    user = await _viewer(request, session)
+def applications(request: Request, session: DB, im: IM, settings: Settings) -> Response:
+    user = _viewer(request, session, im, settings)
     if user is None:
         return _login_first(request)
-    return await _applications_page(request, session, user, request.query_params.get("parcel"))
+    return _applications_page(request, session, user, request.query_params.get("parcel"))
 
 
-async def _applications_page(
+def _applications_page(
     request: Request, session: Session, user: UserSession, parcel_id: str | None, **context: Any
 ) -> HTMLResponse:
     rows = [application_view(session, a, user) for a in service.visible_applications(session, user)]
     queue = set().union(*(QUEUES.get(r, set()) for r in user.roles)) if user.roles else set()
     context = {"typed": {}, "errors": {}, **context}
-    return await _page(
+    return _page(
         request,
         "applications.html",
         user,
@@ -242,9 +243,11 @@ def _parcel(parcel_id: str | None) -> dict | None:
 
 
 @router.post("/applications")
-async def start(request: Request, session: Session = DBSession) -> Response:
+def start(
+    request: Request, session: DB, im: IM, settings: Settings, wake: WakePublisher, posted: FormFields
+) -> Response:
     user = auth.require_user(request, session)
-    form = await _form(request)
+    form = _fields(posted)
     data = {
         "parcelId": form.get("parcelId"),
         "buildingType": form.get("buildingType"),
@@ -253,39 +256,36 @@ async def start(request: Request, session: Session = DBSession) -> Response:
         **{role: {"vid": form.get(f"{role}Vid"), "name": form.get(f"{role}Name")} for role in service.PARTY_ROLES},
     }
     try:
-        application = await service.start_application(
+        application = service.start_application(
             session,
-            request.app.state.im,
-            request.app.state.settings,
+            im,
+            settings,
             user,
-            data,
+            ApplicationStart.model_validate(data),
             current_message_id.get(),
             form.get("formId"),
         )
     except APIError as exc:
         body = exc.body if isinstance(exc.body, dict) else {}
-        return await _applications_page(
+        return _applications_page(
             request,
             session,
             user,
             str(form.get("parcelId") or ""),
             typed=form,
             errors=form_errors(str(body.get("message") or common_pages.message(exc))),
-            panel=await common_pages.panel(request, current_message_id.get(), "start an application (refused)"),
+            panel=common_pages.panel(request, current_message_id.get(), "start an application (refused)"),
         )
-    request.app.state.publish_now.set()
+    wake()
     return common_pages.back(f"/applications/{application.id}", f"start {application.id}")
 
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
-async def application_page(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    user = await _viewer(request, session)
+def application_page(application_id: str, request: Request, session: DB, im: IM, settings: Settings) -> Response:
+    user = _viewer(request, session, im, settings)
     if user is None:
         return _login_first(request)
-    try:
-        application = service.get_application(session, application_id)
-    except APIError as exc:
-        return common_pages.error_page(templates, request, exc.status_code, common_pages.message(exc))
+    application = service.get_application(session, application_id)  # a browser gets the 404 as a page
     if not service.may_see(session, user, application):
         return RedirectResponse("/applications?error=this+application+is+not+yours", status_code=303)
     view = application_view(session, application, user)
@@ -293,14 +293,14 @@ async def application_page(application_id: str, request: Request, session: Sessi
     owner_asked = "owner" in view["yourRoles"] and application.consent_status in ("requested", "given", "refused")
     if owner_asked and not live.is_live_refresh(request):
         try:
-            agreement = await bb.owner_agreement(request.app.state.im, request.app.state.settings)
+            agreement = bb.owner_agreement(im, settings)
         except APIError:
             agreement = None
     waiting = application.state == "awaiting_payment" or any(
         h.event_id is None and h.audiences for h in service.history(session, application)
     )
     next_text, next_detail = _next_step(view)
-    return await _page(
+    return _page(
         request,
         "application.html",
         user,
@@ -313,7 +313,7 @@ async def application_page(application_id: str, request: Request, session: Sessi
         kinds=service.DOCUMENT_KINDS,
         labels=ACTION_LABELS,
         refresh=waiting,
-        bank=f"{request.app.state.settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}",
+        bank=f"{settings.payments_url.rstrip('/')}/bank/?billId={application.bill_id}",
     )
 
 
@@ -331,12 +331,13 @@ ACTION_LABELS = {
 }
 
 
-async def _on_application(
+def _on_application(
     request: Request,
     session: Session,
     application_id: str,
     what: str,
-    step: Callable[[UserSession, Application], Awaitable[None]],
+    step: Callable[[UserSession, Application], None],
+    wake: Callable[[], None],
     why: str | None = None,
 ) -> Response:
     """Runs one step for the logged-in user and goes back to the application page with its exchanges."""
@@ -344,25 +345,26 @@ async def _on_application(
     path = f"/applications/{application_id}"
     try:
         application = service.get_application(session, application_id)
-        await step(user, application)
+        step(user, application)
     except APIError as exc:
         return common_pages.back(path, what, common_pages.message(exc))
-    request.app.state.publish_now.set()
+    wake()
     return common_pages.back(path, what, why=why)
 
 
 @router.post("/applications/{application_id}/documents")
-async def upload(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    form = await request.form()
+def upload(
+    application_id: str, request: Request, session: DB, settings: Settings, wake: WakePublisher, form: FormFields
+) -> Response:
     upload = form.get("file")
 
-    async def step(user: UserSession, application: Application) -> None:
+    def step(user: UserSession, application: Application) -> None:
         if upload is None or isinstance(upload, str):
             raise service.invalid("choose a file")
-        content = await upload.read(request.app.state.settings.max_document_bytes + 1)
+        content = upload.file.read(settings.max_document_bytes + 1)
         service.add_document(
             session,
-            request.app.state.settings,
+            settings,
             user,
             application,
             str(form.get("kind")),
@@ -373,36 +375,53 @@ async def upload(application_id: str, request: Request, session: Session = DBSes
         )
 
     why = "the municipality keeps the plans itself; no building block holds documents"
-    return await _on_application(request, session, application_id, "upload a document", step, why)
+    return _on_application(request, session, application_id, "upload a document", step, wake, why)
 
 
 @router.post("/applications/{application_id}/consent")
-async def consent(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    form = await _form(request)
+def consent(
+    application_id: str,
+    request: Request,
+    session: DB,
+    im: IM,
+    settings: Settings,
+    wake: WakePublisher,
+    posted: FormFields,
+) -> Response:
+    form = _fields(posted)
 
-    async def step(user: UserSession, application: Application) -> None:
-        await service.decide_consent(
+    def step(user: UserSession, application: Application) -> None:
+        service.decide_consent(
             session,
-            request.app.state.im,
-            request.app.state.settings,
+            im,
+            settings,
             user,
             application,
             str(form.get("decision")),
             current_message_id.get(),
         )
 
-    return await _on_application(request, session, application_id, f"consent: {form.get('decision')}", step)
+    return _on_application(request, session, application_id, f"consent: {form.get('decision')}", step, wake)
 
 
 @router.post("/applications/{application_id}/actions/{action}")
-async def take_action(application_id: str, action: str, request: Request, session: Session = DBSession) -> Response:
-    form = await _form(request)
+def take_action(
+    application_id: str,
+    action: str,
+    request: Request,
+    session: DB,
+    im: IM,
+    settings: Settings,
+    wake: WakePublisher,
+    posted: FormFields,
+) -> Response:
+    form = _fields(posted)
 
-    async def step(user: UserSession, application: Application) -> None:
-        await service.act(
+    def step(user: UserSession, application: Application) -> None:
+        service.act(
             session,
-            request.app.state.im,
-            request.app.state.settings,
+            im,
+            settings,
             user,
             application,
             action,
@@ -411,33 +430,33 @@ async def take_action(application_id: str, action: str, request: Request, sessio
         )
 
     why = "the municipality decides this step itself; the people concerned hear of it through the IM's notifications"
-    return await _on_application(request, session, application_id, action.replace("_", " "), step, why)
+    return _on_application(request, session, application_id, action.replace("_", " "), step, wake, why)
 
 
 @router.post("/applications/{application_id}/request-to-pay")
-async def request_to_pay(application_id: str, request: Request, session: Session = DBSession) -> Response:
-    async def step(user: UserSession, application: Application) -> None:
-        await service.request_to_pay(
-            session, request.app.state.im, request.app.state.settings, user, application, current_message_id.get()
-        )
+def request_to_pay(
+    application_id: str, request: Request, session: DB, im: IM, settings: Settings, wake: WakePublisher
+) -> Response:
+    def step(user: UserSession, application: Application) -> None:
+        service.request_to_pay(session, im, settings, user, application, current_message_id.get())
 
-    return await _on_application(request, session, application_id, "request to pay", step)
+    return _on_application(request, session, application_id, "request to pay", step, wake)
 
 
 @router.get("/notifications", response_class=HTMLResponse)
-async def notifications_page(request: Request, session: Session = DBSession) -> Response:
+def notifications_page(request: Request, session: DB) -> Response:
     user = auth.current_user(request, session)
     if user is None:
         return _login_first(request)
-    return await _page(request, "notifications.html", user, session, notifications=_notifications(session, user))
+    return _page(request, "notifications.html", user, session, notifications=_notifications(session, user))
 
 
 @router.get("/verify", response_class=HTMLResponse)
-async def verify(request: Request, permit_number: str = "", code: str = "", session: Session = DBSession) -> Response:
+def verify(request: Request, session: DB, settings: Settings, permit_number: str = "", code: str = "") -> Response:
     number = request.query_params.get("permit", permit_number)[:30]
     code = code[:30]
-    result = permit.check(session, request.app.state.settings, number, code) if number and code else None
-    return await _page(
+    result = permit.check(session, settings, number, code) if number and code else None
+    return _page(
         request,
         "verify.html",
         auth.current_user(request, session),
@@ -455,12 +474,12 @@ async def verify(request: Request, permit_number: str = "", code: str = "", sess
     tags=["construction permit"],
     summary="Public: the key that seals permits (verify a permit's seal offline)",
 )
-def jwks(request: Request) -> dict:
-    return permit.public_jwks(request.app.state.settings)
+def jwks(settings: Settings) -> dict:
+    return permit.public_jwks(settings)
 
 
-async def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
-    return await _page(request, "admin.html", user, session, **context)
+def _admin_page(request: Request, session: Session, user: UserSession, context: dict) -> HTMLResponse:
+    return _page(request, "admin.html", user, session, **context)
 
 
 admin = admin_router(auth.ROLES, auth.SESSION_COOKIE, _admin_page)

@@ -19,10 +19,11 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import utcnow
 from services.common.keys import load_or_create_ed25519
 
 from . import rules
-from .models import Application, Clearance, Party, new_public_id, utcnow
+from .models import Application, Clearance, Party, new_public_id
 from .settings import ConstructionPermitSettings
 
 KEY_NAME = "permit-seal"

@@ -5,18 +5,23 @@ is `states.py`; the facts each step needs are checked here."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from services.common.clock import as_utc, utcnow
 from services.common.errors import APIError
 from services.common.im_client import IMClient
 from usecases.common.pages import readable
 
 from . import auth, bb, billing, permit, rules, states
-from .models import Application, Bill, Clearance, Document, HistoryEntry, Party, UserSession, new_public_id, utcnow
+from .models import Application, Bill, Clearance, Document, HistoryEntry, Party, UserSession, new_public_id
 from .settings import ConstructionPermitSettings
+
+if TYPE_CHECKING:
+    from .api import ApplicationStart
 
 PARTY_ROLES = ("owner", "architect", "contractor")
 DOCUMENT_KINDS = {
@@ -144,11 +149,11 @@ def people(session: Session, application: Application) -> list[str]:
 # Starting an application ------------------------------------------------------------------------------------
 
 
-def _party_input(data: dict, role: str) -> tuple[str, str]:
-    party = data.get(role)
-    if not isinstance(party, dict):
+def _party_input(data: ApplicationStart, role: str) -> tuple[str, str]:
+    party = getattr(data, role)
+    if party is None:
         raise invalid(f'{role} is required: {{"vid": ..., "name": ...}}')
-    vid, name = str(party.get("vid") or "").strip(), str(party.get("name") or "").strip()
+    vid, name = str(party.vid or "").strip(), str(party.name or "").strip()
     if not vid.isdigit() or not 6 <= len(vid) <= 20:
         raise invalid(f"{role}.vid must be 6 to 20 digits")
     if not name or len(name) > 200:
@@ -156,31 +161,31 @@ def _party_input(data: dict, role: str) -> tuple[str, str]:
     return vid, name
 
 
-def _plan(data: dict) -> tuple[rules.Parcel, rules.BuildingType, float, str]:
-    parcel = rules.parcels().get(str(data.get("parcelId") or "").strip().upper())
+def _plan(data: ApplicationStart) -> tuple[rules.Parcel, rules.BuildingType, float, str]:
+    parcel = rules.parcels().get(str(data.parcelId or "").strip().upper())
     if parcel is None:
         raise invalid("parcelId is not in the land registry")
-    building_type = rules.building_types().get(str(data.get("buildingType") or ""))
+    building_type = rules.building_types().get(str(data.buildingType or ""))
     if building_type is None:
         raise invalid(f"buildingType must be one of {sorted(rules.building_types())}")
     if not rules.allowed_on(parcel, building_type):
         raise invalid(f"a {building_type.label.lower()} is not allowed in the {parcel.zoning} zone of {parcel.id}")
     try:
-        area = float(data.get("floorAreaM2"))
+        area = float(data.floorAreaM2)  # None or words: refused here
     except (TypeError, ValueError):
         raise invalid("floorAreaM2 must be a number") from None
     if not 0 < area <= 10 * parcel.area_m2:
         raise invalid(f"floorAreaM2 must be positive and at most {10 * parcel.area_m2} m² on this parcel")
-    description = str(data.get("description") or "")[:1000]
+    description = str(data.description or "")[:1000]
     return parcel, building_type, area, description
 
 
-async def start_application(
+def start_application(
     session: Session,
     im: IMClient,
     settings: ConstructionPermitSettings,
     user: UserSession,
-    data: dict,
+    data: ApplicationStart,
     message_id: str | None,
     idempotency_key: str | None = None,
 ) -> Application:
@@ -199,7 +204,7 @@ async def start_application(
     named = {role: _party_input(data, role) for role in PARTY_ROLES}
     if named["owner"][0] != parcel.owner_vid:
         raise invalid(f"the land registry names another owner for {parcel.id}")
-    checks = await bb.check_people(im, settings, user.sub, named)
+    checks = bb.check_people(im, settings, user.sub, named)
     wrong = [role for role, (matches, _) in checks.items() if not matches]
     if wrong:
         raise invalid(f"Identity does not confirm the VID and name of: {', '.join(wrong)}")
@@ -222,7 +227,7 @@ async def start_application(
     if "owner" in is_me:
         application.consent_status = "not_needed"
     else:
-        application.consent_record_id = await bb.ask_owner_consent(im, settings, named["owner"][0])
+        application.consent_record_id = bb.ask_owner_consent(im, settings, named["owner"][0])
         application.consent_status = "requested"
     session.add(application)
     session.flush()
@@ -239,7 +244,7 @@ async def start_application(
     return application
 
 
-async def link_parties(session: Session, im: IMClient, settings: ConstructionPermitSettings, user: UserSession) -> None:
+def link_parties(session: Session, im: IMClient, settings: ConstructionPermitSettings, user: UserSession) -> None:
     """Finds the applications that name the logged-in resident (as owner, architect or contractor): parties
     with their verified name are candidates, and Identity confirms that the VID's person is the one our OIDC
     client knows by their `sub` (`subject_matches`, a yes/no answer; the VID itself is never learnt from the
@@ -251,7 +256,7 @@ async def link_parties(session: Session, im: IMClient, settings: ConstructionPer
     candidates = session.scalars(
         select(Party).where(Party.sub.is_(None), func.lower(Party.name) == user.name.lower()).limit(20)
     ).all()
-    mine = [party for party in candidates if await bb.is_person(im, settings, party.vid, user.sub)]
+    mine = [party for party in candidates if bb.is_person(im, settings, party.vid, user.sub)]
     for party in mine:
         party.sub = user.sub
     if mine:
@@ -328,7 +333,7 @@ def missing_documents(session: Session, application: Application) -> list[str]:
 # The owner's consent ----------------------------------------------------------------------------------------
 
 
-async def decide_consent(
+def decide_consent(
     session: Session,
     im: IMClient,
     settings: ConstructionPermitSettings,
@@ -352,7 +357,7 @@ async def decide_consent(
         "sub": user.sub,
         "at": utcnow().isoformat(),
     }
-    await bb.set_owner_consent(
+    bb.set_owner_consent(
         im, settings, application.consent_record_id, owner.vid, decision == "give", evidence, user.proof
     )
     application.consent_status = "given" if decision == "give" else "refused"
@@ -391,14 +396,14 @@ def _slots(form: dict) -> list[str]:
             when = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise invalid(f"slots: {str(value)[:40]!r} is not an ISO 8601 date-time") from None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        when = as_utc(when)
         if when <= utcnow():
             raise invalid("slots must be in the future")
-        slots.append(when.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"))
+        slots.append(when.strftime("%Y-%m-%dT%H:%MZ"))
     return sorted(set(slots))
 
 
-async def _check_submittable(
+def _check_submittable(
     session: Session,
     im: IMClient,
     settings: ConstructionPermitSettings,
@@ -412,12 +417,12 @@ async def _check_submittable(
     if application.consent_status != "given":
         raise invalid("the owner has not given consent")
     owner = parties(session, application)["owner"]
-    if not await bb.owner_consent_valid(im, settings, owner.vid):
+    if not bb.owner_consent_valid(im, settings, owner.vid):
         application.consent_status = "refused"
         raise invalid("Consent no longer holds a valid signed consent of the owner")
 
 
-async def act(
+def act(
     session: Session,
     im: IMClient,
     settings: ConstructionPermitSettings,
@@ -440,7 +445,7 @@ async def act(
         raise refused(409, "invalid_state", str(exc)) from exc
     note, audiences, summary = None, people(session, application), f"{application.id}: {action.replace('_', ' ')}"
     if action == "submit":
-        await _check_submittable(session, im, settings, application)
+        _check_submittable(session, im, settings, application)
         audiences = [f"sub:{application.applicant_sub}", "role:permit_officer"]
         summary = f"{application.id} submitted by {user.name}: ready for review"
     elif action == "request_documents":
@@ -565,7 +570,7 @@ def confirm_payment(session: Session, bill: Bill, message_id: str | None) -> Non
     )
 
 
-async def request_to_pay(
+def request_to_pay(
     session: Session,
     im: IMClient,
     settings: ConstructionPermitSettings,
@@ -583,7 +588,7 @@ async def request_to_pay(
         raise refused(409, "invalid_state", "your VID is not on this application")
     if application.rtp_id is None:
         application.rtp_id = int.from_bytes(hashlib.sha256(application.id.encode()).digest()[:4], "big") >> 1
-    await bb.send_request_to_pay(im, settings, application.rtp_id, application.bill_id, application.fee, applicant.vid)
+    bb.send_request_to_pay(im, settings, application.rtp_id, application.bill_id, application.fee, applicant.vid)
     record(
         session,
         application,

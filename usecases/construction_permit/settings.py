@@ -6,10 +6,6 @@ from pydantic_settings import SettingsConfigDict
 
 from usecases.common.settings import UseCaseSettings, identity_overrides
 
-PAYMENTS_P2G = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/p2g"
-PAYMENTS_CLIENT = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS"
-IM_CLIENT = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
-CALLBACKS = IM_CLIENT + "/callbacks"
 OFFICER_ROLES = ("permit_officer", "civil_protection_officer", "utilities_officer", "mayor")
 
 
@@ -17,7 +13,9 @@ class ConstructionPermitSettings(UseCaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSTRUCTION_PERMIT_", extra="ignore")
     service_name: str = "construction_permit"
     port: int = 8102
-    im_client: str | None = IM_CLIENT
+    im_client: str | None = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT"
+    callbacks_service: str = "SANDBOX/GOV/MUNICIPALITY/CONSTRUCTION-PERMIT/callbacks"
+    payments_p2g_service: str = "SANDBOX/GOV/PAYMENTS-AUTHORITY/PAYMENTS/p2g"
 
     oidc_client_id: str = "construction-permit"
     owner_agreement_id: str = "da-construction-permit-owner"
@@ -37,8 +35,10 @@ class ConstructionPermitSettings(UseCaseSettings):
     late_fee_percent: int = 10
 
     @property
-    def callback_base(self) -> str:
-        return f"{self.im_url.rstrip('/')}/r1/{CALLBACKS}"
+    def room(self) -> str:
+        """The IM pub/sub room is this application: its API under `<room>/api`, publishing under `<room>/pub`
+        (those take the place of a service code)."""
+        return str(self.im_client)
 
 
 def load_settings() -> ConstructionPermitSettings:

@@ -7,10 +7,8 @@ from services.common.im_client import IMClient
 from usecases.common.hooks import RunningSandbox
 from usecases.common.registration import identity_admin_token, register_client
 
-from .settings import IM_CLIENT, ConstructionPermitSettings
+from .settings import ConstructionPermitSettings
 
-# The pub/sub API lives under the room: /r1/<room>/api/v1/... ("api" takes the place of a service code).
-ROOM_API = IM_CLIENT + "/api"
 EVENT_SCHEMA = {
     "type": "object",
     "required": ["applicationId", "action", "state", "text", "audiences"],
@@ -40,18 +38,20 @@ def on_up(sandbox: RunningSandbox) -> None:
         )
     else:
         print("construction_permit: Identity is not running; login is unavailable")  # noqa: T201
-    setup_room(IMClient(sandbox.im_url, IM_CLIENT, sandbox.client_secrets[IM_CLIENT]), settings)
+    client = str(settings.im_client)
+    setup_room(IMClient(sandbox.im_url, client, sandbox.client_secrets[client]), settings)
 
 
 def setup_room(im: IMClient, settings: ConstructionPermitSettings) -> None:
     """Creates the event type in our room and our PUSH subscription to it (both kept if they exist)."""
+    room_api = settings.room + "/api"  # the pub/sub API lives under the room: /r1/<room>/api/v1/...
     created = im.request_sync(
-        ROOM_API, "POST", "/v1/eventType", json={"eventType": settings.event_type, "schema": EVENT_SCHEMA}
+        room_api, "POST", "/v1/eventType", json={"eventType": settings.event_type, "schema": EVENT_SCHEMA}
     )
     if created.status_code not in (200, 201, 409):
         raise RuntimeError(f"the IM refused the event type: {created.status_code} {created.text[:200]}")
     subscribed = im.request_sync(
-        ROOM_API,
+        room_api,
         "POST",
         f"/v1/subs/{settings.event_type}",
         json={"delivery": "PUSH", "serviceCode": "callbacks", "path": "/callbacks/events"},

@@ -13,14 +13,17 @@ from functools import cache
 from pathlib import Path
 
 from services.common.assertion import VerifiedCall
+from services.common.errors import DomainError
 
 from .g2p.models import Programme
 from .seed import load_seed
 from .settings import PaymentsSettings
 
 
-class NotAllowed(Exception):
-    """The calling application may not do this (answered 403)."""
+class NotAllowed(DomainError):
+    """The calling application may not do this (answered 403, in the shape of the route called)."""
+
+    status_code = 403
 
 
 @cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Table
@@ -45,19 +44,6 @@ class Money(TypeDecorator):
     @property
     def python_type(self) -> type:
         return Decimal
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime | None) -> str | None:
-    """UTC ISO 8601 with a Z (SQLite hands back naive datetimes, which we always wrote in UTC)."""
-    if ts is None:
-        return None
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def plain(amount: Decimal | None) -> int | float | None:

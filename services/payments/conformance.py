@@ -22,9 +22,9 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import utcnow
 from services.common.database import Database
 
-from .base import utcnow
 from .ledger.models import Posting
 from .ledger.service import Leg, post_entry
 from .seed import seed_programmes, seed_voucher_setup

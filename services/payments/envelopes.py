@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.app import im_caller
-from services.common.assertion import VerifiedCall
 from services.common.callback_targets import RefusedTarget, check_callback_target
-from services.common.errors import APIError
+from services.common.errors import APIError, ErrorRenderer, error_shape
+
+from .dependencies import IMCaller, Settings
 
 BODY_KEY = "payments.raw_body"
 SUCCESS, FAILURE = "00", "01"
@@ -66,6 +66,13 @@ def request_id_of(request: Request) -> str:
                 if isinstance(value, str):
                     return value[:40]
     return request.headers.get("X-CorrelationID", "")[:40] or request.query_params.get("requestId", "")[:40]
+
+
+def answers(model: Any, status: int = 200) -> dict[str, Any]:
+    """Route options documenting the success body as `model` in the OpenAPI document, without passing what the
+    route returns through it: the bodies the routes build are the wire format, exactly (no coercion, no
+    dropped or added fields)."""
+    return {"response_model": None, "responses": {status: {"model": model}}}
 
 
 def v1_body(code: str, description: str, request_id: str | None) -> dict[str, Any]:
@@ -131,19 +138,24 @@ def fail_v3(status: int, description: str, request_id: str) -> APIError:
     return APIError(status, v3_body(FAILURE, description, request_id))
 
 
-def valid_callback_url(
-    request: Request,
-    caller: VerifiedCall | None = Depends(im_caller),
+async def valid_callback_url(
+    settings: Settings,
+    caller: IMCaller,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", include_in_schema=False),
 ) -> None:
     """Router dependency: the callback must be an IM service of the caller or allow-listed (see
     services/common/callback_targets.py); anything else is refused up front, in the path's error shape."""
     if x_callback_url is None:
         return
-    settings = request.app.state.settings
     try:
         check_callback_target(
             x_callback_url, caller.client if caller else None, settings.im_url, settings.callback_allow_list
         )
     except RefusedTarget as exc:
         raise HTTPException(400, f"X-Callback-URL {exc}") from exc
+
+
+def shaped_router(render: ErrorRenderer, tags: list[str], **options: Any) -> APIRouter:
+    """A router of a GovStack API: its routes answer errors with `render` (the shape their spec file documents)
+    and refuse a callback URL the caller may not name."""
+    return APIRouter(tags=tags, dependencies=[Depends(valid_callback_url)], route_class=error_shape(render), **options)

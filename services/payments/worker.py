@@ -8,55 +8,22 @@ ever blocks a request.
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
-
 from services.common.database import Database
 from services.common.im_client import IMClient
+from services.common.outbox import PollingLoop
 
 from .g2p.processing import process_next
 from .outbox.service import CallbackSender
 from .p2g.service import resend_unacknowledged
 from .settings import PaymentsSettings
 
-log = logging.getLogger(__name__)
-
-
-class Loop:
-    def __init__(self, name: str, step: Callable[[], bool | int], idle_seconds: float):
-        self.step = step
-        self.idle_seconds = idle_seconds
-        self.stopping = threading.Event()
-        self.woken = threading.Event()
-        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                busy = self.step()
-            except Exception:  # keep the loop alive; the state in the DB is unchanged
-                log.exception("%s step failed", self.thread.name)
-                busy = False
-            if not busy:
-                self.woken.wait(self.idle_seconds)
-                self.woken.clear()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.woken.set()
-        self.thread.join(timeout=30)
-
 
 class Worker:
     def __init__(self, db: Database, settings: PaymentsSettings, im: IMClient | None):
         self.sender = CallbackSender(db, settings, im)
-        self.batches = Loop("payments-batches", lambda: process_next(db, settings), settings.worker_poll_seconds)
-        self.callbacks = Loop("payments-callbacks", self.sender.run_once, settings.worker_poll_seconds)
-        self.bill_payments = Loop(
+        self.batches = PollingLoop("payments-batches", lambda: process_next(db, settings), settings.worker_poll_seconds)
+        self.callbacks = PollingLoop("payments-callbacks", self.sender.run_once, settings.worker_poll_seconds)
+        self.bill_payments = PollingLoop(
             "payments-p2g", lambda: resend_unacknowledged(db, settings), settings.worker_poll_seconds
         )
 
@@ -66,7 +33,7 @@ class Worker:
         self.bill_payments.start()
 
     def wake(self) -> None:
-        self.batches.woken.set()
+        self.batches.wake()
 
     def stop(self) -> None:
         self.batches.stop()

@@ -15,12 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common import demo_world, live
+from services.common.im_client import IMClient
 
 from ..base import plain
+from ..dependencies import DB, OptionalIM, Settings
 from ..p2g import service as p2g
 from ..p2g.models import Biller, BillPayment, RequestToPay
 from ..p2g.service import Caller, P2GError
 from ..seed import load_seed
+from ..settings import PaymentsSettings
 from . import service as bank
 from .models import BankCustomer
 
@@ -32,12 +35,12 @@ TENANT = "sandbox"
 DEMO_LOGINS = [r for role in ("property_owner", "architect", "contractor") for r in demo_world.with_role(role)[:1]]
 
 
-def _bank_config(request: Request) -> dict:
-    return load_seed(request.app.state.settings.seed_file)["payer_bank"]
+def _bank_config(settings: PaymentsSettings) -> dict:
+    return load_seed(settings.seed_file)["payer_bank"]
 
 
-def _customer(request: Request, session: Session) -> BankCustomer | None:
-    customer_id = bank.customer_id_from_cookie(request.app.state.settings.keys_dir, request.cookies.get(SESSION_COOKIE))
+def _customer(request: Request, settings: PaymentsSettings, session: Session) -> BankCustomer | None:
+    customer_id = bank.customer_id_from_cookie(settings.keys_dir, request.cookies.get(SESSION_COOKIE))
     return session.get(BankCustomer, customer_id) if customer_id else None
 
 
@@ -70,18 +73,24 @@ async def _checked_form(request: Request) -> dict | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, billId: str = "") -> Response:  # the link the biller gives out
+def home(
+    request: Request,
+    settings: Settings,
+    db: DB,
+    im: OptionalIM,
+    billId: str = "",  # the link the biller gives out
+) -> Response:
     bill_id = billId.strip().upper()
-    with request.app.state.db.session() as session:
-        customer = _customer(request, session)
+    with db.session() as session:
+        customer = _customer(request, settings, session)
         if customer is None:
             return _render(
-                request, "login.html", {"bill_id": bill_id, "pin": _bank_config(request)["pin"], "demo": DEMO_LOGINS}
+                request, "login.html", {"bill_id": bill_id, "pin": _bank_config(settings)["pin"], "demo": DEMO_LOGINS}
             )
         context = _account_context(session, customer)
         context.update(bill_id=bill_id, bill=None, lookup_error=None)
         if bill_id and not live.is_live_refresh(request):  # a live refresh asks the biller nothing
-            context.update(_look_up(request, session, customer, bill_id))
+            context.update(_look_up(im, session, customer, bill_id))
         return _render(request, "home.html", context)
 
 
@@ -105,12 +114,12 @@ def _account_context(session: Session, customer: BankCustomer) -> dict:
     }
 
 
-def _look_up(request: Request, session: Session, customer: BankCustomer, bill_id: str) -> dict:
+def _look_up(im: IMClient | None, session: Session, customer: BankCustomer, bill_id: str) -> dict:
     if not bank.looks_like_bill_id(bill_id):
         return {"lookup_error": "A bill id has letters, digits and dashes only (at most 20)."}
     caller = Caller(bank.new_reference("INQ"), TENANT, bank.account_of(session, customer).owner)
     try:
-        inquiry = p2g.inquire(session, request.app.state.im, bill_id, caller.correlation_id, caller)
+        inquiry = p2g.inquire(session, im, bill_id, caller.correlation_id, caller)
     except P2GError as exc:
         return {"lookup_error": f"Bill {bill_id} cannot be looked up: {exc.reason}."}
     if inquiry.code != "00":
@@ -135,17 +144,16 @@ def _look_up(request: Request, session: Session, customer: BankCustomer, bill_id
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, settings: Settings, db: DB) -> Response:
     form = await _checked_form(request)
     if form is None:
         return _redirect(error="The form expired: please try again.")
-    with request.app.state.db.session() as session:
+    with db.session() as session:
         customer = bank.find_by_login(session, form.get("login", ""))
     bill_id = (form.get("billId") or "").strip()
-    if customer is None or form.get("pin") != str(_bank_config(request)["pin"]):
+    if customer is None or form.get("pin") != str(_bank_config(settings)["pin"]):
         return _redirect(bill_id, error="Unknown account or wrong PIN.")
     response = _redirect(bill_id)
-    settings = request.app.state.settings
     cookie = bank.session_cookie(settings.keys_dir, customer.id, settings.bank_session_hours)
     response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", path="/bank")
     return response
@@ -160,21 +168,21 @@ async def logout(request: Request) -> Response:
 
 
 @router.post("/pay")
-async def pay(request: Request) -> Response:
+async def pay(request: Request, settings: Settings, db: DB) -> Response:
     form = await _checked_form(request)
     if form is None:
         return _redirect(error="The form expired: please look the bill up again.")
     bill_id = (form.get("billId") or "").strip()
 
     def work() -> str:
-        with request.app.state.db.session() as session:
-            customer = _customer(request, session)
+        with db.session() as session:
+            customer = _customer(request, settings, session)
             if customer is None:
                 raise P2GError("please log in again")
             account = bank.account_of(session, customer)
             payment = p2g.pay_bill(
                 session,
-                request.app.state.settings,
+                settings,
                 caller=Caller(form.get("requestId", ""), TENANT, account.owner),
                 request_id=form.get("requestId", "")[:20],
                 inquiry_request_id=form.get("inquiryRequestId", "")[:20],
@@ -194,22 +202,22 @@ async def pay(request: Request) -> Response:
 
 
 @router.post("/rtp/{rtp_pk}")
-async def answer_rtp(request: Request, rtp_pk: int) -> Response:
+async def answer_rtp(request: Request, settings: Settings, db: DB, im: OptionalIM, rtp_pk: int) -> Response:
     form = await _checked_form(request)
     if form is None or form.get("decision") not in ("accept", "refuse"):
         return _redirect(error="The form expired: please try again.")
     accept = form["decision"] == "accept"
 
     def work() -> str:
-        with request.app.state.db.session() as session:
-            customer = _customer(request, session)
+        with db.session() as session:
+            customer = _customer(request, settings, session)
             rtp = session.get(RequestToPay, rtp_pk)
             if customer is None or rtp is None or rtp.customer_id != customer.id:
                 raise P2GError("no such request to pay")
             p2g.answer_rtp(
                 session,
-                request.app.state.im,
-                request.app.state.settings,
+                im,
+                settings,
                 rtp,
                 accept=accept,
                 debit=bank.account_of(session, customer),

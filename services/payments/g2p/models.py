@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..base import Base, Money, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+
+from ..base import Base, Money
 
 
 class Programme(Base):
@@ -42,8 +45,8 @@ class Batch(Base):
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     total_count: Mapped[int] = mapped_column(Integer, default=0)
     total_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ack: Mapped[str | None] = mapped_column(Text, nullable=True)  # first answer, replayed on retry
     # SHA-256 of what the first request asked (body and programme): a retry must ask the same.
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -75,7 +78,7 @@ class Instruction(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | completed | failed
     failure_reason: Mapped[str | None] = mapped_column(String(100), nullable=True)
     entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PrepaymentValidation(Base):
@@ -88,4 +91,4 @@ class PrepaymentValidation(Base):
     batch_id: Mapped[str] = mapped_column(String(50), index=True)
     result: Mapped[str] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,10 +21,10 @@ from sqlalchemy import String, and_, cast, exists, func, literal, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql.expression import ColumnElement, ScalarSelect
 
+from services.common.clock import utcnow
 from services.common.database import Database
 
 from ..accounts import fsp_settlement_account, funding_account
-from ..base import utcnow
 from ..fsps.service import load_directory_for
 from ..ledger.service import InsufficientFunds, Leg, post_entries
 from ..mapper.models import Beneficiary

@@ -65,3 +65,79 @@ class V3Transaction(_Body):
     amount: Amount
     currency: Currency
     descriptionText: str | None = Field(default=None, max_length=50)
+
+
+class FailedCase(BaseModel):
+    InstructionID: str
+    PayeeFunctionalID: str
+    FailureReason: str
+
+
+class ValidationResult(BaseModel):
+    """Prepaymentvalidation.yaml's answer (also sent to `X-Callback-URL`)."""
+
+    ResponseCode: str
+    ResponseDescription: str
+    RequestID: str | None = None
+    BatchID: str | None = None
+    NumberFailedCases: int | None = None
+    FailedCases: list[FailedCase] | None = None
+
+
+class BulkPaymentAck(BaseModel):
+    ResponseCode: str
+    ResponseDescription: str
+    RequestID: str
+    BatchID: str
+    PaymentsBatchID: str
+
+
+class BatchAccepted(BaseModel):
+    batchId: str
+
+
+class BatchSummary(BaseModel):
+    """The BulkPaymentStatusUpdate body, plus `status`, `currency` and `clientBatchId`."""
+
+    requestId: str
+    batchId: str
+    TotalTransactions: int
+    ongoing: int
+    failed: int
+    completed: int
+    totalAmount: float
+    completed_amount: float
+    ongoing_amount: float
+    failed_amount: float
+    result_file: str | None = None
+    resultGeneratedAt: str
+    note: str
+    currency: str | None = None
+    status: str
+    clientBatchId: str | None = None
+
+
+class TransactionDetail(BaseModel):
+    """One transaction of BatchDetails.yml."""
+
+    workflowInstanceKey: str
+    transactionId: str
+    startedAt: str
+    completedAt: str | None = None
+    status: str
+    statusDetail: str | None = None
+    payeeDfspId: str | None = None
+    payeePartyId: str
+    payeePartyIdType: str
+    payeeFee: float
+    payeeFeeCurrency: str
+    payerDfspId: str
+    payerPartyId: str
+    payerPartyIdType: str
+    payerFee: float
+    payerFeeCurrency: str
+    amount: float
+    currency: str
+    direction: str
+    errorInformation: str | None = None
+    batchId: str

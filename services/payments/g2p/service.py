@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso, utcnow
+from services.common.errors import DomainError
+
 from ..authorization import check_owner
-from ..base import bulk_insert, iso, plain, refresh_statistics, utcnow
+from ..base import bulk_insert, plain, refresh_statistics
 from .models import Batch, Instruction, Programme
 from .schemas import V3Transaction
 
@@ -23,8 +26,8 @@ ADDRESS_KEYS = {"msisdn", "accountnumber", "financialaddress", "iban", "walletid
 INSTITUTION_KEYS = {"bankinginstitutioncode", "payeedfspid", "fspid", "bic"}
 
 
-class BatchRejected(Exception):
-    """The whole batch is refused (nothing stored)."""
+class BatchRejected(DomainError):
+    """The whole batch is refused (nothing stored): 400 in the shape of the route called."""
 
 
 class ReusedRequestID(BatchRejected):

@@ -7,42 +7,48 @@ import hashlib
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller
+from services.common.app import DBSession
 from services.common.assertion import VerifiedCall
 from services.common.errors import summarize
 
-from ..authorization import NotAllowed, check_source
-from ..envelopes import FAILURE, SUCCESS, fail_v1, fail_v3, v1_body, valid_callback_url
+from .. import envelopes
+from ..authorization import check_source
+from ..dependencies import DB, BackgroundWorker, IMCaller, Settings
+from ..envelopes import SUCCESS, answers, fail_v1, fail_v3, shaped_router, v1_body
 from ..outbox.service import enqueue
 from . import prevalidation, service
 from .models import Batch
-from .schemas import V1BulkPaymentRequest, V1ValidationResultRequest, V3Transaction
-from .service import STATUS_FILTER, BatchRejected, NewInstruction
+from .schemas import (
+    BatchAccepted,
+    BatchSummary,
+    BulkPaymentAck,
+    TransactionDetail,
+    V1BulkPaymentRequest,
+    V1ValidationResultRequest,
+    V3Transaction,
+    ValidationResult,
+)
+from .service import STATUS_FILTER, NewInstruction
 
-router = APIRouter(tags=["G2P bulk disbursement"], dependencies=[Depends(valid_callback_url)])
-
-
-Caller = Depends(im_caller)
+# Each API generation answers errors in its own shape (envelopes.py); /prepayment-validation documents only 200.
+_TAGS = ["G2P bulk disbursement"]
+validation_router = shaped_router(envelopes.v1_validation_answer, _TAGS)
+v1_router = shaped_router(envelopes.v1_error, _TAGS)
+v3_router = shaped_router(envelopes.v3_error, _TAGS)
 
 
 def _client(caller: VerifiedCall | None) -> str | None:
     return caller.client if caller else None
 
 
-def _wake(request: Request) -> None:
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        worker.wake()
-
-
-@router.post(
+@validation_router.post(
     "/prepayment-validation",
     summary="Validate a batch before paying it (API 1.0)",
     description=(
@@ -50,56 +56,53 @@ def _wake(request: Request) -> None:
         '`ResponseCode` "01" and a description (403 only when the IM-verified caller may not use the source or '
         "programme)."
     ),
+    **answers(ValidationResult),
 )
 def prepayment_validation(
     body: V1BulkPaymentRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    try:
-        check_source(request.app.state.settings, caller, body.SourceBBID)
-        result = prevalidation.validate(session, body, program_id, _client(caller))
-    except NotAllowed as exc:
-        raise fail_v1(403, str(exc), body.RequestID) from exc
-    except BatchRejected as exc:
-        return v1_body(FAILURE, str(exc), body.RequestID)
+    check_source(settings, caller, body.SourceBBID)
+    result = prevalidation.validate(session, body, program_id, _client(caller))  # BatchRejected: 200, code "01"
     if x_callback_url:
-        enqueue(session, request.app.state.settings, "g2p.prepayment_validation", x_callback_url, result)
+        enqueue(session, settings, "g2p.prepayment_validation", x_callback_url, result)
     return result
 
 
-@router.post(
+@v1_router.post(
     "/prepayment-validation-response",
     summary="Fetch the outcome of a pre-payment validation (API 1.0)",
     description="In no spec file: the stored outcome by `BatchID` (or `Source_BatchID`), optionally `SourceBBID`.",
+    **answers(ValidationResult),
 )
 def prepayment_validation_response(
     body: V1ValidationResultRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    try:
-        check_source(request.app.state.settings, caller, body.SourceBBID)
-    except NotAllowed as exc:
-        raise fail_v1(403, str(exc), body.RequestID) from exc
+    check_source(settings, caller, body.SourceBBID)
     found = prevalidation.find(session, body.SourceBBID, body.BatchID, None)
     if found is None:
         raise fail_v1(404, "no pre-payment validation for this BatchID", body.RequestID)
     return json.loads(found.result)
 
 
-@router.post("/bulk-payment", summary="Hand over a batch of credit instructions (API 1.0)")
+@v1_router.post(
+    "/bulk-payment", summary="Hand over a batch of credit instructions (API 1.0)", **answers(BulkPaymentAck)
+)
 def bulk_payment_v1(
     body: V1BulkPaymentRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
+    worker: BackgroundWorker,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
     instructions = [
         NewInstruction(
@@ -111,27 +114,23 @@ def bulk_payment_v1(
         "BatchID": body.BatchID,
         "PaymentsBatchID": "{batchId}",
     }
-    try:
-        check_source(request.app.state.settings, caller, body.SourceBBID)
-        _, answer = service.submit(
-            session,
-            api="v1",
-            request_id=body.RequestID,
-            source=body.SourceBBID,
-            instructions=instructions,
-            ack=ack,
-            client_batch_id=body.BatchID,
-            program_id=program_id,
-            callback_url=x_callback_url,
-            caller=_client(caller),
-            request_hash=body.fingerprint(program_id),
-        )
-    except NotAllowed as exc:
-        raise fail_v1(403, str(exc), body.RequestID) from exc
-    except BatchRejected as exc:
-        raise fail_v1(400, str(exc), body.RequestID) from exc
+    check_source(settings, caller, body.SourceBBID)
+    _, answer = service.submit(
+        session,
+        api="v1",
+        request_id=body.RequestID,
+        source=body.SourceBBID,
+        instructions=instructions,
+        ack=ack,
+        client_batch_id=body.BatchID,
+        program_id=program_id,
+        callback_url=x_callback_url,
+        caller=_client(caller),
+        request_hash=body.fingerprint(program_id),
+    )
     session.commit()
-    _wake(request)
+    if worker is not None:
+        worker.wake()
     return answer
 
 
@@ -155,10 +154,11 @@ def _inline_schema(model: type) -> dict:
     return resolve(schema)
 
 
-@router.post(
+@v3_router.post(
     "/batchtransactions",
     status_code=202,
     summary="Hand over a batch of credit instructions (v3)",
+    **answers(BatchAccepted, 202),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -168,18 +168,18 @@ def _inline_schema(model: type) -> dict:
 )
 async def batch_transactions(
     request: Request,
+    caller: IMCaller,
+    settings: Settings,
+    db: DB,
+    worker: BackgroundWorker,
     type: str = Query(pattern="^raw$"),  # the spec's parameter name
     correlation_id: str = Header(alias="X-CorrelationID", min_length=1, max_length=20),
     tenant: str = Header(alias="Platform-TenantId", min_length=1, max_length=20),
     callback_url: str = Header(alias="X-Callback-URL", min_length=1, max_length=500),
     program_id: str | None = Header(default=None, alias="X-Program-Id", max_length=20),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-Id", max_length=20),
-    caller: VerifiedCall | None = Caller,
 ) -> JSONResponse:
-    try:
-        check_source(request.app.state.settings, caller, institution)
-    except NotAllowed as exc:
-        raise fail_v3(403, str(exc), correlation_id) from exc
+    check_source(settings, caller, institution)
     # Validated one transaction at a time, each dropped once converted: peak memory stays ~1/2 of
     # validating the whole 100 000-item array into models at once.
     raw_body = await request.body()
@@ -203,7 +203,7 @@ async def batch_transactions(
     del raw, raw_body
 
     def store() -> dict:
-        with request.app.state.db.session() as session:
+        with db.session() as session:
             return service.submit(
                 session,
                 api="v3",
@@ -219,13 +219,9 @@ async def batch_transactions(
                 request_id_name="X-CorrelationID",
             )[1]
 
-    try:
-        answer = await run_in_threadpool(store)
-    except NotAllowed as exc:
-        raise fail_v3(403, str(exc), correlation_id) from exc
-    except BatchRejected as exc:
-        raise fail_v3(400, str(exc), correlation_id) from exc
-    _wake(request)
+    answer = await run_in_threadpool(store)
+    if worker is not None:
+        worker.wake()
     return JSONResponse(answer, status_code=202)
 
 
@@ -243,7 +239,11 @@ def _batch(session: Session, batch_id: str | None, correlation_id: str | None) -
     return batch
 
 
-@router.get("/api/v1/batch", summary="Batch summary (v3, same body as the BulkPaymentStatusUpdate callback)")
+@v3_router.get(
+    "/api/v1/batch",
+    summary="Batch summary (v3, same body as the BulkPaymentStatusUpdate callback)",
+    **answers(BatchSummary),
+)
 def batch_summary(
     session: Session = DBSession,
     batch_id: str | None = Query(default=None, alias="batchId", max_length=50),
@@ -252,7 +252,11 @@ def batch_summary(
     return service.summary(session, _batch(session, batch_id, correlation_id))
 
 
-@router.get("/api/v1/batch/detail", summary="Batch details, paged per transaction (v3)")
+@v3_router.get(
+    "/api/v1/batch/detail",
+    summary="Batch details, paged per transaction (v3)",
+    **answers(list[TransactionDetail]),
+)
 def batch_detail(
     session: Session = DBSession,
     batch_id: str = Query(alias="batchId", min_length=1, max_length=50),

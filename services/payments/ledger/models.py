@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..base import Base, Money, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+
+from ..base import Base, Money
 
 
 class LedgerAccount(Base):
@@ -28,7 +31,7 @@ class LedgerAccount(Base):
     owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
     allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
     balance: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JournalEntry(Base):
@@ -39,7 +42,7 @@ class JournalEntry(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
     description: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Posting(Base):

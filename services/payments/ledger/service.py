@@ -14,7 +14,9 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..base import bulk_insert, plain, utcnow
+from services.common.clock import utcnow
+
+from ..base import bulk_insert, plain
 from .models import JournalEntry, LedgerAccount, Posting
 
 

@@ -7,20 +7,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.app import DBSession
+from services.common.clock import iso
 
-from ..base import iso, plain
+from ..base import plain
+from ..envelopes import answers
 from .models import JournalEntry, LedgerAccount, Posting
+from .schemas import AccountView, AccountWithPostings
 from .service import account_view, get_account
 
 router = APIRouter(prefix="/ledger", tags=["Ledger (sandbox)"])
 
 
-@router.get("/accounts", summary="All ledger accounts with their balances")
+@router.get("/accounts", summary="All ledger accounts with their balances", **answers(list[AccountView]))
 def list_accounts(session: Session = DBSession) -> list[dict]:
     return [account_view(a) for a in session.scalars(select(LedgerAccount).order_by(LedgerAccount.code))]
 
 
-@router.get("/accounts/{code}", summary="One ledger account and its latest postings")
+@router.get("/accounts/{code}", summary="One ledger account and its latest postings", **answers(AccountWithPostings))
 def show_account(code: str, limit: int = 50, session: Session = DBSession) -> dict:
     account = get_account(session, code)
     if account is None:

@@ -71,3 +71,17 @@ class V3UpdateRequest(_Body):
 class V3BulkLookupRequest(_Body):
     requestId: str = Str12
     payeePartyIds: list[str] = Field(min_length=1, max_length=10000)
+
+
+class PaymentModality(BaseModel):
+    payeeIdentity: str
+    paymentModality: str | None = None
+    financialAddress: str | None = None
+    bankingInstitutionCode: str | None = None
+
+
+class LookupAnswer(BaseModel):
+    """Unknown ids are simply absent from the list."""
+
+    requestId: str
+    paymentModalityList: list[PaymentModality]

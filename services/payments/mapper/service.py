@@ -11,7 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..base import bulk_insert, refresh_statistics, utcnow
+from services.common.clock import utcnow
+from services.common.errors import DomainError
+
+from ..base import bulk_insert, refresh_statistics
 from ..fsps.models import FSP, FSPAccount
 from ..fsps.service import normalize_address
 from ..outbox.service import enqueue
@@ -43,7 +46,7 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class ReusedRequestID(Exception):
+class ReusedRequestID(DomainError):
     """A request id already used for a different request of this operation and source."""
 
     def __init__(self, request_id: str):

@@ -2,72 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Header, Query
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller
-from services.common.assertion import VerifiedCall
-from services.common.errors import APIError
+from services.common.app import DBSession
 
-from ..authorization import NotAllowed, check_source
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
-from ..settings import PaymentsSettings
+from .. import envelopes
+from ..authorization import check_source
+from ..dependencies import IMCaller, Settings
+from ..envelopes import SUCCESS, answers, fail_v1, fail_v3, shaped_router, v1_body, v3_body
+from ..schemas import V1Answer, V3Answer
 from . import service
-from .schemas import V1BeneficiaryRequest, V3BulkLookupRequest, V3RegisterRequest, V3UpdateRequest, body_fingerprint
+from .schemas import (
+    LookupAnswer,
+    V1BeneficiaryRequest,
+    V3BulkLookupRequest,
+    V3RegisterRequest,
+    V3UpdateRequest,
+    body_fingerprint,
+)
 from .service import Entry
 
-router = APIRouter(tags=["Account mapper"], dependencies=[Depends(valid_callback_url)])
+# Each API generation answers errors in its own shape (envelopes.py).
+_TAGS = ["Account mapper"]
+v1_router = shaped_router(envelopes.v1_error, _TAGS)
+mapper_router = shaped_router(envelopes.v3_mapper_error, _TAGS)
+lookup_router = shaped_router(envelopes.v3_error, _TAGS)
 
 RECEIVED = "Request received; the per-beneficiary outcome is sent to the callback URL"
 
 
-Caller = Depends(im_caller)
-
-
-def _settings(request: Request) -> PaymentsSettings:
-    return request.app.state.settings
-
-
-def _source_of_caller(
-    request: Request,
-    caller: VerifiedCall | None,
-    source: str | None,
-    fail: Callable[[int, str, str], APIError],
-    request_id: str,
-) -> None:
-    try:
-        check_source(_settings(request), caller, source)
-    except NotAllowed as exc:
-        raise fail(403, str(exc), request_id) from exc
-
-
-def _run_once(fail: Callable[[int, str, str], APIError], **request: object) -> dict:
-    """`service.run_once`, a conflicting reuse of the request id answered 400 in the path's error shape."""
-    try:
-        return service.run_once(**request)
-    except service.ReusedRequestID as exc:
-        raise fail(400, str(exc), request["request_id"]) from exc
-
-
-@router.post("/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)")
+@v1_router.post(
+    "/register-beneficiary", summary="Register beneficiaries in the account mapper (API 1.0)", **answers(V1Answer)
+)
 def register_v1(
     body: V1BeneficiaryRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    _source_of_caller(request, caller, body.SourceBBID, fail_v1, body.RequestID)
+    check_source(settings, caller, body.SourceBBID)
     entries = [
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
     ]
-    return _run_once(
-        fail_v1,
+    return service.run_once(
         session=session,
-        settings=_settings(request),
+        settings=settings,
         operation="register",
         source=body.SourceBBID,
         request_id=body.RequestID,
@@ -79,23 +61,24 @@ def register_v1(
     )
 
 
-@router.post("/update-beneficiary-details", summary="Update beneficiaries' payment details (API 1.0)")
+@v1_router.post(
+    "/update-beneficiary-details", summary="Update beneficiaries' payment details (API 1.0)", **answers(V1Answer)
+)
 def update_v1(
     body: V1BeneficiaryRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL"),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    _source_of_caller(request, caller, body.SourceBBID, fail_v1, body.RequestID)
+    check_source(settings, caller, body.SourceBBID)
     entries = [
         Entry(b.PayeeFunctionalID, b.PaymentModality, b.FinancialAddress, b.BankingInstitutionCode)
         for b in body.Beneficiaries
     ]
-    return _run_once(
-        fail_v1,
+    return service.run_once(
         session=session,
-        settings=_settings(request),
+        settings=settings,
         operation="update",
         source=body.SourceBBID,
         request_id=body.RequestID,
@@ -107,14 +90,18 @@ def update_v1(
     )
 
 
-@router.post("/identityAccountMapper/beneficiary", summary="Register beneficiaries in the ID mapper (v3)")
+@mapper_router.post(
+    "/identityAccountMapper/beneficiary",
+    summary="Register beneficiaries in the ID mapper (v3)",
+    **answers(V3Answer),
+)
 def register_v3(
     body: V3RegisterRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
     institution: str | None = Header(default=None, alias="X-Registering-Institution-ID", max_length=12),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
     request_id = body.RequestID or body.requestID
     beneficiaries = body.Beneficiaries if body.Beneficiaries is not None else body.beneficiaries
@@ -126,7 +113,7 @@ def register_v3(
         raise fail_v1(400, "header X-Callback-URL is required", request_id)
     if not beneficiaries:
         raise fail_v1(400, "Beneficiaries must list at least one beneficiary", request_id)
-    _source_of_caller(request, caller, institution, fail_v1, request_id)
+    check_source(settings, caller, institution)
     entries = [
         Entry(
             b.payeeIdentity,
@@ -137,10 +124,9 @@ def register_v3(
         for b in beneficiaries
     ]
     ack = {"responseCode": SUCCESS, "responseDescription": RECEIVED, "requestID": request_id}
-    return _run_once(
-        fail_v1,
+    return service.run_once(
         session=session,
-        settings=_settings(request),
+        settings=settings,
         operation="register",
         source=institution,
         request_id=request_id,
@@ -152,23 +138,24 @@ def register_v3(
     )
 
 
-@router.put("/identityAccountMapper/beneficiary", summary="Update beneficiaries in the ID mapper (v3)")
+@mapper_router.put(
+    "/identityAccountMapper/beneficiary", summary="Update beneficiaries in the ID mapper (v3)", **answers(V3Answer)
+)
 def update_v3(
     body: V3UpdateRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     x_callback_url: str | None = Header(default=None, alias="X-Callback-URL", max_length=500),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    _source_of_caller(request, caller, body.sourceBBID, fail_v3, body.requestID)
+    check_source(settings, caller, body.sourceBBID)
     entries = [
         Entry(b.payeeIdentity, b.paymentModality, b.financialAddress, b.bankingInstitutionCode, b.status)
         for b in body.beneficiaries
     ]
-    return _run_once(
-        fail_v3,
+    return service.run_once(
         session=session,
-        settings=_settings(request),
+        settings=settings,
         operation="update",
         source=body.sourceBBID,
         request_id=body.requestID,
@@ -180,30 +167,30 @@ def update_v3(
     )
 
 
-@router.get("/beneficiary/", summary="Beneficiary details by functional id (v3)")
-@router.get("/beneficiary", include_in_schema=False)
+@lookup_router.get("/beneficiary/", summary="Beneficiary details by functional id (v3)", **answers(LookupAnswer))
+@lookup_router.get("/beneficiary", include_in_schema=False, response_model=None)
 def lookup_v3(
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     payee_identity: str = Query(alias="payeeIdentity", min_length=1, max_length=20),
     request_id: str = Query(alias="requestId", min_length=1, max_length=12),
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    _source_of_caller(request, caller, institution, fail_v3, request_id)
+    check_source(settings, caller, institution)
     found = service.lookup(session, institution, [payee_identity])
     return {"requestId": request_id, "paymentModalityList": [service.modality_view(b) for b in found]}
 
 
-@router.put("/beneficiary", summary="Bulk beneficiary lookup (v3)")
+@lookup_router.put("/beneficiary", summary="Bulk beneficiary lookup (v3)", **answers(LookupAnswer))
 def bulk_lookup_v3(
     body: V3BulkLookupRequest,
-    request: Request,
+    caller: IMCaller,
+    settings: Settings,
     session: Session = DBSession,
     institution: str | None = Header(default=None, alias="registeringInstitutionId", max_length=20),
-    caller: VerifiedCall | None = Caller,
 ) -> dict:
-    _source_of_caller(request, caller, institution, fail_v3, body.requestId)
+    check_source(settings, caller, institution)
     if any(not p or len(p) > 20 for p in body.payeePartyIds):
         raise fail_v3(400, "payeePartyIds must be 1 to 20 characters each", body.requestId)
     found = service.lookup(session, institution, body.payeePartyIds)

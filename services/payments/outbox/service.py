@@ -10,21 +10,21 @@ import base64
 import hashlib
 import json
 import logging
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from services.common.clock import utcnow
 from services.common.database import Database
 from services.common.im_client import MESSAGE_ID_HEADER, IMClient
 from services.common.keys import load_or_create_secret
+from services.common.outbox import Backoff, claim_due, im_headers
 
-from ..base import utcnow
 from ..settings import PaymentsSettings
 from .models import OutboxMessage
 
@@ -72,53 +72,34 @@ def decrypt_payload(settings: PaymentsSettings, message: OutboxMessage) -> str:
 
 
 class CallbackSender:
+    """Sends due callbacks (claimed under a lease longer than a send can take) and records each attempt."""
+
     def __init__(self, db: Database, settings: PaymentsSettings, im: IMClient | None):
         self.db = db
         self.settings = settings
         self.im = im
+        self.backoff = Backoff(
+            settings.callback_backoff_seconds, settings.callback_backoff_cap_seconds, settings.callback_max_attempts
+        )
         self.client = httpx.Client(timeout=settings.callback_timeout_seconds)
 
     def close(self) -> None:
         self.client.close()
 
-    def backoff(self, attempts: int) -> timedelta:
-        s = self.settings
-        return timedelta(seconds=min(s.callback_backoff_cap_seconds, s.callback_backoff_seconds * 2 ** (attempts - 1)))
-
     def headers_for(self, message: OutboxMessage) -> dict[str, str]:
         stored = json.loads(message.headers) if message.headers else {}
-        headers = {"Content-Type": "application/json", **stored}
-        if self.im is not None and message.target_url.startswith(self.settings.im_url.rstrip("/") + "/r1/"):
-            # A message id stored with the message ties the call to the action that queued it in the IM trace.
-            headers.update(self.im.headers(message_id=stored.get(MESSAGE_ID_HEADER)))
-        return headers
+        # A message id stored with the message ties the call to the action that queued it in the IM trace.
+        return {
+            "Content-Type": "application/json",
+            **stored,
+            **im_headers(self.im, message.target_url, stored.get(MESSAGE_ID_HEADER)),
+        }
 
     def claim_due(self, limit: int = 20) -> list[OutboxMessage]:
-        """Due messages, each claimed by pushing its next attempt past the send timeout (safe with replicas)."""
-        now = utcnow()
-        lease = now + timedelta(seconds=self.settings.callback_timeout_seconds + 5)
-        claimed = []
+        pending = OutboxMessage.delivered_at.is_(None) & OutboxMessage.dead.is_(False)
         with self.db.session() as session:
-            due = session.scalars(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.delivered_at.is_(None),
-                    OutboxMessage.dead.is_(False),
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(limit)
-            ).all()
-            for message in due:
-                won = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.id, OutboxMessage.next_attempt_at == message.next_attempt_at)
-                    .values(next_attempt_at=lease)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if won:
-                    claimed.append(message)
-        return claimed
+            claimed = claim_due(session, OutboxMessage, pending, limit, self.settings.callback_timeout_seconds + 5)
+            return [session.get(OutboxMessage, message_id) for message_id in claimed]
 
     def send(self, message: OutboxMessage) -> None:
         error, status = None, None
@@ -141,11 +122,11 @@ class CallbackSender:
         values: dict[str, Any] = {"attempts": attempts, "last_status": status, "last_error": error}
         if error is None:
             values["delivered_at"] = utcnow()
-        elif attempts >= self.settings.callback_max_attempts:
+        elif self.backoff.gives_up(attempts):
             values["dead"] = True
             log.warning("callback %s (%s) given up after %d attempts: %s", message.id, message.kind, attempts, error)
         else:
-            values["next_attempt_at"] = utcnow() + self.backoff(attempts)
+            values["next_attempt_at"] = utcnow() + self.backoff.delay(attempts)
         with self.db.session() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..base import Base, Money, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+
+from ..base import Base, Money
 
 
 class Biller(Base):
@@ -35,7 +38,7 @@ class BillInquiry(Base):
     code: Mapped[str] = mapped_column(String(2))  # 00 found, 01 not found
     bill_status: Mapped[str | None] = mapped_column(String(10), nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # billDetails as the biller sent them
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # Payment status: awaiting_ack -> acknowledged | rejected (refunded) | unacknowledged (gave up resending).
@@ -58,11 +61,12 @@ class BillPayment(Base):
     status: Mapped[str] = mapped_column(String(16), default="awaiting_ack")
     reject_reason: Mapped[str | None] = mapped_column(String(10), nullable=True)
     mark_sends: Mapped[int] = mapped_column(Integer, default=0)  # mark-bill-paid messages queued so far
-    next_mark_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When mark-bill-paid is due again (`services.common.outbox.claim_due` reads `next_attempt_at`).
+    next_attempt_at: Mapped[datetime] = mapped_column("next_mark_at", UTCDateTime, default=utcnow)
     last_outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rtp_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # RTP status: PENDING -> ACCEPTED (paid, awaiting the biller's ACK) -> PAID, or REFUSED.
@@ -83,5 +87,5 @@ class RequestToPay(Base):
     status: Mapped[str] = mapped_column(String(10), default="PENDING")
     reject_reason: Mapped[str | None] = mapped_column(String(10), nullable=True)
     payment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

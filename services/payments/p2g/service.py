@@ -19,10 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.clock import as_utc, utcnow
 from services.common.database import Database
+from services.common.errors import DomainError
 from services.common.im_client import MESSAGE_ID_HEADER, IMClient, current_message_id, service_path
+from services.common.outbox import Backoff, claim_due
 
-from ..base import utcnow
 from ..ledger.models import LedgerAccount
 from ..ledger.service import InsufficientFunds, transfer
 from ..outbox.models import OutboxMessage
@@ -38,11 +40,12 @@ ALREADY_PAID = "bill already paid"
 RTP_STATUS_CODES = {"PENDING": "PND", "ACCEPTED": "PND", "PAID": "COM", "REFUSED": "RJC"}
 
 
-class P2GError(Exception):
+class P2GError(DomainError):
+    """A refused P2G request, answered in the P2G file's error body of the route called (or on the bank's page)."""
+
     def __init__(self, reason: str, status: int = 400):
-        super().__init__(reason)
+        super().__init__(reason, status)
         self.reason = reason
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _due_date(value: object) -> datetime | None:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return as_utc(parsed)
     return None
 
 
@@ -277,8 +280,12 @@ def queue_mark_paid(session: Session, settings: PaymentsSettings, payment: BillP
     )
     payment.mark_sends += 1
     payment.last_outbox_id = message.id
-    wait = settings.p2g_ack_wait_seconds * 2 ** (payment.mark_sends - 1)
-    payment.next_mark_at = utcnow() + timedelta(seconds=min(wait, settings.callback_backoff_cap_seconds))
+    payment.next_attempt_at = utcnow() + mark_paid_backoff(settings).delay(payment.mark_sends)
+
+
+def mark_paid_backoff(settings: PaymentsSettings) -> Backoff:
+    """Mark-bill-paid is queued again after a doubling wait for the biller's ACK, at most `p2g_mark_max_sends` times."""
+    return Backoff(settings.p2g_ack_wait_seconds, settings.callback_backoff_cap_seconds, settings.p2g_mark_max_sends)
 
 
 def resend_unacknowledged(db: Database, settings: PaymentsSettings) -> int:
@@ -288,23 +295,19 @@ def resend_unacknowledged(db: Database, settings: PaymentsSettings) -> int:
     biller's ACK/RJC never came, with a doubling wait, and gives up after `p2g_mark_max_sends`.
     """
     with db.session() as session:
-        due = session.scalars(
-            select(BillPayment)
-            .where(BillPayment.status == "awaiting_ack", BillPayment.next_mark_at <= utcnow())
-            .order_by(BillPayment.next_mark_at)
-            .limit(20)
-            .with_for_update(skip_locked=True)  # another replica's worker takes the others
-        ).all()
-        for payment in due:
+        awaiting = BillPayment.status == "awaiting_ack"  # another replica's worker takes the others
+        claimed = claim_due(session, BillPayment, awaiting, 20, settings.p2g_ack_wait_seconds)
+        for payment_id in claimed:
+            payment = session.get(BillPayment, payment_id)
             last = session.get(OutboxMessage, payment.last_outbox_id) if payment.last_outbox_id else None
             if last is not None and last.delivered_at is None and not last.dead:
-                payment.next_mark_at = utcnow() + timedelta(seconds=settings.p2g_ack_wait_seconds)
-            elif payment.mark_sends >= settings.p2g_mark_max_sends:
+                payment.next_attempt_at = utcnow() + timedelta(seconds=settings.p2g_ack_wait_seconds)
+            elif mark_paid_backoff(settings).gives_up(payment.mark_sends):
                 payment.status = "unacknowledged"
                 log.warning("bill payment %s: biller never acknowledged mark-bill-paid", payment.id)
             else:
                 queue_mark_paid(session, settings, payment, session.get(Biller, payment.biller_id))
-        return len(due)
+        return len(claimed)
 
 
 def record_biller_status(session: Session, bill_id: str, status: str, reject_reason: str | None) -> BillPayment:
@@ -449,7 +452,7 @@ def queue_rtp_status(session: Session, settings: PaymentsSettings, rtp: RequestT
         "RequestId": rtp.request_id[:12],
         "requestStatus": RTP_STATUS_CODES[rtp.status],
         "PaymentReferenceID": payment.payment_reference_id if payment else None,
-        "lastUpdateDate": int((rtp.updated_at.replace(tzinfo=rtp.updated_at.tzinfo or UTC)).timestamp()),
+        "lastUpdateDate": int(rtp.updated_at.timestamp()),
     }
     biller = session.get(Biller, rtp.biller_id)
     enqueue(

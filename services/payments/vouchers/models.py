@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..base import Base, Money, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+
+from ..base import Base, Money
 
 
 class VoucherGroup(Base):
@@ -59,10 +62,10 @@ class Voucher(Base):
     payee_identity: Mapped[str | None] = mapped_column(String(40), nullable=True)
     narration: Mapped[str | None] = mapped_column(String(50), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="preactivated")
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     merchant_id: Mapped[str | None] = mapped_column(String(10), nullable=True)
     entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # How many times the voucher was restored after a redemption (conformance fixtures only): the ledger entry

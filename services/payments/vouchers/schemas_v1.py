@@ -133,3 +133,30 @@ REQUESTS: list[tuple[str, re.Pattern[str], type[V1VoucherRequest]]] = [
 
 def request_model(method: str, path: str) -> type[V1VoucherRequest] | None:
     return next((model for m, pattern, model in REQUESTS if m == method and pattern.fullmatch(path)), None)
+
+
+class PreactivationAnswer(BaseModel):
+    voucher_number: str = Field(description="the voucher's secret number (only in this answer)")
+    voucher_serial_number: str
+    expiry_date_time: str
+
+
+class ActivationAnswer(BaseModel):
+    result_status: str = Field(examples=["Activated"])
+
+
+class RedemptionAnswer(BaseModel):
+    result_status: str = Field(examples=["Redeemed"])
+    voucher_serial_number: str
+    voucher_amount: str
+    currency: str
+    transaction_id: str | None = None
+
+
+class StatusAnswer(BaseModel):
+    voucher_status: str
+    voucher_amount: str
+
+
+class CancelAnswer(BaseModel):
+    message: str = Field(examples=["Voucher cancelled"])

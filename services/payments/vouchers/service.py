@@ -17,11 +17,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso, utcnow
+from services.common.errors import DomainError
 from services.common.keys import load_or_create_secret
 
 from ..accounts import funding_account, merchant_code
 from ..authorization import check_owner
-from ..base import iso, utcnow
 from ..g2p.models import Programme
 from ..ledger.service import InsufficientFunds, ensure_account, transfer
 from ..outbox.service import _fernet
@@ -29,11 +30,12 @@ from ..settings import PaymentsSettings
 from .models import Merchant, Voucher, VoucherGroup
 
 
-class VoucherError(Exception):
+class VoucherError(DomainError):
+    """A refused voucher operation: 400 on the v3 API; the 1.0 API answers each `code` with its own status."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code  # invalid_amount, invalid_currency, invalid_group, group_exhausted, unknown, ...
-        self.message = message
 
 
 @cache
@@ -149,8 +151,7 @@ def same_issue(voucher: Voucher, group: str, amount: Decimal, currency: str) -> 
 
 
 def is_expired(voucher: Voucher) -> bool:
-    expires = voucher.expires_at if voucher.expires_at.tzinfo else voucher.expires_at.replace(tzinfo=utcnow().tzinfo)
-    return expires <= utcnow()
+    return voucher.expires_at <= utcnow()
 
 
 def by_serial(session: Session, serial: str) -> Voucher | None:

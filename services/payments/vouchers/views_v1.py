@@ -1,34 +1,46 @@
 """The 1.0 voucher API (VoucherAPIS.json) with its status codes 452-464 and `{"message": ...}` errors.
 
 Request bodies are the pydantic models of `schemas_v1.py` (documented in Swagger); a refused body is answered
-with the code of its first defect (`error_body`, installed for these paths in app.py)."""
+with the code of its first defect (`error_body`, the router's error shape)."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Header, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller
+from services.common.app import DBSession
+from services.common.assertion import VerifiedCall
+from services.common.clock import iso
 from services.common.errors import APIError
 
-from ..authorization import NotAllowed, check_source
-from ..base import iso, plain
-from ..envelopes import BODY_KEY, valid_callback_url
+from ..authorization import check_source
+from ..base import plain
+from ..dependencies import IMCaller, Settings
+from ..envelopes import BODY_KEY, answers, shaped_router
+from ..settings import PaymentsSettings
 from . import service
 from .models import VoucherGroup, VoucherIssuer
-from .schemas_v1 import CODES, ActivationRequest, CancelRequest, PreactivationRequest, RedemptionRequest, request_model
-from .service import VoucherError
-
-router = APIRouter(
-    prefix="/vouchers",
-    tags=["Vouchers (API 1.0)"],
-    dependencies=[Depends(valid_callback_url)],
+from .schemas_v1 import (
+    CODES,
+    ActivationAnswer,
+    ActivationRequest,
+    CancelAnswer,
+    CancelRequest,
+    PreactivationAnswer,
+    PreactivationRequest,
+    RedemptionAnswer,
+    RedemptionRequest,
+    StatusAnswer,
+    request_model,
 )
+from .service import VoucherError
 
 
 def fail(status: int, message: str) -> APIError:
@@ -54,62 +66,61 @@ def error_body(request: Request, status: int, message: str, details: list) -> Re
     return JSONResponse({"message": message}, status_code=status)
 
 
+router = shaped_router(error_body, ["Vouchers (API 1.0)"], prefix="/vouchers")
+
+
 def is_issuer(session: Session, bb: str) -> bool:
     return session.get(VoucherIssuer, bb) is not None
 
 
-def check_bb(request: Request, session: Session, bb: str, unknown: str = "unknown_bb") -> None:
+def check_bb(
+    settings: PaymentsSettings, caller: VerifiedCall | None, session: Session, bb: str, unknown: str = "unknown_bb"
+) -> None:
     """`bb` must be a voucher issuer (else `unknown`'s code) and the verified caller configured for it (403)."""
     if not is_issuer(session, bb):
         raise refuse(unknown)
-    check_caller_is(request, bb)
+    check_source(settings, caller, bb)
 
 
-def check_caller_is(request: Request, bb: str) -> None:
-    """The verified caller must be configured for the Gov_Stack_BB it names (403 otherwise)."""
-    try:
-        check_source(request.app.state.settings, im_caller(request), bb)
-    except NotAllowed as exc:
-        raise fail(403, str(exc)) from exc
-
-
-def check_funder(request: Request, session: Session, group_code: str | None) -> None:
-    caller = im_caller(request)
+def check_funder(session: Session, caller: VerifiedCall | None, group_code: str | None) -> None:
     group = session.get(VoucherGroup, group_code) if group_code else None
     if group is None or caller is None:
         return  # an unknown group is refused (454) with the other checks
-    try:
-        service.check_funder(session, group, caller.client)
-    except NotAllowed as exc:
-        raise fail(403, str(exc)) from exc
+    service.check_funder(session, group, caller.client)
 
 
-def documented(*codes: str) -> dict[int | str, dict]:
-    return {CODES[c][0]: {"description": CODES[c][1]} for c in codes} | {400: {"description": "Invalid request"}}
+def documented(success: type[BaseModel], *codes: str) -> dict[str, Any]:
+    """Route options: the success body (documented only, see `envelopes.answers`) and the codes it may answer."""
+    options = answers(success)
+    options["responses"] |= {CODES[c][0]: {"description": CODES[c][1]} for c in codes}
+    options["responses"][400] = {"description": "Invalid request"}
+    return options
 
 
 @router.post(
     "/voucher_preactivation",
     summary="Pre-activate a voucher (1.0)",
-    responses=documented("invalid_amount", "invalid_currency", "invalid_group", "group_exhausted", "unknown_bb"),
+    **documented(
+        PreactivationAnswer, "invalid_amount", "invalid_currency", "invalid_group", "group_exhausted", "unknown_bb"
+    ),
 )
 def preactivate(
-    request: Request,
     body: PreactivationRequest,
+    settings: Settings,
+    caller: IMCaller,
     session: Session = DBSession,
     correlation_id: str | None = Header(default=None, alias="X-CorrelationID", max_length=40),
 ) -> dict:
-    settings = request.app.state.settings
     if is_issuer(session, body.Gov_Stack_BB):  # before the replay: it holds a voucher secret
-        check_caller_is(request, body.Gov_Stack_BB)
-        check_funder(request, session, body.voucher_group)
+        check_source(settings, caller, body.Gov_Stack_BB)
+        check_funder(session, caller, body.voucher_group)
     amount = Decimal(body.voucher_amount)
     first = service.replayed_voucher(session, body.Gov_Stack_BB, correlation_id) if correlation_id else None
     if first is not None:
         if not service.same_issue(first, body.voucher_group, amount, body.voucher_currency):
             raise fail(400, "invalid request: X-CorrelationID was already used for a different voucher")
         return service.first_answer(settings, first)
-    check_bb(request, session, body.Gov_Stack_BB)
+    check_bb(settings, caller, session, body.Gov_Stack_BB)
     try:
         group = service.group_or_fail(session, body.voucher_group)
         service.check_issue(session, group, amount, body.voucher_currency)
@@ -136,10 +147,12 @@ def preactivate(
 
 
 @router.patch(
-    "/voucher_activation", summary="Activate a voucher (1.0)", responses=documented("invalid_serial", "unknown_bb")
+    "/voucher_activation",
+    summary="Activate a voucher (1.0)",
+    **documented(ActivationAnswer, "invalid_serial", "unknown_bb"),
 )
-def activate(request: Request, body: ActivationRequest, session: Session = DBSession) -> dict:
-    check_bb(request, session, body.Gov_Stack_BB)
+def activate(body: ActivationRequest, settings: Settings, caller: IMCaller, session: Session = DBSession) -> dict:
+    check_bb(settings, caller, session, body.Gov_Stack_BB)
     try:
         service.activate(session, service.by_serial(session, body.voucher_serial_number))
     except VoucherError as exc:
@@ -151,9 +164,8 @@ def activate(request: Request, body: ActivationRequest, session: Session = DBSes
 REDEMPTION_CODES = {"invalid_voucher": "invalid_voucher_number", "expired": "invalid_voucher_number"}
 
 
-def _redeem(request: Request, body: RedemptionRequest, session: Session) -> dict:
-    check_bb(request, session, body.Gov_Stack_BB)
-    settings = request.app.state.settings
+def _redeem(settings: PaymentsSettings, caller: VerifiedCall | None, body: RedemptionRequest, session: Session) -> dict:
+    check_bb(settings, caller, session, body.Gov_Stack_BB)
     voucher = service.by_secret(session, settings, body.voucher_number)
     merchant = service.find_merchant(session, name=body.merchant_name)
     try:
@@ -177,22 +189,24 @@ def _redeem(request: Request, body: RedemptionRequest, session: Session) -> dict
 @router.post(
     "/voucher_redemption",
     summary="Redeem a voucher at a merchant (1.0)",
-    responses=documented("invalid_voucher_number", "funds", "merchant", "unknown_bb"),
+    **documented(RedemptionAnswer, "invalid_voucher_number", "funds", "merchant", "unknown_bb"),
 )
-def redeem(request: Request, body: RedemptionRequest, session: Session = DBSession) -> dict:
-    return _redeem(request, body, session)
+def redeem(body: RedemptionRequest, settings: Settings, caller: IMCaller, session: Session = DBSession) -> dict:
+    return _redeem(settings, caller, body, session)
 
 
-@router.post("/voucher_redeemption", include_in_schema=False)
-def redeem_spelled_as_in_spec(request: Request, body: RedemptionRequest, session: Session = DBSession) -> dict:
+@router.post("/voucher_redeemption", include_in_schema=False, response_model=None)
+def redeem_spelled_as_in_spec(
+    body: RedemptionRequest, settings: Settings, caller: IMCaller, session: Session = DBSession
+) -> dict:
     """The path exactly as VoucherAPIS.json spells it."""
-    return _redeem(request, body, session)
+    return _redeem(settings, caller, body, session)
 
 
 @router.get(
     "/voucherstatuscheck/{voucherserialnumber}",
     summary="Voucher status (1.0)",
-    responses=documented("unknown_voucher", "used", "expired"),
+    **documented(StatusAnswer, "unknown_voucher", "used", "expired"),
 )
 def status(voucherserialnumber: str = PathParam(max_length=25), session: Session = DBSession) -> dict:
     voucher = service.by_serial(session, voucherserialnumber)
@@ -208,17 +222,18 @@ def status(voucherserialnumber: str = PathParam(max_length=25), session: Session
 @router.patch(
     "/voucherstatuscheck/{voucherserialnumber}",
     summary="Cancel a voucher (1.0)",
-    responses=documented("invalid_voucher", "already_cancelled"),
+    **documented(CancelAnswer, "invalid_voucher", "already_cancelled"),
 )
 def cancel(
-    request: Request,
     body: CancelRequest,
+    settings: Settings,
+    caller: IMCaller,
     voucherserialnumber: str = PathParam(max_length=25),
     session: Session = DBSession,
 ) -> dict:
     if body.voucherserialnumber != voucherserialnumber:
         raise fail(400, "invalid request: serial number in the path and the body differ")
-    check_bb(request, session, body.Gov_Stack_BB, unknown="invalid_voucher")
+    check_bb(settings, caller, session, body.Gov_Stack_BB, unknown="invalid_voucher")
     try:
         service.cancel(session, service.by_serial(session, voucherserialnumber))
     except VoucherError as exc:

@@ -7,24 +7,30 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import Body, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession, im_caller
+from services.common.app import DBSession
+from services.common.assertion import VerifiedCall
+from services.common.clock import iso, utcnow
 from services.common.errors import APIError
 
-from ..authorization import NotAllowed, check_source
-from ..base import iso, plain, utcnow
-from ..envelopes import SUCCESS, fail_v1, fail_v3, v1_body, v3_body, valid_callback_url
+from .. import envelopes
+from ..authorization import check_source
+from ..base import plain
+from ..dependencies import IMCaller, Settings
+from ..envelopes import SUCCESS, answers, fail_v1, fail_v3, shaped_router, v1_body, v3_body
 from ..outbox.service import enqueue
+from ..schemas import V1Answer, V3Answer
 from ..settings import PaymentsSettings
 from . import service
 from .models import Merchant, Voucher, VoucherGroup
 from .service import VoucherError
 
-router = APIRouter(tags=["Vouchers (v3)"], dependencies=[Depends(valid_callback_url)])
+router = shaped_router(envelopes.v3_voucher_error, ["Vouchers (v3)"])
+sandbox_router = shaped_router(envelopes.v3_error, ["Vouchers (sandbox)"])
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000000"), decimal_places=4)]
 
@@ -71,6 +77,41 @@ class RedeemRequest(_Body):
     voucherSecretNumber: str = Field(min_length=1, max_length=6)
 
 
+class RedemptionOutcome(BaseModel):
+    """VoucherRedemption.yml's answer; a refused redemption is `status` 0 with a `reason`."""
+
+    serialNumber: str
+    timestamp: str
+    status: int
+    message: str
+    value: float
+    transactionId: str | None = None
+    reason: str | None = None
+
+
+class VoucherStatus(BaseModel):
+    status: int = Field(description="1 pre-activated, 2 activated, 3 cancelled, 4 redeemed, 5 blocked, 6 expired")
+    serialNumber: str
+    value: float
+
+
+class VoucherGroupView(BaseModel):
+    groupCode: str
+    name: str
+    currency: str
+    programme: str
+    maxVouchers: int | None = None
+    maxAmount: float | None = None
+
+
+class MerchantView(BaseModel):
+    agentID: str
+    name: str
+    bankDetails: str | None = None
+    voucherGroups: list[str]
+    active: bool
+
+
 def _parse(model: type[BaseModel], body: object, fail: Callable[[int, str, str], APIError]) -> BaseModel:
     from pydantic import ValidationError
 
@@ -84,9 +125,14 @@ def _parse(model: type[BaseModel], body: object, fail: Callable[[int, str, str],
         raise fail(400, summarize(details), str(request_id)[:40]) from exc
 
 
-@router.post("/vouchers", summary="Create (pre-activate), redeem or cancel vouchers (v3)", response_model=None)
+@router.post(
+    "/vouchers",
+    summary="Create (pre-activate), redeem or cancel vouchers (v3)",
+    **answers(V1Answer | V3Answer | RedemptionOutcome),
+)
 def post_vouchers(
-    request: Request,
+    settings: Settings,
+    caller: IMCaller,
     body: dict = Body(...),
     session: Session = DBSession,
     command: str | None = Query(default=None, max_length=20),
@@ -96,16 +142,18 @@ def post_vouchers(
 ) -> dict:
     # VoucherRedemption.yml documents its command as `cancel` too; the body tells redemption from cancellation.
     if command == "redeem" or (command == "cancel" and "voucherSecretNumber" in body):
-        return redeem(request, _parse(RedeemRequest, body, fail_v1), session)
+        return redeem(settings, _parse(RedeemRequest, body, fail_v1), session)
     if command == "cancel":
-        return cancel(request, _parse(CancelRequest, body, fail_v3), session, callback_url)
+        return cancel(settings, _parse(CancelRequest, body, fail_v3), session, callback_url)
     if command not in (None, "", "create"):
         raise fail_v1(400, "command must be redeem, cancel or absent (creation)", str(body.get("requestID", "")))
-    return create(request, _parse(CreationRequest, body, fail_v1), session, callback_url, institution, program_id)
+    creation = _parse(CreationRequest, body, fail_v1)
+    return create(settings, caller, creation, session, callback_url, institution, program_id)
 
 
 def create(
-    request: Request,
+    settings: PaymentsSettings,
+    caller: VerifiedCall | None,
     body: CreationRequest,
     session: Session,
     callback_url: str | None,
@@ -115,43 +163,34 @@ def create(
     if not callback_url:
         raise fail_v1(400, "header X-Callback-URL is required", body.requestID)
     issuer = institution or "v3"
-    settings = request.app.state.settings
-    try:
-        _check_funders(request, session, body, institution)
-    except NotAllowed as exc:
-        raise fail_v1(403, str(exc), body.requestID) from exc
-    except VoucherError as exc:
-        raise fail_v1(400, exc.message, body.requestID) from exc
+    _check_funders(settings, caller, session, body, institution)
     first = service.replayed_answer(session, settings, issuer, body.requestID)
     if first is not None:
         return first
     if len({i.instructionID for i in body.voucherInstructions}) < len(body.voucherInstructions):
         raise fail_v1(400, "duplicate instructionID in the request", body.requestID)
-    try:
-        for i in body.voucherInstructions:
-            group = service.group_or_fail(session, i.groupCode)
-            if program_id and group.programme_code != program_id:
-                raise VoucherError("invalid_group", f"voucher group {group.code} is not funded by {program_id}")
-            planned = sum(1 for j in body.voucherInstructions if j.groupCode == i.groupCode)
-            service.check_issue(session, group, i.amount, i.currency, planned)
-        issued = [
-            service.issue(
-                session,
-                settings,
-                api="v3",
-                group=session.get(VoucherGroup, i.groupCode),
-                amount=i.amount,
-                currency=i.currency,
-                issuer=issuer,
-                request_id=body.requestID,
-                instruction_id=i.instructionID,
-                payee=i.payeeFunctionalID,
-                narration=i.narration,
-            )
-            for i in body.voucherInstructions
-        ]
-    except VoucherError as exc:
-        raise fail_v1(400, exc.message, body.requestID) from exc
+    for i in body.voucherInstructions:
+        group = service.group_or_fail(session, i.groupCode)
+        if program_id and group.programme_code != program_id:
+            raise VoucherError("invalid_group", f"voucher group {group.code} is not funded by {program_id}")
+        planned = sum(1 for j in body.voucherInstructions if j.groupCode == i.groupCode)
+        service.check_issue(session, group, i.amount, i.currency, planned)
+    issued = [
+        service.issue(
+            session,
+            settings,
+            api="v3",
+            group=session.get(VoucherGroup, i.groupCode),
+            amount=i.amount,
+            currency=i.currency,
+            issuer=issuer,
+            request_id=body.requestID,
+            instruction_id=i.instructionID,
+            payee=i.payeeFunctionalID,
+            narration=i.narration,
+        )
+        for i in body.voucherInstructions
+    ]
     # VoucherCreationResponse.yml: the voucher details go to the source BB's callback (the secret only there).
     details = {
         "requestID": service.new_id(),
@@ -174,11 +213,16 @@ def create(
     return answer
 
 
-def _check_funders(request: Request, session: Session, body: CreationRequest, institution: str | None) -> None:
+def _check_funders(
+    settings: PaymentsSettings,
+    caller: VerifiedCall | None,
+    session: Session,
+    body: CreationRequest,
+    institution: str | None,
+) -> None:
     """Before anything, even a replayed answer (it holds voucher secrets): the caller is the institution it
     names and owns the programme of every group it issues from."""
-    caller = im_caller(request)
-    check_source(request.app.state.settings, caller, institution)
+    check_source(settings, caller, institution)
     if caller is not None:
         for code in {i.groupCode for i in body.voucherInstructions}:
             service.check_funder(session, service.group_or_fail(session, code), caller.client)
@@ -206,9 +250,9 @@ def _outcome(request_id: str, failed: list[dict]) -> dict:
     }
 
 
-@router.put("/vouchers", summary="Activate vouchers (v3, command=activate)")
+@router.put("/vouchers", summary="Activate vouchers (v3, command=activate)", **answers(V1Answer))
 def put_vouchers(
-    request: Request,
+    settings: Settings,
     body: dict = Body(...),
     session: Session = DBSession,
     command: str = Query(max_length=20),
@@ -219,28 +263,23 @@ def put_vouchers(
         raise fail_v1(400, "command must be activate", parsed.RequestID)
     failed = _each(session, parsed.VoucherInstructions, service.activate)
     if callback_url:
-        enqueue(
-            session, request.app.state.settings, "vouchers.activated", callback_url, _outcome(parsed.RequestID, failed)
-        )
+        enqueue(session, settings, "vouchers.activated", callback_url, _outcome(parsed.RequestID, failed))
     total = len(parsed.VoucherInstructions)
     code = SUCCESS if not failed else "01"
     return v1_body(code, f"{total - len(failed)} of {total} vouchers activated", parsed.RequestID)
 
 
-def cancel(request: Request, body: CancelRequest, session: Session, callback_url: str | None) -> dict:
+def cancel(settings: PaymentsSettings, body: CancelRequest, session: Session, callback_url: str | None) -> dict:
     failed = _each(session, body.voucherInstructions, service.cancel)
     if callback_url:
-        enqueue(
-            session, request.app.state.settings, "vouchers.cancelled", callback_url, _outcome(body.requestID, failed)
-        )
+        enqueue(session, settings, "vouchers.cancelled", callback_url, _outcome(body.requestID, failed))
     total = len(body.voucherInstructions)
     return v3_body(
         SUCCESS if not failed else "01", f"{total - len(failed)} of {total} vouchers cancelled", body.requestID
     )
 
 
-def redeem(request: Request, body: RedeemRequest, session: Session) -> dict:
-    settings = request.app.state.settings
+def redeem(settings: PaymentsSettings, body: RedeemRequest, session: Session) -> dict:
     voucher = service.by_serial(session, body.voucherSerialNumber)
     now = iso(utcnow())
     base = {"serialNumber": body.voucherSerialNumber, "timestamp": now}
@@ -273,7 +312,7 @@ def _secret_matches(settings: PaymentsSettings, voucher: Voucher, secret: str) -
     return hmac.compare_digest(voucher.secret_hash, service.secret_hash(settings, secret))
 
 
-@router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)")
+@router.get("/vouchers/{serialNumber}", summary="Voucher status (v3)", **answers(VoucherStatus))
 def voucher_status(
     serialNumber: str,  # the spec's name
     session: Session = DBSession,
@@ -288,7 +327,7 @@ def voucher_status(
     return {"status": service.v3_status(voucher), "serialNumber": voucher.serial_number, "value": plain(voucher.amount)}
 
 
-@router.get("/voucher-groups", tags=["Vouchers (sandbox)"], summary="Voucher groups and their programmes")
+@sandbox_router.get("/voucher-groups", summary="Voucher groups and their programmes", **answers(list[VoucherGroupView]))
 def voucher_groups(session: Session = DBSession) -> list[dict]:
     return [
         {
@@ -303,7 +342,7 @@ def voucher_groups(session: Session = DBSession) -> list[dict]:
     ]
 
 
-@router.get("/merchants", tags=["Vouchers (sandbox)"], summary="Merchants accepting vouchers")
+@sandbox_router.get("/merchants", summary="Merchants accepting vouchers", **answers(list[MerchantView]))
 def merchants(session: Session = DBSession) -> list[dict]:
     return [
         {

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
+from services.common.clock import utcnow
 from services.common.database import Database
 from services.payments.app import MIGRATIONS
-from services.payments.base import utcnow
 from services.payments.g2p.models import Batch, Programme
 from services.payments.g2p.processing import process_next
 from services.payments.outbox.models import OutboxMessage
@@ -93,7 +93,7 @@ def test_two_workers_resend_one_unacknowledged_bill_payment_once(db, settings):
             debit_account_id=biller.collection_account_id,
             amount=Decimal("10"),
             currency="USD",
-            next_mark_at=utcnow() - timedelta(seconds=1),
+            next_attempt_at=utcnow() - timedelta(seconds=1),
         )
         session.add(payment)
         session.flush()

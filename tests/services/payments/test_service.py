@@ -52,6 +52,16 @@ def test_calls_without_the_im_assertion_are_refused(db_fields, tmp_path):
         assert client.get("/health").status_code == 200
 
 
+def test_the_im_guard_refuses_in_each_apis_error_shape(db_fields, tmp_path):
+    with TestClient(make_app(db_fields, tmp_path)) as client:
+        assert set(client.post("/prepayment-validation", json={}).json()) == {"ResponseCode", "ResponseDescription"}
+        assert "responseCode" in client.post("/batchtransactions?type=raw", json=[]).json()
+        assert set(client.patch("/vouchers/voucher_activation", json={}).json()) == {"message"}
+        assert client.get("/vouchers/1234?fields=status").json()["status"] == 9
+        assert client.get("/bills/MSC-1?fields=inquiry").json()["responseCode"] == "01"
+        assert client.post("/billTransferRequests", json={}).json()["code"] == "01"
+
+
 def test_unknown_paths_keep_the_envelope(client):
     response = client.get("/api/v1/batch/nothing-here")
     assert response.status_code == 404 and response.json()["responseCode"] == "01"
@@ -75,3 +85,22 @@ def test_unusable_callback_urls_are_refused_in_each_shape(client):
     assert v3.status_code == 400 and v3.json()["responseCode"] == "01"
     voucher = client.post("/vouchers/voucher_preactivation", headers={"X-Callback-URL": "ftp://x"}, json={})
     assert voucher.status_code == 400 and "message" in voucher.json()
+
+
+def test_openapi_documents_every_success_body_and_the_p2g_request_bodies(client):
+    spec = client.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if code.startswith("2") and path not in ("/health", "/ready"):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert {"$ref", "anyOf"} & set(schema) or "$ref" in schema.get("items", {}), (method, path, code)
+    bodies = {
+        path: spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        for path in ("/billTransferRequests", "/rtpRequest")
+    }
+    assert {s["$ref"].rsplit("/", 1)[-1] for s in bodies["/billTransferRequests"]["oneOf"]} == {
+        "BillPaymentRequest",
+        "BillStatusUpdate",
+    }
+    assert bodies["/rtpRequest"]["$ref"].endswith("/RtpRequest")

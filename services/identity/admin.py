@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
-from services.identity.base import iso
+from services.common.clock import iso
+from services.identity.dependencies import AdminOnly, DbSession, Settings
+from services.identity.errors import IdentityError, UnknownIdentity
 from services.identity.identities import lockout
 from services.identity.identities.models import Identity
+from services.identity.identities.schemas import Unlocked
 from services.identity.identities.service import find_by_individual_id
-from services.identity.security import require_admin
 from services.identity.verification import audit
+from services.identity.verification.schemas import VerificationAudit
 
-router = APIRouter(prefix="/admin", tags=["Administration"])
+router = APIRouter(prefix="/admin", tags=["Administration"], dependencies=[AdminOnly])
 
 
-def _identity(session: Session, individual_id: str) -> Identity | JSONResponse:
+def _identity(session: Session, individual_id: str) -> Identity:
     identity = find_by_individual_id(session, individual_id.strip())
     if identity is None:
-        return JSONResponse({"error": "not_found", "error_description": "unknown or inactive UIN/VID"}, 404)
+        raise UnknownIdentity
     return identity
 
 
 @router.post(
     "/identities/{individual_id}/unlock",
     summary="Unlock an identity locked after failed authentications (extension)",
-    response_model=None,
+    response_model=Unlocked,
+    response_model_exclude_unset=True,
 )
-def unlock_identity(individual_id: str, request: Request, session: Session = DBSession) -> dict | JSONResponse:
-    require_admin(request)
+def unlock_identity(individual_id: str, session: DbSession) -> dict:
     identity = _identity(session, individual_id)
-    if isinstance(identity, JSONResponse):
-        return identity
     before = lockout.unlock(session, identity, actor="admin")
     return {
         "individualId": individual_id,
@@ -46,27 +45,28 @@ def unlock_identity(individual_id: str, request: Request, session: Session = DBS
     }
 
 
-@router.get("/verification-audit", summary="Yes/no questions asked about a person (extension)", response_model=None)
+@router.get(
+    "/verification-audit",
+    summary="Yes/no questions asked about a person (extension)",
+    response_model=VerificationAudit,
+    response_model_exclude_unset=True,
+)
 def verification_audit(
-    request: Request,
+    session: DbSession,
+    settings: Settings,
     individual_id: str = Query("", alias="individualId"),
     caller: str | None = Query(None),
-    session: Session = DBSession,
-) -> dict | JSONResponse:
-    require_admin(request)
+) -> dict:
     if not individual_id.strip():
-        return JSONResponse({"error": "invalid_request", "error_description": "individualId is required"}, 400)
+        raise IdentityError("invalid_request", "individualId is required")
     identity = _identity(session, individual_id)
-    if isinstance(identity, JSONResponse):
-        return identity
-    settings = request.app.state.settings
     return {
         "individualId": individual_id,
         "quota": {"distinctQuestions": settings.verification_quota, "windowHours": 24},
         "usage": [{"caller": who, "distinctQuestions": n} for who, n in sorted(audit.usage(session, identity).items())],
         "questions": [
             {
-                "askedAt": iso(q.asked_at),
+                "askedAt": iso(q.asked_at, "milliseconds"),
                 "caller": q.caller,
                 "requestId": q.request_id,
                 "predicate": q.predicate,

@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from services.common.clock import utcnow
 from services.common.database import Database
-from services.identity.base import utcnow
 from services.identity.clients import service as clients
 from services.identity.clients.validation import create_errors, public_rsa_key
 from services.identity.identities import service as identities

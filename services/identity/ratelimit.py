@@ -7,19 +7,15 @@ import threading
 import time
 from collections import deque
 
-from fastapi import Request
-
+from services.identity.errors import IdentityError
 from services.identity.settings import IdentitySettings
 
 
-class RateLimited(Exception):
+class RateLimited(IdentityError):
     def __init__(self, retry_after: int):
-        super().__init__(f"too many requests; retry after {retry_after} s")
+        message = f"too many requests; retry after {retry_after} s"
+        super().__init__("too_many_requests", message, 429, {"Retry-After": str(retry_after)})
         self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class SlidingWindow:
@@ -49,25 +45,3 @@ class Limits:
     def __init__(self, settings: IdentitySettings):
         self.authentication = SlidingWindow(settings.auth_rate_limit, settings.rate_window_seconds)
         self.verification = SlidingWindow(settings.verification_rate_limit, settings.rate_window_seconds)
-
-
-_CREATE = threading.Lock()
-
-
-def limits(request: Request) -> Limits:
-    state = request.app.state
-    found = getattr(state, "identity_limits", None)
-    if found is None:
-        with _CREATE:
-            found = getattr(state, "identity_limits", None) or Limits(state.settings)
-            state.identity_limits = found
-    return found
-
-
-def authentication_attempt(request: Request, client_id: str) -> None:
-    """Count an authentication attempt made for this OIDC client (or wallet partner); `RateLimited` past it."""
-    limits(request).authentication.hit(client_id)
-
-
-def verification_call(request: Request, caller: str) -> None:
-    limits(request).verification.hit(caller)

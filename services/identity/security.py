@@ -1,4 +1,4 @@
-"""Secrets and credentials: the admin token, keyed hashes for OTPs and codes, PINs, the PSUT."""
+"""Secrets and credentials: the admin token, keyed hashes for OTPs and codes, PINs, the PSUT, bearer tokens."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import secrets
 from fastapi import Request
 from joserfc.jwk import OctKey
 
-from services.common.app import im_caller
-from services.common.errors import APIError
 from services.common.keys import load_or_create_secret
 from services.identity.settings import IdentitySettings
 
@@ -53,49 +51,7 @@ def check_pin(pin: str, stored: str | None) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
-def secrets_of(request: Request) -> Secrets:
-    return request.app.state.secrets
-
-
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def is_admin(request: Request) -> bool:
-    token = bearer(request)
-    return token is not None and hmac.compare_digest(token.encode(), secrets_of(request).admin_token.encode())
-
-
-def require_admin(request: Request) -> None:
-    if not is_admin(request):
-        raise APIError(
-            401,
-            {"error": "unauthorized", "error_description": "administrator token required"},
-            {"WWW-Authenticate": "Bearer"},
-        )
-
-
-def relying_party(request: Request) -> str:
-    """Who is calling a relying-party API: the IM-vouched client application, or the administrator.
-
-    Returns a caller label for the records; a call that is neither is refused with 401.
-    """
-    call = im_caller(request)
-    if call is not None:
-        return getattr(call, "client", None) or str(call)
-    if is_admin(request):
-        return "admin"
-    raise APIError(
-        401,
-        {
-            "errors": [
-                {
-                    "errorCode": "unauthorized",
-                    "message": "call through the Information Mediator or with the admin token",
-                }
-            ]
-        },
-        {"WWW-Authenticate": "Bearer"},
-    )

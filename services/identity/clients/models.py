@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class OidcClient(Base):
@@ -24,5 +26,5 @@ class OidcClient(Base):
     grant_types: Mapped[list] = mapped_column(JSON)
     client_auth_methods: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,13 +5,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity.base import utcnow
+from services.common.clock import utcnow
 from services.identity.clients.models import OidcClient
 from services.identity.clients.validation import LOGOUT_URI_FIELDS, logout_uri, public_rsa_key
+from services.identity.envelope import EnvelopeError
 
 
-class DuplicateClient(Exception):
-    pass
+class DuplicateClient(EnvelopeError):
+    def __init__(self) -> None:
+        super().__init__("duplicate_client_id", "a client with this clientId exists")
 
 
 def get_client(session: Session, client_id: str | None) -> OidcClient | None:
@@ -22,7 +24,7 @@ def get_client(session: Session, client_id: str | None) -> OidcClient | None:
 
 def create_client(session: Session, request: dict[str, Any]) -> OidcClient:
     if session.get(OidcClient, request["clientId"]) is not None:
-        raise DuplicateClient(request["clientId"])
+        raise DuplicateClient
     client = OidcClient(
         client_id=request["clientId"],
         client_name=request["clientName"],
@@ -42,7 +44,7 @@ def create_client(session: Session, request: dict[str, Any]) -> OidcClient:
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent create of the same id
-        raise DuplicateClient(request["clientId"]) from exc
+        raise DuplicateClient from exc
     return client
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.identity.base import iso
+from services.common.clock import iso
 from services.identity.credentials.models import ResidentEvent
 
 # The spec's serviceType values and the event types recorded under each.
@@ -100,6 +100,6 @@ def as_json(event: ResidentEvent) -> dict[str, Any]:
         "eventType": event.event_type,
         "eventStatus": event.status,
         "summary": event.summary,
-        "timestamp": iso(event.created_at),
+        "timestamp": iso(event.created_at, "milliseconds"),
         "info": event.info,
     }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class ResidentEvent(Base):
@@ -20,4 +22,4 @@ class ResidentEvent(Base):
     summary: Mapped[str] = mapped_column(String(256))
     info: Mapped[dict] = mapped_column(JSON, default=dict)
     actor: Mapped[str] = mapped_column(String(128))  # resident, admin, or the relying party
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

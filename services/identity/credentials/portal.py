@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
 from services.identity.credentials import events, service
 from services.identity.credentials.envelope import CredentialError
 from services.identity.credentials.views import card_response, portal_transaction
+from services.identity.dependencies import DbSession, ServerSecrets, Settings, SigningKeys, secrets_of
 from services.identity.identities import factors
 from services.identity.identities.models import Identity
 from services.identity.notifications.service import inbox
@@ -27,7 +27,7 @@ PORTAL_ACRS = ["idbb:acr:generated-code", "idbb:acr:static-code"]
 
 
 def _token(request: Request, row: IdentitySession) -> str:
-    return request.app.state.secrets.keyed_hash("resident-form", row.id)
+    return secrets_of(request).keyed_hash("resident-form", row.id)
 
 
 def _signed_in(request: Request, session: Session, form: dict | None = None) -> tuple[IdentitySession, Identity]:
@@ -57,10 +57,10 @@ def _home(request: Request, session: Session, row: IdentitySession, identity: Id
 
 
 @router.get("", response_class=HTMLResponse)
-def resident_home(request: Request, session: Session = DBSession) -> Response:
+def resident_home(request: Request, session: DbSession, settings: Settings, secrets: ServerSecrets) -> Response:
     row = sso.current(request, session)
     if row is None:  # the provider's own login page, ending here
-        transaction, xsrf = portal_transaction(session, request, PORTAL_ACRS)
+        transaction, xsrf = portal_transaction(session, settings, secrets, PORTAL_ACRS)
         response = login_page(request, client_of(session, transaction.client_id), transaction, xsrf)
         response.set_cookie(XSRF_COOKIE, xsrf, httponly=False, samesite="strict", secure=request.url.scheme == "https")
         return response
@@ -71,13 +71,20 @@ def _guarded(request: Request, session: Session, form: dict) -> tuple[IdentitySe
     try:
         return _signed_in(request, session, form)
     except CredentialError as exc:
-        if exc.status == 401:
+        if exc.status_code == 401:
             return RedirectResponse("/resident", status_code=303)
-        return error_page(request, exc.code, exc.message, exc.status)
+        return error_page(request, exc.code, exc.message, exc.status_code)
 
 
 @router.post("/share", response_class=HTMLResponse)
-def share(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def share(
+    request: Request,
+    session: DbSession,
+    settings: Settings,
+    secrets: ServerSecrets,
+    keys: SigningKeys,
+    form: dict = Depends(form_data),
+) -> Response:
     signed_in = _guarded(request, session, form)
     if isinstance(signed_in, Response):
         return signed_in
@@ -92,10 +99,9 @@ def share(request: Request, form: dict = Depends(form_data), session: Session = 
             {"attributeName": c, "format": "YYYY" if c == "birthdate" and birth_year_only else None} for c in chosen
         ],
     }
-    app = request.app
     try:
         event_id, credential, claims = service.share(
-            session, app.state.settings, app.state.secrets, app.state.keyring, identity, request_part, "resident"
+            session, settings, secrets, keys, identity, request_part, "resident"
         )
     except CredentialError as exc:
         return _home(request, session, row, identity, error=exc.message, status=400)
@@ -104,24 +110,28 @@ def share(request: Request, form: dict = Depends(form_data), session: Session = 
 
 
 @router.post("/card")
-def card(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def card(
+    request: Request,
+    session: DbSession,
+    settings: Settings,
+    secrets: ServerSecrets,
+    keys: SigningKeys,
+    form: dict = Depends(form_data),
+) -> Response:
     signed_in = _guarded(request, session, form)
     if isinstance(signed_in, Response):
         return signed_in
     row, identity = signed_in
     chosen = [c for c in service.SHAREABLE if form.get(f"attr_{c}") == "on"]
-    app = request.app
     try:
-        event_id, pdf = service.card_pdf(
-            session, app.state.settings, app.state.secrets, app.state.keyring, identity, chosen, "resident"
-        )
+        event_id, pdf = service.card_pdf(session, settings, secrets, keys, identity, chosen, "resident")
     except CredentialError as exc:
         return _home(request, session, row, identity, error=exc.message, status=400)
     return card_response(event_id, pdf)
 
 
 @router.post("/factors", response_class=HTMLResponse)
-def block_factor(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def block_factor(request: Request, session: DbSession, form: dict = Depends(form_data)) -> Response:
     signed_in = _guarded(request, session, form)
     if isinstance(signed_in, Response):
         return signed_in

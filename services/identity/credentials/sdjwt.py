@@ -17,7 +17,7 @@ from typing import Any
 
 from joserfc import jwt
 
-from services.identity.base import utcnow
+from services.common.clock import utcnow
 from services.identity.signing.keyring import Keyring
 
 TYP = "dc+sd-jwt"  # SD-JWT VC's media type (earlier drafts: vc+sd-jwt)

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import iso, utcnow
+from services.common.clock import iso, utcnow
 from services.identity.credentials import events, sdjwt
 from services.identity.credentials.envelope import CredentialError
 from services.identity.enrollment.fields import SIMPLE
@@ -182,14 +182,20 @@ def block(
         "AUTH_TYPE_LOCK_UNLOCK",
         f"Login factors {verb}: {words}",
         actor=actor,
-        info={"authTypes": chosen, "status": verb.upper(), "expiryTimestamp": iso(until) if until else None},
+        info={
+            "authTypes": chosen,
+            "status": verb.upper(),
+            "expiryTimestamp": iso(until, "milliseconds") if until else None,
+        },
     )
     notify(
         session,
         identity,
         f"factor_{verb}",
         f"Login factors {verb}",
-        f"Login with your {words} was {verb}" + (f" until {iso(until)}" if until else "") + f" (by {actor}).",
+        f"Login with your {words} was {verb}"
+        + (f" until {iso(until, 'milliseconds')}" if until else "")
+        + f" (by {actor}).",
     )
     return now_blocked
 

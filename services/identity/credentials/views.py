@@ -15,18 +15,41 @@ import binascii
 import json
 import math
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
-from services.identity import ratelimit
-from services.identity.base import iso, utcnow
+from services.common.clock import iso, utcnow
+from services.common.errors import error_shape
 from services.identity.credentials import events, service
-from services.identity.credentials.envelope import CredentialError, failed, ok
+from services.identity.credentials.envelope import API_IDS, CredentialError, ok, render
+from services.identity.credentials.schemas import (
+    BlockRequest,
+    CardRequest,
+    EventStatus,
+    FactorsBlocked,
+    HistoryPage,
+    IdentityUpdated,
+    IdentityUpdateRequest,
+    OtpRequest,
+    OtpSent,
+    SharedCredential,
+    ShareRequest,
+    UinUpdated,
+    UinUpdateRequest,
+)
+from services.identity.dependencies import (
+    AdminOnly,
+    DbSession,
+    IsAdmin,
+    RateLimits,
+    ServerSecrets,
+    Settings,
+    SigningKeys,
+)
 from services.identity.enrollment.fields import FieldError, attributes
 from services.identity.identities.models import Identity
 from services.identity.identities.service import update_identity
@@ -35,36 +58,12 @@ from services.identity.oidc import service as login
 from services.identity.oidc import sso
 from services.identity.oidc.models import AuthTransaction
 from services.identity.oidc.pages import client_of
-from services.identity.security import is_admin
+from services.identity.schemas import CredentialEnvelope, CredentialRequest
+from services.identity.security import Secrets
+from services.identity.settings import IdentitySettings
 
-router = APIRouter(tags=["Credential management"])
-API_IDS = {
-    "/share-credential": "mosip.resident.share.credential",
-    "/events": "mosip.resident.event.status",
-    "/download": "mosip.resident.download.personalized.card",
-    "/req/otp": "mosip.identity.otp",
-    "/update-uin": "mosip.resident.updateuin",
-    "/service-history": "mosip.service.history.get",
-    "/updateIdentity": "govstack.updateIdentity",
-    "/block": "govstack.block",
-    "/unblock": "govstack.unblock",
-}
+router = APIRouter(tags=["Credential management"], route_class=error_shape(render))
 UPDATABLE_BY_RESIDENT = {"phone_number", "email", "address"}  # contact details; the rest needs an enrollment
-
-
-def api_id(path: str) -> str:
-    return next((v for k, v in API_IDS.items() if path == k or path.startswith(k + "/")), "mosip.resident")
-
-
-def error_handler(request: Request, exc: CredentialError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return failed(api_id(request.url.path), exc.status, exc.code, exc.message, headers)
-
-
-def request_part(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict) or not isinstance(payload.get("request"), dict):
-        raise CredentialError(400, "invalid_input", "body must be {id, version, requesttime, request: {...}}")
-    return payload["request"]
 
 
 def resident(request: Request, session: Session, *, write: bool = False) -> Identity:
@@ -82,47 +81,81 @@ def resident(request: Request, session: Session, *, write: bool = False) -> Iden
     return session.get(Identity, row.identity_id)
 
 
-@router.post("/share-credential", summary="Share a credential (SD-JWT VC) with a partner", response_model=None)
-def share_credential(request: Request, payload: Any = Body(None), session: Session = DBSession) -> JSONResponse:
-    identity = resident(request, session, write=True)
-    app = request.app
-    event_id, credential, claims = service.share(
-        session, app.state.settings, app.state.secrets, app.state.keyring, identity, request_part(payload), "resident"
-    )
+def _reading_resident(request: Request, session: DbSession) -> Identity:
+    return resident(request, session)
+
+
+def _writing_resident(request: Request, session: DbSession) -> Identity:
+    return resident(request, session, write=True)
+
+
+# Dependencies: the resident is known (or the call refused) before the body is read.
+Resident = Annotated[Identity, Depends(_reading_resident)]
+WritingResident = Annotated[Identity, Depends(_writing_resident)]
+
+
+@router.post(
+    "/share-credential",
+    summary="Share a credential (SD-JWT VC) with a partner",
+    response_model=CredentialEnvelope[SharedCredential],
+    response_model_exclude_unset=True,
+)
+def share_credential(
+    identity: WritingResident,
+    session: DbSession,
+    settings: Settings,
+    secrets: ServerSecrets,
+    keys: SigningKeys,
+    payload: CredentialRequest[ShareRequest],
+) -> JSONResponse:
+    request = payload.request.model_dump(exclude_unset=True)
+    event_id, credential, claims = service.share(session, settings, secrets, keys, identity, request, "resident")
     response = {"status": "SUCCESS", "eventId": event_id, "format": "dc+sd-jwt", "credential": credential}
     body = ok(API_IDS["/share-credential"], response | {"disclosedClaims": claims}, errors=False)
     return JSONResponse(body, headers={"eventId": event_id})
 
 
-@router.get("/events/{event_id}", summary="The status of a resident's event", response_model=None)
+@router.get(
+    "/events/{event_id}",
+    summary="The status of a resident's event",
+    response_model=CredentialEnvelope[EventStatus],
+    response_model_exclude_unset=True,
+)
 def event_status(
-    event_id: str, request: Request, language: str = Query("eng", max_length=8), session: Session = DBSession
+    event_id: str, identity: Resident, session: DbSession, language: str = Query("eng", max_length=8)
 ) -> dict:
-    identity = resident(request, session)
     event = events.find(session, identity.id, event_id)
     if event is None:
         raise CredentialError(404, "invalid_event_id", "no such event for this resident")
     return {
         "id": API_IDS["/events"],
         "version": "1.0",
-        "requestTime": iso(),
+        "requestTime": iso(utcnow(), "milliseconds"),
         "response": {**events.as_json(event), "individualId": service.shown_id(session, identity)},
         "errors": [],
     }
 
 
-@router.post("/download/personalized-card", summary="The personalised card as PDF", response_model=None)
-def personalized_card(request: Request, payload: Any = Body(None), session: Session = DBSession) -> Response:
+@router.post(
+    "/download/personalized-card",
+    summary="The personalised card as PDF",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def personalized_card(
+    identity: WritingResident,
+    session: DbSession,
+    settings: Settings,
+    secrets: ServerSecrets,
+    keys: SigningKeys,
+    payload: CredentialRequest[CardRequest],
+) -> Response:
     """`request.attributes` (extension) names what the card shows (default: name, date of birth, gender). The
     spec's `request.html` is not rendered: HTML from the caller could pull remote resources into the PDF."""
-    identity = resident(request, session, write=True)
-    chosen = request_part(payload).get("attributes") or ["name", "birthdate", "gender"]
+    chosen = payload.request.attributes or ["name", "birthdate", "gender"]
     if not isinstance(chosen, list):
         raise CredentialError(400, "invalid_input", "attributes must be a list of attribute names")
-    app = request.app
-    event_id, pdf = service.card_pdf(
-        session, app.state.settings, app.state.secrets, app.state.keyring, identity, chosen, "resident"
-    )
+    event_id, pdf = service.card_pdf(session, settings, secrets, keys, identity, chosen, "resident")
     return card_response(event_id, pdf)
 
 
@@ -133,28 +166,37 @@ def card_response(event_id: str, pdf: bytes) -> Response:
     )
 
 
-@router.post("/req/otp", summary="Send an OTP for /update-uin (extension, as MOSIP's resident service)")
-def request_otp(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict:
-    individual_id = str(request_part(payload).get("individualId") or "").strip()
-    settings, secrets_ = request.app.state.settings, request.app.state.secrets
+@router.post(
+    "/req/otp",
+    summary="Send an OTP for /update-uin (extension, as MOSIP's resident service)",
+    response_model=CredentialEnvelope[OtpSent],
+    response_model_exclude_unset=True,
+)
+def request_otp(
+    session: DbSession,
+    settings: Settings,
+    secrets: ServerSecrets,
+    limits: RateLimits,
+    payload: CredentialRequest[OtpRequest],
+) -> dict:
+    individual_id = str(payload.request.individualId or "").strip()
+    limits.authentication.hit(login.PORTAL_CLIENT_ID)
+    transaction, _ = portal_transaction(session, settings, secrets, ["idbb:acr:generated-code"])
     try:
-        ratelimit.authentication_attempt(request, login.PORTAL_CLIENT_ID)
-    except ratelimit.RateLimited as exc:
-        raise CredentialError(429, "too_many_requests", str(exc)) from None
-    transaction, _ = portal_transaction(session, request, ["idbb:acr:generated-code"])
-    try:
-        login.send_otp(session, settings, secrets_, transaction, individual_id)
+        login.send_otp(session, settings, secrets, transaction, individual_id)
     except login.AuthFailed as exc:
         raise CredentialError(400, exc.code, exc.message) from None
     return ok(API_IDS["/req/otp"], {"transactionID": transaction.id, "message": "OTP sent to the phone and e-mail"})
 
 
-def portal_transaction(session: Session, request: Request, acrs: list[str]) -> tuple[AuthTransaction, str]:
+def portal_transaction(
+    session: Session, settings: IdentitySettings, secrets: Secrets, acrs: list[str]
+) -> tuple[AuthTransaction, str]:
     """A login transaction of the provider's own resident pages (no registered client, no code), its XSRF token."""
     return login.start_transaction(
         session,
-        request.app.state.settings,
-        request.app.state.secrets,
+        settings,
+        secrets,
         client=client_of(session, login.PORTAL_CLIENT_ID),
         redirect_uri="/resident",
         scopes=["openid"],
@@ -182,22 +224,26 @@ def identity_json(value: Any) -> dict[str, Any]:
         raise CredentialError(400, "invalid_input", str(exc)) from None
 
 
-@router.post("/update-uin", summary="Update the resident's contact details, authenticated by an OTP")
-def update_uin(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict:
-    part = request_part(payload)
-    settings, secrets_ = request.app.state.settings, request.app.state.secrets
-    transaction = login.live_transaction(session, part.get("transactionID"))
+@router.post(
+    "/update-uin",
+    summary="Update the resident's contact details, authenticated by an OTP",
+    response_model=CredentialEnvelope[UinUpdated],
+    response_model_exclude_unset=True,
+)
+def update_uin(
+    session: DbSession, settings: Settings, secrets: ServerSecrets, payload: CredentialRequest[UinUpdateRequest]
+) -> dict:
+    part = payload.request
+    transaction = login.live_transaction(session, part.transactionID)
     if transaction is None or transaction.client_id != login.PORTAL_CLIENT_ID or transaction.status != "started":
         raise CredentialError(400, "invalid_transaction", "unknown or expired transactionID; ask /req/otp first")
-    challenge = login.Challenge("OTP", "".join(str(part.get("otp") or "").split()))
-    changes = identity_json(part.get("identityJson"))  # refused input costs no OTP attempt
+    challenge = login.Challenge("OTP", "".join(str(part.otp or "").split()))
+    changes = identity_json(part.identityJson)  # refused input costs no OTP attempt
     refused = sorted(set(changes) - UPDATABLE_BY_RESIDENT)
     if refused or not changes:
         raise CredentialError(400, "invalid_input", f"a resident may update only {sorted(UPDATABLE_BY_RESIDENT)}")
     try:
-        identity = login.authenticate(
-            session, settings, secrets_, transaction, str(part.get("individualId")), [challenge]
-        )
+        identity = login.authenticate(session, settings, secrets, transaction, str(part.individualId), [challenge])
     except login.AuthFailed as exc:
         session.commit()  # the failed attempt counts
         raise CredentialError(401, exc.code, exc.message) from None
@@ -239,8 +285,13 @@ def _whole(value: str | None, default: int, low: int, high: int, name: str) -> i
     return int(value)
 
 
-@router.get("/service-history/{lang_code}", summary="The resident's service history", response_model=None)
-def service_history(lang_code: str, request: Request, session: Session = DBSession) -> dict:
+@router.get(
+    "/service-history/{lang_code}",
+    summary="The resident's service history",
+    response_model=CredentialEnvelope[HistoryPage],
+    response_model_exclude_unset=True,
+)
+def service_history(lang_code: str, request: Request, session: DbSession) -> dict:
     """The spec's `locale` and `time-zone-offset` headers are not required: times are answered in UTC."""
     identity = resident(request, session)
     q = request.query_params
@@ -275,7 +326,7 @@ def service_history(lang_code: str, request: Request, session: Session = DBSessi
             "eventId": e.event_id,
             "eventDescription": e.summary,
             "eventStatus": e.status,
-            "timeStamp": iso(e.created_at),
+            "timeStamp": iso(e.created_at, "milliseconds"),
             "requestType": events.SERVICE_TYPE_OF.get(e.event_type, e.event_type),
         }
         for e in rows
@@ -287,18 +338,22 @@ def service_history(lang_code: str, request: Request, session: Session = DBSessi
 IDENTITY_STATUSES = {"ACTIVATED": "active", "ACTIVE": "active", "DEACTIVATED": "inactive", "INACTIVE": "inactive"}
 
 
-@router.patch("/updateIdentity", summary="Activate or deactivate an identity, update attributes (administrator)")
-def update_identity_api(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict:
-    if not is_admin(request):
-        raise CredentialError(401, "unauthorized", "administrator token required")
-    part = request_part(payload)
-    identity = service.any_identity(session, part.get("uin"))
+@router.patch(
+    "/updateIdentity",
+    dependencies=[AdminOnly],
+    summary="Activate or deactivate an identity, update attributes (administrator)",
+    response_model=CredentialEnvelope[IdentityUpdated],
+    response_model_exclude_unset=True,
+)
+def update_identity_api(session: DbSession, payload: CredentialRequest[IdentityUpdateRequest]) -> dict:
+    part = payload.request
+    identity = service.any_identity(session, part.uin)
     if identity is None:
         raise CredentialError(404, "invalid_input", "unknown UIN/VID")
-    status = part.get("status")
+    status = part.status
     if status is not None and status not in IDENTITY_STATUSES:
         raise CredentialError(400, "invalid_input", f"status must be one of {sorted(IDENTITY_STATUSES)}")
-    fields = part.get("identity") or {}
+    fields = part.identity or {}
     if not isinstance(fields, dict):
         raise CredentialError(400, "invalid_input", "identity must be an object of fields")
     try:
@@ -322,36 +377,45 @@ def update_identity_api(request: Request, payload: Any = Body(None), session: Se
     return ok(API_IDS["/updateIdentity"], {"status": answer, "identity": {k: c["new"] for k, c in changed.items()}})
 
 
-def _block(request: Request, payload: Any, session: Session, blocked: bool) -> dict:
-    part = request_part(payload)
-    if is_admin(request):
-        identity, actor = service.any_identity(session, part.get("id")), "admin"
+def _block(request: Request, session: Session, admin: bool, part: BlockRequest, blocked: bool) -> dict:
+    if admin:
+        identity, actor = service.any_identity(session, part.id), "admin"
         if identity is None:
             raise CredentialError(404, "invalid_input", "unknown UIN/VID")
     else:
         identity, actor = resident(request, session, write=True), "resident"
-        named = service.any_identity(session, part.get("id")) if part.get("id") else identity
+        named = service.any_identity(session, part.id) if part.id else identity
         if named is None or named.id != identity.id:
             raise CredentialError(403, "forbidden", "a resident may block or unblock only their own factors")
-    chosen = service.factor_list(part.get("authFactors"))
-    until = service.expiry(part.get("expiryTimestamp")) if blocked else None
+    chosen = service.factor_list(part.authFactors)
+    until = service.expiry(part.expiryTimestamp) if blocked else None
     now_blocked = service.block(session, identity, chosen, blocked=blocked, until=until, actor=actor)
     response = {
-        "id": part.get("id") or service.shown_id(session, identity),
-        "idType": part.get("idType") or "VID",
+        "id": part.id or service.shown_id(session, identity),
+        "idType": part.idType or "VID",
         "status": "BLOCKED" if blocked else "UNBLOCKED",
-        "expiryTimestamp": iso(until) if until else None,
+        "expiryTimestamp": iso(until, "milliseconds") if until else None,
         "authFactors": chosen,
         "blockedFactors": sorted(now_blocked),
     }
     return ok(API_IDS["/block" if blocked else "/unblock"], response)
 
 
-@router.post("/block", summary="Block authentication factors (administrator, or the resident's own)")
-def block(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict:
-    return _block(request, payload, session, True)
+@router.post(
+    "/block",
+    summary="Block authentication factors (administrator, or the resident's own)",
+    response_model=CredentialEnvelope[FactorsBlocked],
+    response_model_exclude_unset=True,
+)
+def block(request: Request, session: DbSession, admin: IsAdmin, payload: CredentialRequest[BlockRequest]) -> dict:
+    return _block(request, session, admin, payload.request, True)
 
 
-@router.post("/unblock", summary="Unblock authentication factors (administrator, or the resident's own)")
-def unblock(request: Request, payload: Any = Body(None), session: Session = DBSession) -> dict:
-    return _block(request, payload, session, False)
+@router.post(
+    "/unblock",
+    summary="Unblock authentication factors (administrator, or the resident's own)",
+    response_model=CredentialEnvelope[FactorsBlocked],
+    response_model_exclude_unset=True,
+)
+def unblock(request: Request, session: DbSession, admin: IsAdmin, payload: CredentialRequest[BlockRequest]) -> dict:
+    return _block(request, session, admin, payload.request, False)

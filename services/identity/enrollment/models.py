@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class Enrollment(Base):
@@ -23,5 +25,5 @@ class Enrollment(Base):
     response: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # first answer, replayed on retry
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     caller: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

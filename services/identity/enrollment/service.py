@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity.base import iso, utcnow
+from services.common.clock import iso, utcnow
+from services.common.errors import ErrorRenderer
 from services.identity.enrollment import fields as fields_
 from services.identity.enrollment.models import Enrollment
+from services.identity.errors import IdentityError
 from services.identity.identities import service as identities
 from services.identity.identities.models import Identity
 from services.identity.security import hash_pin
@@ -27,12 +31,15 @@ PASSWORD = re.compile(r"[A-Za-z0-9]{8,128}")
 DUPLICATE_EMAIL = "duplicate_email"
 
 
-class EnrollmentError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class EnrollmentError(IdentityError):
+    """A refused enrollment, answered in the enrollmentResponse that echoes the request's id and version."""
+
+    payload: Any = None
+
+    def response(self, request: Request, render: ErrorRenderer) -> Response:
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        body = envelope(payload, None, [{"errorCode": self.code, "message": self.message}])
+        return JSONResponse(body, status_code=self.status_code)
 
 
 def envelope(payload: dict, response: list | None, errors: list[dict]) -> dict:
@@ -41,7 +48,7 @@ def envelope(payload: dict, response: list | None, errors: list[dict]) -> dict:
     body = {
         "id": payload.get("id") if isinstance(payload.get("id"), str) else "govstack.enrollment",
         "version": payload.get("version") if isinstance(payload.get("version"), str) else "v1",
-        "responsetime": iso(),
+        "responsetime": iso(utcnow(), "milliseconds"),
     }
     if response is not None:
         body["response"] = response
@@ -82,7 +89,7 @@ def _packet(keyring: Keyring, enrollment: Enrollment, status: str, vid: str | No
         "encryptedHash": digest,
         "providerName": "GovStack Sandbox Identity",
         "providerVersion": "1.0",
-        "creationDate": iso(enrollment.created_at),
+        "creationDate": iso(enrollment.created_at, "milliseconds"),
         "status": status,
     }
     if vid:
@@ -92,6 +99,14 @@ def _packet(keyring: Keyring, enrollment: Enrollment, status: str, vid: str | No
 
 def enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tuple[int, dict]:
     """Apply one enrollment step; returns (HTTP status, body). A retry of a finished one replays its answer."""
+    try:
+        return _enroll(session, keyring, payload, caller)
+    except EnrollmentError as exc:
+        exc.payload = payload
+        raise
+
+
+def _enroll(session: Session, keyring: Keyring, payload: Any, caller: str) -> tuple[int, dict]:
     if not isinstance(payload, dict):
         raise EnrollmentError("invalid_request", "body must be a JSON object")
     request = payload.get("request")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, iso, utcnow
+from services.common.clock import as_utc, iso, utcnow
 from services.identity.identities.models import Identity, IdentityChange
 
 FACTORS = ("OTP", "PIN", "WLA")  # one-time code, PIN or password, wallet
@@ -19,7 +19,7 @@ def blocked(identity: Identity) -> dict[str, str | None]:
     return {
         factor: until
         for factor, until in (identity.blocked_factors or {}).items()
-        if until is None or aware(datetime.fromisoformat(until.replace("Z", "+00:00"))) > now
+        if until is None or as_utc(datetime.fromisoformat(until.replace("Z", "+00:00"))) > now
     }
 
 
@@ -41,7 +41,7 @@ def set_blocked(
     after = dict(before)
     for factor in factors:
         if block:
-            after[factor] = iso(until) if until else None
+            after[factor] = iso(until, "milliseconds") if until else None
         else:
             after.pop(factor, None)
     identity.blocked_factors = after

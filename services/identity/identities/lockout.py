@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, iso, utcnow
+from services.common.clock import iso, utcnow
 from services.identity.identities.models import Identity, IdentityChange
 from services.identity.settings import IdentitySettings
 
@@ -25,19 +25,19 @@ log = logging.getLogger(__name__)
 
 class IdentityLocked(Exception):
     def __init__(self, until: datetime):
-        super().__init__(f"identity locked until {iso(until)}")
+        super().__init__(f"identity locked until {iso(until, 'milliseconds')}")
         self.until = until
 
     @property
     def message(self) -> str:
         return (
             "this identity is locked after too many failed authentications; "
-            f"try again after {iso(self.until)} or ask the identity authority to unlock it"
+            f"try again after {iso(self.until, 'milliseconds')} or ask the identity authority to unlock it"
         )
 
 
 def locked_until(identity: Identity) -> datetime | None:
-    until = aware(identity.locked_until)
+    until = identity.locked_until
     return until if until is not None and until > utcnow() else None
 
 
@@ -58,7 +58,7 @@ def begin_attempt(session: Session, identity: Identity) -> None:
     )
     session.refresh(identity, ["auth_failures", "auth_lockouts", "locked_until"])
     if counted.rowcount == 0:
-        raise IdentityLocked(aware(identity.locked_until) or now)
+        raise IdentityLocked(identity.locked_until or now)
 
 
 def failed(session: Session, settings: IdentitySettings, identity: Identity) -> None:
@@ -75,7 +75,7 @@ def failed(session: Session, settings: IdentitySettings, identity: Identity) -> 
             identity_id=identity.id,
             action="locked",
             source="authentication",
-            changes={"locked_until": {"old": None, "new": iso(identity.locked_until)}},
+            changes={"locked_until": {"old": None, "new": iso(identity.locked_until, "milliseconds")}},
             note=f"lockout {identity.auth_lockouts} for {period} s after {settings.lockout_threshold} failures",
         )
     )
@@ -104,7 +104,7 @@ def unlock(session: Session, identity: Identity, *, actor: str) -> dict:
     before = {
         "auth_failures": identity.auth_failures,
         "auth_lockouts": identity.auth_lockouts,
-        "locked_until": iso(identity.locked_until) if identity.locked_until else None,
+        "locked_until": iso(identity.locked_until, "milliseconds") if identity.locked_until else None,
     }
     _clear(identity)
     after = {"auth_failures": 0, "auth_lockouts": 0, "locked_until": None}

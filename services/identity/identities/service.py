@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import utcnow
+from services.common.clock import utcnow
 from services.identity.identities.models import Alias, Identity, IdentityChange, Vid
 from services.identity.identities.numbers import generate_number
 from services.identity.security import hash_pin

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class WalletPartner(Base):
@@ -13,7 +15,7 @@ class WalletPartner(Base):
 
     partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     api_key_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class WalletBinding(Base):
@@ -27,5 +29,5 @@ class WalletBinding(Base):
     key_thumbprint: Mapped[str] = mapped_column(String(64), index=True)
     public_key: Mapped[dict] = mapped_column(JSON)
     auth_factor_type: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, utcnow
+from services.common.clock import utcnow
 from services.identity.clients.models import OidcClient
 from services.identity.envelope import EnvelopeError
 from services.identity.identities import lockout
@@ -78,7 +78,7 @@ def link_transaction(session: Session, secrets_: Secrets, link_code: Any) -> tup
     transaction = by_link_code(session, secrets_, link_code)
     if transaction is None or oidc.live_transaction(session, transaction.id) is None:
         raise EnvelopeError("invalid_link_code", "unknown link code")
-    if aware(transaction.link_code_expires_at) <= utcnow():
+    if transaction.link_code_expires_at <= utcnow():
         raise EnvelopeError("invalid_link_code", "link code expired")
     if transaction.linked_at is not None:
         raise EnvelopeError("invalid_link_code", "link code already used")
@@ -185,7 +185,7 @@ def bind_wallet(
             WalletBinding.auth_factor_type == "WLA",
         )
     )
-    if duplicate is not None and aware(duplicate.expires_at) > utcnow():
+    if duplicate is not None and duplicate.expires_at > utcnow():
         raise EnvelopeError("duplicate_public_key", "this key is already bound for this resident")
     expires = utcnow() + timedelta(days=settings.wallet_binding_days)
     if duplicate is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class Notification(Base):
@@ -20,4 +22,4 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))  # otp, credential_shared, factor_blocked, new_client_login, ...
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,7 +11,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import iso
+from services.common.clock import iso
 from services.identity.identities.models import Identity
 from services.identity.notifications.models import Notification
 from services.identity.security import Secrets
@@ -58,5 +58,5 @@ def as_json(message: Notification) -> dict:
         "kind": message.kind,
         "subject": message.subject,
         "body": message.body,
-        "sentAt": iso(message.created_at),
+        "sentAt": iso(message.created_at, "milliseconds"),
     }

@@ -18,8 +18,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
 from services.identity.clients.service import get_client
+from services.identity.dependencies import DbSession, keyring_of, secrets_of
 from services.identity.identities.models import Identity
 from services.identity.oidc import sso
 from services.identity.oidc.models import IdentitySession
@@ -38,7 +38,7 @@ def _hint_claims(request: Request, hint: str | None) -> dict | None:
     if not hint or len(hint) > 8192:
         return None
     try:
-        keys = KeySet.import_key_set(request.app.state.keyring.jwks())  # published keys, with their kids
+        keys = KeySet.import_key_set(keyring_of(request).jwks())  # published keys, with their kids
         return jwt.decode(hint, keys, algorithms=["RS256"]).claims
     except Exception:  # noqa: BLE001 - not one of ours
         return None
@@ -56,11 +56,11 @@ def _hint_names_session(request: Request, session: Session, claims: dict, row: I
     aud = claims.get("aud")
     if identity is None or not isinstance(aud, str):
         return False
-    return hmac.compare_digest(str(claims.get("sub")), request.app.state.secrets.psut(identity.uin, aud))
+    return hmac.compare_digest(str(claims.get("sub")), secrets_of(request).psut(identity.uin, aud))
 
 
 def _confirm_token(request: Request, row: IdentitySession) -> str:
-    return request.app.state.secrets.keyed_hash("logout", row.id)
+    return secrets_of(request).keyed_hash("logout", row.id)
 
 
 def _done(request: Request, session: Session, client_id: str | None, uri: str | None, state: str | None) -> Response:
@@ -72,7 +72,7 @@ def _done(request: Request, session: Session, client_id: str | None, uri: str | 
 
 
 @router.get("/oidc/logout", summary="End session endpoint (RP-initiated logout)", response_class=HTMLResponse)
-def logout(request: Request, session: Session = DBSession) -> Response:
+def logout(request: Request, session: DbSession) -> Response:
     q = request.query_params
     claims = _hint_claims(request, q.get("id_token_hint"))
     client_id = claims.get("aud") if claims else q.get("client_id")
@@ -88,7 +88,7 @@ def logout(request: Request, session: Session = DBSession) -> Response:
 
 
 @router.post("/oidc/logout", include_in_schema=False)
-def confirm_logout(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def confirm_logout(request: Request, session: DbSession, form: dict = Depends(form_data)) -> Response:
     row = sso.current(request, session)
     if row is not None:
         if not hmac.compare_digest(str(form.get("token") or ""), _confirm_token(request, row)):

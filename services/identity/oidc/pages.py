@@ -16,10 +16,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.common.app import DBSession
 from services.identity import ratelimit
 from services.identity.clients.models import OidcClient
 from services.identity.clients.service import get_client
+from services.identity.dependencies import (
+    DbSession,
+    ServerSecrets,
+    Settings,
+    keyring_of,
+    limits_of,
+    secrets_of,
+    settings_of,
+)
 from services.identity.identities.models import Identity
 from services.identity.identities.service import INDIVIDUAL_ID
 from services.identity.oidc import claims as claims_
@@ -69,7 +77,7 @@ def error_redirect(redirect_uri: str, error: str, description: str, state: str |
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("provider_name", request.app.state.settings.provider_name)
+    context.setdefault("provider_name", settings_of(request).provider_name)
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -81,7 +89,7 @@ def error_page(request: Request, error: str, description: str, status: int = 400
 
 
 @router.get("/authorize", summary="Authorization Endpoint", response_class=HTMLResponse)
-def authorize(request: Request, session: Session = DBSession) -> Response:
+def authorize(request: Request, settings: Settings, secrets: ServerSecrets, session: DbSession) -> Response:
     q = request.query_params
     client = get_client(session, q.get("client_id"))
     if client is None or client.status != "active":
@@ -125,8 +133,8 @@ def authorize(request: Request, session: Session = DBSession) -> Response:
     essential, voluntary = claims_.requested_claims(scopes, claims_param, client.user_claims)
     transaction, xsrf = service.start_transaction(
         session,
-        request.app.state.settings,
-        request.app.state.secrets,
+        settings,
+        secrets,
         client=client,
         redirect_uri=redirect_uri,
         scopes=[s for s in scopes if s in claims_.SUPPORTED_SCOPES],
@@ -176,7 +184,7 @@ def _finish(request: Request, session: Session, transaction: AuthTransaction, ac
         service.give_consent(transaction, list(dict.fromkeys(accepted)))
     except service.AuthFailed as exc:
         return error_page(request, exc.code, exc.message)
-    code = service.issue_code(request.app.state.settings, request.app.state.secrets, transaction)
+    code = service.issue_code(settings_of(request), secrets_of(request), transaction)
     sso.remember_login(session, transaction, service.client_name(session, transaction.client_id))
     return client_redirect(transaction.redirect_uri, {"code": code, "state": transaction.state})
 
@@ -192,7 +200,7 @@ def consent_page(
 def login_page(
     request: Request, client: OidcClient | None, transaction: AuthTransaction, xsrf: str, **extra: Any
 ) -> HTMLResponse:
-    settings = request.app.state.settings
+    settings = settings_of(request)
     return page(
         request,
         "login.html",
@@ -209,7 +217,7 @@ def login_page(
 
 
 @router.get("/authorize/login", include_in_schema=False)
-def login_again(request: Request, transaction_id: str = "", session: Session = DBSession) -> Response:
+def login_again(request: Request, session: DbSession, transaction_id: str = "") -> Response:
     """The first login page of a running login again ("change VID"), for the browser that holds its XSRF cookie."""
     xsrf = request.cookies.get(XSRF_COOKIE)
     transaction, refusal = _checked_transaction(request, session, {"transaction_id": transaction_id, "xsrf": xsrf})
@@ -238,9 +246,7 @@ def _checked_transaction(
     transaction = service.live_transaction(session, form.get("transaction_id"))
     if transaction is None:
         return None, error_page(request, "invalid_transaction", "This login has expired or does not exist.")
-    if not service.xsrf_valid(
-        request.app.state.secrets, transaction, request.cookies.get(XSRF_COOKIE), form.get("xsrf")
-    ):
+    if not service.xsrf_valid(secrets_of(request), transaction, request.cookies.get(XSRF_COOKIE), form.get("xsrf")):
         return None, error_page(request, "invalid_request", "Security check failed (XSRF).", 403)
     return transaction, None
 
@@ -250,14 +256,14 @@ def _lockout(request: Request, client: OidcClient | None, transaction: AuthTrans
     back = error_redirect(
         transaction.redirect_uri, "access_denied", "too many failed authentication attempts", transaction.state
     )
-    reason = login_view.stopped_reason(request.app.state.settings)
+    reason = login_view.stopped_reason(settings_of(request))
     return page(request, "stopped.html", 403, client=client, reason=reason, back=back.headers["location"])
 
 
 def _too_many(request: Request, client: OidcClient | None, transaction: AuthTransaction, form: dict) -> Response | None:
     """The login page with 429 once the client's authentication attempts exceed its rate limit."""
     try:
-        ratelimit.authentication_attempt(request, transaction.client_id)
+        limits_of(request).authentication.hit(transaction.client_id)
     except ratelimit.RateLimited as exc:
         response = login_page(request, client, transaction, form["xsrf"], error=str(exc), status=429)
         response.headers.update(exc.headers)
@@ -266,7 +272,9 @@ def _too_many(request: Request, client: OidcClient | None, transaction: AuthTran
 
 
 @router.post("/authorize/send-otp", include_in_schema=False)
-def send_otp(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def send_otp(
+    request: Request, settings: Settings, secrets: ServerSecrets, session: DbSession, form: dict = Depends(form_data)
+) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -274,9 +282,8 @@ def send_otp(request: Request, form: dict = Depends(form_data), session: Session
     if limited := _too_many(request, client, transaction, form):
         return limited
     individual_id = (form.get("individual_id") or "").strip()
-    settings = request.app.state.settings
     try:
-        service.send_otp(session, settings, request.app.state.secrets, transaction, individual_id)
+        service.send_otp(session, settings, secrets, transaction, individual_id)
     except service.AuthFailed as exc:
         if exc.locked:
             return _lockout(request, client, transaction)
@@ -290,7 +297,9 @@ def send_otp(request: Request, form: dict = Depends(form_data), session: Session
 
 
 @router.post("/authorize/authenticate", include_in_schema=False)
-def authenticate(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def authenticate(
+    request: Request, settings: Settings, secrets: ServerSecrets, session: DbSession, form: dict = Depends(form_data)
+) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal
@@ -300,7 +309,6 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
     individual_id = (form.get("individual_id") or "").strip()
     factor = form.get("factor") or ""
     challenge = service.Challenge(factor, "".join((form.get("challenge") or "").split()))
-    settings = request.app.state.settings
     typed = {"individual_id": individual_id}  # an error page keeps what was typed, the code page its details
     if factor == "OTP" and "OTP" in service.allowed_factors(transaction):
         typed = login_view.otp_context(session, settings, transaction, individual_id)
@@ -308,7 +316,7 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
         what = "the code we sent" if factor == "OTP" else "your PIN"
         return login_page(request, client, transaction, form["xsrf"], error=f"Enter {what}.", status=400, **typed)
     try:
-        service.authenticate(session, settings, request.app.state.secrets, transaction, individual_id, [challenge])
+        service.authenticate(session, settings, secrets, transaction, individual_id, [challenge])
     except service.AuthFailed as exc:
         if exc.locked:
             return _lockout(request, client, transaction)
@@ -317,7 +325,7 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
     previous = sso.current(request, session)
     if previous is not None:  # another login in this browser replaces its session
         end_session(request, session, previous)
-    _, token = sso.open_session(session, settings, request.app.state.secrets, transaction)
+    _, token = sso.open_session(session, settings, secrets, transaction)
     if transaction.client_id == service.PORTAL_CLIENT_ID:
         transaction.status = "consented"  # nothing to consent to: the resident's own pages
         response: Response = RedirectResponse("/resident", status_code=303)
@@ -329,15 +337,15 @@ def authenticate(request: Request, form: dict = Depends(form_data), session: Ses
 
 def end_session(request: Request, session: Session, row: IdentitySession) -> None:
     """End a session and tell its relying parties (after the commit, so a slow one holds no database lock)."""
-    app = request.app
-    notices = sso.end(session, app.state.settings, app.state.secrets, app.state.keyring, row)
+    settings = settings_of(request)
+    notices = sso.end(session, settings, secrets_of(request), keyring_of(request), row)
     session.commit()
     if notices:
-        sso.deliver(app.state.settings, notices)
+        sso.deliver(settings, notices)
 
 
 @router.post("/authorize/consent", include_in_schema=False)
-def consent(request: Request, form: dict = Depends(form_data), session: Session = DBSession) -> Response:
+def consent(request: Request, session: DbSession, form: dict = Depends(form_data)) -> Response:
     transaction, refusal = _checked_transaction(request, session, form)
     if refusal:
         return refusal

@@ -17,8 +17,9 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, utcnow
+from services.common.clock import utcnow
 from services.identity.clients.models import OidcClient
+from services.identity.errors import IdentityError
 from services.identity.identities import factors as factors_
 from services.identity.identities import lockout
 from services.identity.identities.models import Identity
@@ -35,13 +36,12 @@ log = logging.getLogger(__name__)
 PORTAL_CLIENT_ID = "identity-resident-portal"
 
 
-class AuthFailed(Exception):
-    """Authentication refused; `code` is the spec error code, `locked` when attempts are exhausted."""
+class AuthFailed(IdentityError):
+    """Authentication refused; `code` is the spec error code, `locked` when attempts are exhausted. The wallet
+    APIs answer it in `errors[]` with HTTP 200; the pages and the credential APIs say it their own way."""
 
     def __init__(self, code: str, message: str, locked: bool = False):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, 200)
         self.locked = locked
 
 
@@ -100,6 +100,7 @@ def start_transaction(
         xsrf_hash=secrets_.keyed_hash("xsrf", xsrf),
         expires_at=utcnow() + timedelta(seconds=settings.transaction_ttl_seconds),
         status="started",
+        failed_attempts=0,  # set here, not only at flush: /req/otp counts a failure before the first flush
         accepted_claims=[],
         permitted_scopes=[],
     )
@@ -111,7 +112,7 @@ def live_transaction(session: Session, transaction_id: Any, *, for_update: bool 
     if not isinstance(transaction_id, str) or not transaction_id:
         return None
     transaction = session.get(AuthTransaction, transaction_id, with_for_update=for_update)
-    if transaction is None or aware(transaction.expires_at) <= utcnow() or transaction.status == "failed":
+    if transaction is None or transaction.expires_at <= utcnow() or transaction.status == "failed":
         return None
     return transaction
 
@@ -170,7 +171,7 @@ def otp_resend_wait(settings: IdentitySettings, transaction: AuthTransaction, id
     """Seconds until another OTP may be sent for this login (to `identity_id`, if given; 0 for another resident)."""
     if transaction.otp_expires_at is None or identity_id not in (None, transaction.otp_identity_id):
         return 0
-    sent = aware(transaction.otp_expires_at) - timedelta(seconds=settings.otp_ttl_seconds)
+    sent = transaction.otp_expires_at - timedelta(seconds=settings.otp_ttl_seconds)
     return max(0, math.ceil((sent - utcnow()).total_seconds() + settings.otp_resend_seconds))
 
 
@@ -199,7 +200,7 @@ def _verify_challenge(
     if challenge.factor == "OTP":
         if transaction.otp_hash is None or transaction.otp_identity_id != identity.id:
             return False
-        if aware(transaction.otp_expires_at) <= utcnow():
+        if transaction.otp_expires_at <= utcnow():
             return False
         expected = secrets_.keyed_hash("otp", transaction.id, str(identity.id), challenge.value)
         return hmac.compare_digest(expected, transaction.otp_hash)
@@ -219,7 +220,7 @@ def wallet_assertion_valid(session: Session, identity: Identity, token: str, tra
         select(WalletBinding).where(WalletBinding.identity_id == identity.id, WalletBinding.auth_factor_type == "WLA")
     )
     for binding in bindings:
-        if aware(binding.expires_at) <= now:
+        if binding.expires_at <= now:
             continue
         try:
             key = (RSAKey if binding.public_key.get("kty") == "RSA" else ECKey).import_key(binding.public_key)

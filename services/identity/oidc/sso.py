@@ -20,9 +20,10 @@ from joserfc import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, utcnow
+from services.common.clock import utcnow
 from services.identity.clients.models import OidcClient
 from services.identity.credentials import events
+from services.identity.dependencies import secrets_of, settings_of
 from services.identity.identities import factors
 from services.identity.identities.models import Identity
 from services.identity.identities.service import find_by_individual_id
@@ -43,12 +44,12 @@ def current(request: Request, session: Session) -> IdentitySession | None:
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 128:
         return None
-    row = session.get(IdentitySession, request.app.state.secrets.keyed_hash("session", token))
-    settings: IdentitySettings = request.app.state.settings
+    row = session.get(IdentitySession, secrets_of(request).keyed_hash("session", token))
+    settings = settings_of(request)
     now = utcnow()
-    if row is None or row.ended_at is not None or aware(row.expires_at) <= now:
+    if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
-    if aware(row.last_seen_at) + timedelta(seconds=settings.session_idle_seconds) <= now:
+    if row.last_seen_at + timedelta(seconds=settings.session_idle_seconds) <= now:
         return None
     identity = session.get(Identity, row.identity_id)
     if identity is None or identity.status != "active":
@@ -80,14 +81,14 @@ def open_session(
 
 def _https(request: Request) -> bool:
     """Served over https: this request, or the public URL (TLS ended by a proxy in front)."""
-    return request.url.scheme == "https" or request.app.state.settings.base_url.startswith("https:")
+    return request.url.scheme == "https" or settings_of(request).base_url.startswith("https:")
 
 
 def set_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
         COOKIE,
         token,
-        max_age=request.app.state.settings.session_max_seconds,
+        max_age=settings_of(request).session_max_seconds,
         httponly=True,
         samesite="lax",
         secure=_https(request),
@@ -108,7 +109,7 @@ def reusable(session: Session, row: IdentitySession, acrs: list[str], max_age: i
     identity = session.get(Identity, row.identity_id)
     if identity is None or factors.is_blocked(identity, ACR_FACTORS.get(row.acr, "")):
         return False
-    if max_age is not None and (utcnow() - aware(row.auth_time)).total_seconds() > max_age:
+    if max_age is not None and (utcnow() - row.auth_time).total_seconds() > max_age:
         return False
     if hint:
         hinted = find_by_individual_id(session, hint)
@@ -121,7 +122,7 @@ def resume(row: IdentitySession, transaction: AuthTransaction) -> None:
     """The transaction is authenticated by the session: same resident, acr and auth_time."""
     transaction.identity_id = row.identity_id
     transaction.acr = row.acr
-    transaction.auth_time = aware(row.auth_time)
+    transaction.auth_time = row.auth_time
     transaction.session_id = row.id
     transaction.status = "authenticated"
 

@@ -11,7 +11,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
+import anyio
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -19,8 +21,10 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, utcnow
+from services.common.clock import utcnow
+from services.common.database import Database
 from services.identity.clients.models import OidcClient
+from services.identity.errors import IdentityError
 from services.identity.identities.models import Identity
 from services.identity.oidc.models import AuthTransaction, UsedAssertion
 from services.identity.oidc.service import pkce_s256
@@ -69,11 +73,14 @@ _REVOKE_TOKENS = update(_T).where(_T.id == bindparam("tid")).values(tokens_revok
 _BURN_CODE = update(_T).where(_T.id == bindparam("tid")).values(code_used=True)
 
 
-class TokenError(Exception):
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenError(IdentityError):
+    """A refused exchange: HTTP 400 with the spec's code in `error`."""
+
     def __init__(self, error: str, description: str):
-        super().__init__(description)
-        self.error = error
-        self.description = description
+        super().__init__(error, description, 400, NO_STORE)
 
 
 @dataclass
@@ -120,6 +127,21 @@ class ClientKeys:
 
 
 CLIENT_KEYS = ClientKeys()
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """What the token and userinfo endpoints work with, gathered once at start-up (one look-up per request)."""
+
+    settings: IdentitySettings
+    secrets: Secrets
+    keyring: Keyring
+    database: Database
+    threads: anyio.CapacityLimiter  # token exchanges running at once (SQLite: one writer)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.settings.base_url.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -223,7 +245,7 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
         connection.execute(_REVOKE_TOKENS, {"tid": row.id})
         connection.commit()
         raise TokenError("invalid_transaction", "authorization code already used")
-    if aware(row.code_expires_at) <= utcnow():
+    if row.code_expires_at <= utcnow():
         raise TokenError("invalid_transaction", "authorization code expired")
     try:
         _check_code_binding(row, form)
@@ -238,7 +260,7 @@ def redeem_code(connection: Connection, secrets_: Secrets, client: ClientRow, fo
         row.id,
         row.uin,
         row.acr,
-        aware(row.auth_time),
+        row.auth_time,
         row.nonce,
         row.permitted_scopes or row.scopes,
         token_id,
@@ -309,8 +331,12 @@ def issue_tokens(
     }
 
 
-class UserinfoError(Exception):
-    pass
+class UserinfoError(IdentityError):
+    """401 with RFC 6750's challenge naming the reason."""
+
+    def __init__(self, description: str):
+        challenge = f'Bearer error="invalid_token", error_description="{description}"'
+        super().__init__("invalid_token", description, 401, {"WWW-Authenticate": challenge, **NO_STORE})
 
 
 def userinfo(

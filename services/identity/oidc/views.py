@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from services.identity.dependencies import Provider
 from services.identity.oidc import tokens
 from services.identity.oidc.claims import ACR_FACTORS, SCOPE_CLAIMS
+from services.identity.oidc.schemas import JWT_RESPONSE, TokenResponse
 from services.identity.security import bearer
 
 router = APIRouter(tags=["OIDC"])
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def endpoints(app: FastAPI) -> tokens.Endpoints:
-    return tokens.Endpoints(app.state.settings.base_url.rstrip("/"))
+NO_STORE = tokens.NO_STORE
 
 
 @router.get("/.well-known/openid-configuration", summary="Configuration Endpoint")
-def discovery(request: Request) -> dict:
-    issuer = endpoints(request.app).issuer
+def discovery(provider: Provider) -> dict:
+    issuer = provider.endpoints.issuer
     claims = sorted({c for names in SCOPE_CLAIMS.values() for c in names} | {"sub"})
     return {
         "issuer": issuer,
@@ -59,14 +57,13 @@ def discovery(request: Request) -> dict:
 
 
 @router.get("/.well-known/jwks.json", summary="JSON Web Key Set Endpoint")
-def jwks(request: Request) -> dict:
-    return request.app.state.keyring.jwks()
+def jwks(provider: Provider) -> dict:
+    return provider.keyring.jwks()
 
 
-def _exchange(app: FastAPI, form: dict) -> dict:
-    settings, secrets_, keyring = app.state.settings, app.state.secrets, app.state.keyring
-    ends = endpoints(app)
-    with app.state.db.engine.connect() as connection:
+def _exchange(provider: tokens.OidcProvider, form: dict) -> dict:
+    settings, secrets_, keyring, ends = provider.settings, provider.secrets, provider.keyring, provider.endpoints
+    with provider.database.engine.connect() as connection:
         client = tokens.authenticate_client(connection, settings, ends, form)
         try:
             redeemed = tokens.redeem_code(connection, secrets_, client, form)
@@ -76,33 +73,22 @@ def _exchange(app: FastAPI, form: dict) -> dict:
     return tokens.issue_tokens(settings, secrets_, keyring, ends, client, redeemed)
 
 
-@router.post("/oauth/token", summary="Token Endpoint")
-async def token(request: Request) -> Response:
+@router.post("/oauth/token", summary="Token Endpoint", response_model=TokenResponse, response_model_exclude_unset=True)
+async def token(request: Request, provider: Provider) -> Response:
     try:
         form = dict(await request.form())
     except Exception:  # noqa: BLE001 - an unparsable body is an invalid request
         form = {}
-    try:
-        body = await anyio.to_thread.run_sync(_exchange, request.app, form, limiter=request.app.state.token_threads)
-    except tokens.TokenError as exc:
-        return JSONResponse({"error": exc.error, "error_description": exc.description}, 400, headers=NO_STORE)
+    body = await anyio.to_thread.run_sync(_exchange, provider, form, limiter=provider.threads)
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _userinfo(app: FastAPI, access_token: str | None) -> str:
-    with app.state.db.session() as session:
-        return tokens.userinfo(session, app.state.secrets, app.state.keyring, endpoints(app), access_token)
+def _userinfo(provider: tokens.OidcProvider, access_token: str | None) -> str:
+    with provider.database.session() as session:
+        return tokens.userinfo(session, provider.secrets, provider.keyring, provider.endpoints, access_token)
 
 
-@router.get("/oidc/userinfo", summary="UserInfo Endpoint")
-async def userinfo(request: Request) -> Response:
-    try:
-        body = await run_in_threadpool(_userinfo, request.app, bearer(request))
-    except tokens.UserinfoError as exc:
-        challenge = f'Bearer error="invalid_token", error_description="{exc}"'
-        return JSONResponse(
-            {"error": "invalid_token", "error_description": str(exc)},
-            401,
-            headers={"WWW-Authenticate": challenge, **NO_STORE},
-        )
+@router.get("/oidc/userinfo", summary="UserInfo Endpoint", responses=JWT_RESPONSE)
+async def userinfo(request: Request, provider: Provider) -> Response:
+    body = await run_in_threadpool(_userinfo, provider, bearer(request))
     return Response(body, media_type="application/jwt", headers=NO_STORE)

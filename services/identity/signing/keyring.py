@@ -30,8 +30,8 @@ from cryptography.x509.oid import NameOID
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from services.common.clock import iso, utcnow
 from services.common.keys import load_or_create_rsa
-from services.identity.base import iso, utcnow
 
 MOUNTED_KEY_FILE = "signing"  # the file name (without suffix) of a key made before deployment
 
@@ -66,7 +66,7 @@ class SigningKey:
             "n": public["n"],
             "x5c": [base64.b64encode(der).decode()],
             "x5t#S256": base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode(),
-            "exp": iso(self.published_until(token_ttl)),
+            "exp": iso(self.published_until(token_ttl), "milliseconds"),
         }
 
 

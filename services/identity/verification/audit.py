@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from services.identity.base import aware, utcnow
+from services.common.clock import utcnow
+from services.identity.errors import IdentityError
 from services.identity.identities.models import Identity
 from services.identity.security import Secrets
 from services.identity.verification.models import VerificationQuestion
@@ -21,11 +22,10 @@ QUOTA_WINDOW = timedelta(hours=24)
 _Q = VerificationQuestion
 
 
-class QuotaExceeded(Exception):
+class QuotaExceeded(IdentityError):
     def __init__(self, quota: int, retry_after: int):
-        super().__init__(
-            f"quota reached: at most {quota} distinct questions about one person in 24 hours per relying party"
-        )
+        message = f"quota reached: at most {quota} distinct questions about one person in 24 hours per relying party"
+        super().__init__("quota_exceeded", message, 429, {"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
@@ -80,7 +80,7 @@ def _distinct_asked(session: Session, caller: str, identity_id: int, now: dateti
 
 
 def _retry_after(session: Session, caller: str, identity_id: int, now: datetime) -> int:
-    oldest = aware(session.scalar(select(func.min(_Q.asked_at)).where(*_counted(caller, identity_id, now))))
+    oldest = session.scalar(select(func.min(_Q.asked_at)).where(*_counted(caller, identity_id, now)))
     return max(math.ceil(((oldest or now) + QUOTA_WINDOW - now).total_seconds()), 1)
 
 

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.identity.base import Base, utcnow
+from services.common.clock import utcnow
+from services.common.database import UTCDateTime
+from services.identity.base import Base
 
 
 class VerificationRecord(Base):
@@ -21,7 +23,7 @@ class VerificationRecord(Base):
     predicates: Mapped[list] = mapped_column(JSON)  # predicate names only
     response: Mapped[dict] = mapped_column(JSON)  # booleans only, replayed on retry
     verified: Mapped[bool] = mapped_column(Boolean)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class VerificationQuestion(Base):
@@ -39,4 +41,4 @@ class VerificationQuestion(Base):
     predicate: Mapped[str] = mapped_column(String(32))
     question_hash: Mapped[str] = mapped_column(String(64))
     refused: Mapped[bool] = mapped_column(Boolean, default=False)  # over the quota: asked, not answered
-    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

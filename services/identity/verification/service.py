@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.identity.base import iso
+from services.common.clock import iso, utcnow
+from services.identity.errors import IdentityError
 from services.identity.identities import service as identities
 from services.identity.identities.models import Identity
 from services.identity.security import Secrets
@@ -20,8 +21,9 @@ from services.identity.verification import audit
 from services.identity.verification.models import VerificationRecord
 
 
-class VerificationError(ValueError):
-    pass
+class VerificationError(IdentityError):
+    def __init__(self, message: str):
+        super().__init__("invalid_request", message)
 
 
 def normalized(text: Any) -> str:
@@ -178,7 +180,7 @@ def verify(
         "requestId": request_id,
         "verified": all(r["result"] for r in results),
         "results": results,
-        "responseTime": iso(),
+        "responseTime": iso(utcnow(), "milliseconds"),
     }
     try:
         with session.begin_nested():

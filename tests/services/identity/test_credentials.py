@@ -217,6 +217,13 @@ def test_update_uin_with_an_otp_from_the_inbox(live, http):
     assert http.post("/update-uin", json=envelope({**request, "otp": otp})).status_code == 400  # spent
 
 
+def test_an_otp_for_an_unknown_or_missing_id_is_refused_not_a_server_error(http):
+    for request in ({"individualId": "0000000000"}, {}):
+        refused = http.post("/req/otp", json=envelope(request))
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["errors"][0]["errorCode"] == "invalid_identifier"
+
+
 def test_update_identity_deactivates_and_reactivates(live, http, client_id):
     body = envelope({"uin": PETER_VID, "status": "DEACTIVATED"})
     assert http.patch("/updateIdentity", json=body).status_code == 401

@@ -75,3 +75,15 @@ def test_verification_calls_are_limited_per_relying_party(http):
     refused = ask()
     assert refused.status_code == 429 and refused.json()["error"] == "too_many_requests"
     assert int(refused.headers["retry-after"]) > 0
+
+
+def test_otp_requests_of_the_resident_api_are_limited_with_retry_after(http):
+    def ask() -> httpx.Response:
+        body = {"id": "mosip.identity.otp", "version": "1.0", "requesttime": "2026-11-26T10:00:00.000Z"}
+        return http.post("/req/otp", json={**body, "request": {"individualId": vid(25)}})
+
+    assert all(ask().status_code != 429 for _ in range(LIMITS["auth_rate_limit"]))
+    refused = ask()
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert refused.json()["id"] == "mosip.identity.otp"
+    assert refused.json()["errors"][0]["errorCode"] == "too_many_requests"

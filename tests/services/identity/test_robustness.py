@@ -86,3 +86,15 @@ def test_odd_verification_audit_queries(http):
     for params in ({"individualId": ["1", "2"]}, {"individualId": "x" * 5000}, {"individualId": " "}, {"caller": "a"}):
         response = http.get("/admin/verification-audit", params=params, headers=admin)
         assert response.status_code in (400, 404), (params, response.text)
+
+
+def test_openapi_documents_every_success_body(http):
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in http.get("/openapi.json").json()["paths"].items()
+        if path not in ("/health", "/ready")
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status.startswith("2") and not any(c.get("schema") for c in (answer.get("content") or {}).values())
+    ]
+    assert undocumented == []

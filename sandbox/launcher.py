@@ -5,12 +5,13 @@ a running sandbox."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -176,7 +177,7 @@ class Supervisor:
     def __init__(self, sandbox: Sandbox, say: Callable[[str], None] = print):
         self.sandbox = sandbox
         self.say = say
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, ServiceProcess] = {}
         self.logs_dir = sandbox.data_dir / "logs"
         self.stop_requested = threading.Event()
         self._recovery: dict[str, Recovery] = {}
@@ -205,14 +206,8 @@ class Supervisor:
         self.sandbox.running = names
 
     def _spawn(self, name: str) -> None:
-        with open(self.log_path(name), "ab") as log:  # the child keeps its own copy of the descriptor
-            self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.serve", name],
-                env=self.sandbox.env_for(self.sandbox.topology.processes[name]),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C and a closing terminal reach the launcher, which stops them
-            )
+        environ = self.sandbox.env_for(self.sandbox.topology.processes[name])
+        self.children[name] = ServiceProcess.start(name, environ, self.log_path(name))
 
     def wait_healthy(self, names: list[str]) -> None:
         pending = set(names)
@@ -294,6 +289,55 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class ServiceProcess:
+    """A service forked from the launcher's fork server (`multiprocessing`'s "forkserver"), which imported what
+    every service uses once (sandbox/preload.py): a service starts without importing it again, and the services
+    share that memory. It runs `sandbox.serve.serve_forked`, the same as `python -m sandbox.serve <name>`.
+    The methods are those of `subprocess.Popen` the supervisor uses."""
+
+    _context: multiprocessing.context.BaseContext | None = None
+
+    def __init__(self, process: multiprocessing.process.BaseProcess):
+        self.process = process
+
+    @classmethod
+    def start(cls, name: str, environ: dict[str, str], log_file: Path) -> ServiceProcess:
+        if cls._context is None:
+            cls._context = multiprocessing.get_context("forkserver")
+            cls._context.set_forkserver_preload(["sandbox.preload"])
+        from .serve import serve_forked
+
+        process = cls._context.Process(
+            target=serve_forked, args=(name, environ, str(log_file)), name=f"sandbox-{name}", daemon=True
+        )
+        process.start()
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise subprocess.TimeoutExpired(f"sandbox-{self.process.name}", timeout or 0)
+        return self.process.exitcode
 
 
 @dataclass

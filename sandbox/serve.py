@@ -142,15 +142,38 @@ def _package_version() -> str:
         return "(not installed)"
 
 
+def serve_forked(name: str, environ: dict[str, str], log_file: str) -> None:
+    """`serve(name)` in a process forked by `sandbox up`'s fork server (sandbox/launcher.py), set up as the
+    launcher would start `python -m sandbox.serve name`: a session of its own (Ctrl-C reaches the launcher,
+    which stops the services in order), its output appended to its log, the launcher's environment for it."""
+    import setproctitle
+
+    # The command line that ps, the launcher's port checks and `sandbox stop` recognise (sandbox/launcher.py).
+    setproctitle.setproctitle(f"{sys.executable} -m sandbox.serve {name}")
+    os.setsid()
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's own streams
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(environ)
+    serve(name)
+
+
 def stop_with_launcher() -> None:
-    """Under `sandbox up`: stop (as on Ctrl-C) once the launcher that started us is gone, even if it was
-    killed without a chance to stop us."""
+    """Under `sandbox up`: stop (as on Ctrl-C) once the launcher is gone, even if it was killed without a
+    chance to stop us. The launcher itself is watched, not our parent: that is its fork server, which lives
+    on while any service it forked does."""
+    from .processes import pid_alive
+
     launcher = int(os.environ.get(LAUNCHER_PID) or 0)
     if not launcher:
         return
 
     def watch() -> None:
-        while os.getppid() == launcher:
+        while pid_alive(launcher):
             time.sleep(1)
         log.warning("the launcher (pid %s) is gone: stopping", launcher)
         os.kill(os.getpid(), signal.SIGTERM)

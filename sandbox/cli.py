@@ -28,6 +28,7 @@ from .launcher import (
     Interrupted,
     LaunchError,
     Sandbox,
+    ServiceProcess,
     Supervisor,
     launcher_running,
     lock_data_dir,
@@ -208,6 +209,7 @@ def up(
         )
     _refuse_the_other_profiles_data(data_dir, profile)
     lock = _refuse_a_second_sandbox(data_dir)  # noqa: F841 - held until this process exits
+    ServiceProcess.warm_up()  # the fork server imports what the services use while the launcher prepares
     https_port = consent_https_port if conformance and profiles.HTTPS_PROCESS in names else None
     _refuse_taken_ports(topology, names, https_port)
     profiles.mark_data_dir(data_dir, profile)

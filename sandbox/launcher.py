@@ -198,6 +198,7 @@ class Supervisor:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
     def start_all(self, names: list[str]) -> None:
+        ServiceProcess.warm_up()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             self.raise_if_stopping()
@@ -303,10 +304,18 @@ class ServiceProcess:
         self.process = process
 
     @classmethod
-    def start(cls, name: str, environ: dict[str, str], log_file: Path) -> ServiceProcess:
+    def warm_up(cls) -> None:
+        """Start the fork server now, so that it imports while the launcher prepares (idempotent)."""
         if cls._context is None:
             cls._context = multiprocessing.get_context("forkserver")
             cls._context.set_forkserver_preload(["sandbox.preload"])
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+
+    @classmethod
+    def start(cls, name: str, environ: dict[str, str], log_file: Path) -> ServiceProcess:
+        cls.warm_up()
         from .serve import serve_forked
 
         process = cls._context.Process(

@@ -3,10 +3,12 @@
 Starts the Consent service with uvicorn on a free port over a temporary data dir (SQLite, or PostgreSQL
 with --database-url), seeds N individuals with consent records (every third one withdrawn), then measures
 checks per second for single verifications (one individual per request, 32 connections) and bulk ones
-(--bulk individuals per request, 4 connections). Every check is also written to the verification log, as
-in production. The load comes from `wrk` (C, with a Lua script picking random individuals) when it is
-installed, since a Python client saturates long before the service; otherwise from httpx (then the figures
-are bounded by the client, and say so). Answers are checked for correctness in a separate pass.
+(--bulk individuals per request, 4 connections), with the CPU time the service's processes spent per check
+(from /proc: comparable on a shared, loaded machine where checks/s is not) and the load average. Every
+check is also written to the verification log, as in production. The load comes from `wrk` (C, with a Lua
+script picking random individuals) when it is installed, since a Python client saturates long before the
+service; otherwise from httpx (then the figures are bounded by the client, and say so). Answers are checked
+for correctness in a separate pass.
 
     .venv/bin/python bench/consent_verify.py [--individuals 2000] [--seconds 8] [--bulk 100]
 """
@@ -56,7 +58,7 @@ def prepare(settings: ConsentSettings, count: int) -> list[str]:
     db = Database(*settings.resolved_database())
     db.migrate(MIGRATIONS)
     with db.session() as session:
-        seed(session, Signer(settings.keys_dir))
+        seed(session, Signer(settings.keys_dir), settings)
     ids = []
     with db.session() as session:
         for i in range(count):
@@ -94,12 +96,37 @@ async def run_for(seconds: float, concurrency: int, make_request) -> tuple[int, 
     return totals["requests"], totals["checks"], latencies
 
 
+def service_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the service: the uvicorn process and its workers (0 where /proc is missing)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15 of stat)
+        pending += [int(c) for c in children]
+    return total
+
+
+def cost(cpu_seconds: float, checks: int) -> str:
+    """CPU per check and the load average, printed with every figure."""
+    per_check = f"{cpu_seconds / checks * 1e6:6.0f} µs CPU/check" if checks else "no checks"
+    return f"{per_check}  load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else 0.0
 
 
-async def measure(base: str, ids: list[str], seconds: float, bulk: int, expected: dict[str, bool]) -> None:
+async def measure(
+    base: str, ids: list[str], seconds: float, bulk: int, expected: dict[str, bool], server_pid: int
+) -> None:
     async def single(client: httpx.AsyncClient) -> int:
         person = random.choice(ids)
         r = await client.get(base + URL, params={"dataAgreementId": USCT_AGREEMENT, "individualId": person})
@@ -117,13 +144,13 @@ async def measure(base: str, ids: list[str], seconds: float, bulk: int, expected
 
     await run_for(1.0, 8, single)  # warm-up
     for name, fn, concurrency in (("single", single, 32), (f"bulk x{bulk}", many, 4)):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), service_cpu_seconds(server_pid)
         requests, checks, latencies = await run_for(seconds, concurrency, fn)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, service_cpu_seconds(server_pid) - cpu
         print(
             f"{name:>10}: {checks / elapsed:8.0f} checks/s  {requests / elapsed:7.0f} req/s  "
             f"p50 {pct(latencies, 0.5):6.1f} ms  p99 {pct(latencies, 0.99):6.1f} ms  "
-            f"(concurrency {concurrency}, {requests} requests in {elapsed:.1f} s)"
+            f"(concurrency {concurrency}, {requests} requests in {elapsed:.1f} s)  {cost(cpu, checks)}"
         )
 
 
@@ -150,7 +177,7 @@ end
 """
 
 
-def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> None:
+def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str, server_pid: int) -> None:
     quoted = ",".join(f'"{i}"' for i in ids)
     for name, script, connections, per_request in (
         ("single", WRK_SINGLE % (quoted, URL, USCT_AGREEMENT), 32, 1),
@@ -162,12 +189,15 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
         subprocess.run(
             ["wrk", "-t2", f"-c{connections}", "-d2s", "-s", str(path), base], capture_output=True, check=True
         )
+        cpu = service_cpu_seconds(server_pid)
         out = subprocess.run(
             ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(path), base],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
+        cpu = service_cpu_seconds(server_pid) - cpu
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         latency = out.split("Latency Distribution", 1)[-1]
@@ -175,7 +205,8 @@ def run_wrk(base: str, ids: list[str], seconds: float, bulk: int, tmp: str) -> N
         p99 = re.search(r"\s99%\s+(\S+)", latency).group(1)
         print(
             f"{name:>10}: {rps * per_request:8.0f} checks/s  {rps:7.0f} req/s  p50 {p50:>8}  p99 {p99:>8}  "
-            f"(wrk, {connections} connections{', ' + errors.group(1) + ' errors' if errors else ''})"
+            f"(wrk, {connections} connections{', ' + errors.group(1) + ' errors' if errors else ''})  "
+            f"{cost(cpu, requests * per_request)}"
         )
 
 
@@ -253,10 +284,10 @@ def main() -> None:
                     time.sleep(0.05)
             check_answers(base, ids, expected, args.bulk)
             if shutil.which("wrk") and not args.python_client:
-                run_wrk(base, ids, args.seconds, args.bulk, tmp)
+                run_wrk(base, ids, args.seconds, args.bulk, tmp, server.pid)
             else:
                 print("wrk not found: using httpx (figures bounded by the Python client)")
-                asyncio.run(measure(base, ids, args.seconds, args.bulk, expected))
+                asyncio.run(measure(base, ids, args.seconds, args.bulk, expected, server.pid))
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -107,3 +107,17 @@ def test_the_conformance_kit_passes_with_only_the_declared_deviations(settings):
         server.stop()
     assert [f"{r.operation}: {r.name}: {r.problem}" for r in results if not r.passed] == []
     assert len({r.operation for r in results if r.operation.startswith(("GET ", "POST ", "PUT ", "DELETE "))}) == 42
+
+
+def test_docs_keep_the_api_order_while_verification_is_matched_first(client):
+    """Verification's router is looked up first (the hot path skips matching 30 other routes); the docs still
+    list config, then the individual's service APIs, then verification, audit and webhooks."""
+    paths = list(client.get("/openapi.json").json()["paths"])
+    assert paths.index("/config/policy/") < paths.index("/service/individual/record/consent-record/")
+    assert paths.index("/service/individual/record/consent-record/") < paths.index(
+        "/service/verification/consent-records/"
+    )
+    assert paths.index("/service/verification/consent-records/") < paths.index("/audit/consent-records/")
+    routers = [r for r in client.app.router.routes if type(r).__name__ == "_IncludedRouter"]
+    first_path = routers[1].original_router.routes[0].path  # routers[0]: health
+    assert first_path == "/service/verification/consent-records/"

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from tests.services.consent.conftest import HEADER, USCT, assert_400, new_individual
 
+# An explicit default sends a check the documented way (FastAPI's parameters and dependencies) rather than the
+# shortcut that takes a check asking only `dataAgreementId` and `individualId`s.
+DOCUMENTED_WAY = {"requireSigned": "false"}
+
 URL = "/service/verification/consent-records/"
 
 
@@ -114,3 +118,29 @@ def test_verification_listing_and_bad_input(client):
     assert_400(client.post(URL, json={"dataAgreementId": USCT, "individualIds": []}))
     assert_400(client.post(URL, json={"dataAgreementId": USCT, "individualIds": [str(i) for i in range(1001)]}))
     assert_400(client.post(URL, json={"individualIds": [person]}))
+
+
+def test_the_shortcut_for_a_single_check_answers_as_the_documented_way(client, town):
+    person, refused = new_individual(client), new_individual(client)
+    client.post(f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": person})
+    client.post(
+        f"/service/individual/record/data-agreement/{USCT}/", params={"individualId": refused, "optIn": "false"}
+    )
+    queries = [
+        [("dataAgreementId", USCT), ("individualId", person)],
+        [("dataAgreementId", USCT), ("individualId", f"{person},{refused}"), ("individualId", "nobody")],
+        [("dataAgreementId", USCT), ("individualId", "9369006020")],  # a seeded resident by UIN
+        [("dataAgreementId", "nope"), ("individualId", person)],
+        [("dataAgreementId", ""), ("individualId", person)],
+        [("dataAgreementId", USCT), ("individualId", ",")],
+        [("dataAgreementId", "x"), ("dataAgreementId", USCT), ("individualId", person)],  # the last one counts
+    ]
+    for caller in (client, town):  # the operator; a member that may not verify USCT consent
+        for query in queries:
+            short = caller.get(URL, params=query)
+            documented = caller.get(URL, params=[*query, *DOCUMENTED_WAY.items()])
+            assert (short.status_code, short.json()) == (documented.status_code, documented.json()), query
+    assert client.get(URL, params=queries[0]).json()["verifications"][0]["consent"] is True
+    assert town.get(URL, params=queries[0]).status_code == 403
+    log = client.get("/audit/verifications/", params={"individualId": person, "limit": 100}).json()["verifications"]
+    assert len(log) == 2 * 3 + 1  # each answered check of `person` (3 queries both ways, 1 more) is logged

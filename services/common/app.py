@@ -20,7 +20,7 @@ from .database import Database
 from .errors import ErrorRenderer, default_render, install_error_handlers
 from .guard import IMGuardMiddleware, RouteTable
 from .im_client import CORRELATION_HEADER, MESSAGE_ID_HEADER, IMClient, current_message_id, new_message_id
-from .limits import BodyLimitMiddleware
+from .limits import BodyLimitMiddleware, NulRefusalMiddleware
 from .logs import configure_logging
 from .settings import ServiceSettings
 
@@ -112,6 +112,7 @@ def create_service_app(
             )
         app.add_middleware(IMGuardMiddleware, table=route_table)
     app.add_middleware(MessageIdMiddleware)
+    app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)  # outermost: bounds every read
     install_error_handlers(app, error_render, error_shapes)
     app.include_router(health.router)

@@ -138,6 +138,21 @@ class BodyLimitMiddleware:
         return f"request body larger than {self.max_bytes} bytes"
 
 
+class NulRefusalMiddleware:
+    """Answers 400 to a path or query with a NUL character (`%00`): no identifier holds one, PostgreSQL's text
+    cannot store one, and a service would otherwise fail on it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            return await _refusal(scope, 400, "a NUL character (%00) is not allowed in a path or query")(
+                scope, receive, send
+            )
+        await self.app(scope, receive, send)
+
+
 class _BoundedExchange:
     """One request: its body read under the bounds; after a refusal the app sees a disconnect and its own
     answer is dropped."""

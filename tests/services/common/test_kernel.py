@@ -170,3 +170,16 @@ def test_migrate_applies_a_new_script_and_knows_when_it_is_at_head(tmp_path, db_
     assert db.at_head(migrations)
     assert "extra" in inspect(db.engine).get_table_names(schema=db_fields["database_schema"])
     db.dispose()
+
+
+def test_a_nul_character_in_a_path_or_query_is_a_400_in_the_service_shape(tmp_path, db_fields):
+    from fastapi.responses import JSONResponse
+
+    def shape(request, status, message, details):  # noqa: ANN001, ANN202
+        return JSONResponse({"ResponseCode": str(status), "ResponseDescription": message}, status_code=status)
+
+    with TestClient(_app(tmp_path, db_fields, error_render=shape), raise_server_exceptions=False) as c:
+        for url in ("/things%00", "/things?x=%00", "/health?individualId=a%00b"):
+            r = c.post(url, json={"amount": 1}) if url.startswith("/things") else c.get(url)
+            assert r.status_code == 400 and "NUL" in r.json()["ResponseDescription"], (url, r.text)
+        assert c.post("/things", json={"amount": 1}).status_code == 200

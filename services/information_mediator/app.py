@@ -3,39 +3,25 @@ message log, monitoring and the trace page."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 
-from .audit import refusals
+from .audit.refusals import RefusedAdminCalls
 from .directory.views import router as directory_router
+from .proxy.errors import im_error
 from .proxy.forward import ProxyMiddleware
 from .pubsub.views import router as pubsub_router
 from .registry.views import router as config_router
 from .runtime import IMRuntime
 from .settings import IMSettings
+from .trace.access import Tokens
 from .trace.views import router as trace_router
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def im_error(request: Request, status: int, message: str, details: list) -> Response:
-    type_ = "Client.BadRequest" if status < 500 else "Server.InternalError"
-    if status == 404:
-        type_ = "Client.NotFound"
-    if status == 405:
-        type_ = "Client.MethodNotAllowed"
-    return Response(
-        json.dumps({"type": type_, "message": message, "detail": ""}),
-        status_code=status,
-        media_type="application/json",
-        headers={"X-Road-Error": type_},
-    )
 
 
 def create_app(settings: IMSettings | None = None) -> FastAPI:
@@ -46,7 +32,7 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
         await runtime.start()
 
     async def stop(app: FastAPI) -> None:
-        refusals.for_app(app.state).close()  # counts of refused admin calls not yet written reach the audit log
+        app.state.admin_refusals.close()  # counts of refused admin calls not yet written reach the audit log
         await runtime.stop()
 
     app = create_service_app(
@@ -65,11 +51,13 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
     )
     runtime = IMRuntime(settings, app.state.db)
     app.state.im_runtime = runtime
-    app.state.admin_token = settings.admin_token or load_or_create_secret(
-        settings.data_dir / "secrets", "im-admin-token"
+    secrets = settings.data_dir / "secrets"
+    app.state.admin_refusals = RefusedAdminCalls(
+        app.state.db, settings.admin_refusal_audit_seconds, settings.admin_refusals_per_second
     )
-    app.state.viewer_token = settings.viewer_token or load_or_create_secret(
-        settings.data_dir / "secrets", "im-viewer-token"
+    app.state.tokens = Tokens(
+        admin=settings.admin_token or load_or_create_secret(secrets, "im-admin-token"),
+        viewer=settings.viewer_token or load_or_create_secret(secrets, "im-viewer-token"),
     )
     app.add_middleware(ProxyMiddleware, im=runtime)
     return app

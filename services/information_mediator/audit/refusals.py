@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from starlette.datastructures import State
-
 from services.common.database import Database
 
 from .models import AuditEntry
@@ -103,21 +101,6 @@ class RefusedAdminCalls:
                 session.add_all(_entry(source, action, tally, now) for (source, action), tally in tallies.items())
         except Exception:  # the counts are lost, the IM goes on
             log.warning("could not write %d refused-call audit entries", len(tallies), exc_info=True)
-
-
-_create_lock = threading.Lock()
-
-
-def for_app(state: State) -> RefusedAdminCalls:
-    """The IM's counter (`app.state.admin_refusals`), created on first use."""
-    with _create_lock:
-        found = getattr(state, "admin_refusals", None)
-        if found is None:
-            settings = state.settings
-            period, per_second = settings.admin_refusal_audit_seconds, settings.admin_refusals_per_second
-            found = RefusedAdminCalls(state.db, period, per_second)
-            state.admin_refusals = found
-        return found
 
 
 def _entry(source: str, action: str, tally: _Tally, now: float) -> AuditEntry:

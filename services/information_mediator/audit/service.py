@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
 
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso, utcnow
 from services.common.database import Database
 
 from .models import AuditEntry
@@ -19,7 +19,7 @@ def record(db: Database, actor: str, action: str, status: int, detail: str | Non
     with db.session() as session:
         session.add(
             AuditEntry(
-                at=datetime.now(UTC),
+                at=utcnow(),
                 actor=actor,
                 action=action,
                 outcome=outcome,
@@ -34,7 +34,7 @@ def recent(session: Session, limit: int = 100) -> list[dict]:
     return [
         {
             "id": r.id,
-            "at": r.at.isoformat(),
+            "at": iso(r.at),
             "actor": r.actor,
             "action": r.action,
             "outcome": r.outcome,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
 import yaml
+
+from services.common.clock import as_utc, utcnow
 
 REFRESH_AFTER = timedelta(minutes=5)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -37,9 +39,7 @@ async def document(http: httpx.AsyncClient, service: SpecSource) -> dict | None:
     if not service.spec_url:
         return json.loads(service.openapi_json) if service.openapi_json else None
     fetched = service.openapi_fetched_at
-    if fetched is not None and fetched.tzinfo is None:
-        fetched = fetched.replace(tzinfo=UTC)
-    fresh = fetched is not None and datetime.now(UTC) - fetched < REFRESH_AFTER
+    fresh = fetched is not None and utcnow() - as_utc(fetched) < REFRESH_AFTER
     if service.openapi_json and fresh:
         return json.loads(service.openapi_json)
     try:
@@ -51,7 +51,7 @@ async def document(http: httpx.AsyncClient, service: SpecSource) -> dict | None:
     except (httpx.HTTPError, ValueError, yaml.YAMLError):
         return json.loads(service.openapi_json) if service.openapi_json else None
     service.openapi_json = json.dumps(doc)
-    service.openapi_fetched_at = datetime.now(UTC)
+    service.openapi_fetched_at = utcnow()
     return doc
 
 

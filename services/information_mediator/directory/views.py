@@ -17,12 +17,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from ..dependencies import DB, Runtime
 from ..proxy.forward import CLIENT_HEADERS
 from ..registry import federation
 from ..registry import service as registry
 from ..registry.conf import FederatedServiceConf
 from ..registry.service import ServiceEntry
 from . import openapi_docs
+from .schemas import RestClientDetailsList, RestServiceDetailsList
 
 if TYPE_CHECKING:
     from ..runtime import IMRuntime
@@ -50,10 +52,15 @@ def _string_error(message: str, status: int = 400) -> JSONResponse:
 # ---- listClients ---------------------------------------------------------------------------------
 
 
-@router.get("/listClients", summary="List clients defined in the instance", operation_id="listClients")
+@router.get(
+    "/listClients",
+    summary="List clients defined in the instance",
+    operation_id="listClients",
+    response_model=RestClientDetailsList,
+)
 @router.get("/r1/listClients", include_in_schema=False)
-def list_clients(request: Request, instanceId: str | None = None) -> JSONResponse:
-    with request.app.state.db.session() as session:
+def list_clients(db: DB, instanceId: str | None = None) -> JSONResponse:
+    with db.session() as session:
         own = registry.instance(session)
         if own is not None and instanceId in (None, "", own.code):
             local = registry.members(session)
@@ -117,13 +124,12 @@ def _caller(request: Request) -> str | None:
 # ---- listMethods / allowedMethods ----------------------------------------------------------------
 
 
-async def _methods(request: Request, ids: Ids, service_id: str | None, operation: str) -> Response:
+async def _methods(request: Request, im: IMRuntime, ids: Ids, service_id: str | None, operation: str) -> Response:
     caller = _caller(request)
     if caller is None:
         return _string_error(f"{operation} needs the caller's identity in the X-GovStack-Client header")
     only_allowed = operation == "allowedMethods"
-    im = request.app.state.im_runtime
-    with request.app.state.db.session() as session:
+    with im.db.session() as session:
         services = _services(session, im, ids)
         if isinstance(services, str):
             return _string_error(services)
@@ -161,27 +167,12 @@ def _service_item(ids: Ids, code: str, version: str | None, endpoints: list[dict
     "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods",
     summary="List REST services and endpoints for a service provider",
     operation_id="listMethods",
+    response_model=RestServiceDetailsList,
 )
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/listMethods", include_in_schema=False)
 async def list_methods(
     request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    serviceId: str | None = None,
-) -> Response:
-    return await _methods(request, (instanceId, memberClass, memberCode, applicationCode), serviceId, "listMethods")
-
-
-@router.get(
-    "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods",
-    summary="List the REST services and endpoints of a provider that the caller may invoke",
-    operation_id="allowedMethods",
-)
-@router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods", include_in_schema=False)
-async def allowed_methods(
-    request: Request,
+    runtime: Runtime,
     instanceId: str,
     memberClass: str,
     memberCode: str,
@@ -189,7 +180,27 @@ async def allowed_methods(
     serviceId: str | None = None,
 ) -> Response:
     ids = (instanceId, memberClass, memberCode, applicationCode)
-    return await _methods(request, ids, serviceId, "allowedMethods")
+    return await _methods(request, runtime, ids, serviceId, "listMethods")
+
+
+@router.get(
+    "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods",
+    summary="List the REST services and endpoints of a provider that the caller may invoke",
+    operation_id="allowedMethods",
+    response_model=RestServiceDetailsList,
+)
+@router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/allowedMethods", include_in_schema=False)
+async def allowed_methods(
+    request: Request,
+    runtime: Runtime,
+    instanceId: str,
+    memberClass: str,
+    memberCode: str,
+    applicationCode: str,
+    serviceId: str | None = None,
+) -> Response:
+    ids = (instanceId, memberClass, memberCode, applicationCode)
+    return await _methods(request, runtime, ids, serviceId, "allowedMethods")
 
 
 # ---- getOpenAPI ----------------------------------------------------------------------------------
@@ -201,10 +212,20 @@ async def allowed_methods(
     description="The description as a JSON string (`application/json`, the default) or as YAML text "
     "(`Accept: text/yaml`).",
     operation_id="getOpenAPI",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "string", "description": "the document, JSON-encoded"}},
+                "text/yaml": {"schema": {"type": "string"}},
+            }
+        }
+    },
 )
 @router.get("/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/getOpenAPI", include_in_schema=False)
 async def get_openapi(
     request: Request,
+    im: Runtime,
     instanceId: str,
     memberClass: str,
     memberCode: str,
@@ -215,8 +236,7 @@ async def get_openapi(
         return _string_error("getOpenAPI needs the caller's identity in the X-GovStack-Client header")
     if not serviceCode:
         return _string_error("the serviceCode query parameter is required")
-    im = request.app.state.im_runtime
-    with request.app.state.db.session() as session:
+    with im.db.session() as session:
         services = _services(session, im, (instanceId, memberClass, memberCode, applicationCode))
         if isinstance(services, str):
             return _string_error(services)

@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from services.common.clock import iso
+
 from ..messagelog.models import LogRecord
 from ..proxy.errors import NO_PEER, UNKNOWN_SERVICE
 
@@ -102,7 +104,7 @@ def statistics(
                 "durationMs": {"avg": round(float(avg or 0), 3), "min": float(mn or 0), "max": float(mx or 0)},
                 "requestBytes": int(req or 0),
                 "responseBytes": int(resp or 0),
-                "lastRequestAt": last.isoformat() if last else None,
+                "lastRequestAt": iso(last),
             }
         )
     return out

@@ -15,7 +15,6 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -23,9 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.assertion import Exchange as AssertedExchange
+from services.common.clock import utcnow
 from services.common.guard import BodyTooLarge, read_body
 from services.common.im_client import CORRELATION_HEADER, SECRET_HEADER
 
+from ..messagelog.record import exchange_record
 from ..messagelog.writer import StoreError
 from ..registry.service import ServiceEntry, Snapshot
 from .errors import (
@@ -137,33 +138,32 @@ class Exchange:
         self.correlation_id: str | None = None
         self.client, self.service, self.status, self.error_type = "", "", 0, None
         self.started = time.perf_counter()
-        self.request_at = datetime.now(UTC)
+        self.request_at = utcnow()
         self.req_hasher, self.resp_hasher = hashlib.sha256(), hashlib.sha256()
         self.req_size = self.resp_size = 0
         self.req_body: bytearray | None = bytearray() if keep_bodies else None
         self.resp_body: bytearray | None = bytearray() if keep_bodies else None
 
     def record(self, body_limit: int) -> dict:
-        return {
-            "message_id": self.message_id,
-            "correlation_id": self.correlation_id,
-            "kind": "rest",
-            "client": self.client,
-            "service": self.service,
-            "method": self.method,
-            "path": self.path[:2048],
-            "status": self.status,
-            "error_type": self.error_type,
-            "request_at": self.request_at,
-            "response_at": datetime.now(UTC),
-            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
-            "request_size": self.req_size,
-            "response_size": self.resp_size,
-            "request_hash": self.req_hasher.hexdigest(),
-            "response_hash": self.resp_hasher.hexdigest(),
-            "request_body": bytes(self.req_body[:body_limit]) if self.req_body is not None else None,
-            "response_body": bytes(self.resp_body[:body_limit]) if self.resp_body is not None else None,
-        }
+        return exchange_record(  # by position (see exchange_record)
+            self.message_id,
+            "rest",
+            self.client,
+            self.service,
+            self.method,
+            self.path,
+            self.status,
+            self.error_type,
+            self.request_at,
+            self.started,
+            self.req_size,
+            self.resp_size,
+            self.req_hasher.hexdigest(),
+            self.resp_hasher.hexdigest(),
+            bytes(self.req_body[:body_limit]) if self.req_body is not None else None,
+            bytes(self.resp_body[:body_limit]) if self.resp_body is not None else None,
+            self.correlation_id,
+        )
 
 
 def authenticate_client(snapshot: Snapshot, claimed: str | None, secret: str | None) -> str:

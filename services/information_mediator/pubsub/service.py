@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from services.common.clock import as_utc, iso, utcnow
+from services.common.outbox import Backoff
+
+from ..proxy import errors
+from ..proxy.errors import IMError
 from ..registry.models import Application, Service
 from ..registry.service import find_application, instance
 from . import validation
@@ -21,24 +26,11 @@ SUBSCRIBE_SUFFIX = ".subscribe"
 SERVICE_URL_SCHEME = "pubsub:"  # event-type services are rights holders, not forwardable endpoints
 
 
-class PubSubError(Exception):
-    """`kind` is one of the names below; the views map it to a status and the IM error shape."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind, self.message = kind, message
+class PubSubError(IMError):
+    """A refusal of pub/sub; `kind` is one of the four below. Answered in the IM's error shape."""
 
 
-BAD, NOT_FOUND, CONFLICT, FORBIDDEN = "bad", "not_found", "conflict", "forbidden"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+BAD, NOT_FOUND, CONFLICT, FORBIDDEN = errors.BAD_REQUEST, errors.NOT_FOUND, errors.CONFLICT, errors.ACCESS_DENIED
 
 
 def split_room(room: str) -> tuple[str, str, str, str]:
@@ -85,7 +77,7 @@ def create_event_type(session: Session, room: str, event_type: str, schema: dict
                 )
             )
     instance(session).version += 1  # replicas reload the rights
-    row = EventType(room=room, event_type=event_type, schema_json=json.dumps(schema), created_at=now())
+    row = EventType(room=room, event_type=event_type, schema_json=json.dumps(schema), created_at=utcnow())
     session.add(row)
     session.flush()
     return row
@@ -120,12 +112,12 @@ def delete_event_type(session: Session, room: str, event_type: str) -> None:
     session.execute(
         update(Delivery)
         .where(Delivery.subscription_id.in_(subs), Delivery.state == PENDING)
-        .values(state=CANCELLED, last_error="event type deleted", updated_at=now())
+        .values(state=CANCELLED, last_error="event type deleted", updated_at=utcnow())
     )
     session.execute(
         update(Subscription)
         .where(Subscription.room == room, Subscription.event_type == event_type, Subscription.cancelled_at.is_(None))
-        .values(cancelled_at=now())
+        .values(cancelled_at=utcnow())
     )
     session.delete(row)
 
@@ -190,7 +182,7 @@ def publish_batch(
     sends them without claiming them first; the others wait for a claim or a pull."""
     types = _lock_event_types(session, {(p.room, p.event_type) for p in items})
     stored = _stored_ids(session, [p.event_id for p in items if p.event_id is not None])
-    at = now()
+    at = utcnow()
     results: list[Published | PubSubError] = []
     new: list[tuple[int, Publication, dict]] = []
     for index, p in enumerate(items):
@@ -337,7 +329,7 @@ def _item(event_id: str, sequence: int, publisher: str, event_type: str, event: 
         },
         "eventType": event_type,
         "event": event,
-        "publishedAt": _aware(published_at).isoformat(),
+        "publishedAt": iso(published_at),
     }
 
 
@@ -361,8 +353,8 @@ def event_status(session: Session, event: Event) -> dict:
                 "attempts": d.attempts,
                 "lastStatus": d.last_status,
                 "lastError": d.last_error,
-                "deliveredAt": _aware(d.delivered_at).isoformat() if d.delivered_at else None,
-                "nextAttemptAt": _aware(d.next_attempt_at).isoformat() if d.state == PENDING else None,
+                "deliveredAt": iso(d.delivered_at),
+                "nextAttemptAt": iso(d.next_attempt_at) if d.state == PENDING else None,
             }
         )
     status = dict(counts, subscriptions=len(rows))
@@ -373,22 +365,20 @@ def event_status(session: Session, event: Event) -> dict:
 
 
 def cancel_event(session: Session, event: Event) -> None:
-    event.cancelled_at = event.cancelled_at or now()
+    event.cancelled_at = event.cancelled_at or utcnow()
     session.execute(
         update(Delivery)
         .where(Delivery.event_pk == event.id, Delivery.state == PENDING)
-        .values(state=CANCELLED, last_error="publication deleted by its publisher", updated_at=now())
+        .values(state=CANCELLED, last_error="publication deleted by its publisher", updated_at=utcnow())
     )
 
 
 # ---- subscriptions -------------------------------------------------------------------------------
 
 
-@dataclass
-class RetryPolicy:
-    max_attempts: int
-    min_backoff: float
-    max_backoff: float
+def retry_policy(sub: Any) -> Backoff:
+    """A subscription's retries (`sub`: a row or an object with its columns)."""
+    return Backoff(sub.min_backoff, sub.max_backoff, sub.max_attempts)
 
 
 def active_subscription(session: Session, room: str, event_type: str, subscriber: str) -> Subscription | None:
@@ -413,7 +403,7 @@ def subscribe(
     fifo: bool,
     service_code: str | None,
     path: str,
-    policy: RetryPolicy,
+    policy: Backoff,
 ) -> Subscription:
     if get_event_type(session, room, event_type) is None:
         raise PubSubError(NOT_FOUND, f"unknown event type {event_type} in room {room}")
@@ -430,9 +420,9 @@ def subscribe(
         service_code=service_code,
         path=path,
         max_attempts=policy.max_attempts,
-        min_backoff=policy.min_backoff,
-        max_backoff=policy.max_backoff,
-        created_at=now(),
+        min_backoff=policy.base_seconds,
+        max_backoff=policy.cap_seconds,
+        created_at=utcnow(),
     )
     session.add(row)
     session.flush()
@@ -452,11 +442,11 @@ def list_subscriptions(session: Session, room: str, subscriber: str) -> list[Sub
 
 
 def cancel_subscription(session: Session, sub: Subscription) -> None:
-    sub.cancelled_at = now()
+    sub.cancelled_at = utcnow()
     session.execute(
         update(Delivery)
         .where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
-        .values(state=CANCELLED, last_error="subscription cancelled", updated_at=now())
+        .values(state=CANCELLED, last_error="subscription cancelled", updated_at=utcnow())
     )
 
 
@@ -501,7 +491,7 @@ def next_pulled(session: Session, sub: Subscription) -> Event | None:
     if delivery is None:
         return None
     delivery.attempts += 1
-    delivery.updated_at = now()
+    delivery.updated_at = utcnow()
     return session.get(Event, delivery.event_pk)
 
 
@@ -513,7 +503,7 @@ def acknowledge(session: Session, sub: Subscription, event_id: str) -> None:
     )
     if delivery is None:
         raise PubSubError(NOT_FOUND, f"no unacknowledged event {event_id} in this subscription")
-    delivery.state, delivery.delivered_at, delivery.updated_at = DELIVERED, now(), now()
+    delivery.state, delivery.delivered_at, delivery.updated_at = DELIVERED, utcnow(), utcnow()
 
 
 # ---- PUSH worker steps ---------------------------------------------------------------------------
@@ -521,7 +511,7 @@ def acknowledge(session: Session, sub: Subscription, event_id: str) -> None:
 
 def expire(session: Session, subscription_id: str | None = None) -> int:
     """Give up on pending deliveries whose TTL passed, recording why."""
-    at = now()
+    at = utcnow()
     stmt = update(Delivery).where(Delivery.state == PENDING, Delivery.expires_at <= at)
     if subscription_id is not None:
         stmt = stmt.where(Delivery.subscription_id == subscription_id)
@@ -542,7 +532,7 @@ class Claimed:
     subscriber: str
     service_code: str
     path: str
-    policy: RetryPolicy
+    policy: Backoff
     expires_at: datetime
     fifo: bool = False
 
@@ -558,8 +548,8 @@ def _claimed(delivery_id: int, attempts: int, item: dict, sub: Any, expires_at: 
         sub.subscriber,
         sub.service_code or sub.event_type,
         sub.path or "",
-        RetryPolicy(sub.max_attempts, sub.min_backoff, sub.max_backoff),
-        _aware(expires_at),
+        retry_policy(sub),
+        as_utc(expires_at),
         sub.fifo,
     )
 
@@ -568,7 +558,7 @@ def claim(session: Session, node: str, limit: int, lease_seconds: float) -> list
     """Lease due PUSH deliveries (those not leased at publication: FIFO ones, retries, leases run out). A
     FIFO subscription only ever offers its oldest pending delivery. On PostgreSQL `FOR UPDATE SKIP LOCKED`
     keeps two nodes from claiming the same row; the lease keeps it claimed after this transaction commits."""
-    at = now()
+    at = utcnow()
     d, e, s = Delivery.__table__.c, Event.__table__.c, Subscription.__table__.c
     head = Delivery.__table__.alias("head")
     oldest = (
@@ -632,13 +622,9 @@ class Outcome:
         return self.error is None
 
 
-def backoff(policy: RetryPolicy, attempts: int) -> float:
-    return min(policy.max_backoff, policy.min_backoff * (2 ** max(0, attempts - 1)))
-
-
 def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
     """Delivered ones in one UPDATE per status; retries and give-ups in one executemany."""
-    at = now()
+    at = utcnow()
     table = Delivery.__table__
     done: dict[int | None, list[int]] = {}
     rows = []
@@ -649,12 +635,12 @@ def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
             done.setdefault(o.status, []).append(c.delivery_id)
             continue
         row = {"b_id": c.delivery_id, "attempts": attempts, "last_status": o.status, "updated_at": at}
-        if attempts >= c.policy.max_attempts:
+        if c.policy.gives_up(attempts):
             row |= {"state": FAILED, "last_error": f"{o.error}; gave up after {attempts} attempts"[:500]}
             row["next_attempt_at"] = at
         else:
             row |= {"state": PENDING, "last_error": o.error[:500]}
-            row["next_attempt_at"] = at + timedelta(seconds=backoff(c.policy, attempts))
+            row["next_attempt_at"] = at + c.policy.delay(attempts)
         rows.append(row)
     conn = session.connection()
     for status, ids in done.items():
@@ -706,14 +692,14 @@ def update_subscription(
     fifo: bool,
     service_code: str | None,
     path: str,
-    policy: RetryPolicy,
+    policy: Backoff,
 ) -> Subscription:
     sub.delivery, sub.ttl, sub.fifo, sub.service_code, sub.path = delivery, ttl, fifo, service_code, path
-    sub.max_attempts, sub.min_backoff, sub.max_backoff = policy.max_attempts, policy.min_backoff, policy.max_backoff
+    sub.max_attempts, sub.min_backoff, sub.max_backoff = policy.max_attempts, policy.base_seconds, policy.cap_seconds
     # Events already queued follow the new delivery mode and ordering.
     session.execute(
         update(Delivery)
         .where(Delivery.subscription_id == sub.id, Delivery.state == PENDING)
-        .values(push=delivery == "PUSH", fifo=fifo, next_attempt_at=now(), updated_at=now())
+        .values(push=delivery == "PUSH", fifo=fifo, next_attempt_at=utcnow(), updated_at=utcnow())
     )
     return sub

@@ -1,161 +1,100 @@
 """The PubSub API (`GovStack_IM_PubSub_API.yaml`) under `/r1/{instance}/{class}/{member}/{application}/`,
-where the application is the room. Every call authenticates its client like any IM call."""
+where the application is the room. Every call authenticates its client like any IM call (the `Room`
+dependency); refusals are `PubSubError`s, answered in the IM's error shape."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.common.errors import APIError
-from services.common.im_client import SECRET_HEADER
+from services.common.clock import utcnow
 
-from ..proxy.errors import ACCESS_DENIED, IMError
-from ..proxy.forward import authenticate_client
+from ..dependencies import Room, RoomCall, Settings
+from ..messagelog.record import event_record
 from . import service
 from .models import Event, Subscription
-from .schemas import SubscriptionFields, event_type_body, publish_body, subscription_body
-from .service import BAD, CONFLICT, FORBIDDEN, NOT_FOUND, SUBSCRIBE_SUFFIX, PubSubError, RetryPolicy
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+from .schemas import (
+    EventItem,
+    EventStatus,
+    EventType,
+    EventTypeBody,
+    PublishEvent,
+    PublishEventResult,
+    SubscriptionBody,
+    SubscriptionFields,
+    SubscriptionItem,
+)
+from .service import BAD, CONFLICT, NOT_FOUND, SUBSCRIBE_SUFFIX, PubSubError, retry_policy
 
 ROOM = "/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
 router = APIRouter(prefix=ROOM, tags=["Pub/Sub"])
 
-KINDS = {
-    BAD: ("Client.BadRequest", 400),
-    NOT_FOUND: ("Client.NotFound", 404),
-    CONFLICT: ("Client.Conflict", 409),
-    FORBIDDEN: ACCESS_DENIED,
-}
+
+# Checked before the body is read: a caller without the right learns nothing about its body.
+async def _room_owner(call: Room) -> RoomCall:
+    call.require_owner()
+    return call
 
 
-def _fail(type_: str, status: int, message: str, request: Request) -> APIError:
-    message_id = request.headers.get("x-road-id", "")
-    return APIError(status, {"type": type_, "message": message, "detail": message_id}, {"X-Road-Error": type_})
+async def _publisher(call: Room, eventType: str) -> RoomCall:
+    call.require_right(eventType, f"publish {eventType}")
+    return call
 
 
-class Call:
-    """The authenticated caller of one request, its room and what it may do there."""
-
-    def __init__(self, request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str):
-        self.request = request
-        self.runtime = request.app.state.im_runtime
-        self.room = f"{instanceId}/{memberClass}/{memberCode}/{applicationCode}"
-        headers = request.headers
-        claimed = (
-            headers.get("information-mediator-client")
-            or headers.get("x-govstack-client")
-            or headers.get("x-road-client")
-        )
-        try:
-            self.client = authenticate_client(self.runtime.snapshot, claimed, headers.get(SECRET_HEADER))
-        except IMError as err:
-            raise _fail(err.type, err.status, err.message, request) from err
-        if self.room not in self.runtime.snapshot.clients:
-            raise _fail("Server.UnknownService", 404, f"unknown room {self.room}", request)
-
-    @property
-    def owner(self) -> bool:
-        return self.client == self.room
-
-    def require_owner(self) -> None:
-        if not self.owner:
-            raise PubSubError(FORBIDDEN, f"only the room's application {self.room} administers its event types")
-
-    def require_right(self, service_code: str, what: str) -> None:
-        entry = self.runtime.snapshot.services.get(f"{self.room}/{service_code}")
-        if self.owner or (entry is not None and entry.enabled and self.client in entry.allowed):
-            return
-        raise PubSubError(FORBIDDEN, f"client {self.client} has no right to {what} in room {self.room}")
-
-    def run(self, work: Callable[Concatenate[Session, _P], _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        """`work(session, ...)` in one transaction; pub/sub errors become the IM's error answers."""
-        try:
-            with self.runtime.pubsub.write_lock, self.request.app.state.db.session() as session:
-                return work(session, *args, **kwargs)
-        except PubSubError as err:
-            type_, status = KINDS[err.kind]
-            raise _fail(type_, status, err.message, self.request) from err
+async def _subscriber(call: Room, eventType: str) -> RoomCall:
+    call.require_right(eventType + SUBSCRIBE_SUFFIX, f"subscribe to {eventType}")
+    return call
 
 
-def _call(request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str) -> Call:
-    return Call(request, instanceId, memberClass, memberCode, applicationCode)
-
-
-def _checked(call: Call, check: Callable[..., _T], *args: Any) -> _T:
-    try:
-        return check(*args)
-    except PubSubError as err:
-        type_, status = KINDS[err.kind]
-        raise _fail(type_, status, err.message, call.request) from err
+RoomOwner = Annotated[RoomCall, Depends(_room_owner)]
+Publisher = Annotated[RoomCall, Depends(_publisher)]
+Subscriber = Annotated[RoomCall, Depends(_subscriber)]
 
 
 # ---- event types (room owner) --------------------------------------------------------------------
 
 
-@router.post("/api/v1/eventType", summary="Create an event type in the room (room owner)")
-def create_event_type(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    payload: dict[str, Any] = Body(...),
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    _checked(call, call.require_owner)
-    event_type, schema = _checked(call, event_type_body, payload, call.runtime.settings)
+@router.post("/api/v1/eventType", response_model=EventType, summary="Create an event type in the room (room owner)")
+def create_event_type(call: RoomOwner, body: EventTypeBody, settings: Settings) -> JSONResponse:
+    event_type, schema = body.bounded(settings)
     call.run(service.create_event_type, call.room, event_type, schema)
     call.runtime.reload()  # the event type's rights services exist from now on
     return JSONResponse({"eventType": event_type, "schema": schema}, status_code=200)
 
 
-@router.get("/api/v1/eventType", summary="List the room's event types")
-def list_event_types(
-    request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+@router.get(
+    "/api/v1/eventType",
+    response_model=list[str],
+    responses={204: {"description": "no event type in the room"}},
+    summary="List the room's event types",
+)
+def list_event_types(call: Room) -> Response:
     names = call.run(service.list_event_types, call.room)
     return JSONResponse(names) if names else Response(status_code=204)
 
 
-@router.get("/api/v1/eventType/{eventType}", summary="An event type and its JSON Schema")
-def get_event_type(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    row = call.run(lambda s: service.get_event_type(s, call.room, eventType))
+@router.get(
+    "/api/v1/eventType/{eventType}",
+    response_model=EventType,
+    responses={204: {"description": "no such event type"}},
+    summary="An event type and its JSON Schema",
+)
+def get_event_type(call: Room, eventType: str) -> Response:
+    row = call.run(service.get_event_type, call.room, eventType)
     if row is None:
         return Response(status_code=204)
     return JSONResponse({"eventType": row.event_type, "schema": json.loads(row.schema_json)})
 
 
 @router.delete("/api/v1/eventType/{eventType}", status_code=204, summary="Delete an event type (room owner)")
-def delete_event_type(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    _checked(call, call.require_owner)
+def delete_event_type(call: RoomOwner, eventType: str) -> Response:
     call.run(service.delete_event_type, call.room, eventType)
     call.runtime.reload()
     return Response(status_code=204)
@@ -164,102 +103,71 @@ def delete_event_type(
 # ---- publishing ----------------------------------------------------------------------------------
 
 
-@router.post("/pub/v1/{eventType}", status_code=201, summary="Publish an event (stored before the answer)")
-def publish(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    payload: dict[str, Any] = Body(...),
-) -> JSONResponse:
-    started, request_at = time.perf_counter(), datetime.now(UTC)
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    _checked(call, call.require_right, eventType, f"publish {eventType}")
-    event, event_id = _checked(call, publish_body, payload, eventType, call.runtime.settings)
+@router.post(
+    "/pub/v1/{eventType}",
+    status_code=201,
+    response_model=PublishEventResult,
+    summary="Publish an event (stored before the answer)",
+)
+def publish(call: Publisher, eventType: str, body: PublishEvent, settings: Settings) -> JSONResponse:
+    started, request_at = time.perf_counter(), utcnow()
+    event, event_id = body.bounded(eventType, settings)
     # Checked before the publication's lock and transaction: a slow check holds up this publisher only.
-    seconds = call.runtime.settings.pubsub_validation_seconds
+    seconds = settings.pubsub_validation_seconds
     schema_json = service.cached_schema(call.room, eventType) or call.run(
         service.event_type_schema, call.room, eventType
     )
-    _checked(call, service.validate_event, schema_json, event, seconds)
+    service.validate_event(schema_json, event, seconds)
     publication = service.Publication(
         call.room, eventType, call.client, event, event_id, validated_against=schema_json, validation_seconds=seconds
     )
-    published = _checked(call, call.runtime.pubsub.publisher.publish, publication)
-    body = json.dumps({"id": published.event_id}).encode()
+    published = call.runtime.pubsub.publisher.publish(publication)
+    answer = {"id": published.event_id}
     if published.created:
-        _log_publication(call, eventType, published.event_id, json.dumps(event).encode(), body, started, request_at)
-    return JSONResponse({"id": published.event_id}, status_code=201)
+        _log_publication(call, eventType, published.event_id, event, answer, started, request_at)
+    return JSONResponse(answer, status_code=201)
 
 
 def _log_publication(
-    call: Call,
-    event_type: str,
-    event_id: str,
-    request_body: bytes,
-    response_body: bytes,
-    started: float,
-    request_at: datetime,
+    call: RoomCall, event_type: str, event_id: str, event: object, answer: dict, started: float, request_at: datetime
 ) -> None:
     """Metadata (publisher, time, type, hash) of every accepted event; the payload only if bodies are logged."""
     settings = call.runtime.settings
-    record = {
-        "message_id": event_id,
-        "kind": "event",
-        "client": call.client,
-        "service": f"{call.room}/{event_type}",
-        "method": "POST",
-        "path": f"/pub/v1/{event_type}",
-        "status": 201,
-        "error_type": None,
-        "request_at": request_at,
-        "response_at": datetime.now(UTC),
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        "request_size": len(request_body),
-        "response_size": len(response_body),
-        "request_hash": hashlib.sha256(request_body).hexdigest(),
-        "response_hash": hashlib.sha256(response_body).hexdigest(),
-        "request_body": request_body[: settings.log_body_limit] if settings.log_bodies else None,
-        "response_body": response_body if settings.log_bodies else None,
-    }
+    record = event_record(
+        message_id=event_id,
+        client=call.client,
+        service=f"{call.room}/{event_type}",
+        path=f"/pub/v1/{event_type}",
+        status=201,
+        error_type=None,
+        request_at=request_at,
+        started=started,
+        request=json.dumps(event).encode(),
+        response=json.dumps(answer).encode(),
+        body_limit=settings.log_body_limit if settings.log_bodies else None,
+    )
     call.runtime.metrics.observe(record)
     call.runtime.writer.store_blocking(record)  # in the durable log before the publish is acknowledged
 
 
-def _own_event(session: Session, call: Call, event_type: str, event_id: str) -> Event:
+def _own_event(session: Session, call: RoomCall, event_type: str, event_id: str) -> Event:
     event = service.find_event(session, call.room, event_type, event_id)
     if event.publisher != call.client and not call.owner:
         raise PubSubError(NOT_FOUND, f"unknown event {event_id}")  # another publisher's event is not disclosed
     return event
 
 
-@router.get("/pub/v1/{eventType}/{eventId}", summary="Event status: delivered to N of M subscriptions, with detail")
-def event_status(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    eventId: str,
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+@router.get(
+    "/pub/v1/{eventType}/{eventId}",
+    response_model=EventStatus,
+    summary="Event status: delivered to N of M subscriptions, with detail",
+)
+def event_status(call: Room, eventType: str, eventId: str) -> JSONResponse:
     return JSONResponse(call.run(lambda s: service.event_status(s, _own_event(s, call, eventType, eventId))))
 
 
 @router.delete("/pub/v1/{eventType}/{eventId}", status_code=204, summary="Stop processing an event")
-def cancel_event(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    eventId: str,
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+def cancel_event(call: Room, eventType: str, eventId: str) -> Response:
     call.run(lambda s: service.cancel_event(s, _own_event(s, call, eventType, eventId)))
     return Response(status_code=204)
 
@@ -267,7 +175,7 @@ def cancel_event(
 # ---- subscriptions -------------------------------------------------------------------------------
 
 
-def _check_push_target(call: Call, fields: SubscriptionFields) -> None:
+def _check_push_target(call: RoomCall, fields: SubscriptionFields) -> None:
     """PUSH goes to a service of the subscriber's application, which must let the room call it."""
     if fields.delivery != "PUSH":
         return
@@ -279,86 +187,53 @@ def _check_push_target(call: Call, fields: SubscriptionFields) -> None:
         raise PubSubError(BAD, f"PUSH target {service_id} does not grant the room {call.room} an access right")
 
 
-def _subscription_or_404(session: Session, call: Call, event_type: str) -> Subscription:
+def _subscription_or_404(session: Session, call: RoomCall, event_type: str) -> Subscription:
     sub = service.active_subscription(session, call.room, event_type, call.client)
     if sub is None:
         raise PubSubError(NOT_FOUND, f"{call.client} has no subscription to {event_type}")
     return sub
 
 
-@router.get("/api/v1/subs", summary="My subscriptions in the room")
-def list_subscriptions(
-    request: Request, instanceId: str, memberClass: str, memberCode: str, applicationCode: str
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+def _stored(fields: SubscriptionFields) -> dict:
+    """The keyword arguments of `service.subscribe` / `update_subscription`."""
+    return asdict(fields) | {"policy": fields.policy}
+
+
+@router.get("/api/v1/subs", response_model=list[SubscriptionItem], summary="My subscriptions in the room")
+def list_subscriptions(call: Room) -> JSONResponse:
     items = call.run(
         lambda s: [service.subscription_item(x) for x in service.list_subscriptions(s, call.room, call.client)]
     )
     return JSONResponse(items)
 
 
-@router.post("/api/v1/subs/{eventType}", summary="Subscribe to an event type")
+@router.post("/api/v1/subs/{eventType}", response_model=SubscriptionItem, summary="Subscribe to an event type")
 def subscribe(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    payload: dict[str, Any] = Body(default_factory=dict),
+    call: Subscriber, eventType: str, settings: Settings, body: SubscriptionBody | None = Body(None)
 ) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-    _checked(call, call.require_right, eventType + SUBSCRIBE_SUFFIX, f"subscribe to {eventType}")
-    fields = _checked(call, subscription_body, payload, eventType, call.runtime.settings)
-    _checked(call, _check_push_target, call, fields)
+    fields = (body or SubscriptionBody()).merged(eventType, settings)
+    _check_push_target(call, fields)
     item = call.run(
-        lambda s: service.subscription_item(
-            service.subscribe(s, call.room, eventType, call.client, **asdict(fields) | {"policy": fields.policy})
-        )
+        lambda s: service.subscription_item(service.subscribe(s, call.room, eventType, call.client, **_stored(fields)))
     )
     return JSONResponse(item, status_code=200)
 
 
-@router.get("/api/v1/subs/{eventType}", summary="My subscription to an event type")
-def get_subscription(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+@router.get("/api/v1/subs/{eventType}", response_model=SubscriptionItem, summary="My subscription to an event type")
+def get_subscription(call: Room, eventType: str) -> JSONResponse:
     return JSONResponse(call.run(lambda s: service.subscription_item(_subscription_or_404(s, call, eventType))))
 
 
-@router.patch("/api/v1/subs/{eventType}", status_code=201, summary="Change my subscription")
-def patch_subscription(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    payload: dict[str, Any] = Body(...),
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-
+@router.patch(
+    "/api/v1/subs/{eventType}", status_code=201, response_model=SubscriptionItem, summary="Change my subscription"
+)
+def patch_subscription(call: Room, eventType: str, body: SubscriptionBody, settings: Settings) -> JSONResponse:
     def work(session: Session) -> dict:
         sub = _subscription_or_404(session, call, eventType)
-        current = SubscriptionFields(
-            sub.delivery,
-            sub.ttl,
-            sub.fifo,
-            sub.service_code,
-            sub.path,
-            RetryPolicy(sub.max_attempts, sub.min_backoff, sub.max_backoff),
-        )
-        fields = subscription_body(payload, eventType, call.runtime.settings, current)
+        current = SubscriptionFields(sub.delivery, sub.ttl, sub.fifo, sub.service_code, sub.path, retry_policy(sub))
+        fields = body.merged(eventType, settings, current)
         _check_push_target(call, fields)
-        return service.subscription_item(
-            service.update_subscription(session, sub, **asdict(fields) | {"policy": fields.policy})
-        )
+        return service.subscription_item(service.update_subscription(session, sub, **_stored(fields)))
 
     item = call.run(work)
     call.runtime.pubsub.notify()
@@ -366,15 +241,7 @@ def patch_subscription(
 
 
 @router.delete("/api/v1/subs/{eventType}", status_code=204, summary="Unsubscribe")
-def delete_subscription(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+def delete_subscription(call: Room, eventType: str) -> Response:
     call.run(lambda s: service.cancel_subscription(s, _subscription_or_404(s, call, eventType)))
     return Response(status_code=204)
 
@@ -382,24 +249,15 @@ def delete_subscription(
 # ---- PULL ----------------------------------------------------------------------------------------
 
 
-def _pull_subscription(session: Session, call: Call, event_type: str) -> Subscription:
+def _pull_subscription(session: Session, call: RoomCall, event_type: str) -> Subscription:
     sub = service.active_subscription(session, call.room, event_type, call.client)
     if sub is None or sub.delivery != "PULL":
         raise PubSubError(CONFLICT, f"{call.client} has no PULL subscription to {event_type}")
     return sub
 
 
-@router.get("/pull/v1/{eventType}", summary="The next unacknowledged event of my PULL queue")
-def pull(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-) -> JSONResponse:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
-
+@router.get("/pull/v1/{eventType}", response_model=EventItem, summary="The next unacknowledged event of my PULL queue")
+def pull(call: Room, eventType: str) -> JSONResponse:
     def work(session: Session) -> dict:
         event = service.next_pulled(session, _pull_subscription(session, call, eventType))
         if event is None:
@@ -410,15 +268,6 @@ def pull(
 
 
 @router.delete("/pull/v1/{eventType}/{eventId}", status_code=204, summary="Acknowledge a pulled event")
-def acknowledge(
-    request: Request,
-    instanceId: str,
-    memberClass: str,
-    memberCode: str,
-    applicationCode: str,
-    eventType: str,
-    eventId: str,
-) -> Response:
-    call = _call(request, instanceId, memberClass, memberCode, applicationCode)
+def acknowledge(call: Room, eventType: str, eventId: str) -> Response:
     call.run(lambda s: service.acknowledge(s, _pull_subscription(s, call, eventType), eventId))
     return Response(status_code=204)

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import deque
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,7 +19,9 @@ import aiohttp
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.assertion import Exchange as AssertedExchange
+from services.common.clock import utcnow
 
+from ..messagelog.record import event_record
 from ..registry.service import ServiceEntry
 from . import service
 from .publisher import PublishBatcher
@@ -182,12 +183,12 @@ class DeliveryWorker:
         if any(o.claimed.fifo for o in outcomes):
             self._want_claim()
         retries = [
-            service.backoff(o.claimed.policy, o.claimed.attempts + 1)
+            o.claimed.policy.delay(o.claimed.attempts + 1)
             for o in outcomes
-            if not o.ok and o.claimed.attempts + 1 < o.claimed.policy.max_attempts
+            if not o.ok and not o.claimed.policy.gives_up(o.claimed.attempts + 1)
         ]
         if retries and self._loop is not None:
-            self._loop.call_later(min(retries), self._want_claim)
+            self._loop.call_later(min(retries).total_seconds(), self._want_claim)
 
     async def _claim_async(self) -> list[Claimed]:
         """A claim committed by the thread while this task is cancelled is given back, not left leased."""
@@ -217,7 +218,7 @@ class DeliveryWorker:
             service.release(session, ids)
 
     async def _send(self, c: Claimed) -> Outcome:
-        started, request_at = time.perf_counter(), datetime.now(UTC)
+        started, request_at = time.perf_counter(), utcnow()
         body = json.dumps(c.event, separators=(",", ":")).encode()
         service_id = f"{c.subscriber}/{c.service_code}"
         entry = self.rt.snapshot.services.get(service_id)
@@ -230,25 +231,19 @@ class DeliveryWorker:
             error = f"Client.AccessDenied: room {c.room} has no access right to POST {c.path} on {service_id}"
         else:
             status, error, response = await self._post(entry, c, body)
-        record = {
-            "message_id": c.message_id,
-            "kind": "event",
-            "client": c.room,
-            "service": service_id,
-            "method": "POST",
-            "path": (c.path or "/")[:2048],
-            "status": status,
-            "error_type": error.split(":")[0] if error else None,
-            "request_at": request_at,
-            "response_at": datetime.now(UTC),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_size": len(body),
-            "response_size": len(response),
-            "request_hash": hashlib.sha256(body).hexdigest(),
-            "response_hash": hashlib.sha256(response).hexdigest(),
-            "request_body": body[: self.settings.log_body_limit] if self.settings.log_bodies else None,
-            "response_body": response[: self.settings.log_body_limit] if self.settings.log_bodies else None,
-        }
+        record = event_record(
+            message_id=c.message_id,
+            client=c.room,
+            service=service_id,
+            path=c.path or "/",
+            status=status,
+            error_type=error.split(":")[0] if error else None,
+            request_at=request_at,
+            started=started,
+            request=body,
+            response=response,
+            body_limit=self.settings.log_body_limit if self.settings.log_bodies else None,
+        )
         self.rt.metrics.observe(record)
         self.rt.writer.submit(record)
         return Outcome(c, status or None, error)

@@ -5,19 +5,25 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from ..audit import refusals
 from ..audit import service as audit
+from ..audit.schemas import AuditLog
+from ..dependencies import DB, AdminRefusals, Runtime, require_admin
+from ..proxy.errors import BAD_REQUEST, IMError
 from . import service as registry
 from .conf import IMConf, ServiceAccessRights
+from .schemas import AllowList, Changed, Status
+
+if TYPE_CHECKING:
+    from ..runtime import IMRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["Configuration management"])
 
@@ -42,41 +48,18 @@ _RIGHTS_BODY = {
 }
 
 
-def error(status: int, type_: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": type_, "message": message, "detail": ""}, status_code=status, headers={"X-Road-Error": type_}
-    )
-
-
-def _refusal(request: Request, action: str) -> JSONResponse | None:
-    """None for the administrator. Anyone else is refused before the body is read, counted in memory and
-    audited in aggregate (audit/refusals.py); a source refused too often in one second gets 429."""
-    if audit.is_admin(request, request.app.state.admin_token):
-        return None
-    source = request.client.host if request.client else "unknown"
-    query = request.scope.get("query_string", b"")[:200].decode("latin-1")
-    path = request.url.path + ("?" + query if query else "")
-    if refusals.for_app(request.app.state).refuse(source, action, path):
-        limited = error(429, "Client.TooManyRequests", "too many refused administrative calls; retry later")
-        limited.headers["Retry-After"] = "1"
-        return limited
-    return error(401, "Client.Unauthorized", "administrator credential required (Authorization: Bearer <token>)")
-
-
 def _admin_call(
-    request: Request, action: str, work: Callable[[], tuple[int, Any]], detail: str | None = None
+    runtime: IMRuntime, action: str, work: Callable[[], tuple[int, Any]], detail: str | None
 ) -> JSONResponse:
     """Runs an administrative request of the administrator and audits it whatever the outcome."""
-    im = request.app.state.im_runtime
-    db = request.app.state.db
     try:
         status, payload = work()
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError) as exc:  # audited as rejected, then answered 400
         message = _message(exc)
-        audit.record(db, "admin", action, 400, f"{message} | {detail or ''}")
-        return error(400, "Client.BadRequest", message)
-    audit.record(db, "admin", action, status, detail)
-    im.reload()
+        audit.record(runtime.db, "admin", action, 400, f"{message} | {detail or ''}")
+        raise IMError(BAD_REQUEST, message) from exc
+    audit.record(runtime.db, "admin", action, status, detail)
+    runtime.reload()
     return JSONResponse(payload, status_code=status)
 
 
@@ -96,46 +79,65 @@ def _parse(raw: bytes, content_type: str) -> Any:
         raise ValueError(f"the body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}") from exc
 
 
-async def _apply(request: Request, action: str, replace: bool, require_new: bool) -> JSONResponse:
-    if refused := _refusal(request, action):
-        return refused
+async def _apply(request: Request, runtime: IMRuntime, action: str, replace: bool, require_new: bool) -> JSONResponse:
     raw, content_type = await request.body(), request.headers.get("content-type", "")
 
     def work() -> tuple[int, Any]:
         conf = IMConf.model_validate(_parse(raw, content_type))
-        with request.app.state.db.session() as session:
+        with runtime.db.session() as session:
             if require_new and registry.instance(session) is not None:
                 raise ValueError("the IM is already initialised: use PATCH to update or PUT to replace")
             registry.apply_conf(session, conf, replace=replace)
         return 201, f"configuration of instance {conf.instance} applied"
 
-    return await run_in_threadpool(_admin_call, request, action, work, _excerpt(raw))
+    return await run_in_threadpool(_admin_call, runtime, action, work, _excerpt(raw))
 
 
 def _excerpt(raw: bytes) -> str:
     return raw[:4000].decode("utf-8", errors="replace")
 
 
-@router.get("/config", summary="List IM configuration", operation_id="listIMconf")
-def list_conf(request: Request) -> JSONResponse:
-    if refused := _refusal(request, "config.read"):
-        return refused
-    with request.app.state.db.session() as session:
+@router.get(
+    "/config",
+    summary="List IM configuration",
+    operation_id="listIMconf",
+    response_model=IMConf,
+    dependencies=[Depends(require_admin("config.read"))],
+)
+def list_conf(db: DB) -> JSONResponse:
+    with db.session() as session:
         return JSONResponse(registry.export_conf(session))
 
 
+_APPLIED = {"description": "a sentence saying which instance's configuration was applied"}
+
+
 @router.post(
-    "/config", summary="Initialize IM instance", operation_id="createIMconf", status_code=201, openapi_extra=_CONF_BODY
+    "/config",
+    summary="Initialize IM instance",
+    operation_id="createIMconf",
+    status_code=201,
+    response_model=str,
+    responses={201: _APPLIED},
+    openapi_extra=_CONF_BODY,
+    dependencies=[Depends(require_admin("config.create"))],
 )
-async def create_conf(request: Request, init: bool = Query(False)) -> JSONResponse:
-    return await _apply(request, "config.create", replace=False, require_new=True)
+async def create_conf(request: Request, runtime: Runtime, init: bool = Query(False)) -> JSONResponse:
+    return await _apply(request, runtime, "config.create", replace=False, require_new=True)
 
 
 @router.patch(
-    "/config", summary="Update IM configuration", operation_id="updateIMconf", status_code=201, openapi_extra=_CONF_BODY
+    "/config",
+    summary="Update IM configuration",
+    operation_id="updateIMconf",
+    status_code=201,
+    response_model=str,
+    responses={201: _APPLIED},
+    openapi_extra=_CONF_BODY,
+    dependencies=[Depends(require_admin("config.update"))],
 )
-async def update_conf(request: Request) -> JSONResponse:
-    return await _apply(request, "config.update", replace=False, require_new=False)
+async def update_conf(request: Request, runtime: Runtime) -> JSONResponse:
+    return await _apply(request, runtime, "config.update", replace=False, require_new=False)
 
 
 @router.put(
@@ -143,17 +145,24 @@ async def update_conf(request: Request) -> JSONResponse:
     summary="Replace IM configuration",
     operation_id="replaceIMconf",
     status_code=201,
+    response_model=str,
+    responses={201: _APPLIED},
     openapi_extra=_CONF_BODY,
+    dependencies=[Depends(require_admin("config.replace"))],
 )
-async def replace_conf(request: Request) -> JSONResponse:
-    return await _apply(request, "config.replace", replace=True, require_new=False)
+async def replace_conf(request: Request, runtime: Runtime) -> JSONResponse:
+    return await _apply(request, runtime, "config.replace", replace=True, require_new=False)
 
 
-@router.get("/status", summary="Check status", operation_id="checkIMconf")
-def status(request: Request) -> JSONResponse:
-    if refused := _refusal(request, "status.read"):
-        return refused
-    snap = request.app.state.im_runtime.snapshot
+@router.get(
+    "/status",
+    summary="Check status",
+    operation_id="checkIMconf",
+    response_model=Status,
+    dependencies=[Depends(require_admin("status.read"))],
+)
+async def status(runtime: Runtime) -> JSONResponse:
+    snap = runtime.snapshot
     return JSONResponse(
         {
             "status": "OK" if snap.instance else "NOT_CONFIGURED",
@@ -166,9 +175,15 @@ def status(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/rights/allow", summary="Retrieve configured access permissions (allow list)", operation_id="getAllowed")
+@router.get(
+    "/rights/allow",
+    summary="Retrieve configured access permissions (allow list)",
+    operation_id="getAllowed",
+    response_model=AllowList,
+    dependencies=[Depends(require_admin("rights.read"))],
+)
 def get_allowed(
-    request: Request,
+    db: DB,
     memberClass: str | None = None,  # spec parameter names
     memberCode: str | None = None,
     applicationId: str | None = None,
@@ -176,13 +191,8 @@ def get_allowed(
     pageSize: float = Query(100, ge=1, le=10000),  # the spec's `number`: a fraction is cut to a whole count
     nextPageToken: str | None = None,
 ) -> JSONResponse:
-    if refused := _refusal(request, "rights.read"):
-        return refused
-    try:
-        offset = int(base64.urlsafe_b64decode(nextPageToken.encode()).decode()) if nextPageToken else 0
-    except ValueError:
-        return error(400, "Client.BadRequest", "nextPageToken is not one this IM issued")
-    with request.app.state.db.session() as session:
+    offset = _offset(nextPageToken)
+    with db.session() as session:
         pairs = registry.allowed_pairs(session, memberClass, memberCode, applicationId, serviceId)
     size = int(pageSize)
     page = pairs[offset : offset + size]
@@ -190,6 +200,15 @@ def get_allowed(
     if offset + size < len(pairs):
         body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
     return JSONResponse(body)
+
+
+def _offset(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(page_token.encode()).decode())
+    except ValueError as exc:
+        raise IMError(BAD_REQUEST, "nextPageToken is not one this IM issued") from exc
 
 
 def _group(pairs: Sequence[registry.AllowedPair]) -> list[dict]:
@@ -221,37 +240,53 @@ def _group(pairs: Sequence[registry.AllowedPair]) -> list[dict]:
     return list(grouped.values())
 
 
-async def _rights_change(request: Request, action: str, change: Callable[[Session, list], int]) -> JSONResponse:
-    if refused := _refusal(request, action):
-        return refused
+async def _rights_change(
+    request: Request, runtime: IMRuntime, action: str, change: Callable[[Session, list], int]
+) -> JSONResponse:
     raw, content_type = await request.body(), request.headers.get("content-type", "")
 
     def work() -> tuple[int, Any]:
         # The spec's request body is optional: none is a change of nothing.
         items = _RIGHTS.validate_python(_parse(raw, content_type)) if raw.strip() else []
-        with request.app.state.db.session() as session:
+        with runtime.db.session() as session:
             count = change(session, items)
         return 200, {"changed": count}
 
-    return await run_in_threadpool(_admin_call, request, action, work, _excerpt(raw))
+    return await run_in_threadpool(_admin_call, runtime, action, work, _excerpt(raw))
 
 
 @router.patch(
-    "/rights/allow", summary="Allow access to services", operation_id="setAllowed", openapi_extra=_RIGHTS_BODY
+    "/rights/allow",
+    summary="Allow access to services",
+    operation_id="setAllowed",
+    response_model=Changed,
+    openapi_extra=_RIGHTS_BODY,
+    dependencies=[Depends(require_admin("rights.allow"))],
 )
-async def set_allowed(request: Request) -> JSONResponse:
-    return await _rights_change(request, "rights.allow", registry.allow)
+async def set_allowed(request: Request, runtime: Runtime) -> JSONResponse:
+    return await _rights_change(request, runtime, "rights.allow", registry.allow)
 
 
-@router.patch("/rights/deny", summary="Deny access to services", operation_id="setDenied", openapi_extra=_RIGHTS_BODY)
-async def set_denied(request: Request) -> JSONResponse:
-    return await _rights_change(request, "rights.deny", registry.deny)
+@router.patch(
+    "/rights/deny",
+    summary="Deny access to services",
+    operation_id="setDenied",
+    response_model=Changed,
+    openapi_extra=_RIGHTS_BODY,
+    dependencies=[Depends(require_admin("rights.deny"))],
+)
+async def set_denied(request: Request, runtime: Runtime) -> JSONResponse:
+    return await _rights_change(request, runtime, "rights.deny", registry.deny)
 
 
-@router.get("/audit", summary="Audit log of administrative requests (newest first)", tags=["Monitoring"])
-def audit_log(request: Request, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
-    if refused := _refusal(request, "audit.read"):
-        return refused
-    refusals.for_app(request.app.state).flush()  # what is still being counted is part of the log
-    with request.app.state.db.session() as session:
+@router.get(
+    "/audit",
+    summary="Audit log of administrative requests (newest first)",
+    tags=["Monitoring"],
+    response_model=AuditLog,
+    dependencies=[Depends(require_admin("audit.read"))],
+)
+def audit_log(db: DB, tallies: AdminRefusals, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
+    tallies.flush()  # what is still being counted is part of the log
+    with db.session() as session:
         return JSONResponse({"entries": audit.recent(session, limit)})

@@ -11,13 +11,17 @@ from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import or_, select
 
+from services.common.clock import iso
+
+from ..dependencies import DB, AccessTokens, Runtime, Settings, reader_only
 from ..messagelog.models import LogRecord
 from ..monitoring.metrics import statistics
-from .access import TRACE_PAGE, page_viewer_token, remember_viewer, require_reader
+from .access import TRACE_PAGE, page_viewer_token, remember_viewer
 from .redaction import redact_path
+from .schemas import JWKS, Statistics, Trace
 
 router = APIRouter(tags=["Monitoring"])
-private = [Depends(require_reader)]
+private = [Depends(reader_only)]
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
@@ -34,7 +38,7 @@ def _row(r: LogRecord, show_identifiers: bool) -> dict:
         "path": r.path if show_identifiers else redact_path(r.path),
         "status": r.status,
         "errorType": r.error_type,
-        "requestAt": r.request_at.isoformat(),
+        "requestAt": iso(r.request_at),
         "durationMs": r.duration_ms,
         "requestSize": r.request_size,
         "responseSize": r.response_size,
@@ -43,9 +47,15 @@ def _row(r: LogRecord, show_identifiers: bool) -> dict:
     }
 
 
-@router.get("/api/v1/trace", summary="Recent exchanges across the IM, newest first", dependencies=private)
+@router.get(
+    "/api/v1/trace",
+    summary="Recent exchanges across the IM, newest first",
+    response_model=Trace,
+    dependencies=private,
+)
 def trace(
-    request: Request,
+    db: DB,
+    settings: Settings,
     client: str | None = None,
     service: str | None = None,
     messageId: str | None = None,
@@ -66,36 +76,41 @@ def trace(
         stmt = stmt.where(LogRecord.kind == kind)
     if afterId is not None:
         stmt = stmt.where(LogRecord.id > afterId)
-    with request.app.state.db.session() as session:
+    with db.session() as session:
         rows = list(session.scalars(stmt))
-    show = request.app.state.im_runtime.settings.trace_identifiers
+    show = settings.trace_identifiers
     return JSONResponse({"exchanges": [dict(_row(r, show), id=r.id) for r in rows]})
 
 
 @router.get(
     "/api/v1/monitoring",
     summary="Per service and client: counts, failures, latency and sizes",
+    response_model=Statistics,
     dependencies=private,
 )
 def monitoring(
-    request: Request, since: datetime | None = None, service: str | None = None, client: str | None = None
+    db: DB, since: datetime | None = None, service: str | None = None, client: str | None = None
 ) -> JSONResponse:
-    with request.app.state.db.session() as session:
+    with db.session() as session:
         return JSONResponse({"statistics": statistics(session, since, service, client)})
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True, dependencies=private)
-def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.im_runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    dependencies=private,
+)
+def metrics(runtime: Runtime) -> Response:
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(TRACE_PAGE, response_class=HTMLResponse, include_in_schema=False)
-def trace_page(request: Request, token: str | None = None) -> HTMLResponse:
-    viewer_token = page_viewer_token(request, token)
+def trace_page(request: Request, runtime: Runtime, tokens: AccessTokens, token: str | None = None) -> HTMLResponse:
+    viewer_token = page_viewer_token(request, tokens, token)
     page = templates.TemplateResponse(
-        request,
-        "trace.html",
-        {"instance": request.app.state.im_runtime.snapshot.instance, "viewer_token": viewer_token},
+        request, "trace.html", {"instance": runtime.snapshot.instance, "viewer_token": viewer_token}
     )
     if viewer_token:
         remember_viewer(request, page, viewer_token)
@@ -105,7 +120,10 @@ def trace_page(request: Request, token: str | None = None) -> HTMLResponse:
 
 
 @router.get(
-    "/.well-known/jwks.json", summary="The IM's public signing keys (assertions and message log)", tags=["Keys"]
+    "/.well-known/jwks.json",
+    summary="The IM's public signing keys (assertions and message log)",
+    tags=["Keys"],
+    response_model=JWKS,
 )
-def jwks(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.state.im_runtime.public_jwks)
+async def jwks(runtime: Runtime) -> JSONResponse:
+    return JSONResponse(runtime.public_jwks)

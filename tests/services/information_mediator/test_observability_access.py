@@ -3,7 +3,6 @@ show personal identifiers in paths and query strings only when the operator turn
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -153,13 +152,13 @@ def test_the_use_cases_read_the_trace_and_link_to_it_with_the_viewer_token(stack
     """What the use cases' "behind the scenes" panel does (usecases/common/trace.py)."""
     mid, _ = traced_path(stack, f"/people/{UIN}")
     settings = UseCaseSettings(im_url=stack.im.url, im_viewer_token=viewer_token(stack))
-    rows = asyncio.run(trace.exchanges(settings, mid, delay=0))
+    rows = trace.exchanges(settings, mid, delay=0)
     assert [r["path"] for r in rows] == ["/people/***"]
     link = trace.trace_link(settings, mid)
     assert stack.http.get(link).status_code == 200
     stack.http.cookies.clear()
     without = UseCaseSettings(im_url=stack.im.url)
-    assert asyncio.run(trace.exchanges(without, mid, delay=0)) == []
+    assert trace.exchanges(without, mid, delay=0) == []
     assert stack.http.get(trace.trace_link(without, mid)).status_code == 401
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -63,7 +63,6 @@ def create_service_app(
     routers: Iterable[APIRouter] = (),
     seed: Callable[[Session, ServiceSettings], None] | None = None,
     error_render: ErrorRenderer = default_render,
-    error_shapes: Mapping[str, ErrorRenderer] | None = None,
     on_startup: Callable[[FastAPI], object] | None = None,  # may be async
     on_shutdown: Callable[[FastAPI], object] | None = None,
     route_table: RouteTable | None = None,
@@ -114,7 +113,7 @@ def create_service_app(
     app.add_middleware(MessageIdMiddleware)
     app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)  # outermost: bounds every read
-    install_error_handlers(app, error_render, error_shapes)
+    install_error_handlers(app, error_render)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)

@@ -3,8 +3,8 @@
 A service installs `install_error_handlers(app, render)` where `render(request, status, message, details)`
 builds the body its spec documents. A router whose spec documents another shape says so where it is made:
 `APIRouter(route_class=error_shape(render))`; its routes' errors (validation, 404/405 raised by a route,
-`DomainError`) then take that shape, also when the IM guard refuses a call before routing. (`shapes={"/prefix":
-render}`, the longest matching prefix winning, is the older way, kept for paths no route owns.)
+`DomainError`) then take that shape, also when the IM guard refuses a call before routing. A path no route
+owns gets the service's `render`.
 
 Errors a route cannot recover from are raised, not caught: `APIError` answers an exact body and status;
 a service's domain exceptions derive from `DomainError` and are rendered in the route's shape by one
@@ -144,22 +144,9 @@ def summarize(details: list[dict[str, Any]]) -> str:
     return "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
 
 
-def install_error_handlers(
-    app: FastAPI,
-    render: ErrorRenderer = default_render,
-    shapes: Mapping[str, ErrorRenderer] | None = None,
-) -> None:
-    prefixes = sorted((shapes or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
-
+def install_error_handlers(app: FastAPI, render: ErrorRenderer = default_render) -> None:
     def renderer_for(request: Request) -> ErrorRenderer:
-        shaped = route_renderer(request.scope)
-        if shaped is not None:
-            return shaped
-        path = request.url.path
-        for prefix, fn in prefixes:
-            if path.startswith(prefix):
-                return fn
-        return render
+        return route_renderer(request.scope) or render
 
     app.state.error_renderer = renderer_for  # for middleware that answers before routing (guard.py)
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import segno
-from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -244,6 +243,8 @@ def card_pdf(
         claims=claims,
         days=settings.credential_days,
     )
+    from fpdf import FPDF  # here, not at import: it brings Pillow and fontTools (a quarter second at start)
+
     pdf = FPDF(format=(105, 148), orientation="landscape")  # A6
     pdf.set_auto_page_break(False)
     pdf.add_page()

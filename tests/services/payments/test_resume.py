@@ -128,6 +128,10 @@ def test_killed_mid_batch_resumes_without_double_payment(db_fields, tmp_path):
 
     db = Database(db_fields["database_url"], db_fields["database_schema"])
     with db.session() as session:
+        # One snapshot: the killed process's server backend may still commit the transaction it had sent, and
+        # under READ COMMITTED that commit could land between reading the balances and summing the postings.
+        if not db.is_sqlite:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         paid_at_kill = session.scalar(
             select(func.count()).select_from(Instruction).where(Instruction.status == "completed")
         )

@@ -12,9 +12,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import event
 
-from .conftest import ADMIN
+from .conftest import ADMIN, running_stack
+
+
+@pytest.fixture
+def stack(db_fields, tmp_path):
+    """The shared stack with a patient provider timeout: these tests load the process that also runs the echo
+    provider, and a slow echo under CI's load is not what they check (its 504 failed a CI run)."""
+    with running_stack(db_fields, tmp_path, provider_timeout=15.0) as s:
+        yield s
 
 
 def _refused_entries(stack) -> list[dict]:

@@ -176,7 +176,7 @@ class Stack:
 def running_stack(db_fields: dict, tmp_path, **overrides) -> Iterator[Stack]:
     holder: dict = {}
     with LiveServer(provider_app(holder)) as provider:
-        fields = {"provider_timeout": 1.0, "connect_timeout": 1.0, "registry_poll_seconds": 0.2, **overrides}
+        fields = {"provider_timeout": 2.5, "connect_timeout": 2.5, "registry_poll_seconds": 0.2, **overrides}
         settings = IMSettings(**db_fields, data_dir=tmp_path, admin_token=ADMIN, **fields)
         app = create_app(settings)
         with LiveServer(app) as im:

@@ -268,6 +268,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--no-proxy-headers",  # as `sandbox serve` runs it (the IM is the only proxy)
+                "--no-server-header",
                 "--workers",
                 str(args.workers),
             ],

@@ -24,6 +24,7 @@ from services.consent.seed import seed
 from services.consent.settings import ConsentSettings
 from services.consent.signatures.service import Signer
 from services.consent.verification.log_writer import LogWriter
+from services.consent.verification.pg_checks import PgChecks
 from services.consent.verification.views import router as verification_router
 from services.consent.webhooks.delivery import DeliveryWorker
 from services.consent.webhooks.service import SecretBox
@@ -85,13 +86,18 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     signer = Signer(settings.keys_dir)
     box = SecretBox(settings.keys_dir)
 
-    def start_worker(app: FastAPI) -> None:
+    async def start_worker(app: FastAPI) -> None:
         app.state.verification_log = LogWriter(app.state.db)
         app.state.verification_log.start()
+        if not app.state.db.is_sqlite:
+            app.state.pg_checks = PgChecks(app.state.db)
+            app.state.pg_checks.start()
         app.state.webhook_worker = DeliveryWorker(app.state.db, settings, box, app.state.im)
         app.state.webhook_worker.start()
 
-    def stop_worker(app: FastAPI) -> None:
+    async def stop_worker(app: FastAPI) -> None:
+        if app.state.pg_checks is not None:
+            await app.state.pg_checks.stop()
         for name in ("webhook_worker", "verification_log"):
             worker = getattr(app.state, name, None)
             if worker is not None:
@@ -119,4 +125,5 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
     app.state.webhook_box = box
     app.state.webhook_worker = None
     app.state.verification_log = None
+    app.state.pg_checks = None
     return app

@@ -21,6 +21,7 @@ from services.consent.schemas import MAX_INT
 from services.consent.settings import ConsentSettings
 from services.consent.signatures.service import Signer
 from services.consent.verification.log_writer import LogWriter
+from services.consent.verification.pg_checks import PgChecks
 from services.consent.webhooks.delivery import DeliveryWorker
 from services.consent.webhooks.service import SecretBox
 
@@ -46,6 +47,11 @@ async def get_secret_box(request: Request) -> SecretBox:
 async def get_verification_log(request: Request) -> LogWriter | None:
     """None until the app has started (and in tests that never start it): checks are then logged inline."""
     return request.app.state.verification_log
+
+
+async def get_pg_checks(request: Request) -> PgChecks | None:
+    """On PostgreSQL once the app has started: the single checks' connections and log on the event loop."""
+    return request.app.state.pg_checks
 
 
 async def get_individual_proofs(request: Request) -> IndividualProofs | None:

@@ -106,7 +106,7 @@ class LogWriter:
             with self.db.engine.begin() as connection:  # Core: the ORM's bulk insert costs more per batch
                 connection.execute(TABLE.insert(), rows)
         except Exception as exc:  # noqa: BLE001 - the writer must survive a bad batch or a DB outage
-            error = _describe(exc)
+            error = describe(exc)
             if len(checks) > 1 and not isinstance(exc, OperationalError | InterfaceError):  # not an outage
                 log.warning("verification log batch of %d rows failed (%s); storing check by check", len(rows), error)
                 return [self._commit([check])[0] for check in checks]
@@ -123,7 +123,7 @@ def fit(row: dict) -> dict:
     }
 
 
-def _describe(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
     """The database's own message, without SQLAlchemy's statement parameters (the rows' contents)."""
     cause = getattr(exc, "orig", None) or exc
     first_line = (str(cause).splitlines() or [""])[0]

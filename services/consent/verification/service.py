@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select
@@ -45,52 +46,76 @@ def verify(
 ) -> tuple[list[dict], list[dict[str, Any]]]:
     """Answer for each reference; `who` (None: the service itself) must control the agreement or be one of its
     data consumers."""
+    refs = clean_refs(refs)
+    if revision_id and not _is_agreement_revision(connection, agreement_id, revision_id):
+        raise not_found("revision of this data agreement", revision_id)
+    sql, params = lookup_statement(_placeholder(connection), agreement_id, refs, revision_id)
+    check = Check(agreement_id, refs, caller, revision_id, require_signed, who)
+    found, answers, log_rows = check.conclude(_fetch(connection, sql, params))
+    (sink or direct_sink(connection))(log_rows)
+    return found, answers
+
+
+def clean_refs(refs: list[str]) -> list[str]:
+    """The references without blanks and repeats, in order; 400 if none or too many."""
     refs = list(dict.fromkeys(r.strip() for r in refs if r and r.strip()))
     if not refs:
         raise bad_request("at least one individualId is required")
     if len(refs) > MAX_INDIVIDUALS:
         raise bad_request(f"at most {MAX_INDIVIDUALS} individuals per request")
-    if revision_id and not _is_agreement_revision(connection, agreement_id, revision_id):
-        raise not_found("revision of this data agreement", revision_id)
-    agreement, resolved, latest = _lookup(connection, agreement_id, refs, revision_id)
-    if agreement is None:
-        raise not_found("data agreement", agreement_id)
-    deleted, controller_id, consumers = agreement
-    if who is not None:
-        require_verifier(who, controller_id, consumers)
-    answers = []
-    for ref in refs:
-        record = latest.get(resolved.get(ref, ""))
-        consent = bool(record and record["optIn"] and not deleted and (record["state"] == SIGNED or not require_signed))
-        answers.append(
-            {
-                "individualId": ref,
-                "dataAgreementId": agreement_id,
-                "consent": consent,
-                "consentRecordId": record["id"] if record else None,
-                "dataAgreementRevisionId": record.get("dataAgreementRevision") if record else None,
-                "optIn": record["optIn"] if record else None,
-                "state": record["state"] if record else None,
-            }
-        )
-    now = utcnow()
-    (sink or direct_sink(connection))(
-        [
+    return refs
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification request, answered from the rows of `lookup_statement` whichever driver fetched them."""
+
+    agreement_id: str
+    refs: list[str]
+    caller: str
+    revision_id: str | None = None
+    require_signed: bool = False
+    who: Principal | None = None
+
+    def conclude(self, rows: list[tuple]) -> tuple[list[dict], list[dict[str, Any]], list[dict]]:
+        """The records found, the answer per reference, and the verification log's rows."""
+        agreement, resolved, latest = _read_lookup(rows, self.agreement_id, self.refs)
+        if agreement is None:
+            raise not_found("data agreement", self.agreement_id)
+        deleted, controller_id, consumers = agreement
+        if self.who is not None:
+            require_verifier(self.who, controller_id, consumers)
+        answers = [self._answer(ref, latest.get(resolved.get(ref, "")), deleted) for ref in self.refs]
+        found = [latest[i] for i in dict.fromkeys(resolved[r] for r in self.refs if r in resolved) if i in latest]
+        return found, answers, self._log_rows(answers, resolved)
+
+    def _answer(self, ref: str, record: dict | None, deleted: bool) -> dict[str, Any]:
+        counts = record is not None and (record["state"] == SIGNED or not self.require_signed)
+        return {
+            "individualId": ref,
+            "dataAgreementId": self.agreement_id,
+            "consent": bool(counts and record["optIn"] and not deleted),
+            "consentRecordId": record["id"] if record else None,
+            "dataAgreementRevisionId": record.get("dataAgreementRevision") if record else None,
+            "optIn": record["optIn"] if record else None,
+            "state": record["state"] if record else None,
+        }
+
+    def _log_rows(self, answers: list[dict[str, Any]], resolved: dict[str, str]) -> list[dict]:
+        now = utcnow()
+        return [
             {
                 "checked_at": now,
-                "data_agreement_id": agreement_id,
-                "data_agreement_revision_id": revision_id,
+                "data_agreement_id": self.agreement_id,
+                "data_agreement_revision_id": self.revision_id,
                 "individual_ref": a["individualId"][:255],
                 "individual_id": resolved.get(a["individualId"]),
                 "consent_record_id": a["consentRecordId"],
                 "consent": a["consent"],
-                "caller": caller,
+                "caller": self.caller,
             }
             for a in answers
         ]
-    )
-    found = [latest[i] for i in dict.fromkeys(resolved[r] for r in refs if r in resolved) if i in latest]
-    return found, answers
 
 
 def log_record_read(record: ConsentRecord, caller: str, sink: LogSink) -> None:
@@ -161,15 +186,13 @@ def _is_agreement_revision(connection: Connection, agreement_id: str, revision_i
     )
 
 
-def _lookup(
-    connection: Connection, agreement_id: str, refs: list[str], revision_id: str | None
-) -> tuple[tuple[bool, str | None, list[str]] | None, dict[str, str], dict[str, dict]]:
+def lookup_statement(
+    placeholder: str, agreement_id: str, refs: list[str], revision_id: str | None
+) -> tuple[str, tuple]:
     """One statement (one round trip) for the hot path: the agreement's `deleted` flag, controller and data
     consumers, every reference (id or externalId) resolved, and each individual's records for the agreement,
-    newest first. Returns ((deleted, controller id, consumers), or None if the agreement does not exist;
-    reference -> individual id; individual id -> latest record in API shape). An externalId shared by
-    several individuals resolves to none of them."""
-    p = _placeholder(connection)
+    newest first (`_read_lookup` reads its rows)."""
+    p = placeholder
     marks = ", ".join([p] * len(refs))
     revision_filter = f" AND r.data_agreement_revision_id = {p}" if revision_id else ""
     sql = (
@@ -181,7 +204,15 @@ def _lookup(
         f"WHERE a.id = {p} "
         "ORDER BY r.created_at DESC, r.id DESC"
     )
-    params = (*refs, *refs, *((revision_id,) if revision_id else ()), agreement_id)
+    return sql, (*refs, *refs, *((revision_id,) if revision_id else ()), agreement_id)
+
+
+def _read_lookup(
+    rows: list[tuple], agreement_id: str, refs: list[str]
+) -> tuple[tuple[bool, str | None, list[str]] | None, dict[str, str], dict[str, dict]]:
+    """((deleted, controller id, consumers), or None if the agreement does not exist; reference -> individual
+    id; individual id -> latest record in API shape). An externalId shared by several individuals resolves to
+    none of them."""
     agreement: tuple[bool, str | None, list[str]] | None = None
     by_external: dict[str, str | None] = {}
     ids: set[str] = set()
@@ -198,7 +229,7 @@ def _lookup(
         opt_in,
         state,
         signature_id,
-    ) in _fetch(connection, sql, params):
+    ) in rows:
         if agreement is None:
             agreement = (bool(agreement_deleted), controller_id, _json_list(consumers))
         if individual_id is None:

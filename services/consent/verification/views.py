@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -11,6 +11,7 @@ from pydantic import Field
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from services.common.database import Database
 from services.common.errors import APIError
@@ -24,17 +25,19 @@ from services.consent.dependencies import (
     VerificationLog,
     Who,
     get_database,
+    get_pg_checks,
     get_settings,
     get_verification_log,
     principal,
 )
 from services.consent.docs_models import doc
-from services.consent.errors import bad_request
+from services.consent.errors import bad_request, unavailable
 from services.consent.records import service as records
 from services.consent.revisions import service as revisions
 from services.consent.schemas import SpecModel
 from services.consent.verification import service
 from services.consent.verification.log_writer import LogWriteError, LogWriter
+from services.consent.verification.pg_checks import PgChecks
 
 router = APIRouter(tags=["service"])
 
@@ -87,37 +90,62 @@ def _reading(db: Database) -> Connection:
     return connection if db.is_sqlite else connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _log(writer: LogWriter, checks: list[dict]) -> None:
+def _log_unavailable() -> APIError:
     """Durable before answered: a check the log could not store is not answered."""
+    return APIError(503, {"error": "service unavailable", "message": "the check could not be logged; retry"})
+
+
+def _log(writer: LogWriter, checks: list[dict]) -> None:
     try:
         writer.store(checks)
     except LogWriteError as exc:
-        raise APIError(
-            503, {"error": "service unavailable", "message": "the check could not be logged; retry"}
-        ) from exc
+        raise _log_unavailable() from exc
 
 
 SHORTCUT_QUERY = {"dataAgreementId", "individualId"}
 
 
 class SingleCheckRoute(APIRoute):
-    """A check that asks only `dataAgreementId` and `individualId`s, which no parameter validation can refuse,
-    skips FastAPI's parameter and dependency solving (it cost more CPU than the check itself); any other query,
-    and an app whose dependencies are overridden, goes the documented way."""
+    """A GET that asks only `dataAgreementId` and `individualId`s, which no parameter validation can refuse, is
+    answered here, before FastAPI's request wrapping and its parameter and dependency solving (they cost more CPU
+    than the check itself); its errors reach the app's handlers, which shape them as the route's would. Any other
+    query, and an app whose dependencies are overridden, goes the documented way."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        documented = super().get_route_handler()
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await _single_check(Request(scope)) if scope["method"] == "GET" else None
+        if response is None:
+            return await super().handle(scope, receive, send)
+        await response(scope, receive, send)
 
-        async def handler(request: Request) -> Response:
-            query = request.query_params
-            agreement_id, refs = query.get("dataAgreementId"), _split(query.getlist("individualId"))
-            if query.keys() != SHORTCUT_QUERY or not agreement_id or not refs or request.app.dependency_overrides:
-                return await documented(request)
-            who = await principal(request, await get_settings(request))
-            db, writer = await get_database(request), await get_verification_log(request)
-            return await run_in_threadpool(_verify, db, writer, agreement_id, refs, who, None, False)
 
-        return handler
+async def _single_check(request: Request) -> Response | None:
+    """The answer to a shortcut check, or None when the request must take the documented way."""
+    query = request.query_params
+    agreement_id, refs = query.get("dataAgreementId"), _split(query.getlist("individualId"))
+    if query.keys() != SHORTCUT_QUERY or not agreement_id or not refs or request.app.dependency_overrides:
+        return None
+    who = await principal(request, await get_settings(request))
+    checks = await get_pg_checks(request)
+    if checks is not None:
+        return await _verify_on_loop(checks, agreement_id, refs, who)
+    db, writer = await get_database(request), await get_verification_log(request)
+    return await run_in_threadpool(_verify, db, writer, agreement_id, refs, who, None, False)
+
+
+async def _verify_on_loop(checks: PgChecks, agreement_id: str, refs: list[str], who: Principal) -> JSONResponse:
+    """`_verify` on PostgreSQL's asyncio driver, for the shortcut's checks (`pg_checks.py`)."""
+    check = service.Check(agreement_id, service.clean_refs(refs), who.label, who=who)
+    sql, params = service.lookup_statement("%s", agreement_id, check.refs, None)
+    try:
+        rows = await checks.reads.fetch(sql, params)
+    except psycopg.OperationalError as exc:
+        raise unavailable("the database could not be reached; retry") from exc
+    found, answers, log_rows = check.conclude(rows)
+    try:
+        await checks.log.store(log_rows)
+    except LogWriteError as exc:
+        raise _log_unavailable() from exc
+    return JSONResponse({"consentRecords": found, "verifications": answers})
 
 
 def verify_records(

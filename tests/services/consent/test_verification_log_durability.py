@@ -5,6 +5,7 @@ a thread every 50 ms after the answers were sent, so a SIGKILL lost the last che
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import httpx
@@ -15,6 +16,7 @@ from services.common.database import Database
 from services.consent.app import MIGRATIONS
 from services.consent.verification.log_writer import LogWriter
 from services.consent.verification.models import VerificationLog
+from services.consent.verification.pg_checks import GroupCommitLog, connect_kwargs
 from tests.killed_service import kill_under_load, start_service
 
 from .conftest import USCT
@@ -83,22 +85,57 @@ def test_store_returns_once_committed_and_raises_when_not_stored(log_db, tmp_pat
         empty.dispose()
 
 
+def failing_log(client, tmp_path):
+    """The verification log of the way single checks take (on PostgreSQL the event loop's, else the writer
+    thread's) writes where its table is missing, until the working log is put back."""
+    if client.app.state.pg_checks is not None:
+        return _failing_event_loop_log(client)
+    return _failing_writer_thread(client.app, tmp_path)
+
+
+@contextmanager
+def _failing_event_loop_log(client):
+    checks = client.app.state.pg_checks
+    working = checks.log
+    kwargs = {**connect_kwargs(client.app.state.db), "options": "-csearch_path=no_such_schema"}
+    checks.log = client.portal.call(_started_log, kwargs)
+    try:
+        yield
+    finally:
+        client.portal.call(checks.log.stop)
+        checks.log = working
+
+
+@contextmanager
+def _failing_writer_thread(app, tmp_path):
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    working = app.state.verification_log
+    app.state.verification_log = LogWriter(empty)
+    app.state.verification_log.start()
+    try:
+        yield
+    finally:
+        app.state.verification_log.stop()
+        app.state.verification_log = working
+        empty.dispose()
+
+
+async def _started_log(kwargs: dict) -> GroupCommitLog:
+    log = GroupCommitLog(kwargs)
+    log.start()
+    return log
+
+
 def test_a_check_the_log_cannot_store_is_not_answered(client, tmp_path):
     """The log's database refuses the rows: the caller gets a 503 in the API's error shape, not an answer."""
-    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
-    working = client.app.state.verification_log
-    client.app.state.verification_log = LogWriter(empty)
-    client.app.state.verification_log.start()
-    try:
+    with failing_log(client, tmp_path):
         r = client.get("/service/verification/consent-records/", params={"dataAgreementId": USCT, "individualId": "x"})
-    finally:
-        client.app.state.verification_log.stop()
-        client.app.state.verification_log = working
-        empty.dispose()
     assert r.status_code == 503 and r.json() == {
         "error": "service unavailable",
         "message": "the check could not be logged; retry",
     }
+    after = client.get("/service/verification/consent-records/", params={"dataAgreementId": USCT, "individualId": "y"})
+    assert after.status_code == 200 and "y" in _logged_refs(client.app.state.db)
 
 
 def _consent_env(db_fields: dict, data_dir: object) -> dict[str, str]:

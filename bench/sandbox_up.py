@@ -6,9 +6,11 @@ idle memory of the whole stack.
 Starts the real `sandbox up` on free ports with a fresh data directory (the first run includes key
 generation, migrations and seeding; later runs reuse the data), waits for its state file, and reads every
 process the launcher started, directly or through its fork server: the CPU seconds they used until then (steadier
-than the wall time on a shared machine), and after 3 s of idling their memory. RSS counts the pages processes
-share once per process; PSS divides them among the processes that share them, so its sum is the physical
-memory the stack takes. Targets (ARCHITECTURE §8): healthy ≤ 4 s from cold, ≤ 3 s on restart, idle ≤ 600 MB.
+than the wall time on a shared machine), also per process (launcher, fork server, each service); when each
+service logged that it listens (the start-up timeline, from the services' logs); and after 3 s of idling their
+memory. RSS counts the pages processes share once per process; PSS divides them among the processes that share
+them, so its sum is the physical memory the stack takes. Targets (ARCHITECTURE §8): healthy ≤ 4 s from cold,
+≤ 3 s on restart, idle ≤ 600 MB.
 """
 
 from __future__ import annotations
@@ -70,6 +72,28 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return values["Rss:"], values["Pss:"]
 
 
+def process_name(pid: int, launcher: int) -> str:
+    """launcher, fork server (and its resource tracker), or the service a forked process runs."""
+    if pid == launcher:
+        return "launcher"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return "?"
+    if "sandbox.serve" in command:
+        return command.split()[-1]
+    return "resource tracker" if "resource_tracker" in command else "fork server"
+
+
+def listening_at(log: Path, since: float) -> float | None:
+    """Seconds from `since` (wall clock) to the service's last "listening on" log line."""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if " listening on http" in line]
+    if not lines:
+        return None
+    stamp = time.mktime(time.strptime(lines[-1][:19], "%Y-%m-%d %H:%M:%S")) + int(lines[-1][20:23]) / 1000
+    return stamp - since
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -77,13 +101,14 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="sandbox-bench-")) / "var"
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for run in range(1, args.runs + 1):
-        started = time.monotonic()
+        started, wall_start = time.monotonic(), time.time()
         sandbox = RunningSandbox(data_dir).start(timeout=120)
         elapsed = time.monotonic() - started
         if sandbox.proc.poll() is not None:
             raise SystemExit(sandbox.output.decode(errors="replace"))
         processes = descendants(sandbox.proc.pid)
-        cpu = sum(cpu_seconds(pid) for pid in processes)
+        by_process = {process_name(pid, sandbox.proc.pid): cpu_seconds(pid) for pid in processes}
+        cpu = sum(by_process.values())
         time.sleep(3)
         memory = [memory_mb(pid) for pid in descendants(sandbox.proc.pid)]
         sandbox.stop()
@@ -93,6 +118,9 @@ def main() -> None:
             f"{len(processes)} processes; idle RSS {sum(r for r, _ in memory):.0f} MB, "
             f"PSS {sum(p for _, p in memory):.0f} MB"
         )
+        print("    CPU-s: " + ", ".join(f"{name} {c:.2f}" for name, c in by_process.items()))
+        listening = {log.stem: listening_at(log, wall_start) for log in sorted((data_dir / "logs").glob("*.log"))}
+        print("    listening after (s): " + ", ".join(f"{n} {t:.2f}" for n, t in listening.items() if t is not None))
 
 
 if __name__ == "__main__":

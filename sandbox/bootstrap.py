@@ -23,6 +23,7 @@ import importlib
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -68,9 +69,11 @@ def service_files(name: str) -> list[Path]:
     return [Path(path) for path in SERVICE_FILES.get(name, [])]
 
 
-def bootstrap(sandbox: Sandbox) -> None:
+def bootstrap(sandbox: Sandbox, im_replicas: bool = True) -> None:
+    """`im_replicas=False` where one IM process serves (`sandbox up`): it has the topology once it took it."""
     register_topology(sandbox)
-    wait_for_every_im_replica(sandbox)
+    if im_replicas:
+        wait_for_every_im_replica(sandbox)
     run_hooks(sandbox)
 
 
@@ -111,11 +114,23 @@ def wait_for_every_im_replica(sandbox: Sandbox, answers: int = 4) -> None:
 
 
 def run_hooks(sandbox: Sandbox) -> None:
-    for name in sandbox.running:
-        hook = sandbox.topology.processes[name].on_up
-        if hook:
-            module, _, function = hook.partition(":")
-            getattr(importlib.import_module(module), function)(sandbox)
+    """Every use case's set-up hook, side by side: each waits mostly on the services it calls, and no hook
+    depends on another's work. The first hook's error (in the processes' order) is raised once all have run."""
+    hooks = [_hook(sandbox.topology.processes[name].on_up) for name in sandbox.running]
+    hooks = [hook for hook in hooks if hook]
+    with ThreadPoolExecutor(max_workers=max(1, len(hooks)), thread_name_prefix="on-up") as pool:
+        runs = [pool.submit(hook, sandbox) for hook in hooks]
+    for run in runs:
+        run.result()
+
+
+def _hook(name: str | None) -> Callable[[Sandbox], None] | None:
+    """The hook `module:function`, imported here in one thread: modules imported for the first time by two
+    threads at once may see each other half initialised."""
+    if not name:
+        return None
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def deployed_sandbox(data_dir: Path, environ: dict[str, str] | None = None) -> Sandbox:

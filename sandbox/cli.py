@@ -32,6 +32,7 @@ from .launcher import (
     Supervisor,
     launcher_running,
     lock_data_dir,
+    may_migrate,
     read_state,
     remove_state,
     services_running,
@@ -209,7 +210,8 @@ def up(
         )
     _refuse_the_other_profiles_data(data_dir, profile)
     lock = _refuse_a_second_sandbox(data_dir)  # noqa: F841 - held until this process exits
-    ServiceProcess.warm_up()  # the fork server imports what the services use while the launcher prepares
+    # The fork server imports what the services use while the launcher prepares.
+    ServiceProcess.warm_up(migrations=may_migrate(data_dir, names))
     https_port = consent_https_port if conformance and profiles.HTTPS_PROCESS in names else None
     _refuse_taken_ports(topology, names, https_port)
     profiles.mark_data_dir(data_dir, profile)
@@ -227,7 +229,7 @@ def up(
             sandbox.prepare_mtls(names)
         with console.status(f"starting {', '.join(names)}…"):
             supervisor.start_all(names)
-            boot.bootstrap(sandbox)
+            boot.bootstrap(sandbox, im_replicas=False)  # one IM: it has the topology once it took it
             fixtures = _load_fixtures(sandbox) if conformance else []
             supervisor.raise_if_stopping()
         write_state(sandbox, supervisor)

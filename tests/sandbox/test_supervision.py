@@ -141,6 +141,14 @@ def up(tmp_path_factory):
         yield folder, running
 
 
+def test_up_takes_the_topology_to_its_one_im_without_polling_it_for_replicas(up):
+    folder, _ = up
+    lines = (folder / "var" / "logs" / "information_mediator.log").read_text().splitlines()
+    taken = next(i for i, line in enumerate(lines) if "/api/v1/config 201" in line)
+    assert [line for line in lines[:taken] if "GET /api/v1/status 200" in line], "the launcher asks the IM first"
+    assert not any("GET /api/v1/status" in line for line in lines[taken + 1 : taken + 2])
+
+
 def test_operator_commands_find_the_sandbox_of_the_current_folder(up):
     folder, running = up
     client = "SANDBOX/GOV/SOCIAL-WELFARE/USCT"

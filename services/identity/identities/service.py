@@ -83,13 +83,15 @@ def create_identity(
     uin: str | None = None,
     vid: str | None = None,
     pin: str | None = None,
+    pin_hash: str | None = None,
 ) -> tuple[Identity, str]:
-    """A new identity with a fresh UIN and a first VID; returns the identity and its VID."""
+    """A new identity with a fresh UIN and a first VID; returns the identity and its VID. `pin_hash`, a
+    `hash_pin` result, stands for `pin` where one hash serves many identities (the seed's shared demo PIN)."""
     identity = Identity(
         uin=uin or _unused(session),
         attributes=dict(attributes),
         email_key=email_key(attributes.get("email")),
-        pin_hash=hash_pin(pin) if pin else None,
+        pin_hash=pin_hash or (hash_pin(pin) if pin else None),
     )
     session.add(identity)
     session.flush()

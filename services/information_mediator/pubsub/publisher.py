@@ -6,17 +6,18 @@ so that each gets its own answer."""
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import logging
 import queue
 import threading
+from collections import defaultdict
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from services.common.database import Database
 
 from . import service
-from .service import Publication, Published, PubSubError
+from .service import Publication, Published
 
 if TYPE_CHECKING:
     from .worker import DeliveryWorker
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-Item = tuple[Publication, concurrent.futures.Future]
+Item = tuple[Publication, asyncio.Future]
 
 
 class PublishBatcher:
@@ -55,13 +56,14 @@ class PublishBatcher:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def publish(self, publication: Publication, timeout: float = 30.0) -> Published:
-        """From a worker thread: returns once stored; PubSubError when refused."""
+    async def publish(self, publication: Publication, timeout: float = 30.0) -> Published:
+        """Returns once stored; PubSubError when refused."""
         if self._thread is None:
             raise RuntimeError("the pub/sub publisher is not running")
-        future: concurrent.futures.Future[Published] = concurrent.futures.Future()
+        future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
         self._queue.put((publication, future))
-        return future.result(timeout)
+        async with asyncio.timeout(timeout):
+            return await future
 
     def _run(self) -> None:
         stopping = False
@@ -92,7 +94,7 @@ class PublishBatcher:
                     self._store([item])
                 return
             log.warning("pub/sub publication not stored", exc_info=True)
-            batch[0][1].set_exception(exc)
+            _settle([(batch[0][1], exc)])
             return
         stored = [r for r in results if isinstance(r, Published) and r.created]
         if stored:
@@ -100,8 +102,26 @@ class PublishBatcher:
                 self.worker.accept(stored)
             except Exception:  # the deliveries are committed: leases run out and they are claimed
                 log.warning("pub/sub: handing %d publications to the worker failed", len(stored), exc_info=True)
-        for (_, future), result in zip(batch, results, strict=True):
-            if isinstance(result, PubSubError):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        _settle([(future, result) for (_, future), result in zip(batch, results, strict=True)])
+
+
+def _settle(outcomes: list[tuple[asyncio.Future, Published | Exception]]) -> None:
+    """One call into each waiting event loop per batch, not one wake-up per publication."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = defaultdict(list)
+    for future, result in outcomes:
+        by_loop[future.get_loop()].append((future, result))
+    for loop, waiting in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, waiting)
+        except RuntimeError:  # that loop has closed: nobody waits any more
+            pass
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future, Published | Exception]]) -> None:
+    for future, result in outcomes:
+        if future.done():  # the publisher gave up waiting
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

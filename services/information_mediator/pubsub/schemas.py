@@ -45,13 +45,15 @@ def event_type_code(value: object) -> str:
     return value
 
 
-def _bounded(name: str, value: object, max_bytes: int) -> None:
+def _bounded(name: str, value: object, max_bytes: int) -> str:
+    """`value` as compact JSON, refused when longer than `max_bytes`."""
     try:
-        size = len(json.dumps(value, separators=(",", ":")))
+        text = json.dumps(value, separators=(",", ":"))
     except RecursionError as exc:
         raise _refuse(f"{name} is nested too deeply") from exc
-    if size > max_bytes:
-        raise _refuse(f"{name} is {size} bytes as JSON; at most {max_bytes} are accepted")
+    if len(text) > max_bytes:
+        raise _refuse(f"{name} is {len(text)} bytes as JSON; at most {max_bytes} are accepted")
+    return text
 
 
 def _same_type(given: object, event_type: str) -> None:
@@ -103,10 +105,11 @@ class PublishEvent(BaseModel):
             raise _refuse("id, when given, must be a string of 1-64 characters")
         return self
 
-    def bounded(self, event_type: str, settings: IMSettings) -> tuple[object, str | None]:
+    def bounded(self, event_type: str, settings: IMSettings) -> tuple[object, str | None, str]:
+        """The event, its publisher-chosen id and the event as JSON (what is stored and logged)."""
         _same_type(self.eventType, event_type)
-        _bounded("event", self.event, settings.pubsub_max_event_bytes)
-        return self.event, self.id  # type: ignore[return-value]
+        payload = _bounded("event", self.event, settings.pubsub_max_event_bytes)
+        return self.event, self.id, payload  # type: ignore[return-value]
 
 
 class PublishEventResult(BaseModel):

@@ -3,6 +3,7 @@ subscriptions, the PULL queue, event status, and the claim/record steps of the P
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -164,6 +165,7 @@ class Publication:
     event_id: str | None = None
     validated_against: str | None = None
     validation_seconds: float = 1.0
+    payload: str | None = None  # `event` as JSON, when the caller has it already
 
 
 @dataclass
@@ -195,7 +197,7 @@ def publish_batch(
             event_id = p.event_id or str(uuid.uuid4())
             stored[event_id] = (p.room, p.event_type, p.publisher)  # a retry within this batch
             row = {"event_id": event_id, "room": p.room, "event_type": p.event_type, "publisher": p.publisher}
-            row |= {"payload": json.dumps(p.event, separators=(",", ":")), "published_at": at}
+            row |= {"payload": p.payload or json.dumps(p.event, separators=(",", ":")), "published_at": at}
             new.append((index, p, row))
     if new:
         _store_events(session, new, results, at, node, lease_seconds)
@@ -259,11 +261,12 @@ def _store_events(
     for (index, p, event_row), pk in zip(new, pks, strict=True):
         targets = subs.get((p.room, p.event_type), [])
         results[index] = Published(event_row["event_id"], True, len(targets))
+        body = None
         for s in targets:
             at_once = node is not None and s.delivery == "PUSH" and not s.fifo
             if at_once:
-                item = _item(event_row["event_id"], pk, p.publisher, p.event_type, p.event, at)
-                leased.append((index, s, item, len(rows)))
+                body = body or EventBody.of(_item(event_row["event_id"], pk, p.publisher, p.event_type, p.event, at))
+                leased.append((index, s, body, len(rows)))
             rows.append(
                 {
                     "event_pk": pk,
@@ -285,8 +288,8 @@ def _store_events(
     deliveries = Delivery.__table__
     ids = conn.execute(deliveries.insert().returning(deliveries.c.id, sort_by_parameter_order=True), rows).scalars()
     ids = list(ids)
-    for index, s, item, row in leased:
-        results[index].leased.append(_claimed(ids[row], 0, item, s, rows[row]["expires_at"]))
+    for index, s, body, row in leased:
+        results[index].leased.append(_claimed(ids[row], 0, body, s, rows[row]["expires_at"]))
 
 
 def _active_subscriptions(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
@@ -522,11 +525,26 @@ def expire(session: Session, subscription_id: str | None = None) -> int:
     return session.execute(stmt).rowcount or 0
 
 
+@dataclass(frozen=True)
+class EventBody:
+    """A PUSH request's body (the EventItem as JSON) and its SHA-256: made once per event, shared by the
+    deliveries of its subscriptions."""
+
+    item: dict
+    json: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, item: dict) -> EventBody:
+        body = json.dumps(item, separators=(",", ":")).encode()
+        return cls(item, body, hashlib.sha256(body).hexdigest())
+
+
 @dataclass
 class Claimed:
     delivery_id: int
     attempts: int
-    event: dict  # the EventItem body
+    body: EventBody
     message_id: str
     room: str
     subscriber: str
@@ -537,13 +555,13 @@ class Claimed:
     fifo: bool = False
 
 
-def _claimed(delivery_id: int, attempts: int, item: dict, sub: Any, expires_at: datetime) -> Claimed:
+def _claimed(delivery_id: int, attempts: int, body: EventBody, sub: Any, expires_at: datetime) -> Claimed:
     """`sub`: a subscription row (Core) or object."""
     return Claimed(
         delivery_id,
         attempts,
-        item,
-        item["id"],
+        body,
+        body.item["id"],
         sub.room,
         sub.subscriber,
         sub.service_code or sub.event_type,
@@ -608,7 +626,17 @@ def claim(session: Session, node: str, limit: int, lease_seconds: float) -> list
         .where(d.id.in_([r.delivery_id for r in rows]))
         .values(lease_until=lease, leased_by=node)
     )
-    return [_claimed(r.delivery_id, r.attempts, event_item(r), r, r.expires_at) for r in rows]
+    bodies: dict[int, EventBody] = {}  # per event: FIFO and retried deliveries of one event share it
+    return [
+        _claimed(
+            r.delivery_id,
+            r.attempts,
+            bodies.get(r.id) or bodies.setdefault(r.id, EventBody.of(event_item(r))),
+            r,
+            r.expires_at,
+        )
+        for r in rows
+    ]
 
 
 @dataclass

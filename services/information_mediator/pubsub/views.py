@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,8 @@ from services.common.clock import utcnow
 
 from ..dependencies import Room, RoomCall, Settings
 from ..messagelog.record import event_record
+from ..messagelog.writer import StoreError
+from ..proxy.errors import LOG_FAILURE, TIMEOUT, IMError
 from . import service
 from .models import Event, Subscription
 from .schemas import (
@@ -109,27 +112,43 @@ def delete_event_type(call: RoomOwner, eventType: str) -> Response:
     response_model=PublishEventResult,
     summary="Publish an event (stored before the answer)",
 )
-def publish(call: Publisher, eventType: str, body: PublishEvent, settings: Settings) -> JSONResponse:
+async def publish(call: Publisher, eventType: str, body: PublishEvent) -> JSONResponse:
     started, request_at = time.perf_counter(), utcnow()
-    event, event_id = body.bounded(eventType, settings)
-    # Checked before the publication's lock and transaction: a slow check holds up this publisher only.
-    seconds = settings.pubsub_validation_seconds
-    schema_json = service.cached_schema(call.room, eventType) or call.run(
-        service.event_type_schema, call.room, eventType
-    )
-    service.validate_event(schema_json, event, seconds)
-    publication = service.Publication(
-        call.room, eventType, call.client, event, event_id, validated_against=schema_json, validation_seconds=seconds
-    )
-    published = call.runtime.pubsub.publisher.publish(publication)
+    # Checked in a thread (the one sync routes use), before the publication's lock and transaction: a slow
+    # check holds up this publisher only.
+    publication = await run_in_threadpool(_checked_publication, call, eventType, body)
+    try:
+        published = await call.runtime.pubsub.publisher.publish(publication)
+    except TimeoutError as exc:  # the database is stuck; the publication may still be stored later
+        raise IMError(TIMEOUT, "the publication was not stored in time; retry with the same id") from exc
     answer = {"id": published.event_id}
     if published.created:
-        _log_publication(call, eventType, published.event_id, event, answer, started, request_at)
+        await _log_publication(call, eventType, published.event_id, publication.payload, answer, started, request_at)
     return JSONResponse(answer, status_code=201)
 
 
-def _log_publication(
-    call: RoomCall, event_type: str, event_id: str, event: object, answer: dict, started: float, request_at: datetime
+def _checked_publication(call: RoomCall, event_type: str, body: PublishEvent) -> service.Publication:
+    settings = call.runtime.settings
+    event, event_id, payload = body.bounded(event_type, settings)
+    seconds = settings.pubsub_validation_seconds
+    schema_json = service.cached_schema(call.room, event_type) or call.run(
+        service.event_type_schema, call.room, event_type
+    )
+    service.validate_event(schema_json, event, seconds)
+    return service.Publication(
+        call.room,
+        event_type,
+        call.client,
+        event,
+        event_id,
+        validated_against=schema_json,
+        validation_seconds=seconds,
+        payload=payload,
+    )
+
+
+async def _log_publication(
+    call: RoomCall, event_type: str, event_id: str, payload: str, answer: dict, started: float, request_at: datetime
 ) -> None:
     """Metadata (publisher, time, type, hash) of every accepted event; the payload only if bodies are logged."""
     settings = call.runtime.settings
@@ -142,12 +161,15 @@ def _log_publication(
         error_type=None,
         request_at=request_at,
         started=started,
-        request=json.dumps(event).encode(),
+        request=payload.encode(),
         response=json.dumps(answer).encode(),
         body_limit=settings.log_body_limit if settings.log_bodies else None,
     )
     call.runtime.metrics.observe(record)
-    call.runtime.writer.store_blocking(record)  # in the durable log before the publish is acknowledged
+    try:
+        await call.runtime.writer.store(record)  # in the durable log before the publish is acknowledged
+    except StoreError as exc:  # the event is stored; a retry naming its id is answered without storing it again
+        raise IMError(LOG_FAILURE, "the publication could not be written to the message log; retry") from exc
 
 
 def _own_event(session: Session, call: RoomCall, event_type: str, event_id: str) -> Event:

@@ -5,23 +5,22 @@ IM, logs every attempt in the message log (`kind` "event") and records the outco
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-import json
 import logging
 import threading
 import time
 from collections import deque
 from contextlib import nullcontext
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-import aiohttp
+from urllib.parse import quote, urlsplit
 
 from services.common.assertion import ASSERTION_HEADER
 from services.common.assertion import Exchange as AssertedExchange
 from services.common.clock import utcnow
 
-from ..messagelog.record import event_record
+from ..messagelog.record import exchange_record
+from ..proxy.upstream import Origin, UpstreamError, UpstreamPool, UpstreamTimeout
 from ..registry.service import ServiceEntry
 from . import service
 from .publisher import PublishBatcher
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 EXPIRE_EVERY = 1.0  # seconds between TTL sweeps
 COALESCE = 0.01  # seconds between a wake-up and the claim
 MAX_READY = 20_000  # deliveries waiting to be sent; beyond, new ones wait in the database for a claim
+TARGET_SAFE = "/%:@!$&'()*+,;=~-._"  # left as they are in a PUSH target's path (RFC 3986 pchar, and '/')
 
 
 class DeliveryWorker:
@@ -67,6 +67,7 @@ class DeliveryWorker:
         self._loop = asyncio.get_running_loop()
         self._wake, self._recorded = asyncio.Event(), asyncio.Event()
         self._slots = asyncio.Semaphore(self.settings.pubsub_batch)
+        self._pool = self._subscriber_pool()
         self._stopping = False
         self._tasks = [asyncio.create_task(self._dispatch(), name="pubsub-dispatch")]
         self._recorder = asyncio.create_task(self._record_loop(), name="pubsub-record")
@@ -92,6 +93,19 @@ class DeliveryWorker:
         if unsent:
             await asyncio.to_thread(self._release, unsent)
         self._tasks = []
+        self._pool.close()
+
+    def _subscriber_pool(self) -> UpstreamPool:
+        """The proxy's HTTP client (keep-alive, httptools), a pool of its own: deliveries do not take the
+        proxy's connections. The TLS context is the proxy's (mutual TLS under `sandbox up --mtls`)."""
+        from ..runtime import upstream_tls  # the runtime imports this module
+
+        return UpstreamPool(
+            self.settings.pubsub_batch,
+            self.settings.connect_timeout,
+            self.settings.pubsub_delivery_timeout,
+            ssl_context=upstream_tls(self.settings),
+        )
 
     # ---- from other threads ----------------------------------------------------------------------
 
@@ -219,7 +233,6 @@ class DeliveryWorker:
 
     async def _send(self, c: Claimed) -> Outcome:
         started, request_at = time.perf_counter(), utcnow()
-        body = json.dumps(c.event, separators=(",", ":")).encode()
         service_id = f"{c.subscriber}/{c.service_code}"
         entry = self.rt.snapshot.services.get(service_id)
         status, error, response = 0, None, b""
@@ -230,61 +243,72 @@ class DeliveryWorker:
         elif not entry.allows(c.room, "POST", c.path or ""):
             error = f"Client.AccessDenied: room {c.room} has no access right to POST {c.path} on {service_id}"
         else:
-            status, error, response = await self._post(entry, c, body)
-        record = event_record(
+            status, error, response = await self._post(entry, c)
+        keep = self.settings.log_body_limit if self.settings.log_bodies else None
+        record = exchange_record(  # not `event_record`: the body's hash is at hand
             message_id=c.message_id,
+            kind="event",
             client=c.room,
             service=service_id,
+            method="POST",
             path=c.path or "/",
             status=status,
             error_type=error.split(":")[0] if error else None,
             request_at=request_at,
             started=started,
-            request=body,
-            response=response,
-            body_limit=self.settings.log_body_limit if self.settings.log_bodies else None,
+            request_size=len(c.body.json),
+            response_size=len(response),
+            request_hash=c.body.sha256,
+            response_hash=hashlib.sha256(response).hexdigest(),
+            request_body=c.body.json[:keep] if keep is not None else None,
+            response_body=response[:keep] if keep is not None else None,
         )
         self.rt.metrics.observe(record)
         self.rt.writer.submit(record)
         return Outcome(c, status or None, error)
 
-    async def _post(self, entry: ServiceEntry, c: Claimed, body: bytes) -> tuple[int, str | None, bytes]:
-        headers = {
-            "Content-Type": "application/json",
-            "Information-Mediator-Client": c.room,
-            "X-Road-Client": c.room,
-            "X-Road-Id": c.message_id,
-            "X-Road-Service": entry.id,
-            ASSERTION_HEADER: self.rt.sign(
-                AssertedExchange(
-                    client=c.room,
-                    service=entry.id,
-                    method="POST",
-                    path=_target(entry.url + c.path),
-                    body_sha256=hashlib.sha256(body).hexdigest(),
-                    message_id=c.message_id,
-                )
-            ),
-            "X-GovStack-Event-Id": c.message_id,
-            "X-GovStack-Event-Type": c.event["eventType"],
-            "X-GovStack-Delivery-Attempt": str(c.attempts + 1),
-        }
-        timeout = aiohttp.ClientTimeout(total=self.settings.pubsub_delivery_timeout)
+    async def _post(self, entry: ServiceEntry, c: Claimed) -> tuple[int, str | None, bytes]:
         try:
-            async with self.rt.http.post(
-                entry.url + c.path, data=body, headers=headers, timeout=timeout, allow_redirects=False
-            ) as response:
-                content = await response.read()
-                if 200 <= response.status < 300:
-                    return response.status, None, content
-                return response.status, f"Server.ServerProxy.HttpError: subscriber answered {response.status}", content
-        except (TimeoutError, aiohttp.ServerTimeoutError):
+            origin, target = destination(entry.url + c.path)
+        except ValueError as exc:
+            return 0, f"Server.ServerProxy.NetworkError: {exc}", b""
+        assertion = self.rt.sign(AssertedExchange(c.room, entry.id, "POST", target, c.body.sha256, c.message_id))
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Information-Mediator-Client", c.room),
+            ("X-Road-Client", c.room),
+            ("X-Road-Id", c.message_id),
+            ("X-Road-Service", entry.id),
+            (ASSERTION_HEADER, assertion),
+            ("X-GovStack-Event-Id", c.message_id),
+            ("X-GovStack-Event-Type", c.body.item["eventType"]),
+            ("X-GovStack-Delivery-Attempt", str(c.attempts + 1)),
+        ]
+        try:
+            async with asyncio.timeout(self.settings.pubsub_delivery_timeout):
+                response = await self._pool.request(origin, "POST", target, headers, c.body.json)
+                try:
+                    content = b"".join([piece async for piece in response.pieces()])
+                finally:
+                    response.release()
+        except (TimeoutError, UpstreamTimeout):
             return 0, "Server.ServerProxy.Timeout: subscriber did not answer in time", b""
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (UpstreamError, OSError, ValueError) as exc:
             return 0, f"Server.ServerProxy.NetworkError: {type(exc).__name__}", b""
+        if 200 <= response.status < 300:
+            return response.status, None, content
+        return response.status, f"Server.ServerProxy.HttpError: subscriber answered {response.status}", content
 
 
-def _target(url: str) -> str:
-    """Path and query as the subscriber receives them (what the assertion binds)."""
+@functools.lru_cache(maxsize=1024)
+def destination(url: str) -> tuple[Origin, str]:
+    """`http://host:port/base/path?q` -> (origin, "/base/path?q"): where to connect, and the target as sent
+    (percent-encoded) and bound by the assertion. ValueError for a URL that is not http(s)."""
     parts = urlsplit(url)
-    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the service URL is not an http(s) URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = quote(parts.path or "/", safe=TARGET_SAFE) + (
+        "?" + quote(parts.query, safe=TARGET_SAFE + "?") if parts.query else ""
+    )
+    return (parts.scheme, parts.hostname or "", port), target

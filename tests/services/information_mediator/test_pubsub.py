@@ -3,17 +3,23 @@ commits of concurrent publications and deliveries leased at publication, never c
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 
+from services.common.assertion import AssertionVerifier, Exchange
 from services.information_mediator.messagelog.models import LogRecord
+from services.information_mediator.messagelog.writer import StoreError
 from services.information_mediator.pubsub import service
 from services.information_mediator.pubsub.models import Delivery, Event
 from services.information_mediator.pubsub.service import Publication, Published
+from services.information_mediator.pubsub.worker import destination
 from tests.support import TEST_DATABASE_URL
 
 from .test_pubsub_support import PUB, ROOM, STRANGER, SUB, SUB2, PubSubStack, Receiver, wait_for
@@ -142,6 +148,18 @@ def test_push_reaches_every_subscriber_through_the_im_and_status_counts(ps, rece
     # Another publisher cannot read the status; the room owner can.
     assert ps.as_(STRANGER, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 404
     assert ps.as_(ROOM, "GET", f"/pub/v1/newBirth/{event_id}").status_code == 200
+
+
+def test_push_to_a_path_that_needs_encoding_carries_an_assertion_bound_to_what_was_sent(ps, receivers):
+    ps.subscribe(SUB, path="/a b/é?x=1 2")
+    event_id = ps.publish(3)
+    assert wait_for(lambda: receivers[0].ids() == [event_id])
+    target, headers = receivers[0].targets[0], receivers[0].headers[0]
+    assert target.startswith("/inbox/a%20b/%C3%A9?x=1")  # sent percent-encoded, as HTTP requires
+    body = json.dumps(receivers[0].received[0], separators=(",", ":")).encode()
+    verifier = AssertionVerifier(ps.server.url, KeySet.import_key_set(ps.app.state.im_runtime.public_jwks))
+    expected = Exchange(ROOM, f"{SUB}/inbox", "POST", target, hashlib.sha256(body).hexdigest(), event_id)
+    assert verifier.verify(headers["information-mediator-assertion"], expected).client == ROOM
 
 
 def test_push_to_a_subscriber_that_is_down_then_back_gets_every_event(ps, receivers):
@@ -332,6 +350,38 @@ def test_a_delivery_leased_at_publication_is_not_claimed_by_another_node(ps, rec
     assert holders[leased.leased[0].delivery_id] == "node-a"
 
 
+def test_a_publication_the_message_log_cannot_store_is_answered_503_and_may_be_retried(ps, receivers, monkeypatch):
+    ps.subscribe(SUB)
+    writer = ps.app.state.im_runtime.writer
+
+    def log_down(record: dict, timeout: float = 30.0) -> None:
+        raise StoreError("the message log writer has stopped")
+
+    async def log_down_async(record: dict) -> None:
+        log_down(record)
+
+    body = {"eventType": "newBirth", "id": "log-down-1", "event": {"n": 1, "mother": "A"}}
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "store", log_down_async)
+        patch.setattr(writer, "store_blocking", log_down)
+        r = ps.as_(PUB, "POST", "/pub/v1/newBirth", json=body)
+    assert r.status_code == 503 and r.headers["X-Road-Error"] == "Server.ServerProxy.MessageLogFailure", r.text
+    retry = ps.as_(PUB, "POST", "/pub/v1/newBirth", json=body)
+    assert retry.status_code == 201 and retry.json()["id"] == "log-down-1"
+    assert wait_for(lambda: receivers[0].ids() == ["log-down-1"])
+
+
+def test_a_publication_not_stored_in_time_is_answered_504_not_500(ps, monkeypatch):
+    publisher = ps.app.state.im_runtime.pubsub.publisher
+
+    async def stuck(publication: Publication, timeout: float = 30.0) -> Published:
+        raise TimeoutError
+
+    monkeypatch.setattr(publisher, "publish", stuck)
+    r = ps.as_(PUB, "POST", "/pub/v1/newBirth", json={"eventType": "newBirth", "event": {"n": 1, "mother": "A"}})
+    assert r.status_code == 504 and r.headers["X-Road-Error"] == "Server.ServerProxy.Timeout", r.text
+
+
 def test_refusals_in_a_batch_do_not_take_the_others_with_them(ps, receivers):
     ps.stop()
     with ps.app.state.db.session() as session:
@@ -372,3 +422,14 @@ def test_two_nodes_publishing_at_once_deliver_every_event_once(ps, receivers, db
         assert states == {"delivered": 120}
     finally:
         other.stop()
+
+
+def test_a_push_destination_is_an_http_origin_and_a_percent_encoded_target():
+    assert destination("http://127.0.0.1:8101/in/a b/é?x=1 2&y=ü") == (
+        ("http", "127.0.0.1", 8101),
+        "/in/a%20b/%C3%A9?x=1%202&y=%C3%BC",
+    )
+    assert destination("https://subscriber.example/in/%41") == (("https", "subscriber.example", 443), "/in/%41")
+    for url in ("pubsub:SANDBOX/GOV/ROOM-ORG/ROOM/newBirth", "http:///no-host", "ftp://h/x"):
+        with pytest.raises(ValueError):
+            destination(url)

@@ -39,6 +39,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}"
         self.received: list[dict] = []
         self.headers: list[dict] = []
+        self.targets: list[str] = []  # path and query of each request, as sent (percent-encoded)
         self.fail_next = 0  # answer 503 to this many requests first
         self.lock = threading.Lock()
         self.server: LiveServer | None = None
@@ -56,6 +57,8 @@ class Receiver:
                     return JSONResponse({"error": "busy"}, status_code=503)
                 self.received.append(body)
                 self.headers.append(dict(request.headers))
+                query = request.scope["query_string"].decode("latin-1")
+                self.targets.append(request.scope["raw_path"].decode("latin-1") + ("?" + query if query else ""))
             return JSONResponse({"ok": True})
 
         return app

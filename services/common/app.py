@@ -26,6 +26,9 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 DOCS_ASSETS = "/docs/assets"  # under /docs: public wherever /docs is (guard.py)
+# The sandbox exports no OpenTelemetry: without this FastAPI asks the OpenTelemetry API on every request whether
+# a provider was configured since (a few per cent of a cheap request).
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 
 class MessageIdMiddleware:
@@ -93,7 +96,12 @@ def create_service_app(
 
     # Swagger UI at /docs (and ReDoc at /redoc) from files the package ships: the docs work offline.
     app = FastAPIOffline(
-        title=title, description=description, version=version, lifespan=lifespan, static_url=DOCS_ASSETS
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.db = db

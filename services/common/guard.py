@@ -13,6 +13,7 @@ service's paths to the operator only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -58,9 +59,14 @@ class RouteTable:
         owners = [(p, code) for code, prefixes in self.services.items() for p in prefixes]
         owners += [(p, PUBLIC) for p in (*ALWAYS_PUBLIC, *self.public)]
         object.__setattr__(self, "_ordered", sorted(owners, key=lambda o: len(o[0]), reverse=True))
+        # Every request asks; the same few paths come back again and again (a few per cent of a cheap request).
+        object.__setattr__(self, "_owners", functools.lru_cache(maxsize=4096)(self._owner))
 
     def owner(self, path: str) -> str | None:
         """The service code that `path` belongs to, `PUBLIC`, or None when no entry lists it."""
+        return self._owners(path)
+
+    def _owner(self, path: str) -> str | None:
         return next((code for prefix, code in self._ordered if _under(path, prefix)), None)
 
 

@@ -80,7 +80,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._stop_head_timer()
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:
+            _send_head_with_body(self.cycle)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -104,6 +107,53 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
         )
         self.transport.close()
+
+
+class HeadHoldingTransport:
+    """A response cycle's view of the connection that holds the response head until the first body bytes, so
+    a small answer leaves in one write (one send, one segment) instead of two: uvicorn writes them apart, and
+    those sends were a fifth of the CPU of a cheap request. Interim 1xx heads (100 Continue) pass at once."""
+
+    __slots__ = ("_transport", "_head", "_head_seen")
+
+    def __init__(self, transport: asyncio.Transport):
+        self._transport = transport
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        if not self._head_seen and data.startswith(b"HTTP/") and data[9:10] != b"1":
+            self._head, self._head_seen = data, True
+            return
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _send_head_with_body(cycle: Any) -> None:
+    """Gives uvicorn's cycle a head-holding transport, flushed when its response completes (a HEAD request's
+    head has no body to travel with)."""
+    transport = HeadHoldingTransport(cycle.transport)
+    cycle.transport = transport
+    completed = cycle.on_response
+
+    def on_response() -> None:
+        transport.flush()
+        completed()
+
+    cycle.on_response = on_response
 
 
 def http_protocol(limits: HTTPLimits) -> type[asyncio.Protocol]:

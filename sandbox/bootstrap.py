@@ -30,6 +30,7 @@ import httpx
 
 from services.common.im_client import hash_secret
 from services.common.keys import load_or_create_ec, load_or_create_ed25519, load_or_create_rsa, load_or_create_secret
+from services.common.tls import client_context
 
 from . import topology as topo
 from .launcher import LaunchError, Sandbox, read_state
@@ -82,7 +83,7 @@ def register_topology(sandbox: Sandbox) -> None:
     hashes = {client: hash_secret(secret) for client, secret in sandbox.client_secrets.items()}
     doc = sandbox.topology.imconf(hashes)
     headers = {"Authorization": f"Bearer {sandbox.admin_token}"}
-    with httpx.Client(base_url=sandbox.im_url, headers=headers, timeout=15) as http:
+    with httpx.Client(base_url=sandbox.im_url, headers=headers, timeout=15, verify=client_context()) as http:
         status = http.get("/api/v1/status")
         status.raise_for_status()
         method = "POST" if status.json()["status"] == "NOT_CONFIGURED" else "PATCH"
@@ -192,7 +193,7 @@ def wait_for_providers(sandbox: Sandbox, say: Callable[[str], None], seconds: fl
     """Wait until every process without a set-up hook (the IM and the building blocks) answers /health."""
     pending = [name for name in sandbox.running if not sandbox.topology.processes[name].on_up]
     deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=2.0) as http:
+    with httpx.Client(timeout=2.0, verify=client_context()) as http:
         while pending:
             pending = [name for name in pending if not _healthy(http, sandbox.url(name))]
             if pending and time.monotonic() > deadline:

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from services.common.keys import load_or_create_secret
+from services.common.tls import client_context
 
 from .processes import command_of, describe_holder, free_port, pid_alive
 from .topology import IM, Process, Topology
@@ -214,7 +215,7 @@ class Supervisor:
     def wait_healthy(self, names: list[str]) -> None:
         pending = set(names)
         deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(timeout=1.0) as http:
+        with httpx.Client(timeout=1.0, verify=client_context()) as http:
             while pending:
                 self.raise_if_stopping()
                 for name in sorted(pending):
@@ -246,7 +247,7 @@ class Supervisor:
     def supervise(self, on_change: Callable[[], None] = lambda: None) -> None:
         """Until a stop is requested: restart each process that dies, after a growing pause, and report it.
         `on_change` runs after every restart (the launcher rewrites its state file with the new pid)."""
-        with httpx.Client(timeout=1.0) as http:
+        with httpx.Client(timeout=1.0, verify=client_context()) as http:
             while not self.stop_requested.wait(SUPERVISE_INTERVAL):
                 if self.tend(http):
                     on_change()

@@ -30,8 +30,10 @@ import services.common.im_client
 import services.common.keys
 import services.common.live
 import services.common.outbox
+import services.common.tls
 
 # Parsed once here rather than in each service: the topology every service looks itself up in, and the demo world
 # the services seed from (YAML parsed in Python: tens of milliseconds each).
 sandbox.topology.load()
 services.common.demo_world.load()
+services.common.tls.client_context()  # the CA bundle, loaded once for every service's HTTP clients

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from .tls import client_context
+
 CLIENT_HEADER = "Information-Mediator-Client"
 SECRET_HEADER = "Information-Mediator-Client-Secret"
 MESSAGE_ID_HEADER = "X-Road-Id"
@@ -79,7 +81,7 @@ class IMClient:
         **kwargs: Any,
     ) -> httpx.Response:
         if self._async is None:
-            self._async = httpx.AsyncClient(timeout=self.timeout)
+            self._async = httpx.AsyncClient(timeout=self.timeout, verify=client_context())
         return await self._async.request(
             method, self.url(service_id, path), headers=self.headers(message_id, headers), **kwargs
         )
@@ -95,7 +97,7 @@ class IMClient:
         **kwargs: Any,
     ) -> httpx.Response:
         if self._sync is None:
-            self._sync = httpx.Client(timeout=self.timeout)
+            self._sync = httpx.Client(timeout=self.timeout, verify=client_context())
         return self._sync.request(
             method, self.url(service_id, path), headers=self.headers(message_id, headers), **kwargs
         )

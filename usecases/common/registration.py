@@ -6,6 +6,7 @@ import httpx
 
 from services.common.clock import iso, utcnow
 from services.common.keys import load_or_create_rsa
+from services.common.tls import client_context
 
 from .hooks import SandboxDataDir
 from .settings import OIDC_CLAIMS, OIDC_KEY_NAME, UseCaseSettings
@@ -37,7 +38,7 @@ def register_client(
     request = client_request(settings, public, client_name, relying_party)
     now = iso(utcnow(), "milliseconds")
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=identity_url, headers=headers, timeout=15) as http:
+    with httpx.Client(base_url=identity_url, headers=headers, timeout=15, verify=client_context()) as http:
         created = http.post("/client-mgmt/oidc-client", json={"requestTime": now, "request": request}).json()
         errors = created.get("errors") or []
         if errors and errors[0].get("errorCode") == "duplicate_client_id":

@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from services.common.tls import client_context
+
 from .settings import UseCaseSettings
 
 
@@ -16,7 +18,7 @@ def exchanges(settings: UseCaseSettings, message_id: str, delay: float | None = 
     time.sleep(settings.trace_delay_seconds if delay is None else delay)
     headers = {"Authorization": f"Bearer {settings.im_viewer_token}"} if settings.im_viewer_token else {}
     try:
-        with httpx.Client(timeout=5, headers=headers) as http:
+        with httpx.Client(timeout=5, headers=headers, verify=client_context()) as http:
             response = http.get(
                 settings.im_url.rstrip("/") + "/api/v1/trace", params={"messageId": message_id, "limit": 200}
             )

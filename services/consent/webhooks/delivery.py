@@ -18,6 +18,7 @@ from services.common.clock import utcnow
 from services.common.database import Database
 from services.common.im_client import IMClient
 from services.common.outbox import Backoff, PollingLoop, claim_due, im_headers
+from services.common.tls import client_context
 from services.consent.settings import ConsentSettings
 from services.consent.webhooks.models import Webhook, WebhookDelivery
 from services.consent.webhooks.service import SecretBox
@@ -40,7 +41,7 @@ class DeliveryWorker:
         # A claimed row is leased past one send's timeout, so no other worker takes it meanwhile.
         self.lease_seconds = settings.webhook_timeout_seconds * 2 + 5
         self.loop = PollingLoop("consent-webhooks", self.run_once, settings.webhook_poll_seconds)
-        self._client = httpx.Client(timeout=settings.webhook_timeout_seconds)
+        self._client = httpx.Client(timeout=settings.webhook_timeout_seconds, verify=client_context())
 
     def start(self) -> None:
         self.loop.start()

@@ -24,6 +24,7 @@ from services.common.database import Database
 from services.common.im_client import MESSAGE_ID_HEADER, IMClient
 from services.common.keys import load_or_create_secret
 from services.common.outbox import Backoff, claim_due, im_headers
+from services.common.tls import client_context
 
 from ..settings import PaymentsSettings
 from .models import OutboxMessage
@@ -81,7 +82,7 @@ class CallbackSender:
         self.backoff = Backoff(
             settings.callback_backoff_seconds, settings.callback_backoff_cap_seconds, settings.callback_max_attempts
         )
-        self.client = httpx.Client(timeout=settings.callback_timeout_seconds)
+        self.client = httpx.Client(timeout=settings.callback_timeout_seconds, verify=client_context())
 
     def close(self) -> None:
         self.client.close()

@@ -24,7 +24,6 @@ from services.consent.seed import seed
 from services.consent.settings import ConsentSettings
 from services.consent.signatures.service import Signer
 from services.consent.verification.log_writer import LogWriter
-from services.consent.verification.pg_checks import PgChecks
 from services.consent.verification.views import router as verification_router
 from services.consent.webhooks.delivery import DeliveryWorker
 from services.consent.webhooks.service import SecretBox
@@ -90,6 +89,8 @@ def create_app(settings: ConsentSettings | None = None) -> FastAPI:
         app.state.verification_log = LogWriter(app.state.db)
         app.state.verification_log.start()
         if not app.state.db.is_sqlite:
+            from services.consent.verification.pg_checks import PgChecks  # psycopg: 0.1-0.2 s to import
+
             app.state.pg_checks = PgChecks(app.state.db)
             app.state.pg_checks.start()
         app.state.webhook_worker = DeliveryWorker(app.state.db, settings, box, app.state.im)

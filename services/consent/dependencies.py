@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
@@ -21,9 +21,11 @@ from services.consent.schemas import MAX_INT
 from services.consent.settings import ConsentSettings
 from services.consent.signatures.service import Signer
 from services.consent.verification.log_writer import LogWriter
-from services.consent.verification.pg_checks import PgChecks
 from services.consent.webhooks.delivery import DeliveryWorker
 from services.consent.webhooks.service import SecretBox
+
+if TYPE_CHECKING:  # psycopg is imported on PostgreSQL only (app.py)
+    from services.consent.verification.pg_checks import PgChecks
 
 INDIVIDUAL_HEADER = "X-ConsentBB-IndividualId"
 

@@ -53,12 +53,16 @@ class ReadConnections:
         self._slots = asyncio.Semaphore(size)
 
     async def fetch(self, sql: str, params: tuple) -> list[tuple]:
-        """The rows of one statement; a connection the server dropped (e.g. it restarted) is replaced once."""
+        """The rows of one statement; a connection the server dropped (e.g. it restarted) is replaced once.
+        ConnectionError when the database cannot be reached (callers need not import psycopg)."""
         try:
             return await self._fetch_once(sql, params)
         except psycopg.OperationalError:
             await self.close()  # the other idle connections are likely as stale
+        try:
             return await self._fetch_once(sql, params)
+        except psycopg.OperationalError as exc:
+            raise ConnectionError(str(exc)) from exc
 
     async def _fetch_once(self, sql: str, params: tuple) -> list[tuple]:
         async with self._slots:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -37,7 +36,9 @@ from services.consent.revisions import service as revisions
 from services.consent.schemas import SpecModel
 from services.consent.verification import service
 from services.consent.verification.log_writer import LogWriteError, LogWriter
-from services.consent.verification.pg_checks import PgChecks
+
+if TYPE_CHECKING:  # psycopg is imported on PostgreSQL only (app.py)
+    from services.consent.verification.pg_checks import PgChecks
 
 router = APIRouter(tags=["service"])
 
@@ -138,7 +139,7 @@ async def _verify_on_loop(checks: PgChecks, agreement_id: str, refs: list[str], 
     sql, params = service.lookup_statement("%s", agreement_id, check.refs, None)
     try:
         rows = await checks.reads.fetch(sql, params)
-    except psycopg.OperationalError as exc:
+    except ConnectionError as exc:
         raise unavailable("the database could not be reached; retry") from exc
     found, answers, log_rows = check.conclude(rows)
     try:

@@ -1,7 +1,7 @@
 """IM overhead: the same call made directly to a provider, through nginx, and through the Information Mediator.
 
     python bench/im_overhead.py [--duration 10] [--connections 50] [--rate 1000] [--database-url URL]
-                                [--profile /tmp/im.svg]
+                                [--profile /tmp/im.svg [--profile-rate 250]] [--im-server granian]
 
 Starts a minimal provider, nginx (Debian `nginx-light`) as a plain reverse proxy to it and a real IM
 (`sandbox serve information_mediator`: message log on, every check of the trust model active) as separate
@@ -13,8 +13,9 @@ processes on free ports, registers the provider in the IM, then
   has no fixed rate; latency counts from when a request was due, so a stalled server is not hidden by fewer
   requests): p50/p99/max of each and the p99 the IM adds over direct and over nginx (goal: <= 5 ms at 1 000).
 
-`--profile FILE` samples the IM with py-spy (`pip install py-spy`) during its wrk run (`.svg` flame graph,
-`.txt` collapsed stacks, `.json` speedscope). Needs: `apt-get install -y nginx-light wrk`.
+`--profile FILE` samples the IM with py-spy (`pip install py-spy`) during its wrk run, where it holds the
+interpreter (`.svg` flame graph, `.txt` collapsed stacks, `.json` speedscope). `--im-server granian` runs the
+IM under granian instead of uvicorn (`pip install granian`). Needs: `apt-get install -y nginx-light wrk`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,13 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_seconds(pid: int) -> float:
+    """CPU time of the process's main thread alone (the IM's event loop; its other threads are the message-log
+    writer, pub/sub's and the thread pool's)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, duration: int, connections: int, headers: dict[str, str]) -> dict:
@@ -210,6 +218,29 @@ def start_nginx(tmp: Path, provider_port: int) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+# The IM as `sandbox serve` builds it (its app inside the access log), for another server than uvicorn.
+GRANIAN_APP = """
+from services.common.logs import AccessLogMiddleware
+from services.information_mediator.app import create_app
+
+app = AccessLogMiddleware(create_app())
+"""
+
+
+def im_command(server: str, tmp: Path, port: int) -> list[str]:
+    """How the IM is started: as `sandbox up` does (uvicorn), or under granian (`pip install granian`: not a
+    dependency; to compare servers) with one worker and uvloop, as the sandbox runs uvicorn."""
+    if server == "uvicorn":
+        return [sys.executable, "-m", "sandbox.serve", "information_mediator"]
+    (tmp / "im_granian.py").write_text(GRANIAN_APP)
+    options = ["--interface", "asgi", "--loop", "uvloop", "--host", "127.0.0.1", "--port", str(port), "--no-log"]
+    return [sys.executable, "-c", GRANIAN_MAIN.format(tmp=str(tmp)), *options, "im_granian:app"]
+
+
+# granian's command line, with the bench's folder importable (for im_granian.py).
+GRANIAN_MAIN = "import sys; sys.path.append({tmp!r}); from granian.cli import entrypoint; entrypoint()"
+
+
 def configure_im(im_url: str, provider_url: str) -> None:
     service = {
         "id": "data",
@@ -226,12 +257,13 @@ def configure_im(im_url: str, provider_url: str) -> None:
     httpx.put(im_url + "/api/v1/config", json=conf, headers=ADMIN).raise_for_status()
 
 
-def profiled(pid: int, path: str | None, duration: int) -> subprocess.Popen | None:
+def profiled(pid: int, path: str | None, duration: int, rate: int) -> subprocess.Popen | None:
     if not path:
         return None
     fmt = {".svg": "flamegraph", ".txt": "raw", ".json": "speedscope"}[Path(path).suffix]
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    args = [py_spy, "record", "--pid", str(pid), "-d", str(duration), "-f", fmt, "-o", path, "--nonblocking"]
+    args = [py_spy, "record", "--pid", str(pid), "-d", str(duration), "-r", str(rate), "-f", fmt, "-o", path]
+    args += ["--nonblocking", "--gil"]  # where the IM holds the interpreter: its CPU, not its waits
     return subprocess.Popen(args, stdout=subprocess.DEVNULL)
 
 
@@ -242,6 +274,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="fixed offered load in req/s (0: skip)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", default=None, help="py-spy output of the IM's wrk run (.svg, .txt, .json)")
+    parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second (default 250)")
+    parser.add_argument("--im-server", choices=["uvicorn", "granian"], default="uvicorn", help="the IM's HTTP server")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -249,7 +283,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="im-bench-"))
     (tmp / "provider.py").write_text(PROVIDER)
     p_port, im_port = free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_IM_URL=f"http://127.0.0.1:{im_port}")
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=python_path, BENCH_IM_URL=f"http://127.0.0.1:{im_port}")
     im_env = dict(
         env,
         INFORMATION_MEDIATOR_PORT=str(im_port),
@@ -265,9 +300,7 @@ def main() -> None:
         running.callback(_stop, provider)
         nginx, nginx_port = start_nginx(tmp, p_port)
         running.callback(_stop, nginx)
-        im = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.serve", "information_mediator"], env=im_env, cwd=ROOT, stderr=im_log
-        )
+        im = subprocess.Popen(im_command(args.im_server, tmp, im_port), env=im_env, cwd=ROOT, stderr=im_log)
         running.callback(_stop, im)
         provider_url, im_url = f"http://127.0.0.1:{p_port}", f"http://127.0.0.1:{im_port}"
         wait_for_http(provider_url + "/", provider)
@@ -275,24 +308,28 @@ def main() -> None:
         wait_for_http(im_url + "/health", im)
         configure_im(im_url, provider_url)
         assert httpx.get(im_url + MEDIATED, headers=CLIENT_HEADERS).status_code == 200
+        # granian serves from a worker process of its own; the process with the event loop runs the app.
+        im_pids = [im.pid, *_children(im.pid)]
+        app_pid = im_pids[-1]
         # Each target, and the processes whose CPU time it costs (the machine may be shared: CPU per request
         # is the steadier figure).
         targets = {
             "direct": (p_port, TARGET, {}, [provider.pid]),
             "nginx": (nginx_port, TARGET, {}, [provider.pid, nginx.pid, *_children(nginx.pid)]),
-            "IM": (im_port, MEDIATED, CLIENT_HEADERS, [provider.pid, im.pid]),
+            "IM": (im_port, MEDIATED, CLIENT_HEADERS, [provider.pid, *im_pids]),
         }
         closed, fixed = {}, {}
         for name, (port, path, headers, pids) in targets.items():
             url = f"http://127.0.0.1:{port}{path}"
             run_wrk(url, 2, args.connections, headers)  # warm-up
-            sampler = profiled(im.pid, args.profile, args.duration) if name == "IM" else None
-            cpu, im_cpu = cpu_seconds(pids), cpu_seconds([im.pid])
+            sampler = profiled(app_pid, args.profile, args.duration, args.profile_rate) if name == "IM" else None
+            cpu, im_cpu, loop_cpu = cpu_seconds(pids), cpu_seconds(im_pids), main_thread_seconds(app_pid)
             closed[name] = run_wrk(url, args.duration, args.connections, headers)
             served = closed[name]["rps"] * args.duration
             closed[name]["cpu_us"] = (cpu_seconds(pids) - cpu) / served * 1e6
             if name == "IM":
-                closed[name]["im_cpu_us"] = (cpu_seconds([im.pid]) - im_cpu) / served * 1e6
+                closed[name]["im_cpu_us"] = (cpu_seconds(im_pids) - im_cpu) / served * 1e6
+                closed[name]["loop_cpu_us"] = (main_thread_seconds(app_pid) - loop_cpu) / served * 1e6
             if sampler is not None:
                 sampler.wait()
         if args.rate:
@@ -319,7 +356,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def report(args: argparse.Namespace, closed: dict, fixed: dict, logged: int) -> None:
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"wrk, {args.connections} connections, {args.duration} s each; message log on ({database}), provider")
-    print("verifies every IM assertion")
+    print(f"verifies every IM assertion; the IM runs on {args.im_server}")
     for name, r in closed.items():
         print(
             f"  {name:7} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  errors {r['errors']}"
@@ -329,7 +366,12 @@ def report(args: argparse.Namespace, closed: dict, fixed: dict, logged: int) -> 
     print(
         f"  IM/nginx {im / nginx:.1%} (goal >= 35 %)   IM/direct {im / direct:.1%}   nginx/direct {nginx / direct:.1%}"
     )
-    print(f"  the IM process alone: {closed['IM']['im_cpu_us']:.0f} us CPU per exchange")
+    im_cpu, loop_cpu = closed["IM"]["im_cpu_us"], closed["IM"]["loop_cpu_us"]
+    print(
+        f"  the IM process alone: {im_cpu:.0f} us CPU per exchange ({loop_cpu:.0f} in its event loop, "
+        f"{im_cpu - loop_cpu:.0f} in its other threads: the message-log writer, pub/sub, the thread pool"
+        + (", granian's own)" if args.im_server == "granian" else ")")
+    )
     if fixed:
         print(f"fixed rate {args.rate} req/s offered, open loop, {args.duration} s each")
         for name, r in fixed.items():

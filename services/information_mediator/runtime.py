@@ -48,7 +48,7 @@ class IMRuntime:
         self.snapshot = Snapshot()
         self.client_slots = ClientSlots(settings.max_concurrent_per_client, settings.client_slot_wait_seconds)
         self.metrics = Metrics()
-        self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id)
+        self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id, settings.log_store_timeout)
         self.upstream: UpstreamPool | None = None  # to providers (the hot path)
         self.http: aiohttp.ClientSession | None = None  # to subscribers (pub/sub PUSH deliveries)
         self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
@@ -133,8 +133,8 @@ class IMRuntime:
 
     async def log_exchange(self, exchange: Exchange) -> None:
         """Stores the exchange in the message log and returns once it is committed (group commit); raises
-        `StoreError` if it could not be stored. The proxy awaits this before the response completes."""
+        `StoreError` if it could not be stored within `log_store_timeout`. The proxy awaits this before the
+        response completes."""
         record = exchange.record(self.settings.log_body_limit)
         self.metrics.observe(record)
-        async with asyncio.timeout(self.settings.log_store_timeout):
-            await self.writer.store(record)
+        await self.writer.store(record)

@@ -5,7 +5,7 @@ before its response completes. It is a group commit: the thread takes whatever w
 transaction committed, so concurrent exchanges share one transaction and none waits on a timer.
 `store_blocking()` does the same for code in a worker thread; `submit()` queues without waiting. Records are
 fitted to the columns before they are queued (`fields.fit`); should a batch still fail, its records are
-stored one by one so that only the bad one is lost."""
+stored one by one so that only the bad one is lost. `store.py` holds the database side (DB-API statements)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,12 @@ import threading
 from collections import defaultdict
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.common.database import Database
 
 from .chain import GENESIS, record_hash, sign
 from .fields import fit
-from .models import ChainHead, LogRecord
+from .store import Head, open_store
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +35,21 @@ Item = tuple[dict | None, Waiter]
 _STOP = None
 
 
-_HEAD = ChainHead.__table__
-READ_HEAD = select(_HEAD.c.seq, _HEAD.c.record_hash).where(_HEAD.c.chain == bindparam("head_chain")).with_for_update()
-INSERT_RECORDS = insert(LogRecord.__table__)
-_NEW_HEAD = {
-    "seq": bindparam("head_seq"),
-    "record_hash": bindparam("head_hash"),
-    "signature": bindparam("head_signature"),
-}
-INSERT_HEAD = insert(_HEAD).values(chain=bindparam("head_chain"), **_NEW_HEAD)
-MOVE_HEAD = update(_HEAD).where(_HEAD.c.chain == bindparam("head_chain")).values(**_NEW_HEAD)
-
-
 class StoreError(RuntimeError):
     """The record could not be stored in the message log."""
 
 
 class MessageLogWriter:
-    def __init__(self, db: Database, key: Ed25519PrivateKey, chain: str):
+    def __init__(self, db: Database, key: Ed25519PrivateKey, chain: str, store_timeout: float | None = None):
+        """`store_timeout`: how long `store()` waits for the commit before it raises StoreError (None: no limit)."""
         self.db = db
+        self.store_timeout = store_timeout
         self.key = key
         self.chain = chain
+        self._log_store = open_store(db)
+        # The chain's last stored (seq, hash), read once: only this writer appends to its chain (the unique
+        # (chain, seq) constraint refuses a second one). Read again after any failure.
+        self._head: Head | None = None
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="im-message-log", daemon=True)
         self._stopped = False
@@ -70,14 +62,23 @@ class MessageLogWriter:
         self._queue.put((fit(record), None))
 
     async def store(self, record: dict) -> None:
-        """Queue a record and return once it is committed; StoreError if it could not be stored, ValueError
-        if it is not an exchange record."""
+        """Queue a record and return once it is committed; StoreError if it could not be stored (or not within
+        `store_timeout`), ValueError if it is not an exchange record."""
         row = fit(record)
         if self._stopped:
             raise StoreError("the message log writer has stopped")
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._queue.put((row, future))
-        await future
+        if self.store_timeout is None:
+            await future
+            return
+        # A timer on the future: cheaper than asyncio.timeout, which every exchange would pay for.
+        timer = loop.call_later(self.store_timeout, _overdue, future)
+        try:
+            await future
+        finally:
+            timer.cancel()
 
     def store_blocking(self, record: dict, timeout: float = 30.0) -> None:
         """`store()` for code that runs in a worker thread (e.g. a sync endpoint)."""
@@ -127,13 +128,15 @@ class MessageLogWriter:
             rows = [row for row, _ in items if row is not None]
             errors = iter(self._commit(rows) if rows else [])
             _settle([(waiter, None if row is None else next(errors)) for row, waiter in items])
+        self._log_store.close()
 
     def _commit(self, rows: list[dict]) -> list[Exception | None]:
         """Stores the rows in one transaction, or else one by one; returns each row's error (None: stored)."""
         try:
             self._store(rows)
         except Exception as exc:  # noqa: BLE001 - the writer must survive a bad batch or a DB outage
-            if len(rows) > 1 and not isinstance(exc, OperationalError | InterfaceError):  # not an outage
+            self._head = None
+            if len(rows) > 1 and not isinstance(exc, self._log_store.outages):
                 log.warning(
                     "message log batch of %d records failed (%s); storing them one by one", len(rows), _describe(exc)
                 )
@@ -143,24 +146,20 @@ class MessageLogWriter:
         return [None] * len(rows)
 
     def _store(self, batch: list[dict]) -> None:
-        """Chains, seals and inserts the batch and moves the signed head, in one transaction (prepared Core
-        statements: the ORM's bookkeeping cost more than the insert)."""
-        with self.db.engine.begin() as connection:
-            head = connection.execute(READ_HEAD, {"head_chain": self.chain}).first()
-            seq, prev = (head.seq, head.record_hash) if head else (0, GENESIS)
-            rows = []
-            for record in batch:
-                seq += 1
-                row = dict(record, chain=self.chain, seq=seq, prev_hash=prev)
-                row["record_hash"] = record_hash(row, prev, (row.get("request_body"), row.get("response_body")))
-                row["signature"] = ""
-                prev = row["record_hash"]
-                rows.append(row)
-            # One signature seals the batch: through the hash chain it covers every record before it.
-            seal = rows[-1]["signature"] = sign(self.key, prev)
-            connection.execute(INSERT_RECORDS, rows)
-            values = {"head_chain": self.chain, "head_seq": seq, "head_hash": prev, "head_signature": seal}
-            connection.execute(MOVE_HEAD if head else INSERT_HEAD, values)
+        """Chains and seals the batch, then stores it and moves the signed head in one transaction."""
+        if self._head is None:
+            self._head = self._log_store.read_head(self.chain) or (0, GENESIS)
+        seq, prev = self._head
+        rows = []
+        for record in batch:
+            seq += 1
+            row = dict(record, chain=self.chain, seq=seq, prev_hash=prev, signature="")
+            prev = row["record_hash"] = record_hash(row, prev, (row["request_body"], row["response_body"]))
+            rows.append(row)
+        # One signature seals the batch: through the hash chain it covers every record before it.
+        seal = rows[-1]["signature"] = sign(self.key, prev)
+        self._log_store.append(self.chain, rows, seal)
+        self._head = (seq, prev)
 
 
 def _settle(outcomes: list[tuple[Waiter, Exception | None]]) -> None:
@@ -176,6 +175,11 @@ def _settle(outcomes: list[tuple[Waiter, Exception | None]]) -> None:
             loop.call_soon_threadsafe(_resolve, waiting)
         except RuntimeError:  # that loop has closed: nobody waits any more
             pass
+
+
+def _overdue(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the record is still queued or being stored: it may yet be committed, unawaited
+        future.set_exception(StoreError("the message log did not store the record in time"))
 
 
 def _resolve(outcomes: list[tuple[Waiter, Exception | None]]) -> None:

@@ -18,12 +18,17 @@ class ClientSlots:
     @asynccontextmanager
     async def slot(self, client_id: str) -> AsyncIterator[None]:
         """Holds one of the client's slots while its exchange runs; waits a little for one, then refuses."""
-        semaphore = self._slots.setdefault(client_id, asyncio.Semaphore(self.per_client))
-        try:
-            async with asyncio.timeout(self.wait_seconds):
-                await semaphore.acquire()
-        except TimeoutError as exc:
-            raise IMError(TOO_MANY_REQUESTS, f"more than {self.per_client} concurrent calls from {client_id}") from exc
+        semaphore = self._slots.get(client_id) or self._slots.setdefault(client_id, asyncio.Semaphore(self.per_client))
+        if semaphore.locked():  # all taken: a timer only then (it costs more than taking a free slot)
+            try:
+                async with asyncio.timeout(self.wait_seconds):
+                    await semaphore.acquire()
+            except TimeoutError as exc:
+                raise IMError(
+                    TOO_MANY_REQUESTS, f"more than {self.per_client} concurrent calls from {client_id}"
+                ) from exc
+        else:
+            await semaphore.acquire()  # returns at once
         try:
             yield
         finally:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from services.common.database import Database
 from services.information_mediator.app import MIGRATIONS, create_app
@@ -22,7 +22,7 @@ from services.information_mediator.messagelog.verify import verify_all
 from services.information_mediator.messagelog.writer import MessageLogWriter
 from services.information_mediator.settings import IMSettings
 from tests.killed_service import kill_under_load, start_service
-from tests.support import LiveServer, free_port
+from tests.support import TEST_DATABASE_URL, LiveServer, free_port
 
 from .conftest import ADMIN, CLIENT, CLIENT_SECRET, PROVIDER, Stack, conf
 
@@ -210,6 +210,19 @@ def test_a_failing_batch_is_retried_record_by_record(writer, log_db, key, monkey
     outcomes = asyncio.run(exchanges())
     assert [n for n, outcome in enumerate(outcomes) if outcome is not None] == [5]
     assert sorted(r.message_id for r in _rows(log_db)) == sorted(f"msg-{n}" for n in range(20) if n != 5)
+    assert _verifies(log_db, key)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="on PostgreSQL the writer keeps one connection")
+def test_the_writer_replaces_its_connection_when_the_server_closed_it(writer, log_db, key):
+    """The writer's kept connection, closed by the server while idle (a restart, an idle timeout): the next
+    exchange is still stored, on a new connection, as when every batch took a pre-pinged one from the pool."""
+    asyncio.run(writer.store(exchange_record(1)))
+    backend = writer._log_store._pooled.driver_connection.info.backend_pid
+    with log_db.engine.connect() as connection:  # waits (up to 10 s) until that backend has gone
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": backend}).scalar()
+    asyncio.run(writer.store(exchange_record(2)))
+    assert [r.message_id for r in _rows(log_db)] == ["msg-1", "msg-2"]
     assert _verifies(log_db, key)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .conftest import CLIENT, CLIENT_SECRET, OTHER, OTHER_SECRET, PROVIDER
+from .conftest import CLIENT, CLIENT_SECRET, OTHER, OTHER_SECRET, PROVIDER, running_stack
 
 
 def test_allowed_call_reaches_the_provider_with_xroad_headers(stack):
@@ -244,3 +244,19 @@ def test_an_answer_whose_exchange_cannot_be_logged_is_not_delivered(stack, monke
     r = stack.call("GET", "echo")
     assert r.status_code == 503 and "verified_client" not in r.text
     assert r.headers["x-road-error"] == "Server.ServerProxy.MessageLogFailure" and r.json()["detail"]
+
+
+def test_an_answer_whose_exchange_is_not_logged_in_time_is_not_delivered(db_fields, tmp_path):
+    """`log_store_timeout`: while the database keeps the log waiting (here another writer holds the log's table),
+    the exchange is answered 503 MessageLogFailure in the IM's error shape (it was a bare 500)."""
+    with running_stack(db_fields, tmp_path, log_store_timeout=0.5) as stack:
+        assert stack.call("GET", "echo").status_code == 200
+        with stack.app.state.db.engine.connect() as blocker:
+            if stack.app.state.db.is_sqlite:
+                blocker.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                blocker.exec_driver_sql("LOCK TABLE im_message_log IN EXCLUSIVE MODE")
+            r = stack.call("GET", "echo")
+            blocker.rollback()
+        assert r.status_code == 503 and "verified_client" not in r.text
+        assert r.headers["x-road-error"] == "Server.ServerProxy.MessageLogFailure" and r.json()["detail"]

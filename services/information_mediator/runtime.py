@@ -7,7 +7,6 @@ import asyncio
 import logging
 import ssl
 
-import aiohttp
 import httpx
 from joserfc.jwk import KeySet, OKPKey
 
@@ -50,7 +49,6 @@ class IMRuntime:
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id, settings.log_store_timeout)
         self.upstream: UpstreamPool | None = None  # to providers (the hot path)
-        self.http: aiohttp.ClientSession | None = None  # to subscribers (pub/sub PUSH deliveries)
         self.fetcher: httpx.AsyncClient | None = None  # OpenAPI documents
         # Fetched descriptions of federated services, per (service id, specUrl); dropped when the registry changes.
         self.declared_specs: dict[tuple[str, str], DeclaredSpec] = {}
@@ -75,24 +73,6 @@ class IMRuntime:
             self.settings.provider_timeout,
             ssl_context=tls,
         )
-        self.http = aiohttp.ClientSession(
-            # `connect` bounds the wait for a pooled connection too: a full pool answers Timeout, never hangs.
-            timeout=aiohttp.ClientTimeout(
-                connect=self.settings.connect_timeout,
-                sock_connect=self.settings.connect_timeout,
-                sock_read=self.settings.provider_timeout,
-            ),
-            # Idle connections are dropped before a provider would close them (uvicorn's default is 5 s).
-            connector=aiohttp.TCPConnector(
-                limit=self.settings.provider_connections,
-                limit_per_host=0,
-                ttl_dns_cache=300,
-                keepalive_timeout=3,
-                ssl=tls if tls is not None else True,
-            ),
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
         self.fetcher = httpx.AsyncClient(timeout=5, follow_redirects=True, verify=tls if tls is not None else True)
         self.reload()
         self.writer.start()
@@ -107,8 +87,6 @@ class IMRuntime:
         self.writer.stop()
         if self.upstream:
             self.upstream.close()
-        if self.http:
-            await self.http.close()
         if self.fetcher:
             await self.fetcher.aclose()
 

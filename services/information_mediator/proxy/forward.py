@@ -25,6 +25,7 @@ from services.common.assertion import Exchange as AssertedExchange
 from services.common.clock import utcnow
 from services.common.guard import BodyTooLarge, read_body
 from services.common.im_client import CORRELATION_HEADER, SECRET_HEADER
+from services.common.logs import RECORDED_ELSEWHERE
 
 from ..messagelog.record import exchange_record
 from ..messagelog.writer import StoreError
@@ -196,6 +197,7 @@ class ProxyMiddleware:
         await self.handle(scope, receive, send, *target)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, service_id: str, rest: bytes) -> None:
+        scope.setdefault("state", {})[RECORDED_ELSEWHERE] = True  # in the message log, refusals included
         headers = scope["headers"]
         query = scope.get("query_string", b"")
         ex = Exchange(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -173,13 +173,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(db_fields: dict, tmp_path, **overrides) -> Iterator[Stack]:
+def running_stack(db_fields: dict, tmp_path, wrap: Callable = lambda app: app, **overrides) -> Iterator[Stack]:
+    """The IM and a provider on live servers; `wrap` puts what `sandbox serve` adds around the IM's app."""
     holder: dict = {}
     with LiveServer(provider_app(holder)) as provider:
         fields = {"provider_timeout": 2.5, "connect_timeout": 2.5, "registry_poll_seconds": 0.2, **overrides}
         settings = IMSettings(**db_fields, data_dir=tmp_path, admin_token=ADMIN, **fields)
         app = create_app(settings)
-        with LiveServer(app) as im:
+        with LiveServer(wrap(app)) as im:
             holder["url"] = im.url
             s = Stack(im, provider, app, settings)
             response = s.admin("PUT", "/api/v1/config", json=conf(provider.url, f"http://127.0.0.1:{free_port()}"))

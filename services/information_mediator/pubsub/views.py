@@ -122,8 +122,8 @@ async def publish(call: Publisher, eventType: str, body: PublishEvent) -> JSONRe
     except TimeoutError as exc:  # the database is stuck; the publication may still be stored later
         raise IMError(TIMEOUT, "the publication was not stored in time; retry with the same id") from exc
     answer = {"id": published.event_id}
-    if published.created:
-        await _log_publication(call, eventType, published.event_id, publication.payload, answer, started, request_at)
+    # A retry is logged too: it is an exchange of its own, and the first try's record may have failed.
+    await _log_publication(call, eventType, published.event_id, publication.payload, answer, started, request_at)
     return JSONResponse(answer, status_code=201)
 
 
@@ -168,7 +168,7 @@ async def _log_publication(
     call.runtime.metrics.observe(record)
     try:
         await call.runtime.writer.store(record)  # in the durable log before the publish is acknowledged
-    except StoreError as exc:  # the event is stored; a retry naming its id is answered without storing it again
+    except StoreError as exc:  # the event is stored; a retry naming its id is logged, not stored again
         raise IMError(LOG_FAILURE, "the publication could not be written to the message log; retry") from exc
 
 

@@ -369,6 +369,12 @@ def test_a_publication_the_message_log_cannot_store_is_answered_503_and_may_be_r
     retry = ps.as_(PUB, "POST", "/pub/v1/newBirth", json=body)
     assert retry.status_code == 201 and retry.json()["id"] == "log-down-1"
     assert wait_for(lambda: receivers[0].ids() == ["log-down-1"])
+    writer.flush()  # the publication is in the log: the retry's record, the first try's having failed
+    with ps.app.state.db.session() as session:
+        published = session.scalars(
+            select(LogRecord.client).where(LogRecord.message_id == "log-down-1", LogRecord.client == PUB)
+        ).all()
+    assert published == [PUB]
 
 
 def test_a_publication_not_stored_in_time_is_answered_504_not_500(ps, monkeypatch):

@@ -63,7 +63,8 @@ def path_template(scope: Scope) -> str:
 class AccessLogMiddleware:
     """One line per request (but those a service records itself: `RECORDED_ELSEWHERE`): method, path template,
     status, duration, the IM message id (`X-Road-Id` of the response, else of the request) and the refusal's
-    reason when the service gave one. No query string, no identifier, no header: `GET /service/data-agreement/{dataAgreementId}/ 401 1.2 ms message=- (...)`."""
+    reason when the service gave one. No query string, no identifier, no header:
+    `GET /service/data-agreement/{dataAgreementId}/ 401 1.2 ms message=- (...)`."""
 
     def __init__(self, app: ASGIApp):
         self.app = app

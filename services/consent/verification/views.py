@@ -93,7 +93,7 @@ def _reading(db: Database) -> Connection:
 
 def _log_unavailable() -> APIError:
     """Durable before answered: a check the log could not store is not answered."""
-    return APIError(503, {"error": "service unavailable", "message": "the check could not be logged; retry"})
+    return unavailable("the check could not be logged; retry")
 
 
 def _log(writer: LogWriter, checks: list[dict]) -> None:

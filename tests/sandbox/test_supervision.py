@@ -143,7 +143,10 @@ def up(tmp_path_factory):
 
 def test_up_takes_the_topology_to_its_one_im_without_polling_it_for_replicas(up):
     folder, _ = up
-    lines = (folder / "var" / "logs" / "information_mediator.log").read_text().splitlines()
+    log = folder / "var" / "logs" / "information_mediator.log"
+    # The IM writes a request's line once its answer is sent: the launcher may read the answer first.
+    assert wait_until(lambda: "/api/v1/config 201" in log.read_text(), 10, 0.1), log.read_text()
+    lines = log.read_text().splitlines()
     taken = next(i for i, line in enumerate(lines) if "/api/v1/config 201" in line)
     assert [line for line in lines[:taken] if "GET /api/v1/status 200" in line], "the launcher asks the IM first"
     assert not any("GET /api/v1/status" in line for line in lines[taken + 1 : taken + 2])

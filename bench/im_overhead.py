@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import httptools
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,7 +46,7 @@ from tests.support import free_port, wait_for_http  # noqa: E402
 # Direct and nginx calls are served as they come; a mediated call carries the IM's assertion and is served
 # only once it is verified as every sandbox provider does (services/common/guard.py).
 PROVIDER = """
-import hashlib, os
+import gc, hashlib, os
 from services.common.assertion import ASSERTION_HEADER, AssertionVerifier, Exchange, InvalidAssertion
 from services.common.guard import target
 
@@ -52,6 +54,7 @@ VERIFIER = AssertionVerifier(os.environ["BENCH_IM_URL"])
 SERVICE = "SANDBOX/GOV/BENCH-ORG/PROVIDER/data"
 NAME = ASSERTION_HEADER.lower().encode()
 EMPTY = hashlib.sha256(b"").hexdigest()
+gc.freeze()  # as every sandbox service does once it has started (services/common/app.py)
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -202,12 +205,11 @@ async def _open_loop(port: int, raw: bytes, rate: int, duration: int, connection
 def run_rate(port: int, path: str, headers: dict[str, str], rate: int, duration: int) -> dict:
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *(f"{k}: {v}" for k, v in headers.items())]
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    gc.disable()  # a collection of the generator's own objects would pause it and count as the server's latency
     try:
-        import uvloop
-
         return uvloop.run(_open_loop(port, raw, rate, duration, connections=64))
-    except ImportError:
-        return asyncio.run(_open_loop(port, raw, rate, duration, connections=64))
+    finally:
+        gc.enable()
 
 
 def start_nginx(tmp: Path, provider_port: int) -> tuple[subprocess.Popen, int]:

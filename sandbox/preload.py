@@ -4,6 +4,8 @@ the services share those pages of memory until one writes to them. A service's o
 own process, so that the services start side by side on both cores. Alembic is added when a service may have
 migrations to apply (`may_migrate` in sandbox/launcher.py)."""
 
+import gc
+
 import cryptography.hazmat.primitives.asymmetric.ed25519
 import cryptography.x509
 import fastapi
@@ -37,3 +39,8 @@ import services.common.tls
 sandbox.topology.load()
 services.common.demo_world.load()
 services.common.tls.client_context()  # the CA bundle, loaded once for every service's HTTP clients
+
+# Every service forked from here inherits these objects for its lifetime: frozen, its cyclic collector never
+# scans them, so neither a collection's pause nor its writes to their headers (which would copy the shared
+# pages into each service) are paid for them.
+gc.freeze()

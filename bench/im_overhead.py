@@ -111,11 +111,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def main_thread_seconds(pid: int) -> float:
-    """CPU time of the process's main thread alone (the IM's event loop; its other threads are the message-log
-    writer, pub/sub's and the thread pool's)."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def main_thread_seconds(pids: list[int]) -> float:
+    """CPU time of the processes' main threads alone (the IM's event loops; its other threads are the
+    message-log writer, pub/sub's and the thread pool's)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, duration: int, connections: int, headers: dict[str, str]) -> dict:
@@ -278,6 +281,7 @@ def main() -> None:
     parser.add_argument("--profile", default=None, help="py-spy output of the IM's wrk run (.svg, .txt, .json)")
     parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second (default 250)")
     parser.add_argument("--im-server", choices=["uvicorn", "granian"], default="uvicorn", help="the IM's HTTP server")
+    parser.add_argument("--im-workers", type=int, default=1, help="IM worker processes behind its port (default 1)")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -292,6 +296,7 @@ def main() -> None:
         INFORMATION_MEDIATOR_PORT=str(im_port),
         INFORMATION_MEDIATOR_DATA_DIR=str(tmp / "im"),
         INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin",
+        INFORMATION_MEDIATOR_WORKERS=str(args.im_workers),
     )
     if args.database_url:
         im_env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
@@ -310,9 +315,9 @@ def main() -> None:
         wait_for_http(im_url + "/health", im)
         configure_im(im_url, provider_url)
         assert httpx.get(im_url + MEDIATED, headers=CLIENT_HEADERS).status_code == 200
-        # granian serves from a worker process of its own; the process with the event loop runs the app.
-        im_pids = [im.pid, *_children(im.pid)]
-        app_pid = im_pids[-1]
+        # With several workers, or under granian, the app runs in child processes, each with its event loop.
+        app_pids = _children(im.pid) or [im.pid]
+        im_pids = sorted({im.pid, *app_pids})
         # Each target, and the processes whose CPU time it costs (the machine may be shared: CPU per request
         # is the steadier figure).
         targets = {
@@ -324,14 +329,14 @@ def main() -> None:
         for name, (port, path, headers, pids) in targets.items():
             url = f"http://127.0.0.1:{port}{path}"
             run_wrk(url, 2, args.connections, headers)  # warm-up
-            sampler = profiled(app_pid, args.profile, args.duration, args.profile_rate) if name == "IM" else None
-            cpu, im_cpu, loop_cpu = cpu_seconds(pids), cpu_seconds(im_pids), main_thread_seconds(app_pid)
+            sampler = profiled(app_pids[0], args.profile, args.duration, args.profile_rate) if name == "IM" else None
+            cpu, im_cpu, loop_cpu = cpu_seconds(pids), cpu_seconds(im_pids), main_thread_seconds(app_pids)
             closed[name] = run_wrk(url, args.duration, args.connections, headers)
             served = closed[name]["rps"] * args.duration
             closed[name]["cpu_us"] = (cpu_seconds(pids) - cpu) / served * 1e6
             if name == "IM":
                 closed[name]["im_cpu_us"] = (cpu_seconds(im_pids) - im_cpu) / served * 1e6
-                closed[name]["loop_cpu_us"] = (main_thread_seconds(app_pid) - loop_cpu) / served * 1e6
+                closed[name]["loop_cpu_us"] = (main_thread_seconds(app_pids) - loop_cpu) / served * 1e6
             if sampler is not None:
                 sampler.wait()
         if args.rate:
@@ -358,7 +363,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def report(args: argparse.Namespace, closed: dict, fixed: dict, logged: int) -> None:
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"wrk, {args.connections} connections, {args.duration} s each; message log on ({database}), provider")
-    print(f"verifies every IM assertion; the IM runs on {args.im_server}")
+    print(f"verifies every IM assertion; the IM runs on {args.im_server}, {args.im_workers} worker process(es)")
     for name, r in closed.items():
         print(
             f"  {name:7} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  errors {r['errors']}"

@@ -58,11 +58,39 @@ def serve(name: str) -> None:
         "server_header": False,
         **HTTPLimits.from_env().uvicorn_options(),  # head size and time, keep-alive, connections
     }
+    count = getattr(settings, "workers", 1)
+    if count > 1:
+        raise SystemExit(serve_workers(name, process, app, options, count))
     served = AccessLogMiddleware(app)
     config = uvicorn.Config(served, port=settings.port, **options)
     tls = _tls_listener(process.env_prefix, served, options, name)
     stop_with_launcher()
     Server(config, start_line=_start_line(name, app, settings), tls=tls).run()
+
+
+def serve_workers(name: str, process: Any, app: Any, options: dict[str, Any], count: int) -> int:
+    """The service as `count` worker processes on one port (sandbox/workers.py); returns the exit code."""
+    from services.common.logs import AccessLogMiddleware
+    from services.common.workers import current
+
+    from .processes import pid_alive
+    from .workers import WorkerSupervisor
+
+    if os.environ.get(f"{process.env_prefix}HTTPS_PORT"):
+        raise SystemExit(f"{name}: a TLS listener and several workers cannot be combined; run one worker")
+    settings = app.state.settings
+    app.state.db.migrate(app.state.migrations_dir)  # once, before the workers start together
+    app.state.db.dispose()  # no connection crosses the fork
+    sock = uvicorn.Config(app, port=settings.port, **options).bind_socket()
+
+    def run_worker(sock: Any) -> None:
+        worker_app = importlib.import_module(process.module).create_app()
+        config = uvicorn.Config(AccessLogMiddleware(worker_app), port=settings.port, **options)
+        start_line = f"{_start_line(name, worker_app, settings)}; worker {current().index + 1} of {count}"
+        Server(config, start_line=start_line).run(sockets=[sock])
+
+    launcher = int(os.environ.get(LAUNCHER_PID) or 0)
+    return WorkerSupervisor(name, count, sock, run_worker).run(lambda: not launcher or pid_alive(launcher))
 
 
 def _tls_listener(prefix: str, app: Any, options: dict[str, Any], name: str) -> TLSListener | None:

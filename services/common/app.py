@@ -105,6 +105,9 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.migrations_dir = (
+        migrations_dir  # for `sandbox serve` with several workers: migrated once, before they fork
+    )
     app.state.im = (
         IMClient(settings.im_url, settings.im_client, settings.im_client_secret) if settings.im_client else None
     )

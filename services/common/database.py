@@ -10,12 +10,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from . import workers
+from .workers import FileWriteLock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,22 +83,29 @@ class _ProcessWriteLock:
     SQLite's busy handler polls with sleeps of 1 to 100 ms, so threads of one process competing for the
     write lock leave the CPU idle while the writer they wait for is long done. A connection takes this lock
     before BEGIN IMMEDIATE and gives it back when it returns to the pool (after its commit or rollback).
-    Other processes still queue on SQLite's own lock, and a wait that outlasts the timeout proceeds to it.
+    The workers of one service (services.common.workers) also take turns on a file lock beside the database;
+    other processes queue on SQLite's own lock, and a wait that outlasts the timeout proceeds to it.
     """
 
-    def __init__(self, timeout: float = 30) -> None:
+    def __init__(self, timeout: float = 30, siblings: FileWriteLock | None = None) -> None:
         self._lock = threading.Lock()
         self._holder: int | None = None
         self._timeout = timeout
+        self._siblings = siblings
+        self._siblings_held = False
 
     def acquire(self, dbapi_connection: object) -> None:
         if self._holder == id(dbapi_connection):
             return
         if self._lock.acquire(timeout=self._timeout):
             self._holder = id(dbapi_connection)
+            self._siblings_held = self._siblings is not None and self._siblings.acquire()
 
     def release_event(self, dbapi_connection: object, *_: object) -> None:
         if dbapi_connection is not None and self._holder == id(dbapi_connection):
+            if self._siblings_held:
+                self._siblings.release()
+                self._siblings_held = False
             self._holder = None
             self._lock.release()
 
@@ -123,7 +133,7 @@ class Database:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
 
-            writer = _ProcessWriteLock()
+            writer = _ProcessWriteLock(siblings=self._siblings_write_lock())
 
             @event.listens_for(engine, "before_cursor_execute")
             def _begin_before_writing(
@@ -160,6 +170,13 @@ class Database:
             pool_pre_ping=True,
             connect_args=connect_args,
         )
+
+    def _siblings_write_lock(self) -> FileWriteLock | None:
+        """For a worker of a group (services.common.workers) on an SQLite file: the lock its siblings share."""
+        path = make_url(self.url).database
+        if workers.current() is None or not path or path == ":memory:":
+            return None
+        return FileWriteLock(path + "-writers.lock")
 
     def ensure_schema(self) -> None:
         if self.schema and not self.is_sqlite:

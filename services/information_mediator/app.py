@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.common import workers
 from services.common.app import create_service_app
 from services.common.keys import load_or_create_secret
 
@@ -26,6 +27,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def create_app(settings: IMSettings | None = None) -> FastAPI:
     settings = settings or IMSettings()
+    group = workers.current()
+    if group is not None:  # one of several workers: a node of its own (message-log chain, pub/sub leases)
+        settings = settings.model_copy(update={"node_id": f"{settings.node_id}-w{group.index + 1}"})
     runtime: IMRuntime | None = None
 
     async def start(app: FastAPI) -> None:

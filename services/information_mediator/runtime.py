@@ -10,6 +10,7 @@ import ssl
 import httpx
 from joserfc.jwk import KeySet, OKPKey
 
+from services.common import workers
 from services.common.assertion import Exchange as AssertedExchange
 from services.common.assertion import sign_assertion
 from services.common.database import Database
@@ -44,7 +45,8 @@ class IMRuntime:
         self.settings = settings
         self.db = db
         self.key: OKPKey = load_or_create_ed25519(settings.keys_dir, "information-mediator")
-        self.snapshot = Snapshot()
+        self._snapshot = Snapshot()
+        self._siblings = workers.current()  # other workers behind the same port, if any
         self.client_slots = ClientSlots(settings.max_concurrent_per_client, settings.client_slot_wait_seconds)
         self.metrics = Metrics()
         self.writer = MessageLogWriter(db, self.key.private_key, settings.node_id, settings.log_store_timeout)
@@ -59,10 +61,20 @@ class IMRuntime:
     def public_jwks(self) -> dict:
         return KeySet([self.key]).as_dict(private=False)
 
+    @property
+    def snapshot(self) -> Snapshot:
+        """The registry as this process knows it; reloaded first when a sibling worker has changed it, so that a
+        change made through one worker holds for the next request any worker serves."""
+        if self._siblings is not None and self._siblings.shared_version() > self._snapshot.version:
+            self.reload()
+        return self._snapshot
+
     def reload(self) -> None:
         with self.db.session() as session:
-            self.snapshot = load_snapshot(session)
+            self._snapshot = load_snapshot(session)
         self.declared_specs = {}
+        if self._siblings is not None:
+            self._siblings.announce_version(self._snapshot.version)
 
     async def start(self) -> None:
         # `connect_timeout` bounds the wait for a free connection too: a full pool answers Timeout, never hangs.
@@ -96,7 +108,7 @@ class IMRuntime:
             await asyncio.sleep(self.settings.registry_poll_seconds)
             try:
                 version = await asyncio.to_thread(self._version)
-                if version != self.snapshot.version:
+                if version != self._snapshot.version:
                     await asyncio.to_thread(self.reload)
             except Exception:  # a DB hiccup must not stop polling
                 log.warning("registry poll failed", exc_info=True)

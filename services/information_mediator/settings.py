@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -21,7 +22,10 @@ class IMSettings(ServiceSettings):
     log_bodies: bool = False
     log_body_limit: int = 64 * 1024
     # Name of this node's hash chain in the message log; replicas sharing a database use distinct names.
+    # With several workers each worker is a node of its own: `<node_id>-w<N>` (N from 1).
     node_id: str = "im-1"
+    # Worker processes behind the one port (`sandbox serve`, sandbox/workers.py); see the README, Performance.
+    workers: int = Field(default=1, ge=1, le=64)
     # How often a replica checks whether another replica changed the registry.
     registry_poll_seconds: float = 2.0
     # Publish/subscribe: PUSH retry defaults (a subscription may override them within the limits below).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from services.common import workers
 from services.common.clock import iso
 
 from ..messagelog.models import LogRecord
@@ -23,6 +26,11 @@ def shown_client(client: str | None) -> str:
 
 class Metrics:
     def __init__(self) -> None:
+        # One of several workers (sandbox/workers.py): each keeps its series in files of the directory the
+        # parent made, and a scrape of any worker adds up every worker's.
+        self.shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if workers.current() is not None else None
+        if self.shared_dir:
+            values.ValueClass = values.MultiProcessValue()
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "im_requests", "Exchanges through the IM", ["service", "client", "outcome"], registry=self.registry
@@ -37,6 +45,14 @@ class Metrics:
         self.bytes = Counter("im_bytes", "Bytes relayed", ["service", "direction"], registry=self.registry)
         # Each exchange updates four series; looking their children up by labels costs more than updating them.
         self._series: dict[tuple[str, str, str], tuple] = {}
+
+    def exposition(self) -> bytes:
+        """The series in Prometheus's text format, every worker's when there are several."""
+        if not self.shared_dir:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)
+        return generate_latest(registry)
 
     def observe(self, record: dict) -> None:
         service = _service_label(record)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import or_, select
 
 from services.common.clock import iso
@@ -103,7 +103,7 @@ def monitoring(
     dependencies=private,
 )
 def metrics(runtime: Runtime) -> Response:
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(TRACE_PAGE, response_class=HTMLResponse, include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 from joserfc import jwt
@@ -84,3 +85,23 @@ def test_an_unknown_kid_fetches_the_ims_keys_again(monkeypatch):
     monkeypatch.setattr(only_rsa, "_fetch", lambda: rsa)
     with pytest.raises(InvalidAssertion):  # an RSA key is no use for an Ed25519 assertion, whatever its kid
         only_rsa.verify(sign_assertion(old, EXCHANGE), EXCHANGE)
+
+
+def _jti(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+def test_jtis_are_unique_and_a_forked_worker_does_not_repeat_its_parents():
+    key = _key()
+    ours = [_jti(sign_assertion(key, EXCHANGE)) for _ in range(3)]
+    assert len(set(ours)) == 3 and all(len(jti) == 32 for jti in ours)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker forked from this process, as `sandbox serve` forks the IM's
+        os.write(write, _jti(sign_assertion(key, EXCHANGE)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    theirs = os.read(read, 64).decode()
+    mine = _jti(sign_assertion(key, EXCHANGE))
+    assert theirs != mine and theirs[:16] != mine[:16]  # another prefix, not the parent's next count

@@ -198,8 +198,10 @@ ACTIVITIES = [
     ("message-log writer", ("MessageLogWriter._run",)),
     ("publish requests: size check and validation (thread)", ("_checked_publication",)),
     (
-        "publish requests (uvicorn, middlewares, FastAPI, route)",
+        "publish requests (uvicorn, middlewares, the publish path)",
         (
+            "PublishPath",
+            "publish_event",
             "RequestResponseCycle",
             "HttpToolsProtocol",
             "Middleware",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.common import workers
 from services.common.app import create_service_app
@@ -15,6 +16,7 @@ from .audit.refusals import RefusedAdminCalls
 from .directory.views import router as directory_router
 from .proxy.errors import im_error
 from .proxy.forward import ProxyMiddleware
+from .pubsub.publish_path import PublishPath
 from .pubsub.views import router as pubsub_router
 from .registry.views import router as config_router
 from .runtime import IMRuntime
@@ -64,4 +66,6 @@ def create_app(settings: IMSettings | None = None) -> FastAPI:
         viewer=settings.viewer_token or load_or_create_secret(secrets, "im-viewer-token"),
     )
     app.add_middleware(ProxyMiddleware, im=runtime)
+    # Innermost, just ahead of routing: the common middlewares (body bounds, NUL refusal) apply as to a route.
+    app.user_middleware.append(Middleware(PublishPath, im=runtime))
     return app

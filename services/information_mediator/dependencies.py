@@ -10,6 +10,7 @@ from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 
 from services.common.database import Database
 from services.common.im_client import SECRET_HEADER
@@ -120,12 +121,15 @@ async def room_call(
 ) -> RoomCall:
     """The room from the path (`/r1/{instanceId}/{memberClass}/{memberCode}/{applicationCode}/...`) and the
     client, authenticated like any IM call."""
-    headers = request.headers
+    return open_room(runtime, request.headers, f"{instance_id}/{member_class}/{member_code}/{application_code}")
+
+
+def open_room(runtime: IMRuntime, headers: Headers, room: str) -> RoomCall:
+    """`room_call` for a caller outside FastAPI's dependencies (the publish path, `pubsub/publish_path.py`)."""
     claimed = (
         headers.get("information-mediator-client") or headers.get("x-govstack-client") or headers.get("x-road-client")
     )
     client = authenticate_client(runtime.snapshot, claimed, headers.get(SECRET_HEADER))
-    room = f"{instance_id}/{member_class}/{member_code}/{application_code}"
     if room not in runtime.snapshot.clients:
         raise IMError(UNKNOWN_SERVICE, f"unknown room {room}")
     return RoomCall(runtime, room, client)

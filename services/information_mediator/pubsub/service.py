@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, select, tuple_, update
+from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from services.common.clock import as_utc, iso, utcnow
@@ -22,6 +22,7 @@ from ..registry.models import Application, Service
 from ..registry.service import find_application, instance
 from . import validation
 from .models import CANCELLED, DELIVERED, EXPIRED, FAILED, PENDING, Delivery, Event, EventType, Subscription
+from .rows import batch_statements
 
 SUBSCRIBE_SUFFIX = ".subscribe"
 SERVICE_URL_SCHEME = "pubsub:"  # event-type services are rights holders, not forwardable endpoints
@@ -207,22 +208,15 @@ def publish_batch(
 def _lock_event_types(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(room, type) -> schema, the rows locked in id order: publications of one type are serialised, so
     sequence order is commit order (FIFO), and two nodes lock in the same order."""
-    t = EventType.__table__.c
-    rows = session.execute(
-        select(t.room, t.event_type, t.schema_json)
-        .where(tuple_(t.room, t.event_type).in_(sorted(keys)))
-        .order_by(t.id)
-        .with_for_update()
-    )
-    return {(r.room, r.event_type): r.schema_json for r in rows}
+    conn = session.connection()
+    return batch_statements(conn.dialect).lock_event_types(conn, sorted(keys))
 
 
 def _stored_ids(session: Session, event_ids: list[str]) -> dict[str, tuple[str, str, str]]:
     if not event_ids:
         return {}
-    t = Event.__table__.c
-    rows = session.execute(select(t.event_id, t.room, t.event_type, t.publisher).where(t.event_id.in_(event_ids)))
-    return {r.event_id: (r.room, r.event_type, r.publisher) for r in rows}
+    conn = session.connection()
+    return batch_statements(conn.dialect).stored_ids(conn, event_ids)
 
 
 def _check_publication(
@@ -251,10 +245,8 @@ def _store_events(
     lease_seconds: float,
 ) -> None:
     conn = session.connection()
-    events = Event.__table__
-    pks = conn.execute(
-        events.insert().returning(events.c.id, sort_by_parameter_order=True), [row for _, _, row in new]
-    ).scalars()
+    inserts = batch_statements(conn.dialect)
+    pks = inserts.events.ids(conn, [row for _, _, row in new])
     subs = _active_subscriptions(session, {(p.room, p.event_type) for _, p, _ in new})
     lease = at + timedelta(seconds=lease_seconds)
     rows, leased = [], []  # leased: (result index, subscription, EventItem, index in rows)
@@ -285,22 +277,14 @@ def _store_events(
             )
     if not rows:
         return
-    deliveries = Delivery.__table__
-    ids = conn.execute(deliveries.insert().returning(deliveries.c.id, sort_by_parameter_order=True), rows).scalars()
-    ids = list(ids)
+    ids = inserts.deliveries.ids(conn, rows)
     for index, s, body, row in leased:
         results[index].leased.append(_claimed(ids[row], 0, body, s, rows[row]["expires_at"]))
 
 
 def _active_subscriptions(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list]:
-    t = Subscription.__table__.c
-    rows = session.execute(
-        select(Subscription.__table__).where(tuple_(t.room, t.event_type).in_(sorted(keys)), t.cancelled_at.is_(None))
-    )
-    subs: dict[tuple[str, str], list] = {}
-    for r in rows:
-        subs.setdefault((r.room, r.event_type), []).append(r)
-    return subs
+    conn = session.connection()
+    return batch_statements(conn.dialect).active_subscriptions(conn, sorted(keys))
 
 
 def find_event(session: Session, room: str, event_type: str, event_id: str) -> Event:
@@ -653,46 +637,24 @@ class Outcome:
 def record_outcomes(session: Session, outcomes: list[Outcome]) -> None:
     """Delivered ones in one UPDATE per status; retries and give-ups in one executemany."""
     at = utcnow()
-    table = Delivery.__table__
     done: dict[int | None, list[int]] = {}
-    rows = []
+    rows = []  # (id, attempts, last_status, updated_at, state, last_error, next_attempt_at)
     for o in outcomes:
         c = o.claimed
         attempts = c.attempts + 1
         if o.ok:
             done.setdefault(o.status, []).append(c.delivery_id)
-            continue
-        row = {"b_id": c.delivery_id, "attempts": attempts, "last_status": o.status, "updated_at": at}
-        if c.policy.gives_up(attempts):
-            row |= {"state": FAILED, "last_error": f"{o.error}; gave up after {attempts} attempts"[:500]}
-            row["next_attempt_at"] = at
+        elif c.policy.gives_up(attempts):
+            error = f"{o.error}; gave up after {attempts} attempts"[:500]
+            rows.append((c.delivery_id, attempts, o.status, at, FAILED, error, at))
         else:
-            row |= {"state": PENDING, "last_error": o.error[:500]}
-            row["next_attempt_at"] = at + c.policy.delay(attempts)
-        rows.append(row)
+            rows.append((c.delivery_id, attempts, o.status, at, PENDING, o.error[:500], at + c.policy.delay(attempts)))
     conn = session.connection()
+    statements = batch_statements(conn.dialect)
     for status, ids in done.items():
-        conn.execute(
-            table.update()
-            .where(table.c.id.in_(ids), table.c.state == PENDING)
-            .values(
-                state=DELIVERED,
-                attempts=table.c.attempts + 1,
-                last_status=status,
-                last_error=None,
-                delivered_at=at,
-                updated_at=at,
-                lease_until=None,
-                leased_by=None,
-            )
-        )
+        statements.delivered(conn, ids, status, at)
     if rows:
-        stmt = (
-            table.update()
-            .where(table.c.id == bindparam("b_id"), table.c.state == PENDING)
-            .values(lease_until=None, leased_by=None)
-        )
-        conn.execute(stmt, rows)
+        statements.attempted(conn, rows)
 
 
 def release(session: Session, delivery_ids: list[int]) -> None:

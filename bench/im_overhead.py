@@ -2,6 +2,7 @@
 
     python bench/im_overhead.py [--duration 10] [--connections 50] [--rate 1000] [--database-url URL]
                                 [--profile /tmp/im.svg [--profile-rate 250]] [--im-server granian]
+                                [--im-workers N]
 
 Starts a minimal provider, nginx (Debian `nginx-light`) as a plain reverse proxy to it and a real IM
 (`sandbox serve information_mediator`: message log on, every check of the trust model active) as separate
@@ -15,7 +16,9 @@ processes on free ports, registers the provider in the IM, then
 
 `--profile FILE` samples the IM with py-spy (`pip install py-spy`) during its wrk run, where it holds the
 interpreter (`.svg` flame graph, `.txt` collapsed stacks, `.json` speedscope). `--im-server granian` runs the
-IM under granian instead of uvicorn (`pip install granian`). Needs: `apt-get install -y nginx-light wrk`.
+IM under granian instead of uvicorn (`pip install granian`). `--im-workers N` runs the IM as N worker processes
+behind its port (INFORMATION_MEDIATOR_WORKERS); its CPU is then that of all of them.
+Needs: `apt-get install -y nginx-light wrk`.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.processes import child_pids  # noqa: E402
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
@@ -319,13 +320,13 @@ def main() -> None:
         configure_im(im_url, provider_url)
         assert httpx.get(im_url + MEDIATED, headers=CLIENT_HEADERS).status_code == 200
         # With several workers, or under granian, the app runs in child processes, each with its event loop.
-        app_pids = _children(im.pid) or [im.pid]
+        app_pids = child_pids(im.pid) or [im.pid]
         im_pids = sorted({im.pid, *app_pids})
         # Each target, and the processes whose CPU time it costs (the machine may be shared: CPU per request
         # is the steadier figure).
         targets = {
             "direct": (p_port, TARGET, {}, [provider.pid]),
-            "nginx": (nginx_port, TARGET, {}, [provider.pid, nginx.pid, *_children(nginx.pid)]),
+            "nginx": (nginx_port, TARGET, {}, [provider.pid, nginx.pid, *child_pids(nginx.pid)]),
             "IM": (im_port, MEDIATED, CLIENT_HEADERS, [provider.pid, *im_pids]),
         }
         closed, fixed = {}, {}
@@ -351,11 +352,6 @@ def main() -> None:
         time.sleep(1)
         logged = httpx.get(im_url + "/api/v1/monitoring", headers=ADMIN).json()["statistics"]
     report(args, closed, fixed, sum(s["requests"] for s in logged))
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -32,6 +32,7 @@ import sqlalchemy
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox.processes import child_pids  # noqa: E402
 from services.common.im_client import hash_secret  # noqa: E402
 from tests.support import free_port, wait_for_http  # noqa: E402
 
@@ -172,11 +173,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def drop_schema(url: str, schema: str) -> None:
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as conn:
@@ -281,7 +277,7 @@ def main() -> None:
         wait_for_http(subscriber_url + "/", subscriber)
         wait_for_http(im + "/health", im_proc, timeout=120)  # a busy machine starts it slowly
         setup(im, subscriber_url)
-        im_pids = [im_proc.pid, *_children(im_proc.pid)]  # with several workers: the parent and each worker
+        im_pids = [im_proc.pid, *child_pids(im_proc.pid)]  # with several workers: the parent and each worker
         profiler = profile(im_pids[-1], args.profile) if args.profile else None
         cpu_before = sum(map(cpu_seconds, im_pids)), cpu_seconds(subscriber.pid), time.process_time()
         load_before = os.getloadavg()[0]

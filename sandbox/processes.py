@@ -42,6 +42,14 @@ def command_of(pid: int) -> str | None:
     return _run(["ps", "-o", "command=", "-p", str(pid)])
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started and that still run (Linux; elsewhere none): e.g. a service's workers."""
+    try:
+        return [int(child) for child in (PROC / str(pid) / "task" / str(pid) / "children").read_text().split()]
+    except OSError:
+        return []
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     """Whether a server could listen on host:port now (as uvicorn binds: with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

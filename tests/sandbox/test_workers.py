@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from sandbox.processes import child_pids
 from services.common.database import Database
 from services.information_mediator.cli import verify_log
 from services.information_mediator.settings import IMSettings
@@ -63,7 +64,7 @@ def im_workers(db_fields, tmp_path):
         holder["url"] = url
         try:
             wait_for_http(url + "/health", proc, timeout=60)
-            assert wait_until(lambda: len(_workers_of(proc.pid)) == WORKERS, timeout=20), log.read_text()
+            assert wait_until(lambda: len(child_pids(proc.pid)) == WORKERS, timeout=20), log.read_text()
             assert wait_until(lambda: log.read_text().count("listening on") == WORKERS, timeout=30), log.read_text()
             admin = {"Authorization": f"Bearer {ADMIN}"}
             configured = httpx.put(
@@ -74,11 +75,6 @@ def im_workers(db_fields, tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-
-
-def _workers_of(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 def _calls(url: str, count: int, concurrency: int = 8) -> list[int]:
@@ -164,12 +160,12 @@ def test_metrics_count_every_workers_exchanges(im_workers):
 
 def test_a_worker_that_dies_is_started_again_and_sigterm_stops_them_all(im_workers):
     url, proc, settings, log = im_workers
-    first = _workers_of(proc.pid)
+    first = child_pids(proc.pid)
     os.kill(first[0], signal.SIGKILL)
-    assert wait_until(lambda: len(set(_workers_of(proc.pid)) - set(first)) == 1, timeout=20), log.read_text()
+    assert wait_until(lambda: len(set(child_pids(proc.pid)) - set(first)) == 1, timeout=20), log.read_text()
     assert wait_until(lambda: log.read_text().count("listening on") == WORKERS + 1, timeout=30), log.read_text()
     assert set(_calls(url, 20)) == {200}
-    workers = _workers_of(proc.pid)
+    workers = child_pids(proc.pid)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     deadline = time.monotonic() + 10

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, make_url, text
+from sqlalchemy import Column, DateTime, MetaData, TypeDecorator, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,6 +76,12 @@ def script_heads(versions: Path) -> set[str] | None:
         revisions.add(revision[1])
         parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down_revision[1]))
     return (revisions - parents) or None
+
+
+def bind_processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy turns a value of `column` into the driver's, for code that writes with plain DB-API
+    statements (the IM's message log and pub/sub batches) yet stores rows exactly as the ORM would."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 class _ProcessWriteLock:

@@ -16,12 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import PoolProxiedConnection
 
-from services.common.database import Database
+from services.common.database import Database, bind_processor
 
 from .models import ChainHead, LogRecord
 
@@ -48,7 +46,7 @@ class LogStore:
         self._processors = [
             (index, process)
             for index, key in enumerate(COLUMNS)
-            if (process := _bind_processor(_LOG.c[key], dialect)) is not None
+            if (process := bind_processor(_LOG.c[key], dialect)) is not None
         ]
         driver = dialect.loaded_dbapi
         # A database that cannot be reached (as opposed to a record it refuses): no point retrying one by one.
@@ -161,7 +159,3 @@ def open_store(db: Database) -> LogStore:
     if db.engine.dialect.driver != "psycopg":
         raise ValueError("the message log needs SQLite or PostgreSQL through psycopg 3 (postgresql+psycopg://)")
     return PostgresLogStore(db)
-
-
-def _bind_processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
-    return column.type.dialect_impl(dialect).bind_processor(dialect)

@@ -19,8 +19,10 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, CursorResult, Table
+from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.engine import Dialect
+
+from services.common.database import bind_processor
 
 from .models import DELIVERED, PENDING, Delivery, Event, EventType, Subscription
 
@@ -56,7 +58,7 @@ class Insert:
         self._processors = [
             (index, process)
             for index, name in enumerate(columns)
-            if (process := _bind_processor(table.c[name], dialect)) is not None
+            if (process := bind_processor(table.c[name], dialect)) is not None
         ]
 
     def ids(self, connection: Connection, rows: Sequence[dict]) -> list[int]:
@@ -88,7 +90,7 @@ class BatchStatements:
         self._mark = mark
         self._for_update = " FOR UPDATE" if dialect.name == "postgresql" else ""  # SQLite: one writer at a time
         self._dialect = dialect
-        self._time = _bind_processor(Delivery.__table__.c.updated_at, dialect) or (lambda value: value)
+        self._time = bind_processor(Delivery.__table__.c.updated_at, dialect) or (lambda value: value)
         self._subscription_processors: list[tuple[int, Callable[[Any], Any]]] | None = None  # on the first read
         self.events = Insert(
             Event.__table__,
@@ -208,7 +210,3 @@ def _mark(dialect: Dialect) -> str:
 
 def _flat(keys: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(value for key in keys for value in key)
-
-
-def _bind_processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
-    return column.type.dialect_impl(dialect).bind_processor(dialect)

@@ -42,10 +42,10 @@ def test_only_with_an_unknown_name_is_an_error_that_lists_the_known_names(tmp_pa
 
 
 def test_a_taken_port_is_reported_by_name_and_holder_before_anything_starts(tmp_path):
-    port = free_port()
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
+        holder.bind(("127.0.0.1", 0))  # the kernel's choice: a free_port() could be taken before the bind
         holder.listen()
+        port = holder.getsockname()[1]
         done = sandbox("up", "--only", "consent", "--port", f"consent={port}", cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output

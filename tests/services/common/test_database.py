@@ -1,0 +1,50 @@
+"""services.common.database on SQLite: no commit pays for copying the WAL into the database (issue 21: a
+checkpoint inside every hundredth message-log commit set the IM's p99); a thread of the process does it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from contextlib import closing
+
+from services.common import database
+from services.common.database import Database
+
+PAGE = 4096
+ROWS = 1500  # about 6 MB: past SQLite's default checkpoint threshold (1 000 pages), below the backstop
+
+
+def test_a_large_commit_returns_before_any_checkpoint_and_a_thread_copies_the_wal_soon_after(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "CHECKPOINT_DELAY", 2.0)
+    path = tmp_path / "wal.db"
+    with closing(sqlite3.connect(path)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    before = os.path.getsize(path)
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("INSERT INTO blobs (body) VALUES (?)", [(os.urandom(PAGE),)] * ROWS)
+            connection.commit()
+        # Still only in the WAL: the commit did not checkpoint (SQLite's default would have, at 1 000 pages).
+        assert os.path.getsize(path) == before
+        assert os.path.getsize(f"{path}-wal") > ROWS * PAGE
+        deadline = time.monotonic() + 20
+        while os.path.getsize(path) < before + ROWS * PAGE and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.path.getsize(path) >= before + ROWS * PAGE, "the checkpoint thread did not copy the WAL"
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM blobs").scalar() == ROWS
+    finally:
+        db.dispose()
+
+
+def test_every_connection_keeps_a_larger_checkpoint_threshold_as_a_backstop(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'backstop.db'}")
+    try:
+        with db.engine.connect() as connection:
+            pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert pages == database.WAL_BACKSTOP_PAGES > 1000
+    finally:
+        db.dispose()

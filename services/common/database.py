@@ -197,11 +197,10 @@ class Database:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
 
-            path = make_url(self.url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
-                self._checkpointer = _WalCheckpointer(path)
+            path = self._sqlite_file()
+            self._checkpointer = _WalCheckpointer(path) if path else None
             writer = _ProcessWriteLock(
-                siblings=self._siblings_write_lock(),
+                siblings=FileWriteLock(path + "-writers.lock") if path and workers.current() is not None else None,
                 released=self._checkpointer.wrote if self._checkpointer else None,
             )
 
@@ -241,12 +240,11 @@ class Database:
             connect_args=connect_args,
         )
 
-    def _siblings_write_lock(self) -> FileWriteLock | None:
-        """For a worker of a group (services.common.workers) on an SQLite file: the lock its siblings share."""
+    def _sqlite_file(self) -> str | None:
+        """The SQLite database's file path; None in memory. A worker of a group (services.common.workers)
+        shares a write lock beside it with its siblings, and a thread checkpoints its WAL."""
         path = make_url(self.url).database
-        if workers.current() is None or not path or path == ":memory:":
-            return None
-        return FileWriteLock(path + "-writers.lock")
+        return None if not path or path == ":memory:" or path.startswith("file:") else path
 
     def ensure_schema(self) -> None:
         if self.schema and not self.is_sqlite:

@@ -226,6 +226,34 @@ def test_the_writer_replaces_its_connection_when_the_server_closed_it(writer, lo
     assert _verifies(log_db, key)
 
 
+@pytest.mark.parametrize("size", [2, 10])  # on PostgreSQL: one statement; a transaction sent as a pipeline
+def test_a_batch_whose_head_cannot_move_stores_none_of_its_records(writer, log_db, key, monkeypatch, size):
+    """The records and the chain's signed head go in together: a head that cannot be written leaves no record
+    behind, and the next batch starts the chain cleanly."""
+    from services.information_mediator.messagelog.fields import fit
+
+    monkeypatch.setattr(writer._log_store, "_head_row", lambda chain, records, seal: (chain, None, None, None))
+    with pytest.raises(Exception, match="(?i)null"):  # the head's seq is NOT NULL
+        writer._store([fit(exchange_record(n)) for n in range(size)])  # as the idle writer thread would
+    assert _rows(log_db) == []
+    monkeypatch.undo()
+    asyncio.run(writer.store(exchange_record(99)))
+    assert [(r.message_id, r.seq) for r in _rows(log_db)] == [("msg-99", 1)]
+    assert _verifies(log_db, key)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="on PostgreSQL the writer keeps one connection")
+def test_the_writers_connection_goes_back_to_the_pool_out_of_autocommit(log_db, key):
+    """The writer sends each batch as one statement in autocommit; the pool must not hand that mode on."""
+    writer = MessageLogWriter(log_db, key, "im-test")
+    writer.start()
+    asyncio.run(writer.store(exchange_record(1)))
+    kept = writer._log_store._pooled.driver_connection
+    assert kept.autocommit
+    writer.stop()
+    assert not kept.autocommit and not kept.closed
+
+
 async def _tiny_provider(scope: dict, receive: object, send: object) -> None:
     if scope["type"] != "http":
         return

@@ -6,7 +6,6 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -101,9 +100,12 @@ class _WalCheckpointer:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._pid: int | None = None  # the process whose thread runs: a forked child starts its own
-        self._written = threading.Event()
         self._stopped = False
+        # The process whose thread runs, and that thread's events: made anew in each process that writes, so a
+        # forked child neither counts on its parent's thread nor touches events that thread may have held.
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+        self._written = self._stopping = threading.Event()
 
     def wrote(self) -> None:
         """A write transaction has ended (called with the process's write lock, so never concurrently)."""
@@ -111,26 +113,40 @@ class _WalCheckpointer:
             return
         if self._pid != os.getpid():
             self._pid = os.getpid()
-            self._written = threading.Event()  # the parent's may have been mid-use when it forked
-            threading.Thread(target=self._run, args=(self._written,), name="sqlite-checkpoint", daemon=True).start()
+            self._written, self._stopping = threading.Event(), threading.Event()
+            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+            self._thread.start()
         self._written.set()
 
     def stop(self) -> None:
+        """Ends the thread, waiting for a checkpoint under way (a process may fork next: see _CHECKPOINTING)."""
         self._stopped = True
-        self._written.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._stopping.set()
+            self._written.set()
+            self._thread.join(timeout=10)
 
-    def _run(self, written: threading.Event) -> None:
+    def _run(self) -> None:
+        written, stopping = self._written, self._stopping
         while True:
             written.wait()
-            if self._stopped:
+            if stopping.wait(CHECKPOINT_DELAY):
                 return
-            time.sleep(CHECKPOINT_DELAY)
             written.clear()
-            try:  # a connection per checkpoint: an idle process holds no file open for it
-                with closing(sqlite3.connect(self._path, timeout=5, isolation_level=None)) as connection:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:  # e.g. the file is gone; the backstop still checkpoints
-                pass
+            with _CHECKPOINTING:
+                try:  # a connection per checkpoint: an idle process holds no file open for it
+                    with closing(sqlite3.connect(self._path, timeout=1, isolation_level=None)) as connection:
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # e.g. the file is gone; the backstop still checkpoints
+                    pass
+
+
+# Held while a checkpointer is inside SQLite, and by os.fork() while it forks: a child must not inherit SQLite's
+# process-wide mutexes taken by a thread that the child will not have.
+_CHECKPOINTING = threading.Lock()
+os.register_at_fork(
+    before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTING.release, after_in_child=_CHECKPOINTING.release
+)
 
 
 class _ProcessWriteLock:

@@ -48,3 +48,37 @@ def test_every_connection_keeps_a_larger_checkpoint_threshold_as_a_backstop(tmp_
         assert pages == database.WAL_BACKSTOP_PAGES > 1000
     finally:
         db.dispose()
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own_and_dispose_ends_the_parents(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "CHECKPOINT_DELAY", 0.05)
+    path = tmp_path / "fork.db"
+    with closing(sqlite3.connect(path)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    db = Database(f"sqlite:///{path}")
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("INSERT INTO blobs (body) VALUES (?)", (b"parent",))
+        connection.commit()
+    parents = db._checkpointer._thread
+    assert parents.is_alive()
+    time.sleep(0.5)  # the parent's thread has checkpointed its write; it would copy the child's frames too
+    before = os.path.getsize(path)
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's thread is not here; a write must start one of its own
+        code = 1
+        try:
+            db.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("INSERT INTO blobs (body) VALUES (?)", [(os.urandom(PAGE),)] * ROWS)
+                connection.commit()
+            deadline = time.monotonic() + 20
+            while os.path.getsize(path) < before + ROWS * PAGE and time.monotonic() < deadline:
+                time.sleep(0.05)
+            code = 0 if os.path.getsize(path) >= before + ROWS * PAGE else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child's writes were not checkpointed"
+    db.dispose()
+    assert not parents.is_alive()

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox.processes import child_pids  # noqa: E402
 from services.common.im_client import hash_secret  # noqa: E402
-from tests.support import free_port, wait_for_http  # noqa: E402
+from tests.support import free_port, fresh_database, wait_for_http  # noqa: E402
 
 # Direct and nginx calls are served as they come; a mediated call carries the IM's assertion and is served
 # only once it is verified as every sandbox provider does (services/common/guard.py).
@@ -302,11 +302,15 @@ def main() -> None:
         INFORMATION_MEDIATOR_ADMIN_TOKEN="bench-admin",
         INFORMATION_MEDIATOR_WORKERS=str(args.im_workers),
     )
-    if args.database_url:
-        im_env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
     provider_cmd = [sys.executable, "-m", "uvicorn", "provider:app", "--port", str(p_port), "--log-level", "warning"]
     im_log = (tmp / "im.log").open("w")  # one access line per request: kept, as in production, but not shown
     with ExitStack() as running:
+        # An empty log for each run (on a server: a schema of the run's own, dropped afterwards), so that runs
+        # compare alike.
+        database = running.enter_context(fresh_database(tmp, "im_bench", args.database_url))
+        im_env["INFORMATION_MEDIATOR_DATABASE_URL"] = database["database_url"]
+        if database["database_schema"]:
+            im_env["INFORMATION_MEDIATOR_DATABASE_SCHEMA"] = database["database_schema"]
         provider = subprocess.Popen([*provider_cmd, "--no-access-log"], cwd=tmp, env=env)
         running.callback(_stop, provider)
         nginx, nginx_port = start_nginx(tmp, p_port)

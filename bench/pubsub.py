@@ -23,18 +23,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import aiohttp
 import httpx
-import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sandbox.processes import child_pids  # noqa: E402
 from services.common.im_client import hash_secret  # noqa: E402
-from tests.support import free_port, wait_for_http  # noqa: E402
+from tests.support import free_port, fresh_database, wait_for_http  # noqa: E402
 
 SUBSCRIBER = """
 import json, time
@@ -173,13 +173,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def drop_schema(url: str, schema: str) -> None:
-    engine = sqlalchemy.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def profile(pid: int, output: str) -> subprocess.Popen:
     """py-spy (`pip install py-spy`) in raw (collapsed stacks) format: samples of the thread holding the GIL
     (where the IM's CPU goes), taken without pausing the process."""
@@ -267,10 +260,11 @@ def main() -> None:
         INFORMATION_MEDIATOR_WORKERS=str(args.im_workers),
         PYTHONPATH=str(ROOT),
     )
-    schema = f"pubsub_bench_{os.getpid()}"
-    if args.database_url:  # a schema of this run's own, dropped afterwards
-        env["INFORMATION_MEDIATOR_DATABASE_URL"] = args.database_url
-        env["INFORMATION_MEDIATOR_DATABASE_SCHEMA"] = schema
+    database = ExitStack()  # an empty database for the run; on a server, a schema of its own, dropped afterwards
+    fields = database.enter_context(fresh_database(tmp, "pubsub_bench", args.database_url))
+    env["INFORMATION_MEDIATOR_DATABASE_URL"] = fields["database_url"]
+    if fields["database_schema"]:
+        env["INFORMATION_MEDIATOR_DATABASE_SCHEMA"] = fields["database_schema"]
     im_proc = subprocess.Popen([sys.executable, "-m", "sandbox.serve", "information_mediator"], env=env, cwd=ROOT)
     try:
         subscriber_url, im = f"http://127.0.0.1:{s_port}", f"http://127.0.0.1:{im_port}"
@@ -303,8 +297,7 @@ def main() -> None:
         for proc in (im_proc, subscriber):
             proc.terminate()
             proc.wait(timeout=15)
-        if args.database_url:
-            drop_schema(args.database_url, schema)
+        database.close()
     lat = stats["latencies"]
     received = sum(stats["counts"].values())
     lost = len(SUBS) * expected - received

@@ -24,15 +24,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def fresh_database(tmp_path: Path, name: str = "svc") -> Iterator[dict]:
-    """Settings fields for an empty database: a SQLite file, or a throw-away schema on TEST_DATABASE_URL."""
-    if not TEST_DATABASE_URL:
+def fresh_database(tmp_path: Path, name: str = "svc", server_url: str | None = TEST_DATABASE_URL) -> Iterator[dict]:
+    """Settings fields for an empty database: a SQLite file, or a throw-away schema on `server_url`
+    (TEST_DATABASE_URL unless given: the benches pass their --database-url)."""
+    if not server_url:
         yield {"database_url": f"sqlite:///{tmp_path / (name + '.db')}", "database_schema": None}
         return
     schema = f"t_{name}_{uuid.uuid4().hex[:12]}".lower()
-    engine = create_engine(TEST_DATABASE_URL)
+    engine = create_engine(server_url)
     try:
-        yield {"database_url": TEST_DATABASE_URL, "database_schema": schema}
+        yield {"database_url": server_url, "database_schema": schema}
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from contextlib import closing
+from pathlib import Path
 
 from services.common import database
 from services.common.database import Database
@@ -15,12 +16,17 @@ PAGE = 4096
 ROWS = 1500  # about 6 MB: past SQLite's default checkpoint threshold (1 000 pages), below the backstop
 
 
-def test_a_large_commit_returns_before_any_checkpoint_and_a_thread_copies_the_wal_soon_after(tmp_path, monkeypatch):
-    monkeypatch.setattr(database, "CHECKPOINT_DELAY", 2.0)
-    path = tmp_path / "wal.db"
+def _blobs_database(path: Path) -> Path:
+    """A WAL-mode SQLite file with one empty table, its WAL already folded in (the last connection closed)."""
     with closing(sqlite3.connect(path)) as setup:
         setup.execute("PRAGMA journal_mode=WAL")
         setup.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    return path
+
+
+def test_a_large_commit_returns_before_any_checkpoint_and_a_thread_copies_the_wal_soon_after(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "CHECKPOINT_DELAY", 2.0)
+    path = _blobs_database(tmp_path / "wal.db")
     before = os.path.getsize(path)
     db = Database(f"sqlite:///{path}")
     try:
@@ -52,10 +58,7 @@ def test_every_connection_keeps_a_larger_checkpoint_threshold_as_a_backstop(tmp_
 
 def test_a_forked_child_checkpoints_with_a_thread_of_its_own_and_dispose_ends_the_parents(tmp_path, monkeypatch):
     monkeypatch.setattr(database, "CHECKPOINT_DELAY", 0.05)
-    path = tmp_path / "fork.db"
-    with closing(sqlite3.connect(path)) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    path = _blobs_database(tmp_path / "fork.db")
     db = Database(f"sqlite:///{path}")
     with db.engine.connect() as connection:
         connection.exec_driver_sql("INSERT INTO blobs (body) VALUES (?)", (b"parent",))
